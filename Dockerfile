@@ -1,0 +1,30 @@
+# hibiki on Debian bookworm with Node 20.
+# Build: docker build -t hibiki .
+# Run:   docker run --network host -v /etc/hibiki:/etc/hibiki -v hibiki-data:/var/lib/hibiki hibiki
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 compiles its native addon when no prebuilt binary can be fetched.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY config/hibiki.yaml /etc/hibiki/hibiki.yaml
+RUN ln -s /app/dist/cli.js /usr/local/bin/hibiki && chmod +x /app/dist/cli.js \
+ && mkdir -p /var/lib/hibiki && chown node:node /var/lib/hibiki
+USER node
+# SIP over UDP/TCP, TLS, WebSocket.
+EXPOSE 5060/udp 5060/tcp 5061/tcp 8088/tcp
+# data.dir ./data resolves against the working directory: /var/lib/hibiki/data.
+WORKDIR /var/lib/hibiki
+CMD ["hibiki", "--config", "/etc/hibiki/hibiki.yaml"]

@@ -1,0 +1,252 @@
+// The YAML configuration schema. It is the single source of truth for keys, defaults and limits
+// (DESIGN.md "Configuration contract"): every object is strict so a typo is an error, and every
+// timer/limit carries a default and a describe() text from which docs/configuration.md is generated.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
+export interface ConflictParams {
+  conflictWith: (string | number)[];
+}
+
+const transports = ['udp', 'tcp', 'tls', 'ws', 'wss'] as const;
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const digestAlgorithms = ['SHA-256', 'MD5'] as const;
+
+/** F-USER: 2–15 digits, first digit 2–9 (0… and 1… are outside lines and service codes). */
+export const extensionNumberPattern = /^[2-9][0-9]{1,14}$/;
+
+const hostnamePattern = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function int(def: number, min: number, max: number, text: string) {
+  return z.number().int().min(min).max(max).default(def).describe(text);
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const tenantSchema = z
+  .object({
+    domain: z
+      .string()
+      .regex(hostnamePattern, 'must be a domain name such as pbx.example.com')
+      .describe('SIP domain of the tenant; the host part of every extension AOR (sip:2001@domain).'),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'unknown IANA time zone')
+      .default('Asia/Tokyo')
+      .describe('IANA time zone in which schedules and holidays are evaluated.'),
+  })
+  .strict()
+  .describe('The tenant this server serves.');
+
+const listenSchema = z
+  .object({
+    transport: z.enum(transports).describe('udp, tcp, tls, ws or wss (RFC 7118).'),
+    host: z
+      .string()
+      .refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address (0.0.0.0 or :: for all)')
+      .default('0.0.0.0')
+      .describe('Local address to bind.'),
+    port: z.number().int().min(0).max(65535).describe('Local port; 0 picks a free port (tests).'),
+    cert: z.string().min(1).optional().describe('PEM certificate file (tls and wss only), relative to the working directory.'),
+    key: z.string().min(1).optional().describe('PEM private key file (tls and wss only), relative to the working directory.'),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.transport !== 'tls' && l.transport !== 'wss') return;
+    for (const k of ['cert', 'key'] as const) {
+      if (l[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${l.transport} needs ${k} (a PEM file path)` });
+    }
+  });
+
+const listenListSchema = z
+  .array(listenSchema)
+  .min(1, 'at least one listen address is needed')
+  .superRefine(
+    (list, ctx) => {
+      // Runs even when some entries are invalid so that every clash is reported in one pass.
+      const seen = new Map<string, number>();
+      list.forEach((raw: unknown, i) => {
+        if (!isRecord(raw) || typeof raw.transport !== 'string' || typeof raw.port !== 'number') return;
+        const host = typeof raw.host === 'string' ? raw.host : '0.0.0.0';
+        const key = `${raw.transport} ${host} ${raw.port}`;
+        const first = seen.get(key);
+        if (first === undefined) {
+          seen.set(key, i);
+          return;
+        }
+        const params: ConflictParams = { conflictWith: ['listen', first] };
+        ctx.addIssue({ code: 'custom', path: [i], params, message: `duplicate listen address ${raw.transport} ${host}:${raw.port}` });
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  )
+  .describe('Listening sockets. Several entries of one transport may bind different addresses (IPv4 and IPv6).');
+
+const dataSchema = z
+  .object({
+    dir: z
+      .string()
+      .min(1)
+      .default('./data')
+      .describe('Directory for the SQLite database, voicemail and recordings. A relative path is resolved against the working directory of the process (the repository root under `npm start`), not against this file.'),
+  })
+  .strict()
+  .describe('Where runtime state is stored.');
+
+const sipSchema = z
+  .object({
+    t1: int(500, 1, 60_000, 'RFC 3261 T1, RTT estimate (ms).'),
+    t2: int(4000, 1, 600_000, 'RFC 3261 T2, maximum retransmit interval for non-INVITE requests and INVITE responses (ms).'),
+    t4: int(5000, 0, 600_000, 'RFC 3261 T4, maximum time a message stays in the network (ms).'),
+    userAgent: z.string().min(1).default('hibiki').describe('Value of User-Agent and Server headers.'),
+    maxMessageBytes: int(65535, 1024, 1_048_576, 'Largest SIP message accepted; larger ones are dropped (UDP) or answered 513 (stream).'),
+    tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds after which an idle TCP/TLS/WS connection is closed.'),
+    maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections.'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.t2 < s.t1) ctx.addIssue({ code: 'custom', path: ['t2'], message: `t2 (${s.t2}) must not be less than t1 (${s.t1})` });
+  })
+  .describe('SIP stack timers and limits.');
+
+const registrarSchema = z
+  .object({
+    minExpires: int(60, 1, 86_400, 'Shortest registration accepted (s); shorter requests get 423 Interval Too Brief.'),
+    maxExpires: int(3600, 1, 604_800, 'Longest registration granted (s); longer requests are cut to this.'),
+    defaultExpires: int(600, 1, 604_800, 'Registration time granted when the request names none (s).'),
+    qualifyInterval: int(30, 0, 3600, 'Seconds between OPTIONS keep-alives to each contact; 0 turns qualify off.'),
+    qualifyMaxMissed: int(3, 1, 100, 'Unanswered keep-alives after which a contact is marked unreachable.'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.minExpires > r.maxExpires) {
+      ctx.addIssue({ code: 'custom', path: ['minExpires'], message: `minExpires (${r.minExpires}) must not exceed maxExpires (${r.maxExpires})` });
+      return;
+    }
+    if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultExpires'],
+        message: `defaultExpires (${r.defaultExpires}) must lie between minExpires (${r.minExpires}) and maxExpires (${r.maxExpires})`,
+      });
+    }
+  })
+  .describe('Registrar (F-REG).');
+
+const authSchema = z
+  .object({
+    realm: z.string().min(1).optional().describe('Digest realm; defaults to tenant.domain.'),
+    algorithms: z
+      .array(z.enum(digestAlgorithms))
+      .min(1, 'at least one algorithm is needed')
+      .refine((a) => new Set(a).size === a.length, 'an algorithm is listed twice')
+      .default(['MD5', 'SHA-256'])
+      .describe(
+        'Digest algorithms offered (RFC 8760), one challenge each, in this order. MD5 comes first by default because many deployed UAs (sipp 3.6, SIP.js 0.21, older desk phones) answer only the first challenge and know only MD5; put SHA-256 first when every device supports it.',
+      ),
+    nonceExpires: int(300, 10, 86_400, 'Seconds a nonce stays valid; older ones are rechallenged with stale=true.'),
+    lockoutAttempts: int(3, 0, 1000, 'Consecutive failed attempts that lock a username; 0 turns username lockout off.'),
+    lockoutMinutes: int(60, 1, 525_600, 'How long a locked username stays locked (min).'),
+    ipFailures: int(20, 0, 100_000, 'Failures from one source IP within ipWindowSeconds that block it; 0 turns IP blocking off.'),
+    ipWindowSeconds: int(60, 1, 86_400, 'Window over which failures per source IP are counted (s).'),
+    ipBlockMinutes: int(60, 1, 525_600, 'How long a blocked source IP stays blocked (min).'),
+  })
+  .strict()
+  .describe('Digest authentication and lockout (F-AUTH).');
+
+const logSchema = z
+  .object({
+    level: z.enum(logLevels).default('info').describe('pino log level.'),
+  })
+  .strict()
+  .describe('Logging.');
+
+const reloadSchema = z
+  .object({
+    debounceMs: int(300, 0, 60_000, 'Quiet time after the last change to the file before it is reloaded (ms).'),
+  })
+  .strict()
+  .describe('Reload on file change and SIGHUP (F-RELOAD).');
+
+// YAML turns `number: 2001` into a number; extension numbers are strings of digits.
+const extensionNumberSchema = z
+  .union([z.string(), z.number().int().nonnegative()], { error: 'must be a string of digits' })
+  .transform((v) => String(v))
+  .pipe(z.string().regex(extensionNumberPattern, 'extension numbers are 2–15 digits and start with 2–9'));
+
+const extensionSchema = z
+  .object({
+    number: extensionNumberSchema.describe('Extension number, also the SIP username.'),
+    name: z.string().min(1).describe('Display name (any UTF-8).'),
+    password: z
+      .string({ error: 'must be a string (quote it in YAML)' })
+      .min(1, 'must not be empty')
+      .describe('SIP digest password. Required: there is no default password.'),
+    maxContacts: int(5, 1, 100, 'Simultaneous registrations allowed; the oldest is replaced beyond this.'),
+    suspended: z.boolean().default(false).describe('A suspended extension cannot register, call or be called.'),
+    ringTimeout: int(60, 5, 360, 'Seconds the extension rings before no-answer handling.'),
+    language: z.enum(['ja', 'en']).default('ja').describe('Prompt language.'),
+    memo: z.string().optional().describe('Free text for administrators.'),
+  })
+  .strict();
+
+const extensionListSchema = z
+  .array(extensionSchema)
+  .superRefine(
+    (list, ctx) => {
+      // Runs even when some entries are invalid so that every clash is reported in one pass.
+      const seen = new Map<string, number>();
+      list.forEach((raw: unknown, i) => {
+        if (!isRecord(raw)) return;
+        const n = raw.number;
+        if (typeof n !== 'string' && typeof n !== 'number') return;
+        const num = String(n);
+        const first = seen.get(num);
+        if (first === undefined) {
+          seen.set(num, i);
+          return;
+        }
+        const params: ConflictParams = { conflictWith: ['extensions', first, 'number'] };
+        ctx.addIssue({ code: 'custom', path: [i, 'number'], params, message: `extension number ${num} is defined twice` });
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  )
+  .default([])
+  .describe('Extensions (F-USER).');
+
+export const configObjectSchema = z
+  .object({
+    tenant: tenantSchema,
+    listen: listenListSchema,
+    data: dataSchema.prefault({}),
+    sip: sipSchema.prefault({}),
+    registrar: registrarSchema.prefault({}),
+    auth: authSchema.prefault({}),
+    log: logSchema.prefault({}),
+    reload: reloadSchema.prefault({}),
+    extensions: extensionListSchema,
+  })
+  .strict();
+
+/** The whole file. Output has auth.realm filled in from tenant.domain when not given. */
+export const configSchema = configObjectSchema.transform((c) => ({
+  ...c,
+  auth: { ...c.auth, realm: c.auth.realm ?? c.tenant.domain },
+}));
+
+export type HibikiConfig = z.infer<typeof configSchema>;
+export type ExtensionConfig = HibikiConfig['extensions'][number];
+export type ListenConfig = HibikiConfig['listen'][number];

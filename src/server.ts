@@ -1,0 +1,149 @@
+// Assembles a running hibiki: SIP stack, store, registrar, security, config reload.
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type Database from 'better-sqlite3';
+import type { HibikiConfig } from './config/schema.js';
+import { ConfigWatcher } from './config/watch.js';
+import { SipStack } from './sip/stack.js';
+import { DigestServer } from './sip/digest.js';
+import type { ListenPoint } from './sip/transport/types.js';
+import { openDatabase } from './store/db.js';
+import { RegistrationStore } from './store/registrations.js';
+import { AuthGuard } from './pbx/auth-guard.js';
+import { RequestAuthenticator } from './pbx/authenticator.js';
+import { Directory } from './pbx/directory.js';
+import { Registrar } from './pbx/registrar.js';
+import { Qualifier } from './pbx/qualify.js';
+
+export interface ServerOptions {
+  config: HibikiConfig;
+  /** The file the config came from; watched for changes when set. */
+  configPath?: string;
+  logger: Logger;
+  /** Outbound TLS certificate verification (tests talk to self-signed peers). */
+  tlsRejectUnauthorized?: boolean;
+}
+
+export class HibikiServer {
+  readonly logger: Logger;
+  readonly stack: SipStack;
+  readonly db: Database.Database;
+  readonly registrations: RegistrationStore;
+  readonly guard: AuthGuard;
+  readonly directory: Directory;
+  readonly registrar: Registrar;
+  readonly qualifier: Qualifier;
+  private readonly authenticator: RequestAuthenticator;
+  private watcher: ConfigWatcher | undefined;
+  private config: HibikiConfig;
+  private stopped = false;
+
+  constructor(private readonly opts: ServerOptions) {
+    const config = opts.config;
+    this.config = config;
+    this.logger = opts.logger;
+    this.stack = new SipStack({
+      listen: config.listen.map((l) => toListenPoint(l)),
+      logger: this.logger,
+      userAgent: config.sip.userAgent,
+      timers: { t1: config.sip.t1, t2: config.sip.t2, t4: config.sip.t4 },
+      limits: {
+        maxMessageBytes: config.sip.maxMessageBytes,
+        idleTimeoutMs: config.sip.tcpIdleTimeout * 1000,
+        maxConnections: config.sip.maxConnections,
+      },
+      tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
+    });
+    this.db = openDatabase(resolve(config.data.dir));
+    this.registrations = new RegistrationStore(this.db);
+    this.directory = new Directory(config);
+    this.guard = new AuthGuard(config.auth, this.logger);
+    this.authenticator = new RequestAuthenticator(this.digestFor(config), this.guard, this.directory, this.logger, config.auth.realm);
+    this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
+    this.qualifier = new Qualifier(this.stack, this.registrations, config.registrar, this.logger, config.tenant.domain);
+  }
+
+  get currentConfig(): HibikiConfig {
+    return this.config;
+  }
+
+  async start(): Promise<void> {
+    await this.stack.start();
+    this.registrar.start();
+    this.qualifier.start();
+    this.dropBindingsOfUnavailableExtensions();
+    if (this.opts.configPath) {
+      this.watcher = new ConfigWatcher({
+        file: this.opts.configPath,
+        debounceMs: this.config.reload.debounceMs,
+        logger: this.logger,
+        onChange: (c) => this.applyConfig(c),
+      });
+      this.watcher.start();
+    }
+    const listening = this.stack.listening().map((p) => `${p.transport}:${p.host}:${p.port}`);
+    this.logger.info({ listening, extensions: this.config.extensions.length, bindings: this.registrations.count() }, 'hibiki started');
+  }
+
+  /** SIGHUP: re-read the config file now. */
+  reload(reason = 'SIGHUP'): boolean {
+    return this.watcher?.reloadNow(reason) ?? false;
+  }
+
+  /**
+   * F-RELOAD: a validated new config takes effect for new requests; registrations and
+   * runtime state stay. Listen sockets and the data directory need a restart.
+   */
+  applyConfig(next: HibikiConfig): void {
+    const prev = this.config;
+    if (JSON.stringify(prev.listen) !== JSON.stringify(next.listen) || prev.data.dir !== next.data.dir) {
+      this.logger.warn('listen and data.dir changes take effect after a restart');
+    }
+    this.config = next;
+    this.directory.load(next);
+    this.guard.updateLimits(next.auth);
+    this.authenticator.update(this.digestFor(next), next.auth.realm);
+    this.registrar.updateSettings(next.registrar);
+    this.qualifier.updateSettings(next.registrar);
+    this.logger.level = next.log.level;
+    this.dropBindingsOfUnavailableExtensions();
+    this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
+  }
+
+  /** Extensions that were deleted or suspended lose their registrations (F-USER). */
+  private dropBindingsOfUnavailableExtensions(): void {
+    const aors = new Set(this.registrations.all().map((b) => b.aor));
+    for (const aor of aors) {
+      const ext = this.directory.extension(aor);
+      if (!ext) this.registrar.removeAll(aor, 'removed');
+      else if (ext.suspended) this.registrar.removeAll(aor, 'suspended');
+    }
+  }
+
+  private digestFor(config: HibikiConfig): DigestServer {
+    return new DigestServer({ realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.watcher?.stop();
+    this.qualifier.stop();
+    this.registrar.stop();
+    await this.stack.stop();
+    this.registrations.flush();
+    this.registrations.close();
+    this.db.close();
+    this.logger.info('hibiki stopped');
+  }
+}
+
+function toListenPoint(l: HibikiConfig['listen'][number]): ListenPoint {
+  return {
+    transport: l.transport,
+    host: l.host,
+    port: l.port,
+    cert: l.cert ? resolve(l.cert) : undefined,
+    key: l.key ? resolve(l.key) : undefined,
+  };
+}

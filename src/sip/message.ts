@@ -1,0 +1,358 @@
+// The SIP message model: requests and responses with lazily parsed headers.
+// Raw header values are kept as received; structured views (Via, From, CSeq…)
+// are parsed on first access and cached until that header is changed.
+
+import { headerDisplayName, headerKey, isListHeader, splitHeaderList } from './headers.js';
+import { parseNameAddr, type NameAddr } from './address.js';
+import { parseVia, type Via } from './via.js';
+import { parseUri, type Uri } from './uri.js';
+
+export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** Where a message came from (or is bound to), as seen by the transport layer. */
+export interface TransportSource {
+  transport: TransportName;
+  address: string;
+  port: number;
+  localAddress: string;
+  localPort: number;
+  /** Set for connection-oriented transports: identifies the flow to reuse for replies. */
+  connectionId?: string;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+export type HeaderEntry = [key: string, value: string];
+
+export abstract class SipMessage {
+  /** Headers in wire order; key is the lower-case full name (compact forms expanded). */
+  headers: HeaderEntry[];
+  body: Buffer;
+  source?: TransportSource;
+  private cache: Map<string, unknown> | undefined;
+
+  constructor(headers: HeaderEntry[] = [], body: Buffer = EMPTY) {
+    this.headers = headers;
+    this.body = body;
+  }
+
+  abstract get isRequest(): boolean;
+  protected abstract startLine(): string;
+
+  /** First value of a header (for list headers: the first element of the list). */
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const [k, v] of this.headers) {
+      if (k === key) return isListHeader(key) ? splitHeaderList(v)[0] : v;
+    }
+    return undefined;
+  }
+
+  /** Every value of a header, in order, with list headers split on top-level commas. */
+  getAll(name: string): string[] {
+    const key = headerKey(name);
+    const out: string[] = [];
+    const list = isListHeader(key);
+    for (const [k, v] of this.headers) {
+      if (k !== key) continue;
+      if (list) for (const part of splitHeaderList(v)) out.push(part);
+      else out.push(v);
+    }
+    return out;
+  }
+
+  has(name: string): boolean {
+    const key = headerKey(name);
+    for (const [k] of this.headers) if (k === key) return true;
+    return false;
+  }
+
+  /** Replace every occurrence of a header with one value (placed where the first was). */
+  set(name: string, value: string | number): this {
+    const key = headerKey(name);
+    const str = String(value);
+    const idx = this.headers.findIndex(([k]) => k === key);
+    this.headers = this.headers.filter(([k]) => k !== key);
+    if (idx < 0) this.headers.push([key, str]);
+    else this.headers.splice(Math.min(idx, this.headers.length), 0, [key, str]);
+    this.invalidate(key);
+    return this;
+  }
+
+  /** Append a header after the existing ones. */
+  add(name: string, value: string | number): this {
+    const key = headerKey(name);
+    this.headers.push([key, String(value)]);
+    this.invalidate(key);
+    return this;
+  }
+
+  /** Insert a header value above every existing value of that header (e.g. a new top Via). */
+  prepend(name: string, value: string): this {
+    const key = headerKey(name);
+    const idx = this.headers.findIndex(([k]) => k === key);
+    if (idx < 0) this.headers.push([key, value]);
+    else this.headers.splice(idx, 0, [key, value]);
+    this.invalidate(key);
+    return this;
+  }
+
+  remove(name: string): this {
+    const key = headerKey(name);
+    this.headers = this.headers.filter(([k]) => k !== key);
+    this.invalidate(key);
+    return this;
+  }
+
+  /** Remove the first value of a list header (e.g. pop the top Via or Route). */
+  removeFirstValue(name: string): string | undefined {
+    const key = headerKey(name);
+    const idx = this.headers.findIndex(([k]) => k === key);
+    if (idx < 0) return undefined;
+    const entry = this.headers[idx] as HeaderEntry;
+    const parts = splitHeaderList(entry[1]);
+    const first = parts.shift();
+    if (parts.length === 0) this.headers.splice(idx, 1);
+    else entry[1] = parts.join(', ');
+    this.invalidate(key);
+    return first;
+  }
+
+  /** Replace the first value of a list header, keeping the rest of that line. */
+  replaceFirstValue(name: string, value: string): this {
+    const key = headerKey(name);
+    const idx = this.headers.findIndex(([k]) => k === key);
+    if (idx < 0) {
+      this.headers.push([key, value]);
+    } else {
+      const entry = this.headers[idx] as HeaderEntry;
+      const parts = splitHeaderList(entry[1]);
+      parts[0] = value;
+      entry[1] = parts.join(', ');
+    }
+    this.invalidate(key);
+    return this;
+  }
+
+  private cached<T>(key: string, compute: () => T): T {
+    if (!this.cache) this.cache = new Map();
+    if (this.cache.has(key)) return this.cache.get(key) as T;
+    const value = compute();
+    this.cache.set(key, value);
+    return value;
+  }
+
+  private invalidate(key: string): void {
+    if (!this.cache) return;
+    this.cache.delete(key);
+  }
+
+  get callId(): string {
+    return this.get('call-id') ?? '';
+  }
+
+  get cseq(): CSeq | null {
+    return this.cached('cseq', () => parseCSeq(this.get('cseq')));
+  }
+
+  get from(): NameAddr | null {
+    return this.cached('from', () => {
+      const v = this.get('from');
+      return v === undefined ? null : parseNameAddr(v);
+    });
+  }
+
+  get to(): NameAddr | null {
+    return this.cached('to', () => {
+      const v = this.get('to');
+      return v === undefined ? null : parseNameAddr(v);
+    });
+  }
+
+  get fromTag(): string | undefined {
+    return this.from?.params.get('tag') ?? undefined;
+  }
+
+  get toTag(): string | undefined {
+    return this.to?.params.get('tag') ?? undefined;
+  }
+
+  /** All Via values parsed, top first; null if any is unparsable. */
+  get vias(): Via[] | null {
+    return this.cached('via', () => {
+      const out: Via[] = [];
+      for (const raw of this.getAll('via')) {
+        const v = parseVia(raw);
+        if (!v) return null;
+        out.push(v);
+      }
+      return out;
+    });
+  }
+
+  get topVia(): Via | null {
+    const vias = this.vias;
+    return vias && vias.length > 0 ? (vias[0] as Via) : null;
+  }
+
+  /** Contact values parsed; `*` yields one entry with `wildcard: true`. Null if any is unparsable. */
+  get contacts(): NameAddr[] | null {
+    return this.cached('contact', () => {
+      const out: NameAddr[] = [];
+      for (const raw of this.getAll('contact')) {
+        const a = parseNameAddr(raw);
+        if (!a) return null;
+        out.push(a);
+      }
+      return out;
+    });
+  }
+
+  get contentType(): string | undefined {
+    return this.get('content-type');
+  }
+
+  get maxForwards(): number | undefined {
+    const v = this.get('max-forwards');
+    if (v === undefined) return undefined;
+    const n = Number(v.trim());
+    return Number.isInteger(n) ? n : undefined;
+  }
+
+  /** Serialize; Content-Length is always written from the actual body length. */
+  toBuffer(): Buffer {
+    let head = this.startLine() + '\r\n';
+    for (const [k, v] of this.headers) {
+      if (k === 'content-length') continue;
+      head += headerDisplayName(k) + ': ' + v + '\r\n';
+    }
+    head += 'Content-Length: ' + this.body.length + '\r\n\r\n';
+    if (this.body.length === 0) return Buffer.from(head, 'utf8');
+    return Buffer.concat([Buffer.from(head, 'utf8'), this.body]);
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('utf8');
+  }
+}
+
+export class SipRequest extends SipMessage {
+  method: string;
+  /** Request-URI as text; `requestUri` is the parsed form. */
+  uri: string;
+  version: string;
+
+  constructor(method: string, uri: string, headers: HeaderEntry[] = [], body: Buffer = EMPTY, version = 'SIP/2.0') {
+    super(headers, body);
+    this.method = method;
+    this.uri = uri;
+    this.version = version;
+  }
+
+  get isRequest(): boolean {
+    return true;
+  }
+
+  private parsedUri: { text: string; uri: Uri | null } | undefined;
+
+  get requestUri(): Uri | null {
+    if (!this.parsedUri || this.parsedUri.text !== this.uri) {
+      this.parsedUri = { text: this.uri, uri: parseUri(this.uri) };
+    }
+    return this.parsedUri.uri;
+  }
+
+  protected startLine(): string {
+    return `${this.method} ${this.uri} ${this.version}`;
+  }
+}
+
+export class SipResponse extends SipMessage {
+  status: number;
+  reason: string;
+  version: string;
+
+  constructor(status: number, reason: string, headers: HeaderEntry[] = [], body: Buffer = EMPTY, version = 'SIP/2.0') {
+    super(headers, body);
+    this.status = status;
+    this.reason = reason;
+    this.version = version;
+  }
+
+  get isRequest(): boolean {
+    return false;
+  }
+
+  protected startLine(): string {
+    return `${this.version} ${this.status} ${this.reason}`;
+  }
+}
+
+export const EMPTY = Buffer.alloc(0);
+
+export function parseCSeq(value: string | undefined): CSeq | null {
+  if (value === undefined) return null;
+  const m = /^\s*(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)\s*$/.exec(value);
+  if (!m) return null;
+  const seq = Number(m[1]);
+  if (seq > 0xffffffff) return null;
+  return { seq, method: m[2] as string };
+}
+
+export type SipMessageAny = SipRequest | SipResponse;
+
+export function isRequest(m: SipMessage): m is SipRequest {
+  return m.isRequest;
+}
+
+/** RFC 3261 reason phrases for the statuses hibiki emits. */
+export const REASON_PHRASES: Record<number, string> = {
+  100: 'Trying',
+  180: 'Ringing',
+  181: 'Call Is Being Forwarded',
+  182: 'Queued',
+  183: 'Session Progress',
+  200: 'OK',
+  202: 'Accepted',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  413: 'Request Entity Too Large',
+  415: 'Unsupported Media Type',
+  416: 'Unsupported URI Scheme',
+  420: 'Bad Extension',
+  421: 'Extension Required',
+  423: 'Interval Too Brief',
+  433: 'Anonymity Disallowed',
+  480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected',
+  483: 'Too Many Hops',
+  484: 'Address Incomplete',
+  486: 'Busy Here',
+  487: 'Request Terminated',
+  488: 'Not Acceptable Here',
+  491: 'Request Pending',
+  500: 'Server Internal Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+  504: 'Server Time-out',
+  505: 'Version Not Supported',
+  513: 'Message Too Large',
+  600: 'Busy Everywhere',
+  603: 'Decline',
+  604: 'Does Not Exist Anywhere',
+  606: 'Not Acceptable',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASON_PHRASES[status] ?? (status < 200 ? 'Provisional' : status < 300 ? 'OK' : 'Error');
+}

@@ -1,0 +1,431 @@
+// The SIP stack's application API, shaped like drachtio-srf: method handlers receive (req, res),
+// out-of-dialog requests are sent with request(), dialogs are made with createUAS/createUAC.
+// It wires transport → parser → transactions → (dialogs | application) and knows nothing of the PBX.
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { parseMessage } from './parser.js';
+import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from './message.js';
+import { TransportLayer, type TransportLimits } from './transport/transport-layer.js';
+import type { ListenPoint, SendTarget, TransportName } from './transport/types.js';
+import { TransactionLayer, type ServerTransaction, type ClientTransaction } from './transaction/layer.js';
+import type { TimerConfig } from './transaction/timers.js';
+import { newBranch } from './transaction/branch.js';
+import { responseTarget } from './transaction/response-routing.js';
+import { buildResponse, headerEntries, newTag, type HeaderInput } from './response-builder.js';
+import { checkRequest, KNOWN_METHODS, type RequestCheckPolicy } from './request-checks.js';
+import { formatNameAddr } from './address.js';
+import { formatVia } from './via.js';
+import { parseUri, type Uri } from './uri.js';
+import { resolveTarget } from './target.js';
+import { realClock, type Clock } from './clock.js';
+import { DialogLayer, type UacOptions, type UasOptions } from './dialog-layer.js';
+import type { Dialog } from './dialog.js';
+
+export interface StackOptions {
+  listen: ListenPoint[];
+  logger: Logger;
+  userAgent?: string;
+  timers?: Partial<TimerConfig>;
+  limits?: Partial<TransportLimits>;
+  tls?: { rejectUnauthorized?: boolean };
+  clock?: Clock;
+  /** Host to put in Via/Contact when a listen point is bound to a wildcard address. */
+  advertisedAddress?: string;
+  supported?: string[];
+  acceptedTypes?: string[];
+}
+
+export type RequestHandler = (req: SipRequest, res: ServerResponse) => void;
+
+/** The response side of one incoming request (drachtio's `res`). */
+export class ServerResponse {
+  private finalSent = false;
+  private cancelHandlers: Array<() => void> = [];
+  /** To-tag used by every response to this request that needs one (one dialog per request). */
+  readonly toTag = newTag();
+
+  constructor(
+    private readonly stack: SipStack,
+    readonly req: SipRequest,
+    private readonly tx: ServerTransaction,
+  ) {}
+
+  get finalResponseSent(): boolean {
+    return this.finalSent;
+  }
+
+  send(status: number, reason?: string, opts: { headers?: HeaderInput; body?: string | Buffer } = {}): SipResponse {
+    const res = buildResponse(this.req, status, reason, { ...opts, toTag: this.toTag });
+    if (!res.has('server')) res.set('server', this.stack.userAgent);
+    if (status >= 200) {
+      if (this.finalSent) throw new Error(`final response already sent for ${this.req.method} ${this.req.callId}`);
+      this.finalSent = true;
+    }
+    this.tx.respond(res);
+    return res;
+  }
+
+  /** Called when the caller CANCELs this (INVITE) request before a final response. */
+  onCancel(fn: () => void): void {
+    this.cancelHandlers.push(fn);
+  }
+
+  /** @internal */
+  fireCancel(): void {
+    for (const fn of this.cancelHandlers.splice(0)) fn();
+  }
+}
+
+export interface RequestOptions {
+  method: string;
+  uri: string;
+  headers?: HeaderInput;
+  body?: string | Buffer;
+  /** Explicit destination (e.g. a registered contact's flow); otherwise resolved from the URI. */
+  target?: SendTarget;
+  from?: string;
+  to?: string;
+  callId?: string;
+  cseq?: number;
+}
+
+export interface ProvisionalHandler {
+  (res: SipResponse): void;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+export class SipStack {
+  readonly transport: TransportLayer;
+  readonly transactions: TransactionLayer;
+  readonly dialogs: DialogLayer;
+  readonly logger: Logger;
+  readonly userAgent: string;
+  readonly clock: Clock;
+  private handlers = new Map<string, RequestHandler>();
+  private pendingInvites = new Map<ServerTransaction, ServerResponse>();
+  private policy: RequestCheckPolicy;
+  private readonly advertisedAddress: string | undefined;
+  private started = false;
+
+  constructor(opts: StackOptions) {
+    this.logger = opts.logger;
+    this.userAgent = opts.userAgent ?? 'hibiki';
+    this.clock = opts.clock ?? realClock;
+    this.advertisedAddress = opts.advertisedAddress;
+    this.transport = new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls });
+    this.transactions = new TransactionLayer({
+      send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),
+      clock: this.clock,
+      timers: opts.timers,
+      logger: opts.logger,
+    });
+    this.dialogs = new DialogLayer(this);
+    this.policy = {
+      allowed: new Set(['OPTIONS', 'ACK', 'CANCEL', 'BYE']),
+      supported: new Set(opts.supported ?? []),
+      acceptedTypes: new Set(
+        opts.acceptedTypes ?? [
+          'application/sdp',
+          'multipart/mixed',
+          'application/dtmf-relay',
+          'application/dtmf',
+          'message/sipfrag',
+          'text/plain',
+        ],
+      ),
+      producibleTypes: new Set(['application/sdp']),
+    };
+    this.transport.onMessage((data, source) => this.onData(data, source));
+  }
+
+  get timers(): TimerConfig {
+    return this.transactions.timers;
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.dialogs.stop();
+    this.transactions.stop();
+    await this.transport.stop();
+  }
+
+  listening(): ListenPoint[] {
+    return this.transport.listening();
+  }
+
+  /** Register the handler for a method ('*' catches methods without their own handler). */
+  use(method: string, handler: RequestHandler): this {
+    const m = method.toUpperCase();
+    this.handlers.set(m, handler);
+    if (m !== '*') this.policy.allowed.add(m);
+    else for (const known of KNOWN_METHODS) this.policy.allowed.add(known);
+    return this;
+  }
+
+  get allowHeader(): string {
+    return [...this.policy.allowed].join(', ');
+  }
+
+  get supportedHeader(): string {
+    return [...this.policy.supported].join(', ');
+  }
+
+  get acceptHeader(): string {
+    return [...this.policy.acceptedTypes].join(', ');
+  }
+
+  // ---- incoming ------------------------------------------------------------
+
+  private onData(data: Buffer, source: TransportSource): void {
+    try {
+      const parsed = parseMessage(data, { stream: source.transport === 'tcp' || source.transport === 'tls' });
+      if (!parsed.ok) {
+        if (parsed.isResponse) {
+          this.logger.debug({ src: `${source.address}:${source.port}`, reason: parsed.reason }, 'dropped unparsable response');
+          return;
+        }
+        if (!parsed.request || parsed.request.method === 'ACK') {
+          this.logger.info({ src: `${source.address}:${source.port}`, reason: parsed.reason }, 'dropped unparsable request');
+          return;
+        }
+        parsed.request.source = source;
+        this.sendStateless(parsed.request, parsed.status, parsed.reason);
+        return;
+      }
+      const msg = parsed.message;
+      msg.source = source;
+      if (msg instanceof SipResponse) this.onResponse(msg);
+      else this.onRequest(msg);
+    } catch (err) {
+      // A bug must never take the server down because of one bad message.
+      this.logger.error({ err, src: `${source.address}:${source.port}` }, 'error while handling a message');
+    }
+  }
+
+  private sendStateless(req: SipRequest, status: number, reason?: string, headers: HeaderEntry[] = []): void {
+    const vias = req.vias;
+    if (!vias || vias.length === 0) return;
+    const res = buildResponse(req, status, reason, { headers });
+    res.set('server', this.userAgent);
+    let target: SendTarget;
+    try {
+      target = responseTarget(req);
+    } catch {
+      return;
+    }
+    this.transport.send(res.toBuffer(), target);
+  }
+
+  private onResponse(res: SipResponse): void {
+    if (this.transactions.receiveResponse(res)) return;
+    if (res.status >= 200 && res.status < 300 && res.cseq?.method === 'INVITE') {
+      this.dialogs.onStray2xx(res);
+      return;
+    }
+    this.logger.debug({ callId: res.callId, status: res.status }, 'response matched no transaction');
+  }
+
+  private onRequest(req: SipRequest): void {
+    const outcome = this.transactions.receiveRequest(req);
+    switch (outcome.kind) {
+      case 'absorbed':
+        return;
+      case 'ack':
+        this.dialogs.onAck(outcome.req);
+        return;
+      case 'cancel': {
+        const invite = outcome.invite;
+        const pending = invite ? this.pendingInvites.get(invite) : undefined;
+        if (!invite || !pending) {
+          outcome.tx.respond(buildResponse(req, 481));
+          return;
+        }
+        outcome.tx.respond(buildResponse(req, 200));
+        if (!pending.finalResponseSent) {
+          pending.send(487);
+          pending.fireCancel();
+        }
+        return;
+      }
+      case 'new':
+        this.dispatch(req, outcome.tx);
+        return;
+    }
+  }
+
+  private dispatch(req: SipRequest, tx: ServerTransaction): void {
+    const res = new ServerResponse(this, req, tx);
+    const failure = checkRequest(req, this.policy);
+    if (failure) {
+      res.send(failure.status, undefined, { headers: failure.headers });
+      return;
+    }
+    if (req.method === 'INVITE') {
+      this.pendingInvites.set(tx, res);
+      const forget = () => this.pendingInvites.delete(tx);
+      // The entry only matters until a final response; bound its life by Timer B's span.
+      this.clock.setTimer(64 * this.timers.t1 + 1000, forget);
+    }
+    if (req.toTag !== undefined) {
+      this.dialogs.onInDialogRequest(req, res);
+      return;
+    }
+    const handler = this.handlers.get(req.method) ?? this.handlers.get('*');
+    if (handler) {
+      try {
+        handler(req, res);
+      } catch (err) {
+        this.logger.error({ err, callId: req.callId, method: req.method }, 'request handler failed');
+        if (!res.finalResponseSent) res.send(500);
+      }
+      return;
+    }
+    if (req.method === 'OPTIONS') {
+      res.send(200, undefined, {
+        headers: { allow: this.allowHeader, accept: 'application/sdp', supported: this.supportedHeader || [] },
+      });
+      return;
+    }
+    if (req.method === 'BYE') {
+      res.send(481);
+      return;
+    }
+    res.send(405, undefined, { headers: { allow: this.allowHeader } });
+  }
+
+  // ---- outgoing ------------------------------------------------------------
+
+  /** The sent-by host to advertise for a listen point toward a remote address. */
+  advertisedHost(point: ListenPoint, remoteAddress?: string): string {
+    if (!WILDCARD_HOSTS.has(point.host)) return point.host;
+    if (this.advertisedAddress) return this.advertisedAddress;
+    const v6 = remoteAddress ? isIP(remoteAddress) === 6 : point.host === '::';
+    if (remoteAddress && (remoteAddress.startsWith('127.') || remoteAddress === '::1')) return v6 ? '::1' : '127.0.0.1';
+    for (const addrs of Object.values(networkInterfaces())) {
+      for (const a of addrs ?? []) {
+        if (!a.internal && a.family === (v6 ? 'IPv6' : 'IPv4') && !a.address.startsWith('fe80')) return a.address;
+      }
+    }
+    return v6 ? '::1' : '127.0.0.1';
+  }
+
+  localPoint(transport: TransportName, remoteAddress?: string): { host: string; port: number; transport: TransportName } {
+    const point = this.transport.localPoint(transport, remoteAddress);
+    if (!point) throw new Error(`no ${transport} listener configured`);
+    return { host: this.advertisedHost(point, remoteAddress), port: point.port, transport };
+  }
+
+  /** A Contact URI for this stack reachable over the given transport. */
+  contactUri(transport: TransportName, remoteAddress?: string, user?: string): string {
+    const p = this.localPoint(transport, remoteAddress);
+    const host = p.host.includes(':') ? `[${p.host}]` : p.host;
+    const t = transport === 'udp' ? '' : `;transport=${transport}`;
+    return `sip:${user ? `${user}@` : ''}${host}:${p.port}${t}`;
+  }
+
+  /** Stamp a top Via for the target's transport and hand the request to a client transaction. */
+  sendRequest(
+    req: SipRequest,
+    target: SendTarget,
+    handlers: {
+      onProvisional?: (res: SipResponse) => void;
+      onFinal: (res: SipResponse) => void;
+      onAdditional2xx?: (res: SipResponse) => void;
+    },
+  ): ClientTransaction {
+    const local = this.localPoint(target.transport, target.address);
+    req.prepend(
+      'via',
+      formatVia({
+        protocol: 'SIP/2.0',
+        transport: target.transport.toUpperCase(),
+        host: local.host,
+        port: local.port,
+        params: new Map<string, string | null>([
+          ['branch', newBranch()],
+          ['rport', null],
+        ]),
+      }),
+    );
+    if (!req.has('max-forwards')) req.set('max-forwards', 70);
+    if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
+    return this.transactions.sendRequest(req, target, {
+      onProvisional: handlers.onProvisional,
+      onFinal: handlers.onFinal,
+      onAdditional2xx: handlers.onAdditional2xx,
+      onTimeout: () => handlers.onFinal(this.syntheticResponse(req, 408)),
+      onTransportError: (err) => {
+        this.logger.debug({ callId: req.callId, err: err.message }, 'transport error on request');
+        handlers.onFinal(this.syntheticResponse(req, 503));
+      },
+    });
+  }
+
+  /** A locally generated final response (RFC 3261 §8.1.3.1: timeout → 408, transport error → 503). */
+  syntheticResponse(req: SipRequest, status: number): SipResponse {
+    const res = buildResponse(req, status);
+    res.set('reason', `SIP;cause=${status};text="local"`);
+    return res;
+  }
+
+  /** Build and send an out-of-dialog request; resolves with the final response. */
+  async request(opts: RequestOptions, onProvisional?: ProvisionalHandler): Promise<SipResponse> {
+    const req = this.buildRequest(opts);
+    let target = opts.target;
+    if (!target) {
+      const routeUri = req.requestUri;
+      if (!routeUri) throw new Error(`bad request URI ${opts.uri}`);
+      target = await resolveTarget(routeUri);
+    }
+    const finalTarget = target;
+    return new Promise<SipResponse>((resolve) => {
+      this.sendRequest(req, finalTarget, { onProvisional, onFinal: resolve });
+    });
+  }
+
+  buildRequest(opts: RequestOptions): SipRequest {
+    const uri = parseUri(opts.uri);
+    if (!uri) throw new Error(`bad request URI ${opts.uri}`);
+    const req = new SipRequest(opts.method.toUpperCase(), opts.uri);
+    const from = opts.from ?? `<sip:hibiki@${hostOf(uri)}>`;
+    req.set('from', from.includes(';tag=') ? from : `${from};tag=${newTag()}`);
+    req.set('to', opts.to ?? formatNameAddr({ uri, params: new Map() }));
+    req.set('call-id', opts.callId ?? `${newTag()}${newTag()}`);
+    req.set('cseq', `${opts.cseq ?? 1} ${req.method}`);
+    req.set('max-forwards', 70);
+    for (const [k, v] of headerEntries(opts.headers)) req.add(k, v);
+    if (opts.body !== undefined) req.body = typeof opts.body === 'string' ? Buffer.from(opts.body, 'utf8') : opts.body;
+    return req;
+  }
+
+  /** Answer an INVITE with 2xx and get the dialog (drachtio's createUAS). */
+  createUAS(req: SipRequest, res: ServerResponse, opts: UasOptions = {}): Dialog {
+    return this.dialogs.createUAS(req, res, opts);
+  }
+
+  /** Send an INVITE and get the dialog on 2xx (drachtio's createUAC); rejects with UacError. */
+  createUAC(opts: UacOptions): Promise<Dialog> {
+    return this.dialogs.createUAC(opts);
+  }
+
+  /** Send a message outside any transaction (ACK for 2xx, 2xx retransmissions). */
+  sendRaw(msg: SipRequest | SipResponse, target: SendTarget): void {
+    this.transport.send(msg.toBuffer(), target);
+  }
+}
+
+function hostOf(uri: Uri): string {
+  if (uri.scheme === 'sip' || uri.scheme === 'sips') {
+    const host = (uri as { host: string }).host;
+    return host.includes(':') ? `[${host}]` : host;
+  }
+  return 'invalid';
+}

@@ -1,0 +1,101 @@
+// Starts the real hibiki server in this process on loopback with a generated config file.
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { pino, type Logger } from 'pino';
+import { loadConfigFile } from '../../src/config/load.js';
+import { formatConfigError } from '../../src/config/errors.js';
+import { HibikiServer } from '../../src/server.js';
+import type { TransportName } from '../../src/sip/message.js';
+
+export interface TestExtension {
+  number: string;
+  name?: string;
+  password: string;
+  suspended?: boolean;
+  maxContacts?: number;
+}
+
+export interface StartOptions {
+  transports?: Array<{ transport: TransportName; host?: string; port?: number; cert?: string; key?: string }>;
+  extensions?: TestExtension[];
+  /** Extra top-level config sections merged over the defaults (registrar, auth, sip…). */
+  config?: Record<string, unknown>;
+  /** Reuse a data directory (restart tests). */
+  dataDir?: string;
+}
+
+export interface RunningHibiki {
+  server: HibikiServer;
+  port(transport: TransportName, family?: 4 | 6): number;
+  configPath: string;
+  dataDir: string;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+export const DEFAULT_EXTENSIONS: TestExtension[] = [
+  { number: '2001', name: 'Alice', password: 'secret-2001' },
+  { number: '2002', name: 'Bob', password: 'secret-2002' },
+  { number: '2003', name: 'Carol', password: 'secret-2003' },
+];
+
+export function writeConfig(dir: string, opts: StartOptions, dataDir: string): string {
+  const listen = (opts.transports ?? [{ transport: 'udp' }, { transport: 'tcp' }]).map((t) => ({
+    transport: t.transport,
+    host: t.host ?? '127.0.0.1',
+    port: t.port ?? 0,
+    ...(t.cert ? { cert: t.cert, key: t.key } : {}),
+  }));
+  const doc: Record<string, unknown> = {
+    tenant: { domain: 'hibiki.test' },
+    listen,
+    data: { dir: dataDir },
+    registrar: { qualifyInterval: 0 },
+    log: { level: 'debug' },
+    reload: { debounceMs: 50 },
+    extensions: (opts.extensions ?? DEFAULT_EXTENSIONS).map((e) => ({ name: e.name ?? `User ${e.number}`, ...e })),
+    ...opts.config,
+  };
+  const path = join(dir, 'hibiki.yaml');
+  writeFileSync(path, stringify(doc));
+  return path;
+}
+
+export async function startHibiki(opts: StartOptions = {}): Promise<RunningHibiki> {
+  const dir = mkdtempSync(join(tmpdir(), 'hibiki-test-'));
+  const dataDir = opts.dataDir ?? join(dir, 'data');
+  const configPath = writeConfig(dir, opts, dataDir);
+  const loaded = loadConfigFile(configPath);
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'));
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      cb();
+    },
+  });
+  const logger: Logger = pino({ level: loaded.config.log.level }, sink);
+  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false });
+  await server.start();
+  return {
+    server,
+    configPath,
+    dataDir,
+    logs,
+    port(transport, family = 4) {
+      const p = server.stack.listening().find((l) => l.transport === transport && (family === 6) === l.host.includes(':'));
+      if (!p) throw new Error(`no ${transport} listener`);
+      return p.port;
+    },
+    async stop(stopOpts = {}) {
+      await server.stop();
+      if (!stopOpts.keepData && !opts.dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
