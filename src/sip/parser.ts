@@ -24,13 +24,13 @@ const CR = 0x0d;
 const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
+/** RFC 3261 §8.1.1.5: the CSeq sequence number MUST be less than 2**31. */
+const MAX_CSEQ = 0x7fffffff;
 
 /** Whitespace trimmed from line ends (a bare CR before LF included). */
 function isBlank(c: number): boolean {
   return c === SP || c === HT || c === CR;
 }
-/** RFC 3261 §8.1.1.5: the CSeq sequence number MUST be less than 2**31. */
-const MAX_CSEQ = 0x7fffffff;
 
 /** Headers that must appear at most once (RFC 3261 §7.3.1; RFC 4475 §3.1.2.x, §3.3.8). */
 const SINGLETONS = ['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length'] as const;
@@ -104,6 +104,31 @@ function hasWhitespace(s: string): boolean {
     if (c === SP || c === HT) return true;
   }
   return false;
+}
+
+/**
+ * Header-name cache keyed by a case-folded hash computed during the token scan, so the
+ * common names need neither a slice nor a string-keyed lookup. A hit is confirmed by a
+ * case-insensitive comparison; anything else goes through headerKey().
+ */
+const nameCache = new Map<number, { lower: string; key: string }>();
+
+function keyOf(head: string, start: number, end: number, hash: number): string {
+  const hit = nameCache.get(hash);
+  if (hit !== undefined && hit.lower.length === end - start) {
+    const lower = hit.lower;
+    let i = 0;
+    for (; i < lower.length; i++) {
+      let c = head.charCodeAt(start + i);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (c !== lower.charCodeAt(i)) break;
+    }
+    if (i === lower.length) return hit.key;
+  }
+  const name = head.slice(start, end);
+  const key = headerKey(name);
+  if (hit === undefined && nameCache.size < 512) nameCache.set(hash, { lower: name.toLowerCase(), key });
+  return key;
 }
 
 interface RequestLine {
@@ -237,7 +262,12 @@ function parse(data: Buffer, stream: boolean, maxSize: number): ParseResult {
     } else {
       last = undefined;
       let i = pos;
-      while (i < end && isTokenChar(head.charCodeAt(i))) i++;
+      let hash = 0;
+      for (; i < end; i++) {
+        const c = head.charCodeAt(i);
+        if (!isTokenChar(c)) break;
+        hash = (Math.imul(hash, 31) + (c | 0x20)) | 0;
+      }
       const nameEnd = i;
       while (i < end && (head.charCodeAt(i) === SP || head.charCodeAt(i) === HT)) i++;
       if (nameEnd === pos || i >= end || head.charCodeAt(i) !== COLON) {
@@ -245,7 +275,7 @@ function parse(data: Buffer, stream: boolean, maxSize: number): ParseResult {
       } else {
         i++;
         while (i < end && (head.charCodeAt(i) === SP || head.charCodeAt(i) === HT)) i++;
-        const key = headerKey(head.slice(pos, nameEnd));
+        const key = keyOf(head, pos, nameEnd, hash);
         switch (key) {
           case 'from':
           case 'to':
@@ -323,7 +353,7 @@ function requestHeaderError(req: SipRequest, counts: Record<Singleton, number>):
     if (counts[key] === 0) return 'Missing ' + DISPLAY[key] + ' header';
   }
   if (!req.has('via')) return 'Missing Via header';
-  const cseq = parseCSeqValue(req.get('cseq') ?? '');
+  const cseq = req.cseq;
   // RFC 3261 §8.1.1.5 / RFC 4475 §3.1.2.17: the CSeq method must be the request's method.
   if (cseq && cseq.method !== req.method) return 'CSeq method does not match the request method';
   const mf = req.get('max-forwards');
@@ -334,7 +364,11 @@ function requestHeaderError(req: SipRequest, counts: Record<Singleton, number>):
   return undefined;
 }
 
-/** Validity of the headers every transaction and dialog relies on, for requests and responses. */
+/**
+ * Validity of the headers every transaction relies on, for requests and responses.
+ * Contact is left to its consumers (registrar, dialog layer: `contacts === null` → 400),
+ * which keeps the common path lean; see RFC 4475 §3.1.2.13 ("400, or liberal").
+ */
 function commonHeaderError(msg: SipRequest | SipResponse): string | undefined {
   const vias = msg.vias;
   if (vias === null) return 'Malformed Via header';
@@ -348,11 +382,10 @@ function commonHeaderError(msg: SipRequest | SipResponse): string | undefined {
   const callId = msg.get('call-id');
   if (callId === undefined) return 'Missing Call-ID header';
   if (callId.length === 0 || hasWhitespace(callId)) return 'Malformed Call-ID header';
-  const rawCSeq = msg.get('cseq');
-  if (rawCSeq === undefined) return 'Missing CSeq header';
-  const cseq = parseCSeqValue(rawCSeq);
+  if (!msg.has('cseq')) return 'Missing CSeq header';
+  // The model's view (cached for the stack) must agree; the number is below 2**31.
+  const cseq = msg.cseq;
   if (cseq === null || cseq.seq > MAX_CSEQ) return 'Malformed CSeq header';
-  if (msg.contacts === null) return 'Malformed Contact header';
   return undefined;
 }
 

@@ -61,6 +61,7 @@ export class ServerResponse {
     if (status >= 200) {
       if (this.finalSent) throw new Error(`final response already sent for ${this.req.method} ${this.req.callId}`);
       this.finalSent = true;
+      this.stack.forgetPending(this.tx);
     }
     this.tx.respond(res);
     return res;
@@ -106,6 +107,7 @@ export class SipStack {
   private handlers = new Map<string, RequestHandler>();
   private pendingInvites = new Map<ServerTransaction, ServerResponse>();
   private policy: RequestCheckPolicy;
+  private inDialogPolicy: RequestCheckPolicy;
   private readonly advertisedAddress: string | undefined;
   private started = false;
 
@@ -137,6 +139,7 @@ export class SipStack {
       ),
       producibleTypes: new Set(['application/sdp']),
     };
+    this.inDialogPolicy = { ...this.policy, allowed: new Set([...KNOWN_METHODS].filter((m) => m !== 'REGISTER')) };
     this.transport.onMessage((data, source) => this.onData(data, source));
   }
 
@@ -180,6 +183,11 @@ export class SipStack {
 
   get acceptHeader(): string {
     return [...this.policy.acceptedTypes].join(', ');
+  }
+
+  /** @internal an INVITE got its final response: CANCEL can no longer apply to it. */
+  forgetPending(tx: ServerTransaction): void {
+    this.pendingInvites.delete(tx);
   }
 
   // ---- incoming ------------------------------------------------------------
@@ -263,16 +271,15 @@ export class SipStack {
 
   private dispatch(req: SipRequest, tx: ServerTransaction): void {
     const res = new ServerResponse(this, req, tx);
-    const failure = checkRequest(req, this.policy);
+    // Within a dialog the dialog layer answers every method it knows, whatever the application registered.
+    const failure = checkRequest(req, req.toTag !== undefined ? this.inDialogPolicy : this.policy);
     if (failure) {
       res.send(failure.status, undefined, { headers: failure.headers });
       return;
     }
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
-      const forget = () => this.pendingInvites.delete(tx);
-      // The entry only matters until a final response; bound its life by Timer B's span.
-      this.clock.setTimer(64 * this.timers.t1 + 1000, forget);
+      tx.events = { ...tx.events, onTerminated: () => this.pendingInvites.delete(tx) };
     }
     if (req.toTag !== undefined) {
       this.dialogs.onInDialogRequest(req, res);
