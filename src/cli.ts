@@ -9,11 +9,15 @@ import { createLogger } from './log/logger.js';
 import { HibikiServer } from './server.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
+import { CdrStore } from './store/cdr-store.js';
+import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 
 const USAGE = `usage:
   hibiki --config FILE [--log-level LEVEL]     start the server
   hibiki config check FILE                     validate a configuration file
   hibiki registrations --config FILE           list registered contacts
+  hibiki cdr export --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--encoding utf8|shift_jis] [--out DIR]
+                                               write call-detail records as CSV (40,000 rows per file)
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -54,6 +58,30 @@ function listRegistrations(file: string): number {
   }
   store.close();
   db.close();
+  return 0;
+}
+
+function exportCdr(file: string, from: string, to: string, encoding: string, outDir: string): number {
+  if (encoding !== 'utf8' && encoding !== 'shift_jis') fail(`--encoding must be utf8 or shift_jis, not ${encoding}`);
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
+    return 1;
+  }
+  let range: { from: Date; to: Date };
+  try {
+    range = cdrExportRange(from, to);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const db = openDatabase(resolve(result.config.data.dir));
+  try {
+    const files = exportCdrCsv(new CdrStore(db), { ...range, dir: resolve(outDir), encoding });
+    for (const f of files) out(f);
+    if (files.length === 0) out('no call-detail records in that range');
+  } finally {
+    db.close();
+  }
   return 0;
 }
 
@@ -100,7 +128,9 @@ async function runServer(file: string, level: string | undefined): Promise<void>
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
-    process.exit(checkConfig(argv[2]));
+    // exitCode, not exit(): stdout to a pipe is asynchronous and exit() would cut the output short.
+    process.exitCode = checkConfig(argv[2]);
+    return;
   }
   const { values, positionals } = parseArgs({
     args: argv,
@@ -110,6 +140,10 @@ async function main(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      encoding: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   if (values.help) {
@@ -120,9 +154,14 @@ async function main(argv: string[]): Promise<void> {
     out('hibiki 0.1.0');
     return;
   }
+  if (positionals[0] === 'cdr') {
+    if (positionals[1] !== 'export' || !values.config || !values.from || !values.to) fail(USAGE);
+    process.exit(exportCdr(values.config, values.from, values.to, values.encoding ?? 'utf8', values.out ?? '.'));
+  }
   if (positionals[0] === 'registrations') {
     if (!values.config) fail(USAGE);
-    process.exit(listRegistrations(values.config));
+    process.exitCode = listRegistrations(values.config);
+    return;
   }
   if (positionals.length > 0 || !values.config) fail(USAGE);
   await runServer(values.config, values['log-level']);

@@ -38,6 +38,43 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX registrations_expires_at ON registrations (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'cdr',
+    // Columns of SPEC F-CDR. Times are ISO-8601 UTC text with milliseconds, which sorts in time order.
+    // AUTOINCREMENT so that an id purged by retention is never handed to a later call.
+    sql: `
+      CREATE TABLE cdr (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id        TEXT    NOT NULL,
+        linked_id      TEXT    NOT NULL,
+        started_at     TEXT    NOT NULL,
+        answered_at    TEXT,
+        ended_at       TEXT    NOT NULL,
+        duration       INTEGER NOT NULL CHECK (duration >= 0),
+        billsec        INTEGER NOT NULL CHECK (billsec >= 0),
+        direction      TEXT    NOT NULL CHECK (direction IN ('internal', 'inbound', 'outbound')),
+        disposition    TEXT    NOT NULL CHECK (disposition IN ('answered', 'no_answer', 'busy', 'failed', 'cancelled')),
+        caller_number  TEXT    NOT NULL,
+        caller_name    TEXT,
+        dialed_number  TEXT    NOT NULL,
+        callee_number  TEXT,
+        answered_by    TEXT,
+        forwarded_from TEXT,
+        transferred_by TEXT,
+        feature        TEXT    NOT NULL DEFAULT 'none',
+        hangup_by      TEXT    NOT NULL CHECK (hangup_by IN ('caller', 'callee', 'system')),
+        q850_cause     INTEGER NOT NULL CHECK (q850_cause BETWEEN 1 AND 127),
+        sip_status     INTEGER,
+        hangup_reason  TEXT,
+        trunk          TEXT,
+        queue          TEXT,
+        recording_path TEXT
+      );
+      CREATE INDEX cdr_started_at ON cdr (started_at);
+      CREATE INDEX cdr_linked_id ON cdr (linked_id);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
