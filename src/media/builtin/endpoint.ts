@@ -1,0 +1,126 @@
+// Worker-side state of one media endpoint: its sockets, negotiated stream, latching, counters, DTMF state.
+import type { Socket } from 'node:dgram';
+import type { Codec, DtmfPolicy, EndpointStats } from '../engine.js';
+import type { StreamConfig } from './protocol.js';
+import { OutStream } from './out-stream.js';
+import type { DtmfReceiver } from './rfc4733.js';
+import type { DtmfSender } from './dtmf-sender.js';
+import type { PromptPlayer } from './player.js';
+
+/** What an inbound payload type carries, as a small number for the per-packet lookup table. */
+export const Kind = { None: 0, Pcmu: 1, Pcma: 2, TelephoneEvent: 3 } as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+export function kindOf(k: Codec | 'telephone-event'): Kind {
+  return k === 'PCMU' ? Kind.Pcmu : k === 'PCMA' ? Kind.Pcma : Kind.TelephoneEvent;
+}
+
+/** Where the sequence numbers of one inbound SSRC have got to, for the loss counter. */
+const MAX_GAP = 3000;
+
+export class RelayEndpoint {
+  readonly out = new OutStream();
+  stream: StreamConfig | null = null;
+  /** Payload type → Kind. Until the first configure, the static G.711 types are understood (RFC 3551). */
+  readonly inbound = new Uint8Array(128);
+  /** The SDP remote in the socket's address family (IPv4 behind ::ffff: on an IPv6 socket). */
+  sdpAddress: string | null = null;
+  sdpPort = 0;
+  latchedAddress: string | null = null;
+  latchedPort = 0;
+  latchedLastAt = 0;
+  peer: RelayEndpoint | null = null;
+  policy: DtmfPolicy = 'pass';
+  readonly held: { digit: string; durationMs: number }[] = [];
+  player: { playId: number; player: PromptPlayer } | null = null;
+  // Counters (EndpointStats).
+  packetsIn = 0;
+  packetsOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  lost = 0;
+  lastPacketAt = -1;
+  dtmfEvents = 0;
+  // Loss tracking over the current inbound SSRC.
+  private lossSsrc = -1;
+  private highestSequence = 0;
+  // RTP inactivity.
+  armedAt = 0;
+  timedOut = false;
+  sendErrors = 0;
+
+  constructor(
+    readonly id: string,
+    readonly label: string,
+    /** Names this endpoint as a feed of its peer's OutStream. */
+    readonly source: number,
+    /** Names this endpoint's generated DTMF as a feed of its own OutStream. */
+    readonly dtmfSource: number,
+    readonly port: number,
+    readonly rtp: Socket,
+    readonly rtcp: Socket,
+    readonly dtmfReceiver: DtmfReceiver,
+    readonly dtmfSender: DtmfSender,
+  ) {
+    this.inbound[0] = Kind.Pcmu;
+    this.inbound[8] = Kind.Pcma;
+  }
+
+  get sendsIpv6(): boolean {
+    return this.rtp.address().family === 'IPv6';
+  }
+
+  /** Whether we may send to the leg now and know where to. */
+  get canSend(): boolean {
+    return this.stream !== null && this.stream.send && (this.latchedAddress !== null || this.sdpAddress !== null);
+  }
+
+  /** Whether generated or bridged audio is replaced right now by a prompt or by generated DTMF. */
+  get busyWithOwnMedia(): boolean {
+    return this.player !== null || this.dtmfSender.active;
+  }
+
+  send(buf: Uint8Array): void {
+    const address = this.latchedAddress ?? this.sdpAddress;
+    if (address === null) return;
+    const port = this.latchedAddress !== null ? this.latchedPort : this.sdpPort;
+    this.packetsOut++;
+    this.bytesOut += buf.length;
+    this.rtp.send(buf, port, address);
+  }
+
+  /** RFC 3550 Appendix A.1-style accounting: a forward jump of n counts n - 1 lost, a late packet one less. */
+  countSequence(ssrc: number, sequence: number): void {
+    if (ssrc !== this.lossSsrc) {
+      this.lossSsrc = ssrc;
+      this.highestSequence = sequence;
+      return;
+    }
+    const delta = (sequence - this.highestSequence) & 0xffff;
+    if (delta === 0) return;
+    if (delta < 0x8000) {
+      // A huge jump is a restarted sender, not loss.
+      if (delta <= MAX_GAP) this.lost += delta - 1;
+      this.highestSequence = sequence;
+    } else if (this.lost > 0) {
+      this.lost--;
+    }
+  }
+
+  stats(): EndpointStats {
+    const latched = this.latchedAddress !== null;
+    const address = latched ? this.latchedAddress : this.stream?.remote?.address ?? null;
+    const port = latched ? this.latchedPort : this.stream?.remote?.port ?? 0;
+    return {
+      packetsIn: this.packetsIn,
+      packetsOut: this.packetsOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      lost: this.lost,
+      remote: address === null ? null : { address: address.startsWith('::ffff:') ? address.slice(7) : address, port },
+      latched,
+      lastPacketAt: this.lastPacketAt < 0 ? null : Math.round(performance.timeOrigin + this.lastPacketAt),
+      dtmfEvents: this.dtmfEvents,
+    };
+  }
+}

@@ -1,0 +1,43 @@
+// RTP port pairs from media.rtpPorts: the RTP port is even and RTCP uses the next port (RFC 3550 §11).
+// Released pairs go to the back of the queue, so a port just freed is reused last: stray packets of the
+// call that had it die out before another call gets it.
+
+export class PortPairAllocator {
+  private readonly free: number[] = [];
+  private head = 0;
+  private readonly inUse = new Set<number>();
+
+  constructor(min: number, max: number) {
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
+      throw new RangeError(`invalid RTP port range [${min}, ${max}]`);
+    }
+    for (let port = min + (min & 1); port + 1 <= max; port += 2) this.free.push(port);
+    if (this.free.length === 0) throw new RangeError(`RTP port range [${min}, ${max}] holds no even/odd pair`);
+  }
+
+  get capacity(): number {
+    return this.free.length - this.head + this.inUse.size;
+  }
+
+  get available(): number {
+    return this.free.length - this.head;
+  }
+
+  /** The RTP port of a free pair, or null when every pair is taken. */
+  acquire(): number | null {
+    if (this.head >= this.free.length) return null;
+    const port = this.free[this.head++]!;
+    // Compact now and then so the queue does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.free.length) {
+      this.free.splice(0, this.head);
+      this.head = 0;
+    }
+    this.inUse.add(port);
+    return port;
+  }
+
+  release(port: number): void {
+    if (!this.inUse.delete(port)) return;
+    this.free.push(port);
+  }
+}

@@ -1,0 +1,59 @@
+// Messages between the main thread (BuiltinMediaEngine) and the media worker: small control messages in,
+// events and replies out. Nothing here is per packet.
+import type { Codec, DtmfPolicy, DtmfSource, EndpointStats } from '../engine.js';
+
+export interface WorkerSettings {
+  bindAddress: string;
+  rtpPorts: [number, number];
+  /** 0 = off. */
+  rtpTimeoutMs: number;
+  /** How long the latched source must be silent before another source may take over (anti-spoofing). */
+  relatchAfterMs: number;
+}
+
+/** What the worker needs to run an endpoint's stream after offer/answer. */
+export interface StreamConfig {
+  /** From the remote SDP; null when it gave no usable address (0.0.0.0 hold). */
+  remote: { address: string; port: number } | null;
+  /** Payload types we may receive and what they carry: 'PCMU' | 'PCMA' | 'telephone-event'. */
+  inbound: [number, Codec | 'telephone-event'][];
+  codec: Codec;
+  payloadType: number;
+  /** -1 when the leg negotiated no telephone-event. */
+  telephoneEventPt: number;
+  /** Our direction allows sending to / receiving from this leg. */
+  send: boolean;
+  receive: boolean;
+  /** The remote is meant to be sending to us now (sendrecv, not holding us): RTP inactivity counts. */
+  expectInbound: boolean;
+}
+
+export type ToWorker =
+  | { t: 'init'; settings: WorkerSettings }
+  | { t: 'create'; req: number; id: string; label: string }
+  | { t: 'configure'; id: string; stream: StreamConfig }
+  | { t: 'destroy'; id: string }
+  | { t: 'bridge'; a: string; b: string }
+  | { t: 'unbridge'; id: string }
+  /** `audio`: G.711 bytes in `codec` (the worker transcodes when the leg's codec differs). */
+  | { t: 'play'; id: string; playId: number; audio: Uint8Array; codec: Codec; loop: boolean }
+  | { t: 'stop-play'; playId: number }
+  | { t: 'dtmf-policy'; id: string; policy: DtmfPolicy }
+  | { t: 'release-dtmf'; id: string; forward: boolean }
+  | { t: 'send-dtmf'; id: string; digits: string; durationMs: number }
+  | { t: 'inject-dtmf'; id: string; digit: string; durationMs: number }
+  | { t: 'stats'; req: number; id: string }
+  | { t: 'shutdown' };
+
+export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'created'; req: number; port: number }
+  | { t: 'failed'; req: number; message: string; sipStatus: number }
+  | { t: 'stats'; req: number; stats: EndpointStats | null }
+  | { t: 'dtmf'; id: string; digit: string; durationMs: number; source: DtmfSource }
+  | { t: 'rtp-timeout'; id: string }
+  | { t: 'play-done'; playId: number; reason: 'completed' | 'stopped' }
+  | { t: 'log'; level: WorkerLogLevel; msg: string; id?: string }
+  | { t: 'closed' };

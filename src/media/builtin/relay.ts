@@ -1,0 +1,425 @@
+// The media worker's core: owns every RTP/RTCP socket, relays packets between bridged endpoints (payload
+// type remap, G.711 transcoding, SSRC/sequence/timestamp continuity), latches to the real source (symmetric
+// RTP), detects and forwards DTMF per policy, plays prompts, and watches for RTP inactivity. Everything that
+// arrives from the network is validated; nothing here may throw out of a socket or timer callback.
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
+import { isIP, isIPv4 } from 'node:net';
+import type { Codec, DtmfSource } from '../engine.js';
+import { DtmfSender } from './dtmf-sender.js';
+import { RelayEndpoint, Kind, kindOf } from './endpoint.js';
+import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace, transcodeTable } from './g711.js';
+import { FRAME_SAMPLES, PromptPlayer } from './player.js';
+import { PortPairAllocator } from './ports.js';
+import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
+import { DtmfReceiver, TELEPHONE_EVENT_LENGTH, parseTelephoneEvent, writeTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
+import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
+
+type Post = (msg: FromWorker) => void;
+
+const now = (): number => performance.now();
+
+/**
+ * Every address the relay sends to is an IP literal (checked in configure, or a packet's source), so the
+ * socket's name lookup can answer at once: dgram's default (dns.lookup) defers each send by a tick.
+ */
+function literalLookup(address: string, family: number, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, family);
+}
+
+function bindSocket(socket: Socket, port: number, address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onError = (): void => resolve(false);
+    socket.once('error', onError);
+    socket.bind({ port, address, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(true);
+    });
+  });
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      // Already closed (or never bound).
+      resolve();
+    }
+  });
+}
+
+export class MediaRelay {
+  private readonly endpoints = new Map<string, RelayEndpoint>();
+  private readonly allocator: PortPairAllocator;
+  private readonly family: 'udp4' | 'udp6';
+  private nextSource = 1;
+  private readonly view = newRtpView();
+  private readonly event: TelephoneEvent = { event: 0, end: false, volume: 0, duration: 0 };
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Packets dropped as not RTP (any socket), for diagnosis. */
+  garbage = 0;
+
+  constructor(
+    private readonly settings: WorkerSettings,
+    private readonly post: Post,
+  ) {
+    this.allocator = new PortPairAllocator(settings.rtpPorts[0], settings.rtpPorts[1]);
+    this.family = settings.bindAddress.includes(':') ? 'udp6' : 'udp4';
+    if (settings.rtpTimeoutMs > 0) {
+      // Check often enough that a timeout is reported within a quarter of its length.
+      const every = Math.min(1000, Math.max(50, Math.floor(settings.rtpTimeoutMs / 4)));
+      this.sweepTimer = setInterval(() => this.guard(() => this.sweep()), every);
+    }
+  }
+
+  handle(msg: ToWorker): void {
+    switch (msg.t) {
+      case 'create':
+        void this.create(msg.req, msg.id, msg.label);
+        break;
+      case 'configure':
+        this.withEndpoint(msg.id, (ep) => this.configure(ep, msg.stream));
+        break;
+      case 'destroy':
+        this.withEndpoint(msg.id, (ep) => void this.destroy(ep));
+        break;
+      case 'bridge':
+        this.bridge(msg.a, msg.b);
+        break;
+      case 'unbridge':
+        this.withEndpoint(msg.id, (ep) => this.unbridge(ep));
+        break;
+      case 'play':
+        this.play(msg.id, msg.playId, msg.audio, msg.codec, msg.loop);
+        break;
+      case 'stop-play':
+        this.stopPlay(msg.playId);
+        break;
+      case 'dtmf-policy':
+        this.withEndpoint(msg.id, (ep) => {
+          ep.policy = msg.policy;
+        });
+        break;
+      case 'release-dtmf':
+        this.withEndpoint(msg.id, (ep) => this.release(ep, msg.forward));
+        break;
+      case 'send-dtmf':
+        this.withEndpoint(msg.id, (ep) => {
+          for (const digit of msg.digits) this.generateDtmf(ep, digit, msg.durationMs);
+        });
+        break;
+      case 'inject-dtmf':
+        this.withEndpoint(msg.id, (ep) => this.digit(ep, msg.digit, msg.durationMs, 'info'));
+        break;
+      case 'stats': {
+        const ep = this.endpoints.get(msg.id);
+        this.post({ t: 'stats', req: msg.req, stats: ep ? ep.stats() : null });
+        break;
+      }
+      case 'init':
+      case 'shutdown':
+        break;
+    }
+  }
+
+  /** Closes every socket; resolves when all are closed. */
+  async shutdown(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
+  }
+
+  private log(level: WorkerLogLevel, msg: string, id?: string): void {
+    this.post(id === undefined ? { t: 'log', level, msg } : { t: 'log', level, msg, id });
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log('error', `media worker: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+
+  private withEndpoint(id: string, fn: (ep: RelayEndpoint) => void): void {
+    const ep = this.endpoints.get(id);
+    if (ep) fn(ep);
+    else this.log('debug', 'media endpoint not found', id);
+  }
+
+  // ---- endpoints ------------------------------------------------------------------------------------
+
+  private async openPair(): Promise<{ port: number; rtp: Socket; rtcp: Socket } | null> {
+    // A pair taken by another process is skipped (and stays at the back of the queue); try each pair once.
+    const attempts = this.allocator.available;
+    for (let i = 0; i < attempts; i++) {
+      const port = this.allocator.acquire();
+      if (port === null) return null;
+      const rtp = createSocket({ type: this.family, lookup: literalLookup as unknown as SocketOptions['lookup'] });
+      const rtcp = createSocket({ type: this.family });
+      if ((await bindSocket(rtp, port, this.settings.bindAddress)) && (await bindSocket(rtcp, port + 1, this.settings.bindAddress))) {
+        return { port, rtp, rtcp };
+      }
+      await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
+      this.allocator.release(port);
+    }
+    return null;
+  }
+
+  private async create(req: number, id: string, label: string): Promise<void> {
+    try {
+      const pair = await this.openPair();
+      if (!pair) {
+        this.post({ t: 'failed', req, message: 'no free RTP port', sipStatus: 503 });
+        return;
+      }
+      const source = this.nextSource++;
+      const dtmfSource = this.nextSource++;
+      let ep: RelayEndpoint | null = null;
+      const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => ep && this.digit(ep, digit, durationMs, 'rfc4733')));
+      const sender = new DtmfSender(
+        (ev, marker, sequence, timestamp) => this.guard(() => ep && this.sendEvent(ep, ev, marker, sequence, timestamp)),
+        () => undefined,
+      );
+      const created = new RelayEndpoint(id, label, source, dtmfSource, pair.port, pair.rtp, pair.rtcp, receiver, sender);
+      ep = created;
+      pair.rtp.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+        try {
+          this.onRtp(created, msg, rinfo);
+        } catch (err) {
+          this.log('error', `media worker packet handler: ${(err as Error).stack ?? String(err)}`, id);
+        }
+      });
+      // RTCP is received and dropped: G.711 relaying needs none of it, and a bound port avoids ICMP errors.
+      pair.rtcp.on('message', () => undefined);
+      const onError = (err: Error): void => {
+        if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${err.message}`, id);
+      };
+      pair.rtp.on('error', onError);
+      pair.rtcp.on('error', onError);
+      this.endpoints.set(id, created);
+      this.post({ t: 'created', req, port: pair.port });
+    } catch (err) {
+      this.post({ t: 'failed', req, message: (err as Error).message, sipStatus: 500 });
+    }
+  }
+
+  private configure(ep: RelayEndpoint, stream: StreamConfig): void {
+    ep.inbound.fill(Kind.None);
+    for (const [pt, kind] of stream.inbound) if (pt >= 0 && pt < 128) ep.inbound[pt] = kindOf(kind);
+    const remote = stream.remote;
+    let address: string | null = null;
+    if (remote && remote.port > 0 && remote.address !== '0.0.0.0' && remote.address !== '::') {
+      const v4 = isIPv4(remote.address);
+      // SDP allows a host name in c=; not resolved here: the first packet from the phone gives the address.
+      if (isIP(remote.address) === 0) this.log('warn', `remote ${remote.address} is not an IP address: sending only after latching`, ep.id);
+      else if (ep.sendsIpv6) address = v4 ? `::ffff:${remote.address}` : remote.address;
+      else if (v4) address = remote.address;
+      else this.log('warn', `remote ${remote.address} is IPv6 but RTP sockets are IPv4: not sending`, ep.id);
+    }
+    const port = address === null ? 0 : remote!.port;
+    // A new SDP address is a new remote: forget the latched source (it may be a different device).
+    if (address !== ep.sdpAddress || port !== ep.sdpPort) {
+      ep.latchedAddress = null;
+      ep.latchedPort = 0;
+    }
+    ep.sdpAddress = address;
+    ep.sdpPort = port;
+    ep.stream = stream;
+    ep.armedAt = now();
+    ep.timedOut = false;
+  }
+
+  private async destroy(ep: RelayEndpoint): Promise<void> {
+    if (this.endpoints.get(ep.id) !== ep) return;
+    this.endpoints.delete(ep.id);
+    this.unbridge(ep);
+    if (ep.player) ep.player.player.stop();
+    ep.dtmfSender.stop();
+    ep.dtmfReceiver.dispose();
+    ep.rtp.removeAllListeners('message');
+    await Promise.all([closeSocket(ep.rtp), closeSocket(ep.rtcp)]);
+    this.allocator.release(ep.port);
+  }
+
+  private bridge(aId: string, bId: string): void {
+    const a = this.endpoints.get(aId);
+    const b = this.endpoints.get(bId);
+    if (!a || !b || a === b) {
+      this.log('debug', `bridge ${aId} ↔ ${bId}: endpoint missing`);
+      return;
+    }
+    if (a.peer !== b) this.unbridge(a);
+    if (b.peer !== a) this.unbridge(b);
+    a.peer = b;
+    b.peer = a;
+  }
+
+  private unbridge(ep: RelayEndpoint): void {
+    if (ep.peer && ep.peer.peer === ep) ep.peer.peer = null;
+    ep.peer = null;
+  }
+
+  // ---- packet path ----------------------------------------------------------------------------------
+
+  private onRtp(ep: RelayEndpoint, msg: Buffer, rinfo: RemoteInfo): void {
+    const view = this.view;
+    if (!parseRtp(msg, view)) {
+      this.garbage++;
+      return;
+    }
+    const t = now();
+    // Symmetric RTP (RFC 4961): send back to where the packets come from. Another source may take over only
+    // once the latched one has been silent for relatchAfterMs, so a stray or spoofed packet cannot steal it.
+    if (ep.latchedAddress === null) {
+      ep.latchedAddress = rinfo.address;
+      ep.latchedPort = rinfo.port;
+    } else if (rinfo.port !== ep.latchedPort || rinfo.address !== ep.latchedAddress) {
+      if (t - ep.latchedLastAt < this.settings.relatchAfterMs) return;
+      this.log('debug', `RTP source moved from ${ep.latchedAddress}:${ep.latchedPort} to ${rinfo.address}:${rinfo.port}`, ep.id);
+      ep.latchedAddress = rinfo.address;
+      ep.latchedPort = rinfo.port;
+    }
+    ep.latchedLastAt = t;
+    ep.packetsIn++;
+    ep.bytesIn += msg.length;
+    ep.lastPacketAt = t;
+    ep.timedOut = false;
+    ep.countSequence(view.ssrc, view.sequence);
+
+    const kind = ep.inbound[view.payloadType];
+    if (kind === Kind.TelephoneEvent) {
+      this.onTelephoneEvent(ep, msg, t);
+      return;
+    }
+    // Comfort noise and anything not negotiated is not relayed.
+    if (kind === Kind.None || !ep.stream?.receive) return;
+    const peer = ep.peer;
+    if (!peer || !peer.canSend || peer.busyWithOwnMedia) return;
+    const target = peer.stream!;
+    if (kind === Kind.Pcmu ? target.codec === 'PCMA' : target.codec === 'PCMU') {
+      transcodeInPlace(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_TO_ALAW : ALAW_TO_ULAW);
+    }
+    const switched = peer.out.rewrite(msg, ep.source, view.ssrc, 0, t);
+    setPayloadType(msg, target.payloadType, view.marker || switched);
+    peer.send(msg);
+  }
+
+  private onTelephoneEvent(ep: RelayEndpoint, msg: Buffer, t: number): void {
+    const view = this.view;
+    const ev = this.event;
+    if (!parseTelephoneEvent(msg, view.payloadOffset, view.payloadLength, ev)) return;
+    const { ssrc, marker } = view;
+    ep.dtmfReceiver.onPacket(ssrc, view.timestamp, ev);
+    // `pass` forwards the event packets as they come; suppress and holdback never forward them (the digits
+    // were reported above, and holdback queued them for releaseDtmf).
+    if (ep.policy !== 'pass' || !ep.stream?.receive) return;
+    const peer = ep.peer;
+    // No telephone-event on the peer: the digit is dropped (in-band tone generation is not implemented).
+    if (!peer || !peer.canSend || peer.busyWithOwnMedia || peer.stream!.telephoneEventPt < 0) return;
+    peer.out.rewrite(msg, ep.source, ssrc, ev.duration, t);
+    setPayloadType(msg, peer.stream!.telephoneEventPt, marker);
+    peer.send(msg);
+  }
+
+  // ---- DTMF -----------------------------------------------------------------------------------------
+
+  /**
+   * A digit received from `ep`'s party, by RFC 4733 or SIP INFO: reported, then handled per policy. RFC 4733
+   * digits under `pass` were already forwarded packet by packet; INFO digits are generated as RFC 4733.
+   * In-band (Goertzel) detection would feed this same method with source 'inband' (feature-code issue).
+   */
+  private digit(ep: RelayEndpoint, digit: string, durationMs: number, source: DtmfSource): void {
+    ep.dtmfEvents++;
+    this.post({ t: 'dtmf', id: ep.id, digit, durationMs, source });
+    if (ep.policy === 'holdback') ep.held.push({ digit, durationMs });
+    else if (ep.policy === 'pass' && source !== 'rfc4733' && ep.peer) this.generateDtmf(ep.peer, digit, durationMs);
+  }
+
+  /** Forward (in order) or drop the held digits; with no peer to forward to they are dropped. */
+  private release(ep: RelayEndpoint, forward: boolean): void {
+    const digits = ep.held.splice(0);
+    if (!forward || !ep.peer) return;
+    for (const d of digits) this.generateDtmf(ep.peer, d.digit, d.durationMs);
+  }
+
+  private generateDtmf(target: RelayEndpoint, digit: string, durationMs: number): void {
+    if (!target.stream || target.stream.telephoneEventPt < 0) {
+      this.log('debug', `DTMF ${digit} dropped: no telephone-event negotiated`, target.id);
+      return;
+    }
+    if (!target.dtmfSender.enqueue(digit, durationMs)) this.log('debug', `not a DTMF digit: ${JSON.stringify(digit)}`, target.id);
+  }
+
+  private sendEvent(ep: RelayEndpoint, ev: TelephoneEvent, marker: boolean, sequence: number, timestamp: number): void {
+    if (!ep.canSend || ep.stream!.telephoneEventPt < 0) return;
+    const pt = ep.stream!.telephoneEventPt;
+    const pkt = buildRtp(pt, marker, sequence, timestamp, 0, TELEPHONE_EVENT_LENGTH);
+    writeTelephoneEvent(pkt, 12, ev);
+    ep.out.rewrite(pkt, ep.dtmfSource, 0, ev.duration, now());
+    ep.send(pkt);
+  }
+
+  // ---- prompts --------------------------------------------------------------------------------------
+
+  private play(id: string, playId: number, audio: Uint8Array, codec: Codec, loop: boolean): void {
+    const ep = this.endpoints.get(id);
+    if (!ep) {
+      this.post({ t: 'play-done', playId, reason: 'stopped' });
+      return;
+    }
+    if (ep.player) ep.player.player.stop();
+    const source = this.nextSource++;
+    const entry = {
+      playId,
+      player: new PromptPlayer(
+        audio,
+        codec,
+        loop,
+        (payload, n) => this.guard(() => this.sendFrame(ep, source, payload, codec, n)),
+        (reason) => {
+          if (ep.player === entry) ep.player = null;
+          this.post({ t: 'play-done', playId, reason });
+        },
+      ),
+    };
+    ep.player = entry;
+    entry.player.start();
+  }
+
+  private stopPlay(playId: number): void {
+    for (const ep of this.endpoints.values()) {
+      if (ep.player?.playId === playId) {
+        ep.player.player.stop();
+        return;
+      }
+    }
+  }
+
+  /** Prompt frame n: timestamp n × 160, marker on the first; generated DTMF takes precedence over it. */
+  private sendFrame(ep: RelayEndpoint, source: number, payload: Uint8Array, codec: Codec, n: number): void {
+    if (!ep.canSend || ep.dtmfSender.active) return;
+    const stream = ep.stream!;
+    const pkt = buildRtp(stream.payloadType, false, n & 0xffff, (n * FRAME_SAMPLES) >>> 0, 0, payload.length);
+    pkt.set(payload, 12);
+    const tbl = transcodeTable(codec, stream.codec);
+    if (tbl) transcodeInPlace(pkt, 12, payload.length, tbl);
+    const switched = ep.out.rewrite(pkt, source, 0, 0, now());
+    setPayloadType(pkt, stream.payloadType, n === 0 || switched);
+    ep.send(pkt);
+  }
+
+  // ---- inactivity -----------------------------------------------------------------------------------
+
+  private sweep(): void {
+    const t = now();
+    const limit = this.settings.rtpTimeoutMs;
+    for (const ep of this.endpoints.values()) {
+      if (ep.timedOut || !ep.stream || !ep.stream.expectInbound) continue;
+      if (t - Math.max(ep.armedAt, ep.lastPacketAt) >= limit) {
+        ep.timedOut = true;
+        this.post({ t: 'rtp-timeout', id: ep.id });
+      }
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// Entry point of the media worker thread: receives control messages from BuiltinMediaEngine and runs the
+// MediaRelay, which owns every RTP socket. The per-packet path never crosses threads.
+import { parentPort } from 'node:worker_threads';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { MediaRelay } from './relay.js';
+
+const port = parentPort;
+if (!port) throw new Error('media worker: must be started as a worker thread');
+
+let relay: MediaRelay | null = null;
+const post = (msg: FromWorker): void => port.postMessage(msg);
+
+port.on('message', (msg: ToWorker) => {
+  try {
+    if (msg.t === 'init') {
+      relay = new MediaRelay(msg.settings, post);
+      post({ t: 'ready' });
+    } else if (msg.t === 'shutdown') {
+      const closing = relay ? relay.shutdown() : Promise.resolve();
+      relay = null;
+      void closing.then(() => post({ t: 'closed' }));
+    } else if (relay) {
+      relay.handle(msg);
+    }
+  } catch (err) {
+    post({ t: 'log', level: 'error', msg: `media worker: ${(err as Error).stack ?? String(err)}` });
+  }
+});

@@ -1,0 +1,111 @@
+// The media engine contract (DESIGN.md "The media engine interface"). The PBX layer drives legs' media
+// only through this interface; the built-in engine (src/media/builtin/) implements it with RTP sockets in a
+// worker thread, and rtpengine can implement it later. It knows nothing of SIP: SDP text in, SDP text out.
+
+export type EndpointId = string;
+export type Codec = 'PCMU' | 'PCMA';
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/**
+ * What the engine does with DTMF received on an endpoint before forwarding to its bridged peer:
+ * - pass: forward at once (as RFC 4733 to the peer, whatever the source format);
+ * - suppress: never forward (still reported as 'dtmf' events);
+ * - holdback: keep the digits queued (still reported) until releaseDtmf() forwards or drops them.
+ */
+export type DtmfPolicy = 'pass' | 'suppress' | 'holdback';
+
+export type DtmfSource = 'rfc4733' | 'info' | 'inband';
+
+export interface EndpointOptions {
+  /** For logs: the call's Call-ID / leg label. */
+  label?: string;
+  /** Codecs this endpoint may use, in preference order (default PCMU, PCMA). */
+  codecs?: Codec[];
+}
+
+export interface OfferOptions {
+  direction?: Direction;
+}
+
+/** The negotiated media of an endpoint after offer/answer. */
+export interface NegotiatedMedia {
+  codec: Codec;
+  /** RTP payload type for the codec on this leg. */
+  payloadType: number;
+  /** telephone-event payload type on this leg, when negotiated. */
+  telephoneEventPt?: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Direction as seen from the remote party (what it said in its SDP). */
+  remoteDirection: Direction;
+}
+
+export interface EndpointStats {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Packets missing from the received sequence-number space. */
+  lost: number;
+  /** Where RTP is actually sent: the latched source, or the SDP address before any packet arrived. */
+  remote: { address: string; port: number } | null;
+  latched: boolean;
+  lastPacketAt: number | null;
+  dtmfEvents: number;
+}
+
+export interface PlayHandle {
+  stop(): void;
+  /** Resolves when playback ends (completed or stopped). */
+  done: Promise<'completed' | 'stopped'>;
+}
+
+export class MediaError extends Error {
+  constructor(
+    message: string,
+    /** SIP status that describes the failure to the peer (488: no common codec). */
+    readonly sipStatus: number = 500,
+  ) {
+    super(message);
+  }
+}
+
+export interface MediaEngineEvents {
+  dtmf: (id: EndpointId, digit: string, durationMs: number, source: DtmfSource) => void;
+  'rtp-timeout': (id: EndpointId) => void;
+}
+
+export interface MediaEngine {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+
+  /** Allocate an RTP/RTCP port pair. */
+  createEndpoint(opts?: EndpointOptions): Promise<EndpointId>;
+  /** Our SDP offer for this endpoint (also for re-offers; o= version increments on change). */
+  createOffer(id: EndpointId, opts?: OfferOptions): Promise<string>;
+  /** Apply the remote answer to our offer. Throws MediaError(488) when it is unusable. */
+  acceptAnswer(id: EndpointId, answerSdp: string): Promise<NegotiatedMedia>;
+  /** Answer a remote offer. Throws MediaError(488) when no G.711 codec is in common. */
+  answerOffer(id: EndpointId, offerSdp: string, opts?: OfferOptions): Promise<{ sdp: string; media: NegotiatedMedia }>;
+  negotiated(id: EndpointId): NegotiatedMedia | undefined;
+
+  /** Audio both ways between two endpoints (payload types remapped, SSRC/seq/ts continuous per leg). */
+  bridge(a: EndpointId, b: EndpointId): void;
+  unbridge(id: EndpointId): void;
+
+  /** Play 8 kHz mono 16-bit WAV files in order, encoded to the endpoint's codec, paced at 20 ms. */
+  play(id: EndpointId, files: string[], opts?: { loop?: boolean }): PlayHandle;
+  /** Send digits to the endpoint's remote party as RFC 4733 telephone-events. */
+  sendDtmf(id: EndpointId, digits: string, opts?: { durationMs?: number }): void;
+  /** A digit that arrived by signalling (SIP INFO) for this endpoint: treated exactly like RFC 4733 input. */
+  injectDtmf(id: EndpointId, digit: string, durationMs: number): void;
+  setDtmfPolicy(id: EndpointId, policy: DtmfPolicy): void;
+  /** For holdback: forward (in order) or drop the digits held so far. */
+  releaseDtmf(id: EndpointId, forward: boolean): void;
+
+  stats(id: EndpointId): Promise<EndpointStats>;
+  destroy(id: EndpointId): void;
+
+  on<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this;
+  off<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this;
+}
