@@ -14,6 +14,14 @@ import { RequestAuthenticator } from './pbx/authenticator.js';
 import { Directory } from './pbx/directory.js';
 import { Registrar } from './pbx/registrar.js';
 import { Qualifier } from './pbx/qualify.js';
+import { Router } from './pbx/router.js';
+import { TrunkManager } from './pbx/trunks.js';
+import { CallManager } from './pbx/b2bua.js';
+import type { Call, CallOutcome } from './pbx/call.js';
+import { buildCdr } from './pbx/cdr.js';
+import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-store.js';
+import type { MediaEngine } from './media/engine.js';
+import { BuiltinMediaEngine } from './media/builtin/engine.js';
 
 export interface ServerOptions {
   config: HibikiConfig;
@@ -33,6 +41,12 @@ export class HibikiServer {
   readonly directory: Directory;
   readonly registrar: Registrar;
   readonly qualifier: Qualifier;
+  readonly router: Router;
+  readonly trunks: TrunkManager;
+  readonly media: MediaEngine;
+  readonly calls: CallManager;
+  readonly cdr: CdrStore;
+  private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private watcher: ConfigWatcher | undefined;
   private config: HibikiConfig;
@@ -61,6 +75,57 @@ export class HibikiServer {
     this.authenticator = new RequestAuthenticator(this.digestFor(config), this.guard, this.directory, this.logger, config.auth.realm);
     this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
     this.qualifier = new Qualifier(this.stack, this.registrations, config.registrar, this.logger, config.tenant.domain);
+    this.router = new Router(config);
+    this.trunks = new TrunkManager(this.stack, this.logger);
+    this.cdr = new CdrStore(this.db);
+    this.media = new BuiltinMediaEngine({
+      address: config.media.address ?? mediaAddress(this.stack, config),
+      bindAddress: config.media.bindAddress,
+      rtpPorts: config.media.rtpPorts,
+      rtpTimeoutSec: config.media.rtpTimeout,
+      logger: this.logger,
+    });
+    this.calls = new CallManager({
+      stack: this.stack,
+      registrar: this.registrar,
+      authenticator: this.authenticator,
+      router: this.router,
+      trunks: this.trunks,
+      media: this.media,
+      logger: this.logger,
+      // Read at the start of each call: a call keeps the plan it started with (F-RELOAD).
+      config: () => this.config,
+      onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
+    });
+  }
+
+  /** F-CDR: one row per call, written when it ends. */
+  private writeCdr(call: Call, o: CallOutcome): void {
+    try {
+      this.cdr.insert(
+        buildCdr({
+          callId: call.callId,
+          linkedId: call.linkedId,
+          startedAt: o.startedAt,
+          answeredAt: o.answeredAt,
+          endedAt: o.endedAt,
+          direction: o.direction,
+          callerNumber: o.caller.number,
+          callerName: o.caller.name,
+          dialedNumber: o.dialled,
+          calleeNumber: o.callee.number,
+          answeredBy: o.answeredBy,
+          hangupBy: o.hangupBy,
+          sipStatus: o.sipStatus,
+          q850Cause: o.q850,
+          cancelled: o.disposition === 'cancelled',
+          hangupReason: o.reason,
+          trunk: o.trunk,
+        }),
+      );
+    } catch (err) {
+      call.log.error({ err }, 'CDR not written');
+    }
   }
 
   get currentConfig(): HibikiConfig {
@@ -68,9 +133,13 @@ export class HibikiServer {
   }
 
   async start(): Promise<void> {
+    await this.media.start();
     await this.stack.start();
     this.registrar.start();
     this.qualifier.start();
+    this.calls.start();
+    await this.trunks.start(this.config);
+    this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();
     if (this.opts.configPath) {
       this.watcher = new ConfigWatcher({
@@ -105,6 +174,8 @@ export class HibikiServer {
     this.authenticator.update(this.digestFor(next), next.auth.realm);
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
+    this.router.load(next);
+    void this.trunks.load(next);
     this.logger.level = next.log.level;
     this.dropBindingsOfUnavailableExtensions();
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
@@ -128,14 +199,27 @@ export class HibikiServer {
     if (this.stopped) return;
     this.stopped = true;
     this.watcher?.stop();
+    this.calls.stopAll();
+    this.purge?.stop();
+    this.trunks.stop();
     this.qualifier.stop();
     this.registrar.stop();
+    // Let the BYEs of the calls just ended leave before the sockets close.
+    await new Promise((r) => setTimeout(r, 50));
     await this.stack.stop();
+    await this.media.stop();
     this.registrations.flush();
     this.registrations.close();
     this.db.close();
     this.logger.info('hibiki stopped');
   }
+}
+
+/** SDP c= address: the stack's advertised address for its first listener. */
+function mediaAddress(stack: SipStack, config: HibikiConfig): string {
+  const first = config.listen[0];
+  const host = first ? stack.advertisedHost({ transport: first.transport, host: first.host, port: first.port }) : '127.0.0.1';
+  return host;
 }
 
 function toListenPoint(l: HibikiConfig['listen'][number]): ListenPoint {

@@ -152,9 +152,9 @@ const authSchema = z
       .array(z.enum(digestAlgorithms))
       .min(1, 'at least one algorithm is needed')
       .refine((a) => new Set(a).size === a.length, 'an algorithm is listed twice')
-      .default(['MD5', 'SHA-256'])
+      .default(['MD5'])
       .describe(
-        'Digest algorithms offered (RFC 8760), one challenge each, in this order. MD5 comes first by default because many deployed UAs (sipp 3.6, SIP.js 0.21, older desk phones) answer only the first challenge and know only MD5; put SHA-256 first when every device supports it.',
+        'Digest algorithms offered (RFC 8760), one challenge each, in this order. Default MD5 only: sipp 3.6 cannot answer a 401 with two challenges, SIP.js 0.21 reads only the last one and knows only MD5, and baresip 1.0 gives up on any 401 that contains a SHA-256 challenge. Use [SHA-256, MD5] or [SHA-256] when every device supports SHA-256.',
       ),
     nonceExpires: int(300, 10, 86_400, 'Seconds a nonce stays valid; older ones are rechallenged with stale=true.'),
     lockoutAttempts: int(3, 0, 1000, 'Consecutive failed attempts that lock a username; 0 turns username lockout off.'),
@@ -180,11 +180,105 @@ const reloadSchema = z
   .strict()
   .describe('Reload on file change and SIGHUP (F-RELOAD).');
 
+
 // YAML turns `number: 2001` into a number; extension numbers are strings of digits.
 const extensionNumberSchema = z
   .union([z.string(), z.number().int().nonnegative()], { error: 'must be a string of digits' })
   .transform((v) => String(v))
   .pipe(z.string().regex(extensionNumberPattern, 'extension numbers are 2–15 digits and start with 2–9'));
+
+const mediaSchema = z
+  .object({
+    engine: z.enum(['builtin']).default('builtin').describe('Media engine: the built-in G.711 RTP engine.'),
+    address: z
+      .string()
+      .refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address')
+      .optional()
+      .describe('Address written into SDP (c=); default: the SIP advertised address (127.0.0.1 toward loopback peers, else the first non-internal address).'),
+    bindAddress: z
+      .string()
+      .refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address')
+      .default('0.0.0.0')
+      .describe('Local address the RTP sockets bind to.'),
+    rtpPorts: z
+      .tuple([z.number().int().min(1024).max(65534), z.number().int().min(1025).max(65535)])
+      .default([10000, 20000])
+      .describe('Inclusive UDP port range for RTP/RTCP pairs (RTP on even ports).'),
+    rtpTimeout: int(60, 0, 3600, 'Seconds without RTP from a party in an answered call before the call is ended with Q.850 cause 41; 0 turns it off.'),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.rtpPorts[0] >= m.rtpPorts[1]) ctx.addIssue({ code: 'custom', path: ['rtpPorts'], message: 'rtpPorts must be [min, max] with min < max' });
+  })
+  .describe('Media (RTP) handling.');
+
+const callsSchema = z
+  .object({
+    ringTimeout: int(60, 5, 360, 'Default seconds a called extension rings before the call fails as no answer (Q.850 19); an extension may set its own.'),
+    sessionExpires: int(1800, 90, 86_400, 'RFC 4028 session interval (s) requested on each leg; refreshes keep calls alive through proxies.'),
+    minSE: int(90, 90, 86_400, 'RFC 4028 Min-SE (s): shorter session intervals are answered 422.'),
+    maxForwards: int(70, 1, 255, 'Max-Forwards put on calls hibiki originates; an incoming call with Max-Forwards 0 gets 483.'),
+  })
+  .strict()
+  .describe('Call handling defaults.');
+
+const cdrSchema = z
+  .object({
+    retentionDays: int(92, 1, 36_500, 'Call-detail records older than this are purged daily.'),
+  })
+  .strict()
+  .describe('Call-detail records (F-CDR).');
+
+const trunkSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)').describe('Name used by routes and in CDRs.'),
+    host: z.string().min(1).describe('Carrier or PBX address (IP or host name).'),
+    port: z.number().int().min(1).max(65535).default(5060).describe('Carrier port.'),
+    transport: z.enum(['udp', 'tcp', 'tls']).default('udp').describe('Transport toward the carrier.'),
+    register: z.boolean().default(false).describe('Register to the carrier with username/password (otherwise IP authentication).'),
+    username: z.string().min(1).optional().describe('Account user (From user and REGISTER AOR).'),
+    authUsername: z.string().min(1).optional().describe('Digest user name if it differs from username.'),
+    password: z.string().min(1).optional().describe('Digest password toward the carrier.'),
+    domain: z.string().min(1).optional().describe('Domain of the account AOR; default: host.'),
+    expires: int(600, 60, 86_400, 'Registration interval requested from the carrier (s).'),
+    channels: int(0, 0, 100_000, 'Concurrent calls allowed over this trunk; over the limit calls get 503 / Q.850 34. 0 = unlimited.'),
+    inboundAddresses: z
+      .array(z.string().refine((h) => isIP(h) !== 0, 'must be an IP address'))
+      .default([])
+      .describe('Source addresses whose requests are accepted as coming from this trunk (IP authentication). The host\'s address is always included when it is an IP.'),
+    callerId: z.string().regex(/^\+?[0-9]{1,20}$/, 'digits, optional leading +').optional().describe('Number presented on calls out of this trunk when neither route nor extension sets one.'),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.register && (t.username === undefined || t.password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['register'], message: 'a registering trunk needs username and password' });
+    }
+  });
+
+const inboundSchema = z
+  .object({
+    did: z
+      .union([z.string(), z.number().int().nonnegative()])
+      .transform((v) => String(v))
+      .pipe(z.string().regex(/^(\+?[0-9]{1,20}|\*)$/, 'a DID is digits (optional +) or * for any'))
+      .describe('Dialled number as it arrives from the trunk (Request-URI user), or * for any.'),
+    trunk: z.string().optional().describe('Only for calls from this trunk (any trunk when unset).'),
+    destination: extensionNumberSchema.describe('Extension that the DID rings.'),
+  })
+  .strict();
+
+const routeSchema = z
+  .object({
+    name: z.string().min(1).max(60).describe('Name for logs.'),
+    prefix: z.string().regex(/^[0-9*#+]{1,20}$/, 'digits, * # +').describe('Dialled numbers starting with this prefix use this route (longest prefix wins).'),
+    minLength: int(1, 1, 32, 'Shortest dialled number (with prefix) this route accepts.'),
+    maxLength: int(32, 1, 32, 'Longest dialled number (with prefix) this route accepts.'),
+    trunk: z.string().min(1).describe('Trunk name.'),
+    strip: int(0, 0, 20, 'Leading digits removed before sending.'),
+    prepend: z.string().regex(/^[0-9*#+]{0,20}$/).default('').describe('Digits added in front after stripping.'),
+    callerId: z.string().regex(/^\+?[0-9]{1,20}$/, 'digits, optional leading +').optional().describe('Number presented on this route unless the extension sets callerId.'),
+  })
+  .strict();
 
 const extensionSchema = z
   .object({
@@ -196,8 +290,21 @@ const extensionSchema = z
       .describe('SIP digest password. Required: there is no default password.'),
     maxContacts: int(5, 1, 100, 'Simultaneous registrations allowed; the oldest is replaced beyond this.'),
     suspended: z.boolean().default(false).describe('A suspended extension cannot register, call or be called.'),
-    ringTimeout: int(60, 5, 360, 'Seconds the extension rings before no-answer handling.'),
+    ringTimeout: z.number().int().min(5).max(360).optional().describe('Seconds the extension rings before no-answer handling; default calls.ringTimeout (60).'),
     language: z.enum(['ja', 'en']).default('ja').describe('Prompt language.'),
+    callWaiting: z
+      .boolean()
+      .default(true)
+      .describe('Whether a second call rings an extension that is already in a call; false answers it 486 Busy Here.'),
+    callerId: z
+      .string()
+      .regex(/^(\+?[0-9]{1,20}|none)$/, 'must be a phone number (digits, optional leading +) or none')
+      .optional()
+      .describe('Number presented on external calls; `none` bars external calls. Unset: the route\'s callerId.'),
+    presentation: z
+      .enum(['present', 'withhold'])
+      .default('present')
+      .describe('Caller-ID presentation by default (F-CLIR); 184/186 prefixes override it per call.'),
     memo: z.string().optional().describe('Free text for administrators.'),
   })
   .strict();
@@ -238,8 +345,39 @@ export const configObjectSchema = z
     log: logSchema.prefault({}),
     reload: reloadSchema.prefault({}),
     extensions: extensionListSchema,
+    media: mediaSchema.prefault({}),
+    calls: callsSchema.prefault({}),
+    cdr: cdrSchema.prefault({}),
+    trunks: z.array(trunkSchema).default([]).describe('SIP trunks to carriers or other PBXs (F-TRUNK).'),
+    inbound: z.array(inboundSchema).default([]).describe('Inbound DID routing: which extension a number dialled from a trunk rings.'),
+    routes: z.array(routeSchema).default([]).describe('Outbound routes: dialled-number prefixes sent to a trunk, with digit manipulation.'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const trunks = new Set<string>();
+    c.trunks.forEach((t, i) => {
+      if (trunks.has(t.name)) ctx.addIssue({ code: 'custom', path: ['trunks', i, 'name'], message: `trunk ${t.name} is defined twice` });
+      trunks.add(t.name);
+    });
+    c.routes.forEach((r, i) => {
+      if (!trunks.has(r.trunk)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'trunk'], message: `unknown trunk ${r.trunk}` });
+      if (r.minLength > r.maxLength) ctx.addIssue({ code: 'custom', path: ['routes', i, 'minLength'], message: 'minLength exceeds maxLength' });
+    });
+    const exts = new Set(c.extensions.map((e) => e.number));
+    c.inbound.forEach((d, i) => {
+      if (!exts.has(d.destination)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension ${d.destination}` });
+      if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
+    });
+    // F-DIALPLAN: a route prefix that starts like an extension number would make that extension unreachable.
+    c.routes.forEach((r, i) => {
+      for (const e of exts) {
+        if (e.startsWith(r.prefix) && e.length >= r.minLength && e.length <= r.maxLength) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `route prefix ${r.prefix} overlaps extension ${e}` });
+          break;
+        }
+      }
+    });
+  });
 
 /** The whole file. Output has auth.realm filled in from tenant.domain when not given. */
 export const configSchema = configObjectSchema.transform((c) => ({

@@ -43,6 +43,11 @@ export const DEFAULT_EXTENSIONS: TestExtension[] = [
   { number: '2003', name: 'Carol', password: 'secret-2003' },
 ];
 
+function rtpRange(): [number, number] {
+  const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+  return [base, base + 399];
+}
+
 export function writeConfig(dir: string, opts: StartOptions, dataDir: string): string {
   const listen = (opts.transports ?? [{ transport: 'udp' }, { transport: 'tcp' }]).map((t) => ({
     transport: t.transport,
@@ -55,6 +60,8 @@ export function writeConfig(dir: string, opts: StartOptions, dataDir: string): s
     listen,
     data: { dir: dataDir },
     registrar: { qualifyInterval: 0 },
+    // Loopback only, and a port range of its own so test files running in parallel do not collide.
+    media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpPorts: rtpRange() },
     log: { level: 'debug' },
     reload: { debounceMs: 50 },
     extensions: (opts.extensions ?? DEFAULT_EXTENSIONS).map((e) => ({ name: e.name ?? `User ${e.number}`, ...e })),

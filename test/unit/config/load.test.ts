@@ -44,7 +44,7 @@ describe('loadConfigText: valid files', () => {
     expect(config.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 600, qualifyInterval: 30, qualifyMaxMissed: 3 });
     expect(config.auth).toEqual({
       realm: 'pbx.example.com',
-      algorithms: ['MD5', 'SHA-256'],
+      algorithms: ['MD5'],
       nonceExpires: 300,
       lockoutAttempts: 3,
       lockoutMinutes: 60,
@@ -65,7 +65,7 @@ describe('loadConfigText: valid files', () => {
   it('turns unquoted extension numbers into strings and applies extension defaults', () => {
     const { config } = okOf(loadConfigFile(join(fixtures, 'valid-minimal.yaml')));
     expect(config.extensions).toEqual([
-      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, ringTimeout: 60, language: 'ja' },
+      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, language: 'ja', callWaiting: true, presentation: 'present' },
     ]);
   });
 

@@ -1,0 +1,585 @@
+// The back-to-back user agent: an INVITE from a device or trunk becomes a Call whose caller leg is
+// answered by hibiki and whose callee leg is a new INVITE to every contact of the callee (parallel
+// forking) or to a trunk. Media is anchored in the media engine; each leg has its own offer/answer.
+import type { Logger } from 'pino';
+import type { HibikiConfig } from '../config/schema.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { ServerResponse, SipStack } from '../sip/stack.js';
+import type { Dialog } from '../sip/dialog.js';
+import { UacError } from '../sip/dialog-layer.js';
+import { isSipUri, isTelUri } from '../sip/uri.js';
+import type { SendTarget } from '../sip/transport/types.js';
+import { MediaError, type Direction, type EndpointId, type MediaEngine } from '../media/engine.js';
+import { formatReason, parseReasonHeader, q850ToSip, sipToQ850 } from './q850.js';
+import { Call, Leg, type CallOutcome, type Disposition, type HangupBy, type Party } from './call.js';
+import type { Registrar } from './registrar.js';
+import type { RequestAuthenticator } from './authenticator.js';
+import type { ExtensionConfig, Router, TrunkConfig } from './router.js';
+import type { TrunkManager } from './trunks.js';
+
+export interface CallManagerDeps {
+  stack: SipStack;
+  registrar: Registrar;
+  authenticator: RequestAuthenticator;
+  router: Router;
+  trunks: TrunkManager;
+  media: MediaEngine;
+  logger: Logger;
+  config: () => HibikiConfig;
+  onCallEnded: (call: Call, outcome: CallOutcome) => void;
+}
+
+interface Fork {
+  label: string;
+  cancel?: () => void;
+  settled: boolean;
+}
+
+/** Outcome of the callee side before answer, used for the response to the caller and the CDR. */
+interface Failure {
+  status: number;
+  cause: number;
+  disposition: Disposition;
+  reason: string;
+  hangupBy: HangupBy;
+}
+
+type Origin = { kind: 'device'; extension: ExtensionConfig } | { kind: 'trunk'; trunk: TrunkConfig };
+
+const DTMF_INFO_TYPES = new Set(['application/dtmf-relay', 'application/dtmf']);
+
+export class CallManager {
+  private calls = new Set<Call>();
+  private byEndpoint = new Map<EndpointId, Call>();
+
+  constructor(private readonly deps: CallManagerDeps) {}
+
+  start(): void {
+    this.deps.stack.use('INVITE', (req, res) => {
+      this.onInvite(req, res).catch((err: unknown) => {
+        this.deps.logger.error({ err, callId: req.callId }, 'INVITE handling failed');
+        if (!res.finalResponseSent) res.send(500, undefined, { headers: { reason: formatReason(41) } });
+      });
+    });
+    this.deps.media.on('rtp-timeout', (id) => {
+      const call = this.byEndpoint.get(id);
+      if (!call || call.isFinished) return;
+      call.log.warn({ endpoint: id }, 'no RTP received: ending call');
+      this.hangup(call, 'system', 41, 'RTP timeout');
+    });
+  }
+
+  /** Calls in progress (answered or ringing). */
+  active(): Call[] {
+    return [...this.calls];
+  }
+
+  /** How many calls an extension is part of right now (call waiting / busy decisions). */
+  callsOf(extension: string): number {
+    let n = 0;
+    for (const c of this.calls) if (c.extensions().includes(extension)) n++;
+    return n;
+  }
+
+  /** Hang up every call (shutdown). */
+  stopAll(): void {
+    for (const c of [...this.calls]) this.hangup(c, 'system', 16, 'server shutdown');
+  }
+
+  // ---- set-up ----------------------------------------------------------------
+
+  private async onInvite(req: SipRequest, res: ServerResponse): Promise<void> {
+    const { authenticator, router, trunks } = this.deps;
+    const config = this.deps.config();
+    const log = this.deps.logger.child({ callId: req.callId });
+    const reject = (status: number, cause: number, text?: string) => res.send(status, undefined, { headers: { reason: formatReason(cause, text) } });
+
+    // Loop detection (RFC 3261 §16.3 step 2 applied to our own forwarding).
+    const mf = req.maxForwards ?? config.calls.maxForwards;
+    if (mf <= 0) {
+      reject(483, 25);
+      return;
+    }
+    if (!req.source) return;
+    if (req.contacts === null) {
+      res.send(400, 'Bad Request (unparsable Contact)');
+      return;
+    }
+
+    const trunk = trunks.matchInbound(req.source.address);
+    let origin: Origin;
+    if (trunk) origin = { kind: 'trunk', trunk };
+    else {
+      const ext = authenticator.authenticate(req, res, 401);
+      if (!ext) return;
+      origin = { kind: 'device', extension: ext };
+    }
+
+    const ruri = req.requestUri;
+    const dialledRaw = isSipUri(ruri) ? ruri.user : isTelUri(ruri) ? ruri.number : undefined;
+    if (!dialledRaw) {
+      reject(404, 1);
+      return;
+    }
+
+    const offer = isSdp(req) ? req.body.toString('utf8') : undefined;
+    const caller = origin.kind === 'device' ? { number: origin.extension.number, name: origin.extension.name } : callerFromRequest(req);
+
+    if (origin.kind === 'trunk') {
+      const ext = router.resolveInbound(dialledRaw, origin.trunk.name);
+      if (!ext) {
+        log.info({ did: dialledRaw, trunk: origin.trunk.name }, 'inbound call to unknown DID');
+        reject(404, 1);
+        return;
+      }
+      if (!trunks.acquire(origin.trunk.name)) {
+        reject(503, 34);
+        return;
+      }
+      const call = new Call(req.callId, 'inbound', caller, dialledRaw, { number: ext.number, name: ext.name }, this.deps.media, this.deps.logger);
+      call.trunk = origin.trunk.name;
+      call.once('ended', () => trunks.release(origin.trunk.name));
+      await this.placeCall(call, req, res, offer, mf, { kind: 'extension', extension: ext, presentation: 'present' });
+      return;
+    }
+
+    const resolution = router.resolve(dialledRaw);
+    const presentation = resolution.presentation === 'default' ? origin.extension.presentation : resolution.presentation;
+    const target = resolution.target;
+    if (target.kind === 'not-found') {
+      log.info({ dialled: resolution.dialled }, 'call to unknown number');
+      reject(404, 1);
+      return;
+    }
+    if (target.kind === 'extension') {
+      const call = new Call(req.callId, 'internal', caller, resolution.dialled, { number: target.extension.number, name: target.extension.name }, this.deps.media, this.deps.logger);
+      await this.placeCall(call, req, res, offer, mf, { kind: 'extension', extension: target.extension, presentation });
+      return;
+    }
+    // Outbound through a trunk.
+    if (origin.extension.callerId === 'none') {
+      log.info({ dialled: resolution.dialled }, 'external calls barred for this extension');
+      reject(403, 21, 'External calls barred');
+      return;
+    }
+    if (!trunks.acquire(target.trunk.name)) {
+      log.info({ trunk: target.trunk.name }, 'trunk channel limit reached');
+      reject(503, 34);
+      return;
+    }
+    const presented = origin.extension.callerId ?? target.route.callerId ?? target.trunk.callerId ?? origin.extension.number;
+    const call = new Call(req.callId, 'outbound', { ...caller, number: caller.number }, resolution.dialled, { number: target.number }, this.deps.media, this.deps.logger);
+    call.trunk = target.trunk.name;
+    call.once('ended', () => trunks.release(target.trunk.name));
+    await this.placeCall(call, req, res, offer, mf, { kind: 'trunk', trunk: target.trunk, number: target.number, presented, presentation });
+  }
+
+  /** Answer-side media, the callee forks, and the race between answer, failure, timeout and CANCEL. */
+  private async placeCall(
+    call: Call,
+    req: SipRequest,
+    res: ServerResponse,
+    offer: string | undefined,
+    maxForwards: number,
+    dest:
+      | { kind: 'extension'; extension: ExtensionConfig; presentation: 'present' | 'withhold' }
+      | { kind: 'trunk'; trunk: TrunkConfig; number: string; presented: string; presentation: 'present' | 'withhold' },
+  ): Promise<void> {
+    const { media, stack, registrar } = this.deps;
+    const config = this.deps.config();
+    const domain = config.tenant.domain;
+    this.register(call);
+
+    const fail = (f: Failure) => {
+      if (!res.finalResponseSent) res.send(f.status, undefined, { headers: { reason: formatReason(f.cause) } });
+      call.finish({ disposition: f.disposition, hangupBy: f.hangupBy, q850: f.cause, sipStatus: f.status, reason: f.reason });
+    };
+
+    // Callee availability before any media is allocated.
+    let contacts: Array<{ uri: string; target: SendTarget; label: string }> = [];
+    let ringTimeout = config.calls.ringTimeout;
+    if (dest.kind === 'extension') {
+      const ext = dest.extension;
+      if (ext.suspended) return fail({ status: 480, cause: 20, disposition: 'failed', reason: 'callee suspended', hangupBy: 'system' });
+      const live = registrar.contacts(ext.number).filter((c) => c.binding.reachable);
+      if (live.length === 0) return fail({ status: 480, cause: 20, disposition: 'failed', reason: 'callee not registered', hangupBy: 'system' });
+      if (!ext.callWaiting && this.callsOf(ext.number) > 0) {
+        return fail({ status: 486, cause: 17, disposition: 'busy', reason: 'callee in a call (no call waiting)', hangupBy: 'callee' });
+      }
+      contacts = live.map((c) => ({ uri: c.binding.contact, target: c.target, label: c.binding.contact }));
+      ringTimeout = ext.ringTimeout ?? config.calls.ringTimeout;
+    } else {
+      try {
+        contacts = [{ uri: this.deps.trunks.requestUri(dest.trunk, dest.number), target: await this.deps.trunks.target(dest.trunk), label: `trunk:${dest.trunk.name}` }];
+      } catch (err) {
+        call.log.warn({ err: (err as Error).message, trunk: dest.trunk.name }, 'trunk unreachable');
+        return fail({ status: 503, cause: 38, disposition: 'failed', reason: 'trunk unreachable', hangupBy: 'system' });
+      }
+    }
+
+    // Caller leg media: answer the caller's offer now so a codec mismatch fails fast with 488.
+    let epA: EndpointId;
+    let answerA: string | undefined;
+    try {
+      epA = await media.createEndpoint({ label: `${call.callId}/a` });
+    } catch (err) {
+      call.log.error({ err }, 'no media endpoint');
+      return fail({ status: 503, cause: 47, disposition: 'failed', reason: 'no RTP ports', hangupBy: 'system' });
+    }
+    const legA = call.addLeg(new Leg('caller', epA, call.caller, call.direction === 'inbound' ? undefined : call.caller.number));
+    this.byEndpoint.set(epA, call);
+    if (offer !== undefined) {
+      try {
+        answerA = (await media.answerOffer(epA, offer)).sdp;
+      } catch (err) {
+        const status = err instanceof MediaError ? err.sipStatus : 500;
+        return fail({ status, cause: status === 488 ? 65 : 41, disposition: 'failed', reason: (err as Error).message, hangupBy: 'system' });
+      }
+    }
+    let epB: EndpointId;
+    let offerB: string;
+    try {
+      epB = await media.createEndpoint({ label: `${call.callId}/b` });
+      offerB = await media.createOffer(epB);
+    } catch (err) {
+      call.log.error({ err }, 'no media endpoint');
+      return fail({ status: 503, cause: 47, disposition: 'failed', reason: 'no RTP ports', hangupBy: 'system' });
+    }
+    const legB = call.addLeg(new Leg('callee', epB, call.callee, dest.kind === 'extension' ? dest.extension.number : undefined));
+    this.byEndpoint.set(epB, call);
+    if (call.isFinished) return;
+
+    // Identity presented to the callee (F-CLIR).
+    const withhold = dest.presentation === 'withhold';
+    const callerNumber = dest.kind === 'trunk' ? dest.presented : call.caller.number;
+    const fromDomain = dest.kind === 'trunk' ? this.deps.trunks.domainOf(dest.trunk) : domain;
+    const from = withhold
+      ? '"Anonymous" <sip:anonymous@anonymous.invalid>'
+      : `${call.caller.name ? `${quoteDisplay(call.caller.name)} ` : ''}<sip:${callerNumber}@${fromDomain}>`;
+    const headers: [string, string][] = [['max-forwards', String(maxForwards - 1)]];
+    if (withhold) {
+      headers.push(['privacy', 'id']);
+      // RFC 3325: the asserted identity travels only toward a trusted trunk, which strips it onward.
+      if (dest.kind === 'trunk') headers.push(['p-asserted-identity', `<sip:${callerNumber}@${fromDomain}>`]);
+    }
+    const to = dest.kind === 'trunk' ? `<sip:${dest.number}@${fromDomain}>` : `<sip:${dest.extension.number}@${domain}>`;
+    const auth = dest.kind === 'trunk' && dest.trunk.password && dest.trunk.username ? { username: dest.trunk.authUsername ?? dest.trunk.username, password: dest.trunk.password } : undefined;
+
+    const forks: Fork[] = [];
+    const failures: SipResponse[] = [];
+    let ringingSent = false;
+    let earlyMedia = false;
+    let answered = false;
+    let settled = false;
+
+    const cancelForks = (except?: Fork) => {
+      for (const f of forks) if (f !== except && !f.settled) f.cancel?.();
+    };
+    const ringTimer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      call.log.info({ ringTimeout }, 'no answer');
+      cancelForks();
+      fail({ status: 480, cause: 19, disposition: 'no_answer', reason: 'ring timeout', hangupBy: 'system' });
+    }, ringTimeout * 1000);
+    ringTimer.unref();
+
+    res.onCancel(() => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(ringTimer);
+      cancelForks();
+      call.log.info('caller cancelled');
+      // The stack already answered 487 to the INVITE.
+      call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled' });
+    });
+
+    const onProvisional = async (r: SipResponse) => {
+      if (settled || r.status === 100) return;
+      if (r.status === 183 || (r.status === 180 && r.body.length > 0)) {
+        if (!earlyMedia && isSdp(r) && answerA !== undefined) {
+          earlyMedia = true;
+          try {
+            await media.acceptAnswer(epB, r.body.toString('utf8'));
+            media.bridge(epA, epB);
+            if (!settled && !res.finalResponseSent) {
+              res.send(183, undefined, { headers: { 'content-type': 'application/sdp', contact: `<${stack.contactUri(req.source!.transport, req.source!.address)}>` }, body: answerA });
+              ringingSent = true;
+            }
+          } catch (err) {
+            call.log.debug({ err: (err as Error).message }, 'unusable early media');
+          }
+          return;
+        }
+      }
+      if (!ringingSent && (r.status === 180 || r.status === 183)) {
+        ringingSent = true;
+        res.send(180);
+      }
+    };
+
+    const onAnswered = async (fork: Fork, dialog: Dialog) => {
+      if (settled || answered) {
+        // Answered elsewhere already, or the caller is gone: release this one.
+        void dialog.destroy({ headers: { reason: 'SIP;cause=200;text="Call completed elsewhere"' } });
+        return;
+      }
+      answered = true;
+      settled = true;
+      clearTimeout(ringTimer);
+      cancelForks(fork);
+      try {
+        if (dialog.remote.sdp) await media.acceptAnswer(epB, dialog.remote.sdp);
+        let localSdpA = answerA;
+        if (localSdpA === undefined) localSdpA = await media.createOffer(epA);
+        media.bridge(epA, epB);
+        legB.dialog = dialog;
+        legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
+        call.markAnswered(fork.label);
+        call.log.info({ answeredBy: fork.label }, 'call answered');
+        this.wireDialogs(call, legA, legB);
+      } catch (err) {
+        call.log.warn({ err: (err as Error).message }, 'answer could not be bridged');
+        void dialog.destroy({ headers: { reason: formatReason(65) } });
+        fail({ status: err instanceof MediaError ? err.sipStatus : 500, cause: err instanceof MediaError && err.sipStatus === 488 ? 65 : 41, disposition: 'failed', reason: (err as Error).message, hangupBy: 'system' });
+      }
+    };
+
+    const onForkFailed = (fork: Fork, r: SipResponse) => {
+      failures.push(r);
+      if (settled || forks.some((f) => !f.settled)) return;
+      settled = true;
+      clearTimeout(ringTimer);
+      const best = bestFailure(failures);
+      const reasonIn = parseReasonHeader(best.getAll('reason'));
+      const cause = reasonIn?.protocol === 'Q.850' ? reasonIn.cause : causeForStatus(best.status);
+      const status = best.status === 408 && dest.kind === 'extension' ? 480 : best.status >= 400 ? best.status : 500;
+      const disposition: Disposition = cause === 17 ? 'busy' : cause === 19 || cause === 18 ? 'no_answer' : 'failed';
+      call.log.info({ status: best.status, cause, fork: fork.label }, 'callee side failed');
+      fail({ status, cause, disposition, reason: `callee answered ${best.status}`, hangupBy: disposition === 'busy' ? 'callee' : 'system' });
+    };
+
+    for (const contact of contacts) {
+      const fork: Fork = { label: contact.label, settled: false };
+      forks.push(fork);
+      stack
+        .createUAC({
+          uri: contact.uri,
+          target: contact.target,
+          localSdp: offerB,
+          from,
+          to,
+          headers,
+          auth,
+          onProvisional: (r) => void onProvisional(r),
+          onRequestSent: (h) => {
+            fork.cancel = h.cancel;
+            if (settled) h.cancel();
+          },
+        })
+        .then(
+          (dialog) => {
+            fork.settled = true;
+            void onAnswered(fork, dialog);
+          },
+          (err: unknown) => {
+            fork.settled = true;
+            if (err instanceof UacError) onForkFailed(fork, err.response);
+            else {
+              call.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');
+              onForkFailed(fork, stack.syntheticResponse(req, 503));
+            }
+          },
+        );
+    }
+  }
+
+  // ---- established call -------------------------------------------------------
+
+  private wireDialogs(call: Call, a: Leg, b: Leg): void {
+    for (const [leg, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const d = leg.dialog;
+      if (!d) continue;
+      d.on('destroy', (req) => {
+        const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
+        const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
+        leg.ended = true;
+        this.hangup(call, leg.role === 'caller' ? 'caller' : 'callee', cause, req ? 'BYE' : 'no ACK', leg);
+        void other;
+      });
+      d.on('modify', (req, res) => void this.relayOffer(call, leg, other, req, res));
+      d.on('update', (req, res) => {
+        if (isSdp(req)) void this.relayOffer(call, leg, other, req, res);
+        else res.send(200);
+      });
+      d.on('info', (req, res) => {
+        const digit = dtmfFromInfo(req);
+        if (digit) {
+          this.deps.media.injectDtmf(leg.endpoint, digit.digit, digit.durationMs);
+          res.send(200);
+          return;
+        }
+        res.send(isDtmfInfo(req) ? 400 : 200);
+      });
+      d.on('refer', (_req, res) => res.send(501));
+      d.on('ack', (req) => {
+        // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
+        if (isSdp(req)) void this.deps.media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch(() => this.hangup(call, 'system', 65, 'bad SDP in ACK'));
+      });
+    }
+  }
+
+  /** Pass a new offer (hold/resume, codec change) from one leg to the other, SDP rewritten per leg. */
+  private async relayOffer(call: Call, from: Leg, to: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
+    const { media, stack } = this.deps;
+    const contact = { contact: `<${stack.contactUri(from.dialog!.flow.transport, from.dialog!.flow.address)}>` };
+    if (call.isFinished) {
+      res.send(481);
+      return;
+    }
+    if (!isSdp(req)) {
+      // Offer-less re-INVITE: we offer in the 200, the answer arrives in the ACK.
+      const sdp = await media.createOffer(from.endpoint);
+      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+      return;
+    }
+    const offer = req.body.toString('utf8');
+    const direction = sdpDirection(offer);
+    if (!to.dialog || to.ended) {
+      const { sdp } = await media.answerOffer(from.endpoint, offer);
+      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+      return;
+    }
+    try {
+      const reoffer = await media.createOffer(to.endpoint, { direction });
+      const answer = await to.dialog.modify(reoffer);
+      if (answer.status >= 300) {
+        res.send(answer.status === 491 ? 491 : answer.status === 488 ? 488 : 500);
+        return;
+      }
+      if (isSdp(answer)) await media.acceptAnswer(to.endpoint, answer.body.toString('utf8'));
+      const { sdp } = await media.answerOffer(from.endpoint, offer);
+      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+      call.log.info({ from: from.role, direction }, 'session modified');
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 're-INVITE relay failed');
+      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+    }
+  }
+
+  /** End an established or ringing call: BYE the legs still up, with a Q.850 Reason. */
+  hangup(call: Call, by: HangupBy, cause: number, reason: string, except?: Leg): void {
+    if (call.isFinished) return;
+    for (const leg of call.legs) {
+      if (leg === except || leg.ended || !leg.dialog) continue;
+      leg.ended = true;
+      void leg.dialog.destroy({ headers: { reason: formatReason(cause) } });
+    }
+    call.finish({
+      disposition: call.isAnswered ? 'answered' : 'failed',
+      hangupBy: by,
+      q850: cause,
+      sipStatus: call.isAnswered ? 200 : q850ToSip(cause),
+      reason,
+    });
+  }
+
+  private register(call: Call): void {
+    this.calls.add(call);
+    call.once('ended', (outcome) => {
+      this.calls.delete(call);
+      for (const leg of call.legs) this.byEndpoint.delete(leg.endpoint);
+      this.deps.onCallEnded(call, outcome);
+    });
+  }
+}
+
+// ---- helpers -------------------------------------------------------------------
+
+function isSdp(m: SipRequest | SipResponse): boolean {
+  return m.body.length > 0 && (m.contentType ?? '').toLowerCase().startsWith('application/sdp');
+}
+
+function isDtmfInfo(req: SipRequest): boolean {
+  return DTMF_INFO_TYPES.has((req.contentType ?? '').split(';')[0]!.trim().toLowerCase());
+}
+
+/** SIP INFO DTMF: application/dtmf-relay ("Signal=5\r\nDuration=160") or application/dtmf ("5"). */
+export function dtmfFromInfo(req: SipRequest): { digit: string; durationMs: number } | undefined {
+  if (!isDtmfInfo(req)) return undefined;
+  const body = req.body.toString('utf8');
+  const type = (req.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  let signal: string | undefined;
+  let duration = 100;
+  if (type === 'application/dtmf') signal = body.trim();
+  else {
+    for (const line of body.split(/\r?\n/)) {
+      const m = /^\s*(signal|duration)\s*=\s*(\S+)\s*$/i.exec(line);
+      if (!m) continue;
+      if (m[1]!.toLowerCase() === 'signal') signal = m[2];
+      else if (/^\d{1,6}$/.test(m[2]!)) duration = Number(m[2]);
+    }
+  }
+  if (!signal) return undefined;
+  const digit = signal === '10' ? '*' : signal === '11' ? '#' : signal.toUpperCase();
+  if (!/^[0-9*#A-D]$/.test(digit)) return undefined;
+  return { digit, durationMs: Math.min(Math.max(duration, 40), 5000) };
+}
+
+function sdpDirection(sdp: string): Direction {
+  let session: Direction = 'sendrecv';
+  let media: Direction | undefined;
+  let inMedia = false;
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      if (inMedia) break;
+      inMedia = line.startsWith('m=audio');
+      continue;
+    }
+    const m = /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/.exec(line);
+    if (m) {
+      if (inMedia) media = m[1] as Direction;
+      else session = m[1] as Direction;
+    }
+    if (/^c=IN IP4 0\.0\.0\.0/.test(line)) media = media ?? 'sendonly';
+  }
+  return media ?? session;
+}
+
+function quoteDisplay(name: string): string {
+  return `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+function callerFromRequest(req: SipRequest): Party {
+  const pai = req.get('p-asserted-identity');
+  const from = req.from;
+  const uri = from?.uri;
+  const number = isSipUri(uri) ? uri.user ?? 'anonymous' : isTelUri(uri) ? uri.number : 'anonymous';
+  const assertedMatch = pai ? /sip:([^@;>]+)@|tel:([^;>]+)/.exec(pai) : null;
+  const asserted = assertedMatch ? assertedMatch[1] ?? assertedMatch[2] : undefined;
+  return { number: asserted ?? number, name: from?.displayName };
+}
+
+/** RFC 3261 §16.7 step 6 applied to our forks: 6xx first, then busy, then the lowest class. */
+function bestFailure(failures: SipResponse[]): SipResponse {
+  const six = failures.find((r) => r.status >= 600);
+  if (six) return six;
+  const busy = failures.find((r) => r.status === 486);
+  if (busy) return busy;
+  return [...failures].sort((a, b) => rank(a.status) - rank(b.status))[0] as SipResponse;
+}
+
+function rank(status: number): number {
+  // Prefer informative 4xx over 408/5xx so the caller learns why.
+  if (status === 408 || status === 503) return 900 + status;
+  return status;
+}
+
+function causeForStatus(status: number): number {
+  if (status === 408) return 18;
+  if (status === 487) return 16;
+  return sipToQ850(status);
+}

@@ -1,0 +1,135 @@
+// The call model: a Call owns its Legs; a Leg is one SIP dialog (once answered) plus one media endpoint.
+// Features act on legs through these primitives (hang up, bridge, re-offer), never on SIP messages.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Dialog } from '../sip/dialog.js';
+import type { EndpointId, MediaEngine } from '../media/engine.js';
+
+export type LegRole = 'caller' | 'callee';
+export type CallDirection = 'internal' | 'inbound' | 'outbound';
+export type Disposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancelled';
+export type HangupBy = 'caller' | 'callee' | 'system';
+
+export interface Party {
+  number: string;
+  name?: string;
+}
+
+export class Leg {
+  dialog: Dialog | undefined;
+  ended = false;
+
+  constructor(
+    readonly role: LegRole,
+    readonly endpoint: EndpointId,
+    readonly party: Party,
+    /** Extension number when this leg is a local device. */
+    readonly extension?: string,
+  ) {}
+}
+
+/** What a finished call knows, for its CDR. */
+export interface CallOutcome {
+  startedAt: number;
+  answeredAt?: number;
+  endedAt: number;
+  direction: CallDirection;
+  disposition: Disposition;
+  caller: Party;
+  dialled: string;
+  callee: Party;
+  answeredBy?: string;
+  hangupBy: HangupBy;
+  q850: number;
+  sipStatus?: number;
+  reason: string;
+  trunk?: string;
+}
+
+export declare interface Call {
+  on(event: 'ended', listener: (outcome: CallOutcome) => void): this;
+}
+
+let seq = 0;
+
+export class Call extends EventEmitter {
+  readonly id: string;
+  /** Same for every leg of one call, including later transfers (CDR linked_id). */
+  readonly linkedId: string;
+  readonly startedAt = Date.now();
+  answeredAt: number | undefined;
+  readonly legs: Leg[] = [];
+  readonly log: Logger;
+  private finished = false;
+  trunk: string | undefined;
+  answeredBy: string | undefined;
+
+  constructor(
+    readonly callId: string,
+    readonly direction: CallDirection,
+    readonly caller: Party,
+    readonly dialled: string,
+    public callee: Party,
+    private readonly media: MediaEngine,
+    logger: Logger,
+  ) {
+    super();
+    this.id = `${Date.now().toString(36)}-${(++seq).toString(36)}`;
+    this.linkedId = this.id;
+    this.log = logger.child({ callId: callId, linkedId: this.linkedId });
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  get isAnswered(): boolean {
+    return this.answeredAt !== undefined;
+  }
+
+  addLeg(leg: Leg): Leg {
+    this.legs.push(leg);
+    return leg;
+  }
+
+  leg(role: LegRole): Leg | undefined {
+    return this.legs.find((l) => l.role === role && !l.ended);
+  }
+
+  /** Extensions this call occupies (for busy / call-waiting decisions). */
+  extensions(): string[] {
+    return this.legs.filter((l) => !l.ended && l.extension).map((l) => l.extension as string);
+  }
+
+  markAnswered(by: string): void {
+    this.answeredAt = Date.now();
+    this.answeredBy = by;
+  }
+
+  /** End the call once: free media, and report the outcome. Idempotent. */
+  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk'>): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const leg of this.legs) {
+      leg.ended = true;
+      this.media.destroy(leg.endpoint);
+    }
+    const full: CallOutcome = {
+      ...outcome,
+      startedAt: this.startedAt,
+      answeredAt: this.answeredAt,
+      endedAt: Date.now(),
+      direction: this.direction,
+      caller: this.caller,
+      dialled: this.dialled,
+      callee: this.callee,
+      answeredBy: this.answeredBy,
+      trunk: this.trunk,
+    };
+    this.log.info(
+      { disposition: full.disposition, q850: full.q850, sipStatus: full.sipStatus, hangupBy: full.hangupBy, billsec: full.answeredAt ? Math.round((full.endedAt - full.answeredAt) / 1000) : 0 },
+      'call ended',
+    );
+    this.emit('ended', full);
+  }
+}
