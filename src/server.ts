@@ -1,5 +1,6 @@
 // Assembles a running hibiki: SIP stack, store, registrar, security, config reload.
 import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
@@ -48,6 +49,7 @@ export class HibikiServer {
   readonly cdr: CdrStore;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
+  private readonly digestSecret = randomBytes(32);
   private watcher: ConfigWatcher | undefined;
   private config: HibikiConfig;
   private stopped = false;
@@ -67,6 +69,8 @@ export class HibikiServer {
         maxConnections: config.sip.maxConnections,
       },
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
+      // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.
+      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE },
     });
     this.db = openDatabase(resolve(config.data.dir));
     this.registrations = new RegistrationStore(this.db);
@@ -192,7 +196,8 @@ export class HibikiServer {
   }
 
   private digestFor(config: HibikiConfig): DigestServer {
-    return new DigestServer({ realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires });
+    // One secret for the life of the process, so nonces issued before a reload stay valid after it.
+    return new DigestServer({ realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires, secret: this.digestSecret });
   }
 
   async stop(): Promise<void> {

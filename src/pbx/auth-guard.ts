@@ -70,7 +70,8 @@ export class AuthGuard {
     if (user !== undefined) {
       const s = this.users.get(user) ?? { failures: 0, lockedUntil: 0 };
       s.failures++;
-      if (s.failures >= this.limits.lockoutAttempts) {
+      // lockoutAttempts 0 turns username lockout off (config schema).
+      if (this.limits.lockoutAttempts > 0 && s.failures >= this.limits.lockoutAttempts) {
         s.lockedUntil = now + this.limits.lockoutMinutes * 60_000;
         userLocked = true;
         this.logger.warn({ event: 'security', kind: 'user-locked', user, src: ip, minutes: this.limits.lockoutMinutes }, 'username locked after failed attempts');
@@ -82,7 +83,8 @@ export class AuthGuard {
     while (ipState.failures.length > 0 && (ipState.failures[0] as number) < windowStart) ipState.failures.shift();
     ipState.failures.push(now);
     let ipBlocked = false;
-    if (ipState.failures.length >= this.limits.ipFailures) {
+    // ipFailures 0 turns IP blocking off (config schema).
+    if (this.limits.ipFailures > 0 && ipState.failures.length >= this.limits.ipFailures) {
       ipState.blockedUntil = now + this.limits.ipBlockMinutes * 60_000;
       ipState.failures = [];
       ipBlocked = true;

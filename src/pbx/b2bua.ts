@@ -284,6 +284,13 @@ export class CallManager {
     }, ringTimeout * 1000);
     ringTimer.unref();
 
+    res.onLocalFinal((final) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(ringTimer);
+      cancelForks();
+      call.finish({ disposition: 'failed', hangupBy: 'system', q850: sipToQ850(final.status), sipStatus: final.status, reason: 'no PRACK from the caller' });
+    });
     res.onCancel(() => {
       if (settled) return;
       settled = true;
@@ -403,12 +410,17 @@ export class CallManager {
     ] as const) {
       const d = leg.dialog;
       if (!d) continue;
-      d.on('destroy', (req) => {
+      d.on('destroy', (req, why) => {
+        leg.ended = true;
+        if (why === 'session-expired') {
+          // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
+          this.hangup(call, 'system', 102, 'session timer expired', leg);
+          return;
+        }
         const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
         const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
-        leg.ended = true;
-        this.hangup(call, leg.role === 'caller' ? 'caller' : 'callee', cause, req ? 'BYE' : 'no ACK', leg);
-        void other;
+        const by: HangupBy = req ? (leg.role === 'caller' ? 'caller' : 'callee') : 'system';
+        this.hangup(call, by, cause, req ? 'BYE' : (why ?? 'dialog ended'), leg);
       });
       d.on('modify', (req, res) => void this.relayOffer(call, leg, other, req, res));
       d.on('update', (req, res) => {
@@ -448,6 +460,12 @@ export class CallManager {
     }
     const offer = req.body.toString('utf8');
     const direction = sdpDirection(offer);
+    if (isSameSessionVersion(from.dialog?.remote.sdp, offer)) {
+      // A session refresh (RFC 4028) or a repeated offer: nothing changed, so the other leg is not disturbed.
+      const { sdp } = await media.answerOffer(from.endpoint, offer);
+      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+      return;
+    }
     if (!to.dialog || to.ended) {
       const { sdp } = await media.answerOffer(from.endpoint, offer);
       res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
@@ -547,6 +565,14 @@ function sdpDirection(sdp: string): Direction {
     if (/^c=IN IP4 0\.0\.0\.0/.test(line)) media = media ?? 'sendonly';
   }
   return media ?? session;
+}
+
+/** RFC 3264 §8: an offer whose o= line (incl. version) is unchanged changes nothing. */
+function isSameSessionVersion(previous: string | undefined, offer: string): boolean {
+  if (!previous) return false;
+  const origin = (sdp: string) => /^o=.*$/m.exec(sdp)?.[0]?.trim();
+  const a = origin(previous);
+  return a !== undefined && a === origin(offer);
 }
 
 function quoteDisplay(name: string): string {

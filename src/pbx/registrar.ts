@@ -48,6 +48,7 @@ export class Registrar {
 
   start(): void {
     this.stack.use('REGISTER', (req, res) => this.handle(req, res));
+    this.stack.transport.onConnectionClosed((id) => this.flowClosed(id));
     // Expiry is checked every second: a binding never outlives its Expires by more than that.
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
@@ -69,6 +70,20 @@ export class Registrar {
     if (bindings.length === 0) return;
     this.store.removeAll(aor);
     for (const b of bindings) this.emit({ type: 'unregistered', binding: b, reason });
+  }
+
+  /**
+   * A WebSocket flow closed: a browser phone cannot be reached any other way (its Contact host is
+   * `*.invalid`, RFC 7118), so its bindings go with the connection. TCP/TLS devices keep theirs: hibiki
+   * can open a new connection to them.
+   */
+  flowClosed(connectionId: string): void {
+    for (const b of this.store.all()) {
+      if (b.connectionId !== connectionId || (b.transport !== 'ws' && b.transport !== 'wss')) continue;
+      this.store.remove(b.aor, b.contact);
+      this.logger.info({ aor: b.aor, contact: b.contact }, 'WebSocket closed: registration removed');
+      this.emit({ type: 'unregistered', binding: b, reason: 'removed' });
+    }
   }
 
   sweep(): void {
@@ -213,12 +228,22 @@ export class Registrar {
 
   private reply(res: ServerResponse, aor: string): void {
     const now = this.now();
-    const contacts = this.store.list(aor).map((b) => {
-      const params = new Map<string, string | null>([['expires', String(Math.max(0, Math.round((b.expiresAt - now) / 1000)))]]);
-      return `<${b.contact}>${[...params].map(([k, v]) => `;${k}=${v}`).join('')}`;
-    });
-    res.send(200, undefined, { headers: { contact: contacts, date: new Date(now).toUTCString() } });
+    const contacts = this.store.list(aor).map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`);
+    res.send(200, undefined, { headers: { contact: contacts, date: httpDate(now) } });
   }
+}
+
+let dateSecond = NaN;
+let dateText = '';
+
+/** RFC 3261 §20.17 Date (RFC 1123 form), formatted once per second rather than once per REGISTER. */
+function httpDate(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 /** The flow a registered device is reached over: its source address, over the connection it registered on. */

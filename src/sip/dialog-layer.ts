@@ -1,5 +1,6 @@
-// Dialog creation and in-dialog request routing (RFC 3261 §12–§15).
-import type { SipRequest, SipResponse } from './message.js';
+// Dialog creation and in-dialog request routing (RFC 3261 §12–§15), with reliable provisionals and
+// PRACK (RFC 3262) and session timers (RFC 4028) on top.
+import type { HeaderEntry, SipRequest, SipResponse } from './message.js';
 import type { ServerResponse, SipStack } from './stack.js';
 import { Dialog, dialogKey } from './dialog.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
@@ -8,6 +9,16 @@ import { resolveTarget } from './target.js';
 import type { SendTarget } from './transport/types.js';
 import { responseTarget } from './transaction/response-routing.js';
 import type { ClientTransaction } from './transaction/layer.js';
+import { buildAuthorization } from './digest.js';
+import { ProvisionalAcknowledger, ReliableProvisionalSender, type ReliableSenderOptions } from './reliable-provisional.js';
+import {
+  negotiateAsUas,
+  parseMinSE,
+  parseSessionExpires,
+  sessionTimerFromAnswer,
+  sessionTimerRequestHeaders,
+  sessionTimerResponseHeaders,
+} from './session-timer.js';
 
 export interface UasOptions {
   localSdp?: string;
@@ -24,8 +35,10 @@ export interface UacOptions {
   /** Explicit destination (e.g. a registered contact's flow). */
   target?: SendTarget;
   onProvisional?: (res: SipResponse) => void;
-  /** Receives a handle that can CANCEL the INVITE before a final response. */
+  /** Receives a handle that can CANCEL the INVITE before a final response (again after an auth retry). */
   onRequestSent?: (handle: { cancel: () => void; request: SipRequest }) => void;
+  /** Credentials to answer one 401/407 challenge with (trunks). */
+  auth?: { username: string; password: string };
 }
 
 export class UacError extends Error {
@@ -47,8 +60,13 @@ const IN_DIALOG_EVENTS: Record<string, string> = {
   OPTIONS: 'options',
 };
 
+/** Option tags every INVITE we send advertises (RFC 3262 §4; RFC 4028 §7.1 when timers are on). */
+const UAC_OPTION_TAGS = ['100rel'];
+
 export class DialogLayer {
   private dialogs = new Map<string, Dialog>();
+  /** UAS early dialogs with reliable provisionals, by Call-ID + our tag: where PRACKs go (RFC 3262 §3). */
+  private early = new Map<string, { sender: ReliableProvisionalSender; onPrack: (prack: SipRequest) => void }>();
 
   constructor(private readonly stack: SipStack) {}
 
@@ -56,13 +74,59 @@ export class DialogLayer {
     return this.dialogs.size;
   }
 
+  /** Early dialogs still holding reliable provisionals. */
+  get earlySize(): number {
+    return this.early.size;
+  }
+
   remove(d: Dialog): void {
-    this.dialogs.delete(d.id);
+    // An early-dialog stand-in (PRACK sender) shares the id of the confirmed dialog: remove only itself.
+    if (this.dialogs.get(d.id) === d) this.dialogs.delete(d.id);
   }
 
   stop(): void {
-    for (const d of this.dialogs.values()) d.pending2xx?.timer?.cancel();
+    for (const d of this.dialogs.values()) {
+      d.pending2xx?.timer?.cancel();
+      d.stopSessionTimer();
+    }
     this.dialogs.clear();
+    for (const { sender } of this.early.values()) sender.dispose();
+    this.early.clear();
+  }
+
+  /** @internal The sender of one INVITE's reliable provisionals, registered so PRACKs find it. */
+  startReliableProvisionals(
+    res: ServerResponse,
+    hooks: Pick<ReliableSenderOptions, 'transmit' | 'onGiveUp'> & { onPrack: (prack: SipRequest) => void },
+  ): ReliableProvisionalSender {
+    const key = earlyKey(res.req.callId, res.toTag);
+    const sender: ReliableProvisionalSender = new ReliableProvisionalSender({
+      transmit: hooks.transmit,
+      onGiveUp: hooks.onGiveUp,
+      clock: this.stack.clock,
+      t1: this.stack.timers.t1,
+      inviteCSeq: res.req.cseq?.seq ?? 0,
+      onDone: () => {
+        if (this.early.get(key)?.sender === sender) this.early.delete(key);
+      },
+    });
+    this.early.set(key, { sender, onPrack: hooks.onPrack });
+    return sender;
+  }
+
+  /** RFC 3262 §3: a PRACK matching an unacknowledged reliable provisional gets 200, anything else 481. */
+  private onPrack(req: SipRequest, res: ServerResponse): void {
+    const entry = this.early.get(earlyKey(req.callId, req.toTag ?? ''));
+    if (!entry || !entry.sender.receivePrack(req)) {
+      res.send(481);
+      return;
+    }
+    res.send(200);
+    const d = this.find(req.callId, req.toTag ?? '', req.fromTag ?? '');
+    const seq = req.cseq?.seq ?? 0;
+    if (d && seq > d.remoteSeq) d.remoteSeq = seq;
+    // After our 200, so an application answering the INVITE on PRACK sends its 2xx second.
+    entry.onPrack(req);
   }
 
   find(callId: string, localTag: string, remoteTag: string): Dialog | undefined {
@@ -77,6 +141,10 @@ export class DialogLayer {
       headers.push(['contact', `<${this.stack.contactUri(req.source.transport, req.source.address)}>`]);
     }
     if (opts.localSdp !== undefined) headers.push(['content-type', 'application/sdp']);
+    // RFC 3261 §12.1.1: the dialog-making 2xx copies the Record-Route of the request.
+    if (!headers.some(([k]) => k === 'record-route')) for (const rr of req.getAll('record-route')) headers.push(['record-route', rr]);
+    const st = res.sessionTimer;
+    if (st && !headers.some(([k]) => k === 'session-expires')) headers.push(...sessionTimerResponseHeaders(st));
     const ok = res.send(200, undefined, { headers, body: opts.localSdp });
     const remoteContact = req.contacts?.[0];
     const remoteTarget = remoteContact && !remoteContact.wildcard ? contactUriText(req.get('contact') as string) : req.uri;
@@ -97,12 +165,15 @@ export class DialogLayer {
     });
     this.dialogs.set(d.id, d);
     this.startRetransmit2xx(d, ok, req.cseq?.seq ?? 0);
+    // RFC 4028 §9: refresher 'uac' is the caller, i.e. the remote side of this dialog.
+    if (st) d.armSessionTimer(st.interval, st.refresher === 'uas' ? 'local' : 'remote');
     return d;
   }
 
   /** Send an INVITE and resolve with the confirmed dialog on 2xx; rejects with UacError otherwise. */
   createUAC(opts: UacOptions): Promise<Dialog> {
     const stack = this.stack;
+    const cfg = stack.sessionTimerConfig;
     return (async () => {
       const uri = parseUri(opts.uri);
       if (!uri) throw new Error(`bad URI ${opts.uri}`);
@@ -110,6 +181,11 @@ export class DialogLayer {
       const headers = headerEntries(opts.headers);
       if (!headers.some(([k]) => k === 'contact')) headers.push(['contact', `<${stack.contactUri(target.transport, target.address)}>`]);
       if (opts.localSdp !== undefined && !headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'application/sdp']);
+      advertiseOptionTags(headers, cfg ? [...UAC_OPTION_TAGS, 'timer'] : UAC_OPTION_TAGS);
+      if (cfg && !headers.some(([k]) => k === 'session-expires')) {
+        // RFC 4028 §7.1: ask for our interval and let the UAS pick the refresher.
+        headers.push(...sessionTimerRequestHeaders(cfg.sessionExpires, cfg.minSE));
+      }
       const req = stack.buildRequest({
         method: 'INVITE',
         uri: opts.uri,
@@ -122,28 +198,123 @@ export class DialogLayer {
       });
       return new Promise<Dialog>((resolve, reject) => {
         let dialog: Dialog | undefined;
-        const tx: ClientTransaction = stack.sendRequest(req, target, {
-          onProvisional: (r) => opts.onProvisional?.(r),
-          onFinal: (r) => {
-            if (r.status >= 200 && r.status < 300) {
-              dialog = this.uacDialog(req, r, target, opts.localSdp);
-              dialog.sendAck(r);
-              resolve(dialog);
-            } else reject(new UacError(r));
-          },
-          onAdditional2xx: (r) => {
-            if (dialog && r.toTag === dialog.remoteTag) dialog.sendAck(r);
-            else this.ackAndBye(req, r, target);
-          },
-        });
-        opts.onRequestSent?.({ cancel: () => tx.cancel(), request: req });
+        let cancelled = false;
+        let authRetried = false;
+        let intervalRetried = false;
+        // The highest CSeq used in this INVITE's (early) dialogs: retries and PRACKs take the next one.
+        let cseq = req.cseq?.seq ?? 1;
+        /** RFC 3261 §22.2 / RFC 4028 §7.4 retries: same Call-ID, From tag and target, next CSeq, new branch. */
+        const retry = (invite: SipRequest, amend: (again: SipRequest) => void): void => {
+          const again = stack.buildRequest({
+            method: 'INVITE',
+            uri: invite.uri,
+            headers: invite.headers.filter(([k]) => k !== 'via' && k !== 'cseq' && k !== 'from' && k !== 'to' && k !== 'call-id' && k !== 'max-forwards' && k !== 'user-agent'),
+            body: invite.body,
+            from: invite.get('from'),
+            to: invite.get('to'),
+            callId: invite.callId,
+            cseq: ++cseq,
+          });
+          const maxForwards = invite.get('max-forwards');
+          if (maxForwards !== undefined) again.set('max-forwards', maxForwards);
+          amend(again);
+          send(again);
+        };
+        const send = (invite: SipRequest): void => {
+          const acknowledger = new ProvisionalAcknowledger();
+          const tx: ClientTransaction = stack.sendRequest(invite, target, {
+            onProvisional: (r) => {
+              const disposition = acknowledger.classify(r);
+              if (disposition.kind === 'discard') return;
+              if (disposition.kind === 'prack') cseq = this.sendPrack(invite, r, target, cseq, disposition.rack);
+              opts.onProvisional?.(r);
+            },
+            onFinal: (r) => {
+              if (r.status >= 200 && r.status < 300) {
+                dialog = this.uacDialog(invite, r, target, opts.localSdp, cseq);
+                dialog.sendAck(r);
+                const st = cfg ? sessionTimerFromAnswer(r) : undefined;
+                // RFC 4028 §7.4: the 2xx decides; without Session-Expires there is no session timer.
+                if (st) dialog.armSessionTimer(st.interval, st.refresher === 'uac' ? 'local' : 'remote');
+                resolve(dialog);
+                return;
+              }
+              const challenge = r.status === 401 ? r.get('www-authenticate') : r.status === 407 ? r.get('proxy-authenticate') : undefined;
+              if (challenge && opts.auth && !authRetried && !cancelled) {
+                authRetried = true;
+                const auth = opts.auth;
+                retry(invite, (again) => {
+                  again.remove('authorization');
+                  again.remove('proxy-authorization');
+                  again.add(r.status === 401 ? 'authorization' : 'proxy-authorization', buildAuthorization(challenge, auth, 'INVITE', invite.uri));
+                });
+                return;
+              }
+              if (r.status === 422 && !intervalRetried && !cancelled) {
+                const theirMin = parseMinSE(r.get('min-se'));
+                const ours = parseSessionExpires(invite.get('session-expires'));
+                if (theirMin !== undefined && ours && theirMin > ours.interval) {
+                  // RFC 4028 §7.4: retry with Session-Expires and Min-SE raised to the peer's minimum.
+                  intervalRetried = true;
+                  retry(invite, (again) => {
+                    again.set('session-expires', ours.refresher ? `${theirMin};refresher=${ours.refresher}` : String(theirMin));
+                    again.set('min-se', String(theirMin));
+                  });
+                  return;
+                }
+              }
+              reject(new UacError(r));
+            },
+            onAdditional2xx: (r) => {
+              if (dialog && r.toTag === dialog.remoteTag) dialog.sendAck(r);
+              else this.ackAndBye(invite, r, target);
+            },
+          });
+          opts.onRequestSent?.({
+            cancel: () => {
+              cancelled = true;
+              tx.cancel();
+            },
+            request: invite,
+          });
+        };
+        send(req);
       });
     })();
   }
 
-  private uacDialog(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined): Dialog {
+  /**
+   * RFC 3262 §4: PRACK a reliable provisional inside its early dialog (Request-URI from its Contact,
+   * route set from its Record-Route, next CSeq). Returns the CSeq number used.
+   */
+  private sendPrack(invite: SipRequest, provisional: SipResponse, target: SendTarget, cseq: number, rack: string): number {
+    const early = this.earlyUacDialog(invite, provisional, target, cseq);
+    early.request({ method: 'PRACK', headers: { rack } }).then(
+      (res) => {
+        if (res.status >= 300) this.stack.logger.debug({ callId: invite.callId, status: res.status }, 'PRACK refused');
+      },
+      (err: Error) => this.stack.logger.debug({ callId: invite.callId, err: err.message }, 'PRACK not sent'),
+    );
+    // buildRequest ran synchronously inside request(), so localSeq is already the PRACK's CSeq.
+    return early.localSeq;
+  }
+
+  /** A stand-in for the early dialog a provisional made (never registered: only its request building is used). */
+  private earlyUacDialog(req: SipRequest, res: SipResponse, target: SendTarget, localSeq: number): Dialog {
+    const d = this.uacDialogObject(req, res, target, undefined, localSeq);
+    d.state = 'early';
+    return d;
+  }
+
+  private uacDialog(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined, localSeq?: number): Dialog {
+    const d = this.uacDialogObject(req, res, target, localSdp, localSeq);
+    this.dialogs.set(d.id, d);
+    return d;
+  }
+
+  private uacDialogObject(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined, localSeq?: number): Dialog {
     const contact = res.get('contact');
-    const d = new Dialog(this.stack, {
+    return new Dialog(this.stack, {
       role: 'uac',
       callId: req.callId,
       localTag: req.fromTag ?? '',
@@ -152,14 +323,12 @@ export class DialogLayer {
       remoteAddress: res.get('to') as string,
       remoteTarget: contact ? contactUriText(contact) : req.uri,
       routeSet: res.getAll('record-route').reverse(),
-      localSeq: req.cseq?.seq ?? 1,
+      localSeq: Math.max(localSeq ?? 0, req.cseq?.seq ?? 1),
       remoteSeq: 0,
       flow: res.source?.connectionId ? { ...target, connectionId: res.source.connectionId } : target,
       localSdp,
       remoteSdp: res.body.length > 0 ? res.body.toString('utf8') : undefined,
     });
-    this.dialogs.set(d.id, d);
-    return d;
   }
 
   /** A 2xx from a fork we did not keep: ACK it and hang it up (RFC 3261 §13.2.2.4). */
@@ -196,7 +365,11 @@ export class DialogLayer {
     // RFC 3261 §13.3.1.4: no ACK for our 2xx → the session is not established; end it with BYE.
     d.pending2xx = undefined;
     this.stack.logger.info({ callId: d.callId }, 'no ACK for 2xx; ending dialog');
-    d.emit('destroy', undefined);
+    try {
+      d.emit('destroy', undefined, 'ack-timeout');
+    } catch (err) {
+      this.stack.logger.error({ err, callId: d.callId }, 'destroy listener failed');
+    }
     void d.destroy();
   }
 
@@ -217,6 +390,10 @@ export class DialogLayer {
   }
 
   onInDialogRequest(req: SipRequest, res: ServerResponse): void {
+    if (req.method === 'PRACK') {
+      this.onPrack(req, res);
+      return;
+    }
     const d = this.find(req.callId, req.toTag ?? '', req.fromTag ?? '');
     if (!d) {
       res.send(481);
@@ -237,21 +414,20 @@ export class DialogLayer {
     const contact = req.get('contact');
     if (req.method === 'INVITE' || req.method === 'UPDATE') {
       if (contact) d.remoteTarget = contactUriText(contact);
+      if (!this.watchOffer(d, req, res)) return;
     }
     const event = IN_DIALOG_EVENTS[req.method];
     if (event && d.listenerCount(event) > 0) {
-      if (req.method === 'INVITE') this.watch2xx(d, res);
       d.emit(event, req, res);
       return;
     }
     if (req.method === 'INVITE') {
       // No application interest: accept the new offer with our current SDP (session refresh).
       if (req.body.length > 0) d.remote.sdp = req.body.toString('utf8');
-      const ok = res.send(200, undefined, {
+      res.send(200, undefined, {
         headers: { contact: `<${this.stack.contactUri(d.flow.transport, d.flow.address)}>`, ...(d.local.sdp ? { 'content-type': 'application/sdp' } : {}) },
         body: d.local.sdp,
       });
-      this.startRetransmit2xx(d, ok, seq);
       return;
     }
     if (req.method === 'INFO' || req.method === 'NOTIFY' || req.method === 'UPDATE' || req.method === 'OPTIONS') {
@@ -261,15 +437,64 @@ export class DialogLayer {
     res.send(405, undefined, { headers: { allow: this.stack.allowHeader } });
   }
 
-  /** When the application answers a re-INVITE, retransmit its 2xx until ACKed. */
-  private watch2xx(d: Dialog, res: ServerResponse): void {
-    const original = res.send.bind(res);
-    res.send = (status, reason, opts) => {
-      const sent = original(status, reason, opts);
-      if (status >= 200 && status < 300) this.startRetransmit2xx(d, sent, res.req.cseq?.seq ?? 0);
-      return sent;
-    };
+  /**
+   * A re-INVITE or UPDATE from the peer, however it gets answered: its 2xx is retransmitted until
+   * ACKed (INVITE), records the session descriptions, and — being a session refresh (RFC 4028 §9) —
+   * carries Session-Expires and re-arms the session timer. False when it was refused here with 422.
+   */
+  private watchOffer(d: Dialog, req: SipRequest, res: ServerResponse): boolean {
+    const cfg = this.stack.sessionTimerConfig;
+    const running = d.sessionTimer?.state;
+    const st = cfg ? negotiateAsUas(req, cfg, running) : undefined;
+    if (st?.kind === 'reject') {
+      res.send(422, 'Session Interval Too Small', { headers: { 'min-se': st.minSE } });
+      return false;
+    }
+    const seq = req.cseq?.seq ?? 0;
+    res.addFinalHook({
+      decorate: (status, headers) => {
+        if (st && status >= 200 && status < 300 && !headers.some(([k]) => k === 'session-expires')) {
+          headers.push(...sessionTimerResponseHeaders(st));
+        }
+      },
+      sent: (sent) => {
+        if (sent.status < 200 || sent.status >= 300) return;
+        if (req.method === 'INVITE') this.startRetransmit2xx(d, sent, seq);
+        // What we answered with is now our session description; a refresh must offer it again.
+        if (isSdp(sent)) d.local.sdp = sent.body.toString('utf8');
+        if (isSdp(req)) d.remote.sdp = req.body.toString('utf8');
+        if (st) {
+          d.armSessionTimer(st.interval, st.refresher === 'uas' ? 'local' : 'remote');
+          emitSafely(this.stack, d, 'refresh', 'remote');
+        }
+      },
+    });
+    return true;
   }
+}
+
+function emitSafely(stack: SipStack, d: Dialog, event: string, ...args: unknown[]): void {
+  try {
+    d.emit(event, ...args);
+  } catch (err) {
+    stack.logger.error({ err, callId: d.callId, event }, 'dialog listener failed');
+  }
+}
+
+function isSdp(m: SipRequest | SipResponse): boolean {
+  return m.body.length > 0 && (m.contentType ?? '').toLowerCase().startsWith('application/sdp');
+}
+
+function earlyKey(callId: string, localTag: string): string {
+  return `${callId}\n${localTag}`;
+}
+
+/** Make the Supported header(s) of an outgoing request list every tag in `tags`. */
+function advertiseOptionTags(headers: HeaderEntry[], tags: string[]): void {
+  const present = new Set<string>();
+  for (const [k, v] of headers) if (k === 'supported') for (const t of v.split(',')) present.add(t.trim().toLowerCase());
+  const missing = tags.filter((t) => !present.has(t));
+  if (missing.length > 0) headers.push(['supported', missing.join(', ')]);
 }
 
 /** The URI inside a Contact/Record-Route header value. */

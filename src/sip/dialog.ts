@@ -1,7 +1,8 @@
 // One SIP dialog (RFC 3261 §12) with a drachtio-srf-like surface:
-// request()/modify()/destroy() and events 'destroy', 'modify', 'info', 'refer', 'notify', 'update', 'message', 'ack'.
+// request()/modify()/destroy() and events 'destroy', 'modify', 'info', 'refer', 'notify', 'update', 'message', 'ack',
+// plus 'refresh' after each RFC 4028 session refresh.
 import { EventEmitter } from 'node:events';
-import { SipRequest, type SipResponse } from './message.js';
+import { SipRequest, type HeaderEntry, type SipResponse } from './message.js';
 import type { SendTarget } from './transport/types.js';
 import type { ServerResponse, SipStack } from './stack.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
@@ -10,6 +11,13 @@ import { resolveTarget } from './target.js';
 import type { TimerHandle } from './clock.js';
 import { formatVia } from './via.js';
 import { newBranch } from './transaction/branch.js';
+import {
+  parseMinSE,
+  SESSION_EXPIRED_REASON,
+  SessionTimer,
+  sessionTimerFromAnswer,
+  sessionTimerRequestHeaders,
+} from './session-timer.js';
 
 export type DialogRole = 'uas' | 'uac';
 export type DialogState = 'early' | 'confirmed' | 'terminated';
@@ -37,8 +45,19 @@ export interface DialogRequestOptions {
   body?: string | Buffer;
 }
 
+/**
+ * Why a dialog ended, as the second argument of 'destroy': a BYE arrived (the first argument), our
+ * 2xx was never ACKed, no session refresh came in time (RFC 4028 §10), or an in-dialog request was
+ * answered 408/481 (RFC 3261 §12.2.1.2).
+ */
+export type DestroyCause = 'bye' | 'ack-timeout' | 'session-expired' | 'remote-gone';
+
+/** Which side sent a session refresh (RFC 4028). */
+export type RefreshBy = 'local' | 'remote';
+
 export declare interface Dialog {
-  on(event: 'destroy', listener: (req: SipRequest | undefined) => void): this;
+  on(event: 'destroy', listener: (req: SipRequest | undefined, cause?: DestroyCause) => void): this;
+  on(event: 'refresh', listener: (by: RefreshBy) => void): this;
   on(event: 'modify' | 'update' | 'info' | 'refer' | 'notify' | 'message' | 'options', listener: (req: SipRequest, res: ServerResponse) => void): this;
   on(event: 'ack', listener: (req: SipRequest) => void): this;
 }
@@ -63,6 +82,12 @@ export class Dialog extends EventEmitter {
   pending2xx: { res: SipResponse; cseq: number; timer?: TimerHandle; interval: number; deadline: number } | undefined;
   /** @internal last ACK we sent for our INVITE 2xx (UAC), re-sent on 2xx retransmissions. */
   lastAck: { cseq: number; ack: SipRequest } | undefined;
+  /** @internal RFC 4028 session timer, when one was negotiated. */
+  sessionTimer: SessionTimer | undefined;
+  /** A re-INVITE/UPDATE of ours is awaiting its final response. */
+  private offerInFlight = false;
+  /** The refresh timer fired while offerInFlight; refresh when that transaction fails. */
+  private refreshWanted = false;
 
   constructor(
     private readonly stack: SipStack,
@@ -90,6 +115,12 @@ export class Dialog extends EventEmitter {
 
   get sip(): { callId: string; localTag: string; remoteTag: string } {
     return { callId: this.callId, localTag: this.localTag, remoteTag: this.remoteTag };
+  }
+
+  /** The negotiated session timer (RFC 4028): interval in seconds and who refreshes; undefined when none. */
+  get session(): { interval: number; refresher: RefreshBy } | undefined {
+    const st = this.sessionTimer?.state;
+    return st ? { interval: st.interval, refresher: st.localRefresher ? 'local' : 'remote' } : undefined;
   }
 
   /** Build an in-dialog request (RFC 3261 §12.2.1.1). */
@@ -131,19 +162,117 @@ export class Dialog extends EventEmitter {
     if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) this.sendAck(res);
     if (res.status === 481 || res.status === 408) {
       // RFC 3261 §12.2.1.2: the dialog is gone at the far end.
-      if (req.method !== 'BYE') this.terminate(undefined);
+      if (req.method !== 'BYE') this.terminate(undefined, true, 'remote-gone');
     }
     return res;
   }
 
   /** Re-INVITE with a new offer (hold/resume, codec change). */
   async modify(sdp: string): Promise<SipResponse> {
-    const res = await this.request({ method: 'INVITE', body: sdp, headers: { 'content-type': 'application/sdp', contact: `<${this.stack.contactUri(this.flow.transport, this.flow.address)}>` } });
-    if (res.status >= 200 && res.status < 300) {
-      this.local.sdp = sdp;
+    return this.offer(sdp, false);
+  }
+
+  /** @internal (Re)start the session timer: interval in seconds, and the side that refreshes. */
+  armSessionTimer(interval: number, refresher: RefreshBy): void {
+    if (this.state === 'terminated') return;
+    this.sessionTimer ??= new SessionTimer(this.stack.clock, {
+      refresh: () => void this.refreshSession(),
+      expire: () => this.expireSession(),
+    });
+    this.sessionTimer.arm(interval, refresher === 'local');
+  }
+
+  /** @internal */
+  stopSessionTimer(): void {
+    this.sessionTimer?.stop();
+  }
+
+  /**
+   * Send a re-INVITE (or, without SDP, an UPDATE). While a session timer runs every such request is
+   * a session refresh (RFC 4028 §7.4, §10) that carries Session-Expires and keeps the refresher.
+   */
+  private async offer(sdp: string | undefined, isRefresh: boolean, peerMinSE?: number): Promise<SipResponse> {
+    const headers: HeaderEntry[] = [['contact', `<${this.stack.contactUri(this.flow.transport, this.flow.address)}>`]];
+    if (sdp !== undefined) headers.push(['content-type', 'application/sdp']);
+    const cfg = this.stack.sessionTimerConfig;
+    const running = cfg ? this.sessionTimer?.state : undefined;
+    let interval = 0;
+    if (cfg && running) {
+      const floor = Math.max(cfg.minSE, peerMinSE ?? 0);
+      interval = Math.max(running.interval, floor);
+      headers.push(['supported', 'timer'], ...sessionTimerRequestHeaders(interval, floor, running.localRefresher ? 'uac' : 'uas'));
+    }
+    this.offerInFlight = true;
+    let res: SipResponse;
+    try {
+      res = await this.request({ method: sdp !== undefined ? 'INVITE' : 'UPDATE', body: sdp, headers });
+    } finally {
+      this.offerInFlight = false;
+    }
+    const ok = res.status >= 200 && res.status < 300;
+    if (ok) {
+      if (sdp !== undefined) this.local.sdp = sdp;
       if (res.body.length > 0) this.remote.sdp = res.body.toString('utf8');
+      if (running) this.applyRefreshAnswer(res, running);
+    } else if (res.status === 422 && running && peerMinSE === undefined) {
+      // RFC 4028 §7.4: retry once with the peer's larger minimum.
+      const theirs = parseMinSE(res.get('min-se'));
+      if (theirs !== undefined && theirs > interval) return this.offer(sdp, isRefresh, theirs);
+    } else if (isRefresh && (res.status === 408 || res.status === 481) && this.state === 'terminated') {
+      // RFC 4028 §10: a refresh answered 408/481 means the session is gone: BYE it (request() already ended the dialog).
+      this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) =>
+        this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'),
+      );
+    }
+    if (this.refreshWanted) {
+      this.refreshWanted = false;
+      if (!ok) void this.refreshSession();
     }
     return res;
+  }
+
+  /** RFC 4028 §7.4: the 2xx to our refresh sets the next interval and refresher. */
+  private applyRefreshAnswer(res: SipResponse, before: { interval: number; localRefresher: boolean }): void {
+    const st = sessionTimerFromAnswer(res);
+    if (st) this.armSessionTimer(st.interval, st.refresher === 'uac' ? 'local' : 'remote');
+    // A peer without timer support never echoes Session-Expires; as refresher we keep refreshing.
+    else if (before.localRefresher) this.armSessionTimer(before.interval, 'local');
+    // §7.4: otherwise a 2xx without Session-Expires ends the session timer.
+    else this.stopSessionTimer();
+    try {
+      this.emit('refresh', 'local');
+    } catch (err) {
+      this.stack.logger.error({ err, callId: this.callId }, 'refresh listener failed');
+    }
+  }
+
+  private async refreshSession(): Promise<void> {
+    if (this.state === 'terminated') return;
+    if (this.offerInFlight) {
+      this.refreshWanted = true;
+      return;
+    }
+    try {
+      // The unchanged session description (same o= version) refreshes without changing the session.
+      await this.offer(this.local.sdp, true);
+    } catch (err) {
+      this.stack.logger.debug({ callId: this.callId, err: (err as Error).message }, 'session refresh not sent');
+    }
+  }
+
+  /** RFC 4028 §10: no refresh in time — BYE with a Reason, and tell the application. */
+  private expireSession(): void {
+    if (this.state === 'terminated') return;
+    this.stack.logger.info({ callId: this.callId }, 'session timer expired; ending dialog');
+    this.terminate(undefined, false);
+    this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) =>
+      this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'),
+    );
+    try {
+      this.emit('destroy', undefined, 'session-expired');
+    } catch (err) {
+      this.stack.logger.error({ err, callId: this.callId }, 'destroy listener failed');
+    }
   }
 
   /** Send BYE and end the dialog. */
@@ -188,13 +317,14 @@ export class Dialog extends EventEmitter {
   }
 
   /** @internal */
-  terminate(req: SipRequest | undefined, emit = true): void {
+  terminate(req: SipRequest | undefined, emit = true, cause?: DestroyCause): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.pending2xx?.timer?.cancel();
     this.pending2xx = undefined;
+    this.sessionTimer?.stop();
     this.stack.dialogs.remove(this);
-    if (emit) this.emit('destroy', req);
+    if (emit) this.emit('destroy', req, cause ?? (req ? 'bye' : undefined));
   }
 }
 

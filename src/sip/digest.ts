@@ -1,6 +1,7 @@
 // HTTP Digest authentication for SIP: RFC 8760 (MD5 and SHA-256 with qop=auth) using the RFC 7616
 // computations. Server side issues self-verifying nonces; client side builds Authorization values.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { ownString } from './strings.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -26,12 +27,12 @@ export type DigestVerdict =
 export type DigestVerifyResult = DigestVerdict | { result: 'unknown-user'; username: string };
 
 /** Strongest first: the order in which challenges are offered (RFC 8760 §2.3, UAS behaviour). */
-const algorithmStrength: DigestAlgorithm[] = ['SHA-256', 'MD5'];
 
 const hashName: Record<DigestAlgorithm, string> = { MD5: 'md5', 'SHA-256': 'sha256' };
 
 function h(algorithm: DigestAlgorithm, data: string): string {
-  return createHash(hashName[algorithm]).update(data, 'utf8').digest('hex');
+  // One-shot hash (UTF-8 input): no Hash object per call on the REGISTER hot path.
+  return hash(hashName[algorithm], data, 'hex');
 }
 
 function parseAlgorithm(value: string | undefined): DigestAlgorithm | undefined {
@@ -55,9 +56,15 @@ function digestResponse(
 // ---------------------------------------------------------------------------------------------
 // Parsing: credentials / challenge = auth-scheme LWS auth-param *(COMMA auth-param) (RFC 3261 §25.1)
 
-const tokenChar = /[A-Za-z0-9!#$%&'*+\-.^_`|~]/;
+/** token characters (RFC 3261 §25.1) by char code; a table lookup, as every header character is tested. */
+const tokenChars = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") tokenChars[c.charCodeAt(0)] = 1;
 
-function isSpace(c: string): boolean {
+function isTokenCode(code: number): boolean {
+  return code < 128 && tokenChars[code] === 1;
+}
+
+function isSpace(c: string | undefined): boolean {
   return c === ' ' || c === '\t' || c === '\r' || c === '\n';
 }
 
@@ -73,7 +80,7 @@ export function parseAuthParams(value: string): { scheme: string; params: Map<st
   };
   const readToken = (): string => {
     const start = i;
-    while (i < s.length && tokenChar.test(s[i])) i++;
+    while (i < s.length && isTokenCode(s.charCodeAt(i))) i++;
     return s.slice(start, i);
   };
 
@@ -95,19 +102,25 @@ export function parseAuthParams(value: string): { scheme: string; params: Map<st
     let val: string;
     if (s[i] === '"') {
       i++;
+      // Copy runs between escapes in one slice each rather than a character at a time.
       let out = '';
+      let runStart = i;
       let closed = false;
       while (i < s.length) {
-        const c = s[i++];
+        const c = s[i];
         if (c === '"') {
+          out += s.slice(runStart, i);
+          i++;
           closed = true;
           break;
         }
         if (c === '\\') {
-          if (i >= s.length) return null;
-          out += s[i++];
+          if (i + 1 >= s.length) return null;
+          out += s.slice(runStart, i) + s[i + 1];
+          i += 2;
+          runStart = i;
         } else {
-          out += c;
+          i++;
         }
       }
       if (!closed) return null;
@@ -150,6 +163,20 @@ const nonceBytes = nonceTimeBytes + nonceRandomBytes + nonceMacBytes;
 /** Tolerated clock skew for a nonce stamped slightly in the future (e.g. after an NTP step). */
 const futureSkewMs = 5_000;
 
+/** Nonce randomness, drawn from the OS generator a block at a time: one call per 256 nonces, not one each. */
+const randomPool = Buffer.alloc(nonceRandomBytes * 256);
+let randomPoolPos = randomPool.length;
+
+function takeRandom(target: Buffer, offset: number, length: number): void {
+  if (randomPoolPos + length > randomPool.length) {
+    randomFillSync(randomPool);
+    randomPoolPos = 0;
+  }
+  randomPool.copy(target, offset, randomPoolPos, randomPoolPos + length);
+  // Each byte is handed out once.
+  randomPoolPos += length;
+}
+
 export class DigestServer {
   private readonly realm: string;
   private readonly algorithms: DigestAlgorithm[];
@@ -167,7 +194,8 @@ export class DigestServer {
   constructor(opts: DigestChallengeOptions) {
     if (opts.algorithms.length === 0) throw new Error('DigestServer needs at least one algorithm');
     this.realm = opts.realm;
-    this.algorithms = algorithmStrength.filter((a) => opts.algorithms.includes(a));
+    // Challenges go out in the configured order: deployed UAs differ in which one they answer.
+    this.algorithms = [...new Set(opts.algorithms)];
     this.ttlMs = opts.nonceTtlSec * 1000;
     this.clock = opts.clock ?? Date.now;
     this.secret = opts.secret ?? randomBytes(32);
@@ -258,8 +286,12 @@ export class DigestServer {
 
   private newNonce(): string {
     const buf = Buffer.alloc(nonceBytes);
-    buf.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.clock()))), 0);
-    randomBytes(nonceRandomBytes).copy(buf, nonceTimeBytes);
+    // The 64-bit big-endian ms time as two 32-bit halves (exact below 2^53).
+    const issuedAt = Math.max(0, Math.floor(this.clock()));
+    const high = Math.floor(issuedAt / 2 ** 32);
+    buf.writeUInt32BE(high, 0);
+    buf.writeUInt32BE(issuedAt - high * 2 ** 32, 4);
+    takeRandom(buf, nonceTimeBytes, nonceRandomBytes);
     this.mac(buf.subarray(0, nonceTimeBytes + nonceRandomBytes)).copy(buf, nonceTimeBytes + nonceRandomBytes);
     return buf.toString('base64url');
   }
@@ -271,7 +303,7 @@ export class DigestServer {
     if (buf.length !== nonceBytes) return undefined;
     const body = buf.subarray(0, nonceTimeBytes + nonceRandomBytes);
     if (!timingSafeEqual(this.mac(body), buf.subarray(nonceTimeBytes + nonceRandomBytes))) return undefined;
-    const issuedAt = Number(buf.readBigUInt64BE(0));
+    const issuedAt = buf.readUInt32BE(0) * 2 ** 32 + buf.readUInt32BE(4);
     if (issuedAt > this.clock() + futureSkewMs) return undefined;
     return issuedAt;
   }
@@ -287,7 +319,8 @@ export class DigestServer {
       this.tracked.delete(oldest[0]);
       if (oldest[1].issuedAt > this.evictedUpTo) this.evictedUpTo = oldest[1].issuedAt;
     }
-    this.tracked.set(nonce, { issuedAt, lastNc: nc });
+    // Held for the nonce lifetime: copied so it does not keep the REGISTER it was read from alive.
+    this.tracked.set(ownString(nonce), { issuedAt, lastNc: nc });
   }
 
   /** Drops expired nonces; they would be answered stale anyway. Runs at most every quarter TTL. */

@@ -35,6 +35,7 @@ const DISPLAY_NAMES: Record<string, string> = {
   'p-preferred-identity': 'P-Preferred-Identity',
   'sip-etag': 'SIP-ETag',
   'sip-if-match': 'SIP-If-Match',
+  'min-se': 'Min-SE',
 };
 
 /**

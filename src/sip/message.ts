@@ -330,6 +330,7 @@ export const REASON_PHRASES: Record<number, string> = {
   416: 'Unsupported URI Scheme',
   420: 'Bad Extension',
   421: 'Extension Required',
+  422: 'Session Interval Too Small',
   423: 'Interval Too Brief',
   433: 'Anonymity Disallowed',
   480: 'Temporarily Unavailable',

@@ -396,8 +396,11 @@ function commonHeaderError(msg: SipRequest | SipResponse): string | undefined {
  * response builder, malformed or not: RFC 4475 §3.1.2.6/§3.1.2.15/§3.3.1 still expect a
  * 400 for requests whose From/To are broken or missing.
  */
+/**
+ * Enough to build an error response: a Via to copy (even an unparsable one — the stack then answers
+ * to the packet's source, RFC 4475 §3.1.2.1) and a CSeq that reads as "number method".
+ */
 function canBeAnswered(req: SipRequest): boolean {
-  const vias = req.vias;
-  if (vias === null || vias.length === 0) return false;
+  if (!req.has('via')) return false;
   return parseCSeqValue(req.get('cseq') ?? '') !== null;
 }

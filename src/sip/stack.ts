@@ -21,6 +21,8 @@ import { resolveTarget } from './target.js';
 import { realClock, type Clock } from './clock.js';
 import { DialogLayer, type UacOptions, type UasOptions } from './dialog-layer.js';
 import type { Dialog } from './dialog.js';
+import { wantsReliableProvisionals, type ReliableProvisionalPolicy, type ReliableProvisionalSender } from './reliable-provisional.js';
+import { negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
 
 export interface StackOptions {
   listen: ListenPoint[];
@@ -32,8 +34,24 @@ export interface StackOptions {
   clock?: Clock;
   /** Host to put in Via/Contact when a listen point is bound to a wildcard address. */
   advertisedAddress?: string;
+  /** Option tags we support (Require of anything else → 420); default 100rel and timer. */
   supported?: string[];
   acceptedTypes?: string[];
+  /**
+   * When 101–199 responses to INVITE are sent reliably (RFC 3262): only when the INVITE has
+   * Require: 100rel (default), or also when it has Supported: 100rel.
+   */
+  reliableProvisionals?: ReliableProvisionalPolicy;
+  /** RFC 4028 session timers for the dialogs of this stack; off when unset. */
+  sessionTimer?: SessionTimerConfig;
+}
+
+/** @internal Lets the dialog layer add headers to, and watch, the final response of a request. */
+export interface FinalResponseHook {
+  /** Add headers to the final response before it is built. */
+  decorate?(status: number, headers: HeaderEntry[]): void;
+  /** The final response has been handed to the transaction. */
+  sent?(res: SipResponse): void;
 }
 
 export type RequestHandler = (req: SipRequest, res: ServerResponse) => void;
@@ -42,8 +60,15 @@ export type RequestHandler = (req: SipRequest, res: ServerResponse) => void;
 export class ServerResponse {
   private finalSent = false;
   private cancelHandlers: Array<() => void> = [];
+  private prackHandlers: Array<(prack: SipRequest) => void> = [];
+  private localFinalHandlers: Array<(res: SipResponse) => void> = [];
+  private finalHooks: FinalResponseHook[] = [];
+  private reliable: ReliableProvisionalSender | undefined;
+  private reliability: boolean | undefined;
   /** To-tag used by every response to this request that needs one (one dialog per request). */
   readonly toTag = newTag();
+  /** @internal RFC 4028 §9 outcome for this INVITE, worked out by the stack before dispatch. */
+  sessionTimer: AcceptedSessionTimer | undefined;
 
   constructor(
     private readonly stack: SipStack,
@@ -55,15 +80,30 @@ export class ServerResponse {
     return this.finalSent;
   }
 
+  /** True when this INVITE's 101–199 responses go out reliably (RFC 3262 §3). */
+  get reliableProvisionals(): boolean {
+    this.reliability ??= wantsReliableProvisionals(this.req, this.stack.reliableProvisionalPolicy);
+    return this.reliability;
+  }
+
   send(status: number, reason?: string, opts: { headers?: HeaderInput; body?: string | Buffer } = {}): SipResponse {
-    const res = buildResponse(this.req, status, reason, { ...opts, toTag: this.toTag });
+    if (status > 100 && status < 200 && this.reliableProvisionals) return this.sendReliable(status, reason, opts);
+    if (status >= 200 && this.finalSent) throw new Error(`final response already sent for ${this.req.method} ${this.req.callId}`);
+    let headers = opts.headers;
+    if (status >= 200 && this.finalHooks.length > 0) {
+      const entries = headerEntries(opts.headers);
+      for (const hook of this.finalHooks) hook.decorate?.(status, entries);
+      headers = entries;
+    }
+    const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
     if (!res.has('server')) res.set('server', this.stack.userAgent);
     if (status >= 200) {
-      if (this.finalSent) throw new Error(`final response already sent for ${this.req.method} ${this.req.callId}`);
       this.finalSent = true;
       this.stack.forgetPending(this.tx);
+      this.reliable?.onFinalSent();
     }
     this.tx.respond(res);
+    if (status >= 200) for (const hook of this.finalHooks) hook.sent?.(res);
     return res;
   }
 
@@ -72,9 +112,66 @@ export class ServerResponse {
     this.cancelHandlers.push(fn);
   }
 
+  /** Called when a PRACK acknowledges one of this INVITE's reliable provisionals (RFC 3262). */
+  onPrack(fn: (prack: SipRequest) => void): void {
+    this.prackHandlers.push(fn);
+  }
+
+  /**
+   * Called when the stack itself sent the final response — RFC 3262 §3: no PRACK came for a
+   * reliable provisional within 64*T1, so the INVITE was rejected with 504.
+   */
+  onLocalFinal(fn: (res: SipResponse) => void): void {
+    this.localFinalHandlers.push(fn);
+  }
+
   /** @internal */
   fireCancel(): void {
     for (const fn of this.cancelHandlers.splice(0)) fn();
+  }
+
+  /** @internal */
+  addFinalHook(hook: FinalResponseHook): void {
+    this.finalHooks.push(hook);
+  }
+
+  /** RFC 3262 §3: Require: 100rel and RSeq, plus the Contact and Record-Route of the early dialog. */
+  private sendReliable(status: number, reason: string | undefined, opts: { headers?: HeaderInput; body?: string | Buffer }): SipResponse {
+    const headers = headerEntries(opts.headers);
+    if (!headers.some(([k]) => k === 'contact') && this.req.source) {
+      headers.push(['contact', `<${this.stack.contactUri(this.req.source.transport, this.req.source.address)}>`]);
+    }
+    // RFC 3261 §12.1.1: a response that makes a dialog (early here) copies the Record-Route.
+    if (!headers.some(([k]) => k === 'record-route')) for (const rr of this.req.getAll('record-route')) headers.push(['record-route', rr]);
+    const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
+    if (!res.has('server')) res.set('server', this.stack.userAgent);
+    // After the final response a provisional means nothing (the transaction would drop it anyway).
+    if (this.finalSent) return res;
+    this.reliable ??= this.stack.dialogs.startReliableProvisionals(this, {
+      transmit: (r) => this.tx.respond(r),
+      onGiveUp: () => this.giveUp(),
+      onPrack: (prack) => {
+        for (const fn of this.prackHandlers) this.guard(() => fn(prack), 'PRACK handler failed');
+      },
+    });
+    this.reliable.send(res);
+    return res;
+  }
+
+  private giveUp(): void {
+    if (this.finalSent) return;
+    this.stack.logger.info({ callId: this.req.callId }, 'no PRACK for a reliable provisional; rejecting the INVITE');
+    const res = this.send(504, 'No PRACK Received');
+    for (const fn of this.localFinalHandlers.splice(0)) this.guard(() => fn(res), 'local-final handler failed');
+  }
+
+  // These handlers run from timers and network callbacks, where a throw must not escape.
+  private guard(fn: () => void, msg: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stack.logger.error({ err, callId: this.req.callId }, msg);
+    }
   }
 }
 
@@ -97,6 +194,18 @@ export interface ProvisionalHandler {
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
+/** RFC 3262 reliable provisionals and RFC 4028 session timers are understood by default. */
+const DEFAULT_SUPPORTED = ['100rel', 'timer'];
+
+function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
+  const { sessionExpires, minSE } = cfg;
+  if (!Number.isInteger(minSE) || minSE < 1) throw new RangeError(`sessionTimer.minSE must be a positive integer, got ${minSE}`);
+  if (!Number.isInteger(sessionExpires) || sessionExpires < minSE) {
+    throw new RangeError(`sessionTimer.sessionExpires must be an integer not below minSE (${minSE}), got ${sessionExpires}`);
+  }
+  return { sessionExpires, minSE };
+}
+
 export class SipStack {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
@@ -104,6 +213,9 @@ export class SipStack {
   readonly logger: Logger;
   readonly userAgent: string;
   readonly clock: Clock;
+  readonly reliableProvisionalPolicy: ReliableProvisionalPolicy;
+  /** RFC 4028 settings; undefined when session timers are off. */
+  readonly sessionTimerConfig: SessionTimerConfig | undefined;
   private handlers = new Map<string, RequestHandler>();
   private pendingInvites = new Map<ServerTransaction, ServerResponse>();
   private policy: RequestCheckPolicy;
@@ -116,6 +228,8 @@ export class SipStack {
     this.userAgent = opts.userAgent ?? 'hibiki';
     this.clock = opts.clock ?? realClock;
     this.advertisedAddress = opts.advertisedAddress;
+    this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
+    this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
     this.transport = new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls });
     this.transactions = new TransactionLayer({
       send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),
@@ -126,7 +240,7 @@ export class SipStack {
     this.dialogs = new DialogLayer(this);
     this.policy = {
       allowed: new Set(['OPTIONS', 'ACK', 'CANCEL', 'BYE']),
-      supported: new Set(opts.supported ?? []),
+      supported: new Set((opts.supported ?? DEFAULT_SUPPORTED).map((t) => t.toLowerCase())),
       acceptedTypes: new Set(
         opts.acceptedTypes ?? [
           'application/sdp',
@@ -219,15 +333,20 @@ export class SipStack {
   }
 
   private sendStateless(req: SipRequest, status: number, reason?: string, headers: HeaderEntry[] = []): void {
-    const vias = req.vias;
-    if (!vias || vias.length === 0) return;
+    if (!req.has('via')) return;
     const res = buildResponse(req, status, reason, { headers });
     res.set('server', this.userAgent);
     let target: SendTarget;
-    try {
-      target = responseTarget(req);
-    } catch {
-      return;
+    const source = req.source;
+    if (req.vias === null && source) {
+      // The Via cannot be parsed, so it cannot route the answer: send it back where the request came from.
+      target = { transport: source.transport, address: source.address, port: source.port, connectionId: source.connectionId };
+    } else {
+      try {
+        target = responseTarget(req);
+      } catch {
+        return;
+      }
     }
     this.transport.send(res.toBuffer(), target);
   }
@@ -281,6 +400,15 @@ export class SipStack {
       this.pendingInvites.set(tx, res);
       tx.events = { ...tx.events, onTerminated: () => this.pendingInvites.delete(tx) };
     }
+    if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
+      const st = negotiateAsUas(req, this.sessionTimerConfig);
+      if (st?.kind === 'reject') {
+        // RFC 4028 §9: too short an interval is refused before the application sees the INVITE.
+        res.send(422, 'Session Interval Too Small', { headers: { 'min-se': st.minSE } });
+        return;
+      }
+      res.sessionTimer = st;
+    }
     if (req.toTag !== undefined) {
       this.dialogs.onInDialogRequest(req, res);
       return;
@@ -296,8 +424,9 @@ export class SipStack {
       return;
     }
     if (req.method === 'OPTIONS') {
+      // RFC 3261 §11.2: Allow, Accept and Supported SHOULD be present; an empty Supported says "no extensions".
       res.send(200, undefined, {
-        headers: { allow: this.allowHeader, accept: 'application/sdp', supported: this.supportedHeader || [] },
+        headers: { allow: this.allowHeader, accept: 'application/sdp', supported: this.supportedHeader },
       });
       return;
     }
@@ -408,7 +537,11 @@ export class SipStack {
     req.set('call-id', opts.callId ?? `${newTag()}${newTag()}`);
     req.set('cseq', `${opts.cseq ?? 1} ${req.method}`);
     req.set('max-forwards', 70);
-    for (const [k, v] of headerEntries(opts.headers)) req.add(k, v);
+    for (const [k, v] of headerEntries(opts.headers)) {
+      // Single-valued headers given by the caller replace the defaults above.
+      if (k === 'max-forwards' || k === 'call-id' || k === 'cseq') req.set(k, v);
+      else req.add(k, v);
+    }
     if (opts.body !== undefined) req.body = typeof opts.body === 'string' ? Buffer.from(opts.body, 'utf8') : opts.body;
     return req;
   }

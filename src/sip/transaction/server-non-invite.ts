@@ -1,29 +1,58 @@
 // Non-INVITE server transaction: RFC 3261 §17.2.2.
-import type { SipRequest, SipResponse } from '../message.js';
+import { SipResponse, type HeaderEntry, type SipRequest } from '../message.js';
 import { isReliable, type SendTarget } from '../transport/types.js';
 import { deriveTimers, TimerSet, type DerivedTimers } from './timers.js';
 import { notify, TransactionLog } from './log.js';
+import { ownString } from '../strings.js';
 import type { ServerTransaction, ServerTransactionEvents, TransactionContext } from './types.js';
 
 export type ServerNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
+
+/**
+ * A final response whose wire form is fixed: serialized once, sent, and then kept as bytes alone,
+ * which is all a Completed transaction needs to answer retransmitted requests.
+ */
+class SentResponse extends SipResponse {
+  constructor(
+    res: SipResponse,
+    headers: HeaderEntry[],
+    private readonly bytes: Buffer,
+  ) {
+    super(res.status, res.reason, headers, headers.length > 0 ? res.body : undefined, res.version);
+  }
+
+  override toBuffer(): Buffer {
+    return this.bytes;
+  }
+}
+
+/** A copy in its own allocation: a slice of Node's shared 8 KiB buffer pool would keep the whole pool chunk alive. */
+function ownBytes(buf: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(copy);
+  return copy;
+}
 
 export class ServerNonInviteTransaction implements ServerTransaction {
   events: ServerTransactionEvents = {};
   private current: ServerNonInviteState = 'trying';
   private last: SipResponse | undefined;
+  private req: SipRequest | undefined;
   private readonly durations: DerivedTimers;
   private readonly timers: TimerSet<'J'>;
   private readonly log: TransactionLog;
 
   constructor(
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly target: SendTarget,
     private readonly ctx: TransactionContext,
     private readonly onTerminated: () => void,
   ) {
+    this.req = request;
     this.durations = deriveTimers(ctx.timers, isReliable(target.transport));
     this.timers = new TimerSet(ctx.clock);
-    this.log = new TransactionLog(ctx.logger, request.callId, 'nist');
+    // The log outlives the request (it is let go once Completed): copy the Call-ID out of its text.
+    this.log = new TransactionLog(ctx.logger, ownString(request.callId), 'nist');
   }
 
   get state(): ServerNonInviteState {
@@ -32,6 +61,11 @@ export class ServerNonInviteTransaction implements ServerTransaction {
 
   get lastResponse(): SipResponse | undefined {
     return this.last;
+  }
+
+  /** Undefined once a final response has been sent over an unreliable transport (see ServerTransaction). */
+  get request(): SipRequest | undefined {
+    return this.req;
   }
 
   respond(res: SipResponse): void {
@@ -48,9 +82,20 @@ export class ServerNonInviteTransaction implements ServerTransaction {
           // §17.2.2: a final response moves to Completed and starts Timer J (64*T1 over
           // unreliable transports so retransmitted requests are still answered; zero otherwise).
           this.current = 'completed';
-          this.transmit(res);
-          if (this.durations.j === 0) this.terminate();
-          else this.timers.start('J', this.durations.j, () => this.onTimerJ());
+          if (this.durations.j === 0) {
+            this.transmit(res);
+            this.terminate();
+            return;
+          }
+          // Only the response's bytes are needed from here on, so the parsed request and response are
+          // let go. What goes out keeps its headers for anyone inspecting it; what stays keeps none.
+          const bytes = ownBytes(res.toBuffer());
+          this.transmit(new SentResponse(res, res.headers, bytes));
+          if (this.current === 'completed') {
+            this.last = new SentResponse(res, [], bytes);
+            this.req = undefined;
+            this.timers.start('J', this.durations.j, () => this.onTimerJ());
+          }
         }
         return;
       case 'completed':

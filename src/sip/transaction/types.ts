@@ -29,7 +29,13 @@ export interface ServerTransactionEvents {
 }
 
 export interface ServerTransaction {
-  readonly request: SipRequest;
+  /**
+   * The request that created the transaction. A non-INVITE transaction over an unreliable transport
+   * lets go of it (undefined) once its final response is sent: for the 64*T1 it then lives it only
+   * answers retransmissions (RFC 3261 §17.2.2), and keeping the parsed request that long costs
+   * kilobytes per transaction under load. A TU that needs the request later keeps its own reference.
+   */
+  readonly request: SipRequest | undefined;
   readonly state: string;
   /** Where responses go (RFC 3261 §18.2.2, RFC 3581). */
   readonly target: SendTarget;

@@ -33,7 +33,7 @@ const lookup = (u: string) => users[u];
 
 function makeServer(extra: Partial<DigestChallengeOptions> = {}) {
   let now = 1_700_000_000_000;
-  const server = new DigestServer({ realm: 'hibiki.local', algorithms: ['MD5', 'SHA-256'], nonceTtlSec: 300, clock: () => now, ...extra });
+  const server = new DigestServer({ realm: 'hibiki.local', algorithms: ['SHA-256', 'MD5'], nonceTtlSec: 300, clock: () => now, ...extra });
   return {
     server,
     advance: (ms: number) => {
@@ -92,11 +92,13 @@ describe('buildAuthorization against RFC 7616 §3.9.1', () => {
 });
 
 describe('DigestServer.challenge', () => {
-  it('offers one challenge per algorithm, strongest first, sharing one nonce', () => {
+  it('offers one challenge per algorithm, in the configured order, sharing one nonce', () => {
     const { server } = makeServer();
     const values = server.challenge();
     expect(values).toHaveLength(2);
     expect(values.map((v) => param(v, 'algorithm'))).toEqual(['SHA-256', 'MD5']);
+    const reversed = new DigestServer({ realm: 'hibiki.local', algorithms: ['MD5', 'SHA-256'], nonceTtlSec: 300 });
+    expect(reversed.challenge().map((v) => param(v, 'algorithm'))).toEqual(['MD5', 'SHA-256']);
     expect(param(values[0], 'nonce')).toBe(param(values[1], 'nonce'));
     for (const v of values) {
       const parsed = parseAuthParams(v);

@@ -75,7 +75,7 @@ const VERDICTS: Record<string, Verdict> = {
   'comma-display-name.sip': { ok: false, status: 400, answerable: true },
   'no-version.sip': { ok: false, status: 400, answerable: true },
   'missing-via.sip': { ok: false, status: 400, answerable: false },
-  'bad-via.sip': { ok: false, status: 400, answerable: false },
+  'bad-via.sip': { ok: false, status: 400, answerable: true },
   'response-bad-status.sip': { drop: true },
   'response-huge-cseq.sip': { drop: true },
   'response-bad-version.sip': { drop: true },

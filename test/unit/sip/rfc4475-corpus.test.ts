@@ -35,7 +35,7 @@ const VERDICTS: Record<string, Verdict> = {
   'mpart01.dat': 'ok',
   'unreason.dat': 'ok',
   'noreason.dat': 'ok',
-  'badinv01.dat': { status: 400, answer: false }, // Via unparsable: nowhere to send a response
+  'badinv01.dat': { status: 400, answer: true }, // Via unparsable: answered to the packet's source
   'clerr.dat': { status: 400, answer: true },
   'ncl.dat': { status: 400, answer: true },
   'scalar02.dat': { status: 400, answer: true },

@@ -33,13 +33,18 @@ describe('non-INVITE server transaction', () => {
     const { tx, again } = newRequest(layer);
     let terminated = 0;
     tx.events.onTerminated = () => terminated++;
-    tx.respond(makeResponse(tx.request, 200, 'x'));
+    const req = tx.request!;
+    tx.respond(makeResponse(req, 200, 'x'));
     expect(tx.state).toBe('completed');
     expect(rec.sent[0]?.target).toEqual({ transport: 'udp', address: '192.0.2.1', port: 5060 });
+    // Completed over UDP keeps only the response's bytes, not the parsed request.
+    expect(tx.request).toBeUndefined();
     layer.receiveRequest(again());
     layer.receiveRequest(again());
     expect(rec.responses(200)).toHaveLength(3);
-    tx.respond(makeResponse(tx.request, 500, 'x'));
+    const [first, ...resent] = rec.responses(200).map((r) => r.msg.toBuffer().toString('latin1'));
+    expect(resent).toEqual([first, first]);
+    tx.respond(makeResponse(req, 500, 'x'));
     expect(rec.responses(500)).toHaveLength(0);
     // No retransmission of its own over UDP: only requests trigger resends.
     clock.advance(31_999);

@@ -1,0 +1,229 @@
+// RFC 4028 session timers: header rules, and two real stacks on loopback refreshing or expiring a session.
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { SipStack, type StackOptions } from '../../../src/sip/stack.js';
+import type { DestroyCause, Dialog, RefreshBy } from '../../../src/sip/dialog.js';
+import { SipRequest } from '../../../src/sip/message.js';
+import { parseMessage } from '../../../src/sip/parser.js';
+import {
+  expiryDelayMs,
+  negotiateAsUas,
+  parseMinSE,
+  parseSessionExpires,
+  refreshDelayMs,
+  SESSION_EXPIRED_REASON,
+} from '../../../src/sip/session-timer.js';
+
+const logger = pino({ level: 'silent' });
+const stacks: SipStack[] = [];
+
+afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((s) => s.stop()));
+});
+
+const SHORT = { sessionExpires: 2, minSE: 1 };
+
+async function stack(opts: Partial<StackOptions> = {}): Promise<SipStack> {
+  const s = new SipStack({ listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], logger, timers: { t1: 20 }, ...opts });
+  await s.start();
+  stacks.push(s);
+  return s;
+}
+
+function uriOf(s: SipStack): string {
+  return `sip:bob@127.0.0.1:${s.listening()[0]!.port}`;
+}
+
+/** Requests of a method as they arrive on the wire at `s`. */
+function sniff(s: SipStack, method: string): SipRequest[] {
+  const seen: SipRequest[] = [];
+  s.transport.onMessage((data) => {
+    const parsed = parseMessage(data);
+    if (parsed.ok && parsed.message instanceof SipRequest && parsed.message.method === method) seen.push(parsed.message);
+  });
+  return seen;
+}
+
+const SDP_A = 'v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+const SDP_B = 'v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function request(headers: Record<string, string>): SipRequest {
+  const req = new SipRequest('INVITE', 'sip:b@x');
+  for (const [k, v] of Object.entries(headers)) req.add(k, v);
+  return req;
+}
+
+describe('headers and the UAS choice (RFC 4028 §4, §5, §9)', () => {
+  it('parses Session-Expires and Min-SE', () => {
+    expect(parseSessionExpires('1800')).toEqual({ interval: 1800 });
+    expect(parseSessionExpires('1800 ; refresher=UAS')).toEqual({ interval: 1800, refresher: 'uas' });
+    expect(parseSessionExpires('90;refresher=other;x=1')).toEqual({ interval: 90 });
+    expect(parseSessionExpires('0')).toBeUndefined();
+    expect(parseSessionExpires('abc')).toBeUndefined();
+    expect(parseSessionExpires(undefined)).toBeUndefined();
+    expect(parseMinSE(' 90 ')).toBe(90);
+    expect(parseMinSE('90;x')).toBe(90);
+    expect(parseMinSE('-1')).toBeUndefined();
+  });
+
+  it('rejects short intervals, keeps the requested refresher, else picks uac only when the UAC supports timers', () => {
+    const cfg = { sessionExpires: 1800, minSE: 90 };
+    expect(negotiateAsUas(request({ 'session-expires': '60' }), cfg)).toEqual({ kind: 'reject', minSE: 90 });
+    expect(negotiateAsUas(request({ 'session-expires': '600;refresher=uas', supported: 'timer' }), cfg)).toEqual({
+      kind: 'accept',
+      interval: 600,
+      refresher: 'uas',
+      requireTimer: true,
+    });
+    expect(negotiateAsUas(request({ 'session-expires': '600', supported: 'replaces, timer' }), cfg)).toMatchObject({ refresher: 'uac', requireTimer: true });
+    expect(negotiateAsUas(request({ 'session-expires': '600' }), cfg)).toMatchObject({ refresher: 'uas', requireTimer: false });
+    // A longer interval than ours is shortened, but never below the request's Min-SE.
+    expect(negotiateAsUas(request({ 'session-expires': '7200', 'min-se': '3600' }), cfg)).toMatchObject({ interval: 3600 });
+    expect(negotiateAsUas(request({ 'session-expires': '7200' }), cfg)).toMatchObject({ interval: 1800 });
+    // No Session-Expires: inserted only for a UAC that can refresh (or to keep a running timer).
+    expect(negotiateAsUas(request({ supported: 'timer' }), cfg)).toEqual({ kind: 'accept', interval: 1800, refresher: 'uac', requireTimer: true });
+    expect(negotiateAsUas(request({}), cfg)).toBeUndefined();
+    expect(negotiateAsUas(request({}), cfg, { interval: 300 })).toEqual({ kind: 'accept', interval: 300, refresher: 'uas', requireTimer: false });
+  });
+
+  it('refreshes at half the interval and gives up min(32 s, interval/3) before the end', () => {
+    expect(refreshDelayMs(1800)).toBe(900_000);
+    expect(expiryDelayMs(1800)).toBe(1_768_000);
+    expect(expiryDelayMs(90)).toBe(60_000);
+  });
+
+  it('refuses a session timer configuration below its own minimum', () => {
+    expect(() => new SipStack({ listen: [], logger, sessionTimer: { sessionExpires: 30, minSE: 90 } })).toThrow(RangeError);
+  });
+});
+
+describe('session timers between two stacks', () => {
+  it('answers a too-short Session-Expires with 422, and the UAC retries once with the larger Min-SE', async () => {
+    const a = await stack({ sessionTimer: SHORT });
+    const b = await stack({ sessionTimer: { sessionExpires: 4, minSE: 3 } });
+    const offered = sniff(b, 'INVITE');
+    let uas: Dialog | undefined;
+    let seenByApp: SipRequest | undefined;
+    b.use('INVITE', (req, res) => {
+      seenByApp = req;
+      uas = b.createUAS(req, res, { localSdp: SDP_B });
+    });
+    const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A });
+    expect(offered.map((r) => r.get('session-expires'))).toEqual(['2', '3']);
+    expect(offered[0]!.getAll('supported')).toEqual(expect.arrayContaining(['100rel', 'timer']));
+    // The application saw only the retry (CSeq 2), never the refused INVITE.
+    expect(seenByApp?.cseq?.seq).toBe(2);
+    expect(seenByApp?.get('min-se')).toBe('3');
+    expect(uac.session).toEqual({ interval: 3, refresher: 'local' });
+    expect(uas!.session).toEqual({ interval: 3, refresher: 'remote' });
+
+    // An in-dialog refresh below the minimum is refused the same way.
+    const refused = await uac.request({ method: 'UPDATE', headers: { 'session-expires': '1', supported: 'timer' } });
+    expect(refused.status).toBe(422);
+    expect(refused.get('min-se')).toBe('3');
+    await uac.destroy();
+  });
+
+  it('the 2xx of a timer-capable UAS carries Session-Expires and Require: timer', async () => {
+    const a = await stack({ sessionTimer: SHORT });
+    const b = await stack({ sessionTimer: SHORT });
+    const ok: string[] = [];
+    a.transport.onMessage((data) => {
+      const text = data.toString('utf8');
+      if (text.startsWith('SIP/2.0 200') && text.includes('INVITE')) ok.push(text);
+    });
+    b.use('INVITE', (req, res) => b.createUAS(req, res, { localSdp: SDP_B }));
+    const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A });
+    expect(ok[0]).toMatch(/\r\nSession-Expires: 2;refresher=uac\r\n/i);
+    expect(ok[0]).toMatch(/\r\nRequire: timer\r\n/i);
+    await uac.destroy();
+  });
+
+  describe.each([
+    ['uac', 'the caller'],
+    ['uas', 'the callee'],
+  ] as const)('refresher=%s (%s refreshes)', (refresher, _who) => {
+    it('refreshes by re-INVITE at about half the interval and keeps the session past it', async () => {
+      const a = await stack({ sessionTimer: SHORT });
+      const b = await stack({ sessionTimer: SHORT });
+      let uas: Dialog | undefined;
+      b.use('INVITE', (req, res) => {
+        uas = b.createUAS(req, res, { localSdp: SDP_B });
+      });
+      const reinvitesAtB = sniff(b, 'INVITE');
+      const reinvitesAtA = sniff(a, 'INVITE');
+      const started = Date.now();
+      const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A, headers: { 'session-expires': `2;refresher=${refresher}` } });
+      const refresherDialog = refresher === 'uac' ? uac : uas!;
+      const otherDialog = refresher === 'uac' ? uas! : uac;
+      expect(refresherDialog.session).toEqual({ interval: 2, refresher: 'local' });
+      expect(otherDialog.session).toEqual({ interval: 2, refresher: 'remote' });
+
+      const firstRefresh = new Promise<number>((resolve) => refresherDialog.on('refresh', (by: RefreshBy) => by === 'local' && resolve(Date.now() - started)));
+      const seenByOther = new Promise<RefreshBy>((resolve) => otherDialog.on('refresh', resolve));
+      const at = await firstRefresh;
+      expect(at).toBeGreaterThan(700);
+      expect(at).toBeLessThan(1600);
+      expect(await seenByOther).toBe('remote');
+
+      // The refresh is a re-INVITE with the unchanged SDP that carries Session-Expires; its sender,
+      // the UAC of that transaction, stays the refresher.
+      const refreshes = (refresher === 'uac' ? reinvitesAtB : reinvitesAtA).filter((r) => r.toTag !== undefined);
+      expect(refreshes.length).toBeGreaterThanOrEqual(1);
+      expect(refreshes[0]!.get('session-expires')).toBe('2;refresher=uac');
+      expect(refreshes[0]!.body.toString()).toBe(refresher === 'uac' ? SDP_A : SDP_B);
+
+      // Past the whole interval, both sides are still up.
+      await sleep(2300 - (Date.now() - started));
+      expect(uac.state).toBe('confirmed');
+      expect(uas!.state).toBe('confirmed');
+      await uac.destroy();
+    }, 10_000);
+  });
+
+  it('ends the dialog with a BYE carrying the Reason when the peer does not refresh', async () => {
+    // `a` has session timers off but claims timer support, so it is chosen as refresher and never refreshes.
+    const a = await stack();
+    const b = await stack({ sessionTimer: SHORT });
+    let uas: Dialog | undefined;
+    b.use('INVITE', (req, res) => {
+      uas = b.createUAS(req, res, { localSdp: SDP_B });
+    });
+    const started = Date.now();
+    const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A, headers: { supported: 'timer', 'session-expires': '2' } });
+    expect(uac.session).toBeUndefined();
+    expect(uas!.session).toEqual({ interval: 2, refresher: 'remote' });
+    const [atA, atB] = await Promise.all([
+      new Promise<[SipRequest | undefined, DestroyCause | undefined]>((resolve) => uac.on('destroy', (req, cause) => resolve([req, cause]))),
+      new Promise<[SipRequest | undefined, DestroyCause | undefined]>((resolve) => uas!.on('destroy', (req, cause) => resolve([req, cause]))),
+    ]);
+    const elapsed = Date.now() - started;
+    // 2 s minus min(32, 2/3) s.
+    expect(elapsed).toBeGreaterThan(1200);
+    expect(elapsed).toBeLessThan(2000);
+    expect(atB).toEqual([undefined, 'session-expired']);
+    expect(atA[0]?.method).toBe('BYE');
+    expect(atA[0]?.get('reason')).toBe(SESSION_EXPIRED_REASON);
+    expect(atA[1]).toBe('bye');
+    expect(a.dialogs.size).toBe(0);
+    expect(b.dialogs.size).toBe(0);
+  }, 10_000);
+
+  it('runs no session timer when the stacks have none configured', async () => {
+    const a = await stack();
+    const b = await stack();
+    const invites = sniff(b, 'INVITE');
+    let uas: Dialog | undefined;
+    b.use('INVITE', (req, res) => {
+      uas = b.createUAS(req, res, { localSdp: SDP_B });
+    });
+    const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A });
+    expect(invites[0]!.has('session-expires')).toBe(false);
+    expect(invites[0]!.getAll('supported')).toEqual(['100rel']);
+    expect(uac.session).toBeUndefined();
+    expect(uas!.session).toBeUndefined();
+    await uac.destroy();
+  });
+});
