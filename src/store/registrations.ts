@@ -1,6 +1,7 @@
 // The registrar's binding store (F-REG): an in-memory index by AOR for lookups on every call, written
 // through to SQLite so registrations survive a restart. Writes are coalesced into one transaction
-// per event-loop turn, so a REGISTER storm costs one commit per turn rather than one per request.
+// at the end of the event-loop turn, and under load into at most one per MIN_COMMIT_INTERVAL_MS, so
+// a REGISTER storm costs a few commits per second rather than one per request.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { TransportName } from '../sip/message.js';
@@ -95,31 +96,88 @@ function fromRow(r: BindingRow): Binding | undefined {
   };
 }
 
-function toRow(b: Binding): BindingRow {
+function copy(b: Binding): Binding {
+  return { ...b };
+}
+
+/**
+ * The binding as the store keeps it: every field present in one fixed order, so all bindings share
+ * one compact object shape (a spread of an object with optional fields does not), and strings copied
+ * out of the message they were sliced from.
+ */
+function own(b: Binding): Binding {
   return {
-    aor: b.aor,
-    contact: b.contact,
-    instance_id: b.instanceId ?? null,
-    reg_id: b.regId ?? null,
-    call_id: b.callId,
+    aor: detach(b.aor),
+    contact: detach(b.contact),
+    instanceId: detach(b.instanceId),
+    regId: b.regId,
+    callId: detach(b.callId),
     cseq: b.cseq,
-    expires_at: b.expiresAt,
-    q: b.q ?? null,
+    expiresAt: b.expiresAt,
+    q: b.q,
     transport: b.transport,
-    source_address: b.sourceAddress,
-    source_port: b.sourcePort,
-    local_address: b.localAddress,
-    local_port: b.localPort,
-    connection_id: b.connectionId ?? null,
-    user_agent: b.userAgent ?? null,
-    registered_at: b.registeredAt,
-    reachable: b.reachable ? 1 : 0,
-    missed_qualify: b.missedQualify,
+    sourceAddress: b.sourceAddress,
+    sourcePort: b.sourcePort,
+    localAddress: b.localAddress,
+    localPort: b.localPort,
+    connectionId: detach(b.connectionId),
+    userAgent: detach(b.userAgent),
+    registeredAt: b.registeredAt,
+    reachable: b.reachable,
+    missedQualify: b.missedQualify,
   };
 }
 
-function copy(b: Binding): Binding {
-  return { ...b };
+/**
+ * Each commit costs a WAL append of every page it touched (tens of µs), so under load commits are
+ * spaced at least this far apart and carry every change made meanwhile. An isolated change is still
+ * written at the end of its event-loop turn.
+ */
+const MIN_COMMIT_INTERVAL_MS = 20;
+
+/** Statement parameters in column order (positional binding is cheaper than named for 18 values). */
+type BindingParams = [
+  aor: string,
+  contact: string,
+  instanceId: string | null,
+  regId: number | null,
+  callId: string,
+  cseq: number,
+  expiresAt: number,
+  q: number | null,
+  transport: string,
+  sourceAddress: string,
+  sourcePort: number,
+  localAddress: string,
+  localPort: number,
+  connectionId: string | null,
+  userAgent: string | null,
+  registeredAt: number,
+  reachable: number,
+  missedQualify: number,
+];
+
+function toParams(b: Binding): BindingParams {
+  return [
+    b.aor,
+    b.contact,
+    b.instanceId ?? null,
+    b.regId ?? null,
+    b.callId,
+    b.cseq,
+    b.expiresAt,
+    b.q ?? null,
+    b.transport,
+    b.sourceAddress,
+    b.sourcePort,
+    b.localAddress,
+    b.localPort,
+    b.connectionId ?? null,
+    b.userAgent ?? null,
+    b.registeredAt,
+    b.reachable ? 1 : 0,
+    b.missedQualify,
+  ];
 }
 
 export class RegistrationStore {
@@ -131,22 +189,22 @@ export class RegistrationStore {
   /** No binding expires before this; lets expire() return at once between expiries. */
   private earliestExpiry = Infinity;
   private readonly pending = new Map<string, PendingWrite>();
-  private flushTimer: NodeJS.Immediate | undefined;
+  private flushTimer: { cancel(): void } | undefined;
+  /** performance.now() of the last commit, for MIN_COMMIT_INTERVAL_MS. */
+  private lastCommitAt = -Infinity;
   private closed = false;
-  private readonly putStmt: Statement<BindingRow>;
-  private readonly deleteStmt: Statement<{ aor: string; contact: string }>;
+  private readonly putStmt: Statement<BindingParams>;
+  private readonly deleteStmt: Statement<[aor: string, contact: string]>;
   private readonly writeBatch: (writes: PendingWrite[]) => void;
 
   constructor(db: Database, clock: () => number = Date.now, logger?: Logger) {
     this.clock = clock;
     this.logger = logger;
-    this.putStmt = db.prepare<BindingRow>(`
+    this.putStmt = db.prepare<BindingParams>(`
       INSERT INTO registrations (aor, contact, instance_id, reg_id, call_id, cseq, expires_at, q, transport,
         source_address, source_port, local_address, local_port, connection_id, user_agent, registered_at,
         reachable, missed_qualify)
-      VALUES (@aor, @contact, @instance_id, @reg_id, @call_id, @cseq, @expires_at, @q, @transport,
-        @source_address, @source_port, @local_address, @local_port, @connection_id, @user_agent, @registered_at,
-        @reachable, @missed_qualify)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (aor, contact) DO UPDATE SET
         instance_id = excluded.instance_id, reg_id = excluded.reg_id, call_id = excluded.call_id,
         cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q, transport = excluded.transport,
@@ -155,11 +213,11 @@ export class RegistrationStore {
         connection_id = excluded.connection_id, user_agent = excluded.user_agent,
         registered_at = excluded.registered_at, reachable = excluded.reachable,
         missed_qualify = excluded.missed_qualify`);
-    this.deleteStmt = db.prepare<{ aor: string; contact: string }>('DELETE FROM registrations WHERE aor = @aor AND contact = @contact');
+    this.deleteStmt = db.prepare<[aor: string, contact: string]>('DELETE FROM registrations WHERE aor = ? AND contact = ?');
     this.writeBatch = db.transaction((writes: PendingWrite[]) => {
       for (const w of writes) {
-        if (w.op === 'put') this.putStmt.run(toRow(w.binding));
-        else this.deleteStmt.run({ aor: w.aor, contact: w.contact });
+        if (w.op === 'put') this.putStmt.run(...toParams(w.binding));
+        else this.deleteStmt.run(w.aor, w.contact);
       }
     });
     this.load(db);
@@ -193,29 +251,21 @@ export class RegistrationStore {
 
   /** Adds or replaces the binding keyed by (aor, contact). */
   upsert(b: Binding): void {
-    const own: Binding = {
-      ...b,
-      aor: detach(b.aor),
-      contact: detach(b.contact),
-      instanceId: detach(b.instanceId),
-      callId: detach(b.callId),
-      connectionId: detach(b.connectionId),
-      userAgent: detach(b.userAgent),
-    };
-    const list = this.byAor.get(own.aor);
+    const kept = own(b);
+    const list = this.byAor.get(kept.aor);
     if (!list) {
-      this.byAor.set(own.aor, [own]);
+      this.byAor.set(kept.aor, [kept]);
       this.size++;
     } else {
-      const i = list.findIndex((x) => x.contact === own.contact);
-      if (i >= 0) list[i] = own;
+      const i = list.findIndex((x) => x.contact === kept.contact);
+      if (i >= 0) list[i] = kept;
       else {
-        list.push(own);
+        list.push(kept);
         this.size++;
       }
     }
-    if (own.expiresAt < this.earliestExpiry) this.earliestExpiry = own.expiresAt;
-    this.queue({ op: 'put', binding: own });
+    if (kept.expiresAt < this.earliestExpiry) this.earliestExpiry = kept.expiresAt;
+    this.queue({ op: 'put', binding: kept });
   }
 
   remove(aor: string, contact: string): boolean {
@@ -267,11 +317,12 @@ export class RegistrationStore {
   /** Writes pending changes now, in one transaction. Throws if SQLite fails; the changes stay pending. */
   flush(): void {
     if (this.flushTimer) {
-      clearImmediate(this.flushTimer);
+      this.flushTimer.cancel();
       this.flushTimer = undefined;
     }
     if (this.pending.size === 0) return;
     const writes = [...this.pending.values()];
+    this.lastCommitAt = performance.now();
     this.writeBatch(writes);
     this.pending.clear();
   }
@@ -318,7 +369,18 @@ export class RegistrationStore {
     // Re-insert so the final write order follows the order of the last change to each key.
     this.pending.delete(key);
     this.pending.set(key, w);
-    if (!this.flushTimer) this.flushTimer = setImmediate(() => this.flushInBackground());
+    if (!this.flushTimer) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    const wait = this.lastCommitAt + MIN_COMMIT_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      const immediate = setImmediate(() => this.flushInBackground());
+      this.flushTimer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(() => this.flushInBackground(), wait);
+      this.flushTimer = { cancel: () => clearTimeout(timeout) };
+    }
   }
 
   private flushInBackground(): void {

@@ -38,7 +38,7 @@ export type RegisterOutcome = { registered: true } | { registered: false; status
 export interface SipJsClient {
   readonly ua: UserAgent;
   readonly registerer: Registerer;
-  /** What SIP.js logged (all but debug, first 500 lines), for failure messages. */
+  /** What SIP.js logged (all but debug, first 500 entries), including its SIP trace. */
   readonly logs: string[];
   /** Sends REGISTER and settles when SIP.js reaches Registered or gives up (final non-2xx, or timeout). */
   register(timeoutMs?: number): Promise<RegisterOutcome>;
@@ -58,6 +58,7 @@ export async function startSipJsClient(opts: SipJsClientOptions): Promise<SipJsC
   if (!uri) throw new Error(`bad SIP.js user URI for ${opts.user}`);
   const ua = new UserAgent({
     uri,
+    // traceSip puts every message sent and received into `logs`, for assertions and failure messages.
     transportOptions: { server: opts.server, connectionTimeout: 5, traceSip: true },
     authorizationUsername: opts.user,
     authorizationPassword: opts.password,
@@ -70,7 +71,13 @@ export async function startSipJsClient(opts: SipJsClientOptions): Promise<SipJsC
     // A test must fail fast rather than wait on reconnection back-off.
     reconnectionAttempts: 0,
   });
-  await ua.start();
+  try {
+    await ua.start();
+  } catch (err) {
+    clientOptionsByOrigin.delete(origin);
+    await ua.stop().catch(() => undefined);
+    throw err;
+  }
   const registerer = new Registerer(ua, { expires: opts.expires ?? 300 });
   let stopped = false;
 
