@@ -315,3 +315,38 @@ describe('calls between extensions', () => {
     void SipRequest;
   });
 });
+
+describe('reload during calls (F-RELOAD)', () => {
+  it('keeps a call in progress when its callee is removed by a reload; new calls use the new plan', async () => {
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    const { parse, stringify } = await import('yaml');
+    const h = await start();
+    const alice = await phone(h, '2001');
+    const bob = await phone(h, '2002');
+    const ringing = bob.waitForCall();
+    const outgoing = await alice.dial('2002');
+    const bobCall = await (await ringing).answer();
+    const aliceCall = await outgoing.answered;
+
+    // Remove the callee's extension from the file while the call is up.
+    const doc = parse(readFileSync(h.configPath, 'utf8')) as { extensions: Array<{ number: string }> };
+    doc.extensions = doc.extensions.filter((e) => e.number !== '2002');
+    writeFileSync(h.configPath, stringify(doc));
+    const until = Date.now() + 3000;
+    while (h.server.currentConfig.extensions.some((e) => e.number === '2002') && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    expect(h.server.currentConfig.extensions.map((e) => e.number)).not.toContain('2002');
+
+    // The established call still carries audio.
+    aliceCall.rtp.startTone({ seed: 77 });
+    const got = await bobCall.rtp.waitForPackets(20, 5000);
+    aliceCall.rtp.stopTone();
+    expect(got.tone.seeds.has(77)).toBe(true);
+    expect(h.server.calls.active()).toHaveLength(1);
+
+    // 2002 no longer exists for new calls.
+    const err = await failure(alice.call('2002'));
+    expect(err.status).toBe(404);
+    await aliceCall.hangup();
+    await bobCall.waitForEnd();
+  });
+});
