@@ -9,8 +9,6 @@ import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
 import type { TimerHandle } from './clock.js';
-import { formatVia } from './via.js';
-import { newBranch } from './transaction/branch.js';
 import {
   parseMinSE,
   SESSION_EXPIRED_REASON,
@@ -294,17 +292,7 @@ export class Dialog extends EventEmitter {
       this.lastAck = { cseq, ack };
       void this.nextHop().then(
         (target) => {
-          const local = this.stack.localPoint(target.transport, target.address);
-          ack.prepend(
-            'via',
-            formatVia({
-              protocol: 'SIP/2.0',
-              transport: target.transport.toUpperCase(),
-              host: local.host,
-              port: local.port,
-              params: new Map<string, string | null>([['branch', newBranch()], ['rport', null]]),
-            }),
-          );
+          this.stack.stampVia(ack, target);
           ack.set('max-forwards', 70);
           this.stack.sendRaw(ack, target);
         },

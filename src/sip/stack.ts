@@ -477,6 +477,23 @@ export class SipStack {
       onAdditional2xx?: (res: SipResponse) => void;
     },
   ): ClientTransaction {
+    this.stampVia(req, target);
+    if (!req.has('max-forwards')) req.set('max-forwards', 70);
+    if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
+    return this.transactions.sendRequest(req, target, {
+      onProvisional: handlers.onProvisional,
+      onFinal: handlers.onFinal,
+      onAdditional2xx: handlers.onAdditional2xx,
+      onTimeout: () => handlers.onFinal(this.syntheticResponse(req, 408)),
+      onTransportError: (err) => {
+        this.logger.debug({ callId: req.callId, err: err.message }, 'transport error on request');
+        handlers.onFinal(this.syntheticResponse(req, 503));
+      },
+    });
+  }
+
+  /** Put a new top Via for the target's transport, with a fresh branch and rport (RFC 3581). */
+  stampVia(req: SipRequest, target: SendTarget): void {
     const local = this.localPoint(target.transport, target.address);
     req.prepend(
       'via',
@@ -491,18 +508,6 @@ export class SipStack {
         ]),
       }),
     );
-    if (!req.has('max-forwards')) req.set('max-forwards', 70);
-    if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
-    return this.transactions.sendRequest(req, target, {
-      onProvisional: handlers.onProvisional,
-      onFinal: handlers.onFinal,
-      onAdditional2xx: handlers.onAdditional2xx,
-      onTimeout: () => handlers.onFinal(this.syntheticResponse(req, 408)),
-      onTransportError: (err) => {
-        this.logger.debug({ callId: req.callId, err: err.message }, 'transport error on request');
-        handlers.onFinal(this.syntheticResponse(req, 503));
-      },
-    });
   }
 
   /** A locally generated final response (RFC 3261 §8.1.3.1: timeout → 408, transport error → 503). */
