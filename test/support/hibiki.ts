@@ -16,6 +16,8 @@ export interface TestExtension {
   password: string;
   suspended?: boolean;
   maxContacts?: number;
+  callWaiting?: boolean;
+  ringTimeout?: number;
 }
 
 export interface StartOptions {

@@ -1,7 +1,7 @@
 // A SIP.js (0.21) user agent running in Node over the `ws` package, for interop tests of hibiki's
-// WebSocket transports (RFC 7118). Only REGISTER is driven here, so no SessionDescriptionHandler is set up.
+// WebSocket transports (RFC 7118). Calls need a SessionDescriptionHandler passed in (test/support/sipjs-call.ts).
 import { WebSocket, type ClientOptions } from 'ws';
-import { Registerer, RegistererState, UserAgent, type LogLevel } from 'sip.js';
+import { Registerer, RegistererState, UserAgent, type LogLevel, type SessionDescriptionHandlerFactory, type UserAgentDelegate } from 'sip.js';
 
 /**
  * SIP.js opens its socket with the browser call `new WebSocket(url, 'sip')` on the global object.
@@ -31,6 +31,10 @@ export interface SipJsClientOptions {
   ca?: string | Buffer;
   /** Registration interval asked for, in seconds. */
   expires?: number;
+  /** Media for calls (SIP.js's default needs WebRTC, which Node lacks): see test/support/sipjs-call.ts. */
+  sessionDescriptionHandlerFactory?: SessionDescriptionHandlerFactory;
+  /** Incoming INVITEs, MESSAGEs… (UserAgent delegate). */
+  delegate?: UserAgentDelegate;
 }
 
 export type RegisterOutcome = { registered: true } | { registered: false; status: number | undefined; reason: string };
@@ -70,6 +74,8 @@ export async function startSipJsClient(opts: SipJsClientOptions): Promise<SipJsC
     },
     // A test must fail fast rather than wait on reconnection back-off.
     reconnectionAttempts: 0,
+    ...(opts.sessionDescriptionHandlerFactory ? { sessionDescriptionHandlerFactory: opts.sessionDescriptionHandlerFactory } : {}),
+    ...(opts.delegate ? { delegate: opts.delegate } : {}),
   });
   try {
     await ua.start();

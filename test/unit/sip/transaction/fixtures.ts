@@ -108,7 +108,8 @@ export function copyRequest(req: SipRequest): SipRequest {
 }
 
 /** A response to req as the far end would send it: Via/From/To/Call-ID/CSeq copied, optional To tag. */
-export function makeResponse(req: SipRequest, status: number, toTag?: string, reason = 'Reason'): SipResponse {
+export function makeResponse(req: SipRequest | undefined, status: number, toTag?: string, reason = 'Reason'): SipResponse {
+  if (!req) throw new Error('the transaction no longer holds its request');
   const headers: HeaderEntry[] = [];
   for (const [k, v] of req.headers) {
     if (k === 'to' && toTag !== undefined && req.toTag === undefined) headers.push([k, `${v};tag=${toTag}`]);

@@ -157,7 +157,7 @@ describe('INVITE server transaction', () => {
     const ack = ackFor(ok);
     expect(layer.receiveRequest(ack)).toEqual({ kind: 'ack', req: ack });
     // The usual ACK for a 2xx has a branch of its own and matches no transaction.
-    const ownBranchAck = incoming(makeRequest({ method: 'ACK', callId: tx.request.callId, toTag: 'oktag' }));
+    const ownBranchAck = incoming(makeRequest({ method: 'ACK', callId: tx.request!.callId, toTag: 'oktag' }));
     expect(layer.receiveRequest(ownBranchAck)).toEqual({ kind: 'ack', req: ownBranchAck });
 
     // The TU's own 2xx retransmissions are passed to the transport; anything else is not.
@@ -238,7 +238,7 @@ describe('INVITE server transaction', () => {
     if (outcome.kind !== 'cancel') return;
     expect(outcome.invite).toBe(invite);
     expect(outcome.tx).not.toBe(invite);
-    expect(outcome.tx.request.method).toBe('CANCEL');
+    expect(outcome.tx.request?.method).toBe('CANCEL');
     expect(layer.size.server).toBe(2);
     outcome.tx.respond(makeResponse(outcome.tx.request, 200, 'uas'));
     // A retransmitted CANCEL is answered from its own transaction, not shown to the TU again.
