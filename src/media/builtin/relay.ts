@@ -157,6 +157,9 @@ export class MediaRelay {
       if (port === null) return null;
       const rtp = createSocket({ type: this.family, lookup: literalLookup as unknown as SocketOptions['lookup'] });
       const rtcp = createSocket({ type: this.family });
+      // Never an unhandled 'error' event (it would end the worker): the endpoint adds a logging handler.
+      rtp.on('error', () => undefined);
+      rtcp.on('error', () => undefined);
       if ((await bindSocket(rtp, port, this.settings.bindAddress)) && (await bindSocket(rtcp, port + 1, this.settings.bindAddress))) {
         return { port, rtp, rtcp };
       }
@@ -175,14 +178,13 @@ export class MediaRelay {
       }
       const source = this.nextSource++;
       const dtmfSource = this.nextSource++;
-      let ep: RelayEndpoint | null = null;
-      const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => ep && this.digit(ep, digit, durationMs, 'rfc4733')));
+      // The callbacks run only after `created` exists (on packets and timers).
+      const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
       const sender = new DtmfSender(
-        (ev, marker, sequence, timestamp) => this.guard(() => ep && this.sendEvent(ep, ev, marker, sequence, timestamp)),
+        (ev, marker, sequence, timestamp) => this.guard(() => this.sendEvent(created, ev, marker, sequence, timestamp)),
         () => undefined,
       );
       const created = new RelayEndpoint(id, label, source, dtmfSource, pair.port, pair.rtp, pair.rtcp, receiver, sender);
-      ep = created;
       pair.rtp.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
         try {
           this.onRtp(created, msg, rinfo);

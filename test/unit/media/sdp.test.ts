@@ -183,3 +183,39 @@ describe('buildOffer / acceptAnswer', () => {
     expectMediaError(() => acceptAnswer(phoneSdp(5000, { pts: [8] }), { ...offered, codecs: ['PCMU'] }), 488);
   });
 });
+
+describe('SDP from the network', () => {
+  it('either negotiates or throws MediaError for thousands of mangled offers and answers', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const base = phoneSdp(4000, { extra: ['m=video 5000 RTP/AVP 96', 'a=rtpmap:96 H264/90000'] });
+    const alphabet = 'v=0mac: /\r\n-1289IPN4RTAVPsendrecv\u0000\u00ff';
+    const offered: OfferedMedia = { codecs: ['PCMU', 'PCMA'], telephoneEventPt: 101, direction: 'sendrecv' };
+    let negotiated = 0;
+    for (let i = 0; i < 3000; i++) {
+      const chars = [...base];
+      for (let k = 0, edits = 1 + rand(6); k < edits; k++) {
+        const at = rand(chars.length);
+        const op = rand(3);
+        if (op === 0) chars.splice(at, 1);
+        else if (op === 1) chars.splice(at, 0, alphabet[rand(alphabet.length)]!);
+        else chars[at] = alphabet[rand(alphabet.length)]!;
+      }
+      const text = chars.join('');
+      for (const fn of [() => answerOffer(text, local), () => acceptAnswer(text, offered)]) {
+        try {
+          fn();
+          negotiated++;
+        } catch (err) {
+          if (!(err instanceof MediaError)) throw new Error(`non-MediaError for ${JSON.stringify(text)}: ${String(err)}`);
+          expect([400, 488]).toContain(err.sipStatus);
+        }
+      }
+    }
+    // Most single-character damage still leaves a usable offer: the test exercised both paths.
+    expect(negotiated).toBeGreaterThan(100);
+  });
+});

@@ -1,0 +1,367 @@
+// Media relay benchmark (issue #3 (b), goals G4b/G5 of the performance anchors): N concurrent G.711 calls
+// bridged by the built-in media engine (dist/media/builtin/engine.js) on loopback. A generator process
+// plays both phones of every call and sends 20 ms PCMU packets both ways; the engine relays each one to the
+// other phone.
+//
+// Method (anchors-performance.md §4.1): the engine process on core 0, the generator on core 1 (taskset).
+// As in the anchors, most phones are sinks that never read their socket (the kernel drops what overflows a
+// small receive buffer), so the generator's one core only has to send; loss in the relay is measured for
+// every stream from the engine's own counters (sent by the generator vs relayed out of the other leg). A few
+// probe calls are read in full: their end-to-end loss, and the added one-way latency from the send time
+// carried in the payload (the generator is sender and receiver, so no two clocks are compared).
+// `--read-all` reads every stream instead (end-to-end for all; needs a generator core with room to spare).
+// CPU is that of the engine process and of its busiest thread (the media worker), from /proc.
+//
+// Usage: npm run build && node scripts/bench/media-relay.mjs [options]
+//   --calls 1000        concurrent bridged calls (2 streams each way: 100 relayed packets/s per call)
+//   --seconds 15        how long the generator sends
+//   --probes 20         calls whose phones are read (latency, end-to-end loss)
+//   --read-all          read every phone (all calls are probes)
+//   --ports 20000       first port of the engine's RTP range (sized for the calls; keep it below the
+//                       kernel's ephemeral range, 32768+, where the generator's sockets are)
+//   --no-pin            do not pin the processes to cores
+//   --json FILE         write the results as JSON (for run.mjs)
+//
+// Roles (internal): `--role engine` and `--role generator` are the two child processes.
+import { fork } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
+
+const SELF = fileURLToPath(import.meta.url);
+const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
+const FRAME_MS = 20;
+const PAYLOAD = 160;
+/** Latency histogram: 10 µs buckets up to 1 s; the last bucket takes everything slower. */
+const BUCKET_US = 10;
+const BUCKETS = 100_001;
+const DRAIN_MS = 1000;
+
+const log = (line) => process.stderr.write(line + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- engine process ---------------------------------------------------------------------------------
+
+async function engineRole() {
+  const [{ BuiltinMediaEngine }, { pino }] = await Promise.all([import(ENGINE_MODULE), import('pino')]);
+  let engine;
+  let legIds = [];
+  process.on('message', async (msg) => {
+    try {
+      if (msg.cmd === 'setup') {
+        engine = new BuiltinMediaEngine({
+          address: '127.0.0.1',
+          bindAddress: '127.0.0.1',
+          rtpPorts: [msg.firstPort, msg.firstPort + msg.phones.length * 4 + 199],
+          rtpTimeoutSec: 0,
+          logger: pino({ level: 'warn' }),
+        });
+        await engine.start();
+        const ports = [];
+        legIds = [];
+        for (const [a, b] of msg.phones) {
+          const legs = [];
+          for (const phonePort of [a, b]) {
+            const id = await engine.createEndpoint();
+            const offer = ['v=0', 'o=gen 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phonePort} RTP/AVP 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
+            const { sdp } = await engine.answerOffer(id, offer);
+            legs.push({ id, port: Number(/^m=audio (\d+)/m.exec(sdp)[1]) });
+          }
+          engine.bridge(legs[0].id, legs[1].id);
+          ports.push([legs[0].port, legs[1].port]);
+          legIds.push(legs[0].id, legs[1].id);
+        }
+        process.send({ cmd: 'ready', ports });
+      } else if (msg.cmd === 'stats') {
+        // Per stream index (same order as the generator's phones): packets in on that leg, out of it.
+        const stats = await Promise.all(legIds.map((id) => engine.stats(id)));
+        process.send({ cmd: 'stats', packetsIn: stats.map((s) => s.packetsIn), packetsOut: stats.map((s) => s.packetsOut) });
+      } else if (msg.cmd === 'stop') {
+        await engine?.stop();
+        process.exit(0);
+      }
+    } catch (err) {
+      log(`engine: ${err.stack ?? err}`);
+      process.exit(1);
+    }
+  });
+  process.send({ cmd: 'up' });
+}
+
+// ---- generator process ------------------------------------------------------------------------------
+
+const literalLookup = (address, family, callback) => callback(null, address, family);
+
+async function bindPhone(sink) {
+  // Sinks keep a small receive buffer: the kernel drops what they never read.
+  const s = createSocket({ type: 'udp4', lookup: literalLookup, ...(sink ? { recvBufferSize: 4096 } : {}) });
+  await new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', resolve);
+  });
+  if (sink) stopReading(s);
+  return s;
+}
+
+/**
+ * dgram reads every bound socket and has no public way to stop; its handle has (recvStop, used by Node
+ * itself on close). Without it the sink would be read and dropped in JS, which costs generator CPU only.
+ */
+function stopReading(socket) {
+  const state = Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'state symbol');
+  socket[state]?.handle?.recvStop?.();
+}
+
+/**
+ * Every stream sends one packet per 20 ms; the streams' send times are spread evenly over the 20 ms so the
+ * load is smooth. Packet g (over all streams) is due at start + g × 20 ms / streams, so lateness of the
+ * timer never accumulates. Payload: send time (ms, performance.now()) | stream index | sequence.
+ */
+async function generatorRole() {
+  const calls = Number(process.env.BENCH_CALLS);
+  const probes = Number(process.env.BENCH_PROBES);
+  const sockets = [];
+  for (let i = 0; i < calls * 2; i++) sockets.push(await bindPhone(i >= probes * 2));
+  const streams = sockets.length;
+  const sent = new Float64Array(streams);
+  const received = new Float64Array(streams);
+  const hist = new Uint32Array(BUCKETS);
+  let late = 0;
+  sockets.slice(0, probes * 2).forEach((s) => {
+    s.on('message', (buf) => {
+      if (buf.length < 12 + 16) return;
+      const now = performance.now();
+      const stream = buf.readUInt32BE(12 + 8);
+      if (stream >= streams) return;
+      received[stream]++;
+      const us = (now - buf.readDoubleBE(12)) * 1000;
+      hist[Math.min(BUCKETS - 1, Math.max(0, Math.floor(us / BUCKET_US)))]++;
+    });
+  });
+  process.on('message', async (msg) => {
+    if (msg.cmd !== 'start') return;
+    // Stream 2i is phone A of call i (sends to the engine's port for leg A), 2i+1 phone B.
+    const targets = msg.ports.flat();
+    const seq = new Uint16Array(streams);
+    const total = Math.floor((msg.seconds * 1000) / FRAME_MS) * streams;
+    const start = performance.now();
+    let g = 0;
+    await new Promise((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        const due = Math.min(total, Math.floor(((now - start) / FRAME_MS) * streams) + 1);
+        if (due - g > streams) late++;
+        for (; g < due; g++) {
+          const i = g % streams;
+          const buf = Buffer.allocUnsafe(12 + PAYLOAD);
+          buf[0] = 0x80;
+          buf[1] = 0;
+          buf.writeUInt16BE(seq[i], 2);
+          buf.writeUInt32BE((seq[i] * PAYLOAD) >>> 0, 4);
+          buf.writeUInt32BE(i + 1, 8);
+          buf.fill(0xff, 12);
+          buf.writeDoubleBE(performance.now(), 12);
+          buf.writeUInt32BE(i, 12 + 8);
+          buf.writeUInt32BE(seq[i], 12 + 12);
+          seq[i]++;
+          sockets[i].send(buf, targets[i], '127.0.0.1');
+          sent[i]++;
+        }
+        if (g >= total) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+    const sendingMs = performance.now() - start;
+    process.send({ cmd: 'sent' });
+    await sleep(DRAIN_MS);
+    for (const s of sockets) s.close();
+    process.send({ cmd: 'result', sendingMs, sent: [...sent], received: [...received.subarray(0, probes * 2)], hist: [...hist], lateTicks: late });
+  });
+  process.send({ cmd: 'ports', phones: Array.from({ length: calls }, (_, i) => [sockets[2 * i].address().port, sockets[2 * i + 1].address().port]) });
+}
+
+// ---- orchestration ----------------------------------------------------------------------------------
+
+/** CPU µs of each thread of a process (/proc/<pid>/task/<tid>/stat, proc(5)). */
+function threadCpuUs(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicksPerSecond());
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+function once(child, cmd) {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m) => {
+      if (m.cmd !== cmd) return;
+      child.off('message', onMsg);
+      child.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code) => reject(new Error(`child exited (${code}) while waiting for ${cmd}`));
+    child.on('message', onMsg);
+    child.once('exit', onExit);
+  });
+}
+
+/** Starts this script in a role; with taskset when pinned (taskset execs node: same pid, IPC intact). */
+function child(role, core, env = {}) {
+  const opts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } };
+  if (core === undefined) return track(fork(SELF, ['--role', role], opts));
+  return track(fork(SELF, ['--role', role], { ...opts, execPath: 'taskset', execArgv: ['-c', String(core), process.execPath] }));
+}
+
+/** Waits for a child that was asked to exit; SIGTERM/SIGKILL only if it does not within graceMs. */
+function exited(child, graceMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => stopChild(child, 1000).then(resolve), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function percentileFromHist(hist, count, p) {
+  const rank = Math.ceil((p / 100) * count);
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i];
+    if (seen >= rank) return ((i + 1) * BUCKET_US) / 1000;
+  }
+  return NaN;
+}
+
+export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, readAll = false, firstPort = 20000, pin = true } = {}) {
+  installCleanup();
+  const probeCalls = readAll ? calls : Math.min(probes, calls);
+  const pins = pin ? pinning() : { server: undefined, generator: undefined, note: 'not pinned (--no-pin)' };
+  const cores = { ...pins, note: pins.server === undefined ? pins.note : `engine on core ${pins.server}, generator on core ${pins.generator}` };
+  log(`media relay: ${calls} calls (${probeCalls} read in full), ${seconds} s, ${cores.note}`);
+  const engine = child('engine', cores.server);
+  const generator = child('generator', cores.generator, { BENCH_CALLS: String(calls), BENCH_PROBES: String(probeCalls) });
+  try {
+    await once(engine, 'up');
+    const { phones } = await once(generator, 'ports');
+    engine.send({ cmd: 'setup', phones, firstPort });
+    const { ports } = await once(engine, 'ready');
+    log(`media relay: ${calls * 2} endpoints up, sending`);
+    await sleep(500);
+    const cpu0 = cpuTimeUs(engine.pid);
+    const gen0 = cpuTimeUs(generator.pid);
+    const threads0 = threadCpuUs(engine.pid);
+    const t0 = performance.now();
+    const resultReady = once(generator, 'result');
+    generator.send({ cmd: 'start', ports, seconds });
+    // CPU is measured over the sending window; the drain that follows is idle.
+    await once(generator, 'sent');
+    const wallUs = (performance.now() - t0) * 1000;
+    const cpu1 = cpuTimeUs(engine.pid);
+    const gen1 = cpuTimeUs(generator.pid);
+    const threads1 = threadCpuUs(engine.pid);
+    const result = await resultReady;
+    engine.send({ cmd: 'stats' });
+    const counters = await once(engine, 'stats');
+    let busiest = 0;
+    for (const [tid, us] of threads1) busiest = Math.max(busiest, us - (threads0.get(tid) ?? 0));
+    engine.send({ cmd: 'stop' });
+    await exited(engine, 5000);
+    await stopChild(generator, 2000);
+
+    const sum = (a) => a.reduce((x, y) => x + y, 0);
+    const sent = sum(result.sent);
+    // Stream i (phone i → its leg) comes out of the other leg of the call: i ^ 1.
+    const relayedOut = result.sent.map((_, i) => counters.packetsOut[i ^ 1]);
+    const relayed = sum(relayedOut);
+    const worstRelayLoss = Math.max(...result.sent.map((s, i) => (s - relayedOut[i]) / s));
+    const probeSent = sum(result.sent.slice(0, probeCalls * 2));
+    const probeReceived = sum(result.received);
+    const count = sum(result.hist);
+    const serverCpuUs = cpu1 - cpu0;
+    const sendingSeconds = result.sendingMs / 1000;
+    return {
+      calls,
+      seconds,
+      probeCalls,
+      pinned: cores.note,
+      sent,
+      engineReceived: sum(counters.packetsIn),
+      relayed,
+      relayLossPct: (100 * (sent - relayed)) / sent,
+      worstStreamRelayLossPct: 100 * worstRelayLoss,
+      probeSent,
+      probeReceived,
+      probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
+      sendingSeconds,
+      relayedPps: relayed / sendingSeconds,
+      latencyMs: { p50: percentileFromHist(result.hist, count, 50), p99: percentileFromHist(result.hist, count, 99), p999: percentileFromHist(result.hist, count, 99.9), max: percentileFromHist(result.hist, count, 100) },
+      engineCpuPct: (100 * serverCpuUs) / wallUs,
+      workerThreadCpuPct: (100 * busiest) / wallUs,
+      engineCpuUsPerPacket: serverCpuUs / Math.max(1, relayed),
+      generatorCpuPct: (100 * (gen1 - gen0)) / wallUs,
+      generatorLateTicks: result.lateTicks,
+    };
+  } catch (err) {
+    await Promise.all([stopChild(engine, 1000), stopChild(generator, 1000)]);
+    throw err;
+  }
+}
+
+export function report(r) {
+  const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  return [
+    '| calls | relayed pps | sent | relayed | relay loss % | worst stream % | probe streams: loss % | added latency p50 / p99 / p99.9 / max (ms) | engine CPU % | media worker CPU % | CPU µs / relayed packet |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    `| ${r.calls} | ${Math.round(r.relayedPps)} | ${r.sent} | ${r.relayed} | ${f(r.relayLossPct, 4)} | ${f(r.worstStreamRelayLossPct, 3)} | ${f(r.probeLossPct, 4)} (${r.probeCalls} calls) | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.p999)} / ${f(r.latencyMs.max)} | ${f(r.engineCpuPct, 1)} | ${f(r.workerThreadCpuPct, 1)} | ${f(r.engineCpuUsPerPacket)} |`,
+    '',
+    `${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
+  ].join('\n');
+}
+
+async function main(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      role: { type: 'string' },
+      calls: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '15' },
+      probes: { type: 'string', default: '20' },
+      'read-all': { type: 'boolean', default: false },
+      ports: { type: 'string', default: '20000' },
+      'no-pin': { type: 'boolean', default: false },
+      json: { type: 'string' },
+    },
+  });
+  if (values.role === 'engine') return engineRole();
+  if (values.role === 'generator') return generatorRole();
+  const calls = Number(values.calls);
+  const seconds = Number(values.seconds);
+  const probes = Number(values.probes);
+  const firstPort = Number(values.ports);
+  if (!(Number.isInteger(calls) && calls > 0 && calls <= 5000)) throw new Error('--calls must be 1–5000');
+  if (!(seconds > 0 && seconds <= 300)) throw new Error('--seconds must be 1–300');
+  if (!(Number.isInteger(probes) && probes >= 1)) throw new Error('--probes must be ≥ 1');
+  if (!(Number.isInteger(firstPort) && firstPort >= 1024 && firstPort + calls * 4 + 200 <= 65535)) throw new Error('--ports leaves no room for the calls');
+  const result = await runMediaRelay({ calls, seconds, probes, readAll: values['read-all'], firstPort, pin: !values['no-pin'] });
+  process.stdout.write(report(result) + '\n');
+  if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+  process.exit(0);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).catch((err) => {
+    log(err.stack ?? String(err));
+    process.exit(1);
+  });
+}
