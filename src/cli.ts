@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command line: `hibiki --config FILE` runs the server; `hibiki config check FILE` validates a file;
 // `hibiki registrations --config FILE` lists the stored bindings.
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.js';
@@ -76,6 +77,7 @@ function exportCdr(file: string, from: string, to: string, encoding: string, out
   }
   const db = openDatabase(resolve(result.config.data.dir));
   try {
+    mkdirSync(resolve(outDir), { recursive: true });
     const files = exportCdrCsv(new CdrStore(db), { ...range, dir: resolve(outDir), encoding });
     for (const f of files) out(f);
     if (files.length === 0) out('no call-detail records in that range');
