@@ -127,13 +127,14 @@ export class CallManager {
 
     if (origin.kind === 'trunk') {
       const ext = router.resolveInbound(dialledRaw, origin.trunk.name);
+      const attempt = { direction: 'inbound' as const, caller, dialled: dialledRaw, trunk: origin.trunk.name };
       if (!ext) {
         log.info({ did: dialledRaw, trunk: origin.trunk.name }, 'inbound call to unknown DID');
-        reject(404, 1);
+        this.refuse(req, res, attempt, 404, 1, 'unknown DID');
         return;
       }
       if (!trunks.acquire(origin.trunk.name)) {
-        reject(503, 34);
+        this.refuse(req, res, attempt, 503, 34, 'trunk channel limit');
         return;
       }
       const call = new Call(req.callId, 'inbound', caller, dialledRaw, { number: ext.number, name: ext.name }, this.deps.media, this.deps.logger);
@@ -148,7 +149,7 @@ export class CallManager {
     const target = resolution.target;
     if (target.kind === 'not-found') {
       log.info({ dialled: resolution.dialled }, 'call to unknown number');
-      reject(404, 1);
+      this.refuse(req, res, { direction: 'internal', caller, dialled: resolution.dialled }, 404, 1, 'unknown number');
       return;
     }
     if (target.kind === 'extension') {
@@ -157,14 +158,15 @@ export class CallManager {
       return;
     }
     // Outbound through a trunk.
+    const attempt = { direction: 'outbound' as const, caller, dialled: resolution.dialled, trunk: target.trunk.name };
     if (origin.extension.callerId === 'none') {
       log.info({ dialled: resolution.dialled }, 'external calls barred for this extension');
-      reject(403, 21, 'External calls barred');
+      this.refuse(req, res, attempt, 403, 21, 'external calls barred');
       return;
     }
     if (!trunks.acquire(target.trunk.name)) {
       log.info({ trunk: target.trunk.name }, 'trunk channel limit reached');
-      reject(503, 34);
+      this.refuse(req, res, attempt, 503, 34, 'trunk channel limit');
       return;
     }
     const presented = origin.extension.callerId ?? target.route.callerId ?? target.trunk.callerId ?? origin.extension.number;
@@ -172,6 +174,22 @@ export class CallManager {
     call.trunk = target.trunk.name;
     call.once('ended', () => trunks.release(target.trunk.name));
     await this.placeCall(call, req, res, offer, mf, { kind: 'trunk', trunk: target.trunk, number: target.number, presented, presentation });
+  }
+
+  /** A call attempt refused before anything rang: answer it and still leave its CDR row (F-CDR). */
+  private refuse(
+    req: SipRequest,
+    res: ServerResponse,
+    attempt: { direction: 'internal' | 'inbound' | 'outbound'; caller: Party; dialled: string; trunk?: string },
+    status: number,
+    cause: number,
+    reason: string,
+  ): void {
+    res.send(status, undefined, { headers: { reason: formatReason(cause) } });
+    const call = new Call(req.callId, attempt.direction, attempt.caller, attempt.dialled, { number: attempt.dialled }, this.deps.media, this.deps.logger);
+    call.trunk = attempt.trunk;
+    this.register(call);
+    call.finish({ disposition: 'failed', hangupBy: 'system', q850: cause, sipStatus: status, reason });
   }
 
   /** Answer-side media, the callee forks, and the race between answer, failure, timeout and CANCEL. */

@@ -166,6 +166,8 @@ describe('calls between extensions', () => {
     const err = await failure(alice.call('2999'));
     expect(err.status).toBe(404);
     expect(err.response?.get('reason')).toMatch(/cause=1\b/);
+    const [row] = await cdrs(h);
+    expect(row).toMatchObject({ disposition: 'failed', q850Cause: 1, sipStatus: 404, dialedNumber: '2999', callerNumber: '2001' });
   });
 
   it('gives up after the ring timeout: 480 to the caller, CANCEL to the callee, CDR no_answer / 19', async () => {

@@ -147,6 +147,8 @@ describe('trunks', () => {
     expect(err).toBeInstanceOf(CallFailedError);
     expect(err?.status).toBe(503);
     expect(err?.response?.get('reason')).toMatch(/cause=34/);
+    await until(() => h.server.cdr.query({}).some((r) => r.q850Cause === 34));
+    expect(h.server.cdr.query({}).find((r) => r.q850Cause === 34)).toMatchObject({ direction: 'outbound', trunk: 'carrier', disposition: 'failed', sipStatus: 503 });
     await carrierCall.hangup();
   });
 
