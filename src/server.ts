@@ -23,6 +23,7 @@ import { buildCdr } from './pbx/cdr.js';
 import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-store.js';
 import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
+import { InCallCodes } from './features/in-call-codes.js';
 
 export interface ServerOptions {
   config: HibikiConfig;
@@ -47,6 +48,7 @@ export class HibikiServer {
   readonly media: MediaEngine;
   readonly calls: CallManager;
   readonly cdr: CdrStore;
+  readonly inCallCodes: InCallCodes;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
@@ -101,6 +103,8 @@ export class HibikiServer {
       config: () => this.config,
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
     });
+    this.inCallCodes = new InCallCodes(this.media, this.stack.clock);
+    this.calls.onAnswered((call, caller, callee, cfg) => this.inCallCodes.attach(call, caller, callee, cfg));
   }
 
   /** F-CDR: one row per call, written when it ends. */

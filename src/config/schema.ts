@@ -3,6 +3,7 @@
 // timer/limit carries a default and a describe() text from which docs/configuration.md is generated.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_CODES, validateCodes } from '../features/code-config.js';
 
 /** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
 export interface ConflictParams {
@@ -222,6 +223,35 @@ const callsSchema = z
   .strict()
   .describe('Call handling defaults.');
 
+const inCallCode = (def: string, text: string) => z.string().default(def).describe(text);
+
+const codesSchema = z
+  .object({
+    park: inCallCode(DEFAULT_CODES.park, 'In-call code that parks the other party (F-PARK).'),
+    blindTransfer: inCallCode(DEFAULT_CODES.blindTransfer, 'In-call code + target + confirm: blind (direct) transfer (F-XFER-BLIND).'),
+    attendedTransfer: inCallCode(DEFAULT_CODES.attendedTransfer, 'In-call code + target + confirm: consult transfer (F-XFER-ATTENDED).'),
+    dialConfirm: inCallCode(DEFAULT_CODES.dialConfirm, 'Ends transfer-target entry at once (1–3 chars starting with * or #).'),
+    dtmfSend: inCallCode(DEFAULT_CODES.dtmfSend, 'Lifts DTMF suppression for the rest of the call (1–3 chars starting with * or #).'),
+  })
+  .strict()
+  .superRefine((codes, ctx) => {
+    const { errors } = validateCodes(codes);
+    for (const e of errors) ctx.addIssue({ code: 'custom', path: [e.key], message: e.message });
+  })
+  .describe('In-call feature codes typed on the keypad (F-CODES); park/transfer codes must be prefix-free against each other.');
+
+const dtmfSchema = z
+  .object({
+    suppress: z
+      .boolean()
+      .default(true)
+      .describe('No digit typed by a local user reaches the far end unless the DTMF-send code was pressed in that call. false: digits are forwarded, except feature codes, which are held back and replayed on mismatch.'),
+    featureDigitTimeout: int(1000, 100, 10_000, 'How long (ms) a partly typed feature code waits for its next digit.'),
+    transferDigitTimeout: int(4000, 1000, 30_000, 'Silence (ms) that ends transfer-target entry when the dial-confirm code is not pressed.'),
+  })
+  .strict()
+  .describe('DTMF handling in calls (F-CODES).');
+
 const cdrSchema = z
   .object({
     retentionDays: int(92, 1, 36_500, 'Call-detail records older than this are purged daily.'),
@@ -348,6 +378,8 @@ export const configObjectSchema = z
     media: mediaSchema.prefault({}),
     calls: callsSchema.prefault({}),
     cdr: cdrSchema.prefault({}),
+    codes: codesSchema.prefault({}),
+    dtmf: dtmfSchema.prefault({}),
     trunks: z.array(trunkSchema).default([]).describe('SIP trunks to carriers or other PBXs (F-TRUNK).'),
     inbound: z.array(inboundSchema).default([]).describe('Inbound DID routing: which extension a number dialled from a trunk rings.'),
     routes: z.array(routeSchema).default([]).describe('Outbound routes: dialled-number prefixes sent to a trunk, with digit manipulation.'),

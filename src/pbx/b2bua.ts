@@ -51,6 +51,7 @@ const DTMF_INFO_TYPES = new Set(['application/dtmf-relay', 'application/dtmf']);
 export class CallManager {
   private calls = new Set<Call>();
   private byEndpoint = new Map<EndpointId, Call>();
+  private answeredHooks: Array<(call: Call, caller: Leg, callee: Leg, config: HibikiConfig) => void> = [];
 
   constructor(private readonly deps: CallManagerDeps) {}
 
@@ -60,6 +61,13 @@ export class CallManager {
         this.deps.logger.error({ err, callId: req.callId }, 'INVITE handling failed');
         if (!res.finalResponseSent) res.send(500, undefined, { headers: { reason: formatReason(41) } });
       });
+    });
+    this.deps.media.on('dtmf', (id, digit, durationMs, source) => {
+      const call = this.byEndpoint.get(id);
+      const leg = call?.legs.find((l) => l.endpoint === id);
+      if (!call || !leg || leg.ended) return;
+      call.log.debug({ leg: leg.role, digit, durationMs, source }, 'dtmf');
+      leg.onDigit?.(digit);
     });
     this.deps.media.on('rtp-timeout', (id) => {
       const call = this.byEndpoint.get(id);
@@ -246,6 +254,7 @@ export class CallManager {
     }
     const legA = call.addLeg(new Leg('caller', epA, call.caller, call.direction === 'inbound' ? undefined : call.caller.number));
     this.byEndpoint.set(epA, call);
+    this.applyDtmfPolicy(legA, config);
     if (offer !== undefined) {
       try {
         answerA = (await media.answerOffer(epA, offer)).sdp;
@@ -265,6 +274,7 @@ export class CallManager {
     }
     const legB = call.addLeg(new Leg('callee', epB, call.callee, dest.kind === 'extension' ? dest.extension.number : undefined));
     this.byEndpoint.set(epB, call);
+    this.applyDtmfPolicy(legB, config);
     if (call.isFinished) return;
 
     // Identity presented to the callee (F-CLIR).
@@ -363,6 +373,7 @@ export class CallManager {
         call.markAnswered(fork.label);
         call.log.info({ answeredBy: fork.label }, 'call answered');
         this.wireDialogs(call, legA, legB);
+        for (const hook of this.answeredHooks) hook(call, legA, legB, config);
       } catch (err) {
         call.log.warn({ err: (err as Error).message }, 'answer could not be bridged');
         void dialog.destroy({ headers: { reason: formatReason(65) } });
@@ -417,6 +428,23 @@ export class CallManager {
           },
         );
     }
+  }
+
+  // ---- DTMF and feature codes (F-CODES) ------------------------------------------
+
+  /**
+   * A local user's digits never go straight through the engine: the feature-code matcher decides what
+   * reaches the far end. Digits from the outside (trunk legs) pass untouched.
+   */
+  private applyDtmfPolicy(leg: Leg, config: HibikiConfig): void {
+    if (leg.extension === undefined) return;
+    // Before the call is answered codes are inactive; with suppression on, digits are simply not sent.
+    this.deps.media.setDtmfPolicy(leg.endpoint, config.dtmf.suppress ? 'suppress' : 'pass');
+  }
+
+  /** Called when a call is answered and both legs are bridged (features attach here). */
+  onAnswered(hook: (call: Call, caller: Leg, callee: Leg, config: HibikiConfig) => void): void {
+    this.answeredHooks.push(hook);
   }
 
   // ---- established call -------------------------------------------------------

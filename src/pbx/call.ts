@@ -18,6 +18,8 @@ export interface Party {
 export class Leg {
   dialog: Dialog | undefined;
   ended = false;
+  /** Receives the DTMF digits this leg's party types (set by the feature-code layer). */
+  onDigit: ((digit: string) => void) | undefined;
 
   constructor(
     readonly role: LegRole,
@@ -112,6 +114,7 @@ export class Call extends EventEmitter {
     this.finished = true;
     for (const leg of this.legs) {
       leg.ended = true;
+      leg.onDigit = undefined;
       this.media.destroy(leg.endpoint);
     }
     const full: CallOutcome = {

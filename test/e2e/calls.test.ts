@@ -100,8 +100,8 @@ describe('calls between extensions', () => {
     expect(h.server.calls.active()).toHaveLength(0);
   });
 
-  it('relays RFC 4733 and SIP INFO DTMF from the caller to the callee as RFC 4733', async () => {
-    const h = await start();
+  it('relays RFC 4733 and SIP INFO DTMF from the caller to the callee as RFC 4733 (suppression off)', async () => {
+    const h = await start({ config: { dtmf: { suppress: false } } });
     const alice = await phone(h, '2001');
     const bob = await phone(h, '2002');
     const ringing = bob.waitForCall();
