@@ -5,8 +5,6 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { ServerResponse, SipStack } from '../sip/stack.js';
-import type { Dialog } from '../sip/dialog.js';
-import { UacError } from '../sip/dialog-layer.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
 import type { SendTarget } from '../sip/transport/types.js';
 import { MediaError, type Direction, type EndpointId, type MediaEngine } from '../media/engine.js';
@@ -16,6 +14,7 @@ import type { Registrar } from './registrar.js';
 import type { RequestAuthenticator } from './authenticator.js';
 import type { ExtensionConfig, Router, TrunkConfig } from './router.js';
 import type { TrunkManager } from './trunks.js';
+import { Ringer } from './ringer.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -29,11 +28,6 @@ export interface CallManagerDeps {
   onCallEnded: (call: Call, outcome: CallOutcome) => void;
 }
 
-interface Fork {
-  label: string;
-  cancel?: () => void;
-  settled: boolean;
-}
 
 /** Outcome of the callee side before answer, used for the response to the caller and the CDR. */
 interface Failure {
@@ -293,44 +287,39 @@ export class CallManager {
     const to = dest.kind === 'trunk' ? `<sip:${dest.number}@${fromDomain}>` : `<sip:${dest.extension.number}@${domain}>`;
     const auth = dest.kind === 'trunk' && dest.trunk.password && dest.trunk.username ? { username: dest.trunk.authUsername ?? dest.trunk.username, password: dest.trunk.password } : undefined;
 
-    const forks: Fork[] = [];
-    const failures: SipResponse[] = [];
     let ringingSent = false;
     let earlyMedia = false;
-    let answered = false;
     let settled = false;
 
-    const cancelForks = (except?: Fork) => {
-      for (const f of forks) if (f !== except && !f.settled) f.cancel?.();
-    };
-    const ringTimer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      call.log.info({ ringTimeout }, 'no answer');
-      cancelForks();
-      fail({ status: 480, cause: 19, disposition: 'no_answer', reason: 'ring timeout', hangupBy: 'system' });
-    }, ringTimeout * 1000);
-    ringTimer.unref();
-
+    const ringer = new Ringer(stack, {
+      contacts,
+      offer: offerB,
+      from,
+      to,
+      headers,
+      auth,
+      ringTimeoutSec: ringTimeout,
+      local: dest.kind === 'extension',
+      log: call.log,
+      onProvisional: (r) => void onProvisional(r),
+    });
     res.onLocalFinal((final) => {
       if (settled) return;
       settled = true;
-      clearTimeout(ringTimer);
-      cancelForks();
+      ringer.cancel();
       call.finish({ disposition: 'failed', hangupBy: 'system', q850: sipToQ850(final.status), sipStatus: final.status, reason: 'no PRACK from the caller' });
     });
     res.onCancel(() => {
       if (settled) return;
       settled = true;
-      clearTimeout(ringTimer);
-      cancelForks();
+      ringer.cancel();
       call.log.info('caller cancelled');
       // The stack already answered 487 to the INVITE.
       call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled' });
     });
 
     const onProvisional = async (r: SipResponse) => {
-      if (settled || r.status === 100) return;
+      if (settled) return;
       if (r.status === 183 || (r.status === 180 && r.body.length > 0)) {
         if (!earlyMedia && isSdp(r) && answerA !== undefined) {
           earlyMedia = true;
@@ -353,80 +342,41 @@ export class CallManager {
       }
     };
 
-    const onAnswered = async (fork: Fork, dialog: Dialog) => {
-      if (settled || answered) {
-        // Answered elsewhere already, or the caller is gone: release this one.
-        void dialog.destroy({ headers: { reason: 'SIP;cause=200;text="Call completed elsewhere"' } });
-        return;
-      }
-      answered = true;
-      settled = true;
-      clearTimeout(ringTimer);
-      cancelForks(fork);
-      try {
-        if (dialog.remote.sdp) await media.acceptAnswer(epB, dialog.remote.sdp);
-        let localSdpA = answerA;
-        if (localSdpA === undefined) localSdpA = await media.createOffer(epA);
-        media.bridge(epA, epB);
-        legB.dialog = dialog;
-        legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
-        call.markAnswered(fork.label);
-        call.log.info({ answeredBy: fork.label }, 'call answered');
-        this.wireDialogs(call, legA, legB);
-        for (const hook of this.answeredHooks) hook(call, legA, legB, config);
-      } catch (err) {
-        call.log.warn({ err: (err as Error).message }, 'answer could not be bridged');
-        void dialog.destroy({ headers: { reason: formatReason(65) } });
-        fail({ status: err instanceof MediaError ? err.sipStatus : 500, cause: err instanceof MediaError && err.sipStatus === 488 ? 65 : 41, disposition: 'failed', reason: (err as Error).message, hangupBy: 'system' });
-      }
-    };
-
-    const onForkFailed = (fork: Fork, r: SipResponse) => {
-      failures.push(r);
-      if (settled || forks.some((f) => !f.settled)) return;
-      settled = true;
-      clearTimeout(ringTimer);
-      const best = bestFailure(failures);
-      const reasonIn = parseReasonHeader(best.getAll('reason'));
-      const cause = reasonIn?.protocol === 'Q.850' ? reasonIn.cause : causeForStatus(best.status);
-      const status = best.status === 408 && dest.kind === 'extension' ? 480 : best.status >= 400 ? best.status : 500;
-      const disposition: Disposition = cause === 17 ? 'busy' : cause === 19 || cause === 18 ? 'no_answer' : 'failed';
-      call.log.info({ status: best.status, cause, fork: fork.label }, 'callee side failed');
-      fail({ status, cause, disposition, reason: `callee answered ${best.status}`, hangupBy: disposition === 'busy' ? 'callee' : 'system' });
-    };
-
-    for (const contact of contacts) {
-      const fork: Fork = { label: contact.label, settled: false };
-      forks.push(fork);
-      stack
-        .createUAC({
-          uri: contact.uri,
-          target: contact.target,
-          localSdp: offerB,
-          from,
-          to,
-          headers,
-          auth,
-          onProvisional: (r) => void onProvisional(r),
-          onRequestSent: (h) => {
-            fork.cancel = h.cancel;
-            if (settled) h.cancel();
-          },
-        })
-        .then(
-          (dialog) => {
-            fork.settled = true;
-            void onAnswered(fork, dialog);
-          },
-          (err: unknown) => {
-            fork.settled = true;
-            if (err instanceof UacError) onForkFailed(fork, err.response);
-            else {
-              call.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');
-              onForkFailed(fork, stack.syntheticResponse(req, 503));
-            }
-          },
-        );
+    const outcome = await ringer.outcome;
+    if (outcome.kind === 'cancelled') return;
+    if (settled) {
+      if (outcome.kind === 'answered') void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
+      return;
+    }
+    settled = true;
+    if (outcome.kind === 'timeout') {
+      fail({ status: 480, cause: 19, disposition: 'no_answer', reason: 'ring timeout', hangupBy: 'system' });
+      return;
+    }
+    if (outcome.kind === 'failed') {
+      call.log.info({ status: outcome.response.status, cause: outcome.cause }, 'callee side failed');
+      fail({ status: outcome.status, cause: outcome.cause, disposition: outcome.disposition, reason: `callee answered ${outcome.response.status}`, hangupBy: outcome.disposition === 'busy' ? 'callee' : 'system' });
+      return;
+    }
+    const dialog = outcome.dialog;
+    try {
+      if (dialog.remote.sdp) await media.acceptAnswer(epB, dialog.remote.sdp);
+      let localSdpA = answerA;
+      if (localSdpA === undefined) localSdpA = await media.createOffer(epA);
+      media.bridge(epA, epB);
+      legA.peer = legB;
+      legB.peer = legA;
+      legB.dialog = dialog;
+      legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
+      call.markAnswered(outcome.label);
+      call.log.info({ answeredBy: outcome.label }, 'call answered');
+      this.wireLeg(call, legA);
+      this.wireLeg(call, legB);
+      for (const hook of this.answeredHooks) hook(call, legA, legB, config);
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 'answer could not be bridged');
+      void dialog.destroy({ headers: { reason: formatReason(65) } });
+      fail({ status: err instanceof MediaError ? err.sipStatus : 500, cause: err instanceof MediaError && err.sipStatus === 488 ? 65 : 41, disposition: 'failed', reason: (err as Error).message, hangupBy: 'system' });
     }
   }
 
@@ -449,50 +399,58 @@ export class CallManager {
 
   // ---- established call -------------------------------------------------------
 
-  private wireDialogs(call: Call, a: Leg, b: Leg): void {
-    for (const [leg, other] of [
-      [a, b],
-      [b, a],
-    ] as const) {
-      const d = leg.dialog;
-      if (!d) continue;
-      d.on('destroy', (req, why) => {
-        leg.ended = true;
-        if (why === 'session-expired') {
-          // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
-          this.hangup(call, 'system', 102, 'session timer expired', leg);
-          return;
-        }
-        const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
-        const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
-        const by: HangupBy = req ? (leg.role === 'caller' ? 'caller' : 'callee') : 'system';
-        this.hangup(call, by, cause, req ? 'BYE' : (why ?? 'dialog ended'), leg);
-      });
-      d.on('modify', (req, res) => void this.relayOffer(call, leg, other, req, res));
-      d.on('update', (req, res) => {
-        if (isSdp(req)) void this.relayOffer(call, leg, other, req, res);
-        else res.send(200);
-      });
-      d.on('info', (req, res) => {
-        const digit = dtmfFromInfo(req);
-        if (digit) {
-          this.deps.media.injectDtmf(leg.endpoint, digit.digit, digit.durationMs);
-          res.send(200);
-          return;
-        }
-        res.send(isDtmfInfo(req) ? 400 : 200);
-      });
-      d.on('refer', (_req, res) => res.send(501));
-      d.on('ack', (req) => {
-        // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
-        if (isSdp(req)) void this.deps.media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch(() => this.hangup(call, 'system', 65, 'bad SDP in ACK'));
-      });
-    }
+  /** In-dialog requests of one answered leg; the other party is whatever leg it is bridged to now. */
+  wireLeg(call: Call, leg: Leg): void {
+    const d = leg.dialog;
+    if (!d) return;
+    d.on('destroy', (req, why) => {
+      leg.ended = true;
+      if (leg.onEnded) {
+        // A feature (transfer, park) owns what happens when this leg goes away.
+        leg.onEnded(req);
+        return;
+      }
+      if (why === 'session-expired') {
+        // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
+        this.hangup(call, 'system', 102, 'session timer expired', leg);
+        return;
+      }
+      const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
+      const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
+      const by: HangupBy = req ? (leg.role === 'caller' ? 'caller' : 'callee') : 'system';
+      this.hangup(call, by, cause, req ? 'BYE' : (why ?? 'dialog ended'), leg);
+    });
+    d.on('modify', (req, res) => void this.relayOffer(call, leg, req, res));
+    d.on('update', (req, res) => {
+      if (isSdp(req)) void this.relayOffer(call, leg, req, res);
+      else res.send(200);
+    });
+    d.on('info', (req, res) => {
+      const digit = dtmfFromInfo(req);
+      if (digit) {
+        this.deps.media.injectDtmf(leg.endpoint, digit.digit, digit.durationMs);
+        res.send(200);
+        return;
+      }
+      res.send(isDtmfInfo(req) ? 400 : 200);
+    });
+    d.on('refer', (req, res) => {
+      if (this.onRefer) this.onRefer(call, leg, req, res);
+      else res.send(501);
+    });
+    d.on('ack', (req) => {
+      // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
+      if (isSdp(req)) void this.deps.media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch(() => this.hangup(call, 'system', 65, 'bad SDP in ACK'));
+    });
   }
 
+  /** Set by the transfer feature to handle REFER from a phone's transfer key (RFC 3515). */
+  onRefer: ((call: Call, leg: Leg, req: SipRequest, res: ServerResponse) => void) | undefined;
+
   /** Pass a new offer (hold/resume, codec change) from one leg to the other, SDP rewritten per leg. */
-  private async relayOffer(call: Call, from: Leg, to: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
+  private async relayOffer(call: Call, from: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
     const { media, stack } = this.deps;
+    const to = from.peer;
     const contact = { contact: `<${stack.contactUri(from.dialog!.flow.transport, from.dialog!.flow.address)}>` };
     if (call.isFinished) {
       res.send(481);
@@ -512,7 +470,7 @@ export class CallManager {
       res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
       return;
     }
-    if (!to.dialog || to.ended) {
+    if (!to || !to.dialog || to.ended) {
       const { sdp } = await media.answerOffer(from.endpoint, offer);
       res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
       return;
@@ -635,23 +593,3 @@ function callerFromRequest(req: SipRequest): Party {
   return { number: asserted ?? number, name: from?.displayName };
 }
 
-/** RFC 3261 §16.7 step 6 applied to our forks: 6xx first, then busy, then the lowest class. */
-function bestFailure(failures: SipResponse[]): SipResponse {
-  const six = failures.find((r) => r.status >= 600);
-  if (six) return six;
-  const busy = failures.find((r) => r.status === 486);
-  if (busy) return busy;
-  return [...failures].sort((a, b) => rank(a.status) - rank(b.status))[0] as SipResponse;
-}
-
-function rank(status: number): number {
-  // Prefer informative 4xx over 408/5xx so the caller learns why.
-  if (status === 408 || status === 503) return 900 + status;
-  return status;
-}
-
-function causeForStatus(status: number): number {
-  if (status === 408) return 18;
-  if (status === 487) return 16;
-  return sipToQ850(status);
-}

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Dialog } from '../sip/dialog.js';
+import type { SipRequest } from '../sip/message.js';
 import type { EndpointId, MediaEngine } from '../media/engine.js';
 
 export type LegRole = 'caller' | 'callee';
@@ -20,6 +21,10 @@ export class Leg {
   ended = false;
   /** Receives the DTMF digits this leg's party types (set by the feature-code layer). */
   onDigit: ((digit: string) => void) | undefined;
+  /** The leg this one is bridged to now (changes on transfer). */
+  peer: Leg | undefined;
+  /** When set, a feature decides what the end of this leg means (instead of hanging up the call). */
+  onEnded: ((req: SipRequest | undefined) => void) | undefined;
 
   constructor(
     readonly role: LegRole,
