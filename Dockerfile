@@ -19,6 +19,8 @@ ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY prompts ./prompts
+COPY moh ./moh
 COPY config/hibiki.yaml /etc/hibiki/hibiki.yaml
 RUN ln -s /app/dist/cli.js /usr/local/bin/hibiki && chmod +x /app/dist/cli.js \
  && mkdir -p /var/lib/hibiki && chown node:node /var/lib/hibiki

@@ -1,0 +1,336 @@
+#!/usr/bin/env node
+// Generates the shipped prompt sets and the default music on hold (F-AUDIO) as 8000 Hz mono 16-bit PCM WAV:
+//   prompts/ja/*.wav, prompts/en/*.wav  spoken prompts, from Debian espeak-ng (GPL-3 program; its output is ours)
+//   prompts/tones/*.wav                 call-progress tones, synthesised here
+//   moh/default/*.wav                   a short melody, synthesised here
+// Deterministic: the same espeak-ng version gives byte-identical files, so re-running it changes nothing.
+// The WAVs are committed; only whoever changes a prompt needs espeak-ng (apt-get install espeak-ng).
+// Usage: node scripts/gen-prompts.mjs [--only-synth]   (--only-synth: tones and MOH only, no espeak-ng needed)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const RATE = 8000;
+
+// Japanese is written in kana: espeak-ng's ja voice reads kana but not kanji. The topic particle は is written
+// わ because espeak-ng reads it literally as "ha". English and Japanese both put `parked-at` before the slot
+// digits, so a feature plays [parked-at, ...digits] whatever the caller's language.
+const SPOKEN = {
+  ja: {
+    voice: 'ja',
+    speed: 150,
+    text: {
+      0: 'ぜろ',
+      1: 'いち',
+      2: 'に',
+      3: 'さん',
+      4: 'よん',
+      5: 'ご',
+      6: 'ろく',
+      7: 'なな',
+      8: 'はち',
+      9: 'きゅう',
+      'parked-at': 'つうわを、ちゅうしゃしました。ばんごうわ',
+      'not-available': 'おかけになった ばんごうわ、げんざい つかわれておりません',
+      'transfer-failed': 'てんそう できませんでした',
+      'invalid-code': 'むこうな ばんごうです',
+      'park-empty': 'その ばんごうに、ちゅうしゃちゅうの つうわわ ありません',
+      'park-full': 'ちゅうしゃばしょが、すべて しようちゅうです',
+      'setting-done': 'せってい しました',
+      'please-try-again': 'もういちど、おためしください',
+    },
+  },
+  en: {
+    voice: 'en-us',
+    speed: 150,
+    text: {
+      0: 'zero',
+      1: 'one',
+      2: 'two',
+      3: 'three',
+      4: 'four',
+      5: 'five',
+      6: 'six',
+      7: 'seven',
+      8: 'eight',
+      9: 'nine',
+      'parked-at': 'Call parked at',
+      'not-available': 'The number is not available.',
+      'transfer-failed': 'The transfer failed.',
+      'invalid-code': 'Invalid code.',
+      'park-empty': 'There is no call parked there.',
+      'park-full': 'All park slots are in use.',
+      'setting-done': 'Your setting has been saved.',
+      'please-try-again': 'Please try again.',
+    },
+  },
+};
+
+// ---------- WAV in and out ----------
+
+function readWav16Mono(buf, file) {
+  const tag = (at) => buf.toString('ascii', at, at + 4);
+  if (tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error(`${file}: not a RIFF/WAVE file`);
+  let rate = 0;
+  for (let at = 12; at + 8 <= buf.length; ) {
+    const id = tag(at);
+    const size = buf.readUInt32LE(at + 4);
+    if (id === 'fmt ') {
+      const channels = buf.readUInt16LE(at + 10);
+      const bits = buf.readUInt16LE(at + 22);
+      if (buf.readUInt16LE(at + 8) !== 1 || channels !== 1 || bits !== 16) throw new Error(`${file}: espeak-ng output is not mono 16-bit PCM`);
+      rate = buf.readUInt32LE(at + 12);
+    } else if (id === 'data') {
+      const end = Math.min(at + 8 + size, buf.length);
+      const out = new Float64Array(Math.floor((end - at - 8) / 2));
+      for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(at + 8 + i * 2) / 32768;
+      return { rate, samples: out };
+    }
+    at += 8 + size + (size & 1);
+  }
+  throw new Error(`${file}: no data chunk`);
+}
+
+/** Float samples in [-1, 1] → canonical 44-byte-header 8 kHz mono 16-bit PCM WAV. */
+function wav(samples) {
+  const buf = Buffer.alloc(44 + samples.length * 2);
+  buf.write('RIFF', 0, 'ascii');
+  buf.writeUInt32LE(36 + samples.length * 2, 4);
+  buf.write('WAVEfmt ', 8, 'ascii');
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(RATE, 24);
+  buf.writeUInt32LE(RATE * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36, 'ascii');
+  buf.writeUInt32LE(samples.length * 2, 40);
+  for (let i = 0; i < samples.length; i++) {
+    buf.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767))), 44 + i * 2);
+  }
+  return buf;
+}
+
+// ---------- signal processing ----------
+
+/**
+ * Band-limited resampling with a Blackman-windowed sinc. The cut-off sits below 4 kHz so nothing aliases into
+ * the telephone band; the kernel is renormalised per output sample so the level does not ripple.
+ */
+function resample(input, inRate, outRate, cutoffHz = 3600, halfWidth = 48) {
+  if (inRate === outRate) return Float64Array.from(input);
+  const fc = cutoffHz / inRate; // cycles per input sample
+  const out = new Float64Array(Math.floor((input.length * outRate) / inRate));
+  for (let n = 0; n < out.length; n++) {
+    const centre = (n * inRate) / outRate;
+    const first = Math.floor(centre) - halfWidth + 1;
+    let acc = 0;
+    let gain = 0;
+    for (let k = first; k < first + 2 * halfWidth; k++) {
+      const d = centre - k;
+      if (Math.abs(d) >= halfWidth) continue;
+      const x = 2 * fc * d;
+      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+      const w = 0.42 + 0.5 * Math.cos((Math.PI * d) / halfWidth) + 0.08 * Math.cos((2 * Math.PI * d) / halfWidth);
+      const h = 2 * fc * sinc * w;
+      gain += h;
+      if (k >= 0 && k < input.length) acc += input[k] * h;
+    }
+    out[n] = acc / gain;
+  }
+  return out;
+}
+
+function peak(samples) {
+  let p = 0;
+  for (const s of samples) p = Math.max(p, Math.abs(s));
+  return p;
+}
+
+/** Cuts leading and trailing silence (below 2 % of the peak), keeping a little room so onsets are not clipped. */
+function trim(samples) {
+  const threshold = peak(samples) * 0.02;
+  let start = 0;
+  while (start < samples.length && Math.abs(samples[start]) < threshold) start++;
+  let end = samples.length;
+  while (end > start && Math.abs(samples[end - 1]) < threshold) end--;
+  const keep = Math.round(RATE * 0.01);
+  return samples.slice(Math.max(0, start - keep), Math.min(samples.length, end + keep));
+}
+
+function scaleTo(samples, target) {
+  const p = peak(samples);
+  return p === 0 ? samples : samples.map((s) => (s * target) / p);
+}
+
+/** Linear fade-in and fade-out so a prompt never starts or stops with a click. */
+function fade(samples, seconds = 0.005) {
+  const n = Math.min(Math.round(RATE * seconds), Math.floor(samples.length / 2));
+  for (let i = 0; i < n; i++) {
+    samples[i] *= i / n;
+    samples[samples.length - 1 - i] *= i / n;
+  }
+  return samples;
+}
+
+function pad(samples, leadSeconds, tailSeconds) {
+  const lead = Math.round(RATE * leadSeconds);
+  const out = new Float64Array(lead + samples.length + Math.round(RATE * tailSeconds));
+  out.set(samples, lead);
+  return out;
+}
+
+function concat(...parts) {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// ---------- spoken prompts ----------
+
+function checkEspeak() {
+  const r = spawnSync('espeak-ng', ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error('espeak-ng is not installed (apt-get install espeak-ng), or run with --only-synth for tones and MOH');
+  }
+  return r.stdout.trim();
+}
+
+function speak(tmp, voice, speed, text) {
+  const file = join(tmp, 'speech.wav');
+  const r = spawnSync('espeak-ng', ['-v', voice, '-s', String(speed), '-w', file, text], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`espeak-ng -v ${voice} failed for "${text}": ${r.error ?? r.stderr}`);
+  const { rate, samples } = readWav16Mono(readFileSync(file), file);
+  // Peaks at -3 dBFS put speech near -22 dBFS RMS, the usual level of telephone prompts, with headroom left.
+  return pad(fade(scaleTo(trim(resample(samples, rate, RATE)), 0.7)), 0.03, 0.12);
+}
+
+// ---------- tones ----------
+
+/** A sum of sine partials `[frequencyHz, amplitude]` for `seconds`, optionally amplitude-modulated. */
+function tone(seconds, partials, modulation) {
+  const out = new Float64Array(Math.round(RATE * seconds));
+  for (let i = 0; i < out.length; i++) {
+    const t = i / RATE;
+    let s = 0;
+    for (const [f, a] of partials) s += a * Math.sin(2 * Math.PI * f * t);
+    if (modulation) s *= (1 - modulation.depth) + modulation.depth * (0.5 + 0.5 * Math.sin(2 * Math.PI * modulation.hz * t));
+    out[i] = s;
+  }
+  return fade(out);
+}
+
+const silence = (seconds) => new Float64Array(Math.round(RATE * seconds));
+
+const TONES = {
+  // A rising two-note chime: heard as "done", unlike the falling or flat tones below.
+  'confirm-tone': () => concat(tone(0.1, [[880, 0.3]]), tone(0.15, [[1320, 0.3]]), silence(0.1)),
+  // The special information tone, ITU-T E.180 §2.6: 950, 1400, 1800 Hz, 330 ms each — "the call cannot proceed".
+  'error-tone': () => concat(tone(0.33, [[950, 0.3]]), tone(0.33, [[1400, 0.3]]), tone(0.33, [[1800, 0.3]]), silence(0.2)),
+  // Japanese ringback (呼出音): 400 Hz modulated by 16 Hz, 1 s on, 2 s off. One cycle; the player loops it.
+  ringback: () => concat(tone(1, [[400, 0.35]], { hz: 16, depth: 0.8 }), silence(2)),
+  // Japanese busy tone (話中音): 400 Hz, 0.5 s on, 0.5 s off. One cycle.
+  'busy-tone': () => concat(tone(0.5, [[400, 0.35]]), silence(0.5)),
+};
+
+// ---------- music on hold ----------
+
+const midiHz = (note) => 440 * 2 ** ((note - 69) / 12);
+
+/**
+ * 30 s of I–vi–IV–V in C at 64 bpm (8 bars of 4 beats = 32 beats × 0.9375 s): a plucked melody over a soft
+ * bass and pad. Notes are rendered into a circular buffer, so tails ringing past the end wrap to the start and
+ * the file loops without a seam. Everything sits between 175 Hz and 3.6 kHz, the band a phone reproduces.
+ */
+function musicOnHold() {
+  const beat = 60 / 64;
+  const out = new Float64Array(Math.round(RATE * 32 * beat));
+  const C = 60;
+  const chords = [
+    [C, C + 4, C + 7], // C
+    [C - 3, C, C + 4], // Am
+    [C - 7, C - 3, C], // F
+    [C - 5, C - 1, C + 2], // G
+  ];
+  // [beat, MIDI note, length in beats]
+  const melody = [
+    [0, 76, 1], [1, 79, 1], [2, 84, 1.5], [3.5, 79, 0.5],
+    [4, 81, 1], [5, 84, 1], [6, 88, 2],
+    [8, 77, 1], [9, 81, 1], [10, 84, 1], [11, 81, 1],
+    [12, 79, 1.5], [13.5, 83, 0.5], [14, 86, 2],
+    [16, 88, 1], [17, 86, 0.5], [17.5, 84, 0.5], [18, 79, 2],
+    [20, 81, 1], [21, 79, 0.5], [21.5, 76, 0.5], [22, 81, 2],
+    [24, 77, 1], [25, 81, 1], [26, 84, 1], [27, 89, 1],
+    [28, 86, 1], [29, 83, 1], [30, 79, 2],
+  ];
+
+  const addNote = (startSeconds, note, seconds, amplitude, harmonics, attack, decay) => {
+    const f = midiHz(note);
+    const first = Math.round(startSeconds * RATE);
+    const length = Math.round(seconds * RATE);
+    const release = Math.round(0.08 * RATE);
+    for (let i = 0; i < length + release; i++) {
+      const t = i / RATE;
+      let env = Math.min(1, t / attack) * Math.exp(-t / decay);
+      if (i >= length) env *= 1 - (i - length) / release;
+      let s = 0;
+      harmonics.forEach((a, h) => {
+        // Partials above 3.6 kHz would alias or be lost in the telephone band.
+        if (f * (h + 1) < 3600) s += a * Math.sin(2 * Math.PI * f * (h + 1) * t);
+      });
+      out[(first + i) % out.length] += amplitude * env * s;
+    }
+  };
+
+  for (let bar = 0; bar < 8; bar++) {
+    const chord = chords[bar % 4];
+    const start = bar * 4 * beat;
+    // Pad: the chord around middle C, slow attack, held for the bar.
+    for (const n of chord) addNote(start, n, 4 * beat, 0.05, [1, 0.2], 0.4, 6);
+    // Bass on beats 1 and 3 on the root; its harmonics carry the pitch on small speakers.
+    for (const b of [0, 2]) addNote(start + b * beat, chord[0], 2 * beat, 0.14, [1, 0.6, 0.35, 0.15], 0.01, 0.9);
+  }
+  for (const [at, note, len] of melody) addNote(at * beat, note, len * beat, 0.22, [1, 0.3, 0.08], 0.008, 0.7);
+  return scaleTo(out, 0.45);
+}
+
+// ---------- main ----------
+
+function writeSet(dir, files) {
+  const abs = join(ROOT, dir);
+  mkdirSync(abs, { recursive: true });
+  // A prompt dropped from the set must not linger from an earlier run.
+  for (const f of readdirSync(abs)) if (f.endsWith('.wav')) rmSync(join(abs, f));
+  let bytes = 0;
+  for (const [name, samples] of Object.entries(files)) {
+    const buf = wav(samples);
+    writeFileSync(join(abs, `${name}.wav`), buf);
+    bytes += buf.length;
+  }
+  process.stdout.write(`${dir}: ${Object.keys(files).length} files, ${bytes} bytes\n`);
+}
+
+const onlySynth = process.argv.includes('--only-synth');
+if (!onlySynth) {
+  process.stdout.write(`${checkEspeak()}\n`);
+  const tmp = mkdtempSync(join(tmpdir(), 'hibiki-prompts-'));
+  try {
+    for (const [language, { voice, speed, text }] of Object.entries(SPOKEN)) {
+      const files = {};
+      for (const [name, words] of Object.entries(text)) files[name] = speak(tmp, voice, speed, words);
+      writeSet(join('prompts', language), files);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+writeSet(join('prompts', 'tones'), Object.fromEntries(Object.entries(TONES).map(([name, make]) => [name, make()])));
+writeSet(join('moh', 'default'), { '01-gentle': musicOnHold() });
