@@ -24,6 +24,9 @@ import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-
 import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
 import { InCallCodes } from './features/in-call-codes.js';
+import { BlindTransfer } from './features/transfer.js';
+import { PromptCatalogue } from './media/prompts.js';
+import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
   config: HibikiConfig;
@@ -49,6 +52,8 @@ export class HibikiServer {
   readonly calls: CallManager;
   readonly cdr: CdrStore;
   readonly inCallCodes: InCallCodes;
+  readonly prompts: PromptCatalogue;
+  readonly blindTransfer: BlindTransfer;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
@@ -105,6 +110,20 @@ export class HibikiServer {
     });
     this.inCallCodes = new InCallCodes(this.media, this.stack.clock);
     this.calls.onAnswered((call, caller, callee, cfg) => this.inCallCodes.attach(call, caller, callee, cfg));
+    this.prompts = new PromptCatalogue({
+      root: resolve(config.prompts.dir ?? fileURLToPath(new URL('../prompts', import.meta.url))),
+      mohRoot: resolve(config.prompts.mohDir ?? fileURLToPath(new URL('../moh', import.meta.url))),
+      languages: ['ja', 'en'],
+    });
+    this.blindTransfer = new BlindTransfer({
+      calls: this.calls,
+      codes: this.inCallCodes,
+      media: this.media,
+      prompts: this.prompts,
+      clock: this.stack.clock,
+      config: () => this.config,
+      logger: this.logger,
+    });
   }
 
   /** F-CDR: one row per call, written when it ends. */
@@ -129,6 +148,8 @@ export class HibikiServer {
           cancelled: o.disposition === 'cancelled',
           hangupReason: o.reason,
           trunk: o.trunk,
+          feature: o.feature,
+          transferredBy: o.transferredBy,
         }),
       );
     } catch (err) {
@@ -145,7 +166,9 @@ export class HibikiServer {
     await this.stack.start();
     this.registrar.start();
     this.qualifier.start();
+    for (const e of this.prompts.load()) this.logger.error({ file: e.file, actual: e.actual }, e.message);
     this.calls.start();
+    this.blindTransfer.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();

@@ -219,6 +219,7 @@ const callsSchema = z
     sessionExpires: int(1800, 90, 86_400, 'RFC 4028 session interval (s) requested on each leg; refreshes keep calls alive through proxies.'),
     minSE: int(90, 90, 86_400, 'RFC 4028 Min-SE (s): shorter session intervals are answered 422.'),
     maxForwards: int(70, 1, 255, 'Max-Forwards put on calls hibiki originates; an incoming call with Max-Forwards 0 gets 483.'),
+    transferRingTimeout: int(30, 5, 300, 'Seconds a transfer target rings before the call goes back to the transferor (recall).'),
   })
   .strict()
   .describe('Call handling defaults.');
@@ -251,6 +252,14 @@ const dtmfSchema = z
   })
   .strict()
   .describe('DTMF handling in calls (F-CODES).');
+
+const promptsSchema = z
+  .object({
+    dir: z.string().min(1).optional().describe('Folder with the prompt sets (ja/, en/, tones/); default: the prompts shipped with hibiki.'),
+    mohDir: z.string().min(1).optional().describe('Folder of music-on-hold classes (one sub-folder per class, files played in order); default: the shipped moh/.'),
+  })
+  .strict()
+  .describe('Prompts and music on hold (F-AUDIO): 8 kHz mono 16-bit PCM WAV files, validated at start.');
 
 const cdrSchema = z
   .object({
@@ -379,6 +388,7 @@ export const configObjectSchema = z
     calls: callsSchema.prefault({}),
     cdr: cdrSchema.prefault({}),
     codes: codesSchema.prefault({}),
+    prompts: promptsSchema.prefault({}),
     dtmf: dtmfSchema.prefault({}),
     trunks: z.array(trunkSchema).default([]).describe('SIP trunks to carriers or other PBXs (F-TRUNK).'),
     inbound: z.array(inboundSchema).default([]).describe('Inbound DID routing: which extension a number dialled from a trunk rings.'),

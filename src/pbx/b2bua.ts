@@ -14,7 +14,7 @@ import type { Registrar } from './registrar.js';
 import type { RequestAuthenticator } from './authenticator.js';
 import type { ExtensionConfig, Router, TrunkConfig } from './router.js';
 import type { TrunkManager } from './trunks.js';
-import { Ringer } from './ringer.js';
+import { Ringer, type RingTarget } from './ringer.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -390,6 +390,115 @@ export class CallManager {
     if (leg.extension === undefined) return;
     // Before the call is answered codes are inactive; with suppression on, digits are simply not sent.
     this.deps.media.setDtmfPolicy(leg.endpoint, config.dtmf.suppress ? 'suppress' : 'pass');
+  }
+
+  // ---- primitives for features (transfer, recall, park) -----------------------------
+
+  /**
+   * Ring a number on behalf of an existing call and return the answered leg (not yet bridged).
+   * The leg belongs to `call`; when the call ends while ringing, ringing stops.
+   */
+  async dialLeg(
+    call: Call,
+    number: string,
+    opts: { presentedAs: Party; ringTimeoutSec: number },
+  ): Promise<{ leg: Leg } | { failure: { status: number; cause: number; disposition: Disposition } }> {
+    const { media, stack, registrar, router, trunks } = this.deps;
+    const config = this.deps.config();
+    const resolution = router.resolve(number);
+    const target = resolution.target;
+    let contacts: RingTarget[] = [];
+    let to: string;
+    let auth: { username: string; password: string } | undefined;
+    let extension: string | undefined;
+    let fromDomain = config.tenant.domain;
+    if (target.kind === 'extension') {
+      const ext = target.extension;
+      if (ext.suspended) return { failure: { status: 480, cause: 20, disposition: 'failed' } };
+      contacts = registrar.contacts(ext.number).filter((c) => c.binding.reachable).map((c) => ({ uri: c.binding.contact, target: c.target, label: c.binding.contact }));
+      if (contacts.length === 0) return { failure: { status: 480, cause: 20, disposition: 'failed' } };
+      if (!ext.callWaiting && this.callsOf(ext.number) > 0) return { failure: { status: 486, cause: 17, disposition: 'busy' } };
+      to = `<sip:${ext.number}@${config.tenant.domain}>`;
+      extension = ext.number;
+    } else if (target.kind === 'trunk') {
+      try {
+        contacts = [{ uri: trunks.requestUri(target.trunk, target.number), target: await trunks.target(target.trunk), label: `trunk:${target.trunk.name}` }];
+      } catch {
+        return { failure: { status: 503, cause: 38, disposition: 'failed' } };
+      }
+      fromDomain = trunks.domainOf(target.trunk);
+      to = `<sip:${target.number}@${fromDomain}>`;
+      if (target.trunk.password && target.trunk.username) auth = { username: target.trunk.authUsername ?? target.trunk.username, password: target.trunk.password };
+    } else {
+      return { failure: { status: 404, cause: 1, disposition: 'failed' } };
+    }
+    const ep = await media.createEndpoint({ label: `${call.callId}/${number}` });
+    let offer: string;
+    try {
+      offer = await media.createOffer(ep);
+    } catch {
+      media.destroy(ep);
+      return { failure: { status: 503, cause: 47, disposition: 'failed' } };
+    }
+    const name = opts.presentedAs.name;
+    const ringer = new Ringer(stack, {
+      contacts,
+      offer,
+      from: `${name ? `${quoteDisplay(name)} ` : ''}<sip:${opts.presentedAs.number}@${fromDomain}>`,
+      to,
+      headers: [['max-forwards', String(config.calls.maxForwards)]],
+      auth,
+      ringTimeoutSec: opts.ringTimeoutSec,
+      local: target.kind === 'extension',
+      log: call.log,
+    });
+    const stop = () => ringer.cancel();
+    call.once('ended', stop);
+    const outcome = await ringer.outcome;
+    call.off('ended', stop);
+    if (outcome.kind !== 'answered' || call.isFinished) {
+      media.destroy(ep);
+      if (outcome.kind === 'answered') void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
+      if (outcome.kind === 'failed') return { failure: { status: outcome.status, cause: outcome.cause, disposition: outcome.disposition } };
+      return { failure: { status: 480, cause: outcome.kind === 'timeout' ? 19 : 16, disposition: outcome.kind === 'timeout' ? 'no_answer' : 'cancelled' } };
+    }
+    try {
+      if (outcome.dialog.remote.sdp) await media.acceptAnswer(ep, outcome.dialog.remote.sdp);
+    } catch {
+      media.destroy(ep);
+      void outcome.dialog.destroy({ headers: { reason: formatReason(65) } });
+      return { failure: { status: 488, cause: 65, disposition: 'failed' } };
+    }
+    const leg = call.addLeg(new Leg('callee', ep, { number: target.kind === 'extension' ? target.extension.number : target.number, name: target.kind === 'extension' ? target.extension.name : undefined }, extension));
+    leg.dialog = outcome.dialog;
+    this.byEndpoint.set(ep, call);
+    this.applyDtmfPolicy(leg, config);
+    this.wireLeg(call, leg);
+    call.log.info({ number, answeredBy: outcome.label }, 'leg answered');
+    return { leg };
+  }
+
+  /** Whether a number resolves to something that can be dialled (transfer targets). */
+  canReach(number: string): boolean {
+    return this.deps.router.resolve(number).target.kind !== 'not-found';
+  }
+
+  /** Connect two legs of a call (audio both ways) and give them in-call features. */
+  bridgeLegs(call: Call, a: Leg, b: Leg): void {
+    this.deps.media.bridge(a.endpoint, b.endpoint);
+    a.peer = b;
+    b.peer = a;
+    const config = this.deps.config();
+    for (const hook of this.answeredHooks) hook(call, a, b, config);
+  }
+
+  /** End one leg of a call without ending the call (a transferor leaving). */
+  dropLeg(leg: Leg, cause = 16): void {
+    if (leg.ended) return;
+    leg.ended = true;
+    leg.onDigit = undefined;
+    if (leg.dialog && leg.dialog.state !== 'terminated') void leg.dialog.destroy({ headers: { reason: formatReason(cause) } });
+    this.deps.media.destroy(leg.endpoint);
   }
 
   /** Called when a call is answered and both legs are bridged (features attach here). */

@@ -51,7 +51,11 @@ export interface CallOutcome {
   sipStatus?: number;
   reason: string;
   trunk?: string;
+  feature?: CallFeature;
+  transferredBy?: string;
 }
+
+export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'pickup';
 
 export declare interface Call {
   on(event: 'ended', listener: (outcome: CallOutcome) => void): this;
@@ -70,6 +74,8 @@ export class Call extends EventEmitter {
   private finished = false;
   trunk: string | undefined;
   answeredBy: string | undefined;
+  feature: CallFeature | undefined;
+  transferredBy: string | undefined;
 
   constructor(
     readonly callId: string,
@@ -114,7 +120,7 @@ export class Call extends EventEmitter {
   }
 
   /** End the call once: free media, and report the outcome. Idempotent. */
-  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk'>): void {
+  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk' | 'feature' | 'transferredBy'>): void {
     if (this.finished) return;
     this.finished = true;
     for (const leg of this.legs) {
@@ -133,6 +139,8 @@ export class Call extends EventEmitter {
       callee: this.callee,
       answeredBy: this.answeredBy,
       trunk: this.trunk,
+      feature: this.feature,
+      transferredBy: this.transferredBy,
     };
     this.log.info(
       { disposition: full.disposition, q850: full.q850, sipStatus: full.sipStatus, hangupBy: full.hangupBy, billsec: full.answeredAt ? Math.round((full.endedAt - full.answeredAt) / 1000) : 0 },

@@ -1,0 +1,175 @@
+// F-XFER-BLIND: blind (direct) transfer by the in-call code (#8 + target + confirm) or by a phone's
+// transfer key (REFER without Replaces, RFC 3515). The other party hears music on hold while the
+// transferor dials and while the target rings; the transferor's leg ends at once. If the target is
+// busy, unreachable or does not answer within calls.transferRingTimeout, the call rings the
+// transferor back (recall) instead of being lost.
+import type { Logger } from 'pino';
+import type { HibikiConfig } from '../config/schema.js';
+import type { MediaEngine, PlayHandle } from '../media/engine.js';
+import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
+import type { Clock } from '../sip/clock.js';
+import type { SipRequest } from '../sip/message.js';
+import type { ServerResponse } from '../sip/stack.js';
+import { parseNameAddr } from '../sip/address.js';
+import { isSipUri, isTelUri } from '../sip/uri.js';
+import type { Call, Leg } from '../pbx/call.js';
+import type { CallManager } from '../pbx/b2bua.js';
+import type { InCallCodes } from './in-call-codes.js';
+import { TargetCollector } from './codes.js';
+
+export interface TransferDeps {
+  calls: CallManager;
+  codes: InCallCodes;
+  media: MediaEngine;
+  prompts: PromptCatalogue;
+  clock: Clock;
+  config: () => HibikiConfig;
+  logger: Logger;
+}
+
+/** Progress reports to a REFER's sender (RFC 3515 §2.4.5 NOTIFY with message/sipfrag). */
+type Progress = (status: number, reason: string, final: boolean) => void;
+
+export class BlindTransfer {
+  constructor(private readonly deps: TransferDeps) {}
+
+  start(): void {
+    this.deps.codes.onFeature((call, leg, other, action) => {
+      if (action === 'blindTransfer') this.collectTarget(call, leg, other);
+    });
+    this.deps.calls.onRefer = (call, leg, req, res) => this.onRefer(call, leg, req, res);
+  }
+
+  private language(leg: Leg): PromptLanguage {
+    const ext = leg.extension ? this.deps.config().extensions.find((e) => e.number === leg.extension) : undefined;
+    return ext?.language ?? 'ja';
+  }
+
+  private hold(other: Leg): PlayHandle | undefined {
+    this.deps.media.unbridge(other.endpoint);
+    const moh = this.deps.prompts.moh();
+    return moh.length > 0 ? this.deps.media.play(other.endpoint, moh, { loop: true }) : undefined;
+  }
+
+  /** #8 was typed: the other party is held while the transferor dials the target. */
+  private collectTarget(call: Call, transferor: Leg, other: Leg): void {
+    const config = this.deps.config();
+    const moh = this.hold(other);
+    const resumeDigits = transferor.onDigit;
+    const backToCall = (prompt?: 'not-available' | 'invalid-code') => {
+      transferor.onDigit = resumeDigits;
+      const rejoin = () => {
+        moh?.stop();
+        if (!transferor.ended && !other.ended) this.deps.calls.bridgeLegs(call, transferor, other);
+      };
+      if (prompt && !transferor.ended) {
+        const handle = this.deps.media.play(transferor.endpoint, [this.deps.prompts.file(prompt, this.language(transferor))]);
+        void handle.done.then(rejoin);
+      } else rejoin();
+    };
+    const collector = new TargetCollector({
+      dialConfirm: config.codes.dialConfirm,
+      transferDigitTimeoutMs: config.dtmf.transferDigitTimeout,
+      clock: this.deps.clock,
+      logger: call.log,
+      events: {
+        onTarget: (number) => {
+          if (!this.deps.calls.canReach(number)) {
+            call.log.info({ target: number }, 'transfer target does not exist');
+            backToCall('not-available');
+            return;
+          }
+          transferor.onDigit = undefined;
+          void this.transfer(call, transferor, other, number, moh);
+        },
+        onCancel: (reason) => backToCall(reason === 'tooLong' ? 'invalid-code' : undefined),
+      },
+    });
+    transferor.onDigit = (d) => collector.digit(d);
+    call.once('ended', () => collector.dispose());
+  }
+
+  /** A phone's transfer key: REFER with Refer-To; attended transfers (Replaces) are not handled here. */
+  private onRefer(call: Call, transferor: Leg, req: SipRequest, res: ServerResponse): void {
+    const referTo = req.get('refer-to');
+    const addr = referTo ? parseNameAddr(referTo) : null;
+    const uri = addr?.uri;
+    const number = isSipUri(uri) ? uri.user : isTelUri(uri) ? uri.number : undefined;
+    if (!addr || !number) {
+      res.send(400, 'Bad Request (Refer-To)');
+      return;
+    }
+    if (isSipUri(uri) && [...uri.headers.keys()].some((k) => k.toLowerCase() === 'replaces')) {
+      res.send(501, 'Attended transfer by REFER is not supported yet');
+      return;
+    }
+    const other = transferor.peer;
+    if (!other || other.ended || !this.deps.calls.canReach(number)) {
+      res.send(other && !other.ended ? 404 : 481);
+      return;
+    }
+    res.send(202);
+    const dialog = transferor.dialog;
+    let cseqNotify = true;
+    const progress: Progress = (status, reason, final) => {
+      if (!dialog || dialog.state === 'terminated' || !cseqNotify) return;
+      if (final) cseqNotify = false;
+      void dialog
+        .request({
+          method: 'NOTIFY',
+          headers: {
+            event: 'refer',
+            'subscription-state': final ? 'terminated;reason=noresource' : 'active;expires=60',
+            'content-type': 'message/sipfrag;version=2.0',
+          },
+          body: `SIP/2.0 ${status} ${reason}\r\n`,
+        })
+        .catch(() => undefined);
+    };
+    progress(100, 'Trying', false);
+    const moh = this.hold(other);
+    void this.transfer(call, transferor, other, number, moh, progress);
+  }
+
+  private async transfer(call: Call, transferor: Leg, other: Leg, number: string, moh: PlayHandle | undefined, progress?: Progress): Promise<void> {
+    const { calls } = this.deps;
+    const config = this.deps.config();
+    call.feature = 'transfer_blind';
+    call.transferredBy = transferor.extension ?? transferor.party.number;
+    call.log.info({ target: number, transferor: call.transferredBy }, 'blind transfer');
+    // The transferor's phone may hang up on its own (REFER); that must not end the call.
+    transferor.onEnded = () => undefined;
+    if (!progress) calls.dropLeg(transferor);
+    // The other party must not end the call silently while we ring: its hangup ends everything.
+    const presentedAs = other.party;
+    const result = await calls.dialLeg(call, number, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout });
+    if (call.isFinished) return;
+    if ('leg' in result) {
+      moh?.stop();
+      progress?.(200, 'OK', true);
+      if (progress) calls.dropLeg(transferor);
+      call.callee = result.leg.party;
+      calls.bridgeLegs(call, other, result.leg);
+      call.log.info({ target: number }, 'transfer completed');
+      return;
+    }
+    progress?.(result.failure.status, 'Transfer failed', true);
+    if (progress) calls.dropLeg(transferor);
+    call.log.info({ target: number, status: result.failure.status }, 'transfer target failed: recalling the transferor');
+    if (!transferor.extension) {
+      calls.hangup(call, 'system', result.failure.cause, 'transfer failed');
+      return;
+    }
+    const recall = await calls.dialLeg(call, transferor.extension, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout });
+    if (call.isFinished) return;
+    if ('leg' in recall) {
+      moh?.stop();
+      call.callee = recall.leg.party;
+      calls.bridgeLegs(call, other, recall.leg);
+      call.log.info('recalled the transferor');
+      return;
+    }
+    moh?.stop();
+    calls.hangup(call, 'system', result.failure.cause, 'transfer and recall failed');
+  }
+}

@@ -1,0 +1,113 @@
+// F-XFER-BLIND end to end with real RTP: #8 + target + # from the keypad, REFER from a transfer key,
+// recall to the transferor when the target is busy, and an unknown target returning to the call.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
+import { TestUA, type Call } from '../support/test-ua.js';
+
+let hibiki: RunningHibiki | undefined;
+const phones: TestUA[] = [];
+
+afterEach(async () => {
+  await Promise.all(phones.splice(0).map((p) => p.close()));
+  await hibiki?.stop();
+  hibiki = undefined;
+});
+
+async function setup(): Promise<{ h: RunningHibiki; alice: TestUA; bob: TestUA; carol: TestUA; aliceCall: Call; bobCall: Call }> {
+  const h = (hibiki = await startHibiki({ config: { calls: { transferRingTimeout: 5 } } }));
+  const mk = async (user: string) => {
+    const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
+    phones.push(p);
+    await p.register();
+    return p;
+  };
+  const alice = await mk('2001');
+  const bob = await mk('2002');
+  const carol = await mk('2003');
+  const ringing = bob.waitForCall();
+  const outgoing = await alice.dial('2002');
+  const bobCall = await (await ringing).answer();
+  const aliceCall = await outgoing.answered;
+  return { h, alice, bob, carol, aliceCall, bobCall };
+}
+
+/** Audio both ways between two calls, by test-tone seed. */
+async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
+  a.rtp.startTone({ seed: seedA });
+  b.rtp.startTone({ seed: seedB });
+  try {
+    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
+  } finally {
+    a.rtp.stopTone();
+    b.rtp.stopTone();
+  }
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('blind transfer', () => {
+  it('#8 + target + # sends the other party to the target; the transferor leaves; CDR says transfer_blind', async () => {
+    const { h, carol, aliceCall, bobCall } = await setup();
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#82003#', { method: 'rfc4733' });
+    // Bob leaves at once; Alice hears music on hold (audio that is not Bob's tone) while Carol rings.
+    await bobCall.waitForEnd(5000);
+    const incoming = await carolRings;
+    expect(incoming.from).toContain('2001');
+    const before = aliceCall.rtp.received().tone.foreign;
+    await waitUntil(() => aliceCall.rtp.received().tone.foreign > before + 10, 5000);
+    const carolCall = await incoming.answer();
+    await talking(aliceCall, carolCall, 51, 53);
+    // None of Bob's transfer digits reached Alice.
+    expect(aliceCall.rtp.received().digits()).toBe('');
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'transfer_blind', transferredBy: '2002', callerNumber: '2001', calleeNumber: '2003', disposition: 'answered' });
+  });
+
+  it('recalls the transferor when the target is busy', async () => {
+    const { bob, carol, aliceCall, bobCall } = await setup();
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#82003#', { method: 'rfc4733' });
+    await bobCall.waitForEnd(5000);
+    const bobRecalled = bob.waitForCall({ timeoutMs: 8000 });
+    (await carolRings).reject(486);
+    const recall = await (await bobRecalled).answer();
+    await talking(aliceCall, recall, 61, 62);
+  });
+
+  it('returns to the call with an error prompt when the target does not exist', async () => {
+    const { aliceCall, bobCall } = await setup();
+    await bobCall.sendDtmf('#82999#', { method: 'rfc4733' });
+    // Bob hears the prompt (audio that is not Alice's tone), then talks to Alice again.
+    const before = bobCall.rtp.received().tone.foreign;
+    await waitUntil(() => bobCall.rtp.received().tone.foreign > before + 10, 5000);
+    await new Promise((r) => setTimeout(r, 3000));
+    await talking(aliceCall, bobCall, 71, 72);
+    expect(bobCall.ended).toBeUndefined();
+  });
+
+  it('transfers on REFER (RFC 3515): 202, NOTIFY progress with sipfrag, the target connected to the other party', async () => {
+    const { carol, aliceCall, bobCall } = await setup();
+    const notifies: string[] = [];
+    bobCall.dialog.on('notify', (req, res) => {
+      notifies.push(req.body.toString());
+      res.send(200);
+    });
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    const accepted = await bobCall.dialog.request({ method: 'REFER', headers: { 'refer-to': '<sip:2003@hibiki.test>', 'referred-by': '<sip:2002@hibiki.test>' } });
+    expect(accepted.status).toBe(202);
+    const carolCall = await (await carolRings).answer();
+    await waitUntil(() => notifies.some((b) => b.startsWith('SIP/2.0 200')), 5000);
+    expect(notifies[0]).toMatch(/^SIP\/2\.0 100 Trying/);
+    await bobCall.waitForEnd(5000);
+    await talking(aliceCall, carolCall, 81, 82);
+  });
+});
