@@ -25,6 +25,7 @@ import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
 import { InCallCodes } from './features/in-call-codes.js';
 import { BlindTransfer } from './features/transfer.js';
+import { ParkLot } from './features/park.js';
 import { PromptCatalogue } from './media/prompts.js';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +55,7 @@ export class HibikiServer {
   readonly inCallCodes: InCallCodes;
   readonly prompts: PromptCatalogue;
   readonly blindTransfer: BlindTransfer;
+  readonly park: ParkLot;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
@@ -115,7 +117,16 @@ export class HibikiServer {
       mohRoot: resolve(config.prompts.mohDir ?? fileURLToPath(new URL('../moh', import.meta.url))),
       languages: ['ja', 'en'],
     });
+    this.park = new ParkLot({
+      calls: this.calls,
+      codes: this.inCallCodes,
+      media: this.media,
+      prompts: this.prompts,
+      config: () => this.config,
+      logger: this.logger,
+    });
     this.blindTransfer = new BlindTransfer({
+      park: this.park,
       calls: this.calls,
       codes: this.inCallCodes,
       media: this.media,
@@ -169,6 +180,7 @@ export class HibikiServer {
     for (const e of this.prompts.load()) this.logger.error({ file: e.file, actual: e.actual }, e.message);
     this.calls.start();
     this.blindTransfer.start();
+    this.park.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();

@@ -253,6 +253,24 @@ const dtmfSchema = z
   .strict()
   .describe('DTMF handling in calls (F-CODES).');
 
+const parkSchema = z
+  .object({
+    slots: z
+      .tuple([z.number().int().min(0), z.number().int().min(0)])
+      .default([9001, 9020])
+      .describe('First and last park slot number (inclusive); dialling a slot retrieves the call parked there.'),
+    lot: z.string().regex(/^[2-9][0-9]{1,14}$/).default('9000').describe('Lot number: a blind transfer to it parks the call in a free slot.'),
+    findSlot: z.enum(['first', 'next']).default('first').describe('first: the lowest free slot; next: the free slot after the one used last.'),
+    timeout: int(120, 10, 3600, 'Seconds a call stays parked before it rings back the parker.'),
+    comebackTimeout: int(30, 5, 600, 'Seconds the parker is rung back; then the call ends (cause 19).'),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.slots[0] > p.slots[1]) ctx.addIssue({ code: 'custom', path: ['slots'], message: 'slots must be [first, last] with first ≤ last' });
+    if (p.slots[1] - p.slots[0] > 999) ctx.addIssue({ code: 'custom', path: ['slots'], message: 'at most 1000 park slots' });
+  })
+  .describe('Call park (F-PARK).');
+
 const promptsSchema = z
   .object({
     dir: z.string().min(1).optional().describe('Folder with the prompt sets (ja/, en/, tones/); default: the prompts shipped with hibiki.'),
@@ -389,6 +407,7 @@ export const configObjectSchema = z
     cdr: cdrSchema.prefault({}),
     codes: codesSchema.prefault({}),
     prompts: promptsSchema.prefault({}),
+    park: parkSchema.prefault({}),
     dtmf: dtmfSchema.prefault({}),
     trunks: z.array(trunkSchema).default([]).describe('SIP trunks to carriers or other PBXs (F-TRUNK).'),
     inbound: z.array(inboundSchema).default([]).describe('Inbound DID routing: which extension a number dialled from a trunk rings.'),
@@ -406,6 +425,12 @@ export const configObjectSchema = z
       if (r.minLength > r.maxLength) ctx.addIssue({ code: 'custom', path: ['routes', i, 'minLength'], message: 'minLength exceeds maxLength' });
     });
     const exts = new Set(c.extensions.map((e) => e.number));
+    // F-USER: numbers are unique across extensions and park slots.
+    const lotNumbers = [c.park.lot];
+    for (let n = c.park.slots[0]; n <= c.park.slots[1] && n - c.park.slots[0] < 1000; n++) lotNumbers.push(String(n));
+    c.extensions.forEach((e, i) => {
+      if (lotNumbers.includes(e.number)) ctx.addIssue({ code: 'custom', path: ['extensions', i, 'number'], message: `extension ${e.number} clashes with the park lot or a park slot` });
+    });
     c.inbound.forEach((d, i) => {
       if (!exts.has(d.destination)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension ${d.destination}` });
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });

@@ -25,6 +25,8 @@ export interface TransferDeps {
   clock: Clock;
   config: () => HibikiConfig;
   logger: Logger;
+  /** A transfer to the park lot number parks the call (F-PARK). */
+  park?: { isLot(number: string): boolean; park(call: Call, parker: Leg, other: Leg): void };
 }
 
 /** Progress reports to a REFER's sender (RFC 3515 §2.4.5 NOTIFY with message/sipfrag). */
@@ -74,6 +76,12 @@ export class BlindTransfer {
       logger: call.log,
       events: {
         onTarget: (number) => {
+          if (this.deps.park?.isLot(number)) {
+            transferor.onDigit = resumeDigits;
+            moh?.stop();
+            this.deps.park.park(call, transferor, other);
+            return;
+          }
           if (!this.deps.calls.canReach(number)) {
             call.log.info({ target: number }, 'transfer target does not exist');
             backToCall('not-available');

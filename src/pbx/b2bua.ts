@@ -38,6 +38,17 @@ interface Failure {
   hangupBy: HangupBy;
 }
 
+export interface DialContext {
+  req: SipRequest;
+  res: ServerResponse;
+  /** The calling extension. */
+  extension: ExtensionConfig;
+  dialled: string;
+  offer: string | undefined;
+}
+
+export type DialHandler = (ctx: DialContext) => boolean;
+
 type Origin = { kind: 'device'; extension: ExtensionConfig } | { kind: 'trunk'; trunk: TrunkConfig };
 
 const DTMF_INFO_TYPES = new Set(['application/dtmf-relay', 'application/dtmf']);
@@ -45,6 +56,7 @@ const DTMF_INFO_TYPES = new Set(['application/dtmf-relay', 'application/dtmf']);
 export class CallManager {
   private calls = new Set<Call>();
   private byEndpoint = new Map<EndpointId, Call>();
+  private dialHandlers: DialHandler[] = [];
   private answeredHooks: Array<(call: Call, caller: Leg, callee: Leg, config: HibikiConfig) => void> = [];
 
   constructor(private readonly deps: CallManagerDeps) {}
@@ -144,6 +156,11 @@ export class CallManager {
       call.once('ended', () => trunks.release(origin.trunk.name));
       await this.placeCall(call, req, res, offer, mf, { kind: 'extension', extension: ext, presentation: 'present' });
       return;
+    }
+
+    // Numbers owned by features (park slots, later service codes) come before the dial plan (F-DIALPLAN).
+    for (const handler of this.dialHandlers) {
+      if (handler({ req, res, extension: origin.extension, dialled: dialledRaw, offer })) return;
     }
 
     const resolution = router.resolve(dialledRaw);
@@ -476,6 +493,39 @@ export class CallManager {
     this.wireLeg(call, leg);
     call.log.info({ number, answeredBy: outcome.label }, 'leg answered');
     return { leg };
+  }
+
+  /** A feature claims dialled numbers (park slots…): return true when it took the INVITE. */
+  onDial(handler: DialHandler): void {
+    this.dialHandlers.push(handler);
+  }
+
+  /** Start tracking a call created by a feature (its CDR is written when it ends). */
+  adopt(call: Call): void {
+    this.register(call);
+  }
+
+  /**
+   * Answer an INVITE into an existing call (retrieving a parked call): the new leg is answered with
+   * our SDP and wired, but not bridged. Undefined when the offer is unusable (the INVITE is rejected).
+   */
+  async answerInto(call: Call, req: SipRequest, res: ServerResponse, party: Party, extension: string | undefined): Promise<Leg | undefined> {
+    const { media, stack } = this.deps;
+    const ep = await media.createEndpoint({ label: `${call.callId}/${party.number}` });
+    let sdp: string;
+    try {
+      sdp = isSdp(req) ? (await media.answerOffer(ep, req.body.toString('utf8'))).sdp : await media.createOffer(ep);
+    } catch (err) {
+      media.destroy(ep);
+      res.send(err instanceof MediaError ? err.sipStatus : 500);
+      return undefined;
+    }
+    const leg = call.addLeg(new Leg('callee', ep, party, extension));
+    this.byEndpoint.set(ep, call);
+    this.applyDtmfPolicy(leg, this.deps.config());
+    leg.dialog = stack.createUAS(req, res, { localSdp: sdp });
+    this.wireLeg(call, leg);
+    return leg;
   }
 
   /** Whether a number resolves to something that can be dialled (transfer targets). */

@@ -55,7 +55,7 @@ export interface CallOutcome {
   transferredBy?: string;
 }
 
-export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'pickup';
+export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup';
 
 export declare interface Call {
   on(event: 'ended', listener: (outcome: CallOutcome) => void): this;

@@ -1,0 +1,224 @@
+// F-PARK: #72 (or a blind transfer to the lot number) parks the other party in a free slot, announces
+// the slot to the parker ("parked at 9-0-0-1") and ends the parker's leg; the parked party hears music
+// on hold. Dialling the slot from any phone retrieves the call; an empty slot gets a prompt and 404.
+// After park.timeout the call rings the parker back for park.comebackTimeout, then ends (cause 19).
+import type { Logger } from 'pino';
+import type { HibikiConfig } from '../config/schema.js';
+import type { MediaEngine, PlayHandle } from '../media/engine.js';
+import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
+import { Call, type Leg } from '../pbx/call.js';
+import type { CallManager, DialContext } from '../pbx/b2bua.js';
+import { formatReason } from '../pbx/q850.js';
+import type { InCallCodes } from './in-call-codes.js';
+
+export interface ParkedCall {
+  slot: string;
+  call: Call;
+  leg: Leg;
+  /** Extension that parked the call. */
+  parkedBy: string | undefined;
+  since: number;
+  moh: PlayHandle | undefined;
+  timer: NodeJS.Timeout;
+}
+
+export interface ParkDeps {
+  calls: CallManager;
+  codes: InCallCodes;
+  media: MediaEngine;
+  prompts: PromptCatalogue;
+  config: () => HibikiConfig;
+  logger: Logger;
+}
+
+export type ParkEvent = { type: 'parked' | 'retrieved' | 'timeout' | 'abandoned'; slot: string; party: string; parkedBy: string | undefined };
+
+export class ParkLot {
+  private slots = new Map<string, ParkedCall>();
+  private lastSlot: number | undefined;
+  private listeners: Array<(e: ParkEvent) => void> = [];
+
+  constructor(private readonly deps: ParkDeps) {}
+
+  start(): void {
+    this.deps.codes.onFeature((call, leg, other, action) => {
+      if (action === 'park') this.park(call, leg, other);
+    });
+    this.deps.calls.onDial((ctx) => this.onDial(ctx));
+  }
+
+  onEvent(fn: (e: ParkEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Parked calls, for listings (slot, party, parked by, since). */
+  list(): Array<{ slot: string; party: string; parkedBy: string | undefined; since: number }> {
+    return [...this.slots.values()].map((p) => ({ slot: p.slot, party: p.leg.party.number, parkedBy: p.parkedBy, since: p.since })).sort((a, b) => a.slot.localeCompare(b.slot));
+  }
+
+  isLot(number: string): boolean {
+    return number === this.deps.config().park.lot;
+  }
+
+  private emit(e: ParkEvent): void {
+    this.deps.logger.info({ event: 'park', ...e }, `park ${e.type}`);
+    for (const fn of this.listeners) fn(e);
+  }
+
+  private language(ext: string | undefined): PromptLanguage {
+    const e = ext ? this.deps.config().extensions.find((x) => x.number === ext) : undefined;
+    return e?.language ?? 'ja';
+  }
+
+  private freeSlot(): string | undefined {
+    const { slots, findSlot } = this.deps.config().park;
+    const [first, last] = slots;
+    const count = last - first + 1;
+    const start = findSlot === 'next' && this.lastSlot !== undefined ? this.lastSlot + 1 : first;
+    for (let i = 0; i < count; i++) {
+      const n = first + ((start - first + i) % count);
+      if (!this.slots.has(String(n))) return String(n);
+    }
+    return undefined;
+  }
+
+  private isSlot(number: string): boolean {
+    const [first, last] = this.deps.config().park.slots;
+    if (!/^\d+$/.test(number)) return false;
+    const n = Number(number);
+    return n >= first && n <= last;
+  }
+
+  /** Park `other` (the parker is `parker`); announce the slot to the parker, then drop the parker's leg. */
+  park(call: Call, parker: Leg, other: Leg): void {
+    const { media, prompts } = this.deps;
+    const slot = this.freeSlot();
+    const lang = this.language(parker.extension);
+    if (!slot) {
+      call.log.info('park lot full');
+      // The call stays as it was: the parker hears the error and is still connected.
+      media.unbridge(other.endpoint);
+      const h = media.play(parker.endpoint, [prompts.file('park-full', lang)]);
+      void h.done.then(() => {
+        if (!parker.ended && !other.ended) this.deps.calls.bridgeLegs(call, parker, other);
+      });
+      return;
+    }
+    this.lastSlot = Number(slot);
+    media.unbridge(other.endpoint);
+    const moh = prompts.moh();
+    const parked: ParkedCall = {
+      slot,
+      call,
+      leg: other,
+      parkedBy: parker.extension,
+      since: Date.now(),
+      moh: moh.length > 0 ? media.play(other.endpoint, moh, { loop: true }) : undefined,
+      timer: setTimeout(() => void this.comeback(slot), this.deps.config().park.timeout * 1000),
+    };
+    parked.timer.unref();
+    this.slots.set(slot, parked);
+    call.feature = 'park';
+    other.peer = undefined;
+    // The parked party hanging up empties the slot and ends the call.
+    other.onEnded = () => {
+      if (this.slots.get(slot) !== parked) return;
+      this.release(parked);
+      this.emit({ type: 'abandoned', slot, party: other.party.number, parkedBy: parked.parkedBy });
+      this.deps.calls.hangup(call, 'caller', 16, 'parked party hung up', other);
+    };
+    parker.onEnded = () => undefined;
+    this.emit({ type: 'parked', slot, party: other.party.number, parkedBy: parked.parkedBy });
+    const announce = media.play(parker.endpoint, [prompts.file('parked-at', lang), ...prompts.digits(slot, lang)]);
+    void announce.done.then(() => this.deps.calls.dropLeg(parker));
+  }
+
+  private release(p: ParkedCall): void {
+    clearTimeout(p.timer);
+    p.moh?.stop();
+    this.slots.delete(p.slot);
+  }
+
+  /** A phone dialled a slot: retrieve the call parked there, or refuse an empty slot. */
+  private onDial(ctx: DialContext): boolean {
+    if (!this.isSlot(ctx.dialled)) return false;
+    const parked = this.slots.get(ctx.dialled);
+    if (!parked) {
+      void this.emptySlot(ctx);
+      return true;
+    }
+    this.release(parked);
+    void this.retrieve(parked, ctx);
+    return true;
+  }
+
+  private async retrieve(parked: ParkedCall, ctx: DialContext): Promise<void> {
+    const { calls } = this.deps;
+    const call = parked.call;
+    const leg = await calls.answerInto(call, ctx.req, ctx.res, { number: ctx.extension.number, name: ctx.extension.name }, ctx.extension.number);
+    if (!leg || call.isFinished || parked.leg.ended) {
+      if (leg) calls.hangup(call, 'system', 16, 'parked party gone');
+      return;
+    }
+    parked.leg.onEnded = undefined;
+    call.callee = leg.party;
+    call.answeredBy = ctx.extension.number;
+    calls.bridgeLegs(call, parked.leg, leg);
+    this.emit({ type: 'retrieved', slot: parked.slot, party: parked.leg.party.number, parkedBy: parked.parkedBy });
+  }
+
+  /** F-PARK: an empty slot gets a prompt (early media) and 404; its CDR feature is park_empty. */
+  private async emptySlot(ctx: DialContext): Promise<void> {
+    const { media, prompts, calls } = this.deps;
+    const call = new Call(ctx.req.callId, 'internal', { number: ctx.extension.number, name: ctx.extension.name }, ctx.dialled, { number: ctx.dialled }, media, this.deps.logger);
+    call.feature = 'park_empty';
+    calls.adopt(call);
+    const finish = () => {
+      if (!ctx.res.finalResponseSent) ctx.res.send(404, undefined, { headers: { reason: formatReason(1) } });
+      call.finish({ disposition: 'failed', hangupBy: 'system', q850: 1, sipStatus: 404, reason: 'park slot empty' });
+    };
+    if (ctx.offer === undefined) {
+      finish();
+      return;
+    }
+    try {
+      const ep = await media.createEndpoint({ label: `${ctx.req.callId}/park-empty` });
+      const { sdp } = await media.answerOffer(ep, ctx.offer);
+      ctx.res.send(183, undefined, { headers: { 'content-type': 'application/sdp' }, body: sdp });
+      const h = media.play(ep, [prompts.file('park-empty', this.language(ctx.extension.number))]);
+      ctx.res.onCancel(() => h.stop());
+      await h.done;
+      media.destroy(ep);
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 'park-empty prompt not played');
+    }
+    finish();
+  }
+
+  /** park.timeout expired: ring the parker; after park.comebackTimeout the call ends. */
+  private async comeback(slot: string): Promise<void> {
+    const parked = this.slots.get(slot);
+    if (!parked) return;
+    this.emit({ type: 'timeout', slot, party: parked.leg.party.number, parkedBy: parked.parkedBy });
+    const { calls } = this.deps;
+    const call = parked.call;
+    if (!parked.parkedBy) {
+      this.release(parked);
+      calls.hangup(call, 'system', 19, 'park timeout');
+      return;
+    }
+    const result = await calls.dialLeg(call, parked.parkedBy, { presentedAs: parked.leg.party, ringTimeoutSec: this.deps.config().park.comebackTimeout });
+    if (call.isFinished || this.slots.get(slot) !== parked) {
+      if ('leg' in result) calls.dropLeg(result.leg);
+      return;
+    }
+    this.release(parked);
+    if ('leg' in result) {
+      parked.leg.onEnded = undefined;
+      call.callee = result.leg.party;
+      calls.bridgeLegs(call, parked.leg, result.leg);
+      return;
+    }
+    calls.hangup(call, 'system', 19, 'park comeback not answered');
+  }
+}

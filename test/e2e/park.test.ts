@@ -1,0 +1,140 @@
+// F-PARK end to end with real RTP: #72 parks the other party and announces the slot to the parker,
+// a third phone retrieves it by dialling the slot, an empty slot gets a prompt and 404, a full lot
+// leaves the call as it was, a blind transfer to the lot number parks, and the park timeout rings
+// the parker back.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
+import { TestUA, CallFailedError, type Call } from '../support/test-ua.js';
+
+let hibiki: RunningHibiki | undefined;
+const phones: TestUA[] = [];
+
+afterEach(async () => {
+  await Promise.all(phones.splice(0).map((p) => p.close()));
+  await hibiki?.stop();
+  hibiki = undefined;
+});
+
+const EXTENSIONS = ['2001', '2002', '2003', '2004', '2005'].map((n) => ({ number: n, password: `secret-${n}` }));
+
+async function start(opts: StartOptions = {}): Promise<{ h: RunningHibiki; phone: (user: string) => Promise<TestUA> }> {
+  const h = (hibiki = await startHibiki({ extensions: EXTENSIONS, ...opts }));
+  const phone = async (user: string) => {
+    const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
+    phones.push(p);
+    await p.register();
+    return p;
+  };
+  return { h, phone };
+}
+
+async function connect(from: TestUA, to: TestUA, number: string): Promise<{ caller: Call; callee: Call }> {
+  const ringing = to.waitForCall();
+  const outgoing = await from.dial(number);
+  const callee = await (await ringing).answer();
+  const caller = await outgoing.answered;
+  return { caller, callee };
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
+  a.rtp.startTone({ seed: seedA });
+  b.rtp.startTone({ seed: seedB });
+  try {
+    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
+  } finally {
+    a.rtp.stopTone();
+    b.rtp.stopTone();
+  }
+}
+
+describe('call park', () => {
+  it('parks with #72, announces the slot to the parker, and a third phone retrieves the call by dialling the slot', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
+
+    await bobCall.sendDtmf('#72', { method: 'rfc4733' });
+    // Bob hears "parked at 9-0-0-1" as RTP prompt packets, then hibiki hangs up his leg.
+    const end = await bobCall.waitForEnd(15_000);
+    expect(end.by).toBe('remote');
+    expect(bobCall.rtp.received().tone.foreign).toBeGreaterThan(100);
+    expect(h.server.park.list()).toEqual([{ slot: '9001', party: '2001', parkedBy: '2002', since: expect.any(Number) }]);
+    // Alice hears music on hold meanwhile.
+    const mohBefore = aliceCall.rtp.received().tone.foreign;
+    await waitUntil(() => aliceCall.rtp.received().tone.foreign > mohBefore + 20, 5000);
+
+    const carolCall = await carol.call('9001');
+    await talking(aliceCall, carolCall, 11, 13);
+    expect(h.server.park.list()).toEqual([]);
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'park', callerNumber: '2001', answeredBy: '2003', disposition: 'answered' });
+  }, 30_000);
+
+  it('answers an empty slot with a prompt and 404, CDR park_empty', async () => {
+    const { h, phone } = await start();
+    const carol = await phone('2003');
+    const err = await carol.call('9005').then(
+      () => undefined,
+      (e: unknown) => e as CallFailedError,
+    );
+    expect(err).toBeInstanceOf(CallFailedError);
+    expect(err?.status).toBe(404);
+    expect(err?.provisional).toContain(183);
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'park_empty', q850Cause: 1, dialedNumber: '9005' });
+  }, 20_000);
+
+  it('keeps the call as it was when the lot is full', async () => {
+    const { h, phone } = await start({ config: { park: { slots: [9001, 9001] } } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const dave = await phone('2004');
+    const first = await connect(alice, bob, '2002');
+    await first.callee.sendDtmf('#72', { method: 'rfc4733' });
+    await first.callee.waitForEnd(15_000);
+    expect(h.server.park.list()).toHaveLength(1);
+
+    const second = await connect(carol, dave, '2004');
+    await second.callee.sendDtmf('#72', { method: 'rfc4733' });
+    // Dave hears the error, then is back with Carol.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(second.callee.ended).toBeUndefined();
+    await talking(second.caller, second.callee, 21, 22);
+    expect(h.server.park.list()).toHaveLength(1);
+  }, 40_000);
+
+  it('parks on a blind transfer to the lot number', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { callee: bobCall } = await connect(alice, bob, '2002');
+    await bobCall.sendDtmf('#89000#', { method: 'rfc4733' });
+    await bobCall.waitForEnd(15_000);
+    expect(h.server.park.list().map((p) => p.slot)).toEqual(['9001']);
+  }, 30_000);
+
+  it('rings the parker back after the park timeout', async () => {
+    const { phone } = await start({ config: { park: { timeout: 10, comebackTimeout: 10 } } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
+    await bobCall.sendDtmf('#72', { method: 'rfc4733' });
+    await bobCall.waitForEnd(15_000);
+    const comeback = await bob.waitForCall({ timeoutMs: 15_000 });
+    const again = await comeback.answer();
+    await talking(aliceCall, again, 31, 32);
+  }, 40_000);
+});
