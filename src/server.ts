@@ -26,6 +26,7 @@ import { BuiltinMediaEngine } from './media/builtin/engine.js';
 import { InCallCodes } from './features/in-call-codes.js';
 import { BlindTransfer } from './features/transfer.js';
 import { ParkLot } from './features/park.js';
+import { HoldMusic } from './features/hold.js';
 import { PromptCatalogue } from './media/prompts.js';
 import { fileURLToPath } from 'node:url';
 
@@ -181,6 +182,7 @@ export class HibikiServer {
     this.calls.start();
     this.blindTransfer.start();
     this.park.start();
+    new HoldMusic(this.calls, this.media, this.prompts).start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();

@@ -603,6 +603,9 @@ export class CallManager {
     });
   }
 
+  /** Set by the hold feature (music on hold); without it, hold is passed to the other party by re-INVITE. */
+  holdHandler: { hold(call: Call, holder: Leg, held: Leg): void; resume(call: Call, holder: Leg, held: Leg): void } | undefined;
+
   /** Set by the transfer feature to handle REFER from a phone's transfer key (RFC 3515). */
   onRefer: ((call: Call, leg: Leg, req: SipRequest, res: ServerResponse) => void) | undefined;
 
@@ -632,6 +635,18 @@ export class CallManager {
     if (!to || !to.dialog || to.ended) {
       const { sdp } = await media.answerOffer(from.endpoint, offer);
       res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+      return;
+    }
+    // F-HOLD: a hold (sendonly/inactive) or resume is answered here; the other party hears music on
+    // hold instead of being re-INVITEd, so its phone keeps an ordinary call.
+    const holding = direction === 'sendonly' || direction === 'inactive';
+    if (this.holdHandler && holding !== from.holding) {
+      const { sdp } = await media.answerOffer(from.endpoint, offer);
+      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+      from.holding = holding;
+      call.log.info({ leg: from.role, holding }, holding ? 'call held' : 'call resumed');
+      if (holding) this.holdHandler.hold(call, from, to);
+      else this.holdHandler.resume(call, from, to);
       return;
     }
     try {

@@ -21,6 +21,8 @@ export class Leg {
   ended = false;
   /** Receives the DTMF digits this leg's party types (set by the feature-code layer). */
   onDigit: ((digit: string) => void) | undefined;
+  /** This leg's phone has put the call on hold (F-HOLD). */
+  holding = false;
   /** The leg this one is bridged to now (changes on transfer). */
   peer: Leg | undefined;
   /** When set, a feature decides what the end of this leg means (instead of hanging up the call). */

@@ -1,0 +1,42 @@
+// F-HOLD: when a phone holds the call (re-INVITE/UPDATE with sendonly, inactive or c=0.0.0.0), the other
+// party hears music on hold; resuming reconnects them. The holder's phone gets an ordinary answer.
+import type { MediaEngine, PlayHandle } from '../media/engine.js';
+import type { PromptCatalogue } from '../media/prompts.js';
+import type { Call, Leg } from '../pbx/call.js';
+import type { CallManager } from '../pbx/b2bua.js';
+
+export class HoldMusic {
+  private playing = new Map<Leg, PlayHandle>();
+
+  constructor(
+    private readonly calls: CallManager,
+    private readonly media: MediaEngine,
+    private readonly prompts: PromptCatalogue,
+  ) {}
+
+  start(): void {
+    this.calls.holdHandler = {
+      hold: (call, holder, held) => this.hold(call, holder, held),
+      resume: (call, holder, held) => this.resume(call, holder, held),
+    };
+  }
+
+  private hold(call: Call, _holder: Leg, held: Leg): void {
+    this.media.unbridge(held.endpoint);
+    const files = this.prompts.moh();
+    if (files.length === 0) return;
+    this.playing.get(held)?.stop();
+    this.playing.set(held, this.media.play(held.endpoint, files, { loop: true }));
+    call.once('ended', () => this.stop(held));
+  }
+
+  private resume(_call: Call, holder: Leg, held: Leg): void {
+    this.stop(held);
+    if (!holder.ended && !held.ended && held.peer === holder) this.media.bridge(holder.endpoint, held.endpoint);
+  }
+
+  private stop(held: Leg): void {
+    this.playing.get(held)?.stop();
+    this.playing.delete(held);
+  }
+}
