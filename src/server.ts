@@ -27,6 +27,7 @@ import { InCallCodes } from './features/in-call-codes.js';
 import { BlindTransfer } from './features/transfer.js';
 import { ParkLot } from './features/park.js';
 import { HoldMusic } from './features/hold.js';
+import { AttendedTransfer } from './features/attended-transfer.js';
 import { PromptCatalogue } from './media/prompts.js';
 import { fileURLToPath } from 'node:url';
 
@@ -183,6 +184,7 @@ export class HibikiServer {
     this.blindTransfer.start();
     this.park.start();
     new HoldMusic(this.calls, this.media, this.prompts).start();
+    new AttendedTransfer({ calls: this.calls, codes: this.inCallCodes, media: this.media, prompts: this.prompts, clock: this.stack.clock, config: () => this.config }).start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();

@@ -418,7 +418,7 @@ export class CallManager {
   async dialLeg(
     call: Call,
     number: string,
-    opts: { presentedAs: Party; ringTimeoutSec: number },
+    opts: { presentedAs: Party; ringTimeoutSec: number; onRinging?: (cancel: () => void) => void },
   ): Promise<{ leg: Leg } | { failure: { status: number; cause: number; disposition: Disposition } }> {
     const { media, stack, registrar, router, trunks } = this.deps;
     const config = this.deps.config();
@@ -471,6 +471,7 @@ export class CallManager {
     });
     const stop = () => ringer.cancel();
     call.once('ended', stop);
+    opts.onRinging?.(stop);
     const outcome = await ringer.outcome;
     call.off('ended', stop);
     if (outcome.kind !== 'answered' || call.isFinished) {

@@ -1,0 +1,111 @@
+// F-XFER-ATTENDED end to end with real RTP: #9 + target + # starts a consultation while the other
+// party hears music on hold; the transferor hanging up completes the transfer (also while the target
+// still rings: blonde), #9 again aborts it, and the held party hanging up leaves an ordinary call.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
+import { TestUA, type Call } from '../support/test-ua.js';
+
+let hibiki: RunningHibiki | undefined;
+const phones: TestUA[] = [];
+
+afterEach(async () => {
+  await Promise.all(phones.splice(0).map((p) => p.close()));
+  await hibiki?.stop();
+  hibiki = undefined;
+});
+
+async function setup(): Promise<{ h: RunningHibiki; carol: TestUA; aliceCall: Call; bobCall: Call }> {
+  const h = (hibiki = await startHibiki({ config: { calls: { transferRingTimeout: 10 } } }));
+  const mk = async (user: string) => {
+    const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
+    phones.push(p);
+    await p.register();
+    return p;
+  };
+  const alice = await mk('2001');
+  const bob = await mk('2002');
+  const carol = await mk('2003');
+  const ringing = bob.waitForCall();
+  const outgoing = await alice.dial('2002');
+  const bobCall = await (await ringing).answer();
+  const aliceCall = await outgoing.answered;
+  return { h, carol, aliceCall, bobCall };
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
+  a.rtp.startTone({ seed: seedA });
+  b.rtp.startTone({ seed: seedB });
+  try {
+    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
+  } finally {
+    a.rtp.stopTone();
+    b.rtp.stopTone();
+  }
+}
+
+async function hearsMusic(c: Call): Promise<void> {
+  const before = c.rtp.received().tone.foreign;
+  await waitUntil(() => c.rtp.received().tone.foreign > before + 20, 5000);
+}
+
+describe('attended transfer', () => {
+  it('consults the target while the other party hears music, and completes when the transferor hangs up', async () => {
+    const { h, carol, aliceCall, bobCall } = await setup();
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#92003#', { method: 'rfc4733' });
+    const carolCall = await (await carolRings).answer();
+    await hearsMusic(aliceCall);
+    await talking(bobCall, carolCall, 1, 2);
+    // Alice heard none of the consultation.
+    expect(aliceCall.rtp.received().tone.seeds.has(2)).toBe(false);
+    await bobCall.hangup();
+    await talking(aliceCall, carolCall, 3, 4);
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'transfer_attended', transferredBy: '2002', calleeNumber: '2003' });
+  });
+
+  it('#9 again drops the consultation and returns to the held party', async () => {
+    const { carol, aliceCall, bobCall } = await setup();
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#92003#', { method: 'rfc4733' });
+    const carolCall = await (await carolRings).answer();
+    await talking(bobCall, carolCall, 5, 6);
+    await bobCall.sendDtmf('#9', { method: 'rfc4733' });
+    await carolCall.waitForEnd(5000);
+    await talking(aliceCall, bobCall, 7, 8);
+  });
+
+  it('connects the held party on answer when the transferor hangs up while the target rings (blonde)', async () => {
+    const { carol, aliceCall, bobCall } = await setup();
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#92003#', { method: 'rfc4733' });
+    const incoming = await carolRings;
+    incoming.ring();
+    await bobCall.hangup();
+    await hearsMusic(aliceCall);
+    const carolCall = await incoming.answer();
+    await talking(aliceCall, carolCall, 9, 10);
+  });
+
+  it('keeps the consultation as an ordinary call when the held party hangs up', async () => {
+    const { carol, aliceCall, bobCall } = await setup();
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#92003#', { method: 'rfc4733' });
+    const carolCall = await (await carolRings).answer();
+    await talking(bobCall, carolCall, 11, 12);
+    await aliceCall.hangup();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(bobCall.ended).toBeUndefined();
+    await talking(bobCall, carolCall, 13, 14);
+  });
+});
