@@ -175,11 +175,16 @@ export class HibikiServer {
   }
 
   async start(): Promise<void> {
+    // F-AUDIO: a prompt or MOH file in the wrong format is a configuration error, named with its format.
+    const promptErrors = this.prompts.load();
+    if (promptErrors.length > 0) {
+      for (const e of promptErrors) this.logger.error({ file: e.file, actual: e.actual }, e.message);
+      throw new Error(`invalid prompt files:\n${promptErrors.map((e) => `${e.file}: ${e.message}`).join('\n')}`);
+    }
     await this.media.start();
     await this.stack.start();
     this.registrar.start();
     this.qualifier.start();
-    for (const e of this.prompts.load()) this.logger.error({ file: e.file, actual: e.actual }, e.message);
     this.calls.start();
     this.blindTransfer.start();
     this.park.start();

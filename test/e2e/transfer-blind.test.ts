@@ -72,10 +72,10 @@ describe('blind transfer', () => {
     expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'transfer_blind', transferredBy: '2002', callerNumber: '2001', calleeNumber: '2003', disposition: 'answered' });
   });
 
-  it('recalls the transferor when the target is busy', async () => {
+  it('recalls the transferor when the target is busy (codes typed as SIP INFO)', async () => {
     const { bob, carol, aliceCall, bobCall } = await setup();
     const carolRings = carol.waitForCall({ timeoutMs: 8000 });
-    await bobCall.sendDtmf('#82003#', { method: 'rfc4733' });
+    await bobCall.sendDtmf('#82003#', { method: 'info' });
     await bobCall.waitForEnd(5000);
     const bobRecalled = bob.waitForCall({ timeoutMs: 8000 });
     (await carolRings).reject(486);
