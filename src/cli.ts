@@ -11,12 +11,14 @@ import { HibikiServer } from './server.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
 import { CdrStore } from './store/cdr-store.js';
+import { ParkStore } from './store/park-store.js';
 import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 
 const USAGE = `usage:
   hibiki --config FILE [--log-level LEVEL]     start the server
   hibiki config check FILE                     validate a configuration file
   hibiki registrations --config FILE           list registered contacts
+  hibiki park list --config FILE               list parked calls (slot, party, parked by, since)
   hibiki cdr export --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--encoding utf8|shift_jis] [--out DIR]
                                                write call-detail records as CSV (40,000 rows per file)
   hibiki --help | --version`;
@@ -59,6 +61,21 @@ function listRegistrations(file: string): number {
   }
   store.close();
   db.close();
+  return 0;
+}
+
+function listParked(file: string): number {
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
+    return 1;
+  }
+  const db = openDatabase(resolve(result.config.data.dir));
+  try {
+    for (const p of new ParkStore(db).list()) out([p.slot, p.party, p.parkedBy ?? '', new Date(p.since).toISOString()].join('\t'));
+  } finally {
+    db.close();
+  }
   return 0;
 }
 
@@ -159,6 +176,10 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === 'cdr') {
     if (positionals[1] !== 'export' || !values.config || !values.from || !values.to) fail(USAGE);
     process.exit(exportCdr(values.config, values.from, values.to, values.encoding ?? 'utf8', values.out ?? '.'));
+  }
+  if (positionals[0] === 'park') {
+    if (positionals[1] !== 'list' || !values.config) fail(USAGE);
+    process.exit(listParked(values.config));
   }
   if (positionals[0] === 'registrations') {
     if (!values.config) fail(USAGE);

@@ -26,6 +26,7 @@ import { BuiltinMediaEngine } from './media/builtin/engine.js';
 import { InCallCodes } from './features/in-call-codes.js';
 import { BlindTransfer } from './features/transfer.js';
 import { ParkLot } from './features/park.js';
+import { ParkStore } from './store/park-store.js';
 import { HoldMusic } from './features/hold.js';
 import { AttendedTransfer } from './features/attended-transfer.js';
 import { PromptCatalogue } from './media/prompts.js';
@@ -120,6 +121,7 @@ export class HibikiServer {
       languages: ['ja', 'en'],
     });
     this.park = new ParkLot({
+      store: new ParkStore(this.db),
       calls: this.calls,
       codes: this.inCallCodes,
       media: this.media,

@@ -29,6 +29,8 @@ export interface ParkDeps {
   prompts: PromptCatalogue;
   config: () => HibikiConfig;
   logger: Logger;
+  /** Where the lot is mirrored for listings from other processes (the CLI). */
+  store?: { clear(): void; put(row: { slot: string; party: string; parkedBy: string | undefined; since: number }): void; remove(slot: string): void };
 }
 
 export type ParkEvent = { type: 'parked' | 'retrieved' | 'timeout' | 'abandoned'; slot: string; party: string; parkedBy: string | undefined };
@@ -41,6 +43,7 @@ export class ParkLot {
   constructor(private readonly deps: ParkDeps) {}
 
   start(): void {
+    this.deps.store?.clear();
     this.deps.codes.onFeature((call, leg, other, action) => {
       if (action === 'park') this.park(call, leg, other);
     });
@@ -129,6 +132,7 @@ export class ParkLot {
     };
     parker.onEnded = () => undefined;
     this.emit({ type: 'parked', slot, party: other.party.number, parkedBy: parked.parkedBy });
+    this.deps.store?.put({ slot, party: other.party.number, parkedBy: parked.parkedBy, since: parked.since });
     const announce = media.play(parker.endpoint, [prompts.file('parked-at', lang), ...prompts.digits(slot, lang)]);
     void announce.done.then(() => this.deps.calls.dropLeg(parker));
   }
@@ -137,6 +141,7 @@ export class ParkLot {
     clearTimeout(p.timer);
     p.moh?.stop();
     this.slots.delete(p.slot);
+    this.deps.store?.remove(p.slot);
   }
 
   /** A phone dialled a slot: retrieve the call parked there, or refuse an empty slot. */

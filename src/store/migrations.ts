@@ -75,6 +75,19 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX cdr_linked_id ON cdr (linked_id);
     `,
   },
+  {
+    version: 3,
+    name: 'parked_calls',
+    // A mirror of the running server's park lot, so the CLI (another process) can list it (F-PARK).
+    sql: `
+      CREATE TABLE parked_calls (
+        slot       TEXT PRIMARY KEY,
+        party      TEXT NOT NULL,
+        parked_by  TEXT,
+        since      TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */

@@ -168,4 +168,26 @@ describe('hibiki command line', () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/from/);
   });
+
+  it('lists parked calls with `hibiki park list` while the server runs', async () => {
+    const port = await freePort();
+    const { config } = workspace(port);
+    const server = await serve(config);
+    const alice = await TestUA.create({ user: '2001', password: 'secret-2001', server: { host: '127.0.0.1', port }, domain: 'hibiki.test' });
+    const bob = await TestUA.create({ user: '2002', password: 'secret-2002', server: { host: '127.0.0.1', port }, domain: 'hibiki.test' });
+    phones.push(alice, bob);
+    await alice.register();
+    await bob.register();
+    const ringing = bob.waitForCall();
+    const outgoing = await alice.dial('2002');
+    const bobCall = await (await ringing).answer();
+    await outgoing.answered;
+    await bobCall.sendDtmf('#72', { method: 'rfc4733' });
+    await waitFor(() => server.lines.some((l) => l.msg === 'park parked'), 5000, 'park');
+    const r = spawnSync(process.execPath, [CLI, 'park', 'list', '--config', config], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^9001\t2001\t2002\t\d{4}-\d\d-\d\dT/m);
+    server.child.kill('SIGTERM');
+    await exited(server.child);
+  }, 20_000);
 });
