@@ -18,6 +18,7 @@ export class HoldMusic {
     this.calls.holdHandler = {
       hold: (call, holder, held) => this.hold(call, holder, held),
       resume: (call, holder, held) => this.resume(call, holder, held),
+      release: (held) => this.stop(held),
     };
   }
 

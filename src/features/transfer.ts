@@ -107,8 +107,9 @@ export class BlindTransfer {
       res.send(400, 'Bad Request (Refer-To)');
       return;
     }
-    if (isSipUri(uri) && [...uri.headers.keys()].some((k) => k.toLowerCase() === 'replaces')) {
-      res.send(501, 'Attended transfer by REFER is not supported yet');
+    const replaces = isSipUri(uri) ? [...uri.headers].find(([k]) => k.toLowerCase() === 'replaces')?.[1] : undefined;
+    if (replaces !== undefined) {
+      this.replace(call, transferor, replaces, res);
       return;
     }
     const other = transferor.peer;
@@ -137,6 +138,55 @@ export class BlindTransfer {
     progress(100, 'Trying', false);
     const moh = this.hold(other);
     void this.transfer(call, transferor, other, number, moh, progress);
+  }
+
+  /**
+   * A phone's attended transfer: REFER on the first call with Refer-To carrying Replaces (RFC 3891) for
+   * the transferor's second call. The other party of the first call and the other party of the second
+   * are connected; both of the transferor's legs end.
+   */
+  private replace(call: Call, transferor: Leg, replaces: string, res: ServerResponse): void {
+    const parts = replaces.split(';').map((p) => p.trim());
+    const callId = parts[0] ?? '';
+    const param = (name: string) => parts.find((p) => p.toLowerCase().startsWith(`${name}=`))?.slice(name.length + 1);
+    const toTag = param('to-tag');
+    const fromTag = param('from-tag');
+    const held = transferor.peer;
+    // The transferor names its own dialog with us: our tag is its remote (to) tag, its tag is our remote tag.
+    const found = toTag && fromTag ? (this.deps.calls.findLeg(callId, toTag, fromTag) ?? this.deps.calls.findLeg(callId, fromTag, toTag)) : undefined;
+    const target = found?.leg.peer;
+    if (!found || !held || held.ended || !target || target.ended || found.call === call) {
+      res.send(found ? 400 : 481, found ? 'Bad Request (nothing to join)' : 'Call Does Not Exist');
+      return;
+    }
+    res.send(202);
+    const { calls } = this.deps;
+    const second = found.call;
+    const otherLeg = found.leg;
+    call.log.info({ joined: second.callId }, 'attended transfer by REFER/Replaces');
+    // Nothing the transferor's phones do from now on ends either call.
+    transferor.onEnded = () => undefined;
+    otherLeg.onEnded = () => undefined;
+    calls.holdHandler?.release(held);
+    calls.holdHandler?.release(target);
+    calls.moveLeg(target, second, call);
+    call.feature = 'transfer_attended';
+    call.transferredBy = transferor.extension ?? transferor.party.number;
+    call.callee = target.party;
+    calls.bridgeLegs(call, held, target);
+    const dialog = transferor.dialog;
+    if (dialog && dialog.state !== 'terminated') {
+      void dialog
+        .request({
+          method: 'NOTIFY',
+          headers: { event: 'refer', 'subscription-state': 'terminated;reason=noresource', 'content-type': 'message/sipfrag;version=2.0' },
+          body: 'SIP/2.0 200 OK\r\n',
+        })
+        .catch(() => undefined)
+        .finally(() => calls.dropLeg(transferor));
+    }
+    calls.dropLeg(otherLeg);
+    calls.hangup(second, 'caller', 16, 'joined by attended transfer');
   }
 
   private async transfer(call: Call, transferor: Leg, other: Leg, number: string, moh: PlayHandle | undefined, progress?: Progress): Promise<void> {

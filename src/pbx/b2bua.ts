@@ -529,6 +529,24 @@ export class CallManager {
     return leg;
   }
 
+  /** The answered leg whose dialog has these identifiers (Replaces, RFC 3891). */
+  findLeg(callId: string, localTag: string, remoteTag: string): { call: Call; leg: Leg } | undefined {
+    for (const call of this.calls) {
+      for (const leg of call.legs) {
+        const d = leg.dialog;
+        if (!leg.ended && d && d.callId === callId && d.localTag === localTag && d.remoteTag === remoteTag) return { call, leg };
+      }
+    }
+    return undefined;
+  }
+
+  /** Move a leg into another call (it keeps its dialog and media endpoint). */
+  moveLeg(leg: Leg, from: Call, to: Call): void {
+    from.removeLeg(leg);
+    to.addLeg(leg);
+    this.byEndpoint.set(leg.endpoint, to);
+  }
+
   /** Whether a number resolves to something that can be dialled (transfer targets). */
   canReach(number: string): boolean {
     return this.deps.router.resolve(number).target.kind !== 'not-found';
@@ -560,9 +578,11 @@ export class CallManager {
   // ---- established call -------------------------------------------------------
 
   /** In-dialog requests of one answered leg; the other party is whatever leg it is bridged to now. */
-  wireLeg(call: Call, leg: Leg): void {
+  wireLeg(initial: Call, leg: Leg): void {
     const d = leg.dialog;
     if (!d) return;
+    // A leg can move to another call (attended transfer by REFER/Replaces): look its call up each time.
+    const callOf = (): Call => this.byEndpoint.get(leg.endpoint) ?? initial;
     d.on('destroy', (req, why) => {
       leg.ended = true;
       if (leg.onEnded) {
@@ -572,17 +592,17 @@ export class CallManager {
       }
       if (why === 'session-expired') {
         // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
-        this.hangup(call, 'system', 102, 'session timer expired', leg);
+        this.hangup(callOf(), 'system', 102, 'session timer expired', leg);
         return;
       }
       const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
       const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
       const by: HangupBy = req ? (leg.role === 'caller' ? 'caller' : 'callee') : 'system';
-      this.hangup(call, by, cause, req ? 'BYE' : (why ?? 'dialog ended'), leg);
+      this.hangup(callOf(), by, cause, req ? 'BYE' : (why ?? 'dialog ended'), leg);
     });
-    d.on('modify', (req, res) => void this.relayOffer(call, leg, req, res));
+    d.on('modify', (req, res) => void this.relayOffer(callOf(), leg, req, res));
     d.on('update', (req, res) => {
-      if (isSdp(req)) void this.relayOffer(call, leg, req, res);
+      if (isSdp(req)) void this.relayOffer(callOf(), leg, req, res);
       else res.send(200);
     });
     d.on('info', (req, res) => {
@@ -595,17 +615,17 @@ export class CallManager {
       res.send(isDtmfInfo(req) ? 400 : 200);
     });
     d.on('refer', (req, res) => {
-      if (this.onRefer) this.onRefer(call, leg, req, res);
+      if (this.onRefer) this.onRefer(callOf(), leg, req, res);
       else res.send(501);
     });
     d.on('ack', (req) => {
       // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
-      if (isSdp(req)) void this.deps.media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch(() => this.hangup(call, 'system', 65, 'bad SDP in ACK'));
+      if (isSdp(req)) void this.deps.media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch(() => this.hangup(callOf(), 'system', 65, 'bad SDP in ACK'));
     });
   }
 
   /** Set by the hold feature (music on hold); without it, hold is passed to the other party by re-INVITE. */
-  holdHandler: { hold(call: Call, holder: Leg, held: Leg): void; resume(call: Call, holder: Leg, held: Leg): void } | undefined;
+  holdHandler: { hold(call: Call, holder: Leg, held: Leg): void; resume(call: Call, holder: Leg, held: Leg): void; release(held: Leg): void } | undefined;
 
   /** Set by the transfer feature to handle REFER from a phone's transfer key (RFC 3515). */
   onRefer: ((call: Call, leg: Leg, req: SipRequest, res: ServerResponse) => void) | undefined;

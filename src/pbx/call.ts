@@ -107,6 +107,11 @@ export class Call extends EventEmitter {
     return leg;
   }
 
+  removeLeg(leg: Leg): void {
+    const i = this.legs.indexOf(leg);
+    if (i >= 0) this.legs.splice(i, 1);
+  }
+
   leg(role: LegRole): Leg | undefined {
     return this.legs.find((l) => l.role === role && !l.ended);
   }

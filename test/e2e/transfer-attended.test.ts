@@ -14,7 +14,7 @@ afterEach(async () => {
   hibiki = undefined;
 });
 
-async function setup(): Promise<{ h: RunningHibiki; carol: TestUA; aliceCall: Call; bobCall: Call }> {
+async function setup(): Promise<{ h: RunningHibiki; bob: TestUA; carol: TestUA; aliceCall: Call; bobCall: Call }> {
   const h = (hibiki = await startHibiki({ config: { calls: { transferRingTimeout: 10 } } }));
   const mk = async (user: string) => {
     const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
@@ -29,7 +29,7 @@ async function setup(): Promise<{ h: RunningHibiki; carol: TestUA; aliceCall: Ca
   const outgoing = await alice.dial('2002');
   const bobCall = await (await ringing).answer();
   const aliceCall = await outgoing.answered;
-  return { h, carol, aliceCall, bobCall };
+  return { h, bob, carol, aliceCall, bobCall };
 }
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -107,5 +107,32 @@ describe('attended transfer', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(bobCall.ended).toBeUndefined();
     await talking(bobCall, carolCall, 13, 14);
+  });
+
+  it("joins the two calls on a phone's attended transfer (REFER with Replaces, RFC 3891)", async () => {
+    const { h, bob, carol, aliceCall, bobCall } = await setup();
+    // Bob holds Alice and calls Carol through hibiki, as a phone does before its transfer key.
+    await bobCall.hold();
+    const carolRings = carol.waitForCall();
+    const toCarol = await bob.dial('2003');
+    const carolCall = await (await carolRings).answer();
+    const bobToCarol = await toCarol.answered;
+    const notifies: string[] = [];
+    bobCall.dialog.on('notify', (req, res) => {
+      notifies.push(req.body.toString());
+      res.send(200);
+    });
+    const d = bobToCarol.dialog;
+    const replaces = encodeURIComponent(`${d.callId};to-tag=${d.remoteTag};from-tag=${d.localTag}`);
+    const accepted = await bobCall.dialog.request({ method: 'REFER', headers: { 'refer-to': `<sip:2003@hibiki.test?Replaces=${replaces}>` } });
+    expect(accepted.status).toBe(202);
+    await waitUntil(() => notifies.some((b) => b.startsWith('SIP/2.0 200')), 5000);
+    await bobCall.waitForEnd(5000);
+    await bobToCarol.waitForEnd(5000);
+    await talking(aliceCall, carolCall, 15, 16);
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 2, 3000);
+    expect(h.server.cdr.query({}).find((r) => r.feature === 'transfer_attended')).toMatchObject({ callerNumber: '2001', calleeNumber: '2003', transferredBy: '2002' });
   });
 });
