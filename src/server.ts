@@ -183,6 +183,9 @@ export class HibikiServer {
       for (const e of promptErrors) this.logger.error({ file: e.file, actual: e.actual }, e.message);
       throw new Error(`invalid prompt files:\n${promptErrors.map((e) => `${e.file}: ${e.message}`).join('\n')}`);
     }
+    const classes = new Set(this.prompts.mohClassNames());
+    const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
+    if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
     await this.media.start();
     await this.stack.start();
     this.registrar.start();
@@ -190,7 +193,7 @@ export class HibikiServer {
     this.calls.start();
     this.blindTransfer.start();
     this.park.start();
-    new HoldMusic(this.calls, this.media, this.prompts).start();
+    new HoldMusic(this.calls, this.media, this.prompts, () => this.config).start();
     new AttendedTransfer({ calls: this.calls, codes: this.inCallCodes, media: this.media, prompts: this.prompts, clock: this.stack.clock, config: () => this.config }).start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);

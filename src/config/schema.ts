@@ -358,6 +358,11 @@ const extensionSchema = z
       .regex(/^(\+?[0-9]{1,20}|none)$/, 'must be a phone number (digits, optional leading +) or none')
       .optional()
       .describe('Number presented on external calls; `none` bars external calls. Unset: the route\'s callerId.'),
+    moh: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a music-on-hold class is a folder name: letters, digits, _ and -')
+      .default('default')
+      .describe('Music-on-hold class the other party hears when this extension holds, parks or transfers a call (F-HOLD).'),
     presentation: z
       .enum(['present', 'withhold'])
       .default('present')

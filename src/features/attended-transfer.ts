@@ -13,6 +13,7 @@ import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
 import { TargetCollector } from './codes.js';
+import { mohFiles } from './moh-class.js';
 
 export interface AttendedTransferDeps {
   calls: CallManager;
@@ -65,7 +66,7 @@ export class AttendedTransfer {
   private collectTarget(call: Call, transferor: Leg, held: Leg): void {
     const config = this.deps.config();
     this.deps.media.unbridge(held.endpoint);
-    const moh = this.loop(held, this.deps.prompts.moh());
+    const moh = this.loop(held, mohFiles(this.deps.config(), this.deps.prompts, transferor.extension));
     const resumeDigits = transferor.onDigit;
     const back = (prompt?: 'not-available') => {
       transferor.onDigit = resumeDigits;

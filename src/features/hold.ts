@@ -4,6 +4,8 @@ import type { MediaEngine, PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue } from '../media/prompts.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
+import type { HibikiConfig } from '../config/schema.js';
+import { mohFiles } from './moh-class.js';
 
 export class HoldMusic {
   private playing = new Map<Leg, PlayHandle>();
@@ -12,6 +14,7 @@ export class HoldMusic {
     private readonly calls: CallManager,
     private readonly media: MediaEngine,
     private readonly prompts: PromptCatalogue,
+    private readonly config: () => HibikiConfig,
   ) {}
 
   start(): void {
@@ -22,9 +25,9 @@ export class HoldMusic {
     };
   }
 
-  private hold(call: Call, _holder: Leg, held: Leg): void {
+  private hold(call: Call, holder: Leg, held: Leg): void {
     this.media.unbridge(held.endpoint);
-    const files = this.prompts.moh();
+    const files = mohFiles(this.config(), this.prompts, holder.extension);
     if (files.length === 0) return;
     this.playing.get(held)?.stop();
     this.playing.set(held, this.media.play(held.endpoint, files, { loop: true }));

@@ -10,6 +10,7 @@ import { Call, type Leg } from '../pbx/call.js';
 import type { CallManager, DialContext } from '../pbx/b2bua.js';
 import { formatReason } from '../pbx/q850.js';
 import type { InCallCodes } from './in-call-codes.js';
+import { mohFiles } from './moh-class.js';
 
 export interface ParkedCall {
   slot: string;
@@ -109,7 +110,7 @@ export class ParkLot {
     }
     this.lastSlot = Number(slot);
     media.unbridge(other.endpoint);
-    const moh = prompts.moh();
+    const moh = mohFiles(this.deps.config(), prompts, parker.extension);
     const parked: ParkedCall = {
       slot,
       call,

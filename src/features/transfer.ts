@@ -16,6 +16,7 @@ import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
 import { TargetCollector } from './codes.js';
+import { mohFiles } from './moh-class.js';
 
 export interface TransferDeps {
   calls: CallManager;
@@ -47,16 +48,16 @@ export class BlindTransfer {
     return ext?.language ?? 'ja';
   }
 
-  private hold(other: Leg): PlayHandle | undefined {
+  private hold(other: Leg, holder: Leg): PlayHandle | undefined {
     this.deps.media.unbridge(other.endpoint);
-    const moh = this.deps.prompts.moh();
+    const moh = mohFiles(this.deps.config(), this.deps.prompts, holder.extension);
     return moh.length > 0 ? this.deps.media.play(other.endpoint, moh, { loop: true }) : undefined;
   }
 
   /** #8 was typed: the other party is held while the transferor dials the target. */
   private collectTarget(call: Call, transferor: Leg, other: Leg): void {
     const config = this.deps.config();
-    const moh = this.hold(other);
+    const moh = this.hold(other, transferor);
     const resumeDigits = transferor.onDigit;
     const backToCall = (prompt?: 'not-available' | 'invalid-code') => {
       transferor.onDigit = resumeDigits;
@@ -136,7 +137,7 @@ export class BlindTransfer {
         .catch(() => undefined);
     };
     progress(100, 'Trying', false);
-    const moh = this.hold(other);
+    const moh = this.hold(other, transferor);
     void this.transfer(call, transferor, other, number, moh, progress);
   }
 

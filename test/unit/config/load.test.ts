@@ -65,7 +65,7 @@ describe('loadConfigText: valid files', () => {
   it('turns unquoted extension numbers into strings and applies extension defaults', () => {
     const { config } = okOf(loadConfigFile(join(fixtures, 'valid-minimal.yaml')));
     expect(config.extensions).toEqual([
-      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, language: 'ja', callWaiting: true, presentation: 'present' },
+      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, language: 'ja', callWaiting: true, moh: 'default', presentation: 'present' },
     ]);
   });
 
