@@ -80,13 +80,55 @@ export class RelayEndpoint {
     return this.player !== null || this.dtmfSender.active;
   }
 
+  /**
+   * Whether `rtp` is connected to the latched source. A connected UDP socket sends without Node resolving
+   * and checking the address for every packet (the relay's costliest per-packet step after the syscall),
+   * but the kernel then delivers it only datagrams from that source (connect(2), udp(7)); so it is connected
+   * only to a latched source, never to the SDP remote (behind NAT the packets come from elsewhere), and
+   * the relay disconnects it once that source has been silent long enough that another may take over.
+   */
+  connected = false;
+
   send(buf: Uint8Array): void {
+    if (this.connected) {
+      this.packetsOut++;
+      this.bytesOut += buf.length;
+      this.rtp.send(buf);
+      return;
+    }
     const address = this.latchedAddress ?? this.sdpAddress;
     if (address === null) return;
     const port = this.latchedAddress !== null ? this.latchedPort : this.sdpPort;
     this.packetsOut++;
     this.bytesOut += buf.length;
     this.rtp.send(buf, port, address);
+  }
+
+  /**
+   * Connects `rtp` to the latched source. The socket's lookup answers synchronously (the address is an IP
+   * literal), so the socket is connected when connect() returns; if it is not (or connect fails), sends keep
+   * naming the address and nothing else changes.
+   */
+  connectToLatched(): void {
+    if (this.connected || this.latchedAddress === null || this.latchedPort <= 0) return;
+    try {
+      // The callback takes a failure that would otherwise be emitted as 'error' (logged once per endpoint).
+      this.rtp.connect(this.latchedPort, this.latchedAddress, () => undefined);
+      this.rtp.remoteAddress();
+      this.connected = true;
+    } catch {
+      this.disconnect();
+    }
+  }
+
+  /** Lets datagrams from any source reach the relay again (for re-latching); a no-op when not connected. */
+  disconnect(): void {
+    try {
+      this.rtp.disconnect();
+    } catch {
+      // Not connected (or the socket is closed).
+    }
+    this.connected = false;
   }
 
   /** RFC 3550 Appendix A.1-style accounting: a forward jump of n counts n - 1 lost, a late packet one less. */

@@ -18,6 +18,9 @@ type Post = (msg: FromWorker) => void;
 
 const now = (): number => performance.now();
 
+/** How often sockets connected to a silent latched source are checked (see openSilentSockets). */
+const UNLATCH_CHECK_MS = 250;
+
 /**
  * Every address the relay sends to is an IP literal (checked in configure, or a packet's source), so the
  * socket's name lookup can answer at once: dgram's default (dns.lookup) defers each send by a tick.
@@ -56,6 +59,7 @@ export class MediaRelay {
   private readonly view = newRtpView();
   private readonly event: TelephoneEvent = { event: 0, end: false, volume: 0, duration: 0 };
   private sweepTimer: NodeJS.Timeout | undefined;
+  private unlatchTimer: NodeJS.Timeout | undefined;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
 
@@ -69,6 +73,10 @@ export class MediaRelay {
       // Check often enough that a timeout is reported within a quarter of its length.
       const every = Math.min(1000, Math.max(50, Math.floor(settings.rtpTimeoutMs / 4)));
       this.sweepTimer = setInterval(() => this.guard(() => this.sweep()), every);
+    }
+    if (settings.relatchAfterMs > 0) {
+      const every = Math.min(UNLATCH_CHECK_MS, settings.relatchAfterMs);
+      this.unlatchTimer = setInterval(() => this.guard(() => this.openSilentSockets(every)), every);
     }
   }
 
@@ -125,7 +133,9 @@ export class MediaRelay {
   /** Closes every socket; resolves when all are closed. */
   async shutdown(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.unlatchTimer) clearInterval(this.unlatchTimer);
     this.sweepTimer = undefined;
+    this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
   }
 
@@ -194,7 +204,10 @@ export class MediaRelay {
       });
       // RTCP is received and dropped: G.711 relaying needs none of it, and a bound port avoids ICMP errors.
       pair.rtcp.on('message', () => undefined);
-      const onError = (err: Error): void => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        // A socket connected to its latched source is told (ICMP port unreachable) when that source has gone;
+        // an unconnected one never is. Expected at the end of a call, so not worth a warning.
+        if (err.code === 'ECONNREFUSED') return;
         if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${err.message}`, id);
       };
       pair.rtp.on('error', onError);
@@ -224,6 +237,7 @@ export class MediaRelay {
     if (address !== ep.sdpAddress || port !== ep.sdpPort) {
       ep.latchedAddress = null;
       ep.latchedPort = 0;
+      ep.disconnect();
     }
     ep.sdpAddress = address;
     ep.sdpPort = port;
@@ -279,9 +293,11 @@ export class MediaRelay {
     } else if (rinfo.port !== ep.latchedPort || rinfo.address !== ep.latchedAddress) {
       if (t - ep.latchedLastAt < this.settings.relatchAfterMs) return;
       this.log('debug', `RTP source moved from ${ep.latchedAddress}:${ep.latchedPort} to ${rinfo.address}:${rinfo.port}`, ep.id);
+      ep.disconnect();
       ep.latchedAddress = rinfo.address;
       ep.latchedPort = rinfo.port;
     }
+    if (!ep.connected) ep.connectToLatched();
     ep.latchedLastAt = t;
     ep.packetsIn++;
     ep.bytesIn += msg.length;
@@ -409,6 +425,21 @@ export class MediaRelay {
     const switched = ep.out.rewrite(pkt, source, 0, 0, now());
     setPayloadType(pkt, stream.payloadType, n === 0 || switched);
     ep.send(pkt);
+  }
+
+  // ---- latching -------------------------------------------------------------------------------------
+
+  /**
+   * A socket connected to its latched source hears no one else, so it is disconnected a little before that
+   * source has been silent for relatchAfterMs (one check period early): by then a new source's packets reach
+   * onRtp, which still applies the relatchAfterMs rule, and a returning source simply reconnects.
+   */
+  private openSilentSockets(period: number): void {
+    const silentFor = this.settings.relatchAfterMs - period;
+    const t = now();
+    for (const ep of this.endpoints.values()) {
+      if (ep.connected && t - ep.latchedLastAt >= silentFor) ep.disconnect();
+    }
   }
 
   // ---- inactivity -----------------------------------------------------------------------------------

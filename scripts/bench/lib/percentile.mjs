@@ -1,0 +1,40 @@
+// Response-time statistics from sipp's -trace_rtt file (`<scenario>_<pid>_rtt.csv`: one row per
+// sample, "Date_ms;response_time_ms;rtd_no", written with -rtt_freq 1 so no sample is dropped).
+import { readFileSync } from 'node:fs';
+
+/** Samples in ms per rtd timer number. */
+export function readRtt(file) {
+  const byRtd = new Map();
+  const lines = readFileSync(file, 'utf8').split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (!line) continue;
+    const [, ms, rtd] = line.split(';');
+    const value = Number(ms);
+    const n = Number(rtd);
+    if (!Number.isFinite(value) || !Number.isInteger(n)) continue;
+    let list = byRtd.get(n);
+    if (!list) byRtd.set(n, (list = []));
+    list.push(value);
+  }
+  return byRtd;
+}
+
+/** Nearest-rank percentile (the smallest sample with at least p % of samples at or below it). */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+export function summarize(samples) {
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
+  };
+}

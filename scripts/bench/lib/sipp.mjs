@@ -1,0 +1,124 @@
+// Runs sipp as a load generator (SIPp 3.6, Debian package sip-tester) and reads its statistics.
+// Settings follow the pitfalls met when benchmarking with sipp: always -recv_timeout (else a lost
+// final response hangs the run), raised -max_recv_loops/-max_sched_loops so sipp itself keeps up at
+// thousands of calls/s, per-second counters with -trace_stat and every response time with
+// -trace_rtt -rtt_freq 1.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpuTimeUs, pinned, track } from './proc.mjs';
+import { readRtt } from './percentile.mjs';
+
+export function sippVersion() {
+  const r = spawnSync('sipp', ['-v'], { encoding: 'utf8' });
+  if (r.error) return undefined;
+  const m = /SIPp v?([^\s,]+)/.exec(`${r.stdout}${r.stderr}`);
+  return m ? m[1].replace(/\.$/, '') : 'unknown';
+}
+
+/** Rows of a -trace_stat CSV as objects keyed by column name ("SuccessfulCall(C)", …). */
+export function readStatCsv(file) {
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  if (lines.length < 2) return [];
+  const header = lines[0].split(';');
+  return lines.slice(1).map((line) => {
+    const cells = line.split(';');
+    const row = {};
+    header.forEach((name, i) => {
+      if (!name) return;
+      const raw = cells[i] ?? '';
+      const n = Number(raw);
+      row[name] = raw !== '' && Number.isFinite(n) ? n : raw;
+    });
+    return row;
+  });
+}
+
+/** "HH:MM:SS:mmmuuu" (sipp's ElapsedTime) → seconds. */
+export function elapsedSeconds(text) {
+  const m = /^(\d+):(\d+):(\d+):(\d{3})(\d{3})?/.exec(String(text));
+  if (!m) return NaN;
+  return Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) / 1000 + Number(m[5] ?? 0) / 1e6;
+}
+
+/**
+ * Runs one scenario at a fixed rate until `calls` calls were made. Optional: `localHost` (sipp's -i,
+ * default 127.0.0.1), `injectFile`, `maxSeconds` (sipp's -timeout), `extraArgs` (appended, e.g. ['-d', '1000']),
+ * `onChild(child)` (the sipp process, e.g. to stop a UAS that serves several runs).
+ * @returns {Promise<{code, signal, timedOut, stats, final, rtt, cpuUs, wallMs, errors, stderr}>}
+ */
+export function runSipp(opts) {
+  const { scenario, target, rate, calls, injectFile, dir, localPort = 0, localHost = '127.0.0.1', core, recvTimeoutMs = 5000, limit, extraArgs = [] } = opts;
+  const statFile = join(dir, 'stat.csv');
+  const errorFile = join(dir, 'errors.log');
+  const maxSeconds = opts.maxSeconds ?? Math.ceil(calls / rate) + 30;
+  const args = [
+    `${target.host}:${target.port}`,
+    '-sf', scenario,
+    ...(injectFile ? ['-inf', injectFile] : []),
+    '-i', localHost,
+    '-p', String(localPort),
+    '-t', 'u1',
+    '-r', String(rate),
+    '-rp', '1000',
+    '-m', String(calls),
+    // Calls in progress allowed at once: two seconds' worth, so sipp never throttles a healthy server
+    // but a stalled one cannot make it open tens of thousands of calls.
+    '-l', String(limit ?? Math.max(1000, rate * 2)),
+    '-nostdin',
+    '-recv_timeout', String(recvTimeoutMs),
+    '-timeout', `${maxSeconds}s`,
+    '-timeout_error',
+    '-max_recv_loops', '10000',
+    '-max_sched_loops', '10000',
+    '-trace_stat', '-stf', statFile, '-fd', '1',
+    '-trace_rtt', '-rtt_freq', '1',
+    '-trace_err', '-error_file', errorFile,
+    ...extraArgs,
+  ];
+  const [cmd, cmdArgs] = pinned(core, 'sipp', args);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = track(spawn(cmd, cmdArgs, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
+    opts.onChild?.(child);
+    let stderr = '';
+    let lastCpu = 0;
+    child.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-4000)));
+    // sipp's own CPU, for the tester baseline (RFC 7502 asks for it); sampled until it exits.
+    const sampler = setInterval(() => {
+      try {
+        lastCpu = cpuTimeUs(child.pid);
+      } catch {
+        // exited between samples
+      }
+    }, 200);
+    let timedOut = false;
+    const killer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, (maxSeconds + 15) * 1000);
+    child.once('error', (err) => {
+      clearInterval(sampler);
+      clearTimeout(killer);
+      reject(err);
+    });
+    child.once('exit', (code, signal) => {
+      clearInterval(sampler);
+      clearTimeout(killer);
+      // The caller may already have removed the run directory (a UAS stopped after its run): then
+      // there is nothing to read, which must not throw out of this event handler.
+      const attempt = (read, fallback) => {
+        try {
+          return read();
+        } catch {
+          return fallback;
+        }
+      };
+      const stats = attempt(() => (existsSync(statFile) ? readStatCsv(statFile) : []), []);
+      const rttFile = attempt(() => readdirSync(dir).find((f) => f.endsWith('_rtt.csv')), undefined);
+      const rtt = rttFile ? attempt(() => readRtt(join(dir, rttFile)), new Map()) : new Map();
+      const errors = attempt(() => (existsSync(errorFile) ? readFileSync(errorFile, 'utf8') : ''), '');
+      resolve({ code, signal, timedOut, stats, final: stats.at(-1), rtt, cpuUs: lastCpu, wallMs: Date.now() - started, errors, stderr });
+    });
+  });
+}

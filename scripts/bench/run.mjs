@@ -1,0 +1,136 @@
+// `npm run bench`: runs every benchmark script in scripts/bench/ one after the other and prints a
+// summary headed by the machine it ran on. Each script prints its report on stdout (progress on
+// stderr); scripts that take `--json FILE` also hand back their results, which are kept with the run.
+//
+// Usage: npm run bench [-- options]
+//   --only a,b        run only these scripts (names without .mjs, e.g. register-storm)
+//   --update-docs     put the summary into docs/benchmarks.md (between the bench:results markers)
+//   --out DIR         keep every script's JSON and the summary there (default: a temporary directory)
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { installCleanup, pinning, track } from './lib/proc.mjs';
+import { sippVersion } from './lib/sipp.mjs';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+const BEGIN = '<!-- bench:results:begin -->';
+const END = '<!-- bench:results:end -->';
+/** Cheap ones first; anything else found in the directory runs after these, in name order. */
+const ORDER = ['parse-bench', 'register-storm', 'call-rate', 'media-relay'];
+/** Each script gets this long before it is killed (the whole run aims at about five minutes). */
+const SCRIPT_TIMEOUT_MS = 10 * 60_000;
+
+function benchScripts() {
+  const found = readdirSync(HERE)
+    .filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && !f.startsWith('.'))
+    .map((f) => f.slice(0, -4));
+  const rank = (n) => (ORDER.includes(n) ? ORDER.indexOf(n) : ORDER.length);
+  return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+export function machine() {
+  const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' });
+  const model = /^Model name:\s*(.+)$/m.exec(lscpu.stdout ?? '')?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    nproc: Number(spawnSync('nproc', [], { encoding: 'utf8' }).stdout?.trim()) || cpus().length,
+    cpu: model,
+    ramGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    sipp: sippVersion() ?? 'not installed',
+    pinning: pinning().note,
+  };
+}
+
+function runScript(name, jsonFile) {
+  const file = join(HERE, `${name}.mjs`);
+  const takesJson = readFileSync(file, 'utf8').includes('--json');
+  const args = [file, ...(takesJson ? ['--json', jsonFile] : [])];
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d.toString();
+      process.stdout.write(d);
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), SCRIPT_TIMEOUT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      let json;
+      if (takesJson && existsSync(jsonFile)) {
+        try {
+          json = JSON.parse(readFileSync(jsonFile, 'utf8'));
+        } catch {
+          json = undefined;
+        }
+      }
+      resolve({ name, code, signal, seconds: (Date.now() - started) / 1000, report: stdout.trim(), json });
+    });
+  });
+}
+
+function summary(m, runs, startedAt, loadStart, loadEnd) {
+  const lines = [
+    `Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, SIPp ${m.sipp}; ${m.pinning}.`,
+    `Load average (1 min) ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end${loadStart > 0.5 || loadEnd > 0.5 ? ' — the machine was not idle: treat the figures as pessimistic' : ''}.`,
+    `Command: npm run bench`,
+  ];
+  for (const r of runs) {
+    lines.push('', `### ${r.name} (${r.seconds.toFixed(0)} s${r.code === 0 ? '' : `, FAILED: exit ${r.code ?? r.signal}`})`, '', r.report || '(no output)');
+  }
+  return lines.join('\n');
+}
+
+async function main(argv) {
+  installCleanup();
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string' },
+      'update-docs': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  const all = benchScripts();
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((n) => !all.includes(n)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')} (have: ${all.join(', ')})`);
+  const names = only ?? all;
+  const out = values.out ?? mkdtempSync(join(tmpdir(), 'hibiki-bench-run-'));
+  mkdirSync(out, { recursive: true });
+  const m = machine();
+  const startedAt = new Date();
+  const loadStart = loadavg()[0];
+  process.stderr.write(`benchmarks: ${names.join(', ')} — results in ${out}\n`);
+  const runs = [];
+  for (const name of names) {
+    process.stderr.write(`\n== ${name}\n`);
+    runs.push(await runScript(name, join(out, `${name}.json`)));
+  }
+  const text = summary(m, runs, startedAt, loadStart, loadavg()[0]);
+  writeFileSync(join(out, 'summary.md'), text + '\n');
+  writeFileSync(join(out, 'machine.json'), JSON.stringify(m, null, 2));
+  process.stdout.write(`\n======== summary ========\n${text}\n`);
+  if (values['update-docs']) updateDocs(text);
+  if (runs.some((r) => r.code !== 0)) process.exitCode = 1;
+}
+
+/** Replace the generated part of docs/benchmarks.md; the hand-written explanation around it stays. */
+function updateDocs(text) {
+  const doc = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '';
+  const start = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${DOCS} has no ${BEGIN} … ${END} section`);
+  writeFileSync(DOCS, `${doc.slice(0, start + BEGIN.length)}\n${text}\n${doc.slice(end)}`);
+  process.stderr.write(`updated ${DOCS}\n`);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exit(1);
+});
