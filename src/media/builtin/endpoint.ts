@@ -6,6 +6,7 @@ import { OutStream } from './out-stream.js';
 import type { DtmfReceiver } from './rfc4733.js';
 import type { DtmfSender } from './dtmf-sender.js';
 import type { PromptPlayer } from './player.js';
+import type { InbandDtmfDetector } from './goertzel.js';
 
 /** What an inbound payload type carries, as a small number for the per-packet lookup table. */
 export const Kind = { None: 0, Pcmu: 1, Pcma: 2, TelephoneEvent: 3 } as const;
@@ -32,6 +33,8 @@ export class RelayEndpoint {
   peer: RelayEndpoint | null = null;
   policy: DtmfPolicy = 'pass';
   readonly held: { digit: string; durationMs: number }[] = [];
+  /** Set while the leg negotiated no telephone-event: its DTMF can only arrive as tones in the audio. */
+  inbandDtmf: InbandDtmfDetector | null = null;
   player: { playId: number; player: PromptPlayer } | null = null;
   // Counters (EndpointStats).
   packetsIn = 0;

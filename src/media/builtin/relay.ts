@@ -7,7 +7,8 @@ import { isIP, isIPv4 } from 'node:net';
 import type { Codec, DtmfSource } from '../engine.js';
 import { DtmfSender } from './dtmf-sender.js';
 import { RelayEndpoint, Kind, kindOf } from './endpoint.js';
-import { ALAW_TO_ULAW, ULAW_TO_ALAW, transcodeInPlace, transcodeTable } from './g711.js';
+import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace, transcodeTable } from './g711.js';
+import { InbandDtmfDetector } from './goertzel.js';
 import { FRAME_SAMPLES, PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
@@ -242,6 +243,7 @@ export class MediaRelay {
     ep.sdpAddress = address;
     ep.sdpPort = port;
     ep.stream = stream;
+    ep.inbandDtmf = stream.telephoneEventPt < 0 ? (ep.inbandDtmf ?? new InbandDtmfDetector()) : null;
     ep.armedAt = now();
     ep.timedOut = false;
   }
@@ -310,6 +312,8 @@ export class MediaRelay {
       this.onTelephoneEvent(ep, msg, t);
       return;
     }
+    // Before transcoding below, which rewrites the payload in place.
+    if (ep.inbandDtmf !== null && ep.stream?.receive) this.detectInband(ep, ep.inbandDtmf, msg, kind);
     // Comfort noise and anything not negotiated is not relayed.
     if (kind === Kind.None || !ep.stream?.receive) return;
     const peer = ep.peer;
@@ -343,13 +347,30 @@ export class MediaRelay {
   // ---- DTMF -----------------------------------------------------------------------------------------
 
   /**
+   * In-band DTMF of a leg without telephone-event: the G.711 payload is decoded straight into the Goertzel
+   * filters (no decode buffer). A packet that is not audio (comfort noise,
+   * RFC 3389) means the phone stopped sending sound, so a tone in progress has ended. The tones are not
+   * removed from the audio forwarded to the peer (no in-band DTMF suppression): the far end hears them.
+   */
+  private detectInband(ep: RelayEndpoint, detector: InbandDtmfDetector, msg: Buffer, kind: number): void {
+    const view = this.view;
+    const ended =
+      kind === Kind.Pcmu || kind === Kind.Pcma
+        ? detector.pushG711(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE)
+        : detector.flush();
+    for (const d of ended) this.digit(ep, d.digit, d.durationMs, 'inband');
+  }
+
+  /**
    * A digit received from `ep`'s party, by RFC 4733 or SIP INFO: reported, then handled per policy. RFC 4733
    * digits under `pass` were already forwarded packet by packet; INFO digits are generated as RFC 4733.
-   * In-band (Goertzel) detection would feed this same method with source 'inband' (feature-code issue).
+   * In-band digits (detectInband) are only reported: their tones already went to the peer in the audio,
+   * so regenerating or holding them for release would make the far end hear them twice.
    */
   private digit(ep: RelayEndpoint, digit: string, durationMs: number, source: DtmfSource): void {
     ep.dtmfEvents++;
     this.post({ t: 'dtmf', id: ep.id, digit, durationMs, source });
+    if (source === 'inband') return;
     if (ep.policy === 'holdback') ep.held.push({ digit, durationMs });
     else if (ep.policy === 'pass' && source !== 'rfc4733' && ep.peer) this.generateDtmf(ep.peer, digit, durationMs);
   }
