@@ -4,6 +4,7 @@
 // the parker back.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
+import { waitUntil, talking, connect } from '../support/call-helpers.js';
 import { TestUA, CallFailedError, type Call } from '../support/test-ua.js';
 
 let hibiki: RunningHibiki | undefined;
@@ -28,32 +29,8 @@ async function start(opts: StartOptions = {}): Promise<{ h: RunningHibiki; phone
   return { h, phone };
 }
 
-async function connect(from: TestUA, to: TestUA, number: string): Promise<{ caller: Call; callee: Call }> {
-  const ringing = to.waitForCall();
-  const outgoing = await from.dial(number);
-  const callee = await (await ringing).answer();
-  const caller = await outgoing.answered;
-  return { caller, callee };
-}
 
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
-async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
-  a.rtp.startTone({ seed: seedA });
-  b.rtp.startTone({ seed: seedB });
-  try {
-    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
-  } finally {
-    a.rtp.stopTone();
-    b.rtp.stopTone();
-  }
-}
 
 describe('call park', () => {
   it('parks with #72, announces the slot to the parker, and a third phone retrieves the call by dialling the slot', async () => {

@@ -3,6 +3,7 @@
 // still rings: blonde), #9 again aborts it, and the held party hanging up leaves an ordinary call.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
+import { waitUntil, talking } from '../support/call-helpers.js';
 import { TestUA, type Call } from '../support/test-ua.js';
 
 let hibiki: RunningHibiki | undefined;
@@ -32,24 +33,7 @@ async function setup(): Promise<{ h: RunningHibiki; bob: TestUA; carol: TestUA; 
   return { h, bob, carol, aliceCall, bobCall };
 }
 
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
-async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
-  a.rtp.startTone({ seed: seedA });
-  b.rtp.startTone({ seed: seedB });
-  try {
-    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
-  } finally {
-    a.rtp.stopTone();
-    b.rtp.stopTone();
-  }
-}
 
 async function hearsMusic(c: Call): Promise<void> {
   const before = c.rtp.received().tone.foreign;

@@ -2,6 +2,7 @@
 // recall to the transferor when the target is busy, and an unknown target returning to the call.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
+import { waitUntil, talking } from '../support/call-helpers.js';
 import { TestUA, type Call } from '../support/test-ua.js';
 
 let hibiki: RunningHibiki | undefined;
@@ -32,24 +33,7 @@ async function setup(): Promise<{ h: RunningHibiki; alice: TestUA; bob: TestUA; 
 }
 
 /** Audio both ways between two calls, by test-tone seed. */
-async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
-  a.rtp.startTone({ seed: seedA });
-  b.rtp.startTone({ seed: seedB });
-  try {
-    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
-  } finally {
-    a.rtp.stopTone();
-    b.rtp.stopTone();
-  }
-}
 
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('blind transfer', () => {
   it('#8 + target + # sends the other party to the target; the transferor leaves; CDR says transfer_blind', async () => {

@@ -1,0 +1,41 @@
+// Small helpers shared by the end-to-end call and feature tests.
+import type { RunningHibiki } from './hibiki.js';
+import { TestUA, type Call } from './test-ua.js';
+
+/** Poll until `check` holds; throws after `timeoutMs`. */
+export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Audio flows both ways between two calls: each hears the other's test-tone seed. */
+export async function talking(a: Call, b: Call, seedA: number, seedB: number): Promise<void> {
+  a.rtp.startTone({ seed: seedA });
+  b.rtp.startTone({ seed: seedB });
+  try {
+    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
+  } finally {
+    a.rtp.stopTone();
+    b.rtp.stopTone();
+  }
+}
+
+/** A test UA registered to hibiki over UDP as `user` (password `secret-<user>`). */
+export async function registeredPhone(h: RunningHibiki, user: string, phones: TestUA[]): Promise<TestUA> {
+  const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
+  phones.push(p);
+  await p.register();
+  return p;
+}
+
+/** `from` dials `number`, `to` answers: both ends of the answered call. */
+export async function connect(from: TestUA, to: TestUA, number: string): Promise<{ caller: Call; callee: Call }> {
+  const ringing = to.waitForCall();
+  const outgoing = await from.dial(number);
+  const callee = await (await ringing).answer();
+  const caller = await outgoing.answered;
+  return { caller, callee };
+}
