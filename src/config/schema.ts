@@ -262,7 +262,12 @@ const parkSchema = z
     lot: z.string().regex(/^[2-9][0-9]{1,14}$/).default('9000').describe('Lot number: a blind transfer to it parks the call in a free slot.'),
     findSlot: z.enum(['first', 'next']).default('first').describe('first: the lowest free slot; next: the free slot after the one used last.'),
     timeout: int(120, 10, 3600, 'Seconds a call stays parked before it rings back the parker.'),
-    comebackTimeout: int(30, 5, 600, 'Seconds the parker is rung back; then the call ends (cause 19).'),
+    comebackTimeout: int(30, 5, 600, 'Seconds the parker is rung back before the call goes to timeoutDestination.'),
+    timeoutDestination: z
+      .string()
+      .regex(/^[0-9*#+]{2,32}$/, 'a number to dial')
+      .optional()
+      .describe('Number a parked call rings when the parker does not answer the comeback (e.g. an operator or voicemail); unset: the call ends with cause 19.'),
   })
   .strict()
   .superRefine((p, ctx) => {

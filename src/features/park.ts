@@ -219,11 +219,28 @@ export class ParkLot {
       return;
     }
     this.release(parked);
+    // No longer parked: the party hanging up from now on simply ends the call.
+    parked.leg.onEnded = undefined;
     if ('leg' in result) {
-      parked.leg.onEnded = undefined;
       call.callee = result.leg.party;
       calls.bridgeLegs(call, parked.leg, result.leg);
       return;
+    }
+    const fallback = this.deps.config().park.timeoutDestination;
+    if (fallback && !parked.leg.ended) {
+      const moh = mohFiles(this.deps.config(), this.deps.prompts, parked.parkedBy);
+      const music = moh.length > 0 ? this.deps.media.play(parked.leg.endpoint, moh, { loop: true }) : undefined;
+      const next = await calls.dialLeg(call, fallback, { presentedAs: parked.leg.party, ringTimeoutSec: this.deps.config().calls.ringTimeout });
+      music?.stop();
+      if (call.isFinished) {
+        if ('leg' in next) calls.dropLeg(next.leg);
+        return;
+      }
+      if ('leg' in next) {
+        call.callee = next.leg.party;
+        calls.bridgeLegs(call, parked.leg, next.leg);
+        return;
+      }
     }
     calls.hangup(call, 'system', 19, 'park comeback not answered');
   }

@@ -114,4 +114,20 @@ describe('call park', () => {
     const again = await comeback.answer();
     await talking(aliceCall, again, 31, 32);
   }, 40_000);
+
+  it('sends the call to park.timeoutDestination when the parker does not answer the comeback', async () => {
+    const { phone } = await start({ config: { park: { timeout: 10, comebackTimeout: 5, timeoutDestination: '2003' } } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
+    await bobCall.sendDtmf('#72', { method: 'rfc4733' });
+    await bobCall.waitForEnd(15_000);
+    const comeback = await bob.waitForCall({ timeoutMs: 15_000 });
+    comeback.ring();
+    const operator = await carol.waitForCall({ timeoutMs: 15_000 });
+    expect(comeback.isCancelled).toBe(true);
+    const carolCall = await operator.answer();
+    await talking(aliceCall, carolCall, 41, 42);
+  }, 45_000);
 });
