@@ -74,14 +74,16 @@ function runScript(name, jsonFile) {
   });
 }
 
-function summary(m, runs, startedAt, loadStart, loadEnd) {
+function summary(m, runs, startedAt, loadStart, loadEnd, command) {
   const lines = [
     `Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} × ${m.cpu}, ${m.ramGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}, SIPp ${m.sipp}; ${m.pinning}.`,
     `Load average (1 min) ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end${loadStart > 0.5 || loadEnd > 0.5 ? ' — the machine was not idle: treat the figures as pessimistic' : ''}.`,
-    `Command: npm run bench`,
+    `Command: ${command}`,
   ];
   for (const r of runs) {
-    lines.push('', `### ${r.name} (${r.seconds.toFixed(0)} s${r.code === 0 ? '' : `, FAILED: exit ${r.code ?? r.signal}`})`, '', r.report || '(no output)');
+    // A script's own headings go two levels down, under this summary's "### name".
+    const report = (r.report || '(no output)').replace(/^(#{1,4}) /gm, '$1## ');
+    lines.push('', `### ${r.name} (${r.seconds.toFixed(0)} s${r.code === 0 ? '' : `, FAILED: exit ${r.code ?? r.signal}`})`, '', report);
   }
   return lines.join('\n');
 }
@@ -112,7 +114,8 @@ async function main(argv) {
     process.stderr.write(`\n== ${name}\n`);
     runs.push(await runScript(name, join(out, `${name}.json`)));
   }
-  const text = summary(m, runs, startedAt, loadStart, loadavg()[0]);
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+  const text = summary(m, runs, startedAt, loadStart, loadavg()[0], command);
   writeFileSync(join(out, 'summary.md'), text + '\n');
   writeFileSync(join(out, 'machine.json'), JSON.stringify(m, null, 2));
   process.stdout.write(`\n======== summary ========\n${text}\n`);

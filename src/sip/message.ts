@@ -4,7 +4,7 @@
 
 import { headerDisplayName, headerKey, isListHeader, splitHeaderList } from './headers.js';
 import { parseNameAddr, type NameAddr } from './address.js';
-import { parseVia, type Via } from './via.js';
+import { formatVia, parseVia, type Via } from './via.js';
 import { parseUri, type Uri } from './uri.js';
 
 export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
@@ -134,6 +134,17 @@ export abstract class SipMessage {
       entry[1] = parts.join(', ');
     }
     this.invalidate(key);
+    return this;
+  }
+
+  /**
+   * Replace the top Via with `via` (the received/rport stamp, RFC 3581 §4), keeping the parsed Via
+   * list in step instead of parsing every Via again on its next use.
+   */
+  replaceTopVia(via: Via): this {
+    const parsed = this.cache?.get('via') as Via[] | null | undefined;
+    this.replaceFirstValue('via', formatVia(via));
+    if (parsed && parsed.length > 0) this.cache?.set('via', [via, ...parsed.slice(1)]);
     return this;
   }
 

@@ -5,6 +5,7 @@ import { realClock, type Clock } from '../clock.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import type { SendTarget } from '../transport/types.js';
 import { clientKey, isRfc3261Branch, legacyKey, sentByKey, serverKey } from './branch.js';
+import { ownString } from '../strings.js';
 import { ClientInviteTransaction } from './client-invite.js';
 import { ClientNonInviteTransaction } from './client-non-invite.js';
 import { responseTarget, stampReceived, topViaOf } from './response-routing.js';
@@ -162,15 +163,13 @@ export class TransactionLayer {
         return { kind: 'ack', req };
       case 'CANCEL': {
         if (existing) return this.retransmission(existing);
-        const tx = this.createServer(req, (t) => this.removeServer(key, t));
-        this.servers.set(key, tx);
+        const tx = this.addServer(req, key);
         const invite = this.servers.get(serverKey(branch, sentBy, 'INVITE'));
         return invite ? { kind: 'cancel', tx, invite } : { kind: 'cancel', tx };
       }
       default: {
         if (existing) return this.retransmission(existing);
-        const tx = this.createServer(req, (t) => this.removeServer(key, t));
-        this.servers.set(key, tx);
+        const tx = this.addServer(req, key);
         if (tx instanceof ServerInviteTransaction) tx.start();
         return { kind: 'new', tx };
       }
@@ -213,12 +212,24 @@ export class TransactionLayer {
     }
   }
 
+  /**
+   * A new server transaction under `key`. The key is built from slices of the request's text and is
+   * held as long as the transaction (64*T1 after the final response over UDP), so it is copied.
+   */
+  private addServer(req: SipRequest, key: string): ServerTx {
+    const owned = ownString(key);
+    const tx = this.createServer(req, (t) => this.removeServer(owned, t));
+    this.servers.set(owned, tx);
+    return tx;
+  }
+
   private addLegacy(req: SipRequest, key: string, toTag: string): ServerTx {
-    const tx = this.createServer(req, (t) => this.removeLegacy(key, t));
-    const entry: LegacyEntry = { tx, method: req.method, toTag };
-    const list = this.legacyServers.get(key);
+    const owned = ownString(key);
+    const tx = this.createServer(req, (t) => this.removeLegacy(owned, t));
+    const entry: LegacyEntry = { tx, method: req.method, toTag: ownString(toTag) };
+    const list = this.legacyServers.get(owned);
     if (list) list.push(entry);
-    else this.legacyServers.set(key, [entry]);
+    else this.legacyServers.set(owned, [entry]);
     this.legacyCount++;
     return tx;
   }

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import type { SipMessage, SipRequest, TransportSource } from '../message.js';
 import { isReliable, type SendTarget } from '../transport/types.js';
-import { formatVia, parseVia, type Via } from '../via.js';
+import { parseVia, type Via } from '../via.js';
 import { stripBrackets } from './branch.js';
 
 /** The top Via as parsed, falling back to parsing only the top value when a lower Via is broken. */
@@ -27,7 +27,7 @@ export function stampReceived(req: SipRequest, via: Via, source: TransportSource
   const params = new Map(via.params);
   if (needReceived) params.set('received', plainAddress(source.address));
   if (rportEmpty) params.set('rport', String(source.port));
-  req.replaceFirstValue('via', formatVia({ ...via, params }));
+  req.replaceTopVia({ ...via, params });
 }
 
 /**
