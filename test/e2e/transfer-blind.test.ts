@@ -89,9 +89,9 @@ describe('blind transfer', () => {
     const accepted = await bobCall.dialog.request({ method: 'REFER', headers: { 'refer-to': '<sip:2003@hibiki.test>', 'referred-by': '<sip:2002@hibiki.test>' } });
     expect(accepted.status).toBe(202);
     const carolCall = await (await carolRings).answer();
-    await waitUntil(() => notifies.some((b) => b.startsWith('SIP/2.0 200')), 5000);
+    await waitUntil(() => notifies.some((b) => b.startsWith('SIP/2.0 200')), 10_000);
     expect(notifies[0]).toMatch(/^SIP\/2\.0 100 Trying/);
-    await bobCall.waitForEnd(5000);
+    await bobCall.waitForEnd(10_000);
     await talking(aliceCall, carolCall, 81, 82);
   });
 });

@@ -16,7 +16,7 @@ export async function talking(a: Call, b: Call, seedA: number, seedB: number): P
   a.rtp.startTone({ seed: seedA });
   b.rtp.startTone({ seed: seedB });
   try {
-    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 5000);
+    await waitUntil(() => b.rtp.received().tone.seeds.has(seedA) && a.rtp.received().tone.seeds.has(seedB), 10_000);
   } finally {
     a.rtp.stopTone();
     b.rtp.stopTone();
