@@ -17,7 +17,7 @@
 //   --json FILE                   write the results as JSON (used by run.mjs)
 //   --keep                        keep the temporary directory (configs, sipp logs, profiles)
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ import { cpuTimeUs, installCleanup, pinning, pinned, rssBytes, track } from './l
 import { summarize } from './lib/percentile.mjs';
 import { elapsedSeconds, runSipp, sippVersion } from './lib/sipp.mjs';
 import { benchPassword, CLI, freeUdpPort, startServer, writeBenchConfig } from './lib/server.mjs';
-import { formatSummary, summarizeProfile } from './lib/cpuprofile.mjs';
+import { int, ms, profileRate } from './lib/report.mjs';
 
 const SCENARIO = fileURLToPath(new URL('../../test/sipp/bench-register.xml', import.meta.url));
 const BINDING_HEAP = fileURLToPath(new URL('./lib/binding-heap.mjs', import.meta.url));
@@ -264,15 +264,8 @@ class Bench {
     });
   }
 
-  async profile(rate) {
-    const profDir = join(this.dir, 'cpuprofile');
-    mkdirSync(profDir, { recursive: true });
-    const result = await this.rate(rate, { cpuProfDir: profDir });
-    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) return { rate, error: 'no .cpuprofile written' };
-    const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8'));
-    const summary = summarizeProfile(profile, result.window);
-    return { rate, file: join(profDir, file), result, text: formatSummary(summary, 30, fileURLToPath(new URL('../..', import.meta.url))) };
+  profile(rate) {
+    return profileRate(this.dir, rate, (cpuProfDir) => this.rate(rate, { cpuProfDir }));
   }
 
   cleanup() {
@@ -280,8 +273,6 @@ class Bench {
   }
 }
 
-const ms = (v) => (Number.isFinite(v) ? String(Math.round(v * 10) / 10) : '–');
-const int = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
 
 export function formatRates(rates) {
   const head = '| offered reg/s | registered | failed | retrans | achieved reg/s | server CPU µs/reg | server core | auth REGISTER→200 p50 / p99 / max ms | REGISTER→401 p99 ms | sipp CPU µs/reg | clean |';

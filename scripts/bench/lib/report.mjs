@@ -1,0 +1,26 @@
+// Pieces every benchmark script shares: table cell formatting and a profiled repeat of one rate.
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatSummary, summarizeProfile } from './cpuprofile.mjs';
+
+/** Milliseconds to one decimal, or a dash. */
+export const ms = (v) => (Number.isFinite(v) ? String(Math.round(v * 10) / 10) : '–');
+
+/** A whole number with thousands separators, or a dash. */
+export const int = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+
+/**
+ * Run one rate again with the server under `node --cpu-prof` (runRate receives the profile folder)
+ * and summarise the functions with the most time during the run's window.
+ */
+export async function profileRate(dir, rate, runRate) {
+  const profDir = join(dir, 'cpuprofile');
+  mkdirSync(profDir, { recursive: true });
+  const result = await runRate(profDir);
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return { rate, error: 'no .cpuprofile written' };
+  const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8'));
+  const summary = summarizeProfile(profile, result.window);
+  return { rate, file: join(profDir, file), result, text: formatSummary(summary, 30, fileURLToPath(new URL('../../..', import.meta.url))) };
+}
