@@ -3,6 +3,7 @@
 // and SIP INFO digits driving the same rules as RFC 4733.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
+import { connect, registeredPhone } from '../support/call-helpers.js';
 import { TestUA, type Call } from '../support/test-ua.js';
 
 let hibiki: RunningHibiki | undefined;
@@ -16,18 +17,10 @@ afterEach(async () => {
 
 async function connected(opts: StartOptions = {}): Promise<{ h: RunningHibiki; alice: Call; bob: Call }> {
   const h = (hibiki = await startHibiki(opts));
-  const mk = async (user: string) => {
-    const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
-    phones.push(p);
-    await p.register();
-    return p;
-  };
+  const mk = (user: string) => registeredPhone(h, user, phones);
   const a = await mk('2001');
   const b = await mk('2002');
-  const ringing = b.waitForCall();
-  const outgoing = await a.dial('2002');
-  const bob = await (await ringing).answer();
-  const alice = await outgoing.answered;
+  const { caller: alice, callee: bob } = await connect(a, b, '2002');
   return { h, alice, bob };
 }
 

@@ -2,7 +2,7 @@
 // recall to the transferor when the target is busy, and an unknown target returning to the call.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { waitUntil, talking } from '../support/call-helpers.js';
+import { connect, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
 import { TestUA, type Call } from '../support/test-ua.js';
 
 let hibiki: RunningHibiki | undefined;
@@ -16,23 +16,14 @@ afterEach(async () => {
 
 async function setup(): Promise<{ h: RunningHibiki; alice: TestUA; bob: TestUA; carol: TestUA; aliceCall: Call; bobCall: Call }> {
   const h = (hibiki = await startHibiki({ config: { calls: { transferRingTimeout: 5 } } }));
-  const mk = async (user: string) => {
-    const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
-    phones.push(p);
-    await p.register();
-    return p;
-  };
+  const mk = (user: string) => registeredPhone(h, user, phones);
   const alice = await mk('2001');
   const bob = await mk('2002');
   const carol = await mk('2003');
-  const ringing = bob.waitForCall();
-  const outgoing = await alice.dial('2002');
-  const bobCall = await (await ringing).answer();
-  const aliceCall = await outgoing.answered;
+  const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
   return { h, alice, bob, carol, aliceCall, bobCall };
 }
 
-/** Audio both ways between two calls, by test-tone seed. */
 
 
 describe('blind transfer', () => {
