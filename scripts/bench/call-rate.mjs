@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, stopChild } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
-import { elapsedSeconds, runSipp, sippVersion } from './lib/sipp.mjs';
+import { elapsedSeconds, runSipp, sippVerdict, sippVersion } from './lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 
@@ -89,16 +89,6 @@ function writeConfig(dir, { port, dataDir }) {
   ]);
 }
 
-function verdictOf(run, calls) {
-  const f = run.final ?? {};
-  const problems = [];
-  if (run.timedOut) problems.push('sipp timed out');
-  if (run.code !== 0) problems.push(`sipp exit ${run.code ?? run.signal}`);
-  if ((f['FailedCall(C)'] ?? 1) !== 0) problems.push(`${f['FailedCall(C)'] ?? '?'} failed`);
-  if ((f['Retransmissions(C)'] ?? 1) !== 0) problems.push(`${f['Retransmissions(C)'] ?? '?'} retransmissions`);
-  if ((f['SuccessfulCall(C)'] ?? 0) !== calls) problems.push(`${f['SuccessfulCall(C)'] ?? 0}/${calls} completed`);
-  return { clean: problems.length === 0, problems };
-}
 
 class Bench {
   constructor(opts) {
@@ -190,7 +180,7 @@ class Bench {
       const f = run.final ?? {};
       const ok = f['SuccessfulCall(C)'] ?? 0;
       const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-      const verdict = verdictOf(run, calls);
+      const verdict = sippVerdict(run, calls, 'completed');
       const cf = calleeRun?.final ?? {};
       const calleeRetrans = calleeRun ? cf['Retransmissions(C)'] ?? null : null;
       if (calleeRun === null) verdict.problems.push('callee did not finish');

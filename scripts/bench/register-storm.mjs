@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, pinned, rssBytes, track } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
-import { elapsedSeconds, runSipp, sippVersion } from './lib/sipp.mjs';
+import { elapsedSeconds, runSipp, sippVerdict, sippVersion } from './lib/sipp.mjs';
 import { benchPassword, CLI, freeUdpPort, startServer, writeBenchConfig } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 
@@ -80,16 +80,6 @@ function writeInjection(path, users) {
   writeFileSync(path, lines.join('\n') + '\n');
 }
 
-function verdictOf(run, calls) {
-  const f = run.final ?? {};
-  const problems = [];
-  if (run.timedOut) problems.push('sipp timed out');
-  if (run.code !== 0) problems.push(`sipp exit ${run.code ?? run.signal}`);
-  if ((f['FailedCall(C)'] ?? 1) !== 0) problems.push(`${f['FailedCall(C)'] ?? '?'} failed`);
-  if ((f['Retransmissions(C)'] ?? 1) !== 0) problems.push(`${f['Retransmissions(C)'] ?? '?'} retransmissions`);
-  if ((f['SuccessfulCall(C)'] ?? 0) !== calls) problems.push(`${f['SuccessfulCall(C)'] ?? 0}/${calls} registered`);
-  return { clean: problems.length === 0, problems };
-}
 
 class Bench {
   constructor(opts) {
@@ -160,7 +150,7 @@ class Bench {
         sippCpuUsPerReg: ok > 0 ? run.cpuUs / ok : null,
         authRtt: auth,
         challengeRtt: challenge,
-        ...verdictOf(run, calls),
+        ...sippVerdict(run, calls, 'registered'),
       };
       if (run.errors.trim()) writeFileSync(join(server.runDir, `storm-${rate}`, 'errors-excerpt.txt'), run.errors.slice(0, 5000));
       if (cpuProfDir) result.window = { fromMs: t0 - spawnedAt, toMs: t0 - spawnedAt + wallMs };

@@ -122,3 +122,18 @@ export function runSipp(opts) {
     });
   });
 }
+
+/**
+ * Whether a sipp run counts: it ended by itself with exit 0, no failed call, no retransmission, and
+ * every call done (`done` names what a successful call is: "registered", "completed").
+ */
+export function sippVerdict(run, calls, done) {
+  const f = run.final ?? {};
+  const problems = [];
+  if (run.timedOut) problems.push('sipp timed out');
+  if (run.code !== 0) problems.push(`sipp exit ${run.code ?? run.signal}`);
+  if ((f['FailedCall(C)'] ?? 1) !== 0) problems.push(`${f['FailedCall(C)'] ?? '?'} failed`);
+  if ((f['Retransmissions(C)'] ?? 1) !== 0) problems.push(`${f['Retransmissions(C)'] ?? '?'} retransmissions`);
+  if ((f['SuccessfulCall(C)'] ?? 0) !== calls) problems.push(`${f['SuccessfulCall(C)'] ?? 0}/${calls} ${done}`);
+  return { clean: problems.length === 0, problems };
+}
