@@ -13,7 +13,7 @@ import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
 import { TargetCollector } from './codes.js';
-import { mohFiles } from './moh-class.js';
+import { mohFiles, promptLanguage } from './extension-audio.js';
 
 export interface AttendedTransferDeps {
   calls: CallManager;
@@ -55,8 +55,7 @@ export class AttendedTransfer {
   }
 
   private language(leg: Leg): PromptLanguage {
-    const ext = leg.extension ? this.deps.config().extensions.find((e) => e.number === leg.extension) : undefined;
-    return ext?.language ?? 'ja';
+    return promptLanguage(this.deps.config(), leg.extension);
   }
 
   private loop(leg: Leg, files: string[]): PlayHandle | undefined {

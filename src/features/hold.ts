@@ -5,7 +5,7 @@ import type { PromptCatalogue } from '../media/prompts.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { HibikiConfig } from '../config/schema.js';
-import { mohFiles } from './moh-class.js';
+import { mohFiles } from './extension-audio.js';
 
 export class HoldMusic {
   private playing = new Map<Leg, PlayHandle>();

@@ -10,7 +10,7 @@ import { Call, type Leg } from '../pbx/call.js';
 import type { CallManager, DialContext } from '../pbx/b2bua.js';
 import { formatReason } from '../pbx/q850.js';
 import type { InCallCodes } from './in-call-codes.js';
-import { mohFiles } from './moh-class.js';
+import { mohFiles, promptLanguage } from './extension-audio.js';
 
 export interface ParkedCall {
   slot: string;
@@ -70,8 +70,7 @@ export class ParkLot {
   }
 
   private language(ext: string | undefined): PromptLanguage {
-    const e = ext ? this.deps.config().extensions.find((x) => x.number === ext) : undefined;
-    return e?.language ?? 'ja';
+    return promptLanguage(this.deps.config(), ext);
   }
 
   private freeSlot(): string | undefined {

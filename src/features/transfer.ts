@@ -16,7 +16,7 @@ import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
 import { TargetCollector } from './codes.js';
-import { mohFiles } from './moh-class.js';
+import { mohFiles, promptLanguage } from './extension-audio.js';
 
 export interface TransferDeps {
   calls: CallManager;
@@ -44,8 +44,7 @@ export class BlindTransfer {
   }
 
   private language(leg: Leg): PromptLanguage {
-    const ext = leg.extension ? this.deps.config().extensions.find((e) => e.number === leg.extension) : undefined;
-    return ext?.language ?? 'ja';
+    return promptLanguage(this.deps.config(), leg.extension);
   }
 
   private hold(other: Leg, holder: Leg): PlayHandle | undefined {
