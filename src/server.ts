@@ -39,6 +39,8 @@ export interface ServerOptions {
   logger: Logger;
   /** Outbound TLS certificate verification (tests talk to self-signed peers). */
   tlsRejectUnauthorized?: boolean;
+  /** Wall-clock time for schedules and monthly counters (tests set the time of day). Default Date.now. */
+  now?: () => number;
 }
 
 export class HibikiServer {
@@ -144,6 +146,30 @@ export class HibikiServer {
   /** F-CDR: one row per call, written when it ends. */
   private writeCdr(call: Call, o: CallOutcome): void {
     try {
+      // F-FWD: every forwarding hop before the last destination has its own row, in the call's linked id.
+      for (const hop of o.hops) {
+        this.cdr.insert(
+          buildCdr({
+            callId: call.callId,
+            linkedId: call.linkedId,
+            startedAt: hop.startedAt,
+            endedAt: hop.endedAt,
+            direction: o.direction,
+            callerNumber: o.caller.number,
+            callerName: o.caller.name,
+            dialedNumber: o.dialled,
+            calleeNumber: hop.callee.number,
+            hangupBy: 'system',
+            sipStatus: hop.sipStatus,
+            q850Cause: hop.q850,
+            cancelled: false,
+            hangupReason: hop.reason,
+            trunk: o.trunk,
+            feature: hop.feature,
+            forwardedFrom: hop.forwardedFrom,
+          }),
+        );
+      }
       this.cdr.insert(
         buildCdr({
           callId: call.callId,
@@ -165,6 +191,7 @@ export class HibikiServer {
           trunk: o.trunk,
           feature: o.feature,
           transferredBy: o.transferredBy,
+          forwardedFrom: o.forwardedFrom,
         }),
       );
     } catch (err) {

@@ -4,6 +4,20 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_CODES, validateCodes } from '../features/code-config.js';
+import { forwardDestinationVerdict } from '../pbx/number-rules.js';
+import {
+  bulkSetSchema,
+  extensionForwardingSchema,
+  forwardingSettingsSchema,
+  groupSchema,
+  numberPatternSchema,
+  outboundClasses,
+  pickupGroupSchema,
+  restrictionsSchema,
+  scheduleSchema,
+  screeningSchema,
+  serviceCodesSchema,
+} from './routing-schema.js';
 
 /** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
 export interface ConflictParams {
@@ -47,6 +61,10 @@ const tenantSchema = z
       .refine(isTimeZone, 'unknown IANA time zone')
       .default('Asia/Tokyo')
       .describe('IANA time zone in which schedules and holidays are evaluated.'),
+    holidays: z
+      .array(z.string().regex(/^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, 'a holiday is YYYY-MM-DD'))
+      .default([])
+      .describe('Dates (YYYY-MM-DD) on which schedule rows marked holiday apply.'),
   })
   .strict()
   .describe('The tenant this server serves.');
@@ -325,7 +343,9 @@ const inboundSchema = z
       .pipe(z.string().regex(/^(\+?[0-9]{1,20}|\*)$/, 'a DID is digits (optional +) or * for any'))
       .describe('Dialled number as it arrives from the trunk (Request-URI user), or * for any.'),
     trunk: z.string().optional().describe('Only for calls from this trunk (any trunk when unset).'),
-    destination: extensionNumberSchema.describe('Extension that the DID rings.'),
+    destination: extensionNumberSchema.describe('Extension or group that the DID rings.'),
+    blockList: z.array(numberPatternSchema).default([]).describe('Caller numbers refused on this DID (403 / Q.850 21); a trailing * matches a prefix.'),
+    rejectAnonymous: z.boolean().default(false).describe('Anonymous callers to this DID hear an announcement and get 433 / Q.850 21.'),
   })
   .strict();
 
@@ -373,6 +393,15 @@ const extensionSchema = z
       .default('present')
       .describe('Caller-ID presentation by default (F-CLIR); 184/186 prefixes override it per call.'),
     memo: z.string().optional().describe('Free text for administrators.'),
+    dnd: z.boolean().default(false).describe('Do-not-disturb: calls are treated as busy (busy forwarding, else 486). Service codes 1429/1430 change it at run time.'),
+    forwarding: extensionForwardingSchema.prefault({}).describe('Call forwarding set by the admin (F-FWD); service codes change it at run time, and an edit here wins over earlier run-time changes.'),
+    forwardingSchedule: z.string().optional().describe('Name of a schedule (schedules:) whose matching row overrides the normal forwarding (時間帯転送).'),
+    outboundClass: z
+      .enum(outboundClasses)
+      .default('domestic')
+      .describe('internal: extensions only; domestic: plus outside numbers; international: plus international numbers (restrictions.internationalPrefixes).'),
+    blockList: z.array(numberPatternSchema).max(30, 'at most 30 blocked numbers per extension').default([]).describe('Caller numbers refused (403 / Q.850 21); a trailing * matches a prefix.'),
+    rejectAnonymous: z.boolean().default(false).describe('Calls without a caller number hear an announcement and get 433 Anonymity Disallowed / Q.850 21.'),
   })
   .strict();
 
@@ -422,6 +451,14 @@ export const configObjectSchema = z
     trunks: z.array(trunkSchema).default([]).describe('SIP trunks to carriers or other PBXs (F-TRUNK).'),
     inbound: z.array(inboundSchema).default([]).describe('Inbound DID routing: which extension a number dialled from a trunk rings.'),
     routes: z.array(routeSchema).default([]).describe('Outbound routes: dialled-number prefixes sent to a trunk, with digit manipulation.'),
+    groups: z.array(groupSchema).max(4096).default([]).describe('Hunt groups and departments (F-HUNT, F-DEPT): a number that rings its members by a strategy.'),
+    pickupGroups: z.array(pickupGroupSchema).max(4096, 'at most 4096 pickup groups').default([]).describe('Pickup groups (F-PICKUP).'),
+    forwarding: forwardingSettingsSchema.prefault({}),
+    schedules: z.array(scheduleSchema).default([]).describe('Forwarding schedules (時間帯転送, F-FWD), evaluated in tenant.timezone.'),
+    bulkForwarding: z.array(bulkSetSchema).default([]).describe('Bulk (disaster) forwarding sets (一括転送), switched with `hibiki bulk on|off NAME`.'),
+    screening: screeningSchema.prefault({}),
+    restrictions: restrictionsSchema.prefault({}),
+    serviceCodes: serviceCodesSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -441,15 +478,79 @@ export const configObjectSchema = z
     c.extensions.forEach((e, i) => {
       if (lotNumbers.includes(e.number)) ctx.addIssue({ code: 'custom', path: ['extensions', i, 'number'], message: `extension ${e.number} clashes with the park lot or a park slot` });
     });
+    // F-USER: group numbers are unique across extensions, groups and park numbers.
+    const groupNumbers = new Map<string, number>();
+    c.groups.forEach((g, i) => {
+      if (exts.has(g.number)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'number'], message: `group ${g.number} clashes with extension ${g.number}` });
+      if (lotNumbers.includes(g.number)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'number'], message: `group ${g.number} clashes with the park lot or a park slot` });
+      const first = groupNumbers.get(g.number);
+      if (first !== undefined) {
+        const params: ConflictParams = { conflictWith: ['groups', first, 'number'] };
+        ctx.addIssue({ code: 'custom', path: ['groups', i, 'number'], params, message: `group number ${g.number} is defined twice` });
+      } else groupNumbers.set(g.number, i);
+      const seen = new Set<string>();
+      g.members.forEach((m, j) => {
+        // Deleting an extension that is still a member is refused (F-USER): remove it from the group first.
+        if (!exts.has(m)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
+        if (seen.has(m)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `${m} is listed twice in group ${g.number}` });
+        seen.add(m);
+      });
+    });
+    const pickupNumbers = new Map<string, number>();
+    c.pickupGroups.forEach((g, i) => {
+      const first = pickupNumbers.get(g.number);
+      if (first !== undefined) {
+        const params: ConflictParams = { conflictWith: ['pickupGroups', first, 'number'] };
+        ctx.addIssue({ code: 'custom', path: ['pickupGroups', i, 'number'], params, message: `pickup group ${g.number} is defined twice` });
+      } else pickupNumbers.set(g.number, i);
+      g.members.forEach((m, j) => {
+        if (!exts.has(m)) ctx.addIssue({ code: 'custom', path: ['pickupGroups', i, 'members', j], message: `pickup group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
+      });
+    });
+    const local = (n: string) => exts.has(n) || groupNumbers.has(n) || lotNumbers.includes(n);
+    const schedules = new Set<string>();
+    c.schedules.forEach((s, i) => {
+      if (schedules.has(s.name)) ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `schedule ${s.name} is defined twice` });
+      schedules.add(s.name);
+    });
+    c.extensions.forEach((e, i) => {
+      if (e.forwardingSchedule !== undefined && !schedules.has(e.forwardingSchedule)) {
+        ctx.addIssue({ code: 'custom', path: ['extensions', i, 'forwardingSchedule'], message: `unknown schedule ${e.forwardingSchedule}` });
+      }
+      const f = e.forwarding;
+      const named: Array<[string, string | undefined]> = [['unconditional', f.unconditional], ['busy', f.busy], ['noAnswer', f.noAnswer], ['unreachable', f.unreachable]];
+      for (const [key, dest] of named) {
+        if (dest === undefined) continue;
+        const v = forwardDestinationVerdict(dest, e, c.restrictions, local);
+        if (!v.ok) ctx.addIssue({ code: 'custom', path: ['extensions', i, 'forwarding', key], message: v.reason });
+      }
+    });
+    const bulkNames = new Set<string>();
+    c.bulkForwarding.forEach((b, i) => {
+      if (bulkNames.has(b.name)) ctx.addIssue({ code: 'custom', path: ['bulkForwarding', i, 'name'], message: `bulk-forwarding set ${b.name} is defined twice` });
+      bulkNames.add(b.name);
+      b.members.forEach((m, j) => {
+        if (m.extension !== undefined && !exts.has(m.extension)) ctx.addIssue({ code: 'custom', path: ['bulkForwarding', i, 'members', j, 'extension'], message: `unknown extension ${m.extension}` });
+      });
+    });
+    // F-DIALPLAN: service codes are prefix-free against every local number.
+    for (const [key, code] of Object.entries(c.serviceCodes)) {
+      for (const n of [...exts, ...groupNumbers.keys(), ...lotNumbers]) {
+        if (n.startsWith(code) || code.startsWith(n)) {
+          ctx.addIssue({ code: 'custom', path: ['serviceCodes', key], message: `service code ${code} overlaps number ${n}` });
+          break;
+        }
+      }
+    }
     c.inbound.forEach((d, i) => {
-      if (!exts.has(d.destination)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension ${d.destination}` });
+      if (!exts.has(d.destination) && !groupNumbers.has(d.destination)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension or group ${d.destination}` });
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
     });
     // F-DIALPLAN: a route prefix that starts like an extension number would make that extension unreachable.
     c.routes.forEach((r, i) => {
-      for (const e of exts) {
+      for (const e of [...exts, ...groupNumbers.keys()]) {
         if (e.startsWith(r.prefix) && e.length >= r.minLength && e.length <= r.maxLength) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `route prefix ${r.prefix} overlaps extension ${e}` });
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `route prefix ${r.prefix} overlaps local number ${e}` });
           break;
         }
       }

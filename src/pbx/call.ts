@@ -55,9 +55,41 @@ export interface CallOutcome {
   trunk?: string;
   feature?: CallFeature;
   transferredBy?: string;
+  forwardedFrom?: string;
+  hops: ForwardHop[];
 }
 
-export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup';
+export type ForwardFeature = 'forward_cfu' | 'forward_cfb' | 'forward_cfna' | 'forward_cfur' | 'forward_bulk';
+export type CallFeature =
+  | 'transfer_blind'
+  | 'transfer_attended'
+  | 'park'
+  | 'park_empty'
+  | 'pickup'
+  | 'pickup_none'
+  | 'service_code'
+  | 'blocked'
+  | 'anonymous_rejected'
+  | 'barred'
+  | ForwardFeature;
+
+/**
+ * One forwarding hop the call went through before reaching its last destination (F-FWD): the
+ * destination that was tried and why the call left it. Each becomes a CDR row of its own.
+ */
+export interface ForwardHop {
+  /** The extension (or number) that was tried. */
+  callee: Party;
+  /** The extension whose forwarding brought the call here; undefined for the number first dialled. */
+  forwardedFrom: string | undefined;
+  /** How the call arrived here. */
+  feature: ForwardFeature | undefined;
+  startedAt: number;
+  endedAt: number;
+  q850: number;
+  sipStatus?: number;
+  reason: string;
+}
 
 export declare interface Call {
   on(event: 'ended', listener: (outcome: CallOutcome) => void): this;
@@ -78,6 +110,12 @@ export class Call extends EventEmitter {
   answeredBy: string | undefined;
   feature: CallFeature | undefined;
   transferredBy: string | undefined;
+  /** The extension whose forwarding sent the call to its current callee (CDR forwarded_from). */
+  forwardedFrom: string | undefined;
+  /** Earlier forwarding hops, oldest first. */
+  readonly hops: ForwardHop[] = [];
+  /** Extension that answered by call pickup (F-PICKUP). */
+  pickedUpBy: string | undefined;
 
   constructor(
     readonly callId: string,
@@ -127,7 +165,7 @@ export class Call extends EventEmitter {
   }
 
   /** End the call once: free media, and report the outcome. Idempotent. */
-  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk' | 'feature' | 'transferredBy'>): void {
+  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk' | 'feature' | 'transferredBy' | 'forwardedFrom' | 'hops'>): void {
     if (this.finished) return;
     this.finished = true;
     for (const leg of this.legs) {
@@ -148,6 +186,8 @@ export class Call extends EventEmitter {
       trunk: this.trunk,
       feature: this.feature,
       transferredBy: this.transferredBy,
+      forwardedFrom: this.forwardedFrom,
+      hops: this.hops,
     };
     this.log.info(
       { disposition: full.disposition, q850: full.q850, sipStatus: full.sipStatus, hangupBy: full.hangupBy, billsec: full.answeredAt ? Math.round((full.endedAt - full.answeredAt) / 1000) : 0 },

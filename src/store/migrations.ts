@@ -88,6 +88,41 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'routing_state',
+    // Run-time state of the routing features (issue #5), read by the server at call time and written by
+    // service codes and by the CLI (another process), so both always see the same state.
+    //   forwarding: per extension, the forwarding/DND state as JSON, and the YAML forwarding last applied
+    //               (an admin edit in the YAML wins over earlier run-time changes; an unchanged YAML does not).
+    //   bulk_forwarding: which bulk-forwarding sets are switched on.
+    //   hunt_state: where round-robin continues in each group.
+    //   screening_rejections: rejected incoming calls per extension or DID and month (F-SCREEN counters).
+    sql: `
+      CREATE TABLE forwarding (
+        extension  TEXT PRIMARY KEY,
+        state      TEXT NOT NULL,
+        admin      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE bulk_forwarding (
+        name       TEXT PRIMARY KEY,
+        active     INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL
+      );
+      CREATE TABLE hunt_state (
+        group_number TEXT PRIMARY KEY,
+        last_first   TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL
+      );
+      CREATE TABLE screening_rejections (
+        target TEXT    NOT NULL,
+        month  TEXT    NOT NULL,
+        count  INTEGER NOT NULL,
+        PRIMARY KEY (target, month)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */

@@ -18,6 +18,8 @@ export interface TestExtension {
   maxContacts?: number;
   callWaiting?: boolean;
   ringTimeout?: number;
+  /** Any other extension key of the YAML schema (forwarding, dnd, blockList…). */
+  [key: string]: unknown;
 }
 
 export interface StartOptions {
@@ -27,6 +29,8 @@ export interface StartOptions {
   config?: Record<string, unknown>;
   /** Reuse a data directory (restart tests). */
   dataDir?: string;
+  /** Wall-clock time seen by schedules and counters (fake time of day). */
+  now?: () => number;
 }
 
 export interface RunningHibiki {
@@ -90,7 +94,7 @@ export async function startHibiki(opts: StartOptions = {}): Promise<RunningHibik
     },
   });
   const logger: Logger = pino({ level: loaded.config.log.level }, sink);
-  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false });
+  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false, now: opts.now });
   await server.start();
   return {
     server,
