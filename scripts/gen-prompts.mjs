@@ -41,6 +41,11 @@ const SPOKEN = {
       'park-full': 'ちゅうしゃばしょが、すべて しようちゅうです',
       'setting-done': 'せってい しました',
       'please-try-again': 'もういちど、おためしください',
+      'setting-cancelled': 'かいじょ しました',
+      'forward-invalid': 'その ばんごうにわ、てんそう できません',
+      'pickup-none': 'おうとう できる ちゃくしんわ ありません',
+      'anonymous-rejected': 'でんわばんごうを つうちして おかけなおし ください',
+      'call-barred': 'この ばんごうにわ、おかけ に なれません',
     },
   },
   en: {
@@ -65,6 +70,11 @@ const SPOKEN = {
       'park-full': 'All park slots are in use.',
       'setting-done': 'Your setting has been saved.',
       'please-try-again': 'Please try again.',
+      'setting-cancelled': 'Your setting has been cancelled.',
+      'forward-invalid': 'Calls cannot be forwarded to that number.',
+      'pickup-none': 'There is no call to pick up.',
+      'anonymous-rejected': 'Please call again with your number displayed.',
+      'call-barred': 'Calls to this number are not allowed.',
     },
   },
 };

@@ -18,6 +18,11 @@ export const SPOKEN_PROMPTS = [
   'park-full',
   'setting-done',
   'please-try-again',
+  'setting-cancelled',
+  'forward-invalid',
+  'pickup-none',
+  'anonymous-rejected',
+  'call-barred',
 ] as const;
 export const TONE_PROMPTS = ['confirm-tone', 'error-tone', 'ringback', 'busy-tone'] as const;
 /** Every prompt the features play; each must resolve to a valid file. */
@@ -37,6 +42,11 @@ export const TONE_FALLBACK: Partial<Record<PromptName, PromptName>> = {
   'park-empty': 'error-tone',
   'park-full': 'error-tone',
   'please-try-again': 'error-tone',
+  'setting-cancelled': 'confirm-tone',
+  'forward-invalid': 'error-tone',
+  'pickup-none': 'error-tone',
+  'anonymous-rejected': 'error-tone',
+  'call-barred': 'error-tone',
 };
 
 export const TONES_FOLDER = 'tones';

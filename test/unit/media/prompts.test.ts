@@ -195,6 +195,17 @@ describe('PromptCatalogue.file fallbacks', () => {
     expect(catalogue.file('setting-done', 'en')).toBe(join(root, 'tones', 'confirm-tone.wav'));
     expect(() => catalogue.file('3', 'ja')).toThrow(PromptNotFoundError);
   });
+
+  it('gives the routing-feature prompts a confirmation or error tone when a trimmed set lacks them', () => {
+    const files = completeSet('ja');
+    const names = ['setting-cancelled', 'forward-invalid', 'pickup-none', 'anonymous-rejected', 'call-barred'] as const;
+    for (const n of names) delete files[`prompts/ja/${n}.wav`];
+    const { root, mohRoot } = tree(files);
+    const catalogue = new PromptCatalogue({ root, mohRoot, languages: LANGUAGES });
+    expect(catalogue.load()).toEqual([]);
+    expect(catalogue.file('setting-cancelled', 'ja')).toBe(join(root, 'tones', 'confirm-tone.wav'));
+    for (const n of names.slice(1)) expect(catalogue.file(n, 'en')).toBe(join(root, 'tones', 'error-tone.wav'));
+  });
 });
 
 describe('PromptCatalogue.digits', () => {
