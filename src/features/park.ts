@@ -6,10 +6,11 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { MediaEngine, PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
-import { Call, type Leg } from '../pbx/call.js';
+import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager, DialContext } from '../pbx/b2bua.js';
-import { formatReason } from '../pbx/q850.js';
+import type { SipStack } from '../sip/stack.js';
 import type { InCallCodes } from './in-call-codes.js';
+import { refuseWithPrompt } from './announce.js';
 import { mohFiles, promptLanguage } from './extension-audio.js';
 
 export interface ParkedCall {
@@ -30,6 +31,8 @@ export interface ParkDeps {
   prompts: PromptCatalogue;
   config: () => HibikiConfig;
   logger: Logger;
+  /** For the Contact of the early-media answer to a dialled empty slot. */
+  stack: SipStack;
   /** Where the lot is mirrored for listings from other processes (the CLI). */
   store?: { clear(): void; put(row: { slot: string; party: string; parkedBy: string | undefined; since: number }): void; remove(slot: string): void };
 }
@@ -174,30 +177,27 @@ export class ParkLot {
 
   /** F-PARK: an empty slot gets a prompt (early media) and 404; its CDR feature is park_empty. */
   private async emptySlot(ctx: DialContext): Promise<void> {
-    const { media, prompts, calls } = this.deps;
-    const call = new Call(ctx.req.callId, 'internal', { number: ctx.extension.number, name: ctx.extension.name }, ctx.dialled, { number: ctx.dialled }, media, this.deps.logger);
-    call.feature = 'park_empty';
-    calls.adopt(call);
-    const finish = () => {
-      if (!ctx.res.finalResponseSent) ctx.res.send(404, undefined, { headers: { reason: formatReason(1) } });
-      call.finish({ disposition: 'failed', hangupBy: 'system', q850: 1, sipStatus: 404, reason: 'park slot empty' });
-    };
-    if (ctx.offer === undefined) {
-      finish();
-      return;
-    }
+    let files: string[] = [];
     try {
-      const ep = await media.createEndpoint({ label: `${ctx.req.callId}/park-empty` });
-      const { sdp } = await media.answerOffer(ep, ctx.offer);
-      ctx.res.send(183, undefined, { headers: { 'content-type': 'application/sdp' }, body: sdp });
-      const h = media.play(ep, [prompts.file('park-empty', this.language(ctx.extension.number))]);
-      ctx.res.onCancel(() => h.stop());
-      await h.done;
-      media.destroy(ep);
+      files = [this.deps.prompts.file('park-empty', this.language(ctx.extension.number))];
     } catch (err) {
-      call.log.warn({ err: (err as Error).message }, 'park-empty prompt not played');
+      // Without the prompt the caller still gets the 404 rather than an INVITE left unanswered.
+      this.deps.logger.warn({ err: (err as Error).message }, 'park-empty prompt not found');
     }
-    finish();
+    await refuseWithPrompt(
+      this.deps,
+      {
+        req: ctx.req,
+        res: ctx.res,
+        offer: ctx.offer,
+        direction: 'internal',
+        caller: { number: ctx.extension.number, name: ctx.extension.name },
+        dialled: ctx.dialled,
+        feature: 'park_empty',
+      },
+      files,
+      { status: 404, cause: 1, reason: 'park slot empty' },
+    );
   }
 
   /** park.timeout expired: ring the parker; after park.comebackTimeout the call ends. */
