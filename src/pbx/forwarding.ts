@@ -1,0 +1,453 @@
+// Call forwarding state (F-FWD): the per-extension conditions and stored destinations, DND, schedule
+// forwarding (時間帯転送) and bulk forwarding (一括転送), and what of it applies to a call arriving now.
+// The YAML seeds the state; service codes and the CLI change it at run time. "Last edit wins": a run-time
+// change is kept across restarts and reloads until the admin edits that extension's YAML forwarding.
+import type { Logger } from 'pino';
+import type { Database } from 'better-sqlite3';
+import type { ExtensionConfig, HibikiConfig } from '../config/schema.js';
+import { ForwardingStore } from '../store/forwarding-store.js';
+import { forwardDestinationVerdict, type Verdict } from './number-rules.js';
+import { matchScheduleIndex } from './schedule.js';
+
+export type ForwardCondition = 'cfu' | 'cfb' | 'cfna' | 'cfur';
+export const forwardConditions: readonly ForwardCondition[] = ['cfu', 'cfb', 'cfna', 'cfur'];
+
+export const MAX_DESTINATIONS = 5;
+export const DEFAULT_NO_ANSWER_TIMEOUT = 20;
+
+export interface ForwardingState {
+  /** At most MAX_DESTINATIONS stored destinations, oldest first. */
+  destinations: string[];
+  /** `destination` is an index into `destinations`; it is kept while the condition is off. */
+  conditions: Record<ForwardCondition, { on: boolean; destination: number | null }>;
+  noAnswerTimeout: number;
+  dnd: boolean;
+}
+
+export interface EffectiveForwarding {
+  cfu?: string;
+  cfb?: string;
+  cfna?: string;
+  cfur?: string;
+  noAnswerTimeout: number;
+  dnd: boolean;
+  source: 'normal' | 'schedule' | 'bulk';
+}
+
+export type SetConditionResult = { ok: true; destination?: string } | { ok: false; reason: string };
+
+export interface BulkResult {
+  /** The extension number or DID. */
+  member: string;
+  kind: 'extension' | 'did';
+  result: 'ok' | 'unchanged' | 'error';
+  /** The member's bulk destination, when it has one. */
+  destination?: string;
+  detail?: string;
+}
+
+export interface BulkStatus {
+  name: string;
+  active: boolean;
+  changedAt?: number;
+  members: number;
+}
+
+export interface ForwardingDeps {
+  db: Database;
+  config: () => HibikiConfig;
+  now: () => number;
+  logger: Logger;
+}
+
+/** Who made a change, for the log: 'service-code', 'cli', 'api', 'config'. */
+export type ChangedBy = string;
+
+type BulkMember = HibikiConfig['bulkForwarding'][number]['members'][number];
+
+/** Lookups derived from one config object, rebuilt when the config object changes (reload). */
+interface ConfigIndex {
+  config: HibikiConfig;
+  extensions: Map<string, ExtensionConfig>;
+  local: Set<string>;
+  /** extension / DID → its bulk memberships, in config order. */
+  bulkByExtension: Map<string, Array<{ set: string; member: BulkMember }>>;
+  bulkByDid: Map<string, Array<{ set: string; member: BulkMember }>>;
+  /** Schedule rows already reported as unusable (one warning per reload, not per call). */
+  warned: Set<string>;
+}
+
+const CONDITION_YAML_KEY = { cfu: 'unconditional', cfb: 'busy', cfna: 'noAnswer', cfur: 'unreachable' } as const;
+
+function emptyState(): ForwardingState {
+  return {
+    destinations: [],
+    conditions: { cfu: off(), cfb: off(), cfna: off(), cfur: off() },
+    noAnswerTimeout: DEFAULT_NO_ANSWER_TIMEOUT,
+    dnd: false,
+  };
+}
+
+function off(): { on: boolean; destination: number | null } {
+  return { on: false, destination: null };
+}
+
+/** The extension's YAML forwarding and DND, in a fixed key order so equal settings give equal text. */
+export function adminJson(ext: ExtensionConfig): string {
+  const f = ext.forwarding;
+  return JSON.stringify({
+    destinations: f.destinations,
+    unconditional: f.unconditional ?? null,
+    busy: f.busy ?? null,
+    noAnswer: f.noAnswer ?? null,
+    unreachable: f.unreachable ?? null,
+    noAnswerTimeout: f.noAnswerTimeout,
+    dnd: ext.dnd,
+  });
+}
+
+/** YAML → state: the listed destinations, then each named condition's (deduplicated). */
+export function stateFromConfig(ext: ExtensionConfig): ForwardingState {
+  const f = ext.forwarding;
+  const st = emptyState();
+  const index = (d: string): number | null => {
+    const i = st.destinations.indexOf(d);
+    if (i >= 0) return i;
+    // The schema allows at most 5 distinct destinations; the guard only keeps a bad row from growing.
+    if (st.destinations.length >= MAX_DESTINATIONS) return null;
+    st.destinations.push(d);
+    return st.destinations.length - 1;
+  };
+  for (const d of f.destinations) index(d);
+  for (const c of forwardConditions) {
+    const d = f[CONDITION_YAML_KEY[c]];
+    if (d === undefined) continue;
+    const i = index(d);
+    st.conditions[c] = { on: i !== null, destination: i };
+  }
+  st.noAnswerTimeout = f.noAnswerTimeout;
+  st.dnd = ext.dnd;
+  return st;
+}
+
+/** A stored state as read back; anything malformed (a hand-edited row) yields undefined. */
+function parseState(json: string): ForwardingState | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (!Array.isArray(o.destinations) || !o.destinations.every((d) => typeof d === 'string') || o.destinations.length > MAX_DESTINATIONS) return undefined;
+  const destinations = o.destinations as string[];
+  if (typeof o.conditions !== 'object' || o.conditions === null) return undefined;
+  const conds = o.conditions as Record<string, unknown>;
+  const st = emptyState();
+  st.destinations = [...destinations];
+  for (const c of forwardConditions) {
+    const x = conds[c] as { on?: unknown; destination?: unknown } | undefined;
+    if (x === undefined) continue;
+    if (typeof x !== 'object' || x === null || typeof x.on !== 'boolean') return undefined;
+    const d = x.destination;
+    const valid = d === null || (typeof d === 'number' && Number.isInteger(d) && d >= 0 && d < destinations.length);
+    st.conditions[c] = { on: x.on && valid && d !== null, destination: valid ? (d as number | null) : null };
+  }
+  if (typeof o.noAnswerTimeout === 'number' && Number.isInteger(o.noAnswerTimeout) && o.noAnswerTimeout >= 1 && o.noAnswerTimeout <= 180) st.noAnswerTimeout = o.noAnswerTimeout;
+  st.dnd = o.dnd === true;
+  return st;
+}
+
+function cloneState(st: ForwardingState): ForwardingState {
+  return {
+    destinations: [...st.destinations],
+    conditions: { cfu: { ...st.conditions.cfu }, cfb: { ...st.conditions.cfb }, cfna: { ...st.conditions.cfna }, cfur: { ...st.conditions.cfur } },
+    noAnswerTimeout: st.noAnswerTimeout,
+    dnd: st.dnd,
+  };
+}
+
+/** The destination a condition forwards to now, or undefined when it is off. */
+export function conditionDestination(st: ForwardingState, c: ForwardCondition): string | undefined {
+  const x = st.conditions[c];
+  return x.on && x.destination !== null ? st.destinations[x.destination] : undefined;
+}
+
+export class ForwardingService {
+  private readonly store: ForwardingStore;
+  private index: ConfigIndex | undefined;
+
+  constructor(private readonly deps: ForwardingDeps) {
+    this.store = new ForwardingStore(deps.db);
+  }
+
+  /**
+   * Seed or re-seed each extension's state from the YAML: an extension without a row, or whose YAML
+   * forwarding/DND differs from what was applied last, takes the YAML; otherwise its run-time state stays.
+   */
+  applyConfig(config: HibikiConfig): void {
+    const now = this.deps.now();
+    const reseeded: string[] = [];
+    const created: string[] = [];
+    this.store.exclusive(() => {
+      for (const ext of config.extensions) {
+        const admin = adminJson(ext);
+        const row = this.store.get(ext.number);
+        if (row && row.admin === admin) continue;
+        this.store.put(ext.number, JSON.stringify(stateFromConfig(ext)), admin, now);
+        (row ? reseeded : created).push(ext.number);
+      }
+    });
+    for (const extension of reseeded) {
+      this.deps.logger.info({ event: 'forwarding', extension, by: 'config', state: this.state(extension) }, 'forwarding set from the edited configuration');
+    }
+    if (created.length > 0) this.deps.logger.debug({ event: 'forwarding', extensions: created.length, by: 'config' }, 'forwarding seeded from the configuration');
+  }
+
+  /** The stored state of an extension (the YAML's when it has no row; empty for an unknown number). */
+  state(extension: string): ForwardingState {
+    const row = this.store.get(extension);
+    if (row) {
+      const st = parseState(row.state);
+      if (st) return st;
+      this.deps.logger.warn({ event: 'forwarding', extension }, 'stored forwarding state unreadable; using the configuration');
+    }
+    const ext = this.indexOf(this.deps.config()).extensions.get(extension);
+    return ext ? stateFromConfig(ext) : emptyState();
+  }
+
+  /** What applies to a call arriving now: bulk forwarding, else a matching schedule row, else the normal state. */
+  effective(extension: string): EffectiveForwarding {
+    const config = this.deps.config();
+    const idx = this.indexOf(config);
+    const st = this.state(extension);
+    const base = { noAnswerTimeout: st.noAnswerTimeout, dnd: st.dnd };
+
+    const bulk = this.activeBulk(idx, idx.bulkByExtension.get(extension), extension);
+    if (bulk) return { cfu: bulk.destination, ...base, source: 'bulk' };
+
+    const ext = idx.extensions.get(extension);
+    const schedule = ext?.forwardingSchedule !== undefined ? config.schedules.find((s) => s.name === ext.forwardingSchedule) : undefined;
+    if (ext && schedule) {
+      const rowIndex = matchScheduleIndex(schedule.rows, this.deps.now(), config.tenant.timezone, config.tenant.holidays);
+      const row = rowIndex >= 0 ? schedule.rows[rowIndex] : undefined;
+      if (row) {
+        if (row.action === 'none' || row.destination === undefined) return { ...base, source: 'schedule' };
+        const v = this.verdict(idx, ext, row.destination);
+        if (!v.ok) {
+          // The row still wins (its time window is not "normal"), but an unusable number is never dialled.
+          const key = `${schedule.name}/${rowIndex}/${extension}`;
+          if (!idx.warned.has(key)) {
+            idx.warned.add(key);
+            this.deps.logger.warn({ event: 'forwarding', extension, schedule: schedule.name, row: rowIndex, destination: row.destination, reason: v.reason }, 'schedule row destination refused');
+          }
+          return { ...base, source: 'schedule' };
+        }
+        return { [row.action]: row.destination, ...base, source: 'schedule' };
+      }
+    }
+
+    const cfu = conditionDestination(st, 'cfu');
+    if (cfu !== undefined) return { cfu, ...base, source: 'normal' };
+    const eff: EffectiveForwarding = { ...base, source: 'normal' };
+    for (const c of ['cfb', 'cfna', 'cfur'] as const) {
+      const d = conditionDestination(st, c);
+      if (d !== undefined) eff[c] = d;
+    }
+    return eff;
+  }
+
+  /** Bulk destination of an inbound DID while a bulk set containing it is on. */
+  didBulkDestination(did: string): string | undefined {
+    const idx = this.indexOf(this.deps.config());
+    const memberships = idx.bulkByDid.get(did) ?? idx.bulkByDid.get(did.startsWith('+') ? did.slice(1) : `+${did}`);
+    return this.activeBulk(idx, memberships, undefined)?.destination;
+  }
+
+  /**
+   * Turn a condition on (with a new destination, or the one it used last, or the first stored one) or off.
+   * A new destination must pass the F-FWD rules; nothing changes when the result is not ok.
+   */
+  setCondition(extension: string, condition: ForwardCondition, on: boolean, destination?: string, by: ChangedBy = 'api'): SetConditionResult {
+    const config = this.deps.config();
+    const idx = this.indexOf(config);
+    const ext = idx.extensions.get(extension);
+    if (!ext) return { ok: false, reason: `unknown extension ${extension}` };
+    const result = this.store.exclusive((): SetConditionResult => {
+      const st = cloneState(this.state(extension));
+      const cond = st.conditions[condition];
+      if (!on) {
+        const previous = cond.destination !== null ? st.destinations[cond.destination] : undefined;
+        cond.on = false;
+        this.save(ext, st);
+        return previous !== undefined ? { ok: true, destination: previous } : { ok: true };
+      }
+      let slot: number;
+      const wanted = destination?.replace(/-/g, '');
+      if (wanted !== undefined && wanted !== '') {
+        const v = this.verdict(idx, ext, wanted);
+        if (!v.ok) return v;
+        const placed = placeDestination(st, condition, wanted);
+        if (placed === undefined) return { ok: false, reason: `${MAX_DESTINATIONS} destinations stored` };
+        slot = placed;
+      } else {
+        const last = cond.destination ?? (st.destinations.length > 0 ? 0 : null);
+        if (last === null || st.destinations[last] === undefined) return { ok: false, reason: 'no stored destination' };
+        // Rules may have changed since the number was stored (restriction list, outbound class).
+        const v = this.verdict(idx, ext, st.destinations[last]);
+        if (!v.ok) return v;
+        slot = last;
+      }
+      st.conditions[condition] = { on: true, destination: slot };
+      this.save(ext, st);
+      return { ok: true, destination: st.destinations[slot] };
+    });
+    const log = { event: 'forwarding', extension, condition, on, destination: result.ok ? result.destination : destination, by };
+    if (result.ok) this.deps.logger.info(log, 'forwarding changed');
+    else this.deps.logger.info({ ...log, reason: result.reason }, 'forwarding change refused');
+    return result;
+  }
+
+  /** Do-not-disturb on or off. Throws for an unknown extension. */
+  setDnd(extension: string, on: boolean, by: ChangedBy = 'api'): void {
+    const ext = this.indexOf(this.deps.config()).extensions.get(extension);
+    if (!ext) throw new Error(`unknown extension ${extension}`);
+    this.store.exclusive(() => {
+      const st = cloneState(this.state(extension));
+      st.dnd = on;
+      this.save(ext, st);
+    });
+    this.deps.logger.info({ event: 'forwarding', extension, condition: 'dnd', on, by }, 'do-not-disturb changed');
+  }
+
+  /** Switch a bulk set on; per member, whether it now forwards. Throws for an unknown set. */
+  bulkOn(name: string, by: ChangedBy = 'api'): BulkResult[] {
+    return this.switchBulk(name, true, by);
+  }
+
+  /** Switch a bulk set off; members go back to their normal forwarding (with any edits made meanwhile). */
+  bulkOff(name: string, by: ChangedBy = 'api'): BulkResult[] {
+    return this.switchBulk(name, false, by);
+  }
+
+  bulkStatus(): BulkStatus[] {
+    const rows = this.store.bulkRows();
+    return this.deps.config().bulkForwarding.map((s) => {
+      const row = rows.get(s.name);
+      const status: BulkStatus = { name: s.name, active: row?.active ?? false, members: s.members.length };
+      if (row) status.changedAt = row.changedAt;
+      return status;
+    });
+  }
+
+  private switchBulk(name: string, active: boolean, by: ChangedBy): BulkResult[] {
+    const config = this.deps.config();
+    const set = config.bulkForwarding.find((s) => s.name === name);
+    if (!set) {
+      const known = config.bulkForwarding.map((s) => s.name);
+      throw new Error(`unknown bulk-forwarding set "${name}" (${known.length > 0 ? `configured: ${known.join(', ')}` : 'none configured'})`);
+    }
+    const idx = this.indexOf(config);
+    this.store.setBulk(name, active, this.deps.now());
+    const results = set.members.map((m) => this.memberResult(idx, m, active, name));
+    const count = (r: BulkResult['result']) => results.filter((x) => x.result === r).length;
+    this.deps.logger.info(
+      { event: 'bulk_forwarding', set: name, active, by, ok: count('ok'), unchanged: count('unchanged'), error: count('error'), errors: results.filter((r) => r.result === 'error').map((r) => `${r.member}: ${r.detail}`) },
+      active ? 'bulk forwarding on' : 'bulk forwarding off',
+    );
+    return results;
+  }
+
+  private memberResult(idx: ConfigIndex, m: BulkMember, active: boolean, setName: string): BulkResult {
+    const kind = m.extension !== undefined ? 'extension' : 'did';
+    const member = (m.extension ?? m.did)!;
+    const r: BulkResult = { member, kind, result: 'unchanged' };
+    if (m.destination !== undefined) r.destination = m.destination;
+    const ext = m.extension !== undefined ? idx.extensions.get(m.extension) : undefined;
+    if (kind === 'extension' && !ext) return { ...r, result: 'error', detail: `extension ${member} no longer exists` };
+    if (m.destination === undefined) return { ...r, detail: 'no bulk destination' };
+    const v = this.verdict(idx, ext ?? didOwner(member), m.destination);
+    if (active) return v.ok ? { ...r, result: 'ok' } : { ...r, result: 'error', detail: v.reason };
+    if (!v.ok) return { ...r, detail: 'was not forwarding' };
+    const memberships = kind === 'extension' ? idx.bulkByExtension.get(member) : idx.bulkByDid.get(member);
+    const still = this.activeBulk(idx, memberships, m.extension);
+    if (still && still.set !== setName) return { ...r, result: 'ok', detail: `still forwarded to ${still.destination} by bulk set ${still.set}` };
+    return { ...r, result: 'ok' };
+  }
+
+  /** The first active set (config order) giving this member a usable destination. */
+  private activeBulk(idx: ConfigIndex, memberships: Array<{ set: string; member: BulkMember }> | undefined, extension: string | undefined): { set: string; destination: string } | undefined {
+    if (!memberships || memberships.length === 0) return undefined;
+    const active = this.store.activeBulkNames();
+    if (active.size === 0) return undefined;
+    for (const { set, member } of memberships) {
+      if (!active.has(set) || member.destination === undefined) continue;
+      const owner = extension !== undefined ? idx.extensions.get(extension) : didOwner(member.did ?? '');
+      if (!owner || !this.verdict(idx, owner, member.destination).ok) continue;
+      return { set, destination: member.destination };
+    }
+    return undefined;
+  }
+
+  private verdict(idx: ConfigIndex, owner: { number: string; outboundClass: ExtensionConfig['outboundClass'] }, destination: string): Verdict {
+    return forwardDestinationVerdict(destination, owner, idx.config.restrictions, (n) => idx.local.has(n));
+  }
+
+  private save(ext: ExtensionConfig, st: ForwardingState): void {
+    this.store.putState(ext.number, JSON.stringify(st), adminJson(ext), this.deps.now());
+  }
+
+  private indexOf(config: HibikiConfig): ConfigIndex {
+    if (this.index?.config === config) return this.index;
+    const extensions = new Map(config.extensions.map((e) => [e.number, e]));
+    const local = new Set<string>([...extensions.keys(), ...config.groups.map((g) => g.number), config.park.lot]);
+    for (let n = config.park.slots[0]; n <= config.park.slots[1]; n++) local.add(String(n));
+    const bulkByExtension = new Map<string, Array<{ set: string; member: BulkMember }>>();
+    const bulkByDid = new Map<string, Array<{ set: string; member: BulkMember }>>();
+    for (const s of config.bulkForwarding) {
+      for (const m of s.members) {
+        const [map, key] = m.extension !== undefined ? [bulkByExtension, m.extension] : [bulkByDid, m.did!];
+        const list = map.get(key) ?? [];
+        list.push({ set: s.name, member: m });
+        map.set(key, list);
+      }
+    }
+    this.index = { config, extensions, local, bulkByExtension, bulkByDid, warned: new Set() };
+    return this.index;
+  }
+}
+
+/**
+ * A DID has no outbound class of its own: its bulk destination is the admin's choice, so only the
+ * restriction list and the emergency/service-number rule apply to it.
+ */
+function didOwner(did: string): { number: string; outboundClass: ExtensionConfig['outboundClass'] } {
+  return { number: did.replace(/^\+/, ''), outboundClass: 'international' };
+}
+
+/**
+ * Where a new destination goes: its existing slot, a free one, else the slot this condition used, else the
+ * oldest slot no other condition points at, else the oldest one no other *active* condition uses (an
+ * inactive condition that pointed there forgets it rather than silently inheriting the new number).
+ * Undefined when every slot is in use.
+ */
+function placeDestination(st: ForwardingState, condition: ForwardCondition, destination: string): number | undefined {
+  const existing = st.destinations.indexOf(destination);
+  if (existing >= 0) return existing;
+  if (st.destinations.length < MAX_DESTINATIONS) {
+    st.destinations.push(destination);
+    return st.destinations.length - 1;
+  }
+  const others = forwardConditions.filter((c) => c !== condition).map((c) => st.conditions[c]);
+  const usedByActive = (i: number) => others.some((x) => x.on && x.destination === i);
+  const referenced = (i: number) => others.some((x) => x.destination === i);
+  const own = st.conditions[condition].destination;
+  const slots = [...st.destinations.keys()];
+  const slot =
+    (own !== null && !usedByActive(own) ? own : undefined) ?? slots.find((i) => !referenced(i)) ?? slots.find((i) => !usedByActive(i));
+  if (slot === undefined) return undefined;
+  st.destinations[slot] = destination;
+  for (const x of others) if (x.destination === slot) x.destination = null;
+  return slot;
+}
