@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Command line: `hibiki --config FILE` runs the server; `hibiki config check FILE` validates a file;
-// `hibiki registrations --config FILE` lists the stored bindings.
+// the other commands read or change the state in the data directory, which the running server shares.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.js';
 import { formatConfigError } from './config/errors.js';
+import { pino } from 'pino';
 import { createLogger } from './log/logger.js';
 import { HibikiServer } from './server.js';
 import { openDatabase } from './store/db.js';
@@ -13,6 +14,8 @@ import { RegistrationStore } from './store/registrations.js';
 import { CdrStore } from './store/cdr-store.js';
 import { ParkStore } from './store/park-store.js';
 import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
+import type { HibikiConfig } from './config/schema.js';
+import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './pbx/forwarding.js';
 
 const USAGE = `usage:
   hibiki --config FILE [--log-level LEVEL]     start the server
@@ -21,6 +24,14 @@ const USAGE = `usage:
   hibiki park list --config FILE               list parked calls (slot, party, parked by, since)
   hibiki cdr export --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--encoding utf8|shift_jis] [--out DIR]
                                                write call-detail records as CSV (40,000 rows per file)
+  hibiki forwarding show EXT --config FILE     an extension's forwarding state and what applies now
+  hibiki forwarding set EXT cfu|cfb|cfna|cfur on [NUMBER] --config FILE
+  hibiki forwarding set EXT cfu|cfb|cfna|cfur off --config FILE
+                                               turn a forwarding condition on (new or stored destination) or off
+  hibiki dnd EXT on|off --config FILE          do-not-disturb on or off
+  hibiki bulk list --config FILE               bulk-forwarding sets and whether they are on
+  hibiki bulk on|off NAME --config FILE        switch a bulk-forwarding set; prints each member's result,
+                                               exits 1 when any member is in error
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -104,6 +115,103 @@ function exportCdr(file: string, from: string, to: string, encoding: string, out
   return 0;
 }
 
+/**
+ * Opens the server's database with a ForwardingService over the file's config. applyConfig first, so a YAML
+ * edit the server has not reloaded yet is seen the same way the server will see it.
+ */
+function withForwarding(file: string, fn: (fwd: ForwardingService, config: HibikiConfig) => number): number {
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
+    return 1;
+  }
+  const config = result.config;
+  const db = openDatabase(resolve(config.data.dir));
+  try {
+    // Changes are logged (stderr, so stdout stays the command's answer) like the server's own.
+    const logger = createLogger('info', pino.destination({ dest: 2, sync: true }));
+    const fwd = new ForwardingService({ db, config: () => config, now: Date.now, logger });
+    fwd.applyConfig(config);
+    return fn(fwd, config);
+  } finally {
+    db.close();
+  }
+}
+
+function describeEffective(e: EffectiveForwarding): string {
+  const parts = forwardConditions.filter((c) => e[c] !== undefined).map((c) => `${c}=${e[c]}`);
+  return [`source=${e.source}`, ...(parts.length > 0 ? parts : ['no forwarding']), `dnd=${e.dnd ? 'on' : 'off'}`, `noAnswerTimeout=${e.noAnswerTimeout}`].join(' ');
+}
+
+function showForwarding(file: string, ext: string): number {
+  return withForwarding(file, (fwd, config) => {
+    if (!config.extensions.some((e) => e.number === ext)) {
+      process.stderr.write(`unknown extension ${ext}\n`);
+      return 1;
+    }
+    const st = fwd.state(ext);
+    out(`extension\t${ext}`);
+    out(`dnd\t${st.dnd ? 'on' : 'off'}`);
+    out(`noAnswerTimeout\t${st.noAnswerTimeout}`);
+    st.destinations.forEach((d, i) => out(`destination ${i + 1}\t${d}`));
+    for (const c of forwardConditions) {
+      const x = st.conditions[c];
+      const dest = x.destination !== null ? (st.destinations[x.destination] ?? '') : '';
+      out(`${c}\t${conditionDestination(st, c) !== undefined ? 'on' : 'off'}\t${dest}`);
+    }
+    out(`effective now\t${describeEffective(fwd.effective(ext))}`);
+    return 0;
+  });
+}
+
+function setForwarding(file: string, ext: string, condition: ForwardCondition, on: boolean, destination: string | undefined): number {
+  return withForwarding(file, (fwd) => {
+    const r = fwd.setCondition(ext, condition, on, destination, 'cli');
+    if (!r.ok) {
+      process.stderr.write(`${ext} ${condition}: ${r.reason}\n`);
+      return 1;
+    }
+    out(`${ext}\t${condition}\t${on ? 'on' : 'off'}\t${r.destination ?? ''}`);
+    return 0;
+  });
+}
+
+function setDnd(file: string, ext: string, on: boolean): number {
+  return withForwarding(file, (fwd) => {
+    try {
+      fwd.setDnd(ext, on, 'cli');
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 1;
+    }
+    out(`${ext}\tdnd\t${on ? 'on' : 'off'}`);
+    return 0;
+  });
+}
+
+function bulk(file: string, action: string, name: string | undefined): number {
+  return withForwarding(file, (fwd) => {
+    if (action === 'list') {
+      for (const s of fwd.bulkStatus()) {
+        out([s.name, s.active ? 'on' : 'off', `${s.members} members`, s.changedAt !== undefined ? new Date(s.changedAt).toISOString() : ''].join('\t'));
+      }
+      return 0;
+    }
+    let results: BulkResult[];
+    try {
+      results = action === 'on' ? fwd.bulkOn(name!, 'cli') : fwd.bulkOff(name!, 'cli');
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 1;
+    }
+    for (const r of results) out([r.member, r.kind, r.result, r.destination ?? '', r.detail ?? ''].join('\t'));
+    const errors = results.filter((r) => r.result === 'error').length;
+    const ok = results.filter((r) => r.result === 'ok').length;
+    out(`bulk forwarding ${name} ${action}: ${ok} ok, ${results.length - ok - errors} unchanged, ${errors} error`);
+    return errors > 0 ? 1 : 0;
+  });
+}
+
 async function runServer(file: string, level: string | undefined): Promise<void> {
   const result = loadConfigFile(file);
   if (!result.ok) {
@@ -180,6 +288,31 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === 'park') {
     if (positionals[1] !== 'list' || !values.config) fail(USAGE);
     process.exit(listParked(values.config));
+  }
+  if (positionals[0] === 'forwarding') {
+    const [, sub, ext, condition, state, number] = positionals;
+    if (!values.config || !ext) fail(USAGE);
+    if (sub === 'show' && positionals.length === 3) {
+      process.exitCode = showForwarding(values.config, ext);
+      return;
+    }
+    const valid = sub === 'set' && forwardConditions.includes(condition as ForwardCondition) && ((state === 'on' && positionals.length <= 6) || (state === 'off' && positionals.length === 5));
+    if (!valid) fail(USAGE);
+    process.exitCode = setForwarding(values.config, ext, condition as ForwardCondition, state === 'on', number);
+    return;
+  }
+  if (positionals[0] === 'dnd') {
+    const [, ext, state] = positionals;
+    if (!values.config || !ext || (state !== 'on' && state !== 'off') || positionals.length !== 3) fail(USAGE);
+    process.exitCode = setDnd(values.config, ext, state === 'on');
+    return;
+  }
+  if (positionals[0] === 'bulk') {
+    const [, action, name] = positionals;
+    const valid = (action === 'list' && positionals.length === 2) || ((action === 'on' || action === 'off') && name !== undefined && positionals.length === 3);
+    if (!values.config || !valid) fail(USAGE);
+    process.exitCode = bulk(values.config, action, name);
+    return;
   }
   if (positionals[0] === 'registrations') {
     if (!values.config) fail(USAGE);
