@@ -30,6 +30,15 @@ import { ParkStore } from './store/park-store.js';
 import { HoldMusic } from './features/hold.js';
 import { AttendedTransfer } from './features/attended-transfer.js';
 import { PromptCatalogue } from './media/prompts.js';
+import { ForwardingService } from './pbx/forwarding.js';
+import { Screening } from './pbx/screening.js';
+import { ScreeningStore } from './store/screening-store.js';
+import { HuntGroups } from './pbx/hunt.js';
+import { RingingCalls } from './pbx/ringing.js';
+import { CallPickup } from './features/pickup.js';
+import { ServiceCodes } from './features/service-codes.js';
+import { refuseWithPrompt } from './features/announce.js';
+import { promptLanguage } from './features/extension-audio.js';
 import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
@@ -61,6 +70,9 @@ export class HibikiServer {
   readonly prompts: PromptCatalogue;
   readonly blindTransfer: BlindTransfer;
   readonly park: ParkLot;
+  readonly forwarding: ForwardingService;
+  readonly screening: Screening;
+  readonly ringing = new RingingCalls();
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
@@ -103,6 +115,10 @@ export class HibikiServer {
       rtpTimeoutSec: config.media.rtpTimeout,
       logger: this.logger,
     });
+    const now = opts.now ?? Date.now;
+    this.forwarding = new ForwardingService({ db: this.db, config: () => this.config, now, logger: this.logger });
+    this.forwarding.applyConfig(config);
+    this.screening = new Screening({ store: new ScreeningStore(this.db), config: () => this.config, now, logger: this.logger });
     this.calls = new CallManager({
       stack: this.stack,
       registrar: this.registrar,
@@ -114,6 +130,11 @@ export class HibikiServer {
       // Read at the start of each call: a call keeps the plan it started with (F-RELOAD).
       config: () => this.config,
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
+      forwarding: this.forwarding,
+      hunt: new HuntGroups(this.db),
+      ringing: this.ringing,
+      screening: this.screening,
+      now,
     });
     this.inCallCodes = new InCallCodes(this.media, this.stack.clock);
     this.calls.onAnswered((call, caller, callee, cfg) => this.inCallCodes.attach(call, caller, callee, cfg));
@@ -123,6 +144,7 @@ export class HibikiServer {
       languages: ['ja', 'en'],
     });
     this.park = new ParkLot({
+      stack: this.stack,
       store: new ParkStore(this.db),
       calls: this.calls,
       codes: this.inCallCodes,
@@ -220,6 +242,11 @@ export class HibikiServer {
     this.calls.start();
     this.blindTransfer.start();
     this.park.start();
+    const announce = { calls: this.calls, media: this.media, stack: this.stack, logger: this.logger };
+    this.calls.announcer = (attempt, prompt, listener, final) =>
+      refuseWithPrompt(announce, attempt, prompt ? [this.prompts.file(prompt, promptLanguage(this.config, listener))] : [], final);
+    new CallPickup({ ...announce, ringing: this.ringing, prompts: this.prompts, config: () => this.config }).start(this.calls);
+    new ServiceCodes({ ...announce, forwarding: this.forwarding, prompts: this.prompts, config: () => this.config }).start();
     new HoldMusic(this.calls, this.media, this.prompts, () => this.config).start();
     new AttendedTransfer({ calls: this.calls, codes: this.inCallCodes, media: this.media, prompts: this.prompts, clock: this.stack.clock, config: () => this.config }).start();
     await this.trunks.start(this.config);
@@ -253,6 +280,7 @@ export class HibikiServer {
       this.logger.warn('listen and data.dir changes take effect after a restart');
     }
     this.config = next;
+    this.forwarding.applyConfig(next);
     this.directory.load(next);
     this.guard.updateLimits(next.auth);
     this.authenticator.update(this.digestFor(next), next.auth.realm);

@@ -17,7 +17,7 @@ const digitString = (pattern: RegExp, message: string) =>
 
 /**
  * F-FWD destination rule, syntactic part: digits (hyphens ignored), at most 32 digits. The semantic part
- * (not self, not 1XX, not restricted, international only when allowed) is in src/pbx/forward-rules.ts.
+ * (not self, not 1XX, not restricted, international only when allowed) is in src/pbx/number-rules.ts.
  */
 export const forwardDestinationSchema = digitString(/^[0-9][0-9-]{0,40}$/, 'a forwarding destination is digits (hyphens allowed)')
   .transform((v) => v.replace(/-/g, ''))

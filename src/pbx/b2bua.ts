@@ -6,15 +6,18 @@ import type { HibikiConfig } from '../config/schema.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { ServerResponse, SipStack } from '../sip/stack.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
-import type { SendTarget } from '../sip/transport/types.js';
 import { MediaError, type Direction, type EndpointId, type MediaEngine } from '../media/engine.js';
 import { formatReason, parseReasonHeader, q850ToSip, sipToQ850 } from './q850.js';
-import { Call, Leg, type CallOutcome, type Disposition, type HangupBy, type Party } from './call.js';
+import { Call, Leg, type CallFeature, type CallOutcome, type Disposition, type ForwardFeature, type HangupBy, type Party } from './call.js';
 import type { Registrar } from './registrar.js';
 import type { RequestAuthenticator } from './authenticator.js';
-import type { ExtensionConfig, Router, TrunkConfig } from './router.js';
+import { normaliseDialled, type ExtensionConfig, type GroupConfig, type RouteConfig, type RouteTarget, type Router, type TrunkConfig } from './router.js';
 import type { TrunkManager } from './trunks.js';
-import { Ringer, type RingTarget } from './ringer.js';
+import { Delivery, type DeliveryDeps, type DeliveryOutcome, type ForwardingLookup } from './delivery.js';
+import type { HuntGroups } from './hunt.js';
+import type { RingingCalls } from './ringing.js';
+import { outboundVerdict } from './number-rules.js';
+import { isAnonymousCaller, type ScreenVerdict } from './screening.js';
 
 export interface CallManagerDeps {
   stack: SipStack;
@@ -26,7 +29,23 @@ export interface CallManagerDeps {
   logger: Logger;
   config: () => HibikiConfig;
   onCallEnded: (call: Call, outcome: CallOutcome) => void;
+  forwarding: ForwardingLookup & { didBulkDestination(did: string): string | undefined };
+  hunt: HuntGroups;
+  ringing: RingingCalls;
+  screening: { check(target: { extension?: string; did?: string; trunk?: string }, caller: { number: string; anonymous: boolean }): ScreenVerdict };
+  /** Wall clock (schedules, hunt order); default Date.now. */
+  now?: () => number;
 }
+
+/** Prompts the call manager asks the announcer to play before a refusal. */
+export type AnnouncementPrompt = 'anonymous-rejected' | 'call-barred';
+
+/** Where placeCall sends the callee side. */
+type Destination =
+  | { kind: 'extension'; extension: ExtensionConfig }
+  | { kind: 'group'; group: GroupConfig }
+  | { kind: 'trunk'; trunk: TrunkConfig; route: RouteConfig; number: string; dialled: string }
+  | { kind: 'number'; number: string; arrival: { from: string | undefined; feature: ForwardFeature | undefined } };
 
 
 /** Outcome of the callee side before answer, used for the response to the caller and the CDR. */
@@ -60,6 +79,19 @@ export class CallManager {
   private answeredHooks: Array<(call: Call, caller: Leg, callee: Leg, config: HibikiConfig) => void> = [];
 
   constructor(private readonly deps: CallManagerDeps) {}
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private get hunt(): HuntGroups {
+    return this.deps.hunt;
+  }
+
+  private deliveryDeps(): DeliveryDeps {
+    const { stack, registrar, router, trunks, forwarding, hunt, ringing } = this.deps;
+    return { stack, registrar, router, trunks, forwarding, hunt, ringing, callsOf: (e) => this.callsOf(e), now: () => this.now() };
+  }
 
   start(): void {
     this.deps.stack.use('INVITE', (req, res) => {
@@ -140,25 +172,38 @@ export class CallManager {
     const caller = origin.kind === 'device' ? { number: origin.extension.number, name: origin.extension.name } : callerFromRequest(req);
 
     if (origin.kind === 'trunk') {
-      const ext = router.resolveInbound(dialledRaw, origin.trunk.name);
-      const attempt = { direction: 'inbound' as const, caller, dialled: dialledRaw, trunk: origin.trunk.name };
-      if (!ext) {
-        log.info({ did: dialledRaw, trunk: origin.trunk.name }, 'inbound call to unknown DID');
+      const trunkName = origin.trunk.name;
+      const did = normaliseDialled(dialledRaw);
+      const attempt = { direction: 'inbound' as const, caller, dialled: dialledRaw, trunk: trunkName };
+      // F-FWD bulk forwarding of a DID takes the call before its normal routing.
+      const bulk = this.deps.forwarding.didBulkDestination(did);
+      const target = router.resolveInbound(dialledRaw, trunkName);
+      if (bulk === undefined && target.kind !== 'extension' && target.kind !== 'group') {
+        log.info({ did: dialledRaw, trunk: trunkName }, 'inbound call to unknown DID');
         this.refuse(req, res, attempt, 404, 1, 'unknown DID');
         return;
       }
-      if (!trunks.acquire(origin.trunk.name)) {
+      const screenedExtension = bulk === undefined && target.kind === 'extension' ? target.extension.number : undefined;
+      if (!(await this.screen(req, res, offer, attempt, { did, trunk: trunkName, extension: screenedExtension }, { number: caller.number, anonymous: isAnonymousCaller(req) }))) return;
+      if (!trunks.acquire(trunkName)) {
         this.refuse(req, res, attempt, 503, 34, 'trunk channel limit');
         return;
       }
-      const call = new Call(req.callId, 'inbound', caller, dialledRaw, { number: ext.number, name: ext.name }, this.deps.media, this.deps.logger);
-      call.trunk = origin.trunk.name;
-      call.once('ended', () => trunks.release(origin.trunk.name));
-      await this.placeCall(call, req, res, offer, mf, { kind: 'extension', extension: ext, presentation: 'present' });
+      const callee = target.kind === 'extension' ? { number: target.extension.number, name: target.extension.name } : target.kind === 'group' ? { number: target.group.number, name: target.group.name } : { number: did };
+      const call = new Call(req.callId, 'inbound', caller, dialledRaw, callee, this.deps.media, this.deps.logger);
+      call.trunk = trunkName;
+      call.once('ended', () => trunks.release(trunkName));
+      const dest: Destination =
+        bulk !== undefined
+          ? { kind: 'number', number: bulk, arrival: { from: did, feature: 'forward_bulk' } }
+          : target.kind === 'extension'
+            ? { kind: 'extension', extension: target.extension }
+            : { kind: 'group', group: (target as Extract<RouteTarget, { kind: 'group' }>).group };
+      await this.placeCall(call, req, res, offer, mf, dest, { presentation: 'present', origin: undefined, did });
       return;
     }
 
-    // Numbers owned by features (park slots, later service codes) come before the dial plan (F-DIALPLAN).
+    // Numbers owned by features (service codes, pickup, park slots) come before the dial plan (F-DIALPLAN).
     for (const handler of this.dialHandlers) {
       if (handler({ req, res, extension: origin.extension, dialled: dialledRaw, offer })) return;
     }
@@ -171,9 +216,17 @@ export class CallManager {
       this.refuse(req, res, { direction: 'internal', caller, dialled: resolution.dialled }, 404, 1, 'unknown number');
       return;
     }
+    const placeOpts = { presentation, origin: origin.extension };
     if (target.kind === 'extension') {
+      const attempt = { direction: 'internal' as const, caller, dialled: resolution.dialled };
+      if (!(await this.screen(req, res, offer, attempt, { extension: target.extension.number }, { number: caller.number, anonymous: presentation === 'withhold' }))) return;
       const call = new Call(req.callId, 'internal', caller, resolution.dialled, { number: target.extension.number, name: target.extension.name }, this.deps.media, this.deps.logger);
-      await this.placeCall(call, req, res, offer, mf, { kind: 'extension', extension: target.extension, presentation });
+      await this.placeCall(call, req, res, offer, mf, { kind: 'extension', extension: target.extension }, placeOpts);
+      return;
+    }
+    if (target.kind === 'group') {
+      const call = new Call(req.callId, 'internal', caller, resolution.dialled, { number: target.group.number, name: target.group.name }, this.deps.media, this.deps.logger);
+      await this.placeCall(call, req, res, offer, mf, { kind: 'group', group: target.group }, placeOpts);
       return;
     }
     // Outbound through a trunk.
@@ -183,17 +236,81 @@ export class CallManager {
       this.refuse(req, res, attempt, 403, 21, 'external calls barred');
       return;
     }
+    // F-SCREEN outbound restriction: the extension's class and the tenant restriction list.
+    const verdict = outboundVerdict(resolution.number, origin.extension.outboundClass, config.restrictions);
+    if (!verdict.ok) {
+      log.info({ dialled: resolution.dialled, reason: verdict.reason }, 'outbound call barred');
+      await this.refuseAnnounced(req, res, offer, { ...attempt, feature: 'barred' }, 'call-barred', origin.extension.number, { status: 403, cause: 21, reason: verdict.reason });
+      return;
+    }
     if (!trunks.acquire(target.trunk.name)) {
       log.info({ trunk: target.trunk.name }, 'trunk channel limit reached');
       this.refuse(req, res, attempt, 503, 34, 'trunk channel limit');
       return;
     }
-    const presented = origin.extension.callerId ?? target.route.callerId ?? target.trunk.callerId ?? origin.extension.number;
     const call = new Call(req.callId, 'outbound', { ...caller, number: caller.number }, resolution.dialled, { number: target.number }, this.deps.media, this.deps.logger);
     call.trunk = target.trunk.name;
     call.once('ended', () => trunks.release(target.trunk.name));
-    await this.placeCall(call, req, res, offer, mf, { kind: 'trunk', trunk: target.trunk, number: target.number, presented, presentation });
+    await this.placeCall(call, req, res, offer, mf, { kind: 'trunk', trunk: target.trunk, route: target.route, number: target.number, dialled: resolution.number }, { ...placeOpts, channelHeld: true });
   }
+
+  /**
+   * F-SCREEN incoming screening of the dialled extension or DID: an anonymous caller refused with its
+   * announcement (433), a blocked number refused (403). True when the call may go on.
+   */
+  private async screen(
+    req: SipRequest,
+    res: ServerResponse,
+    offer: string | undefined,
+    attempt: { direction: 'internal' | 'inbound'; caller: Party; dialled: string; trunk?: string },
+    target: { extension?: string; did?: string; trunk?: string },
+    caller: { number: string; anonymous: boolean },
+  ): Promise<boolean> {
+    const verdict = this.deps.screening.check(target, caller);
+    if (verdict.ok) return true;
+    const final = { status: verdict.status, cause: verdict.cause, reason: verdict.reason };
+    if (verdict.kind === 'anonymous') {
+      await this.refuseAnnounced(req, res, offer, { ...attempt, feature: 'anonymous_rejected' }, 'anonymous-rejected', target.extension, final);
+    } else {
+      await this.refuseAnnounced(req, res, offer, { ...attempt, feature: 'blocked' }, undefined, target.extension, final);
+    }
+    return false;
+  }
+
+  /** A refusal with an announcement as early media when a prompt is named and an announcer is wired. */
+  private async refuseAnnounced(
+    req: SipRequest,
+    res: ServerResponse,
+    offer: string | undefined,
+    attempt: { direction: 'internal' | 'inbound' | 'outbound'; caller: Party; dialled: string; trunk?: string; feature: CallFeature },
+    prompt: AnnouncementPrompt | undefined,
+    listener: string | undefined,
+    final: { status: number; cause: number; reason: string },
+  ): Promise<void> {
+    if (this.announcer) {
+      await this.announcer({ req, res, offer, ...attempt }, prompt, listener, final);
+      return;
+    }
+    res.send(final.status, undefined, { headers: { reason: formatReason(final.cause) } });
+    const call = new Call(req.callId, attempt.direction, attempt.caller, attempt.dialled, { number: attempt.dialled }, this.deps.media, this.deps.logger);
+    call.trunk = attempt.trunk;
+    call.feature = attempt.feature;
+    this.register(call);
+    call.finish({ disposition: 'failed', hangupBy: 'system', q850: final.cause, sipStatus: final.status, reason: final.reason });
+  }
+
+  /**
+   * Set by the server: plays a refusal announcement (prompt in the listener's language) as early media,
+   * then sends the final response and writes the CDR. Without it refusals are silent.
+   */
+  announcer:
+    | ((
+        attempt: { req: SipRequest; res: ServerResponse; offer: string | undefined; direction: 'internal' | 'inbound' | 'outbound'; caller: Party; dialled: string; trunk?: string; feature: CallFeature },
+        prompt: AnnouncementPrompt | undefined,
+        listener: string | undefined,
+        final: { status: number; cause: number; reason: string },
+      ) => Promise<void>)
+    | undefined;
 
   /** A call attempt refused before anything rang: answer it and still leave its CDR row (F-CDR). */
   private refuse(
@@ -211,48 +328,27 @@ export class CallManager {
     call.finish({ disposition: 'failed', hangupBy: 'system', q850: cause, sipStatus: status, reason });
   }
 
-  /** Answer-side media, the callee forks, and the race between answer, failure, timeout and CANCEL. */
+  /**
+   * Answer-side media, then the callee side (a Delivery: forwarding, hunt groups, trunks, pickup), and
+   * the race between answer, failure, timeout and CANCEL.
+   */
   private async placeCall(
     call: Call,
     req: SipRequest,
     res: ServerResponse,
     offer: string | undefined,
     maxForwards: number,
-    dest:
-      | { kind: 'extension'; extension: ExtensionConfig; presentation: 'present' | 'withhold' }
-      | { kind: 'trunk'; trunk: TrunkConfig; number: string; presented: string; presentation: 'present' | 'withhold' },
+    dest: Destination,
+    opts: { presentation: 'present' | 'withhold'; origin: ExtensionConfig | undefined; did?: string; channelHeld?: boolean },
   ): Promise<void> {
-    const { media, stack, registrar } = this.deps;
+    const { media, stack } = this.deps;
     const config = this.deps.config();
-    const domain = config.tenant.domain;
     this.register(call);
 
     const fail = (f: Failure) => {
       if (!res.finalResponseSent) res.send(f.status, undefined, { headers: { reason: formatReason(f.cause) } });
       call.finish({ disposition: f.disposition, hangupBy: f.hangupBy, q850: f.cause, sipStatus: f.status, reason: f.reason });
     };
-
-    // Callee availability before any media is allocated.
-    let contacts: Array<{ uri: string; target: SendTarget; label: string }> = [];
-    let ringTimeout = config.calls.ringTimeout;
-    if (dest.kind === 'extension') {
-      const ext = dest.extension;
-      if (ext.suspended) return fail({ status: 480, cause: 20, disposition: 'failed', reason: 'callee suspended', hangupBy: 'system' });
-      const live = registrar.contacts(ext.number).filter((c) => c.binding.reachable);
-      if (live.length === 0) return fail({ status: 480, cause: 20, disposition: 'failed', reason: 'callee not registered', hangupBy: 'system' });
-      if (!ext.callWaiting && this.callsOf(ext.number) > 0) {
-        return fail({ status: 486, cause: 17, disposition: 'busy', reason: 'callee in a call (no call waiting)', hangupBy: 'callee' });
-      }
-      contacts = live.map((c) => ({ uri: c.binding.contact, target: c.target, label: c.binding.contact }));
-      ringTimeout = ext.ringTimeout ?? config.calls.ringTimeout;
-    } else {
-      try {
-        contacts = [{ uri: this.deps.trunks.requestUri(dest.trunk, dest.number), target: await this.deps.trunks.target(dest.trunk), label: `trunk:${dest.trunk.name}` }];
-      } catch (err) {
-        call.log.warn({ err: (err as Error).message, trunk: dest.trunk.name }, 'trunk unreachable');
-        return fail({ status: 503, cause: 38, disposition: 'failed', reason: 'trunk unreachable', hangupBy: 'system' });
-      }
-    }
 
     // Caller leg media: answer the caller's offer now so a codec mismatch fails fast with 488.
     let epA: EndpointId;
@@ -283,57 +379,14 @@ export class CallManager {
       call.log.error({ err }, 'no media endpoint');
       return fail({ status: 503, cause: 47, disposition: 'failed', reason: 'no RTP ports', hangupBy: 'system' });
     }
-    const legB = call.addLeg(new Leg('callee', epB, call.callee, dest.kind === 'extension' ? dest.extension.number : undefined));
+    // The callee leg belongs to whoever answers; until then it occupies no extension (busy decisions).
+    const legB = call.addLeg(new Leg('callee', epB, call.callee, undefined));
     this.byEndpoint.set(epB, call);
-    this.applyDtmfPolicy(legB, config);
     if (call.isFinished) return;
-
-    // Identity presented to the callee (F-CLIR).
-    const withhold = dest.presentation === 'withhold';
-    const callerNumber = dest.kind === 'trunk' ? dest.presented : call.caller.number;
-    const fromDomain = dest.kind === 'trunk' ? this.deps.trunks.domainOf(dest.trunk) : domain;
-    const from = withhold
-      ? '"Anonymous" <sip:anonymous@anonymous.invalid>'
-      : `${call.caller.name ? `${quoteDisplay(call.caller.name)} ` : ''}<sip:${callerNumber}@${fromDomain}>`;
-    const headers: [string, string][] = [['max-forwards', String(maxForwards - 1)]];
-    if (withhold) {
-      headers.push(['privacy', 'id']);
-      // RFC 3325: the asserted identity travels only toward a trusted trunk, which strips it onward.
-      if (dest.kind === 'trunk') headers.push(['p-asserted-identity', `<sip:${callerNumber}@${fromDomain}>`]);
-    }
-    const to = dest.kind === 'trunk' ? `<sip:${dest.number}@${fromDomain}>` : `<sip:${dest.extension.number}@${domain}>`;
-    const auth = dest.kind === 'trunk' && dest.trunk.password && dest.trunk.username ? { username: dest.trunk.authUsername ?? dest.trunk.username, password: dest.trunk.password } : undefined;
 
     let ringingSent = false;
     let earlyMedia = false;
     let settled = false;
-
-    const ringer = new Ringer(stack, {
-      contacts,
-      offer: offerB,
-      from,
-      to,
-      headers,
-      auth,
-      ringTimeoutSec: ringTimeout,
-      local: dest.kind === 'extension',
-      log: call.log,
-      onProvisional: (r) => void onProvisional(r),
-    });
-    res.onLocalFinal((final) => {
-      if (settled) return;
-      settled = true;
-      ringer.cancel();
-      call.finish({ disposition: 'failed', hangupBy: 'system', q850: sipToQ850(final.status), sipStatus: final.status, reason: 'no PRACK from the caller' });
-    });
-    res.onCancel(() => {
-      if (settled) return;
-      settled = true;
-      ringer.cancel();
-      call.log.info('caller cancelled');
-      // The stack already answered 487 to the INVITE.
-      call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled' });
-    });
 
     const onProvisional = async (r: SipResponse) => {
       if (settled) return;
@@ -359,20 +412,45 @@ export class CallManager {
       }
     };
 
-    const outcome = await ringer.outcome;
+    const delivery = new Delivery(this.deliveryDeps(), config, call, {
+      offer: offerB,
+      presentation: opts.presentation,
+      maxForwards,
+      origin: opts.origin,
+      did: opts.did,
+      channelHeld: opts.channelHeld,
+      onProvisional: (r) => void onProvisional(r),
+    });
+    res.onLocalFinal((final) => {
+      if (settled) return;
+      settled = true;
+      delivery.cancel();
+      call.finish({ disposition: 'failed', hangupBy: 'system', q850: sipToQ850(final.status), sipStatus: final.status, reason: 'no PRACK from the caller' });
+    });
+    res.onCancel(() => {
+      if (settled) return;
+      settled = true;
+      delivery.cancel();
+      call.log.info('caller cancelled');
+      // The stack already answered 487 to the INVITE.
+      call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled' });
+    });
+
+    const outcome = await this.startDelivery(delivery, dest);
     if (outcome.kind === 'cancelled') return;
     if (settled) {
       if (outcome.kind === 'answered') void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
+      if (outcome.kind === 'picked' && !outcome.picker.res.finalResponseSent) outcome.picker.res.send(404, undefined, { headers: { reason: formatReason(1) } });
       return;
     }
     settled = true;
-    if (outcome.kind === 'timeout') {
-      fail({ status: 480, cause: 19, disposition: 'no_answer', reason: 'ring timeout', hangupBy: 'system' });
+    if (outcome.kind === 'failed') {
+      call.log.info({ status: outcome.status, cause: outcome.cause, reason: outcome.reason }, 'callee side failed');
+      fail(outcome);
       return;
     }
-    if (outcome.kind === 'failed') {
-      call.log.info({ status: outcome.response.status, cause: outcome.cause }, 'callee side failed');
-      fail({ status: outcome.status, cause: outcome.cause, disposition: outcome.disposition, reason: `callee answered ${outcome.response.status}`, hangupBy: outcome.disposition === 'busy' ? 'callee' : 'system' });
+    if (outcome.kind === 'picked') {
+      await this.completePickup(call, req, res, legA, legB, answerA, outcome.picker, outcome.extension);
       return;
     }
     const dialog = outcome.dialog;
@@ -384,9 +462,18 @@ export class CallManager {
       legA.peer = legB;
       legB.peer = legA;
       legB.dialog = dialog;
+      legB.party = outcome.party;
+      legB.extension = outcome.extension;
+      call.callee = outcome.party;
       legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
       call.markAnswered(outcome.label);
-      call.log.info({ answeredBy: outcome.label }, 'call answered');
+      call.log.info({ answeredBy: outcome.label, callee: outcome.party.number }, 'call answered');
+      if (outcome.group && outcome.extension) {
+        const group = outcome.group;
+        const member = outcome.extension;
+        call.once('ended', () => this.hunt.callEnded(group, member, this.now()));
+      }
+      this.applyDtmfPolicy(legB, config);
       this.wireLeg(call, legA);
       this.wireLeg(call, legB);
       for (const hook of this.answeredHooks) hook(call, legA, legB, config);
@@ -395,6 +482,57 @@ export class CallManager {
       void dialog.destroy({ headers: { reason: formatReason(65) } });
       fail({ status: err instanceof MediaError ? err.sipStatus : 500, cause: err instanceof MediaError && err.sipStatus === 488 ? 65 : 41, disposition: 'failed', reason: (err as Error).message, hangupBy: 'system' });
     }
+  }
+
+  private startDelivery(delivery: Delivery, dest: Destination): Promise<DeliveryOutcome> {
+    switch (dest.kind) {
+      case 'extension':
+        return delivery.toExtension(dest.extension);
+      case 'group':
+        return delivery.toGroup(dest.group);
+      case 'trunk':
+        return delivery.toTrunk(dest.trunk, dest.route, dest.number, dest.dialled);
+      case 'number':
+        return delivery.toNumber(dest.number, dest.arrival);
+    }
+  }
+
+  /**
+   * F-PICKUP: the picker's INVITE takes the ringing call. The picker gets a leg of its own (its offer
+   * answered by a new endpoint), the caller is answered, and the unused callee-side endpoint goes.
+   */
+  private async completePickup(call: Call, req: SipRequest, res: ServerResponse, legA: Leg, legB: Leg, answerA: string | undefined, picker: DialContext, extension: string): Promise<void> {
+    const { media, stack } = this.deps;
+    call.removeLeg(legB);
+    this.byEndpoint.delete(legB.endpoint);
+    media.destroy(legB.endpoint);
+    const party = { number: picker.extension.number, name: picker.extension.name };
+    const leg = await this.answerInto(call, picker.req, picker.res, party, picker.extension.number);
+    if (!leg) {
+      this.hangup(call, 'system', 41, 'pickup failed');
+      if (!res.finalResponseSent) res.send(500, undefined, { headers: { reason: formatReason(41) } });
+      return;
+    }
+    if (call.isFinished) {
+      this.dropLeg(leg);
+      return;
+    }
+    try {
+      const localSdpA = answerA ?? (await media.createOffer(legA.endpoint));
+      legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 'picked call could not be answered');
+      this.hangup(call, 'system', 41, 'pickup failed');
+      return;
+    }
+    call.feature = 'pickup';
+    call.pickedUpBy = picker.extension.number;
+    call.callee = { number: extension, name: this.deps.router.extension(extension)?.name };
+    call.markAnswered(picker.extension.number);
+    call.answeredBy = picker.extension.number;
+    call.log.info({ callee: extension, pickedUpBy: picker.extension.number }, 'call answered by pickup');
+    this.wireLeg(call, legA);
+    this.bridgeLegs(call, legA, leg);
   }
 
   // ---- DTMF and feature codes (F-CODES) ------------------------------------------
@@ -420,35 +558,8 @@ export class CallManager {
     number: string,
     opts: { presentedAs: Party; ringTimeoutSec: number; onRinging?: (cancel: () => void) => void },
   ): Promise<{ leg: Leg } | { failure: { status: number; cause: number; disposition: Disposition } }> {
-    const { media, stack, registrar, router, trunks } = this.deps;
+    const { media } = this.deps;
     const config = this.deps.config();
-    const resolution = router.resolve(number);
-    const target = resolution.target;
-    let contacts: RingTarget[] = [];
-    let to: string;
-    let auth: { username: string; password: string } | undefined;
-    let extension: string | undefined;
-    let fromDomain = config.tenant.domain;
-    if (target.kind === 'extension') {
-      const ext = target.extension;
-      if (ext.suspended) return { failure: { status: 480, cause: 20, disposition: 'failed' } };
-      contacts = registrar.contacts(ext.number).filter((c) => c.binding.reachable).map((c) => ({ uri: c.binding.contact, target: c.target, label: c.binding.contact }));
-      if (contacts.length === 0) return { failure: { status: 480, cause: 20, disposition: 'failed' } };
-      if (!ext.callWaiting && this.callsOf(ext.number) > 0) return { failure: { status: 486, cause: 17, disposition: 'busy' } };
-      to = `<sip:${ext.number}@${config.tenant.domain}>`;
-      extension = ext.number;
-    } else if (target.kind === 'trunk') {
-      try {
-        contacts = [{ uri: trunks.requestUri(target.trunk, target.number), target: await trunks.target(target.trunk), label: `trunk:${target.trunk.name}` }];
-      } catch {
-        return { failure: { status: 503, cause: 38, disposition: 'failed' } };
-      }
-      fromDomain = trunks.domainOf(target.trunk);
-      to = `<sip:${target.number}@${fromDomain}>`;
-      if (target.trunk.password && target.trunk.username) auth = { username: target.trunk.authUsername ?? target.trunk.username, password: target.trunk.password };
-    } else {
-      return { failure: { status: 404, cause: 1, disposition: 'failed' } };
-    }
     const ep = await media.createEndpoint({ label: `${call.callId}/${number}` });
     let offer: string;
     try {
@@ -457,28 +568,38 @@ export class CallManager {
       media.destroy(ep);
       return { failure: { status: 503, cause: 47, disposition: 'failed' } };
     }
-    const name = opts.presentedAs.name;
-    const ringer = new Ringer(stack, {
-      contacts,
+    // The number is dialled like a new call (groups, forwarding, pickup), presenting the transferred party.
+    const delivery = new Delivery(this.deliveryDeps(), config, call, {
       offer,
-      from: `${name ? `${quoteDisplay(name)} ` : ''}<sip:${opts.presentedAs.number}@${fromDomain}>`,
-      to,
-      headers: [['max-forwards', String(config.calls.maxForwards)]],
-      auth,
+      presentation: 'present',
+      maxForwards: config.calls.maxForwards,
+      origin: undefined,
+      caller: opts.presentedAs,
       ringTimeoutSec: opts.ringTimeoutSec,
-      local: target.kind === 'extension',
-      log: call.log,
+      annotate: false,
     });
-    const stop = () => ringer.cancel();
+    const stop = () => delivery.cancel();
     call.once('ended', stop);
     opts.onRinging?.(stop);
-    const outcome = await ringer.outcome;
+    const outcome = await delivery.toNumber(number);
     call.off('ended', stop);
+    if (outcome.kind === 'picked') {
+      media.destroy(ep);
+      const picker = outcome.picker;
+      if (call.isFinished) {
+        if (!picker.res.finalResponseSent) picker.res.send(404, undefined, { headers: { reason: formatReason(1) } });
+        return { failure: { status: 487, cause: 16, disposition: 'cancelled' } };
+      }
+      const leg = await this.answerInto(call, picker.req, picker.res, { number: picker.extension.number, name: picker.extension.name }, picker.extension.number);
+      if (!leg) return { failure: { status: 500, cause: 41, disposition: 'failed' } };
+      call.log.info({ number, pickedUpBy: picker.extension.number }, 'leg answered by pickup');
+      return { leg };
+    }
     if (outcome.kind !== 'answered' || call.isFinished) {
       media.destroy(ep);
       if (outcome.kind === 'answered') void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
       if (outcome.kind === 'failed') return { failure: { status: outcome.status, cause: outcome.cause, disposition: outcome.disposition } };
-      return { failure: { status: 480, cause: outcome.kind === 'timeout' ? 19 : 16, disposition: outcome.kind === 'timeout' ? 'no_answer' : 'cancelled' } };
+      return { failure: { status: 487, cause: 16, disposition: 'cancelled' } };
     }
     try {
       if (outcome.dialog.remote.sdp) await media.acceptAnswer(ep, outcome.dialog.remote.sdp);
@@ -487,7 +608,7 @@ export class CallManager {
       void outcome.dialog.destroy({ headers: { reason: formatReason(65) } });
       return { failure: { status: 488, cause: 65, disposition: 'failed' } };
     }
-    const leg = call.addLeg(new Leg('callee', ep, { number: target.kind === 'extension' ? target.extension.number : target.number, name: target.kind === 'extension' ? target.extension.name : undefined }, extension));
+    const leg = call.addLeg(new Leg('callee', ep, outcome.party, outcome.extension));
     leg.dialog = outcome.dialog;
     this.byEndpoint.set(ep, call);
     this.applyDtmfPolicy(leg, config);
@@ -772,10 +893,6 @@ function isSameSessionVersion(previous: string | undefined, offer: string): bool
   const origin = (sdp: string) => /^o=.*$/m.exec(sdp)?.[0]?.trim();
   const a = origin(previous);
   return a !== undefined && a === origin(offer);
-}
-
-function quoteDisplay(name: string): string {
-  return `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 function callerFromRequest(req: SipRequest): Party {

@@ -31,9 +31,9 @@ export class Leg {
   constructor(
     readonly role: LegRole,
     readonly endpoint: EndpointId,
-    readonly party: Party,
+    public party: Party,
     /** Extension number when this leg is a local device. */
-    readonly extension?: string,
+    public extension?: string,
   ) {}
 }
 

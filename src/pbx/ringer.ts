@@ -27,6 +27,11 @@ export interface RingRequest {
   /** Failures are reported as 480 instead of 408 when ringing local phones. */
   local: boolean;
   onProvisional?: (r: SipResponse) => void;
+  /**
+   * F-FWD CFUR: when no fork has sent any response (not even 100 Trying) within this many seconds, the
+   * destination counts as unreachable and ringing stops.
+   */
+  noResponseTimeoutSec?: number;
   log: Logger;
 }
 
@@ -34,6 +39,7 @@ export type RingOutcome =
   | { kind: 'answered'; dialog: Dialog; label: string }
   | { kind: 'failed'; response: SipResponse; status: number; cause: number; disposition: Disposition }
   | { kind: 'timeout' }
+  | { kind: 'unresponsive' }
   | { kind: 'cancelled' };
 
 interface Fork {
@@ -49,6 +55,8 @@ export class Ringer {
   private failures: SipResponse[] = [];
   private settled = false;
   private timer: NodeJS.Timeout;
+  private noResponseTimer: NodeJS.Timeout | undefined;
+  private responded = false;
 
   constructor(
     private readonly stack: SipStack,
@@ -60,6 +68,14 @@ export class Ringer {
       this.settle({ kind: 'timeout' });
     }, req.ringTimeoutSec * 1000);
     this.timer.unref();
+    if (req.noResponseTimeoutSec !== undefined) {
+      this.noResponseTimer = setTimeout(() => {
+        if (this.responded) return;
+        req.log.info({ noResponseTimeout: req.noResponseTimeoutSec }, 'no response from any device');
+        this.settle({ kind: 'unresponsive' });
+      }, req.noResponseTimeoutSec * 1000);
+      this.noResponseTimer.unref();
+    }
     if (req.contacts.length === 0) {
       this.settle({ kind: 'failed', response: stack.syntheticResponse(stack.buildRequest({ method: 'INVITE', uri: 'sip:invalid@invalid' }), 480), status: 480, cause: 20, disposition: 'failed' });
       return;
@@ -76,6 +92,7 @@ export class Ringer {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    clearTimeout(this.noResponseTimer);
     for (const f of this.forks) if (f !== winner && !f.settled) f.cancel?.();
     this.resolveOutcome(o);
   }
@@ -94,6 +111,7 @@ export class Ringer {
         headers: req.headers,
         auth: req.auth,
         onProvisional: (r) => {
+          this.responded = true;
           if (!this.settled && r.status > 100) req.onProvisional?.(r);
         },
         onRequestSent: (h) => {
@@ -104,6 +122,7 @@ export class Ringer {
       .then(
         (dialog) => {
           fork.settled = true;
+          this.responded = true;
           if (this.settled) {
             // Answered after another fork won, or after we gave up: release it.
             void dialog.destroy({ headers: { reason: 'SIP;cause=200;text="Call completed elsewhere"' } });
@@ -113,6 +132,7 @@ export class Ringer {
         },
         (err: unknown) => {
           fork.settled = true;
+          this.responded = true;
           if (err instanceof UacError) this.failed(err.response);
           else {
             req.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');

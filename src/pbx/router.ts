@@ -1,16 +1,19 @@
 // Dial-plan resolution (F-DIALPLAN): what a dialled string reaches, in the SPEC's order:
-// per-call prefixes (F-CLIR 184/186) → extensions → outbound routes (longest prefix) → not found.
-// Later issues insert feature-code sessions, service codes, groups, queues, IVRs and park slots in front.
+// per-call prefixes (F-CLIR 184/186) → extensions and groups → outbound routes (longest prefix) → not found.
+// Service codes and park slots are claimed earlier by the features that own them (CallManager.onDial).
 import type { HibikiConfig } from '../config/schema.js';
 
 export type ExtensionConfig = HibikiConfig['extensions'][number];
 export type TrunkConfig = HibikiConfig['trunks'][number];
 export type RouteConfig = HibikiConfig['routes'][number];
+export type GroupConfig = HibikiConfig['groups'][number];
+export type InboundRule = HibikiConfig['inbound'][number];
 
 export type Presentation = 'present' | 'withhold' | 'default';
 
 export type RouteTarget =
   | { kind: 'extension'; extension: ExtensionConfig }
+  | { kind: 'group'; group: GroupConfig }
   | { kind: 'trunk'; trunk: TrunkConfig; route: RouteConfig; number: string }
   | { kind: 'not-found' };
 
@@ -22,10 +25,6 @@ export interface Resolution {
   target: RouteTarget;
 }
 
-/** F-CLIR per-call prefixes. */
-const WITHHOLD_PREFIX = '184';
-const PRESENT_PREFIX = '186';
-
 /** Visual separators a phone may send inside a dialled number (RFC 3966 visual-separator). */
 export function normaliseDialled(raw: string): string {
   return raw.replace(/[-.() ]/g, '');
@@ -33,6 +32,9 @@ export function normaliseDialled(raw: string): string {
 
 export class Router {
   private extensions = new Map<string, ExtensionConfig>();
+  private groups = new Map<string, GroupConfig>();
+  private withholdPrefix = '184';
+  private presentPrefix = '186';
   private trunks = new Map<string, TrunkConfig>();
   private routes: RouteConfig[] = [];
   private inbound: HibikiConfig['inbound'] = [];
@@ -43,25 +45,32 @@ export class Router {
 
   load(config: HibikiConfig): void {
     this.extensions = new Map(config.extensions.map((e) => [e.number, e]));
+    this.groups = new Map(config.groups.map((g) => [g.number, g]));
+    this.withholdPrefix = config.serviceCodes.withhold;
+    this.presentPrefix = config.serviceCodes.present;
     this.trunks = new Map(config.trunks.map((t) => [t.name, t]));
     // Longest prefix first, so "0120" wins over "0".
     this.routes = [...config.routes].sort((a, b) => b.prefix.length - a.prefix.length);
     this.inbound = config.inbound;
   }
 
-  /** The extension a DID dialled from a trunk rings: an exact entry wins over `*`, a trunk-specific one over a general one. */
-  resolveInbound(didRaw: string, trunk: string): ExtensionConfig | undefined {
+  /** The inbound rule a DID from a trunk matches: an exact entry wins over `*`, a trunk-specific one over a general one. */
+  inboundRule(didRaw: string, trunk: string): InboundRule | undefined {
     const did = normaliseDialled(didRaw);
-    const candidates = this.inbound.filter((r) => r.trunk === undefined || r.trunk === trunk);
-    const rank = (r: HibikiConfig['inbound'][number]) => (r.did === did ? 2 : r.did === '*' ? 0 : -1) + (r.trunk ? 1 : 0);
-    let best: HibikiConfig['inbound'][number] | undefined;
-    for (const r of candidates) {
+    const rank = (r: InboundRule) => (r.did === did ? 2 : 0) + (r.trunk ? 1 : 0);
+    let best: InboundRule | undefined;
+    for (const r of this.inbound) {
+      if (r.trunk !== undefined && r.trunk !== trunk) continue;
       if (r.did !== did && r.did !== '*') continue;
       if (!best || rank(r) > rank(best)) best = r;
     }
-    // A DID that is itself an extension number reaches it directly (another PBX dialling our extensions).
-    if (!best) return this.extensions.get(did);
-    return this.extensions.get(best.destination);
+    return best;
+  }
+
+  /** The extension or group a DID rings; a DID that is itself a local number reaches it directly (another PBX dialling our extensions). */
+  resolveInbound(didRaw: string, trunk: string): RouteTarget {
+    const rule = this.inboundRule(didRaw, trunk);
+    return this.local(rule ? rule.destination : normaliseDialled(didRaw)) ?? { kind: 'not-found' };
   }
 
   /** Resolve a number dialled by a local device. */
@@ -70,19 +79,34 @@ export class Router {
     let number = dialled;
     let presentation: Presentation = 'default';
     // The prefix is only a prefix when digits follow it; "184" alone is a number like any other.
-    if (number.length > 3 && number.startsWith(WITHHOLD_PREFIX) && !this.extensions.has(number)) {
+    const w = this.withholdPrefix;
+    const p = this.presentPrefix;
+    if (number.length > w.length && number.startsWith(w) && !this.isLocal(number)) {
       presentation = 'withhold';
-      number = number.slice(3);
-    } else if (number.length > 3 && number.startsWith(PRESENT_PREFIX) && !this.extensions.has(number)) {
+      number = number.slice(w.length);
+    } else if (number.length > p.length && number.startsWith(p) && !this.isLocal(number)) {
       presentation = 'present';
-      number = number.slice(3);
+      number = number.slice(p.length);
     }
     return { dialled, number, presentation, target: this.target(number) };
   }
 
-  private target(number: string): RouteTarget {
+  /** An extension or group with this number. */
+  local(number: string): RouteTarget | undefined {
     const ext = this.extensions.get(number);
     if (ext) return { kind: 'extension', extension: ext };
+    const group = this.groups.get(number);
+    if (group) return { kind: 'group', group };
+    return undefined;
+  }
+
+  isLocal(number: string): boolean {
+    return this.extensions.has(number) || this.groups.has(number);
+  }
+
+  private target(number: string): RouteTarget {
+    const local = this.local(number);
+    if (local) return local;
     for (const route of this.routes) {
       if (!number.startsWith(route.prefix)) continue;
       if (number.length < route.minLength || number.length > route.maxLength) continue;
@@ -96,5 +120,9 @@ export class Router {
 
   extension(number: string): ExtensionConfig | undefined {
     return this.extensions.get(number);
+  }
+
+  group(number: string): GroupConfig | undefined {
+    return this.groups.get(number);
   }
 }
