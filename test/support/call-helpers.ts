@@ -1,6 +1,6 @@
 // Small helpers shared by the end-to-end call and feature tests.
 import type { RunningHibiki } from './hibiki.js';
-import { TestUA, type Call } from './test-ua.js';
+import { TestUA, type Call, type IncomingCall } from './test-ua.js';
 
 /** Poll until `check` holds; throws after `timeoutMs`. */
 export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -38,4 +38,19 @@ export async function connect(from: TestUA, to: TestUA, number: string): Promise
   const callee = await (await ringing).answer();
   const caller = await outgoing.answered;
   return { caller, callee };
+}
+
+/**
+ * Which of the phones gets an INVITE next. Each phone is asked in turn with a short wait, so no waiter
+ * is left behind to swallow a later call (as racing waitForCall on every phone would).
+ */
+export async function nextRung(phones: TestUA[], timeoutMs = 8000): Promise<{ phone: TestUA; call: IncomingCall }> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    for (const phone of phones) {
+      const call = await phone.waitForCall({ timeoutMs: 20 }).catch(() => undefined);
+      if (call) return { phone, call };
+    }
+  }
+  throw new Error(`no phone rang within ${timeoutMs} ms`);
 }

@@ -1,0 +1,135 @@
+// F-PICKUP end to end with real RTP: *8 answers the longest-ringing call in my pickup groups, *8 + group
+// number a call in another group, ** + extension a given extension's call; the phones that were ringing
+// get CANCEL; nothing to pick up is a prompt and 404. The CDR says who picked up whose call.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
+import { registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
+import { CallFailedError, type TestUA } from '../support/test-ua.js';
+
+let hibiki: RunningHibiki | undefined;
+const phones: TestUA[] = [];
+
+afterEach(async () => {
+  await Promise.all(phones.splice(0).map((p) => p.close()));
+  await hibiki?.stop();
+  hibiki = undefined;
+});
+
+const EXTENSIONS = ['2001', '2002', '2003', '2004', '2005'].map((n) => ({ number: n, password: `secret-${n}` }));
+const PICKUP_GROUPS = [
+  { number: '1', name: 'sales', members: ['2002', '2003', '2004'] },
+  { number: '2', name: 'support', members: ['2005'] },
+];
+
+async function start(opts: StartOptions = {}): Promise<{ h: RunningHibiki; phone: (user: string) => Promise<TestUA> }> {
+  const h = (hibiki = await startHibiki({ extensions: EXTENSIONS, config: { pickupGroups: PICKUP_GROUPS }, ...opts }));
+  return { h, phone: (user) => registeredPhone(h, user, phones) };
+}
+
+describe('call pickup', () => {
+  it('*8 answers a call ringing at a member of my group; the ringing phone gets CANCEL', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const ringing = bob.waitForCall();
+    const outgoing = await alice.dial('2002');
+    const atBob = await ringing;
+    atBob.ring();
+    await outgoing.waitForProvisional(180);
+
+    const carolCall = await carol.call('*8');
+    const aliceCall = await outgoing.answered;
+    await atBob.waitForCancel();
+    await talking(aliceCall, carolCall, 21, 23);
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'pickup', callerNumber: '2001', calleeNumber: '2002', answeredBy: '2003', disposition: 'answered' });
+  }, 30_000);
+
+  it('*8 takes the longest-ringing of several calls in my groups', async () => {
+    const { phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const dave = await phone('2004');
+    const carol = await phone('2003');
+    const eve = await phone('2005');
+    const first = bob.waitForCall();
+    const older = await alice.dial('2002');
+    (await first).ring();
+    await older.waitForProvisional(180);
+    await new Promise((r) => setTimeout(r, 200));
+    const second = dave.waitForCall();
+    const newer = await eve.dial('2004');
+    (await second).ring();
+    await newer.waitForProvisional(180);
+
+    const carolCall = await carol.call('*8');
+    const aliceCall = await older.answered;
+    await talking(aliceCall, carolCall, 31, 33);
+    expect(newer.provisional).toContain(180);
+    newer.cancel();
+  }, 30_000);
+
+  it('*8 + group number picks up a call in another pickup group', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const eve = await phone('2005');
+    const carol = await phone('2003');
+    const ringing = eve.waitForCall();
+    const outgoing = await alice.dial('2005');
+    const atEve = await ringing;
+    atEve.ring();
+    await outgoing.waitForProvisional(180);
+    // Carol's own groups do not include 2005: plain *8 finds nothing…
+    const none = await carol.call('*8').then(
+      () => undefined,
+      (e: unknown) => e as CallFailedError,
+    );
+    expect(none?.status).toBe(404);
+    // …but naming group 2 does.
+    const carolCall = await carol.call('*82');
+    const aliceCall = await outgoing.answered;
+    await atEve.waitForCancel();
+    await talking(aliceCall, carolCall, 41, 43);
+    await aliceCall.hangup();
+    await carolCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({ }).some((r) => r.feature === 'pickup'), 3000);
+    expect(h.server.cdr.query({}).find((r) => r.feature === 'pickup')).toMatchObject({ calleeNumber: '2005', answeredBy: '2003' });
+  }, 30_000);
+
+  it('** + extension picks up that extension\'s call from any phone', async () => {
+    const { h, phone } = await start({ config: { pickupGroups: [] } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const eve = await phone('2005');
+    const ringing = bob.waitForCall();
+    const outgoing = await alice.dial('2002');
+    const atBob = await ringing;
+    atBob.ring();
+    await outgoing.waitForProvisional(180);
+    const eveCall = await eve.call('**2002');
+    const aliceCall = await outgoing.answered;
+    await atBob.waitForCancel();
+    await talking(aliceCall, eveCall, 51, 53);
+    await eveCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'pickup', calleeNumber: '2002', answeredBy: '2005' });
+  }, 30_000);
+
+  it('answers a prompt and 404 when nothing is ringing, CDR pickup_none', async () => {
+    const { h, phone } = await start();
+    const carol = await phone('2003');
+    const err = await carol.call('*8').then(
+      () => undefined,
+      (e: unknown) => e as CallFailedError,
+    );
+    expect(err).toBeInstanceOf(CallFailedError);
+    expect(err?.status).toBe(404);
+    expect(err?.provisional).toContain(183);
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'pickup_none', q850Cause: 1, dialedNumber: '*8', callerNumber: '2003' });
+  }, 20_000);
+});
