@@ -37,7 +37,7 @@ describe('loadConfigText: valid files', () => {
   it('fills every default and derives the realm from the domain', () => {
     const { config, warnings } = okOf(loadConfigText(minimal, 'm.yaml'));
     expect(warnings).toEqual([]);
-    expect(config.tenant).toEqual({ domain: 'pbx.example.com', timezone: 'Asia/Tokyo' });
+    expect(config.tenant).toEqual({ domain: 'pbx.example.com', timezone: 'Asia/Tokyo', holidays: [] });
     expect(config.listen).toEqual([{ transport: 'udp', host: '0.0.0.0', port: 5060 }]);
     expect(config.data.dir).toBe('./data');
     expect(config.sip).toEqual({ t1: 500, t2: 4000, t4: 5000, userAgent: 'hibiki', maxMessageBytes: 65535, tcpIdleTimeout: 3600, maxConnections: 10000 });
@@ -65,7 +65,8 @@ describe('loadConfigText: valid files', () => {
   it('turns unquoted extension numbers into strings and applies extension defaults', () => {
     const { config } = okOf(loadConfigFile(join(fixtures, 'valid-minimal.yaml')));
     expect(config.extensions).toEqual([
-      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, language: 'ja', callWaiting: true, moh: 'default', presentation: 'present' },
+      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, language: 'ja', callWaiting: true, moh: 'default', presentation: 'present',
+        dnd: false, forwarding: { destinations: [], noAnswerTimeout: 20 }, outboundClass: 'domestic', blockList: [], rejectAnonymous: false },
     ]);
   });
 
