@@ -15,6 +15,9 @@ import { CdrStore } from './store/cdr-store.js';
 import { ParkStore } from './store/park-store.js';
 import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 import type { HibikiConfig } from './config/schema.js';
+import { removeExtension } from './config/remove-extension.js';
+import { ScreeningStore } from './store/screening-store.js';
+import { monthIn, previousMonth } from './pbx/screening.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './pbx/forwarding.js';
 
 const USAGE = `usage:
@@ -32,6 +35,10 @@ const USAGE = `usage:
   hibiki bulk list --config FILE               bulk-forwarding sets and whether they are on
   hibiki bulk on|off NAME --config FILE        switch a bulk-forwarding set; prints each member's result,
                                                exits 1 when any member is in error
+  hibiki screening stats --config FILE         rejected incoming calls per extension and DID, this month and last
+  hibiki extension remove NUMBER --config FILE [--force]
+                                               delete an extension from the YAML; refused while it is a member of a
+                                               group, pickup group or bulk set unless --force takes it out of them
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -212,6 +219,42 @@ function bulk(file: string, action: string, name: string | undefined): number {
   });
 }
 
+function screeningStats(file: string): number {
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
+    return 1;
+  }
+  const db = openDatabase(resolve(result.config.data.dir));
+  try {
+    const thisMonth = monthIn(result.config.tenant.timezone, Date.now());
+    const lastMonth = previousMonth(thisMonth);
+    const totals = new Map<string, { thisMonth: number; lastMonth: number }>();
+    for (const row of new ScreeningStore(db).list()) {
+      const t = totals.get(row.target) ?? { thisMonth: 0, lastMonth: 0 };
+      if (row.month === thisMonth) t.thisMonth += row.count;
+      else if (row.month === lastMonth) t.lastMonth += row.count;
+      totals.set(row.target, t);
+    }
+    out(['target', thisMonth, lastMonth].join('\t'));
+    for (const [target, t] of totals) out([target, t.thisMonth, t.lastMonth].join('\t'));
+  } finally {
+    db.close();
+  }
+  return 0;
+}
+
+function removeExtensionCommand(file: string, number: string, force: boolean): number {
+  const result = removeExtension(file, number, force);
+  if (!result.ok) {
+    process.stderr.write(result.reason + '\n');
+    return 1;
+  }
+  for (const m of result.removedFrom) out(`removed ${number} from ${m.what} (line ${m.line})`);
+  out(`extension ${number} removed from ${file}`);
+  return 0;
+}
+
 async function runServer(file: string, level: string | undefined): Promise<void> {
   const result = loadConfigFile(file);
   if (!result.ok) {
@@ -271,6 +314,7 @@ async function main(argv: string[]): Promise<void> {
       to: { type: 'string' },
       encoding: { type: 'string' },
       out: { type: 'string' },
+      force: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -312,6 +356,17 @@ async function main(argv: string[]): Promise<void> {
     const valid = (action === 'list' && positionals.length === 2) || ((action === 'on' || action === 'off') && name !== undefined && positionals.length === 3);
     if (!values.config || !valid) fail(USAGE);
     process.exitCode = bulk(values.config, action, name);
+    return;
+  }
+  if (positionals[0] === 'screening') {
+    if (positionals[1] !== 'stats' || positionals.length !== 2 || !values.config) fail(USAGE);
+    process.exitCode = screeningStats(values.config);
+    return;
+  }
+  if (positionals[0] === 'extension') {
+    const [, action, number] = positionals;
+    if (action !== 'remove' || !number || positionals.length !== 3 || !values.config) fail(USAGE);
+    process.exitCode = removeExtensionCommand(values.config, number, values.force === true);
     return;
   }
   if (positionals[0] === 'registrations') {
