@@ -184,7 +184,10 @@ export class CallManager {
         return;
       }
       const screenedExtension = bulk === undefined && target.kind === 'extension' ? target.extension.number : undefined;
-      if (!(await this.screen(req, res, offer, attempt, { did, trunk: trunkName, extension: screenedExtension }, { number: caller.number, anonymous: isAnonymousCaller(req) }))) return;
+      // F-CLIR: a caller who withheld their number (Privacy, or an anonymous From) stays withheld toward
+      // our phones and, when forwarded back out, toward the carrier (with the asserted identity only).
+      const anonymous = isAnonymousCaller(req);
+      if (!(await this.screen(req, res, offer, attempt, { did, trunk: trunkName, extension: screenedExtension }, { number: caller.number, anonymous }))) return;
       if (!trunks.acquire(trunkName)) {
         this.refuse(req, res, attempt, 503, 34, 'trunk channel limit');
         return;
@@ -199,7 +202,7 @@ export class CallManager {
           : target.kind === 'extension'
             ? { kind: 'extension', extension: target.extension }
             : { kind: 'group', group: (target as Extract<RouteTarget, { kind: 'group' }>).group };
-      await this.placeCall(call, req, res, offer, mf, dest, { presentation: 'present', origin: undefined, did });
+      await this.placeCall(call, req, res, offer, mf, dest, { presentation: anonymous ? 'withhold' : 'present', origin: undefined, did });
       return;
     }
 

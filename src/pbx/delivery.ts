@@ -152,6 +152,13 @@ export class Delivery {
         this.call.log.info({ extension: ext.number, destination }, 'forwarding stops: loop');
         return undefined;
       }
+      // A destination barred since it was set (restriction list, class) is skipped like a loop: the call
+      // stays with this extension instead of failing for the caller.
+      const barred = this.outsideBarred(ext, destination);
+      if (barred) {
+        this.call.log.warn({ extension: ext.number, destination, reason: barred }, 'forwarding stops: destination barred');
+        return undefined;
+      }
       this.hops++;
       if (this.annotate) this.call.hops.push({
         callee: { number: ext.number, name: ext.name },
@@ -209,6 +216,15 @@ export class Delivery {
         return f;
       }
     }
+  }
+
+  /** Why `forwarder` may not forward to an outside `destination` now, or undefined when it may (or it is local). */
+  private outsideBarred(forwarder: ExtensionConfig, destination: string): string | undefined {
+    const target = this.deps.router.resolve(destination).target;
+    if (target.kind !== 'trunk') return undefined;
+    if (forwarder.callerId === 'none') return 'external calls barred for this extension';
+    const v = outboundVerdict(destination, forwarder.outboundClass, this.config.restrictions);
+    return v.ok ? undefined : v.reason;
   }
 
   // ---- hunt groups and departments (F-HUNT, F-DEPT) ------------------------------------------

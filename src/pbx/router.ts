@@ -57,11 +57,21 @@ export class Router {
   /** The inbound rule a DID from a trunk matches: an exact entry wins over `*`, a trunk-specific one over a general one. */
   inboundRule(didRaw: string, trunk: string): InboundRule | undefined {
     const did = normaliseDialled(didRaw);
+    // Carriers send a DID in E.164 (+81 3…) or national (03…) form; rules are usually written nationally.
+    const forms = did.startsWith('+81') ? [did, `0${did.slice(3)}`] : [did];
+    for (const form of forms) {
+      const exact = this.matchInbound(form, trunk, false);
+      if (exact) return exact;
+    }
+    return this.matchInbound(did, trunk, true);
+  }
+
+  private matchInbound(did: string, trunk: string, wildcard: boolean): InboundRule | undefined {
     const rank = (r: InboundRule) => (r.did === did ? 2 : 0) + (r.trunk ? 1 : 0);
     let best: InboundRule | undefined;
     for (const r of this.inbound) {
       if (r.trunk !== undefined && r.trunk !== trunk) continue;
-      if (r.did !== did && r.did !== '*') continue;
+      if (r.did !== did && !(wildcard && r.did === '*')) continue;
       if (!best || rank(r) > rank(best)) best = r;
     }
     return best;
