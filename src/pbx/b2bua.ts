@@ -469,7 +469,8 @@ export class CallManager {
       legB.extension = outcome.extension;
       call.callee = outcome.party;
       legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
-      call.markAnswered(outcome.label);
+      // answered_by names the extension (as pickup and park do); the device that answered is in the log line.
+      call.markAnswered(outcome.extension ?? outcome.label);
       call.log.info({ answeredBy: outcome.label, callee: outcome.party.number }, 'call answered');
       if (outcome.group && outcome.extension) {
         const group = outcome.group;

@@ -335,7 +335,7 @@ describe('routing features with real peers', () => {
     const hop = rows.find((r) => r.calleeNumber === '2002');
     const last = rows.find((r) => r.calleeNumber === '2003');
     expect(last).toMatchObject({ feature: 'forward_cfu', forwardedFrom: '2002', callerNumber: '2001', dialedNumber: '2002', disposition: 'answered', hangupBy: 'caller' });
-    expect(last?.answeredBy).toMatch(new RegExp(`^sip:2003@127\\.0\\.0\\.1:${carolPort}\\b`));
+    expect(last?.answeredBy).toBe('2003');
     expect(hop?.linkedId).toBe(last?.linkedId);
   }, 30_000);
 
@@ -402,7 +402,7 @@ describe('routing features with real peers', () => {
     const answered = h.server.cdr.query({}).find((r) => r.disposition === 'answered');
     expect(answered).toMatchObject({ callerNumber: '2001', dialedNumber: '600', calleeNumber: '2003', hangupBy: 'caller' });
     // For a rung device hibiki records the contact that answered: sipp 2003's registered one.
-    expect(answered?.answeredBy).toMatch(new RegExp(`^sip:2003@127\\.0\\.0\\.1:${carolPort}\\b`));
+    expect(answered?.answeredBy).toBe('2003');
     expect(h.server.calls.active()).toHaveLength(0);
   }, 30_000);
 });
