@@ -16,16 +16,7 @@ import type { TrunkManager } from './trunks.js';
 import { Ringer, type RingOutcome, type RingTarget } from './ringer.js';
 import type { RingingCalls } from './ringing.js';
 import type { HuntGroups } from './hunt.js';
-
-/** The forwarding that applies to a call arriving at an extension now (src/pbx/forwarding.ts). */
-export interface EffectiveForwarding {
-  cfu?: string;
-  cfb?: string;
-  cfna?: string;
-  cfur?: string;
-  noAnswerTimeout: number;
-  dnd: boolean;
-}
+import type { EffectiveForwarding } from './forwarding.js';
 
 export interface ForwardingLookup {
   effective(extension: string): EffectiveForwarding;
