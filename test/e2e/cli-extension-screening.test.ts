@@ -4,22 +4,15 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { registeredPhone, waitUntil } from '../support/call-helpers.js';
-import { CallFailedError, type TestUA } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import { CallFailedError } from '../support/test-ua.js';
 import { removeExtensionFromText } from '../../src/config/remove-extension.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const { start } = hibikiSession();
 
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -29,13 +22,13 @@ const extensions = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User
 
 describe('hibiki extension remove', () => {
   it('refuses while the extension is a group member, removes it everywhere with --force, and the server reloads', async () => {
-    const h = (hibiki = await startHibiki({
+    const { h, phone } = await start({
       extensions,
       config: {
         groups: [{ number: '600', name: 'Sales', members: ['2002', '2003'] }],
         pickupGroups: [{ number: '1', members: ['2001', '2002'] }],
       },
-    }));
+    });
     writeFileSync(h.configPath, `# site config, kept by the CLI\n${readFileSync(h.configPath, 'utf8')}`);
     let r = cli('extension', 'remove', '2002', '--config', h.configPath);
     expect(r.status).toBe(1);
@@ -52,7 +45,7 @@ describe('hibiki extension remove', () => {
     await waitUntil(() => h.server.currentConfig.extensions.length === 2, 5000);
     expect(h.server.currentConfig.groups[0]?.members).toEqual(['2003']);
     // The removed extension cannot be called any more; the others still can.
-    const alice = await registeredPhone(h, '2001', phones);
+    const alice = await phone('2001');
     const err = await alice.call('2002').then(
       () => undefined,
       (e: unknown) => e as CallFailedError,
@@ -74,8 +67,8 @@ describe('hibiki extension remove', () => {
 
 describe('hibiki screening stats', () => {
   it('prints this month\'s and last month\'s rejected calls per target', async () => {
-    const h = (hibiki = await startHibiki({ extensions: extensions.map((e) => (e.number === '2002' ? { ...e, blockList: ['2001'] } : e)) }));
-    const alice = await registeredPhone(h, '2001', phones);
+    const { h, phone } = await start({ extensions: extensions.map((e) => (e.number === '2002' ? { ...e, blockList: ['2001'] } : e)) });
+    const alice = await phone('2001');
     for (let i = 0; i < 2; i++) {
       await alice.call('2002').then(
         () => undefined,

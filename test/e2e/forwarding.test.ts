@@ -1,32 +1,25 @@
 // F-FWD end to end with real phones and RTP: unconditional, busy (in a call, and a device answering 486),
 // no answer after noAnswerTimeout, unreachable (not registered, and a device that sends nothing within
 // 2 s); a 3-hop chain and a loop that stops at the last reachable hop; a CDR row for every hop.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type TestExtension } from '../support/hibiki.js';
-import { connect, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
-import type { TestUA } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import type { TestExtension } from '../support/hibiki.js';
+import { connect, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import type { Call, TestUA } from '../support/test-ua.js';
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const session = hibikiSession();
 
 const NUMBERS = ['2001', '2002', '2003', '2004', '2005'];
 
-async function start(extra: Record<string, Partial<TestExtension>> = {}, config: Record<string, unknown> = {}) {
-  const h = (hibiki = await startHibiki({
+function start(extra: Record<string, Partial<TestExtension>> = {}, config: Record<string, unknown> = {}) {
+  return session.start({
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, ...extra[n] })),
     config,
-  }));
-  return { h, phone: (user: string) => registeredPhone(h, user, phones) };
+  });
 }
 
 /** `callee` answers the next call, and audio flows both ways with the caller's answered call. */
-async function answerAndTalk(outgoing: { answered: Promise<import('../support/test-ua.js').Call> }, callee: TestUA, seed: number) {
+async function answerAndTalk(outgoing: { answered: Promise<Call> }, callee: TestUA, seed: number) {
   const incoming = await callee.waitForCall({ timeoutMs: 10_000 });
   const calleeCall = await incoming.answer();
   const callerCall = await outgoing.answered;

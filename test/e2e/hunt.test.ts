@@ -2,28 +2,19 @@
 // several calls (round-robin continues where it stopped, also across a reload), members skipped when
 // busy, in do-not-disturb or unregistered, the group timeout going to noAnswerDestination, and the
 // group's displayPrefix in front of the caller's name on the members' phones.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { connect, nextRung, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
-import type { TestUA } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import { connect, nextRung, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const session = hibikiSession();
 
 const NUMBERS = ['2001', '2002', '2003', '2004', '2005', '2006'];
 
-async function start(group: Record<string, unknown>, extra: Record<string, Record<string, unknown>> = {}): Promise<{ h: RunningHibiki; phone: (user: string) => Promise<TestUA> }> {
-  const h = (hibiki = await startHibiki({
+function start(group: Record<string, unknown>, extra: Record<string, Record<string, unknown>> = {}) {
+  return session.start({
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, ...extra[n] })),
     config: { groups: [{ number: '600', name: 'Sales', memberRingTime: 5, ...group }] },
-  }));
-  return { h, phone: (user) => registeredPhone(h, user, phones) };
+  });
 }
 
 describe('hunt groups', () => {

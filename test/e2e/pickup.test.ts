@@ -1,19 +1,10 @@
 // F-PICKUP end to end with real RTP: *8 answers the longest-ringing call in my pickup groups, *8 + group
 // number a call in another group, ** + extension a given extension's call; the phones that were ringing
 // get CANCEL; nothing to pick up is a prompt and 404. The CDR says who picked up whose call.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
-import { registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
-import { CallFailedError, type TestUA } from '../support/test-ua.js';
-
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+import { describe, expect, it } from 'vitest';
+import { talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import { CallFailedError } from '../support/test-ua.js';
 
 const EXTENSIONS = ['2001', '2002', '2003', '2004', '2005'].map((n) => ({ number: n, password: `secret-${n}` }));
 const PICKUP_GROUPS = [
@@ -21,10 +12,7 @@ const PICKUP_GROUPS = [
   { number: '2', name: 'support', members: ['2005'] },
 ];
 
-async function start(opts: StartOptions = {}): Promise<{ h: RunningHibiki; phone: (user: string) => Promise<TestUA> }> {
-  const h = (hibiki = await startHibiki({ extensions: EXTENSIONS, config: { pickupGroups: PICKUP_GROUPS }, ...opts }));
-  return { h, phone: (user) => registeredPhone(h, user, phones) };
-}
+const { start } = hibikiSession({ defaults: { extensions: EXTENSIONS, config: { pickupGroups: PICKUP_GROUPS } } });
 
 describe('call pickup', () => {
   it('*8 answers a call ringing at a member of my group; the ringing phone gets CANCEL', async () => {

@@ -2,26 +2,14 @@
 // announcement and gets 433 at an extension that rejects anonymous calls, the rejections are counted;
 // an international number is barred for a domestic extension and a restricted number for everyone
 // (prompt, 403); 184 hides the caller (From anonymous, Privacy: id), 186 shows a withholding extension.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
-import { registeredPhone, waitUntil } from '../support/call-helpers.js';
-import { CallFailedError, type TestUA } from '../support/test-ua.js';
-
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import { CallFailedError } from '../support/test-ua.js';
 
 const base = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` }));
 
-async function start(opts: StartOptions = {}) {
-  const h = (hibiki = await startHibiki({ extensions: base, ...opts }));
-  return { h, phone: (user: string) => registeredPhone(h, user, phones) };
-}
+const { start } = hibikiSession({ defaults: { extensions: base } });
 
 async function failure(p: Promise<unknown>): Promise<CallFailedError> {
   const err = await p.then(

@@ -2,26 +2,15 @@
 // unconditional forwarding on (a confirmation prompt, then hibiki hangs up), a call then follows it, the
 // setting survives a restart, 1422 clears it; an invalid destination changes nothing; 1429/1430 DND.
 // Schedule forwarding with a controlled clock, and bulk forwarding switched on and off.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
-import { nextRung, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { nextRung, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
 import type { Call, TestUA } from '../support/test-ua.js';
-
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
 
 const NUMBERS = ['2001', '2002', '2003', '2004'];
 
-async function start(opts: StartOptions = {}) {
-  const h = (hibiki = await startHibiki({ extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` })), ...opts }));
-  return { h, phone: (user: string) => registeredPhone(h, user, phones) };
-}
+const session = hibikiSession({ defaults: { extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` })) } });
+const { start } = session;
 
 /** Dial a service code: hibiki answers, plays its prompt (RTP arrives) and hangs up. */
 async function serviceCode(phone: TestUA, code: string): Promise<Call> {
@@ -61,10 +50,8 @@ describe('service codes', () => {
     await waitUntil(() => first.h.server.cdr.query({}).some((r) => r.feature === 'service_code'), 3000);
 
     // Restart on the same data: the forwarding is still on.
-    await Promise.all(phones.splice(0).map((p) => p.close()));
     const dataDir = first.h.dataDir;
-    await first.h.stop({ keepData: true });
-    hibiki = undefined;
+    await session.stop({ keepData: true });
     const second = await start({ dataDir });
     expect(second.h.server.forwarding.effective('2002').cfu).toBe('2003');
     const alice2 = await second.phone('2001');

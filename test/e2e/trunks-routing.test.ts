@@ -7,9 +7,10 @@
 // 127.0.0.1, so IP authentication of the trunk cannot mistake them for it).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type TestExtension } from '../support/hibiki.js';
-import { nextRung, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki, TestExtension } from '../support/hibiki.js';
+import { nextRung, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
 import { TestUA, CallFailedError, type OutgoingCall } from '../support/test-ua.js';
 import { loadConfigText } from '../../src/config/load.js';
 
@@ -18,19 +19,12 @@ const DID = '0312345678';
 const OUTSIDE = '0398765432';
 const CALLER = '"Caller" <sip:0455556666@carrier.test>';
 
-let hibiki: RunningHibiki | undefined;
-const uas: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(uas.splice(0).map((u) => u.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const session = hibikiSession();
 
 /** The carrier: a UA on its own address that calls hibiki's DIDs and receives its outbound calls. */
 async function carrier(): Promise<TestUA> {
   const ua = await TestUA.create({ user: 'carrier', host: CARRIER_HOST, domain: 'carrier.test' });
-  uas.push(ua);
+  session.phones.push(ua);
   return ua;
 }
 
@@ -46,12 +40,11 @@ function trunkConfig(carrierPort: number, extra: Record<string, unknown> = {}): 
 
 const NUMBERS = ['2001', '2002', '2003'];
 
-async function start(c: TestUA, opts: { ext?: Record<string, Partial<TestExtension>>; config?: Record<string, unknown> } = {}) {
-  const h = (hibiki = await startHibiki({
+function start(c: TestUA, opts: { ext?: Record<string, Partial<TestExtension>>; config?: Record<string, unknown> } = {}) {
+  return session.start({
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, ...opts.ext?.[n] })),
     config: trunkConfig(c.address.port, opts.config),
-  }));
-  return { h, phone: (user: string) => registeredPhone(h, user, uas) };
+  });
 }
 
 /** The carrier calls a DID of hibiki (From the given caller). */

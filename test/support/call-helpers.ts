@@ -1,6 +1,6 @@
 // Small helpers shared by the end-to-end call and feature tests.
 import type { RunningHibiki } from './hibiki.js';
-import { TestUA, type Call, type IncomingCall } from './test-ua.js';
+import { TestUA, type Call, type IncomingCall, type UaTransport } from './test-ua.js';
 
 /** Poll until `check` holds; throws after `timeoutMs`. */
 export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -23,9 +23,9 @@ export async function talking(a: Call, b: Call, seedA: number, seedB: number): P
   }
 }
 
-/** A test UA registered to hibiki over UDP as `user` (password `secret-<user>`). */
-export async function registeredPhone(h: RunningHibiki, user: string, phones: TestUA[]): Promise<TestUA> {
-  const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
+/** A test UA registered to hibiki as `user` (password `secret-<user>`), over UDP unless told otherwise; pushed onto `phones`. */
+export async function registeredPhone(h: RunningHibiki, user: string, phones: TestUA[], transport: UaTransport = 'udp'): Promise<TestUA> {
+  const p = await TestUA.create({ user, password: `secret-${user}`, transport, server: { host: '127.0.0.1', port: h.port(transport) }, domain: 'hibiki.test' });
   phones.push(p);
   await p.register();
   return p;
