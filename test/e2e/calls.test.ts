@@ -1,32 +1,14 @@
 // Issue #3 end to end: extensions call each other through hibiki (B2BUA + built-in media engine),
 // RTP is checked on the wire at both phones, and every call leaves a CDR row with its Q.850 cause.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
-import { TestUA, CallFailedError } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki } from '../support/hibiki.js';
+import { hibikiSession } from '../support/session.js';
+import { CallFailedError } from '../support/test-ua.js';
 import { SipRequest } from '../../src/sip/message.js';
 import { UacError } from '../../src/sip/dialog-layer.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
-
-async function start(opts: StartOptions = {}): Promise<RunningHibiki> {
-  hibiki = await startHibiki(opts);
-  return hibiki;
-}
-
-async function phone(h: RunningHibiki, user: string, transport: 'udp' | 'tcp' = 'udp', register = true): Promise<TestUA> {
-  const p = await TestUA.create({ user, password: `secret-${user}`, transport, server: { host: '127.0.0.1', port: h.port(transport) }, domain: 'hibiki.test' });
-  phones.push(p);
-  if (register) await p.register();
-  return p;
-}
+const { start } = hibikiSession();
 
 async function cdrs(h: RunningHibiki, count = 1, timeoutMs = 3000): Promise<CdrRecord[]> {
   const until = Date.now() + timeoutMs;
@@ -56,9 +38,9 @@ async function failure(p: Promise<unknown>): Promise<CallFailedError> {
 
 describe('calls between extensions', () => {
   it('connects A to B with RTP both ways through the media engine, and B hanging up ends it with cause 16', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
 
     const ringing = bob.waitForCall();
     const outgoing = await alice.dial('2002');
@@ -109,9 +91,9 @@ describe('calls between extensions', () => {
   });
 
   it('relays RFC 4733 and SIP INFO DTMF from the caller to the callee as RFC 4733 (suppression off)', async () => {
-    const h = await start({ config: { dtmf: { suppress: false } } });
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start({ config: { dtmf: { suppress: false } } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const outgoing = await alice.dial('2002');
     const bobCall = await (await ringing).answer();
@@ -128,9 +110,9 @@ describe('calls between extensions', () => {
   });
 
   it('answers 486 when the callee is busy, CDR busy / 17', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const attempt = alice.call('2002');
     (await ringing).reject(486);
@@ -142,16 +124,16 @@ describe('calls between extensions', () => {
   });
 
   it('answers 486 at once when the callee is in a call and has call waiting off', async () => {
-    const h = await start({
+    const { phone } = await start({
       extensions: [
         { number: '2001', password: 'secret-2001' },
         { number: '2002', password: 'secret-2002', callWaiting: false },
         { number: '2003', password: 'secret-2003' },
       ],
     });
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
-    const carol = await phone(h, '2003');
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
     const ringing = bob.waitForCall();
     const first = await alice.dial('2002');
     await (await ringing).answer();
@@ -161,8 +143,8 @@ describe('calls between extensions', () => {
   });
 
   it('fails with 480 / cause 20 when the callee is not registered', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
     const err = await failure(alice.call('2003'));
     expect(err.status).toBe(480);
     expect(err.response?.get('reason')).toMatch(/cause=20/);
@@ -171,8 +153,8 @@ describe('calls between extensions', () => {
   });
 
   it('answers 404 / cause 1 for an unknown number', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
     const err = await failure(alice.call('2999'));
     expect(err.status).toBe(404);
     expect(err.response?.get('reason')).toMatch(/cause=1\b/);
@@ -181,14 +163,14 @@ describe('calls between extensions', () => {
   });
 
   it('gives up after the ring timeout: 480 to the caller, CANCEL to the callee, CDR no_answer / 19', async () => {
-    const h = await start({
+    const { h, phone } = await start({
       extensions: [
         { number: '2001', password: 'secret-2001' },
         { number: '2002', password: 'secret-2002', ringTimeout: 5 },
       ],
     });
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const attempt = alice.call('2002');
     const incoming = await ringing;
@@ -202,9 +184,9 @@ describe('calls between extensions', () => {
   }, 15_000);
 
   it('records a caller CANCEL as cancelled / 16 and cancels the callee', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const outgoing = await alice.dial('2002');
     const incoming = await ringing;
@@ -219,10 +201,10 @@ describe('calls between extensions', () => {
   });
 
   it('rings every registered contact of the callee in parallel; the first answer wins and the others are cancelled', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    const deskPhone = await phone(h, '2002', 'udp');
-    const softPhone = await phone(h, '2002', 'tcp');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const deskPhone = await phone('2002', 'udp');
+    const softPhone = await phone('2002', 'tcp');
     expect(h.server.registrar.contacts('2002')).toHaveLength(2);
     const deskRings = deskPhone.waitForCall();
     const softRings = softPhone.waitForCall();
@@ -242,9 +224,9 @@ describe('calls between extensions', () => {
   });
 
   it('plays music on hold to the other party while a phone holds by re-INVITE, and reconnects on resume', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const outgoing = await alice.dial('2002');
     const bobCall = await (await ringing).answer();
@@ -270,9 +252,9 @@ describe('calls between extensions', () => {
   });
 
   it('answers 488 when the caller offers no G.711 codec', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    await phone(h, '2002');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    await phone('2002');
     const sdp = 'v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n';
     const err = await alice.stack
       .createUAC({
@@ -291,9 +273,9 @@ describe('calls between extensions', () => {
   });
 
   it('ends an answered call whose RTP stops with cause 41', async () => {
-    const h = await start({ config: { media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpTimeout: 2 } } });
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start({ config: { media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpTimeout: 2 } } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const outgoing = await alice.dial('2002');
     const bobCall = await (await ringing).answer();
@@ -307,16 +289,16 @@ describe('calls between extensions', () => {
   }, 15_000);
 
   it('answers 483 to an INVITE with Max-Forwards 0', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
-    await phone(h, '2002');
+    const { phone } = await start();
+    const alice = await phone('2001');
+    await phone('2002');
     const err = await failure(alice.call('2002', { headers: { 'max-forwards': '0' } }));
     expect(err.status).toBe(483);
   });
 
   it('answers BYE for an unknown dialog with 481', async () => {
-    const h = await start();
-    const alice = await phone(h, '2001');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
     const res = await alice.stack.request({
       method: 'BYE',
       uri: 'sip:2002@hibiki.test',
@@ -332,9 +314,9 @@ describe('reload during calls (F-RELOAD)', () => {
   it('keeps a call in progress when its callee is removed by a reload; new calls use the new plan', async () => {
     const { writeFileSync, readFileSync } = await import('node:fs');
     const { parse, stringify } = await import('yaml');
-    const h = await start();
-    const alice = await phone(h, '2001');
-    const bob = await phone(h, '2002');
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const ringing = bob.waitForCall();
     const outgoing = await alice.dial('2002');
     const bobCall = await (await ringing).answer();

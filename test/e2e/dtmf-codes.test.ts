@@ -1,25 +1,18 @@
 // F-CODES DTMF handling on answered calls, asserted on the telephone-event packets the far phone
 // receives: suppression by default, the DTMF-send code, hold-back and replay with suppression off,
 // and SIP INFO digits driving the same rules as RFC 4733.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
-import { connect, registeredPhone } from '../support/call-helpers.js';
-import { TestUA, type Call } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki, StartOptions } from '../support/hibiki.js';
+import { connect } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import type { Call } from '../support/test-ua.js';
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const session = hibikiSession();
 
 async function connected(opts: StartOptions = {}): Promise<{ h: RunningHibiki; alice: Call; bob: Call }> {
-  const h = (hibiki = await startHibiki(opts));
-  const mk = (user: string) => registeredPhone(h, user, phones);
-  const a = await mk('2001');
-  const b = await mk('2002');
+  const { h, phone } = await session.start(opts);
+  const a = await phone('2001');
+  const b = await phone('2002');
   const { caller: alice, callee: bob } = await connect(a, b, '2002');
   return { h, alice, bob };
 }

@@ -2,35 +2,14 @@
 // a third phone retrieves it by dialling the slot, an empty slot gets a prompt and 404, a full lot
 // leaves the call as it was, a blind transfer to the lot number parks, and the park timeout rings
 // the parker back.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
+import { describe, expect, it } from 'vitest';
 import { waitUntil, talking, connect } from '../support/call-helpers.js';
-import { TestUA, CallFailedError, type Call } from '../support/test-ua.js';
-
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+import { hibikiSession } from '../support/session.js';
+import { CallFailedError } from '../support/test-ua.js';
 
 const EXTENSIONS = ['2001', '2002', '2003', '2004', '2005'].map((n) => ({ number: n, password: `secret-${n}` }));
 
-async function start(opts: StartOptions = {}): Promise<{ h: RunningHibiki; phone: (user: string) => Promise<TestUA> }> {
-  const h = (hibiki = await startHibiki({ extensions: EXTENSIONS, ...opts }));
-  const phone = async (user: string) => {
-    const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
-    phones.push(p);
-    await p.register();
-    return p;
-  };
-  return { h, phone };
-}
-
-
-
+const { start } = hibikiSession({ defaults: { extensions: EXTENSIONS } });
 
 describe('call park', () => {
   it('parks with #72, announces the slot to the parker, and a third phone retrieves the call by dialling the slot', async () => {

@@ -1,31 +1,22 @@
 // F-XFER-ATTENDED end to end with real RTP: #9 + target + # starts a consultation while the other
 // party hears music on hold; the transferor hanging up completes the transfer (also while the target
 // still rings: blonde), #9 again aborts it, and the held party hanging up leaves an ordinary call.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { connect, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
-import { TestUA, type Call } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki } from '../support/hibiki.js';
+import { connect, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import type { Call, TestUA } from '../support/test-ua.js';
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const session = hibikiSession();
 
 async function setup(): Promise<{ h: RunningHibiki; bob: TestUA; carol: TestUA; aliceCall: Call; bobCall: Call }> {
-  const h = (hibiki = await startHibiki({ config: { calls: { transferRingTimeout: 10 } } }));
-  const mk = (user: string) => registeredPhone(h, user, phones);
-  const alice = await mk('2001');
-  const bob = await mk('2002');
-  const carol = await mk('2003');
+  const { h, phone } = await session.start({ config: { calls: { transferRingTimeout: 10 } } });
+  const alice = await phone('2001');
+  const bob = await phone('2002');
+  const carol = await phone('2003');
   const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
   return { h, bob, carol, aliceCall, bobCall };
 }
-
-
 
 async function hearsMusic(c: Call): Promise<void> {
   const before = c.rtp.received().tone.foreign;

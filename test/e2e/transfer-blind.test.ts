@@ -1,30 +1,21 @@
 // F-XFER-BLIND end to end with real RTP: #8 + target + # from the keypad, REFER from a transfer key,
 // recall to the transferor when the target is busy, and an unknown target returning to the call.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { connect, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
-import { TestUA, type Call } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki } from '../support/hibiki.js';
+import { connect, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import type { Call, TestUA } from '../support/test-ua.js';
 
-let hibiki: RunningHibiki | undefined;
-const phones: TestUA[] = [];
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
-});
+const session = hibikiSession();
 
 async function setup(): Promise<{ h: RunningHibiki; alice: TestUA; bob: TestUA; carol: TestUA; aliceCall: Call; bobCall: Call }> {
-  const h = (hibiki = await startHibiki({ config: { calls: { transferRingTimeout: 5 } } }));
-  const mk = (user: string) => registeredPhone(h, user, phones);
-  const alice = await mk('2001');
-  const bob = await mk('2002');
-  const carol = await mk('2003');
+  const { h, phone } = await session.start({ config: { calls: { transferRingTimeout: 5 } } });
+  const alice = await phone('2001');
+  const bob = await phone('2002');
+  const carol = await phone('2003');
   const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
   return { h, alice, bob, carol, aliceCall, bobCall };
 }
-
-
 
 describe('blind transfer', () => {
   it('#8 + target + # sends the other party to the target; the transferor leaves; CDR says transfer_blind', async () => {
