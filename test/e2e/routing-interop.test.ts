@@ -5,15 +5,10 @@
 // - baresip picks up (**2002) a call ringing at a test UA: the caller is connected to baresip, the
 //   ringing phone gets CANCEL, audio goes caller → hibiki → baresip → hibiki → caller;
 // - a sequential hunt group whose first member (sipp) is busy (486) and whose second (sipp) answers.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
 import { runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
-import { baresipAccount, baresipConfig, type BaresipOptions } from '../support/baresip.js';
+import { startDialingBaresip, type BaresipOptions, type DialingBaresip } from '../support/baresip.js';
 import { freePort } from '../support/ports.js';
 import { registeredPhone, waitUntil } from '../support/call-helpers.js';
 import type { Call, TestUA } from '../support/test-ua.js';
@@ -68,6 +63,13 @@ async function sippInBackground(run: SippRun): Promise<SippProcess> {
   return p;
 }
 
+/** baresip as a phone that dials on command (test/support/baresip.ts), stopped after the test. */
+async function dialingBaresip(opts: BaresipOptions): Promise<DialingBaresip> {
+  const b = await startDialingBaresip(opts);
+  baresips.push(b);
+  return b;
+}
+
 /** A sipp phone registered as `ext` on a fixed port, so a later sipp UAS on that port receives its calls. */
 async function registerSippPhone(h: RunningHibiki, ext: string): Promise<number> {
   const localPort = await freePort();
@@ -116,153 +118,6 @@ function traceTimeline(messages: string): Array<{ at: number; dir: 'sent' | 'rec
   }
   return out;
 }
-
-// ---------------------------------------------------------------------------------------------
-// baresip 1.0 as a phone that places calls on command.
-//
-// test/support/baresip.ts loads account.so only (registration). To dial, baresip needs the `menu`
-// module (it owns the /dial command) and a way to send it one: the `ctrl_tcp` module takes commands as
-// netstrings of JSON ({"command":"dial","params":"**2002","token":…}) on a TCP port, and reports call
-// events the same way. Audio: g711, and the `aubridge` module as both player and source on the same
-// device, so whatever baresip receives it sends back (an echo) — no sound card needed.
-
-interface CtrlMessage {
-  event?: boolean;
-  response?: boolean;
-  type?: string;
-  ok?: boolean;
-  data?: string;
-  token?: string;
-  peeruri?: string;
-  param?: string;
-}
-
-interface DialingBaresip {
-  readonly output: string;
-  readonly messages: CtrlMessage[];
-  command(command: string, params: string, timeoutMs?: number): Promise<CtrlMessage>;
-  waitForEvent(type: string, timeoutMs?: number): Promise<CtrlMessage>;
-  stop(): Promise<void>;
-}
-
-async function startDialingBaresip(opts: BaresipOptions): Promise<DialingBaresip> {
-  const ctrlPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'hibiki-baresip-dial-'));
-  const extra = [
-    'module\t\tg711.so',
-    'module\t\taubridge.so',
-    'module\t\tmenu.so',
-    'module\t\tctrl_tcp.so',
-    `ctrl_tcp_listen\t\t127.0.0.1:${ctrlPort}`,
-    'audio_player\t\taubridge,echo',
-    'audio_source\t\taubridge,echo',
-    // Media on loopback: without it baresip writes its first interface's address into the SDP.
-    'net_interface\t\t127.0.0.1',
-  ];
-  writeFileSync(join(dir, 'config'), baresipConfig(opts) + extra.join('\n') + '\n');
-  writeFileSync(join(dir, 'accounts'), baresipAccount(opts));
-  writeFileSync(join(dir, 'contacts'), '');
-  const child: ChildProcess = spawn('baresip', ['-f', dir, '-s', '-t', String(opts.maxLifetimeSec ?? 40)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('error', (err) => {
-      output += `\n[spawn error] ${err.message}\n`;
-      exited = true;
-      resolve();
-    });
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-  });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-
-  const messages: CtrlMessage[] = [];
-  const waiters = new Set<() => void>();
-  let socket: Socket | undefined;
-  let pending = Buffer.alloc(0);
-  const onData = (d: Buffer): void => {
-    pending = Buffer.concat([pending, d]);
-    // Netstrings: "<length>:<payload>,".
-    for (;;) {
-      const colon = pending.indexOf(0x3a);
-      if (colon < 0) break;
-      const len = Number(pending.subarray(0, colon).toString('ascii'));
-      if (pending.length < colon + 1 + len + 1) break;
-      messages.push(JSON.parse(pending.subarray(colon + 1, colon + 1 + len).toString('utf8')) as CtrlMessage);
-      pending = pending.subarray(colon + 1 + len + 1);
-    }
-    for (const w of [...waiters]) w();
-  };
-  const waitFor = (match: (m: CtrlMessage) => boolean, timeoutMs: number, what: string): Promise<CtrlMessage> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = messages.find(match);
-        if (m) done(() => resolve(m));
-      };
-      const timer = setTimeout(() => done(() => reject(new Error(`baresip: no ${what} within ${timeoutMs} ms\n${output.slice(-3000)}`))), timeoutMs);
-      function done(then: () => void): void {
-        clearTimeout(timer);
-        waiters.delete(check);
-        then();
-      }
-      waiters.add(check);
-      check();
-    });
-
-  // ctrl_tcp listens once baresip has loaded its modules.
-  const deadline = Date.now() + 5000;
-  while (!socket) {
-    if (exited) throw new Error(`baresip exited at start:\n${output}`);
-    socket = await new Promise<Socket | undefined>((resolve) => {
-      const s = tcpConnect(ctrlPort, '127.0.0.1');
-      s.once('connect', () => resolve(s));
-      s.once('error', () => resolve(undefined));
-    });
-    if (!socket) {
-      if (Date.now() > deadline) throw new Error(`baresip ctrl_tcp did not listen on ${ctrlPort}:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  const ctrl = socket;
-  ctrl.on('data', onData);
-  ctrl.on('error', () => undefined);
-  let tokens = 0;
-
-  const handle: DialingBaresip = {
-    get output() {
-      return output;
-    },
-    messages,
-    async command(command, params, timeoutMs = 3000) {
-      const token = `t${++tokens}`;
-      const json = JSON.stringify({ command, params, token });
-      ctrl.write(`${Buffer.byteLength(json)}:${json},`);
-      return waitFor((m) => m.response === true && m.token === token, timeoutMs, `response to ${command}`);
-    },
-    waitForEvent(type, timeoutMs = 5000) {
-      return waitFor((m) => m.event === true && m.type === type, timeoutMs, `${type} event`);
-    },
-    async stop() {
-      ctrl.destroy();
-      if (!exited) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => {
-          if (!exited) child.kill('SIGKILL');
-        }, 3000);
-        await exit;
-        clearTimeout(killer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  baresips.push(handle);
-  return handle;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 describe('routing features with real peers', () => {
   it('service codes from sipp: 14212003 dialled by 2002 sets CFU (200, prompt, BYE from hibiki); 1422 clears it', async () => {
@@ -343,7 +198,7 @@ describe('routing features with real peers', () => {
     const h = await start();
     const alice = await registeredPhone(h, '2001', phones);
     const bob = await registeredPhone(h, '2002', phones);
-    const carol = await startDialingBaresip({ user: '2003', password: 'secret-2003', transport: 'udp', server: udp(h) });
+    const carol = await dialingBaresip({ user: '2003', password: 'secret-2003', transport: 'udp', server: udp(h) });
     await waitUntil(() => h.server.registrar.contacts('2003').length > 0, 5000).catch(() => {
       throw new Error(`baresip did not register:\n${carol.output.slice(-3000)}`);
     });
