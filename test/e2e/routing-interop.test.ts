@@ -5,37 +5,35 @@
 // - baresip picks up (**2002) a call ringing at a test UA: the caller is connected to baresip, the
 //   ringing phone gets CANCEL, audio goes caller → hibiki → baresip → hibiki → caller;
 // - a sequential hunt group whose first member (sipp) is busy (486) and whose second (sipp) answers.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions } from '../support/hibiki.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki, StartOptions } from '../support/hibiki.js';
 import { runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
 import { startDialingBaresip, type BaresipOptions, type DialingBaresip } from '../support/baresip.js';
 import { freePort } from '../support/ports.js';
-import { registeredPhone, waitUntil } from '../support/call-helpers.js';
-import type { Call, TestUA } from '../support/test-ua.js';
+import { waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import type { Call } from '../support/test-ua.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
 
 // sipp 3.6 and baresip 1.0 answer an MD5 challenge only (see register-sipp / register-baresip tests).
 const auth = { algorithms: ['MD5'] };
 
-let hibiki: RunningHibiki | undefined;
 const background: SippProcess[] = [];
-const phones: TestUA[] = [];
 const baresips: DialingBaresip[] = [];
 
-afterEach(async () => {
-  for (const p of background.splice(0)) {
-    p.stop();
-    await p.result;
-  }
-  await Promise.all(baresips.splice(0).map((b) => b.stop()));
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
+// sipp and baresip leave first, while hibiki still answers them.
+const session = hibikiSession({
+  async beforeStop() {
+    for (const p of background.splice(0)) {
+      p.stop();
+      await p.result;
+    }
+    await Promise.all(baresips.splice(0).map((b) => b.stop()));
+  },
 });
 
-async function start(opts: StartOptions = {}): Promise<RunningHibiki> {
-  hibiki = await startHibiki({ ...opts, config: { auth, ...opts.config } });
-  return hibiki;
+function start(opts: StartOptions = {}) {
+  return session.start({ ...opts, config: { auth, ...opts.config } });
 }
 
 function udp(h: RunningHibiki): { host: string; port: number } {
@@ -121,7 +119,7 @@ function traceTimeline(messages: string): Array<{ at: number; dir: 'sent' | 'rec
 
 describe('routing features with real peers', () => {
   it('service codes from sipp: 14212003 dialled by 2002 sets CFU (200, prompt, BYE from hibiki); 1422 clears it', async () => {
-    const h = await start();
+    const { h } = await start();
     expect(h.server.forwarding.effective('2002').cfu).toBeUndefined();
 
     const set = await runSipp({
@@ -161,7 +159,7 @@ describe('routing features with real peers', () => {
   }, 40_000);
 
   it('YAML CFU 2002 → 2003: the forwarded call ends at a sipp phone registered as 2003, RTP both ways, CDR forward_cfu', async () => {
-    const h = await start({
+    const { h, phone } = await start({
       extensions: [
         { number: '2001', name: 'Alice', password: 'secret-2001' },
         { number: '2002', name: 'Bob', password: 'secret-2002', forwarding: { unconditional: '2003' } },
@@ -170,7 +168,7 @@ describe('routing features with real peers', () => {
     });
     const carolPort = await registerSippPhone(h, '2003');
     const carol = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: carolPort, rtpEcho: true });
-    const alice = await registeredPhone(h, '2001', phones);
+    const alice = await phone('2001');
 
     const outgoing = await alice.dial('2002', PCMA_ONLY);
     const aliceCall = await within(outgoing.answered, 8000, 'the forwarded call answered by sipp 2003');
@@ -195,9 +193,9 @@ describe('routing features with real peers', () => {
   }, 30_000);
 
   it('baresip (2003, UDP) dials **2002 and picks up a call ringing at 2002: caller connected, 2002 gets CANCEL, audio through baresip, CDR pickup', async () => {
-    const h = await start();
-    const alice = await registeredPhone(h, '2001', phones);
-    const bob = await registeredPhone(h, '2002', phones);
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
     const carol = await dialingBaresip({ user: '2003', password: 'secret-2003', transport: 'udp', server: udp(h) });
     await waitUntil(() => h.server.registrar.contacts('2003').length > 0, 5000).catch(() => {
       throw new Error(`baresip did not register:\n${carol.output.slice(-3000)}`);
@@ -229,12 +227,12 @@ describe('routing features with real peers', () => {
   }, 30_000);
 
   it('sequential hunt group 600 [2002, 2003]: sipp 2002 answers 486, sipp 2003 then rings and answers; RTP both ways', async () => {
-    const h = await start({ config: { groups: [{ number: '600', name: 'Sales', strategy: 'sequential', members: ['2002', '2003'], memberRingTime: 5 }] } });
+    const { h, phone } = await start({ config: { groups: [{ number: '600', name: 'Sales', strategy: 'sequential', members: ['2002', '2003'], memberRingTime: 5 }] } });
     const bobPort = await registerSippPhone(h, '2002');
     const carolPort = await registerSippPhone(h, '2003');
     const bob = await sippInBackground({ scenario: 'uas-busy.xml', target: udp(h), localPort: bobPort });
     const carol = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: carolPort, rtpEcho: true });
-    const alice = await registeredPhone(h, '2001', phones);
+    const alice = await phone('2001');
 
     const outgoing = await alice.dial('600', PCMA_ONLY);
     const aliceCall = await within(outgoing.answered, 10_000, 'the group call answered by sipp 2003');
