@@ -4,12 +4,12 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from './config/load.js';
+import { loadConfigFile, type ConfigLoadResult } from './config/load.js';
 import { formatConfigError } from './config/errors.js';
 import { pino } from 'pino';
 import { createLogger } from './log/logger.js';
 import { HibikiServer } from './server.js';
-import { openDatabase } from './store/db.js';
+import { openDatabase, type Database } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
 import { CdrStore } from './store/cdr-store.js';
 import { ParkStore } from './store/park-store.js';
@@ -52,74 +52,79 @@ function fail(text: string, code = 2): never {
   process.exit(code);
 }
 
-function checkConfig(file: string): number {
+/** Loads `file`; when it has errors, prints each one (file:line: message) to stderr and gives undefined. */
+function loadOrReport(file: string): Extract<ConfigLoadResult, { ok: true }> | undefined {
   const result = loadConfigFile(file);
   if (!result.ok) {
     for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    return 1;
+    return undefined;
   }
+  return result;
+}
+
+/** Opens the server's database (in the config's data directory) for `fn`, and closes it afterwards. */
+function withDatabase<T>(config: HibikiConfig, fn: (db: Database) => T): T {
+  const db = openDatabase(resolve(config.data.dir));
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** A command on the server's database: exit code 1 (errors printed) when `file` does not load, else fn's. */
+function withConfigDatabase(file: string, fn: (db: Database, config: HibikiConfig) => number): number {
+  const loaded = loadOrReport(file);
+  return loaded ? withDatabase(loaded.config, (db) => fn(db, loaded.config)) : 1;
+}
+
+function checkConfig(file: string): number {
+  const result = loadOrReport(file);
+  if (!result) return 1;
   for (const w of result.warnings) process.stderr.write(formatConfigError(w) + ' (warning)\n');
   out(`${file}: OK (${result.config.extensions.length} extensions, ${result.config.listen.length} listen addresses)`);
   return 0;
 }
 
 function listRegistrations(file: string): number {
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    return 1;
-  }
-  const db = openDatabase(resolve(result.config.data.dir));
-  const store = new RegistrationStore(db);
-  const now = Date.now();
-  for (const b of store.all()) {
-    out(
-      [b.aor, b.contact, b.transport, `${b.sourceAddress}:${b.sourcePort}`, `${Math.round((b.expiresAt - now) / 1000)}s`, b.reachable ? 'reachable' : 'unreachable', b.userAgent ?? ''].join('\t'),
-    );
-  }
-  store.close();
-  db.close();
-  return 0;
+  return withConfigDatabase(file, (db) => {
+    const store = new RegistrationStore(db);
+    const now = Date.now();
+    for (const b of store.all()) {
+      out(
+        [b.aor, b.contact, b.transport, `${b.sourceAddress}:${b.sourcePort}`, `${Math.round((b.expiresAt - now) / 1000)}s`, b.reachable ? 'reachable' : 'unreachable', b.userAgent ?? ''].join('\t'),
+      );
+    }
+    store.close();
+    return 0;
+  });
 }
 
 function listParked(file: string): number {
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    return 1;
-  }
-  const db = openDatabase(resolve(result.config.data.dir));
-  try {
+  return withConfigDatabase(file, (db) => {
     for (const p of new ParkStore(db).list()) out([p.slot, p.party, p.parkedBy ?? '', new Date(p.since).toISOString()].join('\t'));
-  } finally {
-    db.close();
-  }
-  return 0;
+    return 0;
+  });
 }
 
 function exportCdr(file: string, from: string, to: string, encoding: string, outDir: string): number {
   if (encoding !== 'utf8' && encoding !== 'shift_jis') fail(`--encoding must be utf8 or shift_jis, not ${encoding}`);
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    return 1;
-  }
+  const loaded = loadOrReport(file);
+  if (!loaded) return 1;
   let range: { from: Date; to: Date };
   try {
     range = cdrExportRange(from, to);
   } catch (err) {
     fail((err as Error).message);
   }
-  const db = openDatabase(resolve(result.config.data.dir));
-  try {
+  // The range is checked before the database is opened (and its directory created).
+  return withDatabase(loaded.config, (db) => {
     mkdirSync(resolve(outDir), { recursive: true });
     const files = exportCdrCsv(new CdrStore(db), { ...range, dir: resolve(outDir), encoding });
     for (const f of files) out(f);
     if (files.length === 0) out('no call-detail records in that range');
-  } finally {
-    db.close();
-  }
-  return 0;
+    return 0;
+  });
 }
 
 /**
@@ -127,22 +132,13 @@ function exportCdr(file: string, from: string, to: string, encoding: string, out
  * edit the server has not reloaded yet is seen the same way the server will see it.
  */
 function withForwarding(file: string, fn: (fwd: ForwardingService, config: HibikiConfig) => number): number {
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    return 1;
-  }
-  const config = result.config;
-  const db = openDatabase(resolve(config.data.dir));
-  try {
+  return withConfigDatabase(file, (db, config) => {
     // Changes are logged (stderr, so stdout stays the command's answer) like the server's own.
     const logger = createLogger('info', pino.destination({ dest: 2, sync: true }));
     const fwd = new ForwardingService({ db, config: () => config, now: Date.now, logger });
     fwd.applyConfig(config);
     return fn(fwd, config);
-  } finally {
-    db.close();
-  }
+  });
 }
 
 function describeEffective(e: EffectiveForwarding): string {
@@ -220,14 +216,8 @@ function bulk(file: string, action: string, name: string | undefined): number {
 }
 
 function screeningStats(file: string): number {
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    return 1;
-  }
-  const db = openDatabase(resolve(result.config.data.dir));
-  try {
-    const thisMonth = monthIn(result.config.tenant.timezone, Date.now());
+  return withConfigDatabase(file, (db, config) => {
+    const thisMonth = monthIn(config.tenant.timezone, Date.now());
     const lastMonth = previousMonth(thisMonth);
     const totals = new Map<string, { thisMonth: number; lastMonth: number }>();
     for (const row of new ScreeningStore(db).list()) {
@@ -238,10 +228,8 @@ function screeningStats(file: string): number {
     }
     out(['target', thisMonth, lastMonth].join('\t'));
     for (const [target, t] of totals) out([target, t.thisMonth, t.lastMonth].join('\t'));
-  } finally {
-    db.close();
-  }
-  return 0;
+    return 0;
+  });
 }
 
 function removeExtensionCommand(file: string, number: string, force: boolean): number {
@@ -256,11 +244,8 @@ function removeExtensionCommand(file: string, number: string, force: boolean): n
 }
 
 async function runServer(file: string, level: string | undefined): Promise<void> {
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
-    process.exit(1);
-  }
+  const result = loadOrReport(file);
+  if (!result) process.exit(1);
   const config = result.config;
   const logLevel = level ?? config.log.level;
   if (!LEVELS.has(logLevel)) fail(`unknown log level ${logLevel}`);
