@@ -2,8 +2,8 @@
 // RTP is checked on the wire at both phones, and every call leaves a CDR row with its Q.850 cause.
 import { describe, expect, it } from 'vitest';
 import type { RunningHibiki } from '../support/hibiki.js';
+import { failure, ringingCall } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
-import { CallFailedError } from '../support/test-ua.js';
 import { SipRequest } from '../../src/sip/message.js';
 import { UacError } from '../../src/sip/dialog-layer.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
@@ -27,26 +27,13 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<CallFailedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CallFailedError);
-  return err as CallFailedError;
-}
-
 describe('calls between extensions', () => {
   it('connects A to B with RTP both ways through the media engine, and B hanging up ends it with cause 16', async () => {
     const { h, phone } = await start();
     const alice = await phone('2001');
     const bob = await phone('2002');
 
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const incoming = await ringing;
-    incoming.ring();
-    await outgoing.waitForProvisional(180);
+    const { outgoing, incoming } = await ringingCall(alice, bob, '2002');
     const bobCall = await incoming.answer();
     const aliceCall = await outgoing.answered;
 
@@ -187,11 +174,7 @@ describe('calls between extensions', () => {
     const { h, phone } = await start();
     const alice = await phone('2001');
     const bob = await phone('2002');
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const incoming = await ringing;
-    incoming.ring();
-    await outgoing.waitForProvisional(180);
+    const { outgoing, incoming } = await ringingCall(alice, bob, '2002');
     outgoing.cancel();
     const err = await failure(outgoing.answered);
     expect(err.status).toBe(487);

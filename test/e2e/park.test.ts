@@ -3,9 +3,8 @@
 // leaves the call as it was, a blind transfer to the lot number parks, and the park timeout rings
 // the parker back.
 import { describe, expect, it } from 'vitest';
-import { waitUntil, talking, connect } from '../support/call-helpers.js';
+import { waitUntil, talking, connect, failure } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
-import { CallFailedError } from '../support/test-ua.js';
 
 const EXTENSIONS = ['2001', '2002', '2003', '2004', '2005'].map((n) => ({ number: n, password: `secret-${n}` }));
 
@@ -41,13 +40,9 @@ describe('call park', () => {
   it('answers an empty slot with a prompt and 404, CDR park_empty', async () => {
     const { h, phone } = await start();
     const carol = await phone('2003');
-    const err = await carol.call('9005').then(
-      () => undefined,
-      (e: unknown) => e as CallFailedError,
-    );
-    expect(err).toBeInstanceOf(CallFailedError);
-    expect(err?.status).toBe(404);
-    expect(err?.provisional).toContain(183);
+    const err = await failure(carol.call('9005'));
+    expect(err.status).toBe(404);
+    expect(err.provisional).toContain(183);
     await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'park_empty', q850Cause: 1, dialedNumber: '9005' });
   }, 20_000);

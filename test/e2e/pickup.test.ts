@@ -2,7 +2,7 @@
 // number a call in another group, ** + extension a given extension's call; the phones that were ringing
 // get CANCEL; nothing to pick up is a prompt and 404. The CDR says who picked up whose call.
 import { describe, expect, it } from 'vitest';
-import { talking, waitUntil } from '../support/call-helpers.js';
+import { failure, ringingCall, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { CallFailedError } from '../support/test-ua.js';
 
@@ -20,11 +20,7 @@ describe('call pickup', () => {
     const alice = await phone('2001');
     const bob = await phone('2002');
     const carol = await phone('2003');
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const atBob = await ringing;
-    atBob.ring();
-    await outgoing.waitForProvisional(180);
+    const { outgoing, incoming: atBob } = await ringingCall(alice, bob, '2002');
 
     const carolCall = await carol.call('*8');
     const aliceCall = await outgoing.answered;
@@ -43,15 +39,9 @@ describe('call pickup', () => {
     const dave = await phone('2004');
     const carol = await phone('2003');
     const eve = await phone('2005');
-    const first = bob.waitForCall();
-    const older = await alice.dial('2002');
-    (await first).ring();
-    await older.waitForProvisional(180);
+    const { outgoing: older } = await ringingCall(alice, bob, '2002');
     await new Promise((r) => setTimeout(r, 200));
-    const second = dave.waitForCall();
-    const newer = await eve.dial('2004');
-    (await second).ring();
-    await newer.waitForProvisional(180);
+    const { outgoing: newer } = await ringingCall(eve, dave, '2004');
 
     const carolCall = await carol.call('*8');
     const aliceCall = await older.answered;
@@ -65,11 +55,7 @@ describe('call pickup', () => {
     const alice = await phone('2001');
     const eve = await phone('2005');
     const carol = await phone('2003');
-    const ringing = eve.waitForCall();
-    const outgoing = await alice.dial('2005');
-    const atEve = await ringing;
-    atEve.ring();
-    await outgoing.waitForProvisional(180);
+    const { outgoing, incoming: atEve } = await ringingCall(alice, eve, '2005');
     // Carol's own groups do not include 2005: plain *8 finds nothing…
     const none = await carol.call('*8').then(
       () => undefined,
@@ -92,11 +78,7 @@ describe('call pickup', () => {
     const alice = await phone('2001');
     const bob = await phone('2002');
     const eve = await phone('2005');
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const atBob = await ringing;
-    atBob.ring();
-    await outgoing.waitForProvisional(180);
+    const { outgoing, incoming: atBob } = await ringingCall(alice, bob, '2002');
     const eveCall = await eve.call('**2002');
     const aliceCall = await outgoing.answered;
     await atBob.waitForCancel();
@@ -110,13 +92,9 @@ describe('call pickup', () => {
   it('answers a prompt and 404 when nothing is ringing, CDR pickup_none', async () => {
     const { h, phone } = await start();
     const carol = await phone('2003');
-    const err = await carol.call('*8').then(
-      () => undefined,
-      (e: unknown) => e as CallFailedError,
-    );
-    expect(err).toBeInstanceOf(CallFailedError);
-    expect(err?.status).toBe(404);
-    expect(err?.provisional).toContain(183);
+    const err = await failure(carol.call('*8'));
+    expect(err.status).toBe(404);
+    expect(err.provisional).toContain(183);
     await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'pickup_none', q850Cause: 1, dialedNumber: '*8', callerNumber: '2003' });
   }, 20_000);

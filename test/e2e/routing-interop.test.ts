@@ -10,7 +10,7 @@ import type { RunningHibiki, StartOptions } from '../support/hibiki.js';
 import { runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
 import { startDialingBaresip, type BaresipOptions, type DialingBaresip } from '../support/baresip.js';
 import { freePort } from '../support/ports.js';
-import { waitUntil } from '../support/call-helpers.js';
+import { ringingCall, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call } from '../support/test-ua.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
@@ -201,11 +201,7 @@ describe('routing features with real peers', () => {
       throw new Error(`baresip did not register:\n${carol.output.slice(-3000)}`);
     });
 
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const atBob = await ringing;
-    atBob.ring();
-    await outgoing.waitForProvisional(180);
+    const { outgoing, incoming: atBob } = await ringingCall(alice, bob, '2002');
 
     const dialled = await carol.command('dial', '**2002');
     expect(dialled.ok, carol.output.slice(-3000)).toBe(true);

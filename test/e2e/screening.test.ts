@@ -3,22 +3,12 @@
 // an international number is barred for a domestic extension and a restricted number for everyone
 // (prompt, 403); 184 hides the caller (From anonymous, Privacy: id), 186 shows a withholding extension.
 import { describe, expect, it } from 'vitest';
-import { waitUntil } from '../support/call-helpers.js';
+import { failure, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
-import { CallFailedError } from '../support/test-ua.js';
 
 const base = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` }));
 
 const { start } = hibikiSession({ defaults: { extensions: base } });
-
-async function failure(p: Promise<unknown>): Promise<CallFailedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CallFailedError);
-  return err as CallFailedError;
-}
 
 // An outside route to a carrier that is never reached: barred calls are refused before the trunk is used.
 const OUTSIDE = {

@@ -9,9 +9,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { RunningHibiki, TestExtension } from '../support/hibiki.js';
-import { nextRung, talking, waitUntil } from '../support/call-helpers.js';
+import { failure, nextRung, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
-import { TestUA, CallFailedError, type OutgoingCall } from '../support/test-ua.js';
+import { TestUA, type OutgoingCall } from '../support/test-ua.js';
 import { loadConfigText } from '../../src/config/load.js';
 
 const CARRIER_HOST = '127.0.0.2';
@@ -50,15 +50,6 @@ function start(c: TestUA, opts: { ext?: Record<string, Partial<TestExtension>>; 
 /** The carrier calls a DID of hibiki (From the given caller). */
 function fromCarrier(h: RunningHibiki, c: TestUA, did: string, from = CALLER, headers?: Record<string, string>): Promise<OutgoingCall> {
   return c.dial(did, { target: { host: '127.0.0.1', port: h.port('udp'), transport: 'udp' }, from, headers });
-}
-
-async function failure(p: Promise<unknown>): Promise<CallFailedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CallFailedError);
-  return err as CallFailedError;
 }
 
 /** The user part of a From/To/PAI value. */

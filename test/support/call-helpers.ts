@@ -1,6 +1,7 @@
 // Small helpers shared by the end-to-end call and feature tests.
+import { expect } from 'vitest';
 import type { RunningHibiki } from './hibiki.js';
-import { TestUA, type Call, type IncomingCall, type UaTransport } from './test-ua.js';
+import { CallFailedError, TestUA, type Call, type IncomingCall, type OutgoingCall, type UaTransport } from './test-ua.js';
 
 /** Poll until `check` holds; throws after `timeoutMs`. */
 export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -38,6 +39,26 @@ export async function connect(from: TestUA, to: TestUA, number: string): Promise
   const callee = await (await ringing).answer();
   const caller = await outgoing.answered;
   return { caller, callee };
+}
+
+/** `from` dials `number` and `to` rings without answering (its 180 has reached the caller). */
+export async function ringingCall(from: TestUA, to: TestUA, number: string): Promise<{ outgoing: OutgoingCall; incoming: IncomingCall }> {
+  const ringing = to.waitForCall();
+  const outgoing = await from.dial(number);
+  const incoming = await ringing;
+  incoming.ring();
+  await outgoing.waitForProvisional(180);
+  return { outgoing, incoming };
+}
+
+/** The CallFailedError that `p` (a call, or an outgoing call's `answered`) rejects with; the test fails if it does not. */
+export async function failure(p: Promise<unknown>): Promise<CallFailedError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CallFailedError);
+  return err as CallFailedError;
 }
 
 /**
