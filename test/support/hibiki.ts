@@ -2,13 +2,12 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../../src/config/load.js';
 import { formatConfigError } from '../../src/config/errors.js';
 import { HibikiServer } from '../../src/server.js';
 import type { TransportName } from '../../src/sip/message.js';
+import { captureLogger } from './logger.js';
 
 export interface TestExtension {
   number: string;
@@ -84,16 +83,7 @@ export async function startHibiki(opts: StartOptions = {}): Promise<RunningHibik
   const configPath = writeConfig(dir, opts, dataDir);
   const loaded = loadConfigFile(configPath);
   if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'));
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      cb();
-    },
-  });
-  const logger: Logger = pino({ level: loaded.config.log.level }, sink);
+  const { logger, lines: logs } = captureLogger(loaded.config.log.level);
   const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false, now: opts.now });
   await server.start();
   return {

@@ -3,12 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, type HibikiConfig } from '../../../src/config/schema.js';
 import { ForwardingService, type ForwardingState } from '../../../src/pbx/forwarding.js';
 import { openDatabase, type Database } from '../../../src/store/db.js';
+import { captureLogger } from '../../support/logger.js';
 
 const NUMBERS = ['2001', '2002', '2003', '2004'];
 // Monday 2026-11-23, Asia/Tokyo.
@@ -27,17 +27,6 @@ function buildConfig(opts: { ext?: Record<string, Ext>; extra?: Record<string, u
     restrictions: { list: ['0120*', '0990000000'] },
     ...opts.extra,
   });
-}
-
-function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
 }
 
 let dir: string;
@@ -240,7 +229,7 @@ describe('setCondition', () => {
   });
 
   it('logs each change on one structured line', () => {
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = captureLogger('debug');
     const { fwd } = service(buildConfig(), undefined, logger);
     fwd.setCondition('2002', 'cfu', true, '2003', 'service-code');
     fwd.setCondition('2002', 'cfu', true, '110', 'cli');
@@ -291,7 +280,7 @@ describe('effective forwarding', () => {
     });
 
     it('a row whose destination breaks the rules forwards nowhere (and warns once)', () => {
-      const { logger, lines } = captureLogger();
+      const { logger, lines } = captureLogger('debug');
       const { fwd } = service(buildConfig({ ext, extra: { schedules } }), undefined, logger);
       clock = MON_10;
       expect(fwd.effective('2001')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });

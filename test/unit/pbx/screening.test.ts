@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, type HibikiConfig } from '../../../src/config/schema.js';
 import { callerNumberForms, findInboundRule, isAnonymousCaller, monthIn, previousMonth, Screening } from '../../../src/pbx/screening.js';
 import { SipRequest, type HeaderEntry } from '../../../src/sip/message.js';
 import { openDatabase, type Database } from '../../../src/store/db.js';
 import { ScreeningStore } from '../../../src/store/screening-store.js';
+import { captureLogger } from '../../support/logger.js';
 
 const ext = (number: string, over: Record<string, unknown> = {}) => ({ number, name: `User ${number}`, password: `secret-${number}`, ...over });
 
@@ -30,17 +29,6 @@ function config(over: Record<string, unknown> = {}): HibikiConfig {
     screening: { blockList: ['05055555555', '+1*'] },
     ...over,
   });
-}
-
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
 }
 
 // 2024-05-31 23:30 in Tokyo is 14:30 UTC: still May there, half an hour before June.

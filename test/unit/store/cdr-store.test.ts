@@ -1,15 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildCdr } from '../../../src/pbx/cdr.js';
 import type { CallFacts, CdrRecord } from '../../../src/pbx/cdr.js';
 import { CdrStore, startRetentionPurge } from '../../../src/store/cdr-store.js';
 import { databaseFileName, openDatabase } from '../../../src/store/db.js';
+import { captureLogger } from '../../support/logger.js';
 import type { Database } from '../../../src/store/db.js';
 
 const DAY = 86_400_000;
@@ -30,18 +28,6 @@ function cdr(startedAt: number, over: Partial<CallFacts> = {}): CdrRecord {
     sipStatus: 200,
     ...over,
   });
-}
-
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger: Logger = pino({ level: 'info' }, sink);
-  return { logger, lines };
 }
 
 describe('CdrStore', () => {
