@@ -68,6 +68,19 @@ async function dialingBaresip(opts: BaresipOptions): Promise<DialingBaresip> {
   return b;
 }
 
+/** sipp dials `code` as 2002 (uac-service-code.xml: answered, prompt, BYE from hibiki) and passes. */
+async function sippServiceCode(h: RunningHibiki, code: string): Promise<SippResult> {
+  const res = await runSipp({
+    scenario: 'uac-service-code.xml',
+    target: udp(h),
+    inject: [['2002', sippAuth('2002', 'secret-2002'), code]],
+    rtpEcho: true,
+    timeoutSec: 20,
+  });
+  expectPassed(res, `sipp dialling ${code}`);
+  return res;
+}
+
 /** A sipp phone registered as `ext` on a fixed port, so a later sipp UAS on that port receives its calls. */
 async function registerSippPhone(h: RunningHibiki, ext: string): Promise<number> {
   const localPort = await freePort();
@@ -122,14 +135,7 @@ describe('routing features with real peers', () => {
     const { h } = await start();
     expect(h.server.forwarding.effective('2002').cfu).toBeUndefined();
 
-    const set = await runSipp({
-      scenario: 'uac-service-code.xml',
-      target: udp(h),
-      inject: [['2002', sippAuth('2002', 'secret-2002'), '14212003']],
-      rtpEcho: true,
-      timeoutSec: 20,
-    });
-    expectPassed(set, 'sipp dialling 14212003');
+    const set = await sippServiceCode(h, '14212003');
     // hibiki challenged the first INVITE, answered the authenticated one, and sent BYE with cause 16.
     expect(set.messages).toMatch(/SIP\/2\.0 401 [\s\S]*WWW-Authenticate: Digest[^\r\n]*algorithm=MD5/);
     expect(set.messages).toMatch(/BYE sip:2002@127\.0\.0\.1:\d+[^\r\n]* SIP\/2\.0\r?\n(?:[^\r\n]+\r?\n)*?Reason: Q\.850;\s*cause=16/i);
@@ -145,14 +151,7 @@ describe('routing features with real peers', () => {
     expect(setRow).toMatchObject({ feature: 'service_code', callerNumber: '2002', dialedNumber: '14212003', disposition: 'answered', hangupBy: 'system', q850Cause: 16 });
     expect(setRow?.hangupReason).toContain('cfu on to 2003');
 
-    const clear = await runSipp({
-      scenario: 'uac-service-code.xml',
-      target: udp(h),
-      inject: [['2002', sippAuth('2002', 'secret-2002'), '1422']],
-      rtpEcho: true,
-      timeoutSec: 20,
-    });
-    expectPassed(clear, 'sipp dialling 1422');
+    await sippServiceCode(h, '1422');
     expect(h.server.forwarding.effective('2002').cfu).toBeUndefined();
     const rows = await cdrRows(h, 2);
     expect(rows.find((r) => r.dialedNumber === '1422')).toMatchObject({ feature: 'service_code', callerNumber: '2002', disposition: 'answered', hangupBy: 'system' });
