@@ -40,6 +40,12 @@ export async function refuseWithPrompt(
   call.feature = attempt.feature;
   call.trunk = attempt.trunk;
   calls.adopt(call);
+  // A CANCEL can come at any point, even before the prompt starts (the stack has answered it 487 then).
+  let stopPrompt: (() => void) | undefined;
+  attempt.res.onCancel(() => {
+    stopPrompt?.();
+    call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled during the announcement' });
+  });
   const finish = () => {
     if (!attempt.res.finalResponseSent) attempt.res.send(final.status, undefined, { headers: { reason: formatReason(final.cause) } });
     call.finish({ disposition: 'failed', hangupBy: 'system', q850: final.cause, sipStatus: final.status, reason: final.reason });
@@ -48,29 +54,23 @@ export async function refuseWithPrompt(
     finish();
     return;
   }
-  let cancelled = false;
   try {
     const ep = await media.createEndpoint({ label: `${attempt.req.callId}/announce` });
     try {
       const { sdp } = await media.answerOffer(ep, attempt.offer);
-      const headers: Record<string, string> = { 'content-type': 'application/sdp' };
-      if (attempt.req.source) headers.contact = `<${deps.stack.contactUri(attempt.req.source.transport, attempt.req.source.address)}>`;
-      attempt.res.send(183, undefined, { headers, body: sdp });
-      const h = media.play(ep, files);
-      attempt.res.onCancel(() => {
-        cancelled = true;
-        h.stop();
-      });
-      await h.done;
+      if (!call.isFinished && !attempt.res.finalResponseSent) {
+        const headers: Record<string, string> = { 'content-type': 'application/sdp' };
+        if (attempt.req.source) headers.contact = `<${deps.stack.contactUri(attempt.req.source.transport, attempt.req.source.address)}>`;
+        attempt.res.send(183, undefined, { headers, body: sdp });
+        const h = media.play(ep, files);
+        stopPrompt = () => h.stop();
+        await h.done;
+      }
     } finally {
       media.destroy(ep);
     }
   } catch (err) {
     call.log.warn({ err: (err as Error).message }, 'announcement not played');
-  }
-  if (cancelled) {
-    call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled during the announcement' });
-    return;
   }
   finish();
 }
@@ -81,12 +81,14 @@ export async function answerWithPrompt(deps: AnnounceDeps, attempt: AnnouncedAtt
   const call = new Call(attempt.req.callId, attempt.direction, attempt.caller, attempt.dialled, { number: attempt.dialled }, media, logger);
   call.feature = attempt.feature;
   calls.adopt(call);
+  // A CANCEL before the answer (the stack has answered it 487) ends the attempt; the setting already took effect.
+  attempt.res.onCancel(() => call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: `${reason} (caller cancelled before the confirmation)` }));
   let ep;
   try {
     ep = await media.createEndpoint({ label: `${attempt.req.callId}/announce` });
   } catch (err) {
     call.log.error({ err }, 'no media endpoint');
-    attempt.res.send(503, undefined, { headers: { reason: formatReason(47) } });
+    if (!attempt.res.finalResponseSent) attempt.res.send(503, undefined, { headers: { reason: formatReason(47) } });
     call.finish({ disposition: 'failed', hangupBy: 'system', q850: 47, sipStatus: 503, reason: 'no RTP ports' });
     return;
   }
@@ -95,8 +97,12 @@ export async function answerWithPrompt(deps: AnnounceDeps, attempt: AnnouncedAtt
     sdp = attempt.offer !== undefined ? (await media.answerOffer(ep, attempt.offer)).sdp : await media.createOffer(ep);
   } catch (err) {
     media.destroy(ep);
-    attempt.res.send(488, undefined, { headers: { reason: formatReason(65) } });
+    if (!attempt.res.finalResponseSent) attempt.res.send(488, undefined, { headers: { reason: formatReason(65) } });
     call.finish({ disposition: 'failed', hangupBy: 'system', q850: 65, sipStatus: 488, reason: (err as Error).message });
+    return;
+  }
+  if (call.isFinished || attempt.res.finalResponseSent) {
+    media.destroy(ep);
     return;
   }
   const dialog = stack.createUAS(attempt.req, attempt.res, { localSdp: sdp });

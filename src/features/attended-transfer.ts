@@ -118,6 +118,7 @@ export class AttendedTransfer {
       presentedAs: transferor.party,
       ringTimeoutSec: this.deps.config().calls.transferRingTimeout,
       onRinging: (cancel) => (c.cancelRinging = cancel),
+      by: transferor.extension,
     });
     c.cancelRinging = undefined;
     if (c.heldGone && !call.isFinished) {

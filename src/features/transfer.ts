@@ -200,7 +200,7 @@ export class BlindTransfer {
     if (!progress) calls.dropLeg(transferor);
     // The other party must not end the call silently while we ring: its hangup ends everything.
     const presentedAs = other.party;
-    const result = await calls.dialLeg(call, number, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout });
+    const result = await calls.dialLeg(call, number, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout, by: transferor.extension });
     if (call.isFinished) return;
     if ('leg' in result) {
       moh?.stop();

@@ -90,7 +90,19 @@ export class CallManager {
 
   private deliveryDeps(): DeliveryDeps {
     const { stack, registrar, router, trunks, forwarding, hunt, ringing } = this.deps;
-    return { stack, registrar, router, trunks, forwarding, hunt, ringing, callsOf: (e) => this.callsOf(e), now: () => this.now() };
+    return {
+      stack,
+      registrar,
+      router,
+      trunks,
+      forwarding,
+      hunt,
+      ringing,
+      callsOf: (e) => this.callsOf(e),
+      now: () => this.now(),
+      answerPicker: (call, picker) => this.answerInto(call, picker.req, picker.res, { number: picker.extension.number, name: picker.extension.name }, picker.extension.number),
+      dropLeg: (leg) => this.dropLeg(leg),
+    };
   }
 
   start(): void {
@@ -228,6 +240,9 @@ export class CallManager {
       return;
     }
     if (target.kind === 'group') {
+      // A group has no block list of its own: the tenant's applies.
+      const attempt = { direction: 'internal' as const, caller, dialled: resolution.dialled };
+      if (!(await this.screen(req, res, offer, attempt, {}, { number: caller.number, anonymous: presentation === 'withhold' }))) return;
       const call = new Call(req.callId, 'internal', caller, resolution.dialled, { number: target.group.number, name: target.group.name }, this.deps.media, this.deps.logger);
       await this.placeCall(call, req, res, offer, mf, { kind: 'group', group: target.group }, placeOpts);
       return;
@@ -443,7 +458,7 @@ export class CallManager {
     if (outcome.kind === 'cancelled') return;
     if (settled) {
       if (outcome.kind === 'answered') void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
-      if (outcome.kind === 'picked' && !outcome.picker.res.finalResponseSent) outcome.picker.res.send(404, undefined, { headers: { reason: formatReason(1) } });
+      if (outcome.kind === 'picked') this.dropLeg(outcome.leg);
       return;
     }
     settled = true;
@@ -453,18 +468,24 @@ export class CallManager {
       return;
     }
     if (outcome.kind === 'picked') {
-      await this.completePickup(call, req, res, legA, legB, answerA, outcome.picker, outcome.extension);
+      this.completePickup(call, req, res, legA, legB, answerA, outcome.leg, outcome.extension);
       return;
     }
     const dialog = outcome.dialog;
     try {
-      if (dialog.remote.sdp) await media.acceptAnswer(epB, dialog.remote.sdp);
+      if (dialog.remote.sdp) {
+        // Early media already took the answer to our offer (the same phone's 183, or an earlier hunt or
+        // forwarding hop): offer again — the same ports and codecs — so the final answer can be applied.
+        if (earlyMedia) await media.createOffer(epB);
+        await media.acceptAnswer(epB, dialog.remote.sdp);
+      }
       let localSdpA = answerA;
       if (localSdpA === undefined) localSdpA = await media.createOffer(epA);
       media.bridge(epA, epB);
       legA.peer = legB;
       legB.peer = legA;
       legB.dialog = dialog;
+      if (outcome.release) legB.holds(outcome.release);
       legB.party = outcome.party;
       legB.extension = outcome.extension;
       call.callee = outcome.party;
@@ -502,39 +523,47 @@ export class CallManager {
   }
 
   /**
-   * F-PICKUP: the picker's INVITE takes the ringing call. The picker gets a leg of its own (its offer
-   * answered by a new endpoint), the caller is answered, and the unused callee-side endpoint goes.
+   * F-PICKUP: the picker's leg (already answered by the Delivery) takes the ringing call: the caller is
+   * answered and bridged to it, and the unused callee-side endpoint goes.
    */
-  private async completePickup(call: Call, req: SipRequest, res: ServerResponse, legA: Leg, legB: Leg, answerA: string | undefined, picker: DialContext, extension: string): Promise<void> {
-    const { media, stack } = this.deps;
+  private completePickup(call: Call, req: SipRequest, res: ServerResponse, legA: Leg, legB: Leg, answerA: string | undefined, leg: Leg, extension: string): void {
+    const { media } = this.deps;
     call.removeLeg(legB);
     this.byEndpoint.delete(legB.endpoint);
     media.destroy(legB.endpoint);
-    const party = { number: picker.extension.number, name: picker.extension.name };
-    const leg = await this.answerInto(call, picker.req, picker.res, party, picker.extension.number);
-    if (!leg) {
-      this.hangup(call, 'system', 41, 'pickup failed');
-      if (!res.finalResponseSent) res.send(500, undefined, { headers: { reason: formatReason(41) } });
-      return;
-    }
-    if (call.isFinished) {
+    if (call.isFinished || res.finalResponseSent) {
+      // The caller gave up (CANCEL, answered 487 by the stack) just as the picker was answered.
       this.dropLeg(leg);
+      call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled during pickup' });
       return;
     }
-    try {
-      const localSdpA = answerA ?? (await media.createOffer(legA.endpoint));
-      legA.dialog = stack.createUAS(req, res, { localSdp: localSdpA });
-    } catch (err) {
-      call.log.warn({ err: (err as Error).message }, 'picked call could not be answered');
-      this.hangup(call, 'system', 41, 'pickup failed');
+    if (answerA === undefined) {
+      // A delayed-offer caller: offer in the 200, the answer comes in the ACK (wireLeg applies it).
+      void media.createOffer(legA.endpoint).then(
+        (sdp) => this.answerPickedCaller(call, req, res, legA, leg, sdp, extension),
+        (err: unknown) => {
+          call.log.warn({ err: (err as Error).message }, 'picked call could not be answered');
+          this.hangup(call, 'system', 41, 'pickup failed');
+        },
+      );
       return;
     }
+    this.answerPickedCaller(call, req, res, legA, leg, answerA, extension);
+  }
+
+  private answerPickedCaller(call: Call, req: SipRequest, res: ServerResponse, legA: Leg, leg: Leg, sdp: string, extension: string): void {
+    if (call.isFinished || res.finalResponseSent) {
+      this.dropLeg(leg);
+      call.finish({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled during pickup' });
+      return;
+    }
+    legA.dialog = this.deps.stack.createUAS(req, res, { localSdp: sdp });
+    const picker = leg.extension ?? leg.party.number;
     call.feature = 'pickup';
-    call.pickedUpBy = picker.extension.number;
+    call.pickedUpBy = picker;
     call.callee = { number: extension, name: this.deps.router.extension(extension)?.name };
-    call.markAnswered(picker.extension.number);
-    call.answeredBy = picker.extension.number;
-    call.log.info({ callee: extension, pickedUpBy: picker.extension.number }, 'call answered by pickup');
+    call.markAnswered(picker);
+    call.log.info({ callee: extension, pickedUpBy: picker }, 'call answered by pickup');
     this.wireLeg(call, legA);
     this.bridgeLegs(call, legA, leg);
   }
@@ -560,7 +589,13 @@ export class CallManager {
   async dialLeg(
     call: Call,
     number: string,
-    opts: { presentedAs: Party; ringTimeoutSec: number; onRinging?: (cancel: () => void) => void },
+    opts: {
+      presentedAs: Party;
+      ringTimeoutSec: number;
+      onRinging?: (cancel: () => void) => void;
+      /** The extension on whose behalf the number is dialled (a transferor): its outbound class and restrictions apply. */
+      by?: string;
+    },
   ): Promise<{ leg: Leg } | { failure: { status: number; cause: number; disposition: Disposition } }> {
     const { media } = this.deps;
     const config = this.deps.config();
@@ -577,7 +612,7 @@ export class CallManager {
       offer,
       presentation: 'present',
       maxForwards: config.calls.maxForwards,
-      origin: undefined,
+      origin: opts.by !== undefined ? this.deps.router.extension(opts.by) : undefined,
       caller: opts.presentedAs,
       ringTimeoutSec: opts.ringTimeoutSec,
       annotate: false,
@@ -589,19 +624,19 @@ export class CallManager {
     call.off('ended', stop);
     if (outcome.kind === 'picked') {
       media.destroy(ep);
-      const picker = outcome.picker;
       if (call.isFinished) {
-        if (!picker.res.finalResponseSent) picker.res.send(404, undefined, { headers: { reason: formatReason(1) } });
+        this.dropLeg(outcome.leg);
         return { failure: { status: 487, cause: 16, disposition: 'cancelled' } };
       }
-      const leg = await this.answerInto(call, picker.req, picker.res, { number: picker.extension.number, name: picker.extension.name }, picker.extension.number);
-      if (!leg) return { failure: { status: 500, cause: 41, disposition: 'failed' } };
-      call.log.info({ number, pickedUpBy: picker.extension.number }, 'leg answered by pickup');
-      return { leg };
+      call.log.info({ number, pickedUpBy: outcome.leg.extension }, 'leg answered by pickup');
+      return { leg: outcome.leg };
     }
     if (outcome.kind !== 'answered' || call.isFinished) {
       media.destroy(ep);
-      if (outcome.kind === 'answered') void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
+      if (outcome.kind === 'answered') {
+        outcome.release?.();
+        void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
+      }
       if (outcome.kind === 'failed') return { failure: { status: outcome.status, cause: outcome.cause, disposition: outcome.disposition } };
       return { failure: { status: 487, cause: 16, disposition: 'cancelled' } };
     }
@@ -609,10 +644,12 @@ export class CallManager {
       if (outcome.dialog.remote.sdp) await media.acceptAnswer(ep, outcome.dialog.remote.sdp);
     } catch {
       media.destroy(ep);
+      outcome.release?.();
       void outcome.dialog.destroy({ headers: { reason: formatReason(65) } });
       return { failure: { status: 488, cause: 65, disposition: 'failed' } };
     }
     const leg = call.addLeg(new Leg('callee', ep, outcome.party, outcome.extension));
+    if (outcome.release) leg.holds(outcome.release);
     leg.dialog = outcome.dialog;
     this.byEndpoint.set(ep, call);
     this.applyDtmfPolicy(leg, config);
@@ -637,13 +674,24 @@ export class CallManager {
    */
   async answerInto(call: Call, req: SipRequest, res: ServerResponse, party: Party, extension: string | undefined): Promise<Leg | undefined> {
     const { media, stack } = this.deps;
-    const ep = await media.createEndpoint({ label: `${call.callId}/${party.number}` });
+    let ep: EndpointId;
+    try {
+      ep = await media.createEndpoint({ label: `${call.callId}/${party.number}` });
+    } catch {
+      if (!res.finalResponseSent) res.send(503, undefined, { headers: { reason: formatReason(47) } });
+      return undefined;
+    }
     let sdp: string;
     try {
       sdp = isSdp(req) ? (await media.answerOffer(ep, req.body.toString('utf8'))).sdp : await media.createOffer(ep);
     } catch (err) {
       media.destroy(ep);
-      res.send(err instanceof MediaError ? err.sipStatus : 500);
+      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+      return undefined;
+    }
+    // The INVITE may have been cancelled (487 already sent) while its media was being set up.
+    if (res.finalResponseSent || call.isFinished) {
+      media.destroy(ep);
       return undefined;
     }
     const leg = call.addLeg(new Leg('callee', ep, party, extension));
@@ -691,6 +739,7 @@ export class CallManager {
     if (leg.ended) return;
     leg.ended = true;
     leg.onDigit = undefined;
+    leg.release();
     if (leg.dialog && leg.dialog.state !== 'terminated') void leg.dialog.destroy({ headers: { reason: formatReason(cause) } });
     this.deps.media.destroy(leg.endpoint);
   }
@@ -710,6 +759,7 @@ export class CallManager {
     const callOf = (): Call => this.byEndpoint.get(leg.endpoint) ?? initial;
     d.on('destroy', (req, why) => {
       leg.ended = true;
+      leg.release();
       if (leg.onEnded) {
         // A feature (transfer, park) owns what happens when this leg goes away.
         leg.onEnded(req);

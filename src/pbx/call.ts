@@ -27,6 +27,19 @@ export class Leg {
   peer: Leg | undefined;
   /** When set, a feature decides what the end of this leg means (instead of hanging up the call). */
   onEnded: ((req: SipRequest | undefined) => void) | undefined;
+  /** Resources this leg holds (a trunk channel), given back once when the leg ends. */
+  private releases: Array<() => void> = [];
+
+  /** Give `fn` back when this leg ends (at once if it already has). */
+  holds(fn: () => void): void {
+    if (this.ended) fn();
+    else this.releases.push(fn);
+  }
+
+  /** The leg has ended: give back what it held. Idempotent. */
+  release(): void {
+    for (const fn of this.releases.splice(0)) fn();
+  }
 
   constructor(
     readonly role: LegRole,
@@ -171,6 +184,7 @@ export class Call extends EventEmitter {
     for (const leg of this.legs) {
       leg.ended = true;
       leg.onDigit = undefined;
+      leg.release();
       this.media.destroy(leg.endpoint);
     }
     const full: CallOutcome = {

@@ -7,8 +7,9 @@ import type { HibikiConfig } from '../config/schema.js';
 import type { SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { Dialog } from '../sip/dialog.js';
-import { outboundVerdict } from './number-rules.js';
-import type { Call, Disposition, ForwardFeature, HangupBy, Party } from './call.js';
+import { performance } from 'node:perf_hooks';
+import { isServiceNumber, outboundVerdict } from './number-rules.js';
+import type { Call, Disposition, ForwardFeature, HangupBy, Leg, Party } from './call.js';
 import type { DialContext } from './b2bua.js';
 import type { Registrar } from './registrar.js';
 import type { ExtensionConfig, GroupConfig, RouteConfig, Router, TrunkConfig } from './router.js';
@@ -32,12 +33,25 @@ export interface DeliveryDeps {
   ringing: RingingCalls;
   /** Calls the extension is part of now (busy and call-waiting decisions). */
   callsOf: (extension: string) => number;
+  /** Wall-clock time for CDR hop times (ring and group deadlines use a monotonic clock). */
   now: () => number;
+  /** Answer a picker's INVITE into the call (its own leg, wired but not bridged); undefined when it went away. */
+  answerPicker: (call: Call, picker: DialContext) => Promise<Leg | undefined>;
+  dropLeg: (leg: Leg) => void;
 }
 
 export type DeliveryOutcome =
-  | { kind: 'answered'; dialog: Dialog; label: string; party: Party; extension: string | undefined; group?: GroupConfig }
-  | { kind: 'picked'; picker: DialContext; extension: string }
+  | {
+      kind: 'answered';
+      dialog: Dialog;
+      label: string;
+      party: Party;
+      extension: string | undefined;
+      group?: GroupConfig;
+      /** Gives back what the answered destination holds (a trunk channel) once its leg ends. */
+      release?: () => void;
+    }
+  | { kind: 'picked'; leg: Leg; extension: string }
   | { kind: 'failed'; status: number; cause: number; disposition: Disposition; reason: string; hangupBy: HangupBy }
   | { kind: 'cancelled' };
 
@@ -223,7 +237,9 @@ export class Delivery {
   async toGroup(group: GroupConfig, arrival: Arrival = DIRECT): Promise<DeliveryOutcome> {
     if (this.cancelled) return { kind: 'cancelled' };
     const startedAt = this.deps.now();
-    const deadline = startedAt + group.timeout * 1000;
+    const deadline = performance.now() + group.timeout * 1000;
+    if (this.visited.has(group.number)) return fail(482, 25, 'failed', `group ${group.number} reached twice`);
+    this.visited.add(group.number);
     this.arriving({ number: group.number, name: group.name }, arrival);
     const from = this.fromHeader(group.displayPrefix !== undefined ? `${group.displayPrefix}${this.caller.name ?? this.caller.number}` : this.caller.name);
     let rang = false;
@@ -278,7 +294,7 @@ export class Delivery {
         const order = this.deps.hunt.order(group, available());
         let rungThisPass = false;
         for (const member of order) {
-          const left = deadline - this.deps.now();
+          const left = deadline - performance.now();
           if (left < 1000 || this.cancelled) break;
           if (!available().has(member)) continue;
           if (!firstNoted) {
@@ -286,7 +302,7 @@ export class Delivery {
             firstNoted = true;
           }
           rang = true;
-          const before = this.deps.now();
+          const before = performance.now();
           const outcome = await this.ring({
             contacts: this.contactsOf(member),
             extensions: [member],
@@ -297,10 +313,10 @@ export class Delivery {
           });
           if (outcome.kind === 'answered') return answered(outcome, member);
           if (outcome.kind === 'picked' || outcome.kind === 'cancelled') return outcome;
-          if (outcome.kind === 'timeout' || this.deps.now() - before >= 1000) rungThisPass = true;
+          if (outcome.kind === 'timeout' || performance.now() - before >= 1000) rungThisPass = true;
           this.call.log.info({ group: group.number, member, result: outcome.kind }, 'hunt member did not answer');
         }
-        if (!rungThisPass || deadline - this.deps.now() < 1000 || this.cancelled) break;
+        if (!rungThisPass || deadline - performance.now() < 1000 || this.cancelled) break;
       }
     }
     if (this.cancelled) return { kind: 'cancelled' };
@@ -325,21 +341,32 @@ export class Delivery {
     // Whose outside line this is: the forwarding extension's for a forwarded call, else the caller's.
     const forwarder = arrival.from !== undefined ? this.deps.router.extension(arrival.from) : undefined;
     const responsible = forwarder ?? this.opts.origin;
-    if (forwarder) {
-      if (forwarder.callerId === 'none') return fail(403, 21, 'failed', `external forwarding barred for ${forwarder.number}`);
-      const v = outboundVerdict(dialled, forwarder.outboundClass, this.config.restrictions);
+    const held = this.opts.channelHeld === true && arrival.from === undefined;
+    // A direct outbound call was checked before it got here; a forwarded hop or a transfer leg is checked
+    // against the extension responsible for it (F-SCREEN outbound class, restriction list, callerId none).
+    if (!held && responsible) {
+      if (responsible.callerId === 'none') return fail(403, 21, 'failed', `external calls barred for ${responsible.number}`);
+      if (arrival.from !== undefined && isServiceNumber(dialled, this.config.restrictions)) return fail(403, 21, 'failed', `${dialled} is an emergency or service number`);
+      const v = outboundVerdict(dialled, responsible.outboundClass, this.config.restrictions);
       if (!v.ok) return fail(403, 21, 'failed', v.reason);
     }
-    const held = this.opts.channelHeld === true && arrival.from === undefined;
+    let release: (() => void) | undefined;
     if (!held) {
       if (!trunks.acquire(trunk.name)) return fail(503, 34, 'failed', 'trunk channel limit');
-      this.call.once('ended', () => trunks.release(trunk.name));
+      let released = false;
+      release = () => {
+        if (released) return;
+        released = true;
+        trunks.release(trunk.name);
+      };
+      if (this.annotate) this.call.once('ended', release);
     }
     if (this.annotate) this.call.trunk = trunk.name;
     let target;
     try {
       target = await trunks.target(trunk);
     } catch (err) {
+      release?.();
       this.call.log.warn({ err: (err as Error).message, trunk: trunk.name }, 'trunk unreachable');
       return fail(503, 38, 'failed', 'trunk unreachable');
     }
@@ -363,9 +390,10 @@ export class Delivery {
       auth,
       assertedIdentity: `<sip:${presented}@${domain}>`,
     });
+    if (outcome.kind !== 'answered') release?.();
     switch (outcome.kind) {
       case 'answered':
-        return { kind: 'answered', dialog: outcome.dialog, label: outcome.label, party: { number: sent }, extension: undefined };
+        return { kind: 'answered', dialog: outcome.dialog, label: outcome.label, party: { number: sent }, extension: undefined, release };
       case 'picked':
       case 'cancelled':
         return outcome;
@@ -402,7 +430,7 @@ export class Delivery {
     noResponseTimeoutSec?: number;
     auth?: { username: string; password: string };
     assertedIdentity?: string;
-  }): Promise<RingOutcome | { kind: 'picked'; picker: DialContext; extension: string }> {
+  }): Promise<RingOutcome | { kind: 'picked'; leg: Leg; extension: string }> {
     if (this.cancelled) return Promise.resolve({ kind: 'cancelled' });
     const headers: [string, string][] = [['max-forwards', String(Math.max(0, this.opts.maxForwards - 1 - this.hops))]];
     if (this.opts.presentation === 'withhold') {
@@ -413,7 +441,7 @@ export class Delivery {
     return new Promise((resolve) => {
       let done = false;
       const removers: Array<() => void> = [];
-      const finish = (o: RingOutcome | { kind: 'picked'; picker: DialContext; extension: string }) => {
+      const finish = (o: RingOutcome | { kind: 'picked'; leg: Leg; extension: string }) => {
         if (done) return;
         done = true;
         for (const r of removers) r();
@@ -436,7 +464,10 @@ export class Delivery {
         },
       });
       this.stopRinging = () => ringer.cancel();
-      const since = this.deps.now();
+      const since = performance.now();
+      // One picker at a time: the phones keep ringing until the picker's own leg is answered, so a picker
+      // that cancels (or sends an unusable offer) leaves the call ringing as before.
+      let claimed = false;
       for (const extension of p.extensions) {
         removers.push(
           this.deps.ringing.add({
@@ -444,10 +475,25 @@ export class Delivery {
             call: this.call,
             since,
             pick: (picker) => {
-              if (done || this.cancelled) return false;
-              this.call.log.info({ extension, pickedBy: picker.extension.number }, 'call picked up');
-              finish({ kind: 'picked', picker, extension });
-              ringer.cancel();
+              if (done || this.cancelled || claimed) return false;
+              claimed = true;
+              this.call.log.info({ extension, pickedBy: picker.extension.number }, 'call being picked up');
+              void this.deps.answerPicker(this.call, picker).then(
+                (leg) => {
+                  claimed = false;
+                  if (!leg) return;
+                  if (done || this.cancelled) {
+                    this.deps.dropLeg(leg);
+                    return;
+                  }
+                  finish({ kind: 'picked', leg, extension });
+                  ringer.cancel();
+                },
+                (err: unknown) => {
+                  claimed = false;
+                  this.call.log.warn({ err: (err as Error).message }, 'pickup failed');
+                },
+              );
               return true;
             },
           }),
