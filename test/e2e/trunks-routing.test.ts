@@ -361,3 +361,44 @@ describe('a withheld outside caller stays withheld (F-CLIR)', () => {
     expect(req.get('from')).toContain('sip:anonymous@anonymous.invalid');
   }, 20_000);
 });
+
+describe('transfers through the trunk', () => {
+  it("a consult transfer to an outside number obeys the transferor's outbound class (never dialled)", async () => {
+    const c = await carrier();
+    const { h, phone } = await start(c, { ext: { '2002': { outboundClass: 'internal' } } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const ringing = bob.waitForCall();
+    const outgoing = await alice.dial('2002');
+    const bobCall = await (await ringing).answer();
+    const aliceCall = await outgoing.answered;
+    await bobCall.sendDtmf(`#9${OUTSIDE}#`, { method: 'rfc4733' });
+    await expect(c.waitForCall({ timeoutMs: 3000 })).rejects.toThrow();
+    // Bob is back with Alice.
+    await talking(aliceCall, bobCall, 401, 402);
+    await aliceCall.hangup();
+    void h;
+  }, 30_000);
+
+  it('the trunk channel of a failed consultation is given back at once, not when the call ends', async () => {
+    const c = await carrier();
+    const { h, phone } = await start(c, { config: { trunks: [{ name: 'carrier', host: CARRIER_HOST, port: c.address.port, register: false, domain: 'carrier.test', callerId: '0311112222', channels: 1 }] } });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const ringing = bob.waitForCall();
+    const outgoing = await alice.dial('2002');
+    const bobCall = await (await ringing).answer();
+    const aliceCall = await outgoing.answered;
+    await bobCall.sendDtmf(`#9${OUTSIDE}#`, { method: 'rfc4733' });
+    (await c.waitForCall({ timeoutMs: 8000 })).reject(486);
+    // The consultation failed; Alice and Bob still talk, and the one channel is free again.
+    await talking(aliceCall, bobCall, 411, 412);
+    const carolOut = await carol.dial('0399990000');
+    const atCarrier = await c.waitForCall({ timeoutMs: 5000 });
+    atCarrier.reject(486);
+    expect((await failure(carolOut.answered)).status).toBe(486);
+    await aliceCall.hangup();
+    void h;
+  }, 30_000);
+});
