@@ -108,7 +108,8 @@ describe('ServiceCodes', () => {
 
   async function dial(extension: string, dialled: string): Promise<boolean> {
     const ext = config.extensions.find((e) => e.number === extension)!;
-    const ctx = { req: { callId: `c-${dialled}` }, res: {}, extension: ext, dialled, offer: 'v=0\r\n' } as unknown as DialContext;
+    // The announcement helpers listen for a CANCEL on the response; this fake never gets one.
+    const ctx = { req: { callId: `c-${dialled}` }, res: { onCancel: () => undefined }, extension: ext, dialled, offer: 'v=0\r\n' } as unknown as DialContext;
     const n = outcomes.length;
     const claimed = handler(ctx);
     if (claimed) for (let i = 0; i < 100 && outcomes.length === n; i++) await new Promise((r) => setTimeout(r, 5));
