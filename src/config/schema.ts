@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_CODES, validateCodes } from '../features/code-config.js';
-import { forwardDestinationVerdict } from '../pbx/number-rules.js';
+import { forwardDestinationVerdict, type DestinationContext } from '../pbx/number-rules.js';
 import {
   bulkSetSchema,
   extensionForwardingSchema,
@@ -507,7 +507,11 @@ export const configObjectSchema = z
         if (!exts.has(m)) ctx.addIssue({ code: 'custom', path: ['pickupGroups', i, 'members', j], message: `pickup group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
       });
     });
-    const local = (n: string) => exts.has(n) || groupNumbers.has(n) || lotNumbers.includes(n);
+    // F-FWD destination rules: the router strips 184/186 when the call is placed, so they are refused.
+    const destinations: DestinationContext = {
+      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || lotNumbers.includes(n),
+      callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
+    };
     const schedules = new Set<string>();
     c.schedules.forEach((s, i) => {
       if (schedules.has(s.name)) ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `schedule ${s.name} is defined twice` });
@@ -521,7 +525,7 @@ export const configObjectSchema = z
       const named: Array<[string, string | undefined]> = [['unconditional', f.unconditional], ['busy', f.busy], ['noAnswer', f.noAnswer], ['unreachable', f.unreachable]];
       for (const [key, dest] of named) {
         if (dest === undefined) continue;
-        const v = forwardDestinationVerdict(dest, e, c.restrictions, local);
+        const v = forwardDestinationVerdict(dest, e, c.restrictions, destinations);
         if (!v.ok) ctx.addIssue({ code: 'custom', path: ['extensions', i, 'forwarding', key], message: v.reason });
       }
     });

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Database } from 'better-sqlite3';
 import type { ExtensionConfig, HibikiConfig } from '../config/schema.js';
 import { ForwardingStore } from '../store/forwarding-store.js';
-import { forwardDestinationVerdict, type Verdict } from './number-rules.js';
+import { forwardDestinationVerdict, type DestinationContext, type Verdict } from './number-rules.js';
 import { matchScheduleIndex } from './schedule.js';
 
 export type ForwardCondition = 'cfu' | 'cfb' | 'cfna' | 'cfur';
@@ -69,7 +69,8 @@ type BulkMember = HibikiConfig['bulkForwarding'][number]['members'][number];
 interface ConfigIndex {
   config: HibikiConfig;
   extensions: Map<string, ExtensionConfig>;
-  local: Set<string>;
+  /** What the F-FWD destination rules need to know of the dial plan (local numbers, 184/186). */
+  destinations: DestinationContext;
   /** extension / DID → its bulk memberships, in config order. */
   bulkByExtension: Map<string, Array<{ set: string; member: BulkMember }>>;
   bulkByDid: Map<string, Array<{ set: string; member: BulkMember }>>;
@@ -391,7 +392,7 @@ export class ForwardingService {
   }
 
   private verdict(idx: ConfigIndex, owner: { number: string; outboundClass: ExtensionConfig['outboundClass'] }, destination: string): Verdict {
-    return forwardDestinationVerdict(destination, owner, idx.config.restrictions, (n) => idx.local.has(n));
+    return forwardDestinationVerdict(destination, owner, idx.config.restrictions, idx.destinations);
   }
 
   private save(ext: ExtensionConfig, st: ForwardingState): void {
@@ -403,6 +404,10 @@ export class ForwardingService {
     const extensions = new Map(config.extensions.map((e) => [e.number, e]));
     const local = new Set<string>([...extensions.keys(), ...config.groups.map((g) => g.number), config.park.lot]);
     for (let n = config.park.slots[0]; n <= config.park.slots[1]; n++) local.add(String(n));
+    const destinations: DestinationContext = {
+      isLocal: (n) => local.has(n),
+      callPrefixes: { withhold: config.serviceCodes.withhold, present: config.serviceCodes.present },
+    };
     const bulkByExtension = new Map<string, Array<{ set: string; member: BulkMember }>>();
     const bulkByDid = new Map<string, Array<{ set: string; member: BulkMember }>>();
     for (const s of config.bulkForwarding) {
@@ -413,7 +418,7 @@ export class ForwardingService {
         map.set(key, list);
       }
     }
-    this.index = { config, extensions, local, bulkByExtension, bulkByDid, warned: new Set() };
+    this.index = { config, extensions, destinations, bulkByExtension, bulkByDid, warned: new Set() };
     return this.index;
   }
 }

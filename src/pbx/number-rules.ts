@@ -42,20 +42,35 @@ export function outboundVerdict(number: string, cls: OutboundClass, rules: Restr
   return { ok: true };
 }
 
+/** What forwardDestinationVerdict needs to know about the dial plan besides the restriction rules. */
+export interface DestinationContext {
+  /** A local number (extension, group, park lot or slot). */
+  isLocal: (n: string) => boolean;
+  /** The per-call prefixes (serviceCodes.withhold / present) the router strips when the call is placed. */
+  callPrefixes: { withhold: string; present: string };
+}
+
 /**
- * F-FWD destination rules: digits only (hyphens already removed), ≤ 32 digits, not an emergency or 1XX
- * service number, not the extension itself, not restricted, international only when the class allows it.
- * `isLocal` says whether the number is a local extension/group (those pass the outbound checks).
+ * F-FWD destination rules: digits only (hyphens already removed), ≤ 32 digits, not the extension itself,
+ * not carrying the 184/186 per-call prefix (the router would strip it, so the number really dialled would
+ * escape the checks below), not an emergency or 1XX service number, not restricted, international only
+ * when the class allows it. Local numbers pass the outbound checks.
  */
 export function forwardDestinationVerdict(
   destination: string,
   owner: { number: string; outboundClass: OutboundClass },
   rules: RestrictionRules,
-  isLocal: (n: string) => boolean,
+  ctx: DestinationContext,
 ): Verdict {
   if (!/^[0-9]{1,32}$/.test(destination)) return { ok: false, reason: 'a forwarding destination is 1–32 digits' };
   if (destination === owner.number) return { ok: false, reason: 'an extension cannot forward to itself' };
+  const { withhold, present } = ctx.callPrefixes;
+  for (const prefix of [withhold, present]) {
+    if (prefix.length > 0 && destination.length > prefix.length && destination.startsWith(prefix)) {
+      return { ok: false, reason: `a forwarding destination cannot carry the ${withhold}/${present} prefix` };
+    }
+  }
   if (isServiceNumber(destination, rules)) return { ok: false, reason: `${destination} is an emergency or service number` };
-  if (isLocal(destination)) return { ok: true };
+  if (ctx.isLocal(destination)) return { ok: true };
   return outboundVerdict(destination, owner.outboundClass, rules);
 }

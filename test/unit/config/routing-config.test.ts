@@ -64,6 +64,17 @@ describe('routing config', () => {
     expect(okOf(loadConfigText(yaml('03-1234-5678'), 'hibiki.yaml')).extensions[0]?.forwarding.unconditional).toBe('0312345678');
   });
 
+  it('refuses a forwarding destination with the 184/186 prefix', () => {
+    const yaml = (dest: string, extra = '') =>
+      head.replace('{ number: "2001", name: Alice, password: a }', `{ number: "2001", name: Alice, password: a, outboundClass: international, forwarding: { busy: "${dest}" } }`) + extra;
+    const err = (dest: string, extra?: string) => errorsOf(loadConfigText(yaml(dest, extra), 'hibiki.yaml')).map((e) => e.message).join('; ');
+    // 184110 would really be 110, 1842001 the extension itself, 186010… a way round the class.
+    for (const d of ['184110', '1842001', '1842002', '1860101234567']) expect(err(d), d).toContain('cannot carry the 184/186 prefix');
+    // The configured prefixes count, not the defaults.
+    const usCodes = 'serviceCodes:\n  withhold: "*67"\n  present: "*65"\n';
+    expect(okOf(loadConfigText(yaml('1840312345678', usCodes), 'hibiki.yaml')).extensions[0]?.forwarding.busy).toBe('1840312345678');
+  });
+
   it('refuses overlapping service codes and a code that overlaps a number', () => {
     oneError('serviceCodes:\n  pickup: "*8"\n  directedPickup: "*88"\n', 'starts with *8');
     oneError('serviceCodes:\n  dndOn: "200"\n', 'overlaps number 2001');

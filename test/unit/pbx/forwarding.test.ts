@@ -150,6 +150,18 @@ describe('setCondition', () => {
     expect(fwd.setCondition('2099', 'cfu', true, '2001')).toEqual({ ok: false, reason: 'unknown extension 2099' });
   });
 
+  it('refuses the 184/186 prefix, which the router strips when the call is placed', () => {
+    const { fwd } = service(buildConfig({ ext: { '2002': { outboundClass: 'international' } } }));
+    const before = fwd.state('2002');
+    const reason = (dest: string) => {
+      const r = fwd.setCondition('2002', 'cfu', true, dest);
+      return r.ok ? 'ok' : r.reason;
+    };
+    // 184110 would ring 110, 1842002 the extension itself.
+    for (const d of ['184110', '1842002', '1842003', '186-03-1234-5678']) expect(reason(d), d).toBe('a forwarding destination cannot carry the 184/186 prefix');
+    expect(fwd.state('2002')).toEqual(before);
+  });
+
   it('allows international destinations to an international-class extension; hyphens are ignored', () => {
     const { fwd } = service(buildConfig({ ext: { '2003': { outboundClass: 'international' } } }));
     expect(fwd.setCondition('2003', 'cfna', true, '010-1-555-0100')).toEqual({ ok: true, destination: '01015550100' });
@@ -259,6 +271,7 @@ describe('effective forwarding', () => {
         ],
       },
       { name: 'self', rows: [{ days: ['mon'], action: 'cfb', destination: '2001' }] },
+      { name: 'prefixed', rows: [{ days: ['mon'], action: 'cfu', destination: '184110' }] },
     ];
     const ext = { '2002': { forwardingSchedule: 'office', forwarding: { unconditional: '2001', noAnswerTimeout: 12 }, dnd: true }, '2001': { forwardingSchedule: 'self' } };
 
@@ -281,11 +294,19 @@ describe('effective forwarding', () => {
 
     it('a row whose destination breaks the rules forwards nowhere (and warns once)', () => {
       const { logger, lines } = captureLogger('debug');
-      const { fwd } = service(buildConfig({ ext, extra: { schedules } }), undefined, logger);
+      const withBad = { ...ext, '2003': { forwardingSchedule: 'prefixed' } };
+      const { fwd } = service(buildConfig({ ext: withBad, extra: { schedules } }), undefined, logger);
       clock = MON_10;
       expect(fwd.effective('2001')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });
       fwd.effective('2001');
       expect(lines.filter((l) => l.msg === 'schedule row destination refused')).toHaveLength(1);
+      // 184110 is 110 once the router strips the prefix.
+      expect(fwd.effective('2003')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });
+      const refused = lines.filter((l) => l.msg === 'schedule row destination refused').map((l) => [l.extension, l.reason]);
+      expect(refused).toEqual([
+        ['2001', 'an extension cannot forward to itself'],
+        ['2003', 'a forwarding destination cannot carry the 184/186 prefix'],
+      ]);
     });
   });
 });
@@ -371,6 +392,17 @@ describe('bulk forwarding', () => {
     expect(server.fwd.effective('2003')).toMatchObject({ cfu: '2001', source: 'normal' });
     cli.fwd.bulkOff('disaster');
     expect(server.fwd.effective('2002').source).toBe('normal');
+  });
+
+  it('a member whose destination carries 184/186 is an error and forwards nowhere', () => {
+    const sets = [{ name: 'bad', members: [{ extension: '2002', destination: '184110' }, { did: '0355550000', destination: '1862001' }] }];
+    const { fwd } = service(buildConfig({ extra: { bulkForwarding: sets } }));
+    expect(fwd.bulkOn('bad').map((r) => [r.member, r.result, r.detail])).toEqual([
+      ['2002', 'error', 'a forwarding destination cannot carry the 184/186 prefix'],
+      ['0355550000', 'error', 'a forwarding destination cannot carry the 184/186 prefix'],
+    ]);
+    expect(fwd.effective('2002').source).toBe('normal');
+    expect(fwd.didBulkDestination('0355550000')).toBeUndefined();
   });
 
   it('reports an extension that no longer exists as an error; an unknown set throws', () => {

@@ -7,6 +7,7 @@ import {
   matchesAny,
   matchesPattern,
   outboundVerdict,
+  type DestinationContext,
   type OutboundClass,
   type RestrictionRules,
 } from '../../../src/pbx/number-rules.js';
@@ -114,9 +115,9 @@ describe('outboundVerdict', () => {
 
 describe('forwardDestinationVerdict', () => {
   const locals = new Set(['2001', '2002', '3000']);
-  const isLocal = (n: string) => locals.has(n);
+  const CTX: DestinationContext = { isLocal: (n) => locals.has(n), callPrefixes: { withhold: '184', present: '186' } };
   const owner = (outboundClass: OutboundClass = 'domestic') => ({ number: '2001', outboundClass });
-  const verdict = (dest: string, cls: OutboundClass = 'domestic', r = DEFAULTS) => forwardDestinationVerdict(dest, owner(cls), r, isLocal);
+  const verdict = (dest: string, cls: OutboundClass = 'domestic', r = DEFAULTS, ctx = CTX) => forwardDestinationVerdict(dest, owner(cls), r, ctx);
 
   it('accepts a local extension or group and a domestic number', () => {
     expect(verdict('2002')).toEqual({ ok: true });
@@ -159,5 +160,16 @@ describe('forwardDestinationVerdict', () => {
 
   it('refuses outside destinations for an internal extension', () => {
     expect(verdict('0312345678', 'internal')).toMatchObject({ ok: false, reason: expect.stringContaining('outside calls') });
+  });
+
+  it('refuses a destination carrying the 184/186 per-call prefix, which the router would strip', () => {
+    // 1421 184110 would really forward to 110; 184010… would escape the domestic class; 1842001 is 2001 itself.
+    for (const d of ['184110', '1840101234567890', '1842001', '1842002', '18609012345678', '1860312345678']) {
+      expect(verdict(d, 'international'), d).toMatchObject({ ok: false, reason: 'a forwarding destination cannot carry the 184/186 prefix' });
+    }
+    // The prefixes are the configured ones.
+    const ctx = { ...CTX, callPrefixes: { withhold: '*67', present: '*65' } };
+    expect(verdict('1840312345678', 'domestic', DEFAULTS, ctx)).toEqual({ ok: true });
+    expect(verdict('184', 'international')).toMatchObject({ ok: false, reason: expect.stringContaining('emergency or service') });
   });
 });
