@@ -17,7 +17,8 @@ const digitString = (pattern: RegExp, message: string) =>
 
 /**
  * F-FWD destination rule, syntactic part: digits (hyphens ignored), at most 32 digits. The semantic part
- * (not self, not 1XX, not restricted, international only when allowed) is in src/pbx/number-rules.ts.
+ * (not self, no 184/186 prefix, not 1XX, not a park number, local or taken by an outbound route, not
+ * restricted, international only when allowed) is in src/pbx/number-rules.ts, checked in schema.ts.
  */
 export const forwardDestinationSchema = digitString(/^[0-9][0-9-]{0,40}$/, 'a forwarding destination is digits (hyphens allowed)')
   .transform((v) => v.replace(/-/g, ''))
@@ -66,7 +67,7 @@ const groupSchema = z
       .describe('Extensions in hunt order.'),
     memberRingTime: int(20, 5, 360, 'Seconds each member rings before the next one is tried (not used by ringall).'),
     timeout: int(60, 5, 3600, 'Seconds the group is tried in total before noAnswerDestination.'),
-    noAnswerDestination: forwardDestinationSchema.optional().describe('Where the call goes when no member answers within timeout; unset: 480 (or 486 when every member was busy).'),
+    noAnswerDestination: forwardDestinationSchema.optional().describe('Where the call goes when no member answers within timeout: an extension, another group, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).'),
     displayPrefix: z.string().max(20).optional().describe('Text put in front of the caller\'s display name on the members\' phones, e.g. [営業].'),
   })
   .strict();

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_CODES, validateCodes } from '../features/code-config.js';
-import { forwardDestinationVerdict, type DestinationContext } from '../pbx/number-rules.js';
+import { forwardDestinationVerdict, isParkNumber, type DestinationContext } from '../pbx/number-rules.js';
 import {
   bulkSetSchema,
   extensionForwardingSchema,
@@ -507,11 +507,26 @@ export const configObjectSchema = z
         if (!exts.has(m)) ctx.addIssue({ code: 'custom', path: ['pickupGroups', i, 'members', j], message: `pickup group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
       });
     });
-    // F-FWD destination rules: the router strips 184/186 when the call is placed, so they are refused.
+    // F-FWD destination rules see the dial plan as the router does: extensions and groups are local, park
+    // numbers are no destination, anything else needs an outbound route, and 184/186 would be stripped.
     const destinations: DestinationContext = {
-      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || lotNumbers.includes(n),
+      isLocal: (n) => exts.has(n) || groupNumbers.has(n),
+      isParkNumber: (n) => isParkNumber(n, c.park),
+      routes: c.routes,
       callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
     };
+    c.groups.forEach((g, i) => {
+      const dest = g.noAnswerDestination;
+      if (dest === undefined) return;
+      const path = ['groups', i, 'noAnswerDestination'];
+      if (dest === g.number) {
+        ctx.addIssue({ code: 'custom', path, message: `group ${g.number} cannot send its unanswered calls to itself` });
+        return;
+      }
+      // A group has no outbound class of its own: the admin chose the number, so only the tenant rules apply.
+      const v = forwardDestinationVerdict(dest, { number: g.number, outboundClass: 'international' }, c.restrictions, destinations);
+      if (!v.ok) ctx.addIssue({ code: 'custom', path, message: v.reason });
+    });
     const schedules = new Set<string>();
     c.schedules.forEach((s, i) => {
       if (schedules.has(s.name)) ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `schedule ${s.name} is defined twice` });

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Database } from 'better-sqlite3';
 import type { ExtensionConfig, HibikiConfig } from '../config/schema.js';
 import { ForwardingStore } from '../store/forwarding-store.js';
-import { forwardDestinationVerdict, type DestinationContext, type Verdict } from './number-rules.js';
+import { forwardDestinationVerdict, isParkNumber, type DestinationContext, type Verdict } from './number-rules.js';
 import { matchScheduleIndex } from './schedule.js';
 
 export type ForwardCondition = 'cfu' | 'cfb' | 'cfna' | 'cfur';
@@ -69,7 +69,7 @@ type BulkMember = HibikiConfig['bulkForwarding'][number]['members'][number];
 interface ConfigIndex {
   config: HibikiConfig;
   extensions: Map<string, ExtensionConfig>;
-  /** What the F-FWD destination rules need to know of the dial plan (local numbers, 184/186). */
+  /** What the F-FWD destination rules need to know of the dial plan (local numbers, park, routes, 184/186). */
   destinations: DestinationContext;
   /** extension / DID → its bulk memberships, in config order. */
   bulkByExtension: Map<string, Array<{ set: string; member: BulkMember }>>;
@@ -402,10 +402,11 @@ export class ForwardingService {
   private indexOf(config: HibikiConfig): ConfigIndex {
     if (this.index?.config === config) return this.index;
     const extensions = new Map(config.extensions.map((e) => [e.number, e]));
-    const local = new Set<string>([...extensions.keys(), ...config.groups.map((g) => g.number), config.park.lot]);
-    for (let n = config.park.slots[0]; n <= config.park.slots[1]; n++) local.add(String(n));
+    const local = new Set<string>([...extensions.keys(), ...config.groups.map((g) => g.number)]);
     const destinations: DestinationContext = {
       isLocal: (n) => local.has(n),
+      isParkNumber: (n) => isParkNumber(n, config.park),
+      routes: config.routes,
       callPrefixes: { withhold: config.serviceCodes.withhold, present: config.serviceCodes.present },
     };
     const bulkByExtension = new Map<string, Array<{ set: string; member: BulkMember }>>();

@@ -42,10 +42,37 @@ export function outboundVerdict(number: string, cls: OutboundClass, rules: Restr
   return { ok: true };
 }
 
+/** The part of an outbound route (config `routes:`) that decides whether it takes a number. */
+export interface RouteMatch {
+  prefix: string;
+  minLength: number;
+  maxLength: number;
+}
+
+/**
+ * Whether some outbound route takes this number: its prefix matches and the number's length lies within
+ * [minLength, maxLength] — the test Router.target applies (the schema makes sure every route's trunk exists).
+ */
+export function hasOutboundRoute(number: string, routes: readonly RouteMatch[]): boolean {
+  return routes.some((r) => number.startsWith(r.prefix) && number.length >= r.minLength && number.length <= r.maxLength);
+}
+
+/** The park lot or a park slot, compared as the park feature does (digits whose value lies in the slot range). */
+export function isParkNumber(number: string, park: { lot: string; slots: readonly [number, number] }): boolean {
+  if (number === park.lot) return true;
+  if (!/^[0-9]+$/.test(number)) return false;
+  const n = Number(number);
+  return n >= park.slots[0] && n <= park.slots[1];
+}
+
 /** What forwardDestinationVerdict needs to know about the dial plan besides the restriction rules. */
 export interface DestinationContext {
-  /** A local number (extension, group, park lot or slot). */
+  /** An extension or group number (the park lot and slots are not local here). */
   isLocal: (n: string) => boolean;
+  /** The park lot or a park slot. */
+  isParkNumber: (n: string) => boolean;
+  /** Outbound routes; an outside destination must be taken by one of them. */
+  routes: readonly RouteMatch[];
   /** The per-call prefixes (serviceCodes.withhold / present) the router strips when the call is placed. */
   callPrefixes: { withhold: string; present: string };
 }
@@ -53,8 +80,9 @@ export interface DestinationContext {
 /**
  * F-FWD destination rules: digits only (hyphens already removed), ≤ 32 digits, not the extension itself,
  * not carrying the 184/186 per-call prefix (the router would strip it, so the number really dialled would
- * escape the checks below), not an emergency or 1XX service number, not restricted, international only
- * when the class allows it. Local numbers pass the outbound checks.
+ * escape the checks below), not an emergency or 1XX service number, not a park number; then either a local
+ * extension/group, or an outside number that is not restricted, allowed by the class and taken by an
+ * outbound route.
  */
 export function forwardDestinationVerdict(
   destination: string,
@@ -71,6 +99,10 @@ export function forwardDestinationVerdict(
     }
   }
   if (isServiceNumber(destination, rules)) return { ok: false, reason: `${destination} is an emergency or service number` };
+  if (ctx.isParkNumber(destination)) return { ok: false, reason: `${destination} is a park slot or the park lot` };
   if (ctx.isLocal(destination)) return { ok: true };
-  return outboundVerdict(destination, owner.outboundClass, rules);
+  const outbound = outboundVerdict(destination, owner.outboundClass, rules);
+  if (!outbound.ok) return outbound;
+  if (!hasOutboundRoute(destination, ctx.routes)) return { ok: false, reason: `no route to ${destination}` };
+  return { ok: true };
 }

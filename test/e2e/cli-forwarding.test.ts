@@ -43,6 +43,9 @@ function workspace(): string {
         { number: '2002', name: 'Bob', password: 'secret-2002' },
         { number: '2003', name: 'Carol', password: 'secret-2003' },
       ],
+      // Outside forwarding destinations must be taken by an outbound route.
+      trunks: [{ name: 'carrier', host: '192.0.2.10' }],
+      routes: [{ name: 'out', prefix: '0', trunk: 'carrier' }],
       bulkForwarding: BULK,
     }),
   );
@@ -71,6 +74,13 @@ describe('hibiki forwarding / dnd / bulk', () => {
     r = cli('forwarding', 'set', '2001', 'cfna', 'on', '110', '--config', config);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/2001 cfna: 110 is an emergency or service number/);
+    // 184 would be stripped when the call is placed (really 110); 9 leads nowhere.
+    r = cli('forwarding', 'set', '2001', 'cfna', 'on', '184110', '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/2001 cfna: a forwarding destination cannot carry the 184\/186 prefix/);
+    r = cli('forwarding', 'set', '2001', 'cfna', 'on', '9', '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/2001 cfna: no route to 9/);
 
     r = cli('dnd', '2001', 'on', '--config', config);
     expect(r.status).toBe(0);

@@ -32,6 +32,13 @@ function oneError(yaml: string, text: string): ConfigError {
   return hits[0]!;
 }
 
+/** A trunk and a route taking every number that starts with 0, so outside forwarding destinations are routed. */
+const outside = `trunks:
+  - { name: carrier, host: 192.0.2.10 }
+routes:
+  - { name: out, prefix: "0", trunk: carrier }
+`;
+
 describe('routing config', () => {
   it('fills the defaults of groups, forwarding, restrictions and service codes', () => {
     const c = okOf(loadConfigText(head + 'groups:\n  - { number: 600, name: 営業, members: ["2001", "2002"] }\n', 'hibiki.yaml'));
@@ -54,7 +61,8 @@ describe('routing config', () => {
   });
 
   it('refuses forwarding to itself, to an emergency or 1XX number, and abroad for a domestic extension', () => {
-    const yaml = (dest: string, cls = 'domestic') => head.replace('{ number: "2001", name: Alice, password: a }', `{ number: "2001", name: Alice, password: a, outboundClass: ${cls}, forwarding: { unconditional: "${dest}" } }`);
+    const yaml = (dest: string, cls = 'domestic') =>
+      head.replace('{ number: "2001", name: Alice, password: a }', `{ number: "2001", name: Alice, password: a, outboundClass: ${cls}, forwarding: { unconditional: "${dest}" } }`) + outside;
     const err = (dest: string, cls?: string) => errorsOf(loadConfigText(yaml(dest, cls), 'hibiki.yaml')).map((e) => e.message).join('; ');
     expect(err('2001')).toContain('cannot forward to itself');
     expect(err('110')).toContain('emergency or service number');
@@ -64,15 +72,43 @@ describe('routing config', () => {
     expect(okOf(loadConfigText(yaml('03-1234-5678'), 'hibiki.yaml')).extensions[0]?.forwarding.unconditional).toBe('0312345678');
   });
 
-  it('refuses a forwarding destination with the 184/186 prefix', () => {
-    const yaml = (dest: string, extra = '') =>
+  it('refuses a forwarding destination with the 184/186 prefix, a park number or no route', () => {
+    const yaml = (dest: string, extra = outside) =>
       head.replace('{ number: "2001", name: Alice, password: a }', `{ number: "2001", name: Alice, password: a, outboundClass: international, forwarding: { busy: "${dest}" } }`) + extra;
     const err = (dest: string, extra?: string) => errorsOf(loadConfigText(yaml(dest, extra), 'hibiki.yaml')).map((e) => e.message).join('; ');
     // 184110 would really be 110, 1842001 the extension itself, 186010… a way round the class.
     for (const d of ['184110', '1842001', '1842002', '1860101234567']) expect(err(d), d).toContain('cannot carry the 184/186 prefix');
     // The configured prefixes count, not the defaults.
-    const usCodes = 'serviceCodes:\n  withhold: "*67"\n  present: "*65"\n';
-    expect(okOf(loadConfigText(yaml('1840312345678', usCodes), 'hibiki.yaml')).extensions[0]?.forwarding.busy).toBe('1840312345678');
+    const usCodes = outside + 'serviceCodes:\n  withhold: "*67"\n  present: "*65"\n';
+    expect(err('1840312345678', usCodes)).toContain('no route to 1840312345678');
+    expect(err('9000')).toContain('9000 is a park slot or the park lot');
+    expect(err('9005')).toContain('9005 is a park slot or the park lot');
+    expect(err('9')).toContain('no route to 9');
+    expect(err('0312345678', '')).toContain('no route to 0312345678');
+    expect(okOf(loadConfigText(yaml('0312345678'), 'hibiki.yaml')).extensions[0]?.forwarding.busy).toBe('0312345678');
+    // A route only takes the lengths it was given.
+    const tokyo = outside.replace('prefix: "0"', 'prefix: "03", minLength: 10, maxLength: 10');
+    expect(okOf(loadConfigText(yaml('0312345678', tokyo), 'hibiki.yaml')).extensions[0]?.forwarding.busy).toBe('0312345678');
+    expect(err('031234567', tokyo)).toContain('no route to 031234567');
+  });
+
+  it('checks a group\'s noAnswerDestination like a forwarding destination, without an outbound class', () => {
+    const group = (dest: string) => `groups:\n  - { number: "600", name: Sales, members: ["2001", "2002"], noAnswerDestination: "${dest}" }\n` + outside;
+    const msg = (dest: string, extra = '') => errorsOf(loadConfigText(head + group(dest) + extra, 'hibiki.yaml')).map((e) => e.message).join('; ');
+    expect(msg('600')).toContain('group 600 cannot send its unanswered calls to itself');
+    expect(msg('110')).toContain('emergency or service number');
+    expect(msg('117')).toContain('emergency or service number');
+    expect(msg('184110')).toContain('cannot carry the 184/186 prefix');
+    expect(msg('9001')).toContain('is a park slot');
+    expect(msg('9')).toContain('no route to 9');
+    expect(msg('0990000000', 'restrictions:\n  list: ["0990*"]\n')).toContain('restriction list');
+    // Groups are not bound by an outbound class: an international number is fine.
+    for (const ok of ['2003', '0312345678', '0101234567890']) {
+      expect(okOf(loadConfigText(head + group(ok), 'hibiki.yaml')).groups[0]?.noAnswerDestination, ok).toBe(ok);
+    }
+    // Another group is local.
+    const two = `groups:\n  - { number: "600", name: A, members: ["2001"], noAnswerDestination: "601" }\n  - { number: "601", name: B, members: ["2002"] }\n`;
+    expect(okOf(loadConfigText(head + two, 'hibiki.yaml')).groups[0]?.noAnswerDestination).toBe('601');
   });
 
   it('refuses overlapping service codes and a code that overlaps a number', () => {

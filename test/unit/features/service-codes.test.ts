@@ -141,8 +141,8 @@ describe('ServiceCodes', () => {
   });
 
   it('an invalid or missing destination plays the error prompt and changes nothing', async () => {
-    // 1421 184110 would forward to 110 once the router strips 184, 1421 1842001 to 2001 itself.
-    for (const d of ['1421110', '14232001', '1425', '1421*5', '1421184110', '14211842001']) {
+    // 1421 184110 would forward to 110 once the router strips 184; 9 and the park slot 9001 lead nowhere.
+    for (const d of ['1421110', '14232001', '1425', '1421*5', '1421184110', '14211842002', '14219', '14219001']) {
       expect(await dial('2001', d)).toBe(true);
       expect(lastPrompt()).toBe('ja/forward-invalid.wav');
       expect(outcomes.at(-1)).toMatchObject({ feature: 'service_code', reason: expect.stringMatching(/^service code refused: /) });

@@ -25,6 +25,9 @@ function buildConfig(opts: { ext?: Record<string, Ext>; extra?: Record<string, u
     extensions: (opts.numbers ?? NUMBERS).map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, ...opts.ext?.[n] })),
     groups: [{ number: '3000', name: '営業', members: ['2001', '2003'] }],
     restrictions: { list: ['0120*', '0990000000'] },
+    // Outside destinations must be routed (F-FWD): every number starting with 0 goes to the carrier.
+    trunks: [{ name: 'carrier', host: '192.0.2.10' }],
+    routes: [{ name: 'out', prefix: '0', trunk: 'carrier' }],
     ...opts.extra,
   });
 }
@@ -146,20 +149,33 @@ describe('setCondition', () => {
     // An internal-only extension may forward to local numbers only.
     expect(fwd.setCondition('2004', 'cfu', true, '0312345678')).toMatchObject({ ok: false, reason: expect.stringMatching(/outside calls/) });
     expect(fwd.setCondition('2004', 'cfu', true, '3000')).toEqual({ ok: true, destination: '3000' });
-    expect(fwd.setCondition('2004', 'cfu', true, '9001')).toEqual({ ok: true, destination: '9001' });
     expect(fwd.setCondition('2099', 'cfu', true, '2001')).toEqual({ ok: false, reason: 'unknown extension 2099' });
   });
 
-  it('refuses the 184/186 prefix, which the router strips when the call is placed', () => {
+  it('refuses the 184/186 prefix, park numbers and numbers no route takes', () => {
     const { fwd } = service(buildConfig({ ext: { '2002': { outboundClass: 'international' } } }));
     const before = fwd.state('2002');
     const reason = (dest: string) => {
       const r = fwd.setCondition('2002', 'cfu', true, dest);
       return r.ok ? 'ok' : r.reason;
     };
-    // 184110 would ring 110, 1842002 the extension itself.
+    // The router strips the prefix when the call is placed: 184110 would ring 110, 1842002 the extension itself.
     for (const d of ['184110', '1842002', '1842003', '186-03-1234-5678']) expect(reason(d), d).toBe('a forwarding destination cannot carry the 184/186 prefix');
+    expect(reason('9000')).toBe('9000 is a park slot or the park lot');
+    expect(reason('9001')).toBe('9001 is a park slot or the park lot');
+    expect(reason('9')).toBe('no route to 9');
+    expect(reason('5555')).toBe('no route to 5555');
     expect(fwd.state('2002')).toEqual(before);
+    // Without a route, outside numbers are refused; local ones still pass.
+    const unrouted = service(buildConfig({ extra: { routes: [] } }));
+    expect(unrouted.fwd.setCondition('2002', 'cfb', true, '0312345678')).toEqual({ ok: false, reason: 'no route to 0312345678' });
+    expect(unrouted.fwd.setCondition('2002', 'cfb', true, '2003')).toEqual({ ok: true, destination: '2003' });
+  });
+
+  it('re-checks a stored destination that lost its route', () => {
+    const { fwd, setConfig } = service(buildConfig({ ext: { '2002': { forwarding: { destinations: ['0312345678'] } } } }));
+    setConfig(buildConfig({ ext: { '2002': { forwarding: { destinations: ['0312345678'] } } }, extra: { trunks: [{ name: 'carrier', host: '192.0.2.10' }], routes: [{ name: 'out', prefix: '06', trunk: 'carrier' }] } }));
+    expect(fwd.setCondition('2002', 'cfu', true)).toEqual({ ok: false, reason: 'no route to 0312345678' });
   });
 
   it('allows international destinations to an international-class extension; hyphens are ignored', () => {
@@ -272,6 +288,7 @@ describe('effective forwarding', () => {
       },
       { name: 'self', rows: [{ days: ['mon'], action: 'cfb', destination: '2001' }] },
       { name: 'prefixed', rows: [{ days: ['mon'], action: 'cfu', destination: '184110' }] },
+      { name: 'nowhere', rows: [{ days: ['mon'], action: 'cfna', destination: '9005' }, { days: ['tue'], action: 'cfu', destination: '7777' }] },
     ];
     const ext = { '2002': { forwardingSchedule: 'office', forwarding: { unconditional: '2001', noAnswerTimeout: 12 }, dnd: true }, '2001': { forwardingSchedule: 'self' } };
 
@@ -294,18 +311,23 @@ describe('effective forwarding', () => {
 
     it('a row whose destination breaks the rules forwards nowhere (and warns once)', () => {
       const { logger, lines } = captureLogger('debug');
-      const withBad = { ...ext, '2003': { forwardingSchedule: 'prefixed' } };
+      const withBad = { ...ext, '2003': { forwardingSchedule: 'prefixed' }, '2004': { forwardingSchedule: 'nowhere' } };
       const { fwd } = service(buildConfig({ ext: withBad, extra: { schedules } }), undefined, logger);
       clock = MON_10;
       expect(fwd.effective('2001')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });
       fwd.effective('2001');
       expect(lines.filter((l) => l.msg === 'schedule row destination refused')).toHaveLength(1);
-      // 184110 is 110 once the router strips the prefix.
+      // 184110 is 110 once the router strips the prefix; a park slot or an unrouted number leads nowhere.
       expect(fwd.effective('2003')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });
+      expect(fwd.effective('2004')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });
+      clock = TUE_10;
+      expect(fwd.effective('2004')).toEqual({ noAnswerTimeout: 20, dnd: false, source: 'schedule' });
       const refused = lines.filter((l) => l.msg === 'schedule row destination refused').map((l) => [l.extension, l.reason]);
       expect(refused).toEqual([
         ['2001', 'an extension cannot forward to itself'],
         ['2003', 'a forwarding destination cannot carry the 184/186 prefix'],
+        ['2004', '9005 is a park slot or the park lot'],
+        ['2004', 'no route to 7777'],
       ]);
     });
   });
@@ -394,14 +416,26 @@ describe('bulk forwarding', () => {
     expect(server.fwd.effective('2002').source).toBe('normal');
   });
 
-  it('a member whose destination carries 184/186 is an error and forwards nowhere', () => {
-    const sets = [{ name: 'bad', members: [{ extension: '2002', destination: '184110' }, { did: '0355550000', destination: '1862001' }] }];
+  it('a member whose destination carries 184/186, is a park number or has no route is an error and forwards nowhere', () => {
+    const sets = [
+      {
+        name: 'bad',
+        members: [
+          { extension: '2002', destination: '184110' },
+          { extension: '2003', destination: '9001' },
+          { extension: '2004', destination: '8888' },
+          { did: '0355550000', destination: '1862001' },
+        ],
+      },
+    ];
     const { fwd } = service(buildConfig({ extra: { bulkForwarding: sets } }));
     expect(fwd.bulkOn('bad').map((r) => [r.member, r.result, r.detail])).toEqual([
       ['2002', 'error', 'a forwarding destination cannot carry the 184/186 prefix'],
+      ['2003', 'error', '9001 is a park slot or the park lot'],
+      ['2004', 'error', 'no route to 8888'],
       ['0355550000', 'error', 'a forwarding destination cannot carry the 184/186 prefix'],
     ]);
-    expect(fwd.effective('2002').source).toBe('normal');
+    for (const n of ['2002', '2003', '2004']) expect(fwd.effective(n).source, n).toBe('normal');
     expect(fwd.didBulkDestination('0355550000')).toBeUndefined();
   });
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { restrictionsSchema } from '../../../src/config/routing-schema.js';
 import {
   forwardDestinationVerdict,
+  hasOutboundRoute,
   isInternational,
+  isParkNumber,
   isServiceNumber,
   matchesAny,
   matchesPattern,
@@ -115,7 +117,13 @@ describe('outboundVerdict', () => {
 
 describe('forwardDestinationVerdict', () => {
   const locals = new Set(['2001', '2002', '3000']);
-  const CTX: DestinationContext = { isLocal: (n) => locals.has(n), callPrefixes: { withhold: '184', present: '186' } };
+  // Outside numbers go out through "0" (any length) in these tests, as the default trunk route does.
+  const CTX: DestinationContext = {
+    isLocal: (n) => locals.has(n),
+    isParkNumber: (n) => isParkNumber(n, { lot: '9000', slots: [9001, 9020] }),
+    routes: [{ prefix: '0', minLength: 1, maxLength: 32 }],
+    callPrefixes: { withhold: '184', present: '186' },
+  };
   const owner = (outboundClass: OutboundClass = 'domestic') => ({ number: '2001', outboundClass });
   const verdict = (dest: string, cls: OutboundClass = 'domestic', r = DEFAULTS, ctx = CTX) => forwardDestinationVerdict(dest, owner(cls), r, ctx);
 
@@ -145,7 +153,7 @@ describe('forwardDestinationVerdict', () => {
     }
     expect(verdict('9999', 'international', rules({ emergencyNumbers: ['9999'] })).ok).toBe(false);
     // Longer numbers starting with 1 are not service numbers.
-    expect(verdict('1234', 'domestic')).toEqual({ ok: true });
+    expect(verdict('1234', 'domestic', DEFAULTS, { ...CTX, routes: [{ prefix: '1', minLength: 4, maxLength: 4 }] })).toEqual({ ok: true });
   });
 
   it('refuses numbers on the restriction list', () => {
@@ -169,7 +177,62 @@ describe('forwardDestinationVerdict', () => {
     }
     // The prefixes are the configured ones.
     const ctx = { ...CTX, callPrefixes: { withhold: '*67', present: '*65' } };
-    expect(verdict('1840312345678', 'domestic', DEFAULTS, ctx)).toEqual({ ok: true });
+    expect(verdict('1840312345678', 'domestic', DEFAULTS, { ...ctx, routes: [...CTX.routes, { prefix: '184', minLength: 4, maxLength: 32 }] })).toEqual({ ok: true });
     expect(verdict('184', 'international')).toMatchObject({ ok: false, reason: expect.stringContaining('emergency or service') });
+  });
+
+  it('refuses a park slot or the park lot', () => {
+    for (const d of ['9000', '9001', '9020']) expect(verdict(d), d).toMatchObject({ ok: false, reason: `${d} is a park slot or the park lot` });
+    expect(verdict('9021')).toMatchObject({ ok: false, reason: 'no route to 9021' });
+  });
+
+  it('refuses an outside number no outbound route takes', () => {
+    expect(verdict('9')).toMatchObject({ ok: false, reason: 'no route to 9' });
+    expect(verdict('0312345678', 'domestic', DEFAULTS, { ...CTX, routes: [] })).toMatchObject({ ok: false, reason: 'no route to 0312345678' });
+    const lengths = { ...CTX, routes: [{ prefix: '03', minLength: 10, maxLength: 10 }] };
+    expect(verdict('0312345678', 'domestic', DEFAULTS, lengths)).toEqual({ ok: true });
+    expect(verdict('031234567', 'domestic', DEFAULTS, lengths)).toMatchObject({ ok: false, reason: 'no route to 031234567' });
+    expect(verdict('03123456789', 'domestic', DEFAULTS, lengths)).toMatchObject({ ok: false, reason: 'no route to 03123456789' });
+    expect(verdict('0612345678', 'domestic', DEFAULTS, lengths)).toMatchObject({ ok: false, reason: 'no route to 0612345678' });
+    // Local numbers need no route.
+    expect(verdict('2002', 'domestic', DEFAULTS, { ...CTX, routes: [] })).toEqual({ ok: true });
+  });
+});
+
+describe('hasOutboundRoute', () => {
+  const routes = [
+    { prefix: '0', minLength: 10, maxLength: 11 },
+    { prefix: '0120', minLength: 10, maxLength: 10 },
+    { prefix: '010', minLength: 8, maxLength: 32 },
+  ];
+
+  it('needs a matching prefix and a length within [minLength, maxLength]', () => {
+    expect(hasOutboundRoute('0312345678', routes)).toBe(true);
+    expect(hasOutboundRoute('09012345678', routes)).toBe(true);
+    expect(hasOutboundRoute('031234567', routes)).toBe(false);
+    expect(hasOutboundRoute('090123456789', routes)).toBe(false);
+    expect(hasOutboundRoute('0101234567890', routes)).toBe(true);
+    expect(hasOutboundRoute('9', routes)).toBe(false);
+    expect(hasOutboundRoute('0312345678', [])).toBe(false);
+  });
+
+  it('like the router, a longer prefix whose lengths do not fit leaves the number to a shorter one', () => {
+    // 0120 takes only 10 digits; an 11-digit 0120… still goes out through "0".
+    expect(hasOutboundRoute('01201234567', routes)).toBe(true);
+    expect(hasOutboundRoute('01201234567', [routes[1]!])).toBe(false);
+  });
+});
+
+describe('isParkNumber', () => {
+  const park = { lot: '9000', slots: [9001, 9020] as [number, number] };
+
+  it('is the lot or a number in the slot range', () => {
+    expect(isParkNumber('9000', park)).toBe(true);
+    expect(isParkNumber('9001', park)).toBe(true);
+    expect(isParkNumber('9020', park)).toBe(true);
+    expect(isParkNumber('9021', park)).toBe(false);
+    expect(isParkNumber('8999', park)).toBe(false);
+    expect(isParkNumber('2001', park)).toBe(false);
+    expect(isParkNumber('', park)).toBe(false);
   });
 });
