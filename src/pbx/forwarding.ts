@@ -7,6 +7,7 @@ import type { Database } from 'better-sqlite3';
 import type { ExtensionConfig, HibikiConfig } from '../config/schema.js';
 import { ForwardingStore } from '../store/forwarding-store.js';
 import { forwardDestinationVerdict, isParkNumber, type DestinationContext, type Verdict } from './number-rules.js';
+import { canonicalDid } from './router.js';
 import { matchScheduleIndex } from './schedule.js';
 
 export type ForwardCondition = 'cfu' | 'cfb' | 'cfna' | 'cfur';
@@ -71,7 +72,7 @@ interface ConfigIndex {
   extensions: Map<string, ExtensionConfig>;
   /** What the F-FWD destination rules need to know of the dial plan (local numbers, park, routes, 184/186). */
   destinations: DestinationContext;
-  /** extension / DID → its bulk memberships, in config order. */
+  /** extension / DID (canonical form, see canonicalDid) → its bulk memberships, in config order. */
   bulkByExtension: Map<string, Array<{ set: string; member: BulkMember }>>;
   bulkByDid: Map<string, Array<{ set: string; member: BulkMember }>>;
   /** Schedule rows already reported as unusable (one warning per reload, not per call). */
@@ -259,10 +260,14 @@ export class ForwardingService {
     return eff;
   }
 
-  /** Bulk destination of an inbound DID while a bulk set containing it is on. */
+  /**
+   * Bulk destination of an inbound DID while a bulk set containing it is on. The DID matches a member in
+   * either form (+81312345678 arriving finds a member written 0312345678, and the other way round), and
+   * with or without a leading +.
+   */
   didBulkDestination(did: string): string | undefined {
     const idx = this.indexOf(this.deps.config());
-    const memberships = idx.bulkByDid.get(did) ?? idx.bulkByDid.get(did.startsWith('+') ? did.slice(1) : `+${did}`);
+    const memberships = idx.bulkByDid.get(canonicalDid(did)) ?? idx.bulkByDid.get(canonicalDid(did.startsWith('+') ? did.slice(1) : `+${did}`));
     return this.activeBulk(idx, memberships, undefined)?.destination;
   }
 
@@ -371,7 +376,7 @@ export class ForwardingService {
     const v = this.verdict(idx, ext ?? didOwner(member), m.destination);
     if (active) return v.ok ? { ...r, result: 'ok' } : { ...r, result: 'error', detail: v.reason };
     if (!v.ok) return { ...r, detail: 'was not forwarding' };
-    const memberships = kind === 'extension' ? idx.bulkByExtension.get(member) : idx.bulkByDid.get(member);
+    const memberships = kind === 'extension' ? idx.bulkByExtension.get(member) : idx.bulkByDid.get(canonicalDid(member));
     const still = this.activeBulk(idx, memberships, m.extension);
     if (still && still.set !== setName) return { ...r, result: 'ok', detail: `still forwarded to ${still.destination} by bulk set ${still.set}` };
     return { ...r, result: 'ok' };
@@ -413,7 +418,7 @@ export class ForwardingService {
     const bulkByDid = new Map<string, Array<{ set: string; member: BulkMember }>>();
     for (const s of config.bulkForwarding) {
       for (const m of s.members) {
-        const [map, key] = m.extension !== undefined ? [bulkByExtension, m.extension] : [bulkByDid, m.did!];
+        const [map, key] = m.extension !== undefined ? [bulkByExtension, m.extension] : [bulkByDid, canonicalDid(m.did!)];
         const list = map.get(key) ?? [];
         list.push({ set: s.name, member: m });
         map.set(key, list);
@@ -429,7 +434,8 @@ export class ForwardingService {
  * restriction list and the emergency/service-number rule apply to it.
  */
 function didOwner(did: string): { number: string; outboundClass: ExtensionConfig['outboundClass'] } {
-  return { number: did.replace(/^\+/, ''), outboundClass: 'international' };
+  // National form, so a DID +81312345678 cannot be bulk-forwarded to itself as 0312345678.
+  return { number: canonicalDid(did).replace(/^\+/, ''), outboundClass: 'international' };
 }
 
 /**

@@ -30,6 +30,49 @@ export function normaliseDialled(raw: string): string {
   return raw.replace(/[-.() ]/g, '');
 }
 
+/**
+ * The forms in which a DID (or a caller number) is compared with configured numbers: as received, without
+ * visual separators and without the parameters some carriers put in the user part
+ * (`+81312345678;cpc=ordinary`, RFC 4694 style); then, for a Japanese E.164 number (+81…), its national
+ * form (0…). Carriers send either form, and rules, bulk members and block lists are usually written
+ * nationally. The last form is the canonical one (national when there is one): see canonicalDid.
+ */
+export function didForms(did: string): string[] {
+  const semi = did.indexOf(';');
+  const n = normaliseDialled(semi < 0 ? did : did.slice(0, semi));
+  return n.startsWith('+81') && n.length > 3 ? [n, `0${n.slice(3)}`] : [n];
+}
+
+/** One key per number for lookups and counters: the national form when it has one (`+81312345678` → `0312345678`). */
+export function canonicalDid(did: string): string {
+  const forms = didForms(did);
+  return forms[forms.length - 1]!;
+}
+
+/**
+ * The inbound rule a DID from a trunk matches: an exact entry (in any of the DID's forms, as received
+ * first) wins over `*`, a trunk-specific rule over a general one; a rule for another trunk never matches,
+ * and without a trunk only general rules do. Used by the router and by screening alike.
+ */
+export function findInboundRule(rules: readonly InboundRule[], didRaw: string, trunk: string | undefined): InboundRule | undefined {
+  for (const form of didForms(didRaw)) {
+    const exact = matchInbound(rules, form, trunk, false);
+    if (exact) return exact;
+  }
+  return matchInbound(rules, '*', trunk, true);
+}
+
+function matchInbound(rules: readonly InboundRule[], did: string, trunk: string | undefined, wildcard: boolean): InboundRule | undefined {
+  let best: InboundRule | undefined;
+  for (const r of rules) {
+    if (r.trunk !== undefined && r.trunk !== trunk) continue;
+    if (wildcard ? r.did !== '*' : r.did !== did) continue;
+    // A trunk-specific rule wins over a general one; among equals, the first in the file.
+    if (!best || (r.trunk !== undefined && best.trunk === undefined)) best = r;
+  }
+  return best;
+}
+
 export class Router {
   private extensions = new Map<string, ExtensionConfig>();
   private groups = new Map<string, GroupConfig>();
@@ -54,27 +97,9 @@ export class Router {
     this.inbound = config.inbound;
   }
 
-  /** The inbound rule a DID from a trunk matches: an exact entry wins over `*`, a trunk-specific one over a general one. */
+  /** The inbound rule a DID from a trunk matches (findInboundRule over the configured rules). */
   inboundRule(didRaw: string, trunk: string): InboundRule | undefined {
-    const did = normaliseDialled(didRaw);
-    // Carriers send a DID in E.164 (+81 3…) or national (03…) form; rules are usually written nationally.
-    const forms = did.startsWith('+81') ? [did, `0${did.slice(3)}`] : [did];
-    for (const form of forms) {
-      const exact = this.matchInbound(form, trunk, false);
-      if (exact) return exact;
-    }
-    return this.matchInbound(did, trunk, true);
-  }
-
-  private matchInbound(did: string, trunk: string, wildcard: boolean): InboundRule | undefined {
-    const rank = (r: InboundRule) => (r.did === did ? 2 : 0) + (r.trunk ? 1 : 0);
-    let best: InboundRule | undefined;
-    for (const r of this.inbound) {
-      if (r.trunk !== undefined && r.trunk !== trunk) continue;
-      if (r.did !== did && !(wildcard && r.did === '*')) continue;
-      if (!best || rank(r) > rank(best)) best = r;
-    }
-    return best;
+    return findInboundRule(this.inbound, didRaw, trunk);
   }
 
   /** The extension or group a DID rings; a DID that is itself a local number reaches it directly (another PBX dialling our extensions). */

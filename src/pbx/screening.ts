@@ -7,6 +7,7 @@ import type { SipRequest } from '../sip/message.js';
 import { isSipUri, isTelUri, type Uri } from '../sip/uri.js';
 import type { ScreeningStore } from '../store/screening-store.js';
 import { matchesAny } from './number-rules.js';
+import { canonicalDid, didForms, findInboundRule } from './router.js';
 
 export type ScreenVerdict =
   | { ok: true }
@@ -36,40 +37,18 @@ export interface ScreenCaller {
   anonymous: boolean;
 }
 
-type InboundRule = HibikiConfig['inbound'][number];
-
-/**
- * A number without visual separators (RFC 3966) and without the parameters some carriers put in the
- * user part (`+81312345678;cpc=ordinary`, RFC 4694 style).
- */
+/** A number as received, without visual separators or user-part parameters (the first of didForms). */
 function stripSeparators(n: string): string {
-  const semi = n.indexOf(';');
-  return (semi < 0 ? n : n.slice(0, semi)).replace(/[-.() ]/g, '');
-}
-
-/**
- * The inbound rule a DID from a trunk matches, by the router's precedence: an exact DID wins over `*`, a
- * trunk-specific rule over a general one; a rule for another trunk never matches.
- */
-export function findInboundRule(rules: readonly InboundRule[], didRaw: string, trunk: string | undefined): InboundRule | undefined {
-  const did = stripSeparators(didRaw);
-  const rank = (r: InboundRule) => (r.did === did ? 2 : 0) + (r.trunk !== undefined ? 1 : 0);
-  let best: InboundRule | undefined;
-  for (const r of rules) {
-    if (r.trunk !== undefined && r.trunk !== trunk) continue;
-    if (r.did !== did && r.did !== '*') continue;
-    if (!best || rank(r) > rank(best)) best = r;
-  }
-  return best;
+  return didForms(n)[0]!;
 }
 
 /**
  * The forms of a caller number compared with block lists: as received (separators removed) and, for a
  * Japanese E.164 number, its national form, so `090*` also blocks `+8190…` from a carrier that sends E.164.
+ * The same forms a DID is matched in (didForms).
  */
 export function callerNumberForms(number: string): string[] {
-  const n = stripSeparators(number);
-  return n.startsWith('+81') && n.length > 3 ? [n, `0${n.slice(3)}`] : [n];
+  return didForms(number);
 }
 
 /**
@@ -132,6 +111,7 @@ export class Screening {
   check(target: ScreenTarget, caller: ScreenCaller): ScreenVerdict {
     const config = this.deps.config();
     const ext = target.extension !== undefined ? config.extensions.find((e) => e.number === target.extension) : undefined;
+    // The router's matcher: a DID arriving as +81… finds the rule written 0… (and the same rule as routing).
     const rule = target.did !== undefined ? findInboundRule(config.inbound, target.did, target.trunk) : undefined;
     const where = (on: 'ext' | 'did' | 'tenant') => (on === 'ext' ? `extension ${target.extension}` : on === 'did' ? `DID ${target.did}` : 'the tenant');
 
@@ -180,10 +160,13 @@ export class Screening {
   }
 }
 
-/** Store keys of a target: `ext:<number>`, `did:<did>` (separators removed, as rules are matched). */
+/**
+ * Store keys of a target: `ext:<number>`, `did:<did>` — the DID in its canonical form (separators removed,
+ * national when it has one), so +81312345678 and 0312345678 count as one DID.
+ */
 function counterKeys(target: { extension?: string; did?: string }): string[] {
   const keys: string[] = [];
   if (target.extension !== undefined) keys.push(`ext:${target.extension}`);
-  if (target.did !== undefined) keys.push(`did:${stripSeparators(target.did)}`);
+  if (target.did !== undefined) keys.push(`did:${canonicalDid(target.did)}`);
   return keys;
 }

@@ -439,6 +439,41 @@ describe('bulk forwarding', () => {
     expect(fwd.didBulkDestination('0355550000')).toBeUndefined();
   });
 
+  it('matches a DID member in national and +81 form both ways, with or without +', () => {
+    const sets = [
+      {
+        name: 'disaster',
+        members: [
+          { did: '0355550000', destination: '2001' },
+          { did: '+81355550001', destination: '2002' },
+          { did: '13125550000', destination: '2003' },
+          // A DID bulk-forwarded to itself in its other form would loop through the carrier.
+          { did: '+81355550002', destination: '0355550002' },
+        ],
+      },
+    ];
+    const { fwd } = service(buildConfig({ extra: { bulkForwarding: sets } }));
+    expect(fwd.bulkOn('disaster').map((r) => [r.member, r.result, r.detail])).toEqual([
+      ['0355550000', 'ok', undefined],
+      ['+81355550001', 'ok', undefined],
+      ['13125550000', 'ok', undefined],
+      ['+81355550002', 'error', 'an extension cannot forward to itself'],
+    ]);
+    expect(fwd.didBulkDestination('0355550000')).toBe('2001');
+    expect(fwd.didBulkDestination('+81355550000')).toBe('2001');
+    expect(fwd.didBulkDestination('+81-3-5555-0000;cpc=ordinary')).toBe('2001');
+    expect(fwd.didBulkDestination('+81355550001')).toBe('2002');
+    expect(fwd.didBulkDestination('0355550001')).toBe('2002');
+    expect(fwd.didBulkDestination('81355550001')).toBe('2002');
+    expect(fwd.didBulkDestination('+13125550000')).toBe('2003');
+    expect(fwd.didBulkDestination('13125550000')).toBe('2003');
+    expect(fwd.didBulkDestination('0355550002')).toBeUndefined();
+    expect(fwd.didBulkDestination('+81355550003')).toBeUndefined();
+    // Switching off finds the member in its canonical form too.
+    expect(fwd.bulkOff('disaster').map((r) => r.result)).toEqual(['ok', 'ok', 'ok', 'unchanged']);
+    expect(fwd.didBulkDestination('+81355550000')).toBeUndefined();
+  });
+
   it('reports an extension that no longer exists as an error; an unknown set throws', () => {
     const config = buildConfig({ extra: { bulkForwarding } });
     // The schema refuses such a file; a config object changed in memory stands for a stale set.

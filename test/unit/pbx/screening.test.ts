@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, type HibikiConfig } from '../../../src/config/schema.js';
-import { callerNumberForms, findInboundRule, isAnonymousCaller, monthIn, previousMonth, Screening } from '../../../src/pbx/screening.js';
+import { callerNumberForms, isAnonymousCaller, monthIn, previousMonth, Screening } from '../../../src/pbx/screening.js';
 import { SipRequest, type HeaderEntry } from '../../../src/sip/message.js';
 import { openDatabase, type Database } from '../../../src/store/db.js';
 import { ScreeningStore } from '../../../src/store/screening-store.js';
@@ -99,6 +99,14 @@ describe('Screening.check block lists', () => {
     expect(screening.check({ did: '0311110000', trunk: 'carrier' }, caller('0777000000')).ok).toBe(true);
   });
 
+  it('finds the rule written nationally for a DID that arrives in +81 form, as routing does', () => {
+    // Before, +81311110000 missed the 0311110000 rule here and fell to * (whose list did not block 0999…).
+    expect(screening.check({ did: '+81311110000', trunk: 'carrier' }, caller('0999000000'))).toMatchObject({ ok: false, kind: 'blocked', reason: expect.stringContaining('DID +81311110000') });
+    expect(screening.check({ did: '+81311110000', trunk: 'carrier' }, caller('0777000000')).ok).toBe(true);
+    expect(screening.check({ did: '+81-3-1111-0000;cpc=ordinary', trunk: 'backup' }, caller('0888000000')).ok).toBe(false);
+    expect(screening.check({ did: '+81322220000', trunk: 'carrier' }, caller('anonymous', true))).toMatchObject({ ok: false, kind: 'anonymous', status: 433 });
+  });
+
   it('refuses the tenant block list on every extension and DID', () => {
     expect(screening.check({ extension: '2001' }, caller('05055555555'))).toMatchObject({ ok: false, kind: 'blocked', status: 403 });
     expect(screening.check({ did: '0322220000', trunk: 'carrier', extension: '2004' }, caller('+12125550000')).ok).toBe(false);
@@ -157,6 +165,19 @@ describe('Screening counters', () => {
     screening.check({ did: '03-2222-0000', trunk: 'carrier', extension: '2004' }, caller('anonymous', true));
     expect(screening.counters({ did: '0322220000' })).toEqual({ thisMonth: 1, lastMonth: 0 });
     expect(screening.counters({ extension: '2004' })).toEqual({ thisMonth: 1, lastMonth: 0 });
+  });
+
+  it('counts a DID under one key, the national form, whichever form it arrived or is asked in', () => {
+    screening.check({ did: '+81322220000', trunk: 'carrier' }, caller('anonymous', true));
+    screening.check({ did: '0322220000', trunk: 'carrier' }, caller('anonymous', true));
+    screening.check({ did: '+81-3-2222-0000;cpc=ordinary', trunk: 'carrier' }, caller('anonymous', true));
+    expect(screening.counters({ did: '0322220000' })).toEqual({ thisMonth: 3, lastMonth: 0 });
+    expect(screening.counters({ did: '+81322220000' })).toEqual({ thisMonth: 3, lastMonth: 0 });
+    expect(new ScreeningStore(db).list()).toEqual([{ target: 'did:0322220000', month: '2024-05', count: 3 }]);
+    expect(lines.filter((l) => l.event === 'screening').map((l) => l.target)).toEqual(['did:0322220000', 'did:0322220000', 'did:0322220000']);
+    // A number without a national form keeps its own.
+    screening.check({ did: '+13125550000', trunk: 'carrier' }, caller('+12125550000'));
+    expect(screening.counters({ did: '+13125550000' })).toEqual({ thisMonth: 1, lastMonth: 0 });
   });
 
   it('rolls over at midnight Tokyo time, not UTC, and keeps last month', () => {
@@ -221,17 +242,6 @@ describe('month helpers', () => {
     expect(monthIn('Asia/Tokyo', Date.UTC(2024, 11, 31, 15, 0))).toBe('2025-01');
     expect(previousMonth('2025-01')).toBe('2024-12');
     expect(previousMonth('2024-10')).toBe('2024-09');
-  });
-});
-
-describe('findInboundRule', () => {
-  it('prefers exact over *, trunk-specific over general, and ignores other trunks', () => {
-    const rules = cfg.inbound;
-    expect(findInboundRule(rules, '0311110000', 'carrier')?.blockList).toEqual(['0999*']);
-    expect(findInboundRule(rules, '0311110000', 'backup')?.blockList).toEqual(['0888*']);
-    expect(findInboundRule(rules, '0311110000', undefined)?.blockList).toEqual(['0999*']);
-    expect(findInboundRule(rules, '0399990000', 'carrier')?.did).toBe('*');
-    expect(findInboundRule([{ ...rules[1]!, did: '*' }], '0311110000', 'carrier')).toBeUndefined();
   });
 });
 
