@@ -6,9 +6,23 @@
 import { describe, expect, it } from 'vitest';
 import { hibikiSession } from '../support/session.js';
 import { nextRung, talking, waitUntil } from '../support/call-helpers.js';
+import type { RunningHibiki } from '../support/hibiki.js';
 
 const EXTENSIONS = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` }));
 const { start } = hibikiSession({ defaults: { extensions: EXTENSIONS } });
+
+/** Widen the window between an INVITE and its answer, as a busy media worker would; returns the undo. */
+function slowMedia(h: RunningHibiki, delayMs = 400): () => void {
+  const engine = h.server.media;
+  const create = engine.createEndpoint.bind(engine);
+  engine.createEndpoint = async (opts) => {
+    await new Promise((r) => setTimeout(r, delayMs));
+    return create(opts);
+  };
+  return () => {
+    engine.createEndpoint = create;
+  };
+}
 
 describe('routing edge cases', () => {
   it('a picker cancelling while the pickup is set up leaves the call ringing; the callee can still answer', async () => {
@@ -21,13 +35,7 @@ describe('routing edge cases', () => {
     const atBob = await ringing;
     atBob.ring();
     await outgoing.waitForProvisional(180);
-    // Widen the window between the picker's INVITE and its answer, as a busy media worker would.
-    const engine = h.server.media;
-    const create = engine.createEndpoint.bind(engine);
-    engine.createEndpoint = async (opts) => {
-      await new Promise((r) => setTimeout(r, 400));
-      return create(opts);
-    };
+    const restore = slowMedia(h);
     const pick = await carol.dial('**2002');
     // Past the digest challenge: the authenticated INVITE is now waiting for its media.
     await new Promise((r) => setTimeout(r, 150));
@@ -37,7 +45,7 @@ describe('routing edge cases', () => {
       (e: unknown) => e as { status: number },
     );
     expect(err?.status).toBe(487);
-    engine.createEndpoint = create;
+    restore();
     await new Promise((r) => setTimeout(r, 600));
     expect(atBob.isCancelled).toBe(false);
     const bobCall = await atBob.answer();
@@ -51,17 +59,12 @@ describe('routing edge cases', () => {
   it('a service code cancelled before the answer ends cleanly, with a CDR', async () => {
     const { h, phone } = await start();
     const bob = await phone('2002');
-    const engine = h.server.media;
-    const create = engine.createEndpoint.bind(engine);
-    engine.createEndpoint = async (opts) => {
-      await new Promise((r) => setTimeout(r, 400));
-      return create(opts);
-    };
+    const restore = slowMedia(h);
     const code = await bob.dial('1429');
     await new Promise((r) => setTimeout(r, 150));
     code.cancel();
     await code.answered.catch(() => undefined);
-    engine.createEndpoint = create;
+    restore();
     await waitUntil(() => h.server.calls.active().length === 0, 3000);
     await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'service_code', disposition: 'cancelled' });

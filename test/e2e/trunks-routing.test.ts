@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { RunningHibiki, TestExtension } from '../support/hibiki.js';
-import { failure, nextRung, talking, waitUntil } from '../support/call-helpers.js';
+import { connect, failure, nextRung, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { TestUA, type OutgoingCall } from '../support/test-ua.js';
 import { loadConfigText } from '../../src/config/load.js';
@@ -368,10 +368,7 @@ describe('transfers through the trunk', () => {
     const { h, phone } = await start(c, { ext: { '2002': { outboundClass: 'internal' } } });
     const alice = await phone('2001');
     const bob = await phone('2002');
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const bobCall = await (await ringing).answer();
-    const aliceCall = await outgoing.answered;
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
     await bobCall.sendDtmf(`#9${OUTSIDE}#`, { method: 'rfc4733' });
     await expect(c.waitForCall({ timeoutMs: 3000 })).rejects.toThrow();
     // Bob is back with Alice.
@@ -386,10 +383,7 @@ describe('transfers through the trunk', () => {
     const alice = await phone('2001');
     const bob = await phone('2002');
     const carol = await phone('2003');
-    const ringing = bob.waitForCall();
-    const outgoing = await alice.dial('2002');
-    const bobCall = await (await ringing).answer();
-    const aliceCall = await outgoing.answered;
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
     await bobCall.sendDtmf(`#9${OUTSIDE}#`, { method: 'rfc4733' });
     (await c.waitForCall({ timeoutMs: 8000 })).reject(486);
     // The consultation failed; Alice and Bob still talk, and the one channel is free again.
