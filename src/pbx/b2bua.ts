@@ -84,10 +84,6 @@ export class CallManager {
     return (this.deps.now ?? Date.now)();
   }
 
-  private get hunt(): HuntGroups {
-    return this.deps.hunt;
-  }
-
   private deliveryDeps(): DeliveryDeps {
     const { stack, registrar, router, trunks, forwarding, hunt, ringing } = this.deps;
     return {
@@ -309,12 +305,7 @@ export class CallManager {
       await this.announcer({ req, res, offer, ...attempt }, prompt, listener, final);
       return;
     }
-    res.send(final.status, undefined, { headers: { reason: formatReason(final.cause) } });
-    const call = new Call(req.callId, attempt.direction, attempt.caller, attempt.dialled, { number: attempt.dialled }, this.deps.media, this.deps.logger);
-    call.trunk = attempt.trunk;
-    call.feature = attempt.feature;
-    this.register(call);
-    call.finish({ disposition: 'failed', hangupBy: 'system', q850: final.cause, sipStatus: final.status, reason: final.reason });
+    this.refuse(req, res, attempt, final.status, final.cause, final.reason);
   }
 
   /**
@@ -334,7 +325,7 @@ export class CallManager {
   private refuse(
     req: SipRequest,
     res: ServerResponse,
-    attempt: { direction: 'internal' | 'inbound' | 'outbound'; caller: Party; dialled: string; trunk?: string },
+    attempt: { direction: 'internal' | 'inbound' | 'outbound'; caller: Party; dialled: string; trunk?: string; feature?: CallFeature },
     status: number,
     cause: number,
     reason: string,
@@ -342,6 +333,7 @@ export class CallManager {
     res.send(status, undefined, { headers: { reason: formatReason(cause) } });
     const call = new Call(req.callId, attempt.direction, attempt.caller, attempt.dialled, { number: attempt.dialled }, this.deps.media, this.deps.logger);
     call.trunk = attempt.trunk;
+    call.feature = attempt.feature;
     this.register(call);
     call.finish({ disposition: 'failed', hangupBy: 'system', q850: cause, sipStatus: status, reason });
   }
@@ -496,7 +488,7 @@ export class CallManager {
       if (outcome.group && outcome.extension) {
         const group = outcome.group;
         const member = outcome.extension;
-        call.once('ended', () => this.hunt.callEnded(group, member, this.now()));
+        call.once('ended', () => this.deps.hunt.callEnded(group, member, this.now()));
       }
       this.applyDtmfPolicy(legB, config);
       this.wireLeg(call, legA);
@@ -560,7 +552,6 @@ export class CallManager {
     legA.dialog = this.deps.stack.createUAS(req, res, { localSdp: sdp });
     const picker = leg.extension ?? leg.party.number;
     call.feature = 'pickup';
-    call.pickedUpBy = picker;
     call.callee = { number: extension, name: this.deps.router.extension(extension)?.name };
     call.markAnswered(picker);
     call.log.info({ callee: extension, pickedUpBy: picker }, 'call answered by pickup');

@@ -127,8 +127,6 @@ export class Call extends EventEmitter {
   forwardedFrom: string | undefined;
   /** Earlier forwarding hops, oldest first. */
   readonly hops: ForwardHop[] = [];
-  /** Extension that answered by call pickup (F-PICKUP). */
-  pickedUpBy: string | undefined;
 
   constructor(
     readonly callId: string,

@@ -27,8 +27,4 @@ export class RingingCalls {
       .filter((e) => extensions.has(e.extension) && !e.call.isFinished && (exclude === undefined || e.call.caller.number !== exclude || e.call.direction !== 'internal'))
       .sort((a, b) => a.since - b.since);
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
