@@ -241,28 +241,32 @@ function firstTelephoneEvent(kinds: Map<number, PayloadKind>): number | undefine
   return undefined;
 }
 
-export interface AnswerParams extends LocalSdpParams {
-  /** Codecs we allow on this leg, in our preference order. */
-  codecs: Codec[];
-}
-
-function answerAudio(offer: SessionDescription, m: SdpMedia, p: AnswerParams): { negotiation: Negotiation; lines: string[] } | null {
+/**
+ * What the other side's audio m-line gives us, offer or answer alike: the first of its formats that we
+ * allow, its telephone-event PT, its address and its direction. Null when no format is allowed.
+ */
+function remoteAudio(
+  sd: SessionDescription,
+  m: SdpMedia,
+  allowed: readonly Codec[],
+): { pick: { codec: Codec; pt: number }; kinds: Map<number, PayloadKind>; tePt: number | undefined; theirs: Direction; media: NegotiatedMedia } | null {
   const kinds = payloadKinds(m);
   let pick: { codec: Codec; pt: number } | undefined;
   for (const [pt, kind] of kinds) {
-    if (kind !== 'telephone-event' && p.codecs.includes(kind)) {
+    if (kind !== 'telephone-event' && allowed.includes(kind)) {
       pick = { codec: kind, pt };
       break;
     }
   }
   if (!pick) return null;
-  const c = remoteConnection(offer, m);
-  const theirs = remoteDirection(offer, m, c);
-  const local = intersectDirection(p.direction, mirrorDirection(theirs));
+  const c = remoteConnection(sd, m);
+  const theirs = remoteDirection(sd, m, c);
   const tePt = firstTelephoneEvent(kinds);
-  // Everything G.711 the offer listed is understood on receive (transcoded if need be), whatever we chose.
-  const inbound = new Map<number, PayloadKind>(kinds);
-  const negotiation: Negotiation = {
+  return {
+    pick,
+    kinds,
+    tePt,
+    theirs,
     media: {
       codec: pick.codec,
       payloadType: pick.pt,
@@ -271,10 +275,21 @@ function answerAudio(offer: SessionDescription, m: SdpMedia, p: AnswerParams): {
       remotePort: m.port,
       remoteDirection: theirs,
     },
-    localDirection: local,
-    inbound,
   };
-  return { negotiation, lines: audioLines(p.port, m.proto, [pick], tePt, local) };
+}
+
+export interface AnswerParams extends LocalSdpParams {
+  /** Codecs we allow on this leg, in our preference order. */
+  codecs: Codec[];
+}
+
+function answerAudio(offer: SessionDescription, m: SdpMedia, p: AnswerParams): { negotiation: Negotiation; lines: string[] } | null {
+  const remote = remoteAudio(offer, m, p.codecs);
+  if (!remote) return null;
+  const local = intersectDirection(p.direction, mirrorDirection(remote.theirs));
+  // Everything G.711 the offer listed is understood on receive (transcoded if need be), whatever we chose.
+  const negotiation: Negotiation = { media: remote.media, localDirection: local, inbound: new Map<number, PayloadKind>(remote.kinds) };
+  return { negotiation, lines: audioLines(p.port, m.proto, [remote.pick], remote.tePt, local) };
 }
 
 /**
@@ -308,18 +323,9 @@ export function acceptAnswer(answerText: string, offered: OfferedMedia): Negotia
   if (!m || m.type !== 'audio') throw new MediaError('answer has no audio stream', 488);
   if (m.port === 0) throw new MediaError('audio stream rejected by the answer', 488);
   if (!usableAudio(m)) throw new MediaError(`unsupported transport ${m.proto}`, 488);
-  const kinds = payloadKinds(m);
-  let pick: { codec: Codec; pt: number } | undefined;
-  for (const [pt, kind] of kinds) {
-    if (kind !== 'telephone-event' && offered.codecs.includes(kind)) {
-      pick = { codec: kind, pt };
-      break;
-    }
-  }
-  if (!pick) throw new MediaError('no common codec', 488);
-  const c = remoteConnection(answer, m);
-  const theirs = remoteDirection(answer, m, c);
-  const tePt = firstTelephoneEvent(kinds);
+  const remote = remoteAudio(answer, m, offered.codecs);
+  if (!remote) throw new MediaError('no common codec', 488);
+  const { pick, tePt } = remote;
   // The answerer sends with the payload types of our offer (RFC 3264 §6.1) but may echo its own numbers:
   // accept both on receive.
   const inbound = new Map<number, PayloadKind>();
@@ -330,15 +336,8 @@ export function acceptAnswer(answerText: string, offered: OfferedMedia): Negotia
     inbound.set(tePt, 'telephone-event');
   }
   return {
-    media: {
-      codec: pick.codec,
-      payloadType: pick.pt,
-      ...(tePt !== undefined ? { telephoneEventPt: tePt } : {}),
-      remoteAddress: c.address,
-      remotePort: m.port,
-      remoteDirection: theirs,
-    },
-    localDirection: intersectDirection(offered.direction, mirrorDirection(theirs)),
+    media: remote.media,
+    localDirection: intersectDirection(offered.direction, mirrorDirection(remote.theirs)),
     inbound,
   };
 }
