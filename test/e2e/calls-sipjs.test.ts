@@ -1,34 +1,25 @@
 // Issue #3: a SIP.js (WebSocket, RFC 7118) client and a UDP phone call each other through hibiki, in
 // both directions, with real RTP relayed by the media engine: SIP.js's media is a plain RTP/AVP
 // endpoint (test/support/sipjs-call.ts), the UDP phone is the test UA.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { TestUA } from '../support/test-ua.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki } from '../support/hibiki.js';
+import { hibikiSession } from '../support/session.js';
 import { startSipJsPhone, type SipJsPhone } from '../support/sipjs-call.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
 
-let hibiki: RunningHibiki | undefined;
 let sipjs: SipJsPhone | undefined;
-const phones: TestUA[] = [];
 
-afterEach(async () => {
-  await sipjs?.stop();
-  sipjs = undefined;
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
+// SIP.js leaves while hibiki still listens, so its unREGISTER is answered.
+const session = hibikiSession({
+  defaults: { transports: [{ transport: 'udp' }, { transport: 'ws' }] },
+  beforeStop: async () => {
+    await sipjs?.stop();
+    sipjs = undefined;
+  },
 });
 
 async function start(): Promise<RunningHibiki> {
-  hibiki = await startHibiki({ transports: [{ transport: 'udp' }, { transport: 'ws' }] });
-  return hibiki;
-}
-
-async function udpPhone(h: RunningHibiki, user: string): Promise<TestUA> {
-  const p = await TestUA.create({ user, password: `secret-${user}`, server: { host: '127.0.0.1', port: h.port('udp') }, domain: 'hibiki.test' });
-  phones.push(p);
-  await p.register();
-  return p;
+  return (await session.start()).h;
 }
 
 /** SIP.js registered as 2001 over WebSocket. */
@@ -54,7 +45,7 @@ async function cdrRows(h: RunningHibiki, count = 1, timeoutMs = 3000): Promise<C
 describe('SIP.js over WebSocket calling a UDP phone', () => {
   it('SIP.js 2001 calls UDP 2002: RTP both ways through the media engine, SIP.js hangs up, CDR answered / caller', async () => {
     const h = await start();
-    const bob = await udpPhone(h, '2002');
+    const bob = await session.phone('2002');
     const alice = await wsPhone(h);
 
     const ringing = bob.waitForCall();
@@ -91,7 +82,7 @@ describe('SIP.js over WebSocket calling a UDP phone', () => {
 
   it('UDP 2002 calls SIP.js 2001 over its WebSocket flow: SIP.js answers, RTP both ways, the UDP phone hangs up', async () => {
     const h = await start();
-    const bob = await udpPhone(h, '2002');
+    const bob = await session.phone('2002');
     const alice = await wsPhone(h);
 
     const outgoing = await bob.dial('2001');

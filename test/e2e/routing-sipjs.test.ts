@@ -6,31 +6,31 @@
 // - 2003 forwards unconditionally (YAML CFU) to SIP.js 2002, which rings over its WebSocket and answers.
 // Every case checks RTP both ways between the caller and SIP.js through hibiki's media engine, the
 // hang-up reaching the far end, and the CDR.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHibiki, type RunningHibiki, type StartOptions, type TestExtension } from '../support/hibiki.js';
-import { registeredPhone, waitUntil } from '../support/call-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningHibiki, StartOptions, TestExtension } from '../support/hibiki.js';
+import { waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
 import { startSipJsPhone, type SipJsCall, type SipJsPhone } from '../support/sipjs-call.js';
 import type { RtpPeer } from '../support/rtp-peer.js';
-import type { TestUA } from '../support/test-ua.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
 import type { Inviter } from 'sip.js';
 
 let hibiki: RunningHibiki | undefined;
 let sipjs: SipJsPhone | undefined;
-const phones: TestUA[] = [];
 
-afterEach(async () => {
-  await sipjs?.stop();
-  sipjs = undefined;
-  await Promise.all(phones.splice(0).map((p) => p.close()));
-  await hibiki?.stop();
-  hibiki = undefined;
+// SIP.js leaves while hibiki still listens, so its unREGISTER is answered.
+const session = hibikiSession({
+  beforeStop: async () => {
+    await sipjs?.stop();
+    sipjs = undefined;
+    hibiki = undefined;
+  },
 });
 
 const EXTENSIONS: TestExtension[] = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` }));
 
 async function start(opts: StartOptions = {}): Promise<RunningHibiki> {
-  hibiki = await startHibiki({ extensions: EXTENSIONS, ...opts, transports: [{ transport: 'udp' }, { transport: 'ws' }] });
+  hibiki = (await session.start({ extensions: EXTENSIONS, ...opts, transports: [{ transport: 'udp' }, { transport: 'ws' }] })).h;
   return hibiki;
 }
 
@@ -100,8 +100,8 @@ async function sipJsHangsUp(call: SipJsCall, callerEnd: () => Promise<{ by: stri
 describe('routing features with a SIP.js phone over WebSocket', () => {
   it('ringall group 600 [UDP 2003, SIP.js 2002]: both ring, SIP.js answers, 2003 gets CANCEL, RTP both ways, CDR answeredBy 2002', async () => {
     const h = await start({ config: { groups: [{ number: '600', name: 'Sales', strategy: 'ringall', members: ['2003', '2002'], memberRingTime: 10 }] } });
-    const alice = await registeredPhone(h, '2001', phones);
-    const carol = await registeredPhone(h, '2003', phones);
+    const alice = await session.phone('2001');
+    const carol = await session.phone('2003');
     const bob = await sipJs2002(h);
 
     const carolRinging = carol.waitForCall({ timeoutMs: 5000 });
@@ -138,8 +138,8 @@ describe('routing features with a SIP.js phone over WebSocket', () => {
 
   it('pickup: SIP.js 2002 dials *8 and takes a call ringing at UDP 2003 (same pickup group); 2003 gets CANCEL, RTP both ways, CDR pickup', async () => {
     const h = await start({ config: { pickupGroups: [{ number: '1', name: 'sales', members: ['2002', '2003'] }] } });
-    const alice = await registeredPhone(h, '2001', phones);
-    const carol = await registeredPhone(h, '2003', phones);
+    const alice = await session.phone('2001');
+    const carol = await session.phone('2003');
     const bob = await sipJs2002(h);
 
     const ringing = carol.waitForCall();
@@ -174,9 +174,9 @@ describe('routing features with a SIP.js phone over WebSocket', () => {
     const h = await start({
       extensions: EXTENSIONS.map((e) => (e.number === '2003' ? { ...e, forwarding: { unconditional: '2002' } } : e)),
     });
-    const alice = await registeredPhone(h, '2001', phones);
+    const alice = await session.phone('2001');
     // 2003 is registered too: CFU must win over ringing it.
-    const carol = await registeredPhone(h, '2003', phones);
+    const carol = await session.phone('2003');
     const bob = await sipJs2002(h);
 
     const outgoing = await alice.dial('2003');
