@@ -12,8 +12,8 @@ import type { Clock } from '../sip/clock.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
-import { TargetCollector } from './codes.js';
-import { mohFiles, promptLanguage } from './extension-audio.js';
+import { enterTarget } from './target-entry.js';
+import { promptLanguage } from './extension-audio.js';
 
 export interface AttendedTransferDeps {
   calls: CallManager;
@@ -63,38 +63,14 @@ export class AttendedTransfer {
   }
 
   private collectTarget(call: Call, transferor: Leg, held: Leg): void {
-    const config = this.deps.config();
-    this.deps.media.unbridge(held.endpoint);
-    const moh = this.loop(held, mohFiles(this.deps.config(), this.deps.prompts, transferor.extension));
-    const resumeDigits = transferor.onDigit;
-    const back = (prompt?: 'not-available') => {
-      transferor.onDigit = resumeDigits;
-      const rejoin = () => {
-        moh?.stop();
-        if (!transferor.ended && !held.ended) this.deps.calls.bridgeLegs(call, transferor, held);
-      };
-      if (prompt && !transferor.ended) void this.deps.media.play(transferor.endpoint, [this.deps.prompts.file(prompt, this.language(transferor))]).done.then(rejoin);
-      else rejoin();
-    };
-    const collector = new TargetCollector({
-      dialConfirm: config.codes.dialConfirm,
-      transferDigitTimeoutMs: config.dtmf.transferDigitTimeout,
-      clock: this.deps.clock,
-      events: {
-        onTarget: (number) => {
-          if (!this.deps.calls.canReach(number)) {
-            back('not-available');
-            return;
-          }
-          transferor.onDigit = resumeDigits;
-          void this.consult(call, transferor, held, number, moh);
-        },
-        onCancel: () => back(),
+    enterTarget(this.deps, call, transferor, held, {
+      onTarget: ({ number, moh, resumeDigits }) => {
+        transferor.onDigit = resumeDigits;
+        void this.consult(call, transferor, held, number, moh);
       },
     });
-    transferor.onDigit = (d) => collector.digit(d);
-    call.once('ended', () => collector.dispose());
   }
+
 
   private async consult(call: Call, transferor: Leg, held: Leg, number: string, moh: PlayHandle | undefined): Promise<void> {
     const { calls, prompts } = this.deps;

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { MediaEngine, PlayHandle } from '../media/engine.js';
-import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
+import type { PromptCatalogue } from '../media/prompts.js';
 import type { Clock } from '../sip/clock.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerResponse } from '../sip/stack.js';
@@ -15,8 +15,8 @@ import { isSipUri, isTelUri } from '../sip/uri.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
-import { TargetCollector } from './codes.js';
-import { mohFiles, promptLanguage } from './extension-audio.js';
+import { enterTarget } from './target-entry.js';
+import { mohFiles } from './extension-audio.js';
 
 export interface TransferDeps {
   calls: CallManager;
@@ -43,10 +43,6 @@ export class BlindTransfer {
     this.deps.calls.onRefer = (call, leg, req, res) => this.onRefer(call, leg, req, res);
   }
 
-  private language(leg: Leg): PromptLanguage {
-    return promptLanguage(this.deps.config(), leg.extension);
-  }
-
   private hold(other: Leg, holder: Leg): PlayHandle | undefined {
     this.deps.media.unbridge(other.endpoint);
     const moh = mohFiles(this.deps.config(), this.deps.prompts, holder.extension);
@@ -55,46 +51,19 @@ export class BlindTransfer {
 
   /** #8 was typed: the other party is held while the transferor dials the target. */
   private collectTarget(call: Call, transferor: Leg, other: Leg): void {
-    const config = this.deps.config();
-    const moh = this.hold(other, transferor);
-    const resumeDigits = transferor.onDigit;
-    const backToCall = (prompt?: 'not-available' | 'invalid-code') => {
-      transferor.onDigit = resumeDigits;
-      const rejoin = () => {
-        moh?.stop();
-        if (!transferor.ended && !other.ended) this.deps.calls.bridgeLegs(call, transferor, other);
-      };
-      if (prompt && !transferor.ended) {
-        const handle = this.deps.media.play(transferor.endpoint, [this.deps.prompts.file(prompt, this.language(transferor))]);
-        void handle.done.then(rejoin);
-      } else rejoin();
-    };
-    const collector = new TargetCollector({
-      dialConfirm: config.codes.dialConfirm,
-      transferDigitTimeoutMs: config.dtmf.transferDigitTimeout,
-      clock: this.deps.clock,
-      logger: call.log,
-      events: {
-        onTarget: (number) => {
-          if (this.deps.park?.isLot(number)) {
-            transferor.onDigit = resumeDigits;
-            moh?.stop();
-            this.deps.park.park(call, transferor, other);
-            return;
-          }
-          if (!this.deps.calls.canReach(number)) {
-            call.log.info({ target: number }, 'transfer target does not exist');
-            backToCall('not-available');
-            return;
-          }
-          transferor.onDigit = undefined;
-          void this.transfer(call, transferor, other, number, moh);
-        },
-        onCancel: (reason) => backToCall(reason === 'tooLong' ? 'invalid-code' : undefined),
+    enterTarget(this.deps, call, transferor, other, {
+      accepts: (number) => this.deps.park?.isLot(number) === true,
+      onTarget: ({ number, moh, resumeDigits }) => {
+        if (this.deps.park?.isLot(number)) {
+          transferor.onDigit = resumeDigits;
+          moh?.stop();
+          this.deps.park.park(call, transferor, other);
+          return;
+        }
+        transferor.onDigit = undefined;
+        void this.transfer(call, transferor, other, number, moh);
       },
     });
-    transferor.onDigit = (d) => collector.digit(d);
-    call.once('ended', () => collector.dispose());
   }
 
   /** A phone's transfer key: REFER with Refer-To; attended transfers (Replaces) are not handled here. */
