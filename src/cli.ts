@@ -17,8 +17,8 @@ import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 import type { HibikiConfig } from './config/schema.js';
 import { removeExtension } from './config/remove-extension.js';
 import { ScreeningStore } from './store/screening-store.js';
-import { monthIn, previousMonth } from './pbx/screening.js';
-import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './pbx/forwarding.js';
+import { monthIn, previousMonth } from './features/screening.js';
+import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
   hibiki --config FILE [--log-level LEVEL]     start the server

@@ -17,28 +17,31 @@ import { Registrar } from './pbx/registrar.js';
 import { Qualifier } from './pbx/qualify.js';
 import { Router } from './pbx/router.js';
 import { TrunkManager } from './pbx/trunks.js';
-import { CallManager } from './pbx/b2bua.js';
+import { CallCore } from './pbx/core.js';
+import type { CallRegistry } from './pbx/calls.js';
 import type { Call, CallOutcome } from './pbx/call.js';
 import { buildCdr } from './pbx/cdr.js';
 import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-store.js';
 import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
-import { InCallCodes } from './features/in-call-codes.js';
 import { BlindTransfer } from './features/transfer.js';
 import { ParkLot } from './features/park.js';
 import { ParkStore } from './store/park-store.js';
 import { HoldMusic } from './features/hold.js';
 import { AttendedTransfer } from './features/attended-transfer.js';
 import { PromptCatalogue } from './media/prompts.js';
-import { ForwardingService } from './pbx/forwarding.js';
-import { Screening } from './pbx/screening.js';
+import { ForwardingService } from './features/forwarding.js';
+import { Screening, ScreeningFeature } from './features/screening.js';
 import { ScreeningStore } from './store/screening-store.js';
-import { HuntGroups } from './pbx/hunt.js';
-import { RingingCalls } from './pbx/ringing.js';
+import { HuntGroups } from './features/hunt.js';
+import { HuntStore } from './store/hunt-store.js';
 import { CallPickup } from './features/pickup.js';
 import { ServiceCodes } from './features/service-codes.js';
-import { refuseWithPrompt } from './features/announce.js';
-import { promptLanguage } from './features/extension-audio.js';
+import { Extensions } from './features/extension.js';
+import { Groups } from './features/group.js';
+import { OutsideLine } from './features/outside-line.js';
+import { DidBulkForwarding } from './features/did-forwarding.js';
+import { realClock, type Clock } from './sip/clock.js';
 import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
@@ -48,8 +51,8 @@ export interface ServerOptions {
   logger: Logger;
   /** Outbound TLS certificate verification (tests talk to self-signed peers). */
   tlsRejectUnauthorized?: boolean;
-  /** Wall-clock time for schedules and monthly counters (tests set the time of day). Default Date.now. */
-  now?: () => number;
+  /** The one clock every timer and timestamp comes from (tests drive it). Default: the real clock. */
+  clock?: Clock;
 }
 
 export class HibikiServer {
@@ -64,15 +67,15 @@ export class HibikiServer {
   readonly router: Router;
   readonly trunks: TrunkManager;
   readonly media: MediaEngine;
-  readonly calls: CallManager;
+  readonly core: CallCore;
+  /** The calls in progress. */
+  readonly calls: CallRegistry;
   readonly cdr: CdrStore;
-  readonly inCallCodes: InCallCodes;
   readonly prompts: PromptCatalogue;
-  readonly blindTransfer: BlindTransfer;
   readonly park: ParkLot;
   readonly forwarding: ForwardingService;
   readonly screening: Screening;
-  readonly ringing = new RingingCalls();
+  readonly clock: Clock;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
@@ -84,7 +87,9 @@ export class HibikiServer {
     const config = opts.config;
     this.config = config;
     this.logger = opts.logger;
+    this.clock = opts.clock ?? realClock;
     this.stack = new SipStack({
+      clock: this.clock,
       listen: config.listen.map((l) => toListenPoint(l)),
       logger: this.logger,
       userAgent: config.sip.userAgent,
@@ -115,54 +120,48 @@ export class HibikiServer {
       rtpTimeoutSec: config.media.rtpTimeout,
       logger: this.logger,
     });
-    const now = opts.now ?? Date.now;
+    const clock = this.clock;
+    const now = () => clock.now();
     this.forwarding = new ForwardingService({ db: this.db, config: () => this.config, now, logger: this.logger });
     this.forwarding.applyConfig(config);
     this.screening = new Screening({ store: new ScreeningStore(this.db), config: () => this.config, now, logger: this.logger });
-    this.calls = new CallManager({
-      stack: this.stack,
-      registrar: this.registrar,
-      authenticator: this.authenticator,
-      router: this.router,
-      trunks: this.trunks,
-      media: this.media,
-      logger: this.logger,
-      // Read at the start of each call: a call keeps the plan it started with (F-RELOAD).
-      config: () => this.config,
-      onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
-      forwarding: this.forwarding,
-      hunt: new HuntGroups(this.db),
-      ringing: this.ringing,
-      screening: this.screening,
-      now,
-    });
-    this.inCallCodes = new InCallCodes(this.media, this.stack.clock);
-    this.calls.onAnswered((call, caller, callee, cfg) => this.inCallCodes.attach(call, caller, callee, cfg));
     this.prompts = new PromptCatalogue({
       root: resolve(config.prompts.dir ?? fileURLToPath(new URL('../prompts', import.meta.url))),
       mohRoot: resolve(config.prompts.mohDir ?? fileURLToPath(new URL('../moh', import.meta.url))),
       languages: ['ja', 'en'],
     });
-    this.park = new ParkLot({
+    this.core = new CallCore({
       stack: this.stack,
-      store: new ParkStore(this.db),
-      calls: this.calls,
-      codes: this.inCallCodes,
       media: this.media,
-      prompts: this.prompts,
-      config: () => this.config,
+      clock,
       logger: this.logger,
-    });
-    this.blindTransfer = new BlindTransfer({
-      park: this.park,
-      calls: this.calls,
-      codes: this.inCallCodes,
-      media: this.media,
-      prompts: this.prompts,
-      clock: this.stack.clock,
+      router: this.router,
+      authenticator: this.authenticator,
+      trunks: this.trunks,
+      // Read at the start of each call: a call keeps the plan it started with (F-RELOAD).
       config: () => this.config,
-      logger: this.logger,
+      onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
     });
+    this.calls = this.core.calls;
+    const configNow = () => this.config;
+    const callsOf = (extension: string) => this.calls.callsOf(extension);
+    const hold = new HoldMusic(this.prompts, configNow);
+    this.park = new ParkLot({ prompts: this.prompts, clock, config: configNow, logger: this.logger, store: new ParkStore(this.db) });
+    // Every feature, in one list: destinations in the dial plan, in-call codes, the phone's hold and transfer keys.
+    const features = [
+      new Extensions({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, callsOf }),
+      new Groups({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, hunt: new HuntGroups(new HuntStore(this.db)), callsOf }),
+      new OutsideLine({ router: this.router, trunks: this.trunks, prompts: this.prompts }),
+      new DidBulkForwarding(this.forwarding),
+      new ScreeningFeature(this.screening, this.prompts, configNow),
+      this.park,
+      new CallPickup({ ringing: this.core.ringing, prompts: this.prompts, config: configNow, logger: this.logger }),
+      new ServiceCodes({ forwarding: this.forwarding, prompts: this.prompts, config: configNow, logger: this.logger }),
+      hold,
+      new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
+      new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
+    ];
+    for (const f of features) this.core.use(f);
   }
 
   /** F-CDR: one row per call, written when it ends. */
@@ -239,16 +238,7 @@ export class HibikiServer {
     await this.stack.start();
     this.registrar.start();
     this.qualifier.start();
-    this.calls.start();
-    this.blindTransfer.start();
-    this.park.start();
-    const announce = { calls: this.calls, media: this.media, stack: this.stack, logger: this.logger };
-    this.calls.announcer = (attempt, prompt, listener, final) =>
-      refuseWithPrompt(announce, attempt, prompt ? [this.prompts.file(prompt, promptLanguage(this.config, listener))] : [], final);
-    new CallPickup({ ...announce, ringing: this.ringing, prompts: this.prompts, config: () => this.config }).start(this.calls);
-    new ServiceCodes({ ...announce, forwarding: this.forwarding, prompts: this.prompts, config: () => this.config }).start();
-    new HoldMusic(this.calls, this.media, this.prompts, () => this.config).start();
-    new AttendedTransfer({ calls: this.calls, codes: this.inCallCodes, media: this.media, prompts: this.prompts, clock: this.stack.clock, config: () => this.config }).start();
+    this.core.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();
@@ -312,7 +302,7 @@ export class HibikiServer {
     if (this.stopped) return;
     this.stopped = true;
     this.watcher?.stop();
-    this.calls.stopAll();
+    this.core.stop();
     this.purge?.stop();
     this.trunks.stop();
     this.qualifier.stop();

@@ -18,7 +18,7 @@ const digitString = (pattern: RegExp, message: string) =>
 /**
  * F-FWD destination rule, syntactic part: digits (hyphens ignored), at most 32 digits. The semantic part
  * (not self, no 184/186 prefix, not 1XX, not a park number, local or taken by an outbound route, not
- * restricted, international only when allowed) is in src/pbx/number-rules.ts, checked in schema.ts.
+ * restricted, international only when allowed) is in src/rules/number-rules.ts, checked in schema.ts.
  */
 export const forwardDestinationSchema = digitString(/^[0-9][0-9-]{0,40}$/, 'a forwarding destination is digits (hyphens allowed)')
   .transform((v) => v.replace(/-/g, ''))

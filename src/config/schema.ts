@@ -3,8 +3,8 @@
 // timer/limit carries a default and a describe() text from which docs/configuration.md is generated.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_CODES, validateCodes } from '../features/code-config.js';
-import { forwardDestinationVerdict, isParkNumber, type DestinationContext } from '../pbx/number-rules.js';
+import { DEFAULT_CODES, validateCodes } from '../rules/code-config.js';
+import { forwardDestinationVerdict, isParkNumber, type DestinationContext } from '../rules/number-rules.js';
 import {
   bulkSetSchema,
   extensionForwardingSchema,

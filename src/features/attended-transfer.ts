@@ -6,26 +6,24 @@
 // - #9 again → the consultation leg is dropped and the transferor is back with the held party;
 // - the held party hangs up → the consultation continues as a normal call.
 import type { HibikiConfig } from '../config/schema.js';
-import type { MediaEngine, PlayHandle } from '../media/engine.js';
+import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
 import type { Clock } from '../sip/clock.js';
-import type { Call, Leg } from '../pbx/call.js';
-import type { CallManager } from '../pbx/b2bua.js';
-import type { InCallCodes } from './in-call-codes.js';
-import { enterTarget } from './target-entry.js';
-import { promptLanguage } from './extension-audio.js';
+import type { CallApi, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
+import type { Leg, LegEnd, LegOwner } from '../pbx/leg.js';
+import { FeatureCodeMatcher } from '../pbx/keypad.js';
+import { promptLanguage } from '../pbx/extension-audio.js';
+import { enterTarget, hangUpCall } from './target-entry.js';
 
 export interface AttendedTransferDeps {
-  calls: CallManager;
-  codes: InCallCodes;
-  media: MediaEngine;
   prompts: PromptCatalogue;
   clock: Clock;
   config: () => HibikiConfig;
 }
 
 interface Consultation {
-  call: Call;
+  ctx: InCallContext;
+  session: CallApi;
   transferor: Leg;
   held: Leg;
   target: Leg | undefined;
@@ -33,6 +31,8 @@ interface Consultation {
   cancelRinging: (() => void) | undefined;
   heldAudio: PlayHandle | undefined;
   transferorAudio: PlayHandle | undefined;
+  /** Watches the transferor's keypad for #9 while the target rings. */
+  keypad: FeatureCodeMatcher | undefined;
   /** The transferor left while the target rang: connect on answer (blonde transfer). */
   blonde: boolean;
   /** The held party hung up: whatever the target does, this is now an ordinary call. */
@@ -40,17 +40,19 @@ interface Consultation {
   done: boolean;
 }
 
-export class AttendedTransfer {
+/** Take a leg for a moment, to hand it to a bridge. */
+const PASSING: LegOwner = { label: 'attended transfer', ended: () => undefined };
+
+export class AttendedTransfer implements Feature {
   private byTransferor = new Map<Leg, Consultation>();
 
   constructor(private readonly deps: AttendedTransferDeps) {}
 
-  start(): void {
-    this.deps.codes.onFeature((call, leg, other, action) => {
-      if (action !== 'attendedTransfer') return;
-      const running = this.byTransferor.get(leg);
+  register(r: FeatureRegistry): void {
+    r.inCallCode('attendedTransfer', (ctx) => {
+      const running = this.byTransferor.get(ctx.leg);
       if (running) this.abort(running);
-      else this.collectTarget(call, leg, other);
+      else this.collectTarget(ctx);
     });
   }
 
@@ -58,66 +60,95 @@ export class AttendedTransfer {
     return promptLanguage(this.deps.config(), leg.extension);
   }
 
-  private loop(leg: Leg, files: string[]): PlayHandle | undefined {
-    return files.length > 0 ? this.deps.media.play(leg.endpoint, files, { loop: true }) : undefined;
-  }
-
-  private collectTarget(call: Call, transferor: Leg, held: Leg): void {
-    enterTarget(this.deps, call, transferor, held, {
-      onTarget: ({ number, moh, resumeDigits }) => {
-        transferor.onDigit = resumeDigits;
-        void this.consult(call, transferor, held, number, moh);
+  private collectTarget(ctx: InCallContext): void {
+    enterTarget(this.deps, ctx, {
+      onTarget: ({ number, moh }) => {
+        this.consult(ctx, number, moh).catch((err: unknown) => ctx.session.log.error({ err }, 'consultation failed'));
       },
     });
   }
 
+  /** What the consultation does when one of its legs hangs up, whoever holds the leg at the time. */
+  private owner(c: Consultation): LegOwner {
+    return {
+      label: 'consultation',
+      ended: (leg, end) => this.legEnded(c, leg, end),
+      digit: (leg, d) => {
+        if (leg === c.transferor) c.keypad?.digit(d);
+      },
+    };
+  }
 
-  private async consult(call: Call, transferor: Leg, held: Leg, number: string, moh: PlayHandle | undefined): Promise<void> {
-    const { calls, prompts } = this.deps;
+  private legEnded(c: Consultation, leg: Leg, end: LegEnd): void {
+    if (leg === c.transferor) this.transferorLeft(c);
+    else if (leg === c.held) this.heldLeft(c);
+    else if (leg === c.target) this.targetLeft(c);
+    else hangUpCall(c.ctx, leg, end);
+  }
+
+  private async consult(ctx: InCallContext, number: string, moh: PlayHandle | undefined): Promise<void> {
+    const { prompts, config } = this.deps;
+    const { session, leg: transferor, other: held } = ctx;
+    const call = session.call;
     const c: Consultation = {
-      call,
+      ctx,
+      session,
       transferor,
       held,
       target: undefined,
       cancelRinging: undefined,
       heldAudio: moh,
-      transferorAudio: this.loop(transferor, [prompts.file('ringback', this.language(transferor))]),
+      transferorAudio: session.play(transferor, [prompts.file('ringback', this.language(transferor))], { loop: true }),
+      keypad: undefined,
       blonde: false,
       heldGone: false,
       done: false,
     };
+    const cfg = config();
+    // #9 again while the target rings drops the consultation.
+    c.keypad = new FeatureCodeMatcher({
+      codes: cfg.codes,
+      suppress: true,
+      featureDigitTimeoutMs: cfg.dtmf.featureDigitTimeout,
+      clock: this.deps.clock,
+      logger: session.log,
+      events: { onForward: () => undefined, onCode: (action) => action === 'attendedTransfer' && this.abort(c) },
+    });
     this.byTransferor.set(transferor, c);
     call.log.info({ target: number }, 'consultation call');
-    transferor.onEnded = () => this.transferorLeft(c);
-    held.onEnded = () => this.heldLeft(c);
-    const result = await calls.dialLeg(call, number, {
+    const owner = this.owner(c);
+    transferor.take(owner);
+    held.take(owner);
+    const result = await session.dial(number, {
       presentedAs: transferor.party,
-      ringTimeoutSec: this.deps.config().calls.transferRingTimeout,
+      ringTimeoutSec: cfg.calls.transferRingTimeout,
       onRinging: (cancel) => (c.cancelRinging = cancel),
       by: transferor.extension,
+      owner,
     });
     c.cancelRinging = undefined;
+    c.keypad.dispose();
+    c.keypad = undefined;
     if (c.heldGone && !call.isFinished) {
       // The consultation became the call: connect it as an ordinary call, or end it if the target failed.
       c.transferorAudio?.stop();
-      if ('leg' in result) calls.bridgeLegs(call, transferor, result.leg);
-      else calls.hangup(call, 'system', result.failure.cause, 'consultation failed');
+      if (result.ok) session.bridge(transferor.take(PASSING), result.leg);
+      else session.hangup('system', result.cause, 'consultation failed');
       return;
     }
     if (c.done || call.isFinished) {
-      if ('leg' in result) calls.dropLeg(result.leg);
+      if (result.ok) session.drop(result.leg);
       return;
     }
-    if ('leg' in result) {
-      c.target = result.leg;
-      c.target.onEnded = () => this.targetLeft(c);
+    if (result.ok) {
+      c.target = result.leg.leg;
       if (c.blonde || transferor.ended) {
         this.complete(c);
         return;
       }
       c.transferorAudio?.stop();
-      // Consultation: transferor and target talk; the held party keeps its music.
-      calls.bridgeLegs(call, transferor, c.target);
+      // Consultation: transferor and target talk; the held party keeps its music. Hang-ups are the consultation's.
+      session.bridge(transferor.take(PASSING), result.leg, { ended: owner.ended });
       return;
     }
     // The target failed: back to the held party, or recall the transferor if it already left.
@@ -127,36 +158,37 @@ export class AttendedTransfer {
     }
     c.transferorAudio?.stop();
     this.finishConsultation(c);
-    void this.deps.media.play(transferor.endpoint, [prompts.file('transfer-failed', this.language(transferor))]).done.then(() => this.rejoin(c));
+    const rejoin = () => this.rejoin(c);
+    session.play(transferor, [prompts.file('transfer-failed', this.language(transferor))]).done.then(rejoin, rejoin);
   }
 
   /** #9 again: drop the consultation leg (even if voicemail answered it) and return to the held party. */
   private abort(c: Consultation): void {
-    c.call.log.info('consultation aborted');
+    c.session.log.info('consultation aborted');
     c.cancelRinging?.();
     c.transferorAudio?.stop();
-    if (c.target) this.deps.calls.dropLeg(c.target);
+    if (c.target) c.session.drop(c.target);
     this.finishConsultation(c);
     this.rejoin(c);
   }
 
   private rejoin(c: Consultation): void {
     c.heldAudio?.stop();
-    c.transferor.onEnded = undefined;
-    c.held.onEnded = undefined;
-    if (!c.transferor.ended && !c.held.ended) this.deps.calls.bridgeLegs(c.call, c.transferor, c.held);
+    if (!c.transferor.ended && !c.held.ended) c.session.bridge(c.transferor.take(PASSING), c.held.take(PASSING));
   }
 
   private finishConsultation(c: Consultation): void {
     c.done = true;
+    c.keypad?.dispose();
     this.byTransferor.delete(c.transferor);
   }
 
   /** The transferor hung up: the transfer completes (now, or on the target's answer). */
   private transferorLeft(c: Consultation): void {
-    c.call.feature = 'transfer_attended';
-    c.call.transferredBy = c.transferor.extension ?? c.transferor.party.number;
-    this.deps.calls.dropLeg(c.transferor);
+    const call = c.session.call;
+    call.feature = 'transfer_attended';
+    call.transferredBy = c.transferor.extension ?? c.transferor.party.number;
+    c.session.drop(c.transferor);
     if (c.target && !c.target.ended) {
       this.complete(c);
       return;
@@ -164,7 +196,7 @@ export class AttendedTransfer {
     // Blonde transfer: the held party hears ringback until the target answers.
     c.blonde = true;
     c.heldAudio?.stop();
-    c.heldAudio = this.loop(c.held, [this.deps.prompts.file('ringback', this.language(c.held))]);
+    c.heldAudio = c.session.play(c.held, [this.deps.prompts.file('ringback', this.language(c.held))], { loop: true });
   }
 
   private complete(c: Consultation): void {
@@ -172,53 +204,57 @@ export class AttendedTransfer {
     if (!target) return;
     this.finishConsultation(c);
     c.heldAudio?.stop();
-    c.held.onEnded = undefined;
-    target.onEnded = undefined;
-    c.call.feature = 'transfer_attended';
-    c.call.transferredBy = c.transferor.extension ?? c.transferor.party.number;
-    c.call.callee = target.party;
-    this.deps.calls.bridgeLegs(c.call, c.held, target);
-    c.call.log.info('attended transfer completed');
+    const call = c.session.call;
+    call.feature = 'transfer_attended';
+    call.transferredBy = c.transferor.extension ?? c.transferor.party.number;
+    call.callee = target.party;
+    c.session.bridge(c.held.take(PASSING), target.take(PASSING));
+    call.log.info('attended transfer completed');
   }
 
   /** The held party hung up: the consultation goes on as an ordinary call. */
   private heldLeft(c: Consultation): void {
     c.heldAudio?.stop();
-    this.deps.calls.dropLeg(c.held);
+    c.session.drop(c.held);
     c.heldGone = true;
     this.finishConsultation(c);
-    c.transferor.onEnded = undefined;
-    if (c.target) c.target.onEnded = undefined;
+    if (c.target && !c.target.ended && !c.transferor.ended) c.session.bridge(c.transferor.take(PASSING), c.target.take(PASSING));
   }
 
   /** The target hung up during the consultation: back to the held party. */
   private targetLeft(c: Consultation): void {
-    if (c.target) this.deps.calls.dropLeg(c.target);
+    if (c.target) c.session.drop(c.target);
     c.target = undefined;
+    if (c.heldGone) {
+      c.session.hangup('callee', 16, 'consultation ended');
+      return;
+    }
     this.finishConsultation(c);
     this.rejoin(c);
   }
 
   private async recall(c: Consultation): Promise<void> {
     this.finishConsultation(c);
-    const { calls } = this.deps;
+    const { session } = c;
+    const call = session.call;
+    // From now on the held party hanging up simply ends the call.
+    c.held.take({ label: 'awaiting recall', ended: (leg, end) => hangUpCall(c.ctx, leg, end) });
     const ext = c.transferor.extension;
     if (!ext) {
-      calls.hangup(c.call, 'system', 19, 'attended transfer failed');
+      session.hangup('system', 19, 'attended transfer failed');
       return;
     }
-    const result = await calls.dialLeg(c.call, ext, { presentedAs: c.held.party, ringTimeoutSec: this.deps.config().calls.transferRingTimeout });
-    if (c.call.isFinished) {
-      if ('leg' in result) calls.dropLeg(result.leg);
+    const result = await session.dial(ext, { presentedAs: c.held.party, ringTimeoutSec: this.deps.config().calls.transferRingTimeout });
+    if (call.isFinished) {
+      if (result.ok) session.drop(result.leg);
       return;
     }
     c.heldAudio?.stop();
-    c.held.onEnded = undefined;
-    if ('leg' in result) {
-      c.call.callee = result.leg.party;
-      calls.bridgeLegs(c.call, c.held, result.leg);
+    if (result.ok) {
+      call.callee = result.leg.leg.party;
+      session.bridge(c.held.take(PASSING), result.leg);
       return;
     }
-    calls.hangup(c.call, 'system', result.failure.cause, 'attended transfer and recall failed');
+    session.hangup('system', result.cause, 'attended transfer and recall failed');
   }
 }

@@ -1,45 +1,35 @@
 // F-HOLD: when a phone holds the call (re-INVITE/UPDATE with sendonly, inactive or c=0.0.0.0), the other
-// party hears music on hold; resuming reconnects them. The holder's phone gets an ordinary answer.
-import type { MediaEngine, PlayHandle } from '../media/engine.js';
-import type { PromptCatalogue } from '../media/prompts.js';
-import type { Call, Leg } from '../pbx/call.js';
-import type { CallManager } from '../pbx/b2bua.js';
+// party hears the holder's music on hold; resuming stops it (the bridge reconnects the audio). The holder's
+// phone gets an ordinary answer.
 import type { HibikiConfig } from '../config/schema.js';
-import { mohFiles } from './extension-audio.js';
+import type { PlayHandle } from '../media/engine.js';
+import type { PromptCatalogue } from '../media/prompts.js';
+import type { Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
+import type { Leg } from '../pbx/leg.js';
+import { mohFiles } from '../pbx/extension-audio.js';
 
-export class HoldMusic {
+export class HoldMusic implements Feature {
   private playing = new Map<Leg, PlayHandle>();
 
   constructor(
-    private readonly calls: CallManager,
-    private readonly media: MediaEngine,
     private readonly prompts: PromptCatalogue,
     private readonly config: () => HibikiConfig,
   ) {}
 
-  start(): void {
-    this.calls.holdHandler = {
-      hold: (call, holder, held) => this.hold(call, holder, held),
-      resume: (call, holder, held) => this.resume(call, holder, held),
-      release: (held) => this.stop(held),
-    };
+  register(r: FeatureRegistry): void {
+    r.hold({ hold: (ctx) => this.hold(ctx), resume: (ctx) => this.release(ctx.other), release: (leg) => this.release(leg) });
   }
 
-  private hold(call: Call, holder: Leg, held: Leg): void {
-    this.media.unbridge(held.endpoint);
+  private hold({ session, leg: holder, other: held }: InCallContext): void {
     const files = mohFiles(this.config(), this.prompts, holder.extension);
     if (files.length === 0) return;
     this.playing.get(held)?.stop();
-    this.playing.set(held, this.media.play(held.endpoint, files, { loop: true }));
-    call.once('ended', () => this.stop(held));
+    this.playing.set(held, session.play(held, files, { loop: true }));
+    session.call.once('ended', () => this.release(held));
   }
 
-  private resume(_call: Call, holder: Leg, held: Leg): void {
-    this.stop(held);
-    if (!holder.ended && !held.ended && held.peer === holder) this.media.bridge(holder.endpoint, held.endpoint);
-  }
-
-  private stop(held: Leg): void {
+  /** Stop the music a held leg hears (resumed, or connected elsewhere by a transfer). */
+  release(held: Leg): void {
     this.playing.get(held)?.stop();
     this.playing.delete(held);
   }

@@ -1,75 +1,75 @@
-// F-PARK: #72 (or a blind transfer to the lot number) parks the other party in a free slot, announces
-// the slot to the parker ("parked at 9-0-0-1") and ends the parker's leg; the parked party hears music
-// on hold. Dialling the slot from any phone retrieves the call; an empty slot gets a prompt and 404.
-// After park.timeout the call rings the parker back for park.comebackTimeout, then ends (cause 19).
+// F-PARK: #72 (or a blind transfer to the lot number) parks the other party in a free slot, announces the
+// slot to the parker ("parked at 9-0-0-1") and ends the parker's leg; the parked party hears music on hold.
+// Dialling the slot from any phone retrieves the call; an empty slot gets a prompt and 404. After
+// park.timeout the call rings the parker back for park.comebackTimeout, then goes to park.timeoutDestination
+// or ends (cause 19).
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
-import type { MediaEngine, PlayHandle } from '../media/engine.js';
+import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
-import type { Call, Leg } from '../pbx/call.js';
-import type { CallManager, DialContext } from '../pbx/b2bua.js';
-import type { SipStack } from '../sip/stack.js';
-import type { InCallCodes } from './in-call-codes.js';
-import { refuseWithPrompt } from './announce.js';
-import { mohFiles, promptLanguage } from './extension-audio.js';
+import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { CallApi, CallApplication, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
+import type { Leg, LegHandle } from '../pbx/leg.js';
+import { mohFiles, promptLanguage } from '../pbx/extension-audio.js';
 
-export interface ParkedCall {
+interface ParkedCall {
   slot: string;
-  call: Call;
-  leg: Leg;
+  session: CallApi;
+  /** The parked party's leg, held by the lot. */
+  handle: LegHandle;
   /** Extension that parked the call. */
   parkedBy: string | undefined;
   since: number;
   moh: PlayHandle | undefined;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
+  /** A phone that dialled the slot is being answered: the call is not offered to a second one. */
+  retrieving: boolean;
 }
 
 export interface ParkDeps {
-  calls: CallManager;
-  codes: InCallCodes;
-  media: MediaEngine;
   prompts: PromptCatalogue;
+  clock: Clock;
   config: () => HibikiConfig;
   logger: Logger;
-  /** For the Contact of the early-media answer to a dialled empty slot. */
-  stack: SipStack;
   /** Where the lot is mirrored for listings from other processes (the CLI). */
   store?: { clear(): void; put(row: { slot: string; party: string; parkedBy: string | undefined; since: number }): void; remove(slot: string): void };
 }
 
-export type ParkEvent = { type: 'parked' | 'retrieved' | 'timeout' | 'abandoned'; slot: string; party: string; parkedBy: string | undefined };
+export type ParkEventType = 'parked' | 'retrieved' | 'timeout' | 'abandoned';
 
-export class ParkLot {
+export class ParkLot implements Feature, CallApplication<string> {
+  readonly name = 'park slot';
   private slots = new Map<string, ParkedCall>();
   private lastSlot: number | undefined;
-  private listeners: Array<(e: ParkEvent) => void> = [];
 
-  constructor(private readonly deps: ParkDeps) {}
-
-  start(): void {
-    this.deps.store?.clear();
-    this.deps.codes.onFeature((call, leg, other, action) => {
-      if (action === 'park') this.park(call, leg, other);
-    });
-    this.deps.calls.onDial((ctx) => this.onDial(ctx));
+  constructor(private readonly deps: ParkDeps) {
+    deps.store?.clear();
   }
 
-  onEvent(fn: (e: ParkEvent) => void): void {
-    this.listeners.push(fn);
+  register(r: FeatureRegistry): void {
+    r.inCallCode('park', (ctx) => this.parkFromCode(ctx));
+    r.destination({
+      name: 'park slots',
+      tier: 'service',
+      resolve: (dialled) => (this.isSlot(dialled) ? { app: this, args: dialled, callee: { number: dialled } } : undefined),
+    });
+  }
+
+  stop(): void {
+    for (const p of this.slots.values()) p.timer.cancel();
   }
 
   /** Parked calls, for listings (slot, party, parked by, since). */
   list(): Array<{ slot: string; party: string; parkedBy: string | undefined; since: number }> {
-    return [...this.slots.values()].map((p) => ({ slot: p.slot, party: p.leg.party.number, parkedBy: p.parkedBy, since: p.since })).sort((a, b) => a.slot.localeCompare(b.slot));
+    return [...this.slots.values()].map((p) => ({ slot: p.slot, party: p.handle.leg.party.number, parkedBy: p.parkedBy, since: p.since })).sort((a, b) => a.slot.localeCompare(b.slot));
   }
 
   isLot(number: string): boolean {
     return number === this.deps.config().park.lot;
   }
 
-  private emit(e: ParkEvent): void {
-    this.deps.logger.info({ event: 'park', ...e }, `park ${e.type}`);
-    for (const fn of this.listeners) fn(e);
+  private emit(type: ParkEventType, p: { slot: string; party: string; parkedBy: string | undefined }, callId: string): void {
+    this.deps.logger.info({ event: 'park', type, callId, ...p }, `park ${type}`);
   }
 
   private language(ext: string | undefined): PromptLanguage {
@@ -95,152 +95,150 @@ export class ParkLot {
     return n >= first && n <= last;
   }
 
-  /** Park `other` (the parker is `parker`); announce the slot to the parker, then drop the parker's leg. */
-  park(call: Call, parker: Leg, other: Leg): void {
-    const { media, prompts } = this.deps;
+  private parkFromCode(ctx: InCallContext): void {
+    const taking = { label: 'park', ended: () => undefined };
+    this.park(ctx.session, ctx.leg.take(taking), ctx.other.take(taking), (d) => ctx.keypad(d));
+  }
+
+  /**
+   * Park `other` (the parker is `parker`); announce the slot to the parker, then drop the parker's leg.
+   * While the parker hears the announcement its digits still go through the call's keypad (`keypad`).
+   */
+  park(session: CallApi, parker: LegHandle, other: LegHandle, keypad?: (digit: string) => void): void {
+    const { prompts } = this.deps;
+    const call = session.call;
     const slot = this.freeSlot();
-    const lang = this.language(parker.extension);
+    const lang = this.language(parker.leg.extension);
     if (!slot) {
       call.log.info('park lot full');
-      // The call stays as it was: the parker hears the error and is still connected.
-      media.unbridge(other.endpoint);
-      const h = media.play(parker.endpoint, [prompts.file('park-full', lang)]);
-      void h.done.then(() => {
-        if (!parker.ended && !other.ended) this.deps.calls.bridgeLegs(call, parker, other);
-      });
+      // The call stays as it was: the parker hears the error and is back with the other party.
+      const back = () => {
+        parker.release();
+        other.release();
+      };
+      session.play(parker, [prompts.file('park-full', lang)]).done.then(back, back);
       return;
     }
     this.lastSlot = Number(slot);
-    media.unbridge(other.endpoint);
-    const moh = mohFiles(this.deps.config(), prompts, parker.extension);
+    const party = other.leg.party.number;
+    const parkedBy = parker.leg.extension;
     const parked: ParkedCall = {
       slot,
-      call,
-      leg: other,
-      parkedBy: parker.extension,
-      since: Date.now(),
-      moh: moh.length > 0 ? media.play(other.endpoint, moh, { loop: true }) : undefined,
-      timer: setTimeout(() => void this.comeback(slot), this.deps.config().park.timeout * 1000),
+      session,
+      handle: other,
+      parkedBy,
+      since: this.deps.clock.now(),
+      moh: session.play(other, mohFiles(this.deps.config(), prompts, parkedBy), { loop: true }),
+      timer: this.deps.clock.setTimer(this.deps.config().park.timeout * 1000, () => {
+        this.comeback(slot).catch((err: unknown) => call.log.error({ err }, 'park comeback failed'));
+      }),
+      retrieving: false,
     };
-    parked.timer.unref();
+    // The parked party hanging up empties the slot and ends the call.
+    parked.handle = other.handOver({
+      label: 'parked',
+      ended: (leg) => {
+        if (this.slots.get(slot) !== parked) return;
+        this.release(parked);
+        this.emit('abandoned', { slot, party, parkedBy }, call.callId);
+        session.hangup('caller', 16, 'parked party hung up', leg);
+      },
+    });
     this.slots.set(slot, parked);
     call.feature = 'park';
-    other.peer = undefined;
-    // The parked party hanging up empties the slot and ends the call.
-    other.onEnded = () => {
-      if (this.slots.get(slot) !== parked) return;
-      this.release(parked);
-      this.emit({ type: 'abandoned', slot, party: other.party.number, parkedBy: parked.parkedBy });
-      this.deps.calls.hangup(call, 'caller', 16, 'parked party hung up', other);
-    };
-    parker.onEnded = () => undefined;
-    this.emit({ type: 'parked', slot, party: other.party.number, parkedBy: parked.parkedBy });
-    this.deps.store?.put({ slot, party: other.party.number, parkedBy: parked.parkedBy, since: parked.since });
-    const announce = media.play(parker.endpoint, [prompts.file('parked-at', lang), ...prompts.digits(slot, lang)]);
-    void announce.done.then(() => this.deps.calls.dropLeg(parker));
+    const leaving = parker.handOver({ label: 'parker (leaving)', ended: () => undefined, digit: (_leg, d) => keypad?.(d) });
+    this.emit('parked', { slot, party, parkedBy }, call.callId);
+    this.deps.store?.put({ slot, party, parkedBy, since: parked.since });
+    const drop = () => session.drop(leaving);
+    session.play(leaving, [prompts.file('parked-at', lang), ...prompts.digits(slot, lang)]).done.then(drop, drop);
   }
 
   private release(p: ParkedCall): void {
-    clearTimeout(p.timer);
+    p.timer.cancel();
     p.moh?.stop();
     this.slots.delete(p.slot);
     this.deps.store?.remove(p.slot);
   }
 
-  /** A phone dialled a slot: retrieve the call parked there, or refuse an empty slot. */
-  private onDial(ctx: DialContext): boolean {
-    if (!this.isSlot(ctx.dialled)) return false;
-    const parked = this.slots.get(ctx.dialled);
-    if (!parked) {
-      void this.emptySlot(ctx);
-      return true;
-    }
-    this.release(parked);
-    void this.retrieve(parked, ctx);
-    return true;
-  }
-
-  private async retrieve(parked: ParkedCall, ctx: DialContext): Promise<void> {
-    const { calls } = this.deps;
-    const call = parked.call;
-    const leg = await calls.answerInto(call, ctx.req, ctx.res, { number: ctx.extension.number, name: ctx.extension.name }, ctx.extension.number);
-    if (!leg || call.isFinished || parked.leg.ended) {
-      if (leg) calls.hangup(call, 'system', 16, 'parked party gone');
+  /** A phone dialled a slot: retrieve the call parked there, or refuse an empty slot (prompt, 404, park_empty). */
+  async run(session: CallApi, leg: Leg, slot: string): Promise<void> {
+    const parked = this.slots.get(slot);
+    if (!parked || parked.retrieving) {
+      let files: string[] = [];
+      try {
+        files = [this.deps.prompts.file('park-empty', this.language(leg.extension))];
+      } catch (err) {
+        // Without the prompt the caller still gets the 404 rather than an INVITE left unanswered.
+        this.deps.logger.warn({ err: (err as Error).message }, 'park-empty prompt not found');
+      }
+      session.call.feature = 'park_empty';
+      await session.refuse(leg.take({ label: 'empty park slot', ended: () => undefined }), { status: 404, cause: 1, reason: 'park slot empty' }, { prompt: files });
       return;
     }
-    parked.leg.onEnded = undefined;
-    call.callee = leg.party;
-    call.answeredBy = ctx.extension.number;
-    calls.bridgeLegs(call, parked.leg, leg);
-    this.emit({ type: 'retrieved', slot: parked.slot, party: parked.leg.party.number, parkedBy: parked.parkedBy });
-  }
-
-  /** F-PARK: an empty slot gets a prompt (early media) and 404; its CDR feature is park_empty. */
-  private async emptySlot(ctx: DialContext): Promise<void> {
-    let files: string[] = [];
-    try {
-      files = [this.deps.prompts.file('park-empty', this.language(ctx.extension.number))];
-    } catch (err) {
-      // Without the prompt the caller still gets the 404 rather than an INVITE left unanswered.
-      this.deps.logger.warn({ err: (err as Error).message }, 'park-empty prompt not found');
+    parked.retrieving = true;
+    let gone = false;
+    const retriever = leg.take({ label: 'park retrieval', ended: () => (gone = true) });
+    const answered = await session.answer(retriever);
+    const call = parked.session.call;
+    if (call.isFinished || parked.handle.leg.ended) {
+      if (answered && !gone) session.hangup('system', 16, 'parked party gone');
+      return;
     }
-    await refuseWithPrompt(
-      this.deps,
-      {
-        req: ctx.req,
-        res: ctx.res,
-        offer: ctx.offer,
-        direction: 'internal',
-        caller: { number: ctx.extension.number, name: ctx.extension.name },
-        dialled: ctx.dialled,
-        feature: 'park_empty',
-      },
-      files,
-      { status: 404, cause: 1, reason: 'park slot empty' },
-    );
+    if (!answered || gone) {
+      // The retriever went away: the call stays parked in its slot.
+      parked.retrieving = false;
+      if (!session.call.isFinished) session.call.end({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason: 'caller cancelled the retrieval' });
+      return;
+    }
+    this.release(parked);
+    session.moveInto(retriever, parked.session, 'callee');
+    call.callee = leg.party;
+    call.answeredBy = leg.extension;
+    parked.session.bridge(parked.handle, retriever);
+    this.emit('retrieved', { slot, party: parked.handle.leg.party.number, parkedBy: parked.parkedBy }, call.callId);
   }
 
-  /** park.timeout expired: ring the parker; after park.comebackTimeout the call ends. */
+  /** park.timeout expired: ring the parker; after park.comebackTimeout the call goes on or ends. */
   private async comeback(slot: string): Promise<void> {
     const parked = this.slots.get(slot);
     if (!parked) return;
-    this.emit({ type: 'timeout', slot, party: parked.leg.party.number, parkedBy: parked.parkedBy });
-    const { calls } = this.deps;
-    const call = parked.call;
+    const { session } = parked;
+    const call = session.call;
+    const party = parked.handle.leg.party;
+    this.emit('timeout', { slot, party: party.number, parkedBy: parked.parkedBy }, call.callId);
     if (!parked.parkedBy) {
       this.release(parked);
-      calls.hangup(call, 'system', 19, 'park timeout');
+      session.hangup('system', 19, 'park timeout');
       return;
     }
-    const result = await calls.dialLeg(call, parked.parkedBy, { presentedAs: parked.leg.party, ringTimeoutSec: this.deps.config().park.comebackTimeout });
+    const result = await session.dial(parked.parkedBy, { presentedAs: party, ringTimeoutSec: this.deps.config().park.comebackTimeout });
     if (call.isFinished || this.slots.get(slot) !== parked) {
-      if ('leg' in result) calls.dropLeg(result.leg);
+      if (result.ok) session.drop(result.leg);
       return;
     }
     this.release(parked);
     // No longer parked: the party hanging up from now on simply ends the call.
-    parked.leg.onEnded = undefined;
-    if ('leg' in result) {
-      call.callee = result.leg.party;
-      calls.bridgeLegs(call, parked.leg, result.leg);
+    const handle = parked.handle.handOver({ label: 'park comeback', ended: (leg, end) => session.hangup('caller', end.cause, end.reason, leg) });
+    if (result.ok) {
+      call.callee = result.leg.leg.party;
+      session.bridge(handle, result.leg);
       return;
     }
     const fallback = this.deps.config().park.timeoutDestination;
-    if (fallback && !parked.leg.ended) {
-      const moh = mohFiles(this.deps.config(), this.deps.prompts, parked.parkedBy);
-      const music = moh.length > 0 ? this.deps.media.play(parked.leg.endpoint, moh, { loop: true }) : undefined;
-      const next = await calls.dialLeg(call, fallback, { presentedAs: parked.leg.party, ringTimeoutSec: this.deps.config().calls.ringTimeout });
-      music?.stop();
+    if (fallback && !handle.leg.ended) {
+      const music = session.play(handle, mohFiles(this.deps.config(), this.deps.prompts, parked.parkedBy), { loop: true });
+      const next = await session.dial(fallback, { presentedAs: party, ringTimeoutSec: this.deps.config().calls.ringTimeout });
+      music.stop();
       if (call.isFinished) {
-        if ('leg' in next) calls.dropLeg(next.leg);
+        if (next.ok) session.drop(next.leg);
         return;
       }
-      if ('leg' in next) {
-        call.callee = next.leg.party;
-        calls.bridgeLegs(call, parked.leg, next.leg);
+      if (next.ok) {
+        call.callee = next.leg.leg.party;
+        session.bridge(handle, next.leg);
         return;
       }
     }
-    calls.hangup(call, 'system', 19, 'park comeback not answered');
+    session.hangup('system', 19, 'park comeback not answered');
   }
 }

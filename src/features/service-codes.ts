@@ -4,21 +4,17 @@
 // better than a SIP refusal: every phone plays the prompt, and none shows a failure screen.
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
-import type { MediaEngine } from '../media/engine.js';
 import { PromptNotFoundError, type PromptCatalogue, type PromptName } from '../media/prompts.js';
-import type { CallManager, DialContext } from '../pbx/b2bua.js';
-import type { ForwardCondition, ForwardingService } from '../pbx/forwarding.js';
-import { normaliseDialled } from '../pbx/router.js';
-import type { SipStack } from '../sip/stack.js';
+import type { CallApi, CallApplication, Feature, FeatureRegistry } from '../pbx/application.js';
+import type { Leg } from '../pbx/leg.js';
+import type { ForwardCondition, ForwardingService } from './forwarding.js';
+import { normaliseDialled } from '../rules/numbers.js';
 import { answerWithPrompt } from './announce.js';
-import { promptLanguage } from './extension-audio.js';
+import { promptLanguage } from '../pbx/extension-audio.js';
 
 export interface ServiceCodesDeps {
-  calls: CallManager;
   forwarding: ForwardingService;
-  media: MediaEngine;
   prompts: PromptCatalogue;
-  stack: SipStack;
   config: () => HibikiConfig;
   logger: Logger;
 }
@@ -57,23 +53,29 @@ export function parseServiceCode(dialled: string, codes: Codes): ServiceCodeActi
   return undefined;
 }
 
-export class ServiceCodes {
+export class ServiceCodes implements Feature, CallApplication<ServiceCodeAction> {
+  readonly name = 'service code';
+
   constructor(private readonly deps: ServiceCodesDeps) {}
 
-  start(): void {
-    this.deps.calls.onDial((ctx) => this.onDial(ctx));
+  register(r: FeatureRegistry): void {
+    r.destination({
+      name: 'service codes',
+      tier: 'service',
+      resolve: (dialled, origin, config) => {
+        if (origin.kind !== 'device') return undefined;
+        const action = parseServiceCode(dialled, config.serviceCodes);
+        return action ? { app: this, args: action, callee: { number: normaliseDialled(dialled) } } : undefined;
+      },
+    });
   }
 
-  private onDial(ctx: DialContext): boolean {
-    const action = parseServiceCode(ctx.dialled, this.deps.config().serviceCodes);
-    if (!action) return false;
-    void this.run(ctx, action).catch((err: unknown) => this.deps.logger.error({ err, callId: ctx.req.callId }, 'service code failed'));
-    return true;
-  }
-
-  private async run(ctx: DialContext, action: ServiceCodeAction): Promise<void> {
+  async run(session: CallApi, leg: Leg, action: ServiceCodeAction): Promise<void> {
     const { forwarding, logger } = this.deps;
-    const extension = ctx.extension.number;
+    const origin = session.origin;
+    if (origin.kind !== 'device') return;
+    const extension = origin.extension.number;
+    const callId = session.call.callId;
     let prompt: PromptName;
     let reason: string;
     try {
@@ -93,25 +95,12 @@ export class ServiceCodes {
       }
     } catch (err) {
       // A storage failure must still end the call with an audible error instead of leaving it ringing.
-      logger.error({ err, callId: ctx.req.callId, extension }, 'service code not applied');
+      logger.error({ err, callId, extension }, 'service code not applied');
       prompt = 'forward-invalid';
       reason = 'service code failed';
     }
-    const files = this.promptFiles(prompt, promptLanguage(this.deps.config(), extension));
-    await answerWithPrompt(
-      this.deps,
-      {
-        req: ctx.req,
-        res: ctx.res,
-        offer: ctx.offer,
-        direction: 'internal',
-        caller: { number: extension, name: ctx.extension.name },
-        dialled: normaliseDialled(ctx.dialled),
-        feature: 'service_code',
-      },
-      files,
-      reason,
-    );
+    session.call.feature = 'service_code';
+    await answerWithPrompt(session, leg, this.promptFiles(prompt, promptLanguage(this.deps.config(), extension)), reason);
   }
 
   /** The prompt, or nothing when the prompt set lacks it and its tone (the call is still answered and ended). */

@@ -2,72 +2,63 @@
 // transfer key (REFER without Replaces, RFC 3515). The other party hears music on hold while the
 // transferor dials and while the target rings; the transferor's leg ends at once. If the target is
 // busy, unreachable or does not answer within calls.transferRingTimeout, the call rings the
-// transferor back (recall) instead of being lost.
-import type { Logger } from 'pino';
+// transferor back (recall) instead of being lost. A REFER with Replaces (RFC 3891) joins the
+// transferor's two calls (a phone's own attended transfer).
 import type { HibikiConfig } from '../config/schema.js';
-import type { MediaEngine, PlayHandle } from '../media/engine.js';
+import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue } from '../media/prompts.js';
 import type { Clock } from '../sip/clock.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerResponse } from '../sip/stack.js';
 import { parseNameAddr } from '../sip/address.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
-import type { Call, Leg } from '../pbx/call.js';
-import type { CallManager } from '../pbx/b2bua.js';
-import type { InCallCodes } from './in-call-codes.js';
-import { enterTarget } from './target-entry.js';
-import { mohFiles } from './extension-audio.js';
+import type { CallApi, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
+import type { Leg, LegHandle, LegOwner } from '../pbx/leg.js';
+import { mohFiles } from '../pbx/extension-audio.js';
+import { enterTarget, hangUpCall } from './target-entry.js';
 
 export interface TransferDeps {
-  calls: CallManager;
-  codes: InCallCodes;
-  media: MediaEngine;
   prompts: PromptCatalogue;
   clock: Clock;
   config: () => HibikiConfig;
-  logger: Logger;
   /** A transfer to the park lot number parks the call (F-PARK). */
-  park?: { isLot(number: string): boolean; park(call: Call, parker: Leg, other: Leg): void };
+  park?: { isLot(number: string): boolean; park(session: CallApi, parker: LegHandle, other: LegHandle): void };
+  /** Stops the music a phone's hold started, when a REFER/Replaces joins held parties. */
+  hold?: { release(leg: Leg): void };
 }
 
 /** Progress reports to a REFER's sender (RFC 3515 §2.4.5 NOTIFY with message/sipfrag). */
 type Progress = (status: number, reason: string, final: boolean) => void;
 
-export class BlindTransfer {
+/** The transferor's leg once it is leaving: its phone hanging up must not end the call. */
+const LEAVING: LegOwner = { label: 'transferor (leaving)', ended: () => undefined };
+
+export class BlindTransfer implements Feature {
   constructor(private readonly deps: TransferDeps) {}
 
-  start(): void {
-    this.deps.codes.onFeature((call, leg, other, action) => {
-      if (action === 'blindTransfer') this.collectTarget(call, leg, other);
-    });
-    this.deps.calls.onRefer = (call, leg, req, res) => this.onRefer(call, leg, req, res);
-  }
-
-  private hold(other: Leg, holder: Leg): PlayHandle | undefined {
-    this.deps.media.unbridge(other.endpoint);
-    const moh = mohFiles(this.deps.config(), this.deps.prompts, holder.extension);
-    return moh.length > 0 ? this.deps.media.play(other.endpoint, moh, { loop: true }) : undefined;
+  register(r: FeatureRegistry): void {
+    r.inCallCode('blindTransfer', (ctx) => this.collectTarget(ctx));
+    r.refer((ctx, req, res) => this.onRefer(ctx, req, res));
   }
 
   /** #8 was typed: the other party is held while the transferor dials the target. */
-  private collectTarget(call: Call, transferor: Leg, other: Leg): void {
-    enterTarget(this.deps, call, transferor, other, {
-      accepts: (number) => this.deps.park?.isLot(number) === true,
-      onTarget: ({ number, moh, resumeDigits }) => {
-        if (this.deps.park?.isLot(number)) {
-          transferor.onDigit = resumeDigits;
+  private collectTarget(ctx: InCallContext): void {
+    const { park } = this.deps;
+    enterTarget(this.deps, ctx, {
+      accepts: (number) => park?.isLot(number) === true,
+      onTarget: ({ number, moh, transferor, other }) => {
+        if (park?.isLot(number)) {
           moh?.stop();
-          this.deps.park.park(call, transferor, other);
+          park.park(ctx.session, transferor, other);
           return;
         }
-        transferor.onDigit = undefined;
-        void this.transfer(call, transferor, other, number, moh);
+        this.transfer(ctx, transferor, other, number, moh).catch((err: unknown) => ctx.session.log.error({ err }, 'blind transfer failed'));
       },
     });
   }
 
-  /** A phone's transfer key: REFER with Refer-To; attended transfers (Replaces) are not handled here. */
-  private onRefer(call: Call, transferor: Leg, req: SipRequest, res: ServerResponse): void {
+  /** A phone's transfer key: REFER with Refer-To (with Replaces: the phone's own attended transfer). */
+  private onRefer(ctx: InCallContext, req: SipRequest, res: ServerResponse): void {
     const referTo = req.get('refer-to');
     const addr = referTo ? parseNameAddr(referTo) : null;
     const uri = addr?.uri;
@@ -78,21 +69,21 @@ export class BlindTransfer {
     }
     const replaces = isSipUri(uri) ? [...uri.headers].find(([k]) => k.toLowerCase() === 'replaces')?.[1] : undefined;
     if (replaces !== undefined) {
-      this.replace(call, transferor, replaces, res);
+      this.replace(ctx, replaces, res);
       return;
     }
-    const other = transferor.peer;
-    if (!other || other.ended || !this.deps.calls.canReach(number)) {
-      res.send(other && !other.ended ? 404 : 481);
+    const { session, leg, other } = ctx;
+    if (other.ended || !session.canReach(number)) {
+      res.send(other.ended ? 481 : 404);
       return;
     }
     res.send(202);
-    const dialog = transferor.dialog;
-    let cseqNotify = true;
+    const dialog = leg.dialog;
+    let notifying = true;
     const progress: Progress = (status, reason, final) => {
-      if (!dialog || dialog.state === 'terminated' || !cseqNotify) return;
-      if (final) cseqNotify = false;
-      void dialog
+      if (!dialog || dialog.state === 'terminated' || !notifying) return;
+      if (final) notifying = false;
+      dialog
         .request({
           method: 'NOTIFY',
           headers: {
@@ -105,8 +96,11 @@ export class BlindTransfer {
         .catch(() => undefined);
     };
     progress(100, 'Trying', false);
-    const moh = this.hold(other, transferor);
-    void this.transfer(call, transferor, other, number, moh, progress);
+    const owner: LegOwner = { label: 'blind transfer', ended: (l, end) => hangUpCall(ctx, l, end) };
+    const transferor = leg.take(owner);
+    const held = other.take(owner);
+    const moh = session.play(other, mohFiles(this.deps.config(), this.deps.prompts, leg.extension), { loop: true });
+    this.transfer(ctx, transferor, held, number, moh, progress).catch((err: unknown) => session.log.error({ err }, 'blind transfer failed'));
   }
 
   /**
@@ -114,89 +108,95 @@ export class BlindTransfer {
    * the transferor's second call. The other party of the first call and the other party of the second
    * are connected; both of the transferor's legs end.
    */
-  private replace(call: Call, transferor: Leg, replaces: string, res: ServerResponse): void {
+  private replace(ctx: InCallContext, replaces: string, res: ServerResponse): void {
+    const { session } = ctx;
     const parts = replaces.split(';').map((p) => p.trim());
     const callId = parts[0] ?? '';
     const param = (name: string) => parts.find((p) => p.toLowerCase().startsWith(`${name}=`))?.slice(name.length + 1);
     const toTag = param('to-tag');
     const fromTag = param('from-tag');
-    const held = transferor.peer;
+    const held = ctx.other;
     // The transferor names its own dialog with us: our tag is its remote (to) tag, its tag is our remote tag.
-    const found = toTag && fromTag ? (this.deps.calls.findLeg(callId, toTag, fromTag) ?? this.deps.calls.findLeg(callId, fromTag, toTag)) : undefined;
+    const found = toTag && fromTag ? (session.findDialog(callId, toTag, fromTag) ?? session.findDialog(callId, fromTag, toTag)) : undefined;
     const target = found?.leg.peer;
-    if (!found || !held || held.ended || !target || target.ended || found.call === call) {
+    if (!found || held.ended || !target || target.ended || found.session.call === session.call) {
       res.send(found ? 400 : 481, found ? 'Bad Request (nothing to join)' : 'Call Does Not Exist');
       return;
     }
     res.send(202);
-    const { calls } = this.deps;
-    const second = found.call;
-    const otherLeg = found.leg;
-    call.log.info({ joined: second.callId }, 'attended transfer by REFER/Replaces');
+    const call = session.call;
+    const second = found.session;
+    call.log.info({ joined: second.call.callId }, 'attended transfer by REFER/Replaces');
     // Nothing the transferor's phones do from now on ends either call.
-    transferor.onEnded = () => undefined;
-    otherLeg.onEnded = () => undefined;
-    calls.holdHandler?.release(held);
-    calls.holdHandler?.release(target);
-    calls.moveLeg(target, second, call);
+    const transferor = ctx.leg.take(LEAVING);
+    const otherLeg = found.leg.take(LEAVING);
+    const owner: LegOwner = { label: 'joining', ended: (l, end) => hangUpCall(ctx, l, end) };
+    const heldHandle = held.take(owner);
+    const targetHandle = target.take(owner);
+    this.deps.hold?.release(held);
+    this.deps.hold?.release(target);
+    second.moveInto(targetHandle, session);
     call.feature = 'transfer_attended';
-    call.transferredBy = transferor.extension ?? transferor.party.number;
+    call.transferredBy = ctx.leg.extension ?? ctx.leg.party.number;
     call.callee = target.party;
-    calls.bridgeLegs(call, held, target);
-    const dialog = transferor.dialog;
+    session.bridge(heldHandle, targetHandle);
+    const dialog = ctx.leg.dialog;
     if (dialog && dialog.state !== 'terminated') {
-      void dialog
+      dialog
         .request({
           method: 'NOTIFY',
           headers: { event: 'refer', 'subscription-state': 'terminated;reason=noresource', 'content-type': 'message/sipfrag;version=2.0' },
           body: 'SIP/2.0 200 OK\r\n',
         })
         .catch(() => undefined)
-        .finally(() => calls.dropLeg(transferor));
+        .finally(() => session.drop(transferor));
     }
-    calls.dropLeg(otherLeg);
-    calls.hangup(second, 'caller', 16, 'joined by attended transfer');
+    second.drop(otherLeg);
+    second.hangup('caller', 16, 'joined by attended transfer');
   }
 
-  private async transfer(call: Call, transferor: Leg, other: Leg, number: string, moh: PlayHandle | undefined, progress?: Progress): Promise<void> {
-    const { calls } = this.deps;
+  private async transfer(ctx: InCallContext, transferorHandle: LegHandle, otherHandle: LegHandle, number: string, moh: PlayHandle | undefined, progress?: Progress): Promise<void> {
+    const { session } = ctx;
+    const call = session.call;
     const config = this.deps.config();
+    const transferor = transferorHandle.leg;
+    const other = otherHandle.leg;
     call.feature = 'transfer_blind';
     call.transferredBy = transferor.extension ?? transferor.party.number;
     call.log.info({ target: number, transferor: call.transferredBy }, 'blind transfer');
     // The transferor's phone may hang up on its own (REFER); that must not end the call.
-    transferor.onEnded = () => undefined;
-    if (!progress) calls.dropLeg(transferor);
-    // The other party must not end the call silently while we ring: its hangup ends everything.
+    const leaving = transferorHandle.handOver(LEAVING);
+    if (!progress) session.drop(leaving);
+    // The other party hanging up while the target rings ends the call (and with it the ringing).
+    const held = otherHandle.handOver({ label: 'being transferred', ended: (l, end) => hangUpCall(ctx, l, end) });
     const presentedAs = other.party;
-    const result = await calls.dialLeg(call, number, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout, by: transferor.extension });
+    const result = await session.dial(number, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout, by: transferor.extension });
     if (call.isFinished) return;
-    if ('leg' in result) {
+    if (result.ok) {
       moh?.stop();
       progress?.(200, 'OK', true);
-      if (progress) calls.dropLeg(transferor);
-      call.callee = result.leg.party;
-      calls.bridgeLegs(call, other, result.leg);
+      if (progress) session.drop(leaving);
+      call.callee = result.leg.leg.party;
+      session.bridge(held, result.leg);
       call.log.info({ target: number }, 'transfer completed');
       return;
     }
-    progress?.(result.failure.status, 'Transfer failed', true);
-    if (progress) calls.dropLeg(transferor);
-    call.log.info({ target: number, status: result.failure.status }, 'transfer target failed: recalling the transferor');
+    progress?.(result.status, 'Transfer failed', true);
+    if (progress) session.drop(leaving);
+    call.log.info({ target: number, status: result.status }, 'transfer target failed: recalling the transferor');
     if (!transferor.extension) {
-      calls.hangup(call, 'system', result.failure.cause, 'transfer failed');
+      session.hangup('system', result.cause, 'transfer failed');
       return;
     }
-    const recall = await calls.dialLeg(call, transferor.extension, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout });
+    const recall = await session.dial(transferor.extension, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout });
     if (call.isFinished) return;
-    if ('leg' in recall) {
-      moh?.stop();
-      call.callee = recall.leg.party;
-      calls.bridgeLegs(call, other, recall.leg);
+    moh?.stop();
+    if (recall.ok) {
+      call.callee = recall.leg.leg.party;
+      session.bridge(held, recall.leg);
       call.log.info('recalled the transferor');
       return;
     }
-    moh?.stop();
-    calls.hangup(call, 'system', result.failure.cause, 'transfer and recall failed');
+    session.hangup('system', result.cause, 'transfer and recall failed');
   }
 }

@@ -341,3 +341,35 @@ export function acceptAnswer(answerText: string, offered: OfferedMedia): Negotia
     inbound,
   };
 }
+
+/**
+ * The direction an offer asks for on its first audio stream (a= attribute of the stream, else of the
+ * session), as phones signal hold: sendonly, inactive, or the RFC 2543 `c=IN IP4 0.0.0.0`.
+ */
+export function sdpDirection(sdp: string): Direction {
+  let session: Direction = 'sendrecv';
+  let media: Direction | undefined;
+  let inMedia = false;
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      if (inMedia) break;
+      inMedia = line.startsWith('m=audio');
+      continue;
+    }
+    const m = /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/.exec(line);
+    if (m) {
+      if (inMedia) media = m[1] as Direction;
+      else session = m[1] as Direction;
+    }
+    if (/^c=IN IP4 0\.0\.0\.0/.test(line)) media = media ?? 'sendonly';
+  }
+  return media ?? session;
+}
+
+/** RFC 3264 §8: an offer whose o= line (version included) is unchanged changes nothing. */
+export function isSameSessionVersion(previous: string | undefined, offer: string): boolean {
+  if (!previous) return false;
+  const origin = (sdp: string) => /^o=.*$/m.exec(sdp)?.[0]?.trim();
+  const a = origin(previous);
+  return a !== undefined && a === origin(offer);
+}

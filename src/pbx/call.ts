@@ -1,76 +1,17 @@
-// The call model: a Call owns its Legs; a Leg is one SIP dialog (once answered) plus one media endpoint.
-// Features act on legs through these primitives (hang up, bridge, re-offer), never on SIP messages.
+// The call model: a Call is the unit a CDR row describes. It owns its Legs (pbx/leg.ts) and knows what the
+// CDR needs: who called whom, who answered, which feature shaped the call, the forwarding hops. It ends
+// once, through end() with the outcome, or leaves no row through dissolve() when its only leg joined
+// another call (pickup, park retrieval).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Dialog } from '../sip/dialog.js';
-import type { SipRequest } from '../sip/message.js';
-import type { EndpointId, MediaEngine } from '../media/engine.js';
+import type { Clock } from '../sip/clock.js';
+import type { MediaEngine } from '../media/engine.js';
+import type { Leg, LegRole, Party } from './leg.js';
 
-export type LegRole = 'caller' | 'callee';
+export type { Party, LegRole } from './leg.js';
 export type CallDirection = 'internal' | 'inbound' | 'outbound';
 export type Disposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancelled';
 export type HangupBy = 'caller' | 'callee' | 'system';
-
-export interface Party {
-  number: string;
-  name?: string;
-}
-
-export class Leg {
-  dialog: Dialog | undefined;
-  ended = false;
-  /** Receives the DTMF digits this leg's party types (set by the feature-code layer). */
-  onDigit: ((digit: string) => void) | undefined;
-  /** This leg's phone has put the call on hold (F-HOLD). */
-  holding = false;
-  /** The leg this one is bridged to now (changes on transfer). */
-  peer: Leg | undefined;
-  /** When set, a feature decides what the end of this leg means (instead of hanging up the call). */
-  onEnded: ((req: SipRequest | undefined) => void) | undefined;
-  /** Resources this leg holds (a trunk channel), given back once when the leg ends. */
-  private releases: Array<() => void> = [];
-
-  /** Give `fn` back when this leg ends (at once if it already has). */
-  holds(fn: () => void): void {
-    if (this.ended) fn();
-    else this.releases.push(fn);
-  }
-
-  /** The leg has ended: give back what it held. Idempotent. */
-  release(): void {
-    for (const fn of this.releases.splice(0)) fn();
-  }
-
-  constructor(
-    readonly role: LegRole,
-    readonly endpoint: EndpointId,
-    public party: Party,
-    /** Extension number when this leg is a local device. */
-    public extension?: string,
-  ) {}
-}
-
-/** What a finished call knows, for its CDR. */
-export interface CallOutcome {
-  startedAt: number;
-  answeredAt?: number;
-  endedAt: number;
-  direction: CallDirection;
-  disposition: Disposition;
-  caller: Party;
-  dialled: string;
-  callee: Party;
-  answeredBy?: string;
-  hangupBy: HangupBy;
-  q850: number;
-  sipStatus?: number;
-  reason: string;
-  trunk?: string;
-  feature?: CallFeature;
-  transferredBy?: string;
-  forwardedFrom?: string;
-  hops: ForwardHop[];
-}
 
 export type ForwardFeature = 'forward_cfu' | 'forward_cfb' | 'forward_cfna' | 'forward_cfur' | 'forward_bulk';
 export type CallFeature =
@@ -104,8 +45,35 @@ export interface ForwardHop {
   reason: string;
 }
 
+/** How a call ended: what the code that ends it decides. */
+export interface CallEnd {
+  disposition: Disposition;
+  hangupBy: HangupBy;
+  q850: number;
+  sipStatus?: number;
+  reason: string;
+}
+
+/** What a finished call knows, for its CDR. */
+export interface CallOutcome extends CallEnd {
+  startedAt: number;
+  answeredAt?: number;
+  endedAt: number;
+  direction: CallDirection;
+  caller: Party;
+  dialled: string;
+  callee: Party;
+  answeredBy?: string;
+  trunk?: string;
+  feature?: CallFeature;
+  transferredBy?: string;
+  forwardedFrom?: string;
+  hops: ForwardHop[];
+}
+
 export declare interface Call {
-  on(event: 'ended', listener: (outcome: CallOutcome) => void): this;
+  on(event: 'ended', listener: (outcome: CallOutcome | undefined) => void): this;
+  once(event: 'ended', listener: (outcome: CallOutcome | undefined) => void): this;
 }
 
 let seq = 0;
@@ -114,7 +82,7 @@ export class Call extends EventEmitter {
   readonly id: string;
   /** Same for every leg of one call, including later transfers (CDR linked_id). */
   readonly linkedId: string;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   answeredAt: number | undefined;
   readonly legs: Leg[] = [];
   readonly log: Logger;
@@ -135,12 +103,14 @@ export class Call extends EventEmitter {
     readonly dialled: string,
     public callee: Party,
     private readonly media: MediaEngine,
+    private readonly clock: Clock,
     logger: Logger,
   ) {
     super();
-    this.id = `${Date.now().toString(36)}-${(++seq).toString(36)}`;
+    this.startedAt = clock.now();
+    this.id = `${this.startedAt.toString(36)}-${(++seq).toString(36)}`;
     this.linkedId = this.id;
-    this.log = logger.child({ callId: callId, linkedId: this.linkedId });
+    this.log = logger.child({ callId, linkedId: this.linkedId });
   }
 
   get isFinished(): boolean {
@@ -151,8 +121,12 @@ export class Call extends EventEmitter {
     return this.answeredAt !== undefined;
   }
 
+  now(): number {
+    return this.clock.now();
+  }
+
   addLeg(leg: Leg): Leg {
-    this.legs.push(leg);
+    if (!this.legs.includes(leg)) this.legs.push(leg);
     return leg;
   }
 
@@ -167,29 +141,26 @@ export class Call extends EventEmitter {
 
   /** Extensions this call occupies (for busy / call-waiting decisions). */
   extensions(): string[] {
-    return this.legs.filter((l) => !l.ended && l.extension).map((l) => l.extension as string);
+    const out: string[] = [];
+    for (const l of this.legs) if (!l.ended && l.extension !== undefined) out.push(l.extension);
+    return out;
   }
 
   markAnswered(by: string): void {
-    this.answeredAt = Date.now();
+    this.answeredAt = this.clock.now();
     this.answeredBy = by;
   }
 
-  /** End the call once: free media, and report the outcome. Idempotent. */
-  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk' | 'feature' | 'transferredBy' | 'forwardedFrom' | 'hops'>): void {
+  /** End the call once: free every leg's media, and report the outcome for the CDR. Idempotent. */
+  end(how: CallEnd): void {
     if (this.finished) return;
     this.finished = true;
-    for (const leg of this.legs) {
-      leg.ended = true;
-      leg.onDigit = undefined;
-      leg.release();
-      this.media.destroy(leg.endpoint);
-    }
+    this.freeLegs();
     const full: CallOutcome = {
-      ...outcome,
+      ...how,
       startedAt: this.startedAt,
       answeredAt: this.answeredAt,
-      endedAt: Date.now(),
+      endedAt: this.clock.now(),
       direction: this.direction,
       caller: this.caller,
       dialled: this.dialled,
@@ -207,4 +178,26 @@ export class Call extends EventEmitter {
     );
     this.emit('ended', full);
   }
+
+  /** Leave without a CDR row: the call's legs went into another call (pickup, park retrieval). */
+  dissolve(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.freeLegs();
+    this.log.debug('call dissolved into another call');
+    this.emit('ended', undefined);
+  }
+
+  private freeLegs(): void {
+    for (const leg of this.legs) {
+      leg.markEnded();
+      if (leg.endpoint !== undefined) this.media.destroy(leg.endpoint);
+    }
+  }
 }
+
+/** The usual ends of a call, so each is spelled once. */
+export const ends = {
+  cancelled: (reason = 'caller cancelled'): CallEnd => ({ disposition: 'cancelled', hangupBy: 'caller', q850: 16, sipStatus: 487, reason }),
+  failed: (status: number, q850: number, reason: string, hangupBy: HangupBy = 'system'): CallEnd => ({ disposition: 'failed', hangupBy, q850, sipStatus: status, reason }),
+} as const;

@@ -7,6 +7,7 @@ import type { SipStack } from '../sip/stack.js';
 import type { Dialog } from '../sip/dialog.js';
 import { UacError } from '../sip/dialog-layer.js';
 import type { SendTarget } from '../sip/transport/types.js';
+import type { Clock, TimerHandle } from '../sip/clock.js';
 import { parseReasonHeader, sipToQ850 } from './q850.js';
 import type { Disposition } from './call.js';
 
@@ -54,27 +55,26 @@ export class Ringer {
   private forks: Fork[] = [];
   private failures: SipResponse[] = [];
   private settled = false;
-  private timer: NodeJS.Timeout;
-  private noResponseTimer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle;
+  private noResponseTimer: TimerHandle | undefined;
   private responded = false;
 
   constructor(
     private readonly stack: SipStack,
+    clock: Clock,
     private readonly req: RingRequest,
   ) {
     this.outcome = new Promise<RingOutcome>((resolve) => (this.resolveOutcome = resolve));
-    this.timer = setTimeout(() => {
+    this.timer = clock.setTimer(req.ringTimeoutSec * 1000, () => {
       req.log.info({ ringTimeout: req.ringTimeoutSec }, 'no answer');
       this.settle({ kind: 'timeout' });
-    }, req.ringTimeoutSec * 1000);
-    this.timer.unref();
+    });
     if (req.noResponseTimeoutSec !== undefined) {
-      this.noResponseTimer = setTimeout(() => {
+      this.noResponseTimer = clock.setTimer(req.noResponseTimeoutSec * 1000, () => {
         if (this.responded) return;
         req.log.info({ noResponseTimeout: req.noResponseTimeoutSec }, 'no response from any device');
         this.settle({ kind: 'unresponsive' });
-      }, req.noResponseTimeoutSec * 1000);
-      this.noResponseTimer.unref();
+      });
     }
     if (req.contacts.length === 0) {
       this.settle({ kind: 'failed', response: stack.syntheticResponse(stack.buildRequest({ method: 'INVITE', uri: 'sip:invalid@invalid' }), 480), status: 480, cause: 20, disposition: 'failed' });
@@ -91,8 +91,8 @@ export class Ringer {
   private settle(o: RingOutcome, winner?: Fork): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.noResponseTimer);
+    this.timer.cancel();
+    this.noResponseTimer?.cancel();
     for (const f of this.forks) if (f !== winner && !f.settled) f.cancel?.();
     this.resolveOutcome(o);
   }

@@ -1,7 +1,7 @@
 // Extensions ringing right now, for call pickup (F-PICKUP): each entry is one extension being rung for
 // one call, with the way to take that call over. Entries live exactly as long as the ringing does.
 import type { Call } from './call.js';
-import type { DialContext } from './b2bua.js';
+import type { PickRequest } from './application.js';
 
 export interface RingingEntry {
   /** The extension whose phones are ringing. */
@@ -9,8 +9,8 @@ export interface RingingEntry {
   call: Call;
   /** When this extension started ringing (longest-ringing first). */
   since: number;
-  /** Stop ringing and hand the call to the picker's INVITE; false when the call was already settled. */
-  pick(picker: DialContext): boolean;
+  /** Stop ringing and hand the call to the picker's leg; false when the call was already settled. */
+  pick(picker: PickRequest): boolean;
 }
 
 export class RingingCalls {

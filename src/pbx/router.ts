@@ -2,6 +2,7 @@
 // per-call prefixes (F-CLIR 184/186) → extensions and groups → outbound routes (longest prefix) → not found.
 // Service codes and park slots are claimed earlier by the features that own them (CallManager.onDial).
 import type { HibikiConfig } from '../config/schema.js';
+import { findInboundRule, normaliseDialled } from '../rules/numbers.js';
 
 export type ExtensionConfig = HibikiConfig['extensions'][number];
 export type TrunkConfig = HibikiConfig['trunks'][number];
@@ -23,54 +24,6 @@ export interface Resolution {
   number: string;
   presentation: Presentation;
   target: RouteTarget;
-}
-
-/** Visual separators a phone may send inside a dialled number (RFC 3966 visual-separator). */
-export function normaliseDialled(raw: string): string {
-  return raw.replace(/[-.() ]/g, '');
-}
-
-/**
- * The forms in which a DID (or a caller number) is compared with configured numbers: as received, without
- * visual separators and without the parameters some carriers put in the user part
- * (`+81312345678;cpc=ordinary`, RFC 4694 style); then, for a Japanese E.164 number (+81…), its national
- * form (0…). Carriers send either form, and rules, bulk members and block lists are usually written
- * nationally. The last form is the canonical one (national when there is one): see canonicalDid.
- */
-export function didForms(did: string): string[] {
-  const semi = did.indexOf(';');
-  const n = normaliseDialled(semi < 0 ? did : did.slice(0, semi));
-  return n.startsWith('+81') && n.length > 3 ? [n, `0${n.slice(3)}`] : [n];
-}
-
-/** One key per number for lookups and counters: the national form when it has one (`+81312345678` → `0312345678`). */
-export function canonicalDid(did: string): string {
-  const forms = didForms(did);
-  return forms[forms.length - 1]!;
-}
-
-/**
- * The inbound rule a DID from a trunk matches: an exact entry (in any of the DID's forms, as received
- * first) wins over `*`, a trunk-specific rule over a general one; a rule for another trunk never matches,
- * and without a trunk only general rules do. Used by the router and by screening alike.
- */
-export function findInboundRule(rules: readonly InboundRule[], didRaw: string, trunk: string | undefined): InboundRule | undefined {
-  for (const form of didForms(didRaw)) {
-    const exact = matchInbound(rules, form, trunk, false);
-    if (exact) return exact;
-  }
-  return matchInbound(rules, '*', trunk, true);
-}
-
-function matchInbound(rules: readonly InboundRule[], did: string, trunk: string | undefined, wildcard: boolean): InboundRule | undefined {
-  let best: InboundRule | undefined;
-  for (const r of rules) {
-    if (r.trunk !== undefined && r.trunk !== trunk) continue;
-    if (wildcard ? r.did !== '*' : r.did !== did) continue;
-    // A trunk-specific rule wins over a general one; among equals, the first in the file.
-    if (!best || (r.trunk !== undefined && best.trunk === undefined)) best = r;
-  }
-  return best;
 }
 
 export class Router {
@@ -100,6 +53,24 @@ export class Router {
   /** The inbound rule a DID from a trunk matches (findInboundRule over the configured rules). */
   inboundRule(didRaw: string, trunk: string): InboundRule | undefined {
     return findInboundRule(this.inbound, didRaw, trunk);
+  }
+
+  /** The local number a DID rings: its inbound rule's destination, or the DID itself (another PBX dialling our extensions). */
+  didDestination(didRaw: string, trunk: string): string {
+    const rule = this.inboundRule(didRaw, trunk);
+    return rule ? rule.destination : normaliseDialled(didRaw);
+  }
+
+  /** The outbound route (longest prefix first) a number leaves by, with the number as sent to the trunk. */
+  route(number: string): { trunk: TrunkConfig; route: RouteConfig; number: string } | undefined {
+    for (const route of this.routes) {
+      if (!number.startsWith(route.prefix)) continue;
+      if (number.length < route.minLength || number.length > route.maxLength) continue;
+      const trunk = this.trunks.get(route.trunk);
+      if (!trunk) continue;
+      return { trunk, route, number: route.prepend + number.slice(route.strip) };
+    }
+    return undefined;
   }
 
   /** The extension or group a DID rings; a DID that is itself a local number reaches it directly (another PBX dialling our extensions). */
@@ -142,15 +113,8 @@ export class Router {
   private target(number: string): RouteTarget {
     const local = this.local(number);
     if (local) return local;
-    for (const route of this.routes) {
-      if (!number.startsWith(route.prefix)) continue;
-      if (number.length < route.minLength || number.length > route.maxLength) continue;
-      const trunk = this.trunks.get(route.trunk);
-      if (!trunk) continue;
-      const sent = route.prepend + number.slice(route.strip);
-      return { kind: 'trunk', trunk, route, number: sent };
-    }
-    return { kind: 'not-found' };
+    const out = this.route(number);
+    return out ? { kind: 'trunk', ...out } : { kind: 'not-found' };
   }
 
   extension(number: string): ExtensionConfig | undefined {

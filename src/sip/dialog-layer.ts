@@ -342,15 +342,15 @@ export class DialogLayer {
     const { t1, t2 } = this.stack.timers;
     if (d.flow.transport !== 'udp') {
       // Reliable transports: no retransmission, but the ACK must still arrive within 64*T1.
-      d.pending2xx = { res, cseq, interval: 0, deadline: this.stack.clock.now() + 64 * t1 };
+      d.pending2xx = { res, cseq, interval: 0, deadline: this.stack.clock.monotonic() + 64 * t1 };
       d.pending2xx.timer = this.stack.clock.setTimer(64 * t1, () => this.ackTimeout(d));
       return;
     }
-    const state: NonNullable<Dialog['pending2xx']> = { res, cseq, interval: t1, deadline: this.stack.clock.now() + 64 * t1 };
+    const state: NonNullable<Dialog['pending2xx']> = { res, cseq, interval: t1, deadline: this.stack.clock.monotonic() + 64 * t1 };
     d.pending2xx = state;
     const tick = (): void => {
       if (d.pending2xx !== state) return;
-      if (this.stack.clock.now() >= state.deadline) {
+      if (this.stack.clock.monotonic() >= state.deadline) {
         this.ackTimeout(d);
         return;
       }

@@ -81,7 +81,7 @@ async function mediaWhileUp(h: RunningHibiki, packets: number, timeoutMs = 5000)
     const call = h.server.calls.active().find((c) => c.isAnswered);
     const a = call?.legs.find((l) => l.role === 'caller');
     const b = call?.legs.find((l) => l.role === 'callee');
-    if (call && a && b && !call.isFinished) {
+    if (call && a?.endpoint && b?.endpoint && !call.isFinished) {
       try {
         last = { caller: await h.server.media.stats(a.endpoint), callee: await h.server.media.stats(b.endpoint) };
         if (last.caller.packetsIn >= packets && last.callee.packetsIn >= packets) return last;

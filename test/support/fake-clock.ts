@@ -23,6 +23,10 @@ export class FakeClock implements Clock {
     return this.current;
   }
 
+  monotonic(): number {
+    return this.current;
+  }
+
   setTimer(ms: number, fn: () => void): TimerHandle {
     const entry: Scheduled = { due: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
     this.push(entry);

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import { formatConfigError } from '../../src/config/errors.js';
 import { HibikiServer } from '../../src/server.js';
+import { realClock } from '../../src/sip/clock.js';
 import type { TransportName } from '../../src/sip/message.js';
 import { captureLogger } from './logger.js';
 
@@ -84,7 +85,9 @@ export async function startHibiki(opts: StartOptions = {}): Promise<RunningHibik
   const loaded = loadConfigFile(configPath);
   if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'));
   const { logger, lines: logs } = captureLogger(loaded.config.log.level);
-  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false, now: opts.now });
+  // A controlled time of day moves the wall clock only: timers and intervals stay real.
+  const clock = opts.now ? { ...realClock, now: opts.now } : realClock;
+  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false, clock });
   await server.start();
   return {
     server,

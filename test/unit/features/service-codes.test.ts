@@ -9,11 +9,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, type HibikiConfig } from '../../../src/config/schema.js';
 import { parseServiceCode, ServiceCodes } from '../../../src/features/service-codes.js';
 import { PromptCatalogue } from '../../../src/media/prompts.js';
-import type { CallManager, DialContext, DialHandler } from '../../../src/pbx/b2bua.js';
-import type { Call, CallOutcome } from '../../../src/pbx/call.js';
-import { ForwardingService } from '../../../src/pbx/forwarding.js';
+import type { CallApi, DialPlanEntry, FeatureRegistry } from '../../../src/pbx/application.js';
+import { Call, type CallOutcome } from '../../../src/pbx/call.js';
+import { Leg } from '../../../src/pbx/leg.js';
+import { ForwardingService } from '../../../src/features/forwarding.js';
 import type { MediaEngine } from '../../../src/media/engine.js';
-import type { SipStack } from '../../../src/sip/stack.js';
+import { FakeClock } from '../../support/fake-clock.js';
 import { openDatabase, type Database } from '../../../src/store/db.js';
 
 function buildConfig(extra: Record<string, unknown> = {}): HibikiConfig {
@@ -68,7 +69,8 @@ describe('parseServiceCode', () => {
 describe('ServiceCodes', () => {
   let dir: string;
   let db: Database;
-  let handler: DialHandler;
+  let entry: DialPlanEntry;
+  let codes: ServiceCodes;
   let played: string[][];
   let outcomes: CallOutcome[];
   let forwarding: ForwardingService;
@@ -82,23 +84,10 @@ describe('ServiceCodes', () => {
     const logger = pino({ level: 'silent' });
     forwarding = new ForwardingService({ db, config: () => config, now: Date.now, logger });
     forwarding.applyConfig(config);
-    const calls = {
-      onDial: (h: DialHandler) => (handler = h),
-      adopt: (call: Call) => call.on('ended', (o: CallOutcome) => outcomes.push(o)),
-    } as unknown as CallManager;
-    const media = {
-      createEndpoint: async () => 'ep',
-      answerOffer: async () => ({ sdp: 'v=0\r\n' }),
-      play: (_ep: string, files: string[]) => {
-        played.push(files);
-        return { stop: () => undefined, done: Promise.resolve('completed') };
-      },
-      destroy: () => undefined,
-    } as unknown as MediaEngine;
-    const stack = { createUAS: () => ({ on: () => undefined, destroy: async () => undefined }) } as unknown as SipStack;
     const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
     const prompts = new PromptCatalogue({ root: join(root, 'prompts'), mohRoot: join(root, 'moh'), languages: ['ja', 'en'] });
-    new ServiceCodes({ calls, forwarding, media, prompts, stack, config: () => config, logger }).start();
+    codes = new ServiceCodes({ forwarding, prompts, config: () => config, logger });
+    codes.register({ destination: (e: DialPlanEntry) => (entry = e) } as unknown as FeatureRegistry);
   });
 
   afterEach(() => {
@@ -106,14 +95,35 @@ describe('ServiceCodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /**
+   * Dial a code from an extension: the dial plan entry decides whether it is a service code; the call API
+   * the code acts through is a recorder (answer succeeds, play records the files, end keeps the outcome).
+   */
   async function dial(extension: string, dialled: string): Promise<boolean> {
     const ext = config.extensions.find((e) => e.number === extension)!;
-    // The announcement helpers listen for a CANCEL on the response; this fake never gets one.
-    const ctx = { req: { callId: `c-${dialled}` }, res: { onCancel: () => undefined }, extension: ext, dialled, offer: 'v=0\r\n' } as unknown as DialContext;
-    const n = outcomes.length;
-    const claimed = handler(ctx);
-    if (claimed) for (let i = 0; i < 100 && outcomes.length === n; i++) await new Promise((r) => setTimeout(r, 5));
-    return claimed;
+    const origin = { kind: 'device' as const, extension: ext };
+    const destination = entry.resolve(dialled, origin, config);
+    if (!destination) return false;
+    const media = { destroy: () => undefined } as unknown as MediaEngine;
+    const call = new Call(`c-${dialled}`, 'internal', { number: ext.number }, dialled, destination.callee, media, new FakeClock(), pino({ level: 'silent' }));
+    call.on('ended', (o) => o && outcomes.push(o));
+    const leg = new Leg('caller', { number: ext.number }, ext.number);
+    call.addLeg(leg);
+    const session = {
+      call,
+      origin,
+      presentation: 'present',
+      log: call.log,
+      config: () => config,
+      answer: async () => true,
+      play: (_leg: unknown, files: string[]) => {
+        played.push(files);
+        return { stop: () => undefined, done: Promise.resolve('completed') };
+      },
+      drop: () => undefined,
+    } as unknown as CallApi;
+    await destination.app.run(session, leg, destination.args);
+    return true;
   }
 
   const lastPrompt = () => {

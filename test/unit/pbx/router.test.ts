@@ -2,7 +2,8 @@
 // the inbound-rule precedence shared by routing and screening.
 import { describe, expect, it } from 'vitest';
 import { configSchema, type HibikiConfig } from '../../../src/config/schema.js';
-import { canonicalDid, didForms, findInboundRule, Router } from '../../../src/pbx/router.js';
+import { canonicalDid, didForms, findInboundRule } from '../../../src/rules/numbers.js';
+import { Router } from '../../../src/pbx/router.js';
 
 function config(inbound: unknown[]): HibikiConfig {
   return configSchema.parse({

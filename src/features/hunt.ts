@@ -1,24 +1,17 @@
 // Hunt order of a group (F-HUNT): which available member is tried first, by strategy. Round-robin
 // position is kept in SQLite (hunt_state) so it survives reloads and restarts; least-recent keeps the
 // end time of each member's last group call in memory (a restart starts everyone equal).
-import type { Database, Statement } from 'better-sqlite3';
-import type { GroupConfig } from './router.js';
+import type { GroupConfig } from '../pbx/router.js';
+import type { HuntStore } from '../store/hunt-store.js';
 
 export class HuntGroups {
-  private readonly getFirst: Statement<[string], { last_first: string }>;
-  private readonly putFirst: Statement<[string, string, number]>;
   /** group number → member → epoch ms when its last call through the group ended. */
   private lastEnded = new Map<string, Map<string, number>>();
 
   constructor(
-    db: Database,
+    private readonly store: HuntStore,
     private readonly random: () => number = Math.random,
-  ) {
-    this.getFirst = db.prepare('SELECT last_first FROM hunt_state WHERE group_number = ?');
-    this.putFirst = db.prepare(
-      'INSERT INTO hunt_state (group_number, last_first, updated_at) VALUES (?, ?, ?) ON CONFLICT(group_number) DO UPDATE SET last_first = excluded.last_first, updated_at = excluded.updated_at',
-    );
-  }
+  ) {}
 
   /**
    * The members to try, in order. `available` is the subset of group.members that may ring now; the
@@ -31,7 +24,7 @@ export class HuntGroups {
       case 'sequential':
         return members.filter((m) => available.has(m));
       case 'roundrobin': {
-        const last = this.getFirst.get(group.number)?.last_first;
+        const last = this.store.lastFirst(group.number);
         const at = last === undefined ? -1 : members.indexOf(last);
         const rotated = [...members.slice(at + 1), ...members.slice(0, at + 1)];
         return rotated.filter((m) => available.has(m));
@@ -55,7 +48,7 @@ export class HuntGroups {
 
   /** The member tried first on this call (round-robin continues after it next time). */
   triedFirst(group: GroupConfig, member: string, now: number): void {
-    if (group.strategy === 'roundrobin') this.putFirst.run(group.number, member, now);
+    if (group.strategy === 'roundrobin') this.store.setLastFirst(group.number, member, now);
   }
 
   /** A call the member answered through the group has ended (least-recent order). */

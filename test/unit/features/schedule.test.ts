@@ -1,6 +1,6 @@
 // Schedule forwarding rows (時間帯転送, F-FWD) judged on the tenant's wall clock, at fixed instants.
 import { describe, expect, it } from 'vitest';
-import { localTime, matchSchedule, matchScheduleIndex, rowMatches, type ScheduleRow } from '../../../src/pbx/schedule.js';
+import { localTime, matchSchedule, matchScheduleIndex, rowMatches, type ScheduleRow } from '../../../src/features/schedule.js';
 
 const TOKYO = 'Asia/Tokyo';
 const NEW_YORK = 'America/New_York';

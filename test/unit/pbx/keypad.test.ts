@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CODES } from '../../../src/features/code-config.js';
-import type { InCallCodes } from '../../../src/features/code-config.js';
-import { FeatureCodeMatcher, TargetCollector } from '../../../src/features/codes.js';
-import type { CodeAction, TargetCancelReason } from '../../../src/features/codes.js';
+import { DEFAULT_CODES } from '../../../src/rules/code-config.js';
+import type { InCallCodes } from '../../../src/rules/code-config.js';
+import { FeatureCodeMatcher, TargetCollector } from '../../../src/pbx/keypad.js';
+import type { CodeAction, TargetCancelReason } from '../../../src/pbx/keypad.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
 interface Harness {

@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
 import type { Database } from 'better-sqlite3';
 import type { ExtensionConfig, HibikiConfig } from '../config/schema.js';
 import { ForwardingStore } from '../store/forwarding-store.js';
-import { forwardDestinationVerdict, isParkNumber, type DestinationContext, type Verdict } from './number-rules.js';
-import { canonicalDid } from './router.js';
+import { forwardDestinationVerdict, isParkNumber, type DestinationContext, type Verdict } from '../rules/number-rules.js';
+import { canonicalDid } from '../rules/numbers.js';
 import { matchScheduleIndex } from './schedule.js';
 
 export type ForwardCondition = 'cfu' | 'cfb' | 'cfna' | 'cfur';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, type HibikiConfig } from '../../../src/config/schema.js';
-import { ForwardingService, type ForwardingState } from '../../../src/pbx/forwarding.js';
+import { ForwardingService, type ForwardingState } from '../../../src/features/forwarding.js';
 import { openDatabase, type Database } from '../../../src/store/db.js';
 import { captureLogger } from '../../support/logger.js';
 

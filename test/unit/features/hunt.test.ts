@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/store/db.js';
-import { HuntGroups } from '../../../src/pbx/hunt.js';
+import { HuntStore } from '../../../src/store/hunt-store.js';
+import { HuntGroups } from '../../../src/features/hunt.js';
 import type { GroupConfig } from '../../../src/pbx/router.js';
 
 function group(strategy: GroupConfig['strategy'], members = ['2001', '2002', '2003', '2004']): GroupConfig {
@@ -19,7 +20,7 @@ describe('hunt order', () => {
 
   it('sequential and ringall keep the member order and drop unavailable members', () => {
     const db = openDatabase(dir);
-    const hunt = new HuntGroups(db);
+    const hunt = new HuntGroups(new HuntStore(db));
     const available = new Set(['2001', '2003', '2004']);
     expect(hunt.order(group('sequential'), available)).toEqual(['2001', '2003', '2004']);
     expect(hunt.order(group('ringall'), available)).toEqual(['2001', '2003', '2004']);
@@ -30,7 +31,7 @@ describe('hunt order', () => {
     const all = new Set(['2001', '2002', '2003', '2004']);
     const g = group('roundrobin');
     let db = openDatabase(dir);
-    let hunt = new HuntGroups(db);
+    let hunt = new HuntGroups(new HuntStore(db));
     expect(hunt.order(g, all)[0]).toBe('2001');
     hunt.triedFirst(g, '2001', 1);
     expect(hunt.order(g, all)).toEqual(['2002', '2003', '2004', '2001']);
@@ -38,14 +39,14 @@ describe('hunt order', () => {
     hunt.triedFirst(g, '2004', 2);
     db.close();
     db = openDatabase(dir);
-    hunt = new HuntGroups(db);
+    hunt = new HuntGroups(new HuntStore(db));
     expect(hunt.order(g, all)).toEqual(['2001', '2002', '2003', '2004']);
     db.close();
   });
 
   it('a round-robin member removed from the group restarts the order at the top', () => {
     const db = openDatabase(dir);
-    const hunt = new HuntGroups(db);
+    const hunt = new HuntGroups(new HuntStore(db));
     hunt.triedFirst(group('roundrobin'), '2009', 1);
     expect(hunt.order(group('roundrobin'), new Set(['2001', '2002']))).toEqual(['2001', '2002']);
     db.close();
@@ -53,7 +54,7 @@ describe('hunt order', () => {
 
   it('least-recent puts members never called first, then by when their last group call ended', () => {
     const db = openDatabase(dir);
-    const hunt = new HuntGroups(db);
+    const hunt = new HuntGroups(new HuntStore(db));
     const g = group('leastrecent');
     const all = new Set(g.members);
     hunt.callEnded(g, '2001', 300);
@@ -65,7 +66,7 @@ describe('hunt order', () => {
   it('random shuffles the available members with the given source of randomness', () => {
     const db = openDatabase(dir);
     const seq = [0.1, 0.9, 0.5];
-    const hunt = new HuntGroups(db, () => seq.shift() ?? 0);
+    const hunt = new HuntGroups(new HuntStore(db), () => seq.shift() ?? 0);
     const order = hunt.order(group('random'), new Set(['2001', '2002', '2003', '2004']));
     expect([...order].sort()).toEqual(['2001', '2002', '2003', '2004']);
     expect(order).not.toEqual(['2001', '2002', '2003', '2004']);

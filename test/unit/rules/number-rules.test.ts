@@ -12,7 +12,7 @@ import {
   type DestinationContext,
   type OutboundClass,
   type RestrictionRules,
-} from '../../../src/pbx/number-rules.js';
+} from '../../../src/rules/number-rules.js';
 
 const DEFAULTS: RestrictionRules = restrictionsSchema.parse({});
 const rules = (over: Partial<RestrictionRules> = {}): RestrictionRules => ({ ...DEFAULTS, ...over });

@@ -1,13 +1,14 @@
 // F-SCREEN incoming screening: anonymous-call rejection and block lists (per extension, per DID rule and
-// for the whole tenant), with counters of rejected calls per month. The call manager asks before it rings
-// anyone and plays the announcement itself; this module only decides, counts and logs.
+// for the whole tenant), with counters of rejected calls per month. Call set-up asks before a call comes
+// straight to an extension or DID, and plays the announcement this module names.
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
-import type { SipRequest } from '../sip/message.js';
-import { isSipUri, isTelUri, type Uri } from '../sip/uri.js';
 import type { ScreeningStore } from '../store/screening-store.js';
-import { matchesAny } from './number-rules.js';
-import { canonicalDid, didForms, findInboundRule } from './router.js';
+import { matchesAny } from '../rules/number-rules.js';
+import type { PromptCatalogue } from '../media/prompts.js';
+import type { Feature, FeatureRegistry, ScreenVerdict as CallScreenVerdict } from '../pbx/application.js';
+import { promptLanguage } from '../pbx/extension-audio.js';
+import { canonicalDid, didForms, findInboundRule } from '../rules/numbers.js';
 
 export type ScreenVerdict =
   | { ok: true }
@@ -37,11 +38,6 @@ export interface ScreenCaller {
   anonymous: boolean;
 }
 
-/** A number as received, without visual separators or user-part parameters (the first of didForms). */
-function stripSeparators(n: string): string {
-  return didForms(n)[0]!;
-}
-
 /**
  * The forms of a caller number compared with block lists: as received (separators removed) and, for a
  * Japanese E.164 number, its national form, so `090*` also blocks `+8190…` from a carrier that sends E.164.
@@ -49,33 +45,6 @@ function stripSeparators(n: string): string {
  */
 export function callerNumberForms(number: string): string[] {
   return didForms(number);
-}
-
-/**
- * Whether a request's caller counts as anonymous (非通知): From user `anonymous` (any case) or host
- * `anonymous.invalid` (RFC 3323 §4.1.1.3), a Privacy header asking to hide the identity (`id`, `user` or
- * `header`, RFC 3323/3325), or no phone number in the From or P-Asserted-Identity at all (a carrier's
- * "unavailable"). A withheld number known to the carrier is still anonymous to the callee.
- */
-export function isAnonymousCaller(req: SipRequest): boolean {
-  const privacy = req
-    .getAll('privacy')
-    .flatMap((v) => v.split(/[;,]/))
-    .map((v) => v.trim().toLowerCase());
-  if (privacy.some((p) => p === 'id' || p === 'user' || p === 'header')) return true;
-  const uri = req.from?.uri;
-  if (isSipUri(uri) && (uri.host === 'anonymous.invalid' || uri.user?.toLowerCase() === 'anonymous')) return true;
-  const asserted = req.getAll('p-asserted-identity').map((v) => {
-    const m = /(?:sips?:([^@>]+)@|tel:([^;>]+))/.exec(v);
-    return m?.[1] ?? m?.[2];
-  });
-  return ![uriNumber(uri), ...asserted].some((n) => n !== undefined && /^\+?[0-9]+$/.test(stripSeparators(n)));
-}
-
-function uriNumber(uri: Uri | undefined): string | undefined {
-  if (isSipUri(uri)) return uri.user;
-  if (isTelUri(uri)) return uri.number;
-  return undefined;
 }
 
 const monthFormats = new Map<string, Intl.DateTimeFormat>();
@@ -169,4 +138,23 @@ function counterKeys(target: { extension?: string; did?: string }): string[] {
   if (target.extension !== undefined) keys.push(`ext:${target.extension}`);
   if (target.did !== undefined) keys.push(`did:${canonicalDid(target.did)}`);
   return keys;
+}
+
+/** Screening as the call core asks for it: the verdict with the CDR feature and, for anonymous callers, the announcement. */
+export class ScreeningFeature implements Feature {
+  constructor(
+    private readonly screening: Screening,
+    private readonly prompts: PromptCatalogue,
+    private readonly config: () => HibikiConfig,
+  ) {}
+
+  register(r: FeatureRegistry): void {
+    r.screen((target, caller): CallScreenVerdict => {
+      const v = this.screening.check(target, caller);
+      if (v.ok) return v;
+      if (v.kind === 'blocked') return { ok: false, feature: 'blocked', status: v.status, cause: v.cause, reason: v.reason };
+      const prompt = [this.prompts.file('anonymous-rejected', promptLanguage(this.config(), target.extension))];
+      return { ok: false, feature: 'anonymous_rejected', status: v.status, cause: v.cause, reason: v.reason, prompt };
+    });
+  }
 }

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { realClock } from '../sip/clock.js';
 import type { Clock, TimerHandle } from '../sip/clock.js';
-import type { InCallCodes } from './code-config.js';
+import type { InCallCodes } from '../rules/code-config.js';
 
 export type CodeAction = 'park' | 'blindTransfer' | 'attendedTransfer' | 'dtmfSend';
 
@@ -175,10 +175,10 @@ export const MAX_TARGET_LENGTH = 32;
 export type TargetCancelReason = 'nothingDialled' | 'tooLong';
 
 export interface TargetCollectorEvents {
-  /** Entry ended (dial-confirm or transferDigitTimeout of silence) with this number. */
-  onTarget(number: string): void;
-  /** Entry ended without a usable number: nothing dialled, or more than maxLength digits. */
-  onCancel(reason: TargetCancelReason): void;
+  /** Entry ended (dial-confirm, `terminated`, or transferDigitTimeout of silence) with this number. */
+  onTarget(number: string, terminated: boolean): void;
+  /** Entry ended without a usable number: nothing dialled, or more than maxLength digits (given). */
+  onCancel(reason: TargetCancelReason, digits: string): void;
 }
 
 export interface TargetCollectorOptions {
@@ -186,6 +186,8 @@ export interface TargetCollectorOptions {
   dialConfirm: string;
   /** Silence that ends entry (SPEC F-CODES transferDigitTimeout, 4 s). */
   transferDigitTimeoutMs: number;
+  /** Silence before the first digit that ends entry; default transferDigitTimeoutMs. */
+  firstDigitTimeoutMs?: number;
   maxLength?: number;
   clock?: Clock;
   events: TargetCollectorEvents;
@@ -212,6 +214,7 @@ export class TargetCollector {
   private held = '';
   private timer: TimerHandle | null = null;
   private finished = false;
+  private terminated = false;
 
   constructor(opts: TargetCollectorOptions) {
     this.confirm = opts.dialConfirm;
@@ -220,7 +223,7 @@ export class TargetCollector {
     this.clock = opts.clock ?? realClock;
     this.events = opts.events;
     this.logger = opts.logger;
-    this.armTimer();
+    this.armTimer(opts.firstDigitTimeoutMs ?? this.timeoutMs);
   }
 
   /** The number dialled so far (without held confirm-code digits). */
@@ -240,6 +243,7 @@ export class TargetCollector {
       // The confirm code can only complete from held digits plus this one; anything before it belongs to the number.
       this.number += typed.slice(0, typed.length - this.confirm.length);
       this.held = '';
+      this.terminated = true;
       this.finish();
       return;
     }
@@ -260,8 +264,8 @@ export class TargetCollector {
     this.finished = true;
   }
 
-  private armTimer(): void {
-    this.timer = this.clock.setTimer(this.timeoutMs, () => {
+  private armTimer(ms = this.timeoutMs): void {
+    this.timer = this.clock.setTimer(ms, () => {
       this.timer = null;
       this.number += this.held;
       this.held = '';
@@ -276,9 +280,9 @@ export class TargetCollector {
   private finish(): void {
     this.cancelTimer();
     this.finished = true;
-    if (this.number.length > this.maxLength) this.events.onCancel('tooLong');
-    else if (this.number.length === 0) this.events.onCancel('nothingDialled');
-    else this.events.onTarget(this.number);
+    if (this.number.length > this.maxLength) this.events.onCancel('tooLong', this.number);
+    else if (this.number.length === 0) this.events.onCancel('nothingDialled', '');
+    else this.events.onTarget(this.number, this.terminated);
   }
 
   private cancelTimer(): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CODES, validateCodes } from '../../../src/features/code-config.js';
-import type { InCallCodes } from '../../../src/features/code-config.js';
+import { DEFAULT_CODES, validateCodes } from '../../../src/rules/code-config.js';
+import type { InCallCodes } from '../../../src/rules/code-config.js';
 
 function withCodes(over: Partial<InCallCodes>): InCallCodes {
   return { ...DEFAULT_CODES, ...over };

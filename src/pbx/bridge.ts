@@ -1,0 +1,169 @@
+// Two connected legs. The bridge owns both: audio flows between them, each local party's keypad goes
+// through a feature-code matcher (F-CODES: suppression, DTMF-send, #72/#8/#9 to the features registered
+// for them), the phone's hold and transfer keys go to the registered hold and REFER handlers, and a
+// hang-up ends the call. A feature that takes one of the legs suspends the bridge on it; when the leg
+// comes back, audio flows again.
+import type { HibikiConfig } from '../config/schema.js';
+import type { MediaEngine } from '../media/engine.js';
+import type { Clock } from '../sip/clock.js';
+import type { SipRequest } from '../sip/message.js';
+import type { ServerResponse } from '../sip/stack.js';
+import type { CallApi, HoldHandler, InCallAction, InCallContext, ReferHandler } from './application.js';
+import { FeatureCodeMatcher } from './keypad.js';
+import type { Leg, LegEnd, LegHandle, LegOwner } from './leg.js';
+
+/** What bridges need from the feature registry. */
+export interface InCallFeatures {
+  code(action: InCallAction): ((ctx: InCallContext) => void) | undefined;
+  readonly referHandler: ReferHandler | undefined;
+  readonly holdHandler: HoldHandler | undefined;
+}
+
+export interface BridgeDeps {
+  media: MediaEngine;
+  clock: Clock;
+  features: InCallFeatures;
+  config: HibikiConfig;
+  /** Instead of ending the call, a hang-up is told here (the feature that bridged decides). */
+  ended?: LegOwner['ended'];
+}
+
+export class Bridge implements LegOwner {
+  readonly label = 'bridge';
+  private readonly handles = new Map<Leg, LegHandle>();
+  private readonly keypads = new Map<Leg, FeatureCodeMatcher>();
+  private flowing = false;
+  private over = false;
+
+  constructor(
+    private readonly session: CallApi,
+    private readonly deps: BridgeDeps,
+  ) {}
+
+  /** Take both legs from their current owners and connect them. */
+  connect(a: LegHandle, b: LegHandle): void {
+    this.handles.set(a.leg, a.handOver(this));
+    this.handles.set(b.leg, b.handOver(this));
+    a.leg.peer = b.leg;
+    b.leg.peer = a.leg;
+    for (const leg of [a.leg, b.leg]) this.attachKeypad(leg);
+    this.flow();
+  }
+
+  private other(leg: Leg): Leg | undefined {
+    for (const l of this.handles.keys()) if (l !== leg) return l;
+    return undefined;
+  }
+
+  private context(leg: Leg): InCallContext | undefined {
+    const other = this.other(leg);
+    return other ? { session: this.session, leg, other, keypad: (d) => this.keypads.get(leg)?.digit(d) } : undefined;
+  }
+
+  /** Audio both ways, once both legs are this bridge's again and alive. */
+  private flow(): void {
+    if (this.over || this.flowing) return;
+    const legs = [...this.handles.keys()];
+    if (legs.length !== 2 || legs.some((l) => l.ended || l.endpoint === undefined || !this.handles.get(l)?.current)) return;
+    const [a, b] = legs as [Leg, Leg];
+    if (a.holding || b.holding) return;
+    this.deps.media.bridge(a.endpoint!, b.endpoint!);
+    this.flowing = true;
+  }
+
+  private stopFlow(leg: Leg): void {
+    if (!this.flowing) return;
+    this.flowing = false;
+    if (leg.endpoint !== undefined) this.deps.media.unbridge(leg.endpoint);
+  }
+
+  /** A local user's digits go through the matcher; the engine never forwards them itself. Outside parties' digits pass. */
+  private attachKeypad(leg: Leg): void {
+    if (leg.extension === undefined || leg.endpoint === undefined) return;
+    const { config, media } = this.deps;
+    media.setDtmfPolicy(leg.endpoint, 'suppress');
+    const log = this.session.log;
+    this.keypads.set(
+      leg,
+      new FeatureCodeMatcher({
+        codes: config.codes,
+        suppress: config.dtmf.suppress,
+        featureDigitTimeoutMs: config.dtmf.featureDigitTimeout,
+        clock: this.deps.clock,
+        logger: log,
+        events: {
+          onForward: (digits) => {
+            const other = this.other(leg);
+            if (other && !other.ended && other.endpoint !== undefined) media.sendDtmf(other.endpoint, digits);
+          },
+          onCode: (action) => {
+            log.info({ leg: leg.role, extension: leg.extension, action }, 'feature code');
+            if (action === 'dtmfSend' || !this.handles.get(leg)?.current) return;
+            const ctx = this.context(leg);
+            const handler = this.deps.features.code(action);
+            if (ctx && handler) handler(ctx);
+          },
+        },
+      }),
+    );
+  }
+
+  private end(): void {
+    this.over = true;
+    for (const k of this.keypads.values()) k.dispose();
+    this.keypads.clear();
+  }
+
+  // ---- leg events ------------------------------------------------------------------
+
+  ended(leg: Leg, end: LegEnd): void {
+    this.end();
+    if (this.deps.ended) {
+      this.deps.ended(leg, end);
+      return;
+    }
+    const by = end.by === 'party' ? (leg.role === 'caller' ? 'caller' : 'callee') : 'system';
+    this.session.hangup(by, end.cause, end.reason, leg);
+  }
+
+  digit(leg: Leg, digit: string): void {
+    this.keypads.get(leg)?.digit(digit);
+  }
+
+  hold(leg: Leg, holding: boolean): void {
+    const ctx = this.context(leg);
+    if (!ctx) return;
+    if (holding) {
+      this.stopFlow(ctx.other);
+      this.deps.features.holdHandler?.hold(ctx);
+    } else {
+      this.deps.features.holdHandler?.resume(ctx);
+      this.flow();
+    }
+  }
+
+  refer(leg: Leg, req: SipRequest, res: ServerResponse): void {
+    const ctx = this.context(leg);
+    const handler = this.deps.features.referHandler;
+    if (ctx && handler) handler(ctx, req, res);
+    else res.send(501);
+  }
+
+  suspended(leg: Leg): void {
+    this.stopFlow(leg);
+    // Not bridged any more: its offers are answered locally until it is back.
+    const other = this.other(leg);
+    leg.peer = undefined;
+    if (other && other.peer === leg) other.peer = undefined;
+  }
+
+  resumed(leg: Leg): void {
+    if (this.over) return;
+    const other = this.other(leg);
+    if (other) {
+      leg.peer = other;
+      other.peer = leg;
+    }
+    this.flow();
+  }
+}

@@ -1,0 +1,185 @@
+// Connecting an offered caller to whatever a ringable destination answers with: the caller's media is set up
+// first (a codec mismatch fails fast with 488), the destination is rung with our offer, its ringing and early
+// media reach the caller (180 / 183), and on answer the caller is answered and both legs are bridged — or
+// the caller gets the destination's failure. CANCEL and a missing PRACK can end it at any point.
+import { isSdp } from './in-dialog.js';
+import { ends, type Disposition, type HangupBy } from './call.js';
+import { Leg, type LegHandle, type LegOwner } from './leg.js';
+import { formatReason, sipToQ850 } from './q850.js';
+import type { ConnectOptions, DeliveryOutcome, RingContext } from './application.js';
+import type { CallSession, CoreServices } from './session.js';
+
+interface Failure {
+  status: number;
+  cause: number;
+  disposition: Disposition;
+  reason: string;
+  hangupBy: HangupBy;
+}
+
+export async function connectCaller(
+  session: CallSession,
+  core: CoreServices,
+  legA: Leg,
+  ring: (delivery: RingContext) => Promise<DeliveryOutcome>,
+  opts: ConnectOptions,
+): Promise<void> {
+  const { media, legMedia, registry, inDialog } = core;
+  const call = session.call;
+  const config = session.config();
+  const invite = legA.invite;
+  if (!invite) throw new Error('connect: the caller leg has no INVITE to answer');
+
+  let settled = false;
+  let cancelRinging: (() => void) | undefined;
+  // While the callee side rings, the caller's CANCEL (or a missing PRACK) ends the attempt.
+  const owner: LegOwner = {
+    label: 'connecting',
+    ended: (_leg, end) => {
+      if (settled) return;
+      settled = true;
+      cancelRinging?.();
+      if (end.localFinal !== undefined) {
+        call.end({ disposition: 'failed', hangupBy: 'system', q850: sipToQ850(end.localFinal), sipStatus: end.localFinal, reason: 'no PRACK from the caller' });
+        return;
+      }
+      call.log.info('caller cancelled');
+      call.end(ends.cancelled());
+    },
+  };
+  const mine = legA.take(owner);
+
+  const fail = (f: Failure) => {
+    if (!invite.res.finalResponseSent) invite.res.send(f.status, undefined, { headers: { reason: formatReason(f.cause) } });
+    call.end({ disposition: f.disposition, hangupBy: f.hangupBy, q850: f.cause, sipStatus: f.status, reason: f.reason });
+  };
+
+  // Caller leg media: answer the caller's offer now so a codec mismatch fails fast with 488.
+  const prepared = await legMedia.prepare(legA);
+  if (!prepared.ok) return fail({ ...prepared, disposition: 'failed', hangupBy: 'system' });
+  session.applyDtmfPolicy(legA);
+  const offered = await legMedia.offer(`${call.callId}/b`);
+  if (!offered.ok) return fail({ ...offered, disposition: 'failed', hangupBy: 'system' });
+  // The callee leg belongs to whoever answers; until then it occupies no extension (busy decisions).
+  const legB = new Leg('callee', call.callee, undefined);
+  legB.endpoint = offered.endpoint;
+  registry.attach(call, legB);
+  if (call.isFinished || settled) return;
+  const epA = legA.endpoint!;
+  const epB = offered.endpoint;
+
+  let ringingSent = false;
+  let earlyMedia = false;
+  const onProvisional = async (r: import('../sip/message.js').SipResponse) => {
+    if (settled) return;
+    if ((r.status === 183 || (r.status === 180 && r.body.length > 0)) && !earlyMedia && isSdp(r) && invite.sdp !== undefined) {
+      earlyMedia = true;
+      try {
+        await media.acceptAnswer(epB, r.body.toString('utf8'));
+        media.bridge(epA, epB);
+        if (!settled && legMedia.sendEarlyMedia(legA)) ringingSent = true;
+      } catch (err) {
+        call.log.debug({ err: (err as Error).message }, 'unusable early media');
+      }
+      return;
+    }
+    if (!ringingSent && (r.status === 180 || r.status === 183) && !invite.res.finalResponseSent) {
+      ringingSent = true;
+      invite.res.send(180);
+    }
+  };
+
+  const delivery = session.delivery({
+    offer: offered.sdp,
+    presentation: opts.presentation,
+    maxForwards: invite.req.maxForwards ?? config.calls.maxForwards,
+    origin: opts.origin,
+    did: opts.did,
+    channelHeld: opts.channelHeld,
+    onProvisional: (r) => {
+      onProvisional(r).catch((err: unknown) => call.log.warn({ err }, 'provisional response not relayed'));
+    },
+  });
+  cancelRinging = () => delivery.cancel();
+
+  const outcome = await ring(delivery);
+  if (outcome.kind === 'cancelled') return;
+  if (settled) {
+    if (outcome.kind === 'answered') {
+      outcome.release?.();
+      void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
+    }
+    if (outcome.kind === 'picked') core.legs.drop(outcome.leg);
+    return;
+  }
+  settled = true;
+  if (outcome.kind === 'failed') {
+    call.log.info({ status: outcome.status, cause: outcome.cause, reason: outcome.reason }, 'callee side failed');
+    fail(outcome);
+    return;
+  }
+  if (outcome.kind === 'picked') {
+    await completePickup(session, core, mine, legB, outcome.leg, outcome.extension);
+    return;
+  }
+
+  const dialog = outcome.dialog;
+  try {
+    if (dialog.remote.sdp) {
+      // Early media already took the answer to our offer (the same phone's 183, or an earlier hunt or
+      // forwarding hop): offer again — the same ports and codecs — so the final answer can be applied.
+      if (earlyMedia) await media.createOffer(epB);
+      await media.acceptAnswer(epB, dialog.remote.sdp);
+    }
+  } catch (err) {
+    call.log.warn({ err: (err as Error).message }, 'answer could not be bridged');
+    outcome.release?.();
+    void dialog.destroy({ headers: { reason: formatReason(65) } });
+    const f = { status: 488, cause: 65, reason: (err as Error).message };
+    return fail({ ...f, disposition: 'failed', hangupBy: 'system' });
+  }
+  legB.party = outcome.party;
+  legB.extension = outcome.extension;
+  legB.markAnswered(dialog);
+  if (outcome.release) legB.holds(outcome.release);
+  call.callee = outcome.party;
+  inDialog.wire(legB);
+  const calleeHandle = legB.take({ label: 'answered callee', ended: (leg, end) => session.hangup(end.by === 'party' ? 'callee' : 'system', end.cause, end.reason, leg) });
+  const answered = await legMedia.answer(legA);
+  if (!answered.ok) {
+    // The caller went away (CANCEL) just as the callee answered.
+    core.legs.drop(legB);
+    if (!call.isFinished) call.end(ends.cancelled('caller cancelled as the callee answered'));
+    return;
+  }
+  // answered_by names the extension (as pickup and park do); the device that answered is in the log line.
+  call.markAnswered(outcome.extension ?? outcome.label);
+  call.log.info({ answeredBy: outcome.label, callee: outcome.party.number }, 'call answered');
+  if (outcome.whenCallEnds) call.once('ended', outcome.whenCallEnds);
+  session.applyDtmfPolicy(legB);
+  session.bridge(mine, calleeHandle);
+}
+
+/**
+ * F-PICKUP: the picker's leg (already answered into this call) takes the ringing call: the caller is
+ * answered and bridged to it, and the unused callee-side endpoint goes.
+ */
+async function completePickup(session: CallSession, core: CoreServices, caller: LegHandle, placeholder: Leg, picked: Leg, extension: string): Promise<void> {
+  const call = session.call;
+  call.removeLeg(placeholder);
+  if (placeholder.endpoint !== undefined) core.media.destroy(placeholder.endpoint);
+  const pickedHandle = picked.take({ label: 'picker', ended: (leg, end) => session.hangup(end.by === 'party' ? 'callee' : 'system', end.cause, end.reason, leg) });
+  const answered = call.isFinished ? { ok: false } : await core.legMedia.answer(caller.leg);
+  if (!answered.ok || call.isFinished) {
+    // The caller gave up (CANCEL, answered 487 by the stack) just as the picker was answered.
+    core.legs.drop(picked);
+    call.end(ends.cancelled('caller cancelled during pickup'));
+    return;
+  }
+  const picker = picked.extension ?? picked.party.number;
+  call.feature = 'pickup';
+  call.callee = { number: extension, name: core.router.extension(extension)?.name };
+  call.markAnswered(picker);
+  call.log.info({ callee: extension, pickedUpBy: picker }, 'call answered by pickup');
+  session.bridge(caller, pickedHandle);
+}

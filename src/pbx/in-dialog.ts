@@ -1,0 +1,130 @@
+// In-dialog requests of an answered leg, turned into leg events for its owner: BYE (ended), INFO DTMF
+// (digits, through the media engine like RFC 4733 digits), REFER, hold and resume. New offers (re-INVITE,
+// UPDATE) are answered per leg: a refresh or a hold is answered here, any other change is relayed to the
+// leg it is bridged to, each leg with its own SDP.
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { ServerResponse, SipStack } from '../sip/stack.js';
+import { dtmfFromInfo, isDtmfInfo } from '../sip/dtmf-info.js';
+import { MediaError, type MediaEngine } from '../media/engine.js';
+import { isSameSessionVersion, sdpDirection } from '../media/sdp.js';
+import type { CallRegistry } from './calls.js';
+import type { Leg } from './leg.js';
+import type { LegControl } from './leg-control.js';
+import { parseReasonHeader } from './q850.js';
+
+export interface InDialogDeps {
+  stack: SipStack;
+  media: MediaEngine;
+  registry: CallRegistry;
+  legs: LegControl;
+}
+
+export function isSdp(m: SipRequest | SipResponse): boolean {
+  return m.body.length > 0 && (m.contentType ?? '').toLowerCase().startsWith('application/sdp');
+}
+
+export class InDialog {
+  constructor(private readonly deps: InDialogDeps) {}
+
+  /** Route the answered leg's dialog events to the leg's owner. */
+  wire(leg: Leg): void {
+    const d = leg.dialog;
+    if (!d) return;
+    const { legs, media } = this.deps;
+    d.on('destroy', (req, why) => {
+      if (why === 'session-expired') {
+        // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
+        legs.ended(leg, { by: 'system', cause: 102, reason: 'session timer expired', why });
+        return;
+      }
+      const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
+      const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
+      legs.ended(leg, { by: req ? 'party' : 'system', cause, reason: req ? 'BYE' : (why ?? 'dialog ended'), request: req, why });
+    });
+    d.on('modify', (req, res) => this.guard(leg, res, () => this.offer(leg, req, res)));
+    d.on('update', (req, res) => {
+      if (isSdp(req)) this.guard(leg, res, () => this.offer(leg, req, res));
+      else res.send(200);
+    });
+    d.on('info', (req, res) => {
+      const digit = dtmfFromInfo(req);
+      if (digit && leg.endpoint !== undefined) {
+        media.injectDtmf(leg.endpoint, digit.digit, digit.durationMs);
+        res.send(200);
+        return;
+      }
+      res.send(isDtmfInfo(req) ? 400 : 200);
+    });
+    d.on('refer', (req, res) => {
+      const owner = leg.owner;
+      if (owner?.refer) owner.refer(leg, req, res);
+      else res.send(501);
+    });
+    d.on('ack', (req) => {
+      // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
+      if (!isSdp(req) || leg.endpoint === undefined) return;
+      media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch((err: unknown) => {
+        const call = this.deps.registry.callOf(leg);
+        call?.log.warn({ err: (err as Error).message, leg: leg.describe() }, 'unusable SDP in ACK');
+        if (call) legs.hangup(call, 'system', 65, 'bad SDP in ACK');
+      });
+    });
+  }
+
+  /** Every failure of an offer's handling ends in a final response: the request is never left unanswered. */
+  private guard(leg: Leg, res: ServerResponse, fn: () => Promise<void>): void {
+    fn().catch((err: unknown) => {
+      const call = this.deps.registry.callOf(leg);
+      call?.log.warn({ err: (err as Error).message, leg: leg.describe() }, 'in-dialog offer failed');
+      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+    });
+  }
+
+  /** A new offer from the leg's party: answer it here, or relay it to the bridged leg. */
+  private async offer(from: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
+    const { media, stack, registry } = this.deps;
+    const call = registry.callOf(from);
+    const dialog = from.dialog;
+    if (!call || call.isFinished || from.ended || !dialog || from.endpoint === undefined) {
+      res.send(481);
+      return;
+    }
+    const endpoint = from.endpoint;
+    const contact = { contact: `<${stack.contactUri(dialog.flow.transport, dialog.flow.address)}>` };
+    const answer = (sdp: string) => res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+    if (!isSdp(req)) {
+      // Offer-less re-INVITE: we offer in the 200, the answer arrives in the ACK.
+      answer(await media.createOffer(endpoint));
+      return;
+    }
+    const offer = req.body.toString('utf8');
+    const direction = sdpDirection(offer);
+    const to = from.peer;
+    // A session refresh (RFC 4028) or a repeated offer changes nothing: the other leg is not disturbed.
+    // A leg that is not bridged has nobody to relay to.
+    if (isSameSessionVersion(dialog.remote.sdp, offer) || !to || !to.dialog || to.ended || to.endpoint === undefined) {
+      answer((await media.answerOffer(endpoint, offer)).sdp);
+      return;
+    }
+    // F-HOLD: a hold (sendonly/inactive) or resume is answered here when the leg's owner takes care of
+    // it (music on hold for the other party), so the other party's phone keeps an ordinary call.
+    const holding = direction === 'sendonly' || direction === 'inactive';
+    const owner = from.owner;
+    if (holding !== from.holding && owner?.hold) {
+      answer((await media.answerOffer(endpoint, offer)).sdp);
+      from.holding = holding;
+      call.log.info({ leg: from.describe(), holding }, holding ? 'call held' : 'call resumed');
+      owner.hold(from, holding);
+      return;
+    }
+    const reoffer = await media.createOffer(to.endpoint, { direction });
+    const relayed = await to.dialog.modify(reoffer);
+    if (relayed.status >= 300) {
+      res.send(relayed.status === 491 ? 491 : relayed.status === 488 ? 488 : 500);
+      return;
+    }
+    if (isSdp(relayed)) await media.acceptAnswer(to.endpoint, relayed.body.toString('utf8'));
+    answer((await media.answerOffer(endpoint, offer)).sdp);
+    call.log.info({ from: from.describe(), direction }, 'session modified');
+  }
+}

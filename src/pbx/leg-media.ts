@@ -1,0 +1,114 @@
+// Setting up a leg's media, written once: allocate the endpoint, answer the party's offer (or make ours
+// for a delayed offer), map what fails to the response the party gets (503/47 when no RTP port is free,
+// 488/65 when no codec is in common), and only then answer the INVITE, if it is still waiting.
+import type { Logger } from 'pino';
+import type { SipStack } from '../sip/stack.js';
+import { MediaError, type EndpointId, type MediaEngine } from '../media/engine.js';
+import type { CallRegistry } from './calls.js';
+import type { InDialog } from './in-dialog.js';
+import type { Leg } from './leg.js';
+
+/** Why a leg's media could not be set up, as the SIP status and Q.850 cause to answer with. */
+export interface MediaFailure {
+  status: number;
+  cause: number;
+  reason: string;
+}
+
+export type MediaResult = { ok: true } | ({ ok: false } & MediaFailure);
+
+export function mediaFailure(err: unknown): MediaFailure {
+  const status = err instanceof MediaError ? err.sipStatus : 500;
+  return { status, cause: status === 488 ? 65 : status === 503 ? 47 : 41, reason: (err as Error).message };
+}
+
+const NO_PORTS: MediaFailure = { status: 503, cause: 47, reason: 'no RTP ports' };
+
+export class LegMedia {
+  constructor(
+    private readonly media: MediaEngine,
+    private readonly stack: SipStack,
+    private readonly registry: CallRegistry,
+    private readonly inDialog: InDialog,
+    private readonly logger: Logger,
+  ) {}
+
+  /** An endpoint of our own and the offer for it (a leg we are about to dial). */
+  async offer(label: string): Promise<{ ok: true; endpoint: EndpointId; sdp: string } | ({ ok: false } & MediaFailure)> {
+    let endpoint: EndpointId;
+    try {
+      endpoint = await this.media.createEndpoint({ label });
+    } catch (err) {
+      this.logger.error({ err, label }, 'no media endpoint');
+      return { ok: false, ...NO_PORTS };
+    }
+    try {
+      return { ok: true, endpoint, sdp: await this.media.createOffer(endpoint) };
+    } catch (err) {
+      this.media.destroy(endpoint);
+      return { ok: false, ...mediaFailure(err) };
+    }
+  }
+
+  /**
+   * The media of an offered leg: its endpoint, and our answer to its offer (or our offer, for an INVITE
+   * without SDP) kept in leg.localSdp for the 2xx or 183. Done once; later calls return the first result.
+   */
+  async prepare(leg: Leg): Promise<MediaResult> {
+    if (leg.localSdp !== undefined) return { ok: true };
+    const invite = leg.invite;
+    if (leg.endpoint === undefined) {
+      try {
+        leg.endpoint = await this.media.createEndpoint({ label: `${invite?.req.callId ?? leg.id}/${leg.role}` });
+      } catch (err) {
+        this.logger.error({ err, callId: invite?.req.callId }, 'no media endpoint');
+        return { ok: false, ...NO_PORTS };
+      }
+      this.registry.indexEndpoint(leg);
+    }
+    try {
+      leg.localSdp = invite?.sdp !== undefined ? (await this.media.answerOffer(leg.endpoint, invite.sdp)).sdp : await this.media.createOffer(leg.endpoint);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, ...mediaFailure(err) };
+    }
+  }
+
+  /**
+   * Answer an offered leg with our SDP: its dialog is made and wired to its owner. False when its media
+   * failed (the INVITE has been refused) or it went away meanwhile (CANCEL: the stack answered 487).
+   */
+  async answer(leg: Leg): Promise<MediaResult | { ok: false; gone: true }> {
+    const invite = leg.invite;
+    if (!invite) return { ok: true };
+    const prepared = await this.prepare(leg);
+    if (invite.res.finalResponseSent || leg.ended) return { ok: false, gone: true };
+    if (!prepared.ok) {
+      invite.res.send(prepared.status, undefined, { headers: { reason: `Q.850;cause=${prepared.cause}` } });
+      return prepared;
+    }
+    leg.markAnswered(this.stack.createUAS(invite.req, invite.res, { localSdp: leg.localSdp }));
+    this.inDialog.wire(leg);
+    return { ok: true };
+  }
+
+  /** Early media for an offered leg: 183 with our SDP (the Contact of the early dialog). */
+  sendEarlyMedia(leg: Leg): boolean {
+    const invite = leg.invite;
+    if (!invite || invite.res.finalResponseSent || leg.localSdp === undefined || !invite.req.source) return false;
+    const contact = `<${this.stack.contactUri(invite.req.source.transport, invite.req.source.address)}>`;
+    invite.res.send(183, undefined, { headers: { 'content-type': 'application/sdp', contact }, body: leg.localSdp });
+    return true;
+  }
+
+  /** Apply the far end's answer to the offer we dialled a leg with. */
+  async accept(endpoint: EndpointId, sdp: string | undefined): Promise<MediaResult> {
+    if (sdp === undefined) return { ok: true };
+    try {
+      await this.media.acceptAnswer(endpoint, sdp);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, ...mediaFailure(err) };
+    }
+  }
+}
