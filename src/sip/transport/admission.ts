@@ -4,7 +4,7 @@
 
 import { isIP, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { normalizeAddress } from './connection-registry.js';
+import { normalizeAddress } from './address.js';
 import type { SecurityReporter } from './security-report.js';
 import type { TransportLimits, TransportName } from './types.js';
 

@@ -10,12 +10,14 @@
 // - in use: opened by hibiki, or it once carried a registration or dialog. Any traffic counts,
 //   and the long idleTimeoutMs applies.
 
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ConnectionAdmission } from './admission.js';
 import type { SecurityReporter } from './security-report.js';
 import type { ConnectionHold, HoldReason, SendCallback, TransportLimits, TransportName } from './types.js';
+import { normalizeAddress } from './address.js';
+
+export { normalizeAddress };
 
 /** One connection, whatever the transport below it. */
 export interface Flow {
@@ -62,15 +64,6 @@ let connectionSerial = 0;
 export function nextConnectionId(transport: TransportName): string {
   connectionSerial += 1;
   return `${transport}-${connectionSerial}`;
-}
-
-/** Address as used in keys and sources: no brackets, IPv4-mapped IPv6 unwrapped, lower case. */
-export function normalizeAddress(address: string): string {
-  let a = address.trim();
-  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
-  a = a.toLowerCase();
-  if (a.startsWith('::ffff:') && isIP(a.slice(7)) === 4) a = a.slice(7);
-  return a;
 }
 
 export function remoteKey(transport: TransportName, address: string, port: number): string {

@@ -102,6 +102,8 @@ describe('WebSocket transport (RFC 7118)', () => {
     const { source } = h.received[0];
     expect(source.transport).toBe('wss');
     expect(source.connectionId).toMatch(/^wss-\d+$/);
+    expect(source.address).toBe('127.0.0.1');
+    expect(source.port).toBeGreaterThan(0);
     expect(await sendAndWait(h.layer, sipResponse(), source)).toBeUndefined();
     await waitFor(() => phone.inbox.length === 1, 'reply over wss');
   });
