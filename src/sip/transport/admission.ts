@@ -57,8 +57,9 @@ export class ConnectionAdmission {
    * A socket whose peer is already gone has no address and is dropped too.
    */
   admitInbound(socket: Socket, transport: TransportName): boolean {
-    // From accept on: an error before a flow owns the socket (a reset mid-handshake) must not go unhandled.
-    socket.on('error', (err: Error) => this.logger.debug({ transport, err: err.message }, 'socket error'));
+    // From accept on, an error must never go unhandled (that would end the process). Whoever owns the
+    // socket next — the TLS handshake, the HTTP parser, the flow — logs errors in its own terms.
+    socket.on('error', () => undefined);
     const address = socket.remoteAddress;
     if (!address) {
       socket.destroy();
