@@ -92,7 +92,12 @@ export class HibikiServer {
       limits: {
         maxMessageBytes: config.sip.maxMessageBytes,
         idleTimeoutMs: config.sip.tcpIdleTimeout * 1000,
+        unprovenIdleTimeoutMs: config.sip.tcpUnprovenIdleTimeout * 1000,
+        messageTimeoutMs: config.sip.tcpMessageTimeout * 1000,
+        handshakeTimeoutMs: config.sip.tcpHandshakeTimeout * 1000,
         maxConnections: config.sip.maxConnections,
+        maxConnectionsPerAddress: config.sip.maxConnectionsPerAddress,
+        securityReportIntervalMs: config.sip.connectionReportInterval * 1000,
       },
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
       // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.

@@ -131,8 +131,14 @@ const sipSchema = z
     t4: int(5000, 0, 600_000, 'RFC 3261 T4, maximum time a message stays in the network (ms).'),
     userAgent: z.string().min(1).default('hibiki').describe('Value of User-Agent and Server headers.'),
     maxMessageBytes: int(65535, 1024, 1_048_576, 'Largest SIP message accepted; larger ones are dropped (UDP) or answered 513 (stream).'),
-    tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds after which an idle TCP/TLS/WS connection is closed.'),
-    maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections.'),
+    // Stream (TCP/TLS/WS/WSS) connection bounds: one peer must not be able to take every slot.
+    tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds without traffic after which a TCP/TLS/WS connection that has carried a registration or a dialog (or that hibiki opened) is closed. Never while a registration, dialog or ringing INVITE still uses it.'),
+    tcpUnprovenIdleTimeout: int(30, 1, 86_400, 'Seconds without a SIP message after which a TCP/TLS/WS connection that has not yet carried a registration or a dialog is closed (keep-alives do not count). A phone registers within a second of connecting.'),
+    tcpMessageTimeout: int(20, 1, 3600, 'Seconds in which a whole SIP message must arrive on a TCP/TLS/WS connection once its first byte has; otherwise the connection is closed (slow-send defence). Keep-alive CRLFs do not start it.'),
+    tcpHandshakeTimeout: int(10, 1, 3600, 'Seconds from accept in which a TLS handshake, a WebSocket upgrade, or both (WSS) must complete; otherwise the connection is closed.'),
+    maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections, counted from accept (handshakes in progress included); further ones are reset.'),
+    maxConnectionsPerAddress: int(500, 1, 1_000_000, 'Maximum simultaneous inbound TCP/TLS/WS connections from one IPv4 address or one IPv6 /64; further ones are reset at once. A device holds one (briefly two while reconnecting), so an office of a few hundred phones behind one NAT address fits, while one address can hold at most 5% of the default maxConnections.'),
+    connectionReportInterval: int(60, 1, 86_400, 'Seconds over which refused connections and connections cut by tcpMessageTimeout/tcpHandshakeTimeout are summarised in one security log line (the first is logged at once; each is logged at debug).'),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -6,6 +6,7 @@ import type { ServerResponse, SipStack } from '../sip/stack.js';
 import type { NameAddr } from '../sip/address.js';
 import { formatUri, isSipUri } from '../sip/uri.js';
 import type { SendTarget } from '../sip/transport/types.js';
+import { ConnectionHolds } from '../sip/transport/connection-holds.js';
 import type { Binding, RegistrationStore } from '../store/registrations.js';
 import type { RequestAuthenticator } from './authenticator.js';
 import type { Directory } from './directory.js';
@@ -23,6 +24,11 @@ export type RegistrationEvent =
 export class Registrar {
   private listeners: Array<(e: RegistrationEvent) => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  /**
+   * RFC 5626/5923 connection reuse: a device registered over TCP/TLS/WS is reached over that
+   * connection, so each binding keeps its connection open for as long as the binding lives.
+   */
+  private readonly flows: ConnectionHolds<string>;
 
   constructor(
     private readonly stack: SipStack,
@@ -32,7 +38,13 @@ export class Registrar {
     private settings: RegistrarSettings,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.flows = new ConnectionHolds(stack.transport, 'registration');
+    this.onEvent((e) => {
+      if (e.type === 'registered') this.flows.set(bindingKey(e.binding), e.binding.connectionId);
+      else this.flows.delete(bindingKey(e.binding));
+    });
+  }
 
   updateSettings(settings: RegistrarSettings): void {
     this.settings = settings;
@@ -57,6 +69,7 @@ export class Registrar {
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.flows.clear();
   }
 
   /** Live contacts of an extension with the target that reaches each one (its registered flow). */
@@ -175,7 +188,11 @@ export class Registrar {
         }
         continue;
       }
-      if (existing && existing.contact !== key) this.store.remove(aor, existing.contact);
+      if (existing && existing.contact !== key) {
+        // Same instance, new Contact: the old binding goes without an event of its own.
+        this.store.remove(aor, existing.contact);
+        this.flows.delete(bindingKey(existing));
+      }
       const binding: Binding = {
         aor,
         contact: key,
@@ -244,6 +261,10 @@ function httpDate(now: number): string {
     dateText = new Date(second * 1000).toUTCString();
   }
   return dateText;
+}
+
+function bindingKey(b: Binding): string {
+  return `${b.aor}\n${b.contact}`;
 }
 
 /** The flow a registered device is reached over: its source address, over the connection it registered on. */

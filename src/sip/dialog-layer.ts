@@ -7,6 +7,7 @@ import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
 import type { SendTarget } from './transport/types.js';
+import { ConnectionHolds } from './transport/connection-holds.js';
 import { responseTarget } from './transaction/response-routing.js';
 import type { ClientTransaction } from './transaction/layer.js';
 import { buildAuthorization } from './digest.js';
@@ -65,10 +66,14 @@ const UAC_OPTION_TAGS = ['100rel'];
 
 export class DialogLayer {
   private dialogs = new Map<string, Dialog>();
+  /** Each confirmed dialog keeps the connection it was made over open until it ends. */
+  private readonly flows: ConnectionHolds<Dialog>;
   /** UAS early dialogs with reliable provisionals, by Call-ID + our tag: where PRACKs go (RFC 3262 §3). */
   private early = new Map<string, { sender: ReliableProvisionalSender; onPrack: (prack: SipRequest) => void }>();
 
-  constructor(private readonly stack: SipStack) {}
+  constructor(private readonly stack: SipStack) {
+    this.flows = new ConnectionHolds(stack.transport, 'dialog');
+  }
 
   get size(): number {
     return this.dialogs.size;
@@ -82,6 +87,12 @@ export class DialogLayer {
   remove(d: Dialog): void {
     // An early-dialog stand-in (PRACK sender) shares the id of the confirmed dialog: remove only itself.
     if (this.dialogs.get(d.id) === d) this.dialogs.delete(d.id);
+    this.flows.delete(d);
+  }
+
+  private add(d: Dialog): void {
+    this.dialogs.set(d.id, d);
+    this.flows.set(d, d.flow.connectionId);
   }
 
   stop(): void {
@@ -90,6 +101,7 @@ export class DialogLayer {
       d.stopSessionTimer();
     }
     this.dialogs.clear();
+    this.flows.clear();
     for (const { sender } of this.early.values()) sender.dispose();
     this.early.clear();
   }
@@ -163,7 +175,7 @@ export class DialogLayer {
       localSdp: opts.localSdp,
       remoteSdp: req.body.length > 0 ? req.body.toString('utf8') : undefined,
     });
-    this.dialogs.set(d.id, d);
+    this.add(d);
     this.startRetransmit2xx(d, ok, req.cseq?.seq ?? 0);
     // RFC 4028 §9: refresher 'uac' is the caller, i.e. the remote side of this dialog.
     if (st) d.armSessionTimer(st.interval, st.refresher === 'uas' ? 'local' : 'remote');
@@ -308,7 +320,7 @@ export class DialogLayer {
 
   private uacDialog(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined, localSeq?: number): Dialog {
     const d = this.uacDialogObject(req, res, target, localSdp, localSeq);
-    this.dialogs.set(d.id, d);
+    this.add(d);
     return d;
   }
 

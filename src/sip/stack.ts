@@ -8,6 +8,7 @@ import { parseMessage } from './parser.js';
 import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from './message.js';
 import { TransportLayer, type TransportLimits } from './transport/transport-layer.js';
 import type { ListenPoint, SendTarget, TransportName } from './transport/types.js';
+import { ConnectionHolds } from './transport/connection-holds.js';
 import { TransactionLayer, type ServerTransaction, type ClientTransaction } from './transaction/layer.js';
 import type { TimerConfig } from './transaction/timers.js';
 import { newBranch } from './transaction/branch.js';
@@ -218,6 +219,8 @@ export class SipStack {
   readonly sessionTimerConfig: SessionTimerConfig | undefined;
   private handlers = new Map<string, RequestHandler>();
   private pendingInvites = new Map<ServerTransaction, ServerResponse>();
+  /** An INVITE awaiting its final response keeps its connection open (it may ring for minutes, silently). */
+  private readonly inviteFlows: ConnectionHolds<ServerTransaction>;
   private policy: RequestCheckPolicy;
   private inDialogPolicy: RequestCheckPolicy;
   private readonly advertisedAddress: string | undefined;
@@ -230,7 +233,8 @@ export class SipStack {
     this.advertisedAddress = opts.advertisedAddress;
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
-    this.transport = new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls });
+    this.transport = new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls, clock: this.clock });
+    this.inviteFlows = new ConnectionHolds(this.transport, 'transaction');
     this.transactions = new TransactionLayer({
       send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),
       clock: this.clock,
@@ -269,6 +273,7 @@ export class SipStack {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.inviteFlows.clear();
     this.dialogs.stop();
     this.transactions.stop();
     await this.transport.stop();
@@ -302,6 +307,7 @@ export class SipStack {
   /** @internal an INVITE got its final response: CANCEL can no longer apply to it. */
   forgetPending(tx: ServerTransaction): void {
     this.pendingInvites.delete(tx);
+    this.inviteFlows.delete(tx);
   }
 
   // ---- incoming ------------------------------------------------------------
@@ -398,7 +404,8 @@ export class SipStack {
     }
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
-      tx.events = { ...tx.events, onTerminated: () => this.pendingInvites.delete(tx) };
+      this.inviteFlows.set(tx, req.source?.connectionId);
+      tx.events = { ...tx.events, onTerminated: () => this.forgetPending(tx) };
     }
     if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
       const st = negotiateAsUas(req, this.sessionTimerConfig);

@@ -40,7 +40,20 @@ describe('loadConfigText: valid files', () => {
     expect(config.tenant).toEqual({ domain: 'pbx.example.com', timezone: 'Asia/Tokyo', holidays: [] });
     expect(config.listen).toEqual([{ transport: 'udp', host: '0.0.0.0', port: 5060 }]);
     expect(config.data.dir).toBe('./data');
-    expect(config.sip).toEqual({ t1: 500, t2: 4000, t4: 5000, userAgent: 'hibiki', maxMessageBytes: 65535, tcpIdleTimeout: 3600, maxConnections: 10000 });
+    expect(config.sip).toEqual({
+      t1: 500,
+      t2: 4000,
+      t4: 5000,
+      userAgent: 'hibiki',
+      maxMessageBytes: 65535,
+      tcpIdleTimeout: 3600,
+      tcpUnprovenIdleTimeout: 30,
+      tcpMessageTimeout: 20,
+      tcpHandshakeTimeout: 10,
+      maxConnections: 10000,
+      maxConnectionsPerAddress: 500,
+      connectionReportInterval: 60,
+    });
     expect(config.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 600, qualifyInterval: 30, qualifyMaxMissed: 3 });
     expect(config.auth).toEqual({
       realm: 'pbx.example.com',
