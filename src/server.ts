@@ -207,7 +207,7 @@ export class HibikiServer {
     await this.media.start();
     // Crash recovery: the dialogs of calls cut by a crash exist before the stack listens (a phone's BYE
     // gets 200), and are ended before any call is taken; their BYEs' answers are not waited for.
-    const recovery = await prepareRecovery({ stack: this.stack, store: this.activeCalls, cdr: this.cdr, logger: this.logger, now: this.opts.now ?? Date.now });
+    const recovery = await prepareRecovery({ stack: this.stack, store: this.activeCalls, cdr: this.cdr, logger: this.logger });
     await this.stack.start();
     this.recovery = recovery.run();
     this.journal.startHeartbeat(() => this.config.cdr.heartbeatInterval);

@@ -124,6 +124,9 @@ export class CallJournal {
 
   /** Write (or rewrite) the row of an answered call; a failure is logged and the call goes on. */
   record(call: Call): void {
+    // A call that has ended already had its row deleted (or never had one): writing now would leave a
+    // row no end removes, and the next start would take the call for one a crash cut.
+    if (call.isFinished) return;
     try {
       this.deps.store.put({ key: call.id, callId: call.callId, entry: encodeEntry(entryOf(call)), updatedAt: this.deps.clock.now() });
       this.journaled.add(call.id);

@@ -5,8 +5,10 @@
 //
 // Two steps around the stack's start: prepare() rebuilds every leg's dialog before the stack listens, so
 // that a phone's own BYE arriving in the first moments is answered 200 rather than 481; run() then sends
-// the BYEs and writes the CDRs. A phone's BYE that arrives after hibiki's own BYE finds no dialog and is
-// answered 481, which RFC 3261 §15 allows for a dialog the UAS no longer knows.
+// the BYEs and writes the CDRs, each call's rows in one transaction with the removal of its journal row.
+// The BYEs' answers are not waited for (the CDR does not depend on them), so a peer that never answers
+// costs a client transaction's timeout in the background, not a slower start. A phone's BYE that arrives
+// after hibiki's own finds no dialog and is answered 481 (RFC 3261 §15.1.2): the call is over either way.
 import type { Logger } from 'pino';
 import type { Dialog } from '../sip/dialog.js';
 import { byeRestored, restoreDialog } from '../sip/dialog-snapshot.js';
@@ -22,8 +24,6 @@ export interface RecoveryDeps {
   store: ActiveCallStore;
   cdr: CdrStore;
   logger: Logger;
-  /** Epoch ms (the restart time, used when the journal holds no earlier sign of life). */
-  now: () => number;
 }
 
 export interface RecoverySummary {
@@ -62,7 +62,9 @@ export async function prepareRecovery(deps: RecoveryDeps): Promise<PreparedRecov
   const rows = store.all();
   const recovered: Recovered[] = [];
   const unusable: string[] = [];
-  // The old server was alive at its last heartbeat and at its last journal write, whichever is later.
+  // The old server was alive at its last heartbeat and at its last journal write, whichever is later:
+  // the calls are recorded as ended then. Not the restart time, which may be hours later (a machine that
+  // had to reboot) and would bill that time; the heartbeat makes billsec short by at most its interval.
   let lastAlive = store.lastBeat() ?? 0;
   for (const row of rows) {
     lastAlive = Math.max(lastAlive, row.updatedAt);
@@ -82,7 +84,6 @@ export async function prepareRecovery(deps: RecoveryDeps): Promise<PreparedRecov
     }
     recovered.push({ key: row.key, entry: decoded.entry, dialogs });
   }
-  const endedAt = rows.length > 0 ? lastAlive : deps.now();
 
   return {
     calls: recovered.length,
@@ -90,9 +91,9 @@ export async function prepareRecovery(deps: RecoveryDeps): Promise<PreparedRecov
       for (const key of unusable) remove(deps, key);
       if (recovered.length === 0) return Promise.resolve({ calls: 0, legs: 0, answered: 0, failed: 0, hungUpFirst: 0 });
       const byes = recovered.flatMap((r) => r.dialogs.map((d) => bye(deps, r.entry, d)));
-      for (const r of recovered) writeCdr(deps, r, endedAt);
+      for (const r of recovered) writeCdr(deps, r, lastAlive);
       logger.warn(
-        { calls: recovered.length, legs: byes.length, endedAt: new Date(endedAt).toISOString() },
+        { calls: recovered.length, legs: byes.length, endedAt: new Date(lastAlive).toISOString() },
         'crash recovery: calls ended',
       );
       return Promise.all(byes).then((outcomes) => {

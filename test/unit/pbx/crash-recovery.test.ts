@@ -92,6 +92,10 @@ describe('the call journal', () => {
     expect(store.all()[0]).toMatchObject({ key: call.id, callId: call.callId, updatedAt: T0 });
     journal.forget(call);
     expect(store.all()).toHaveLength(0);
+    // A re-bridge hook that fires after the end must not bring the row back.
+    call.finish({ disposition: 'answered', hangupBy: 'caller', q850: 16, reason: 'BYE' });
+    journal.record(call);
+    expect(store.all()).toHaveLength(0);
   });
 
   it('refuses entries it cannot trust: not JSON, another format version, a missing or mistyped field', () => {
@@ -200,7 +204,7 @@ describe('crash recovery', () => {
     store.beat(T0 + 60_000);
     const { logger: log, lines } = captureLogger('debug');
 
-    const prepared = await prepareRecovery({ stack: hibiki, store, cdr: new CdrStore(db), logger: log, now: () => T0 + 3_600_000 });
+    const prepared = await prepareRecovery({ stack: hibiki, store, cdr: new CdrStore(db), logger: log });
     expect(prepared.calls).toBe(1);
     await hibiki.start();
     const summary = await prepared.run();
@@ -249,12 +253,12 @@ describe('crash recovery', () => {
       legs: [{ role: 'caller', number: '0312345678', dialog: snapshot({ callId: 'c2', flow: { transport: 'udp', address: '127.0.0.1', port: alice.port } }) }],
     };
     store.put({ key: 'lk-2', callId: 'c2', entry: encodeEntry(entry), updatedAt: T0 + 9_000 });
-    const prepared = await prepareRecovery({ stack: hibiki, store, cdr: new CdrStore(db), logger, now: () => T0 + 3_600_000 });
+    const prepared = await prepareRecovery({ stack: hibiki, store, cdr: new CdrStore(db), logger });
     await hibiki.start();
     await prepared.run();
     expect(new CdrStore(db).query({})[0]).toMatchObject({ endedAt: new Date(T0 + 9_000).toISOString(), billsec: 8, trunk: 'carrier', direction: 'inbound' });
 
-    const again = await prepareRecovery({ stack: hibiki, store, cdr: new CdrStore(db), logger, now: () => T0 });
+    const again = await prepareRecovery({ stack: hibiki, store, cdr: new CdrStore(db), logger });
     expect(again.calls).toBe(0);
     expect(await again.run()).toEqual({ calls: 0, legs: 0, answered: 0, failed: 0, hungUpFirst: 0 });
     expect(new CdrStore(db).count()).toBe(1);
