@@ -19,8 +19,11 @@ import { Router } from './pbx/router.js';
 import { TrunkManager } from './pbx/trunks.js';
 import { CallManager } from './pbx/b2bua.js';
 import type { Call, CallOutcome } from './pbx/call.js';
-import { buildCdr } from './pbx/cdr.js';
 import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-store.js';
+import { callCdrs } from './pbx/call-cdr.js';
+import { CallJournal } from './pbx/call-journal.js';
+import { prepareRecovery, type RecoverySummary } from './pbx/crash-recovery.js';
+import { ActiveCallStore } from './store/active-call-store.js';
 import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
 import { InCallCodes } from './features/in-call-codes.js';
@@ -73,6 +76,11 @@ export class HibikiServer {
   readonly forwarding: ForwardingService;
   readonly screening: Screening;
   readonly ringing = new RingingCalls();
+  /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
+  readonly activeCalls: ActiveCallStore;
+  private readonly journal: CallJournal;
+  /** Settles when the BYEs of the calls a crash cut have their answers (a resolved empty summary when there were none). */
+  recovery: Promise<RecoverySummary> | undefined;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
@@ -113,6 +121,8 @@ export class HibikiServer {
     this.router = new Router(config);
     this.trunks = new TrunkManager(this.stack, this.logger);
     this.cdr = new CdrStore(this.db);
+    this.activeCalls = new ActiveCallStore(this.db);
+    this.journal = new CallJournal({ store: this.activeCalls, clock: this.stack.clock, logger: this.logger });
     this.media = new BuiltinMediaEngine({
       address: config.media.address ?? mediaAddress(this.stack, config),
       bindAddress: config.media.bindAddress,
@@ -143,6 +153,8 @@ export class HibikiServer {
     });
     this.inCallCodes = new InCallCodes(this.media, this.stack.clock);
     this.calls.onAnswered((call, caller, callee, cfg) => this.inCallCodes.attach(call, caller, callee, cfg));
+    // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
+    this.calls.onAnswered((call) => this.journal.record(call));
     this.prompts = new PromptCatalogue({
       root: resolve(config.prompts.dir ?? fileURLToPath(new URL('../prompts', import.meta.url))),
       mohRoot: resolve(config.prompts.mohDir ?? fileURLToPath(new URL('../moh', import.meta.url))),
@@ -170,59 +182,16 @@ export class HibikiServer {
     });
   }
 
-  /** F-CDR: one row per call, written when it ends. */
+  /** F-CDR: the call's rows, written when it ends, in one transaction with the removal of its journal row. */
   private writeCdr(call: Call, o: CallOutcome): void {
     try {
-      // F-FWD: every forwarding hop before the last destination has its own row, in the call's linked id.
-      for (const hop of o.hops) {
-        this.cdr.insert(
-          buildCdr({
-            callId: call.callId,
-            linkedId: call.linkedId,
-            startedAt: hop.startedAt,
-            endedAt: hop.endedAt,
-            direction: o.direction,
-            callerNumber: o.caller.number,
-            callerName: o.caller.name,
-            dialedNumber: o.dialled,
-            calleeNumber: hop.callee.number,
-            hangupBy: 'system',
-            sipStatus: hop.sipStatus,
-            q850Cause: hop.q850,
-            cancelled: false,
-            hangupReason: hop.reason,
-            trunk: o.trunk,
-            feature: hop.feature,
-            forwardedFrom: hop.forwardedFrom,
-          }),
-        );
-      }
-      this.cdr.insert(
-        buildCdr({
-          callId: call.callId,
-          linkedId: call.linkedId,
-          startedAt: o.startedAt,
-          answeredAt: o.answeredAt,
-          endedAt: o.endedAt,
-          direction: o.direction,
-          callerNumber: o.caller.number,
-          callerName: o.caller.name,
-          dialedNumber: o.dialled,
-          calleeNumber: o.callee.number,
-          answeredBy: o.answeredBy,
-          hangupBy: o.hangupBy,
-          sipStatus: o.sipStatus,
-          q850Cause: o.q850,
-          cancelled: o.disposition === 'cancelled',
-          hangupReason: o.reason,
-          trunk: o.trunk,
-          feature: o.feature,
-          transferredBy: o.transferredBy,
-          forwardedFrom: o.forwardedFrom,
-        }),
-      );
+      this.activeCalls.transaction(() => {
+        this.cdr.insertMany(callCdrs(call, o));
+        this.journal.forget(call);
+      });
     } catch (err) {
       call.log.error({ err }, 'CDR not written');
+      this.journal.forget(call);
     }
   }
 
@@ -241,7 +210,12 @@ export class HibikiServer {
     const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
     if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
     await this.media.start();
+    // Crash recovery: the dialogs of calls cut by a crash exist before the stack listens (a phone's BYE
+    // gets 200), and are ended before any call is taken; their BYEs' answers are not waited for.
+    const recovery = await prepareRecovery({ stack: this.stack, store: this.activeCalls, cdr: this.cdr, logger: this.logger });
     await this.stack.start();
+    this.recovery = recovery.run();
+    this.journal.startHeartbeat(() => this.config.cdr.heartbeatInterval);
     this.registrar.start();
     this.qualifier.start();
     this.calls.start();
@@ -318,6 +292,7 @@ export class HibikiServer {
     this.stopped = true;
     this.watcher?.stop();
     this.calls.stopAll();
+    this.journal.stopHeartbeat();
     this.purge?.stop();
     this.trunks.stop();
     this.qualifier.stop();

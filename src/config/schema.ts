@@ -311,6 +311,12 @@ const promptsSchema = z
 const cdrSchema = z
   .object({
     retentionDays: int(92, 1, 36_500, 'Call-detail records older than this are purged daily.'),
+    heartbeatInterval: int(
+      10,
+      1,
+      3600,
+      'Seconds between the "server alive" timestamps written to the database. After a crash, the calls that were up are recorded as ended at the last one, so their billsec falls short by at most this much.',
+    ),
   })
   .strict()
   .describe('Call-detail records (F-CDR).');

@@ -72,6 +72,9 @@ export interface CallOutcome {
   hops: ForwardHop[];
 }
 
+/** What a call knows before it ends: every fact of its CDR but how it ended. */
+export type CallSummary = Omit<CallOutcome, 'endedAt' | 'disposition' | 'hangupBy' | 'q850' | 'sipStatus' | 'reason'>;
+
 export type ForwardFeature = 'forward_cfu' | 'forward_cfb' | 'forward_cfna' | 'forward_cfur' | 'forward_bulk';
 export type CallFeature =
   | 'transfer_blind'
@@ -175,21 +178,10 @@ export class Call extends EventEmitter {
     this.answeredBy = by;
   }
 
-  /** End the call once: free media, and report the outcome. Idempotent. */
-  finish(outcome: Omit<CallOutcome, 'startedAt' | 'endedAt' | 'answeredAt' | 'direction' | 'caller' | 'dialled' | 'callee' | 'answeredBy' | 'trunk' | 'feature' | 'transferredBy' | 'forwardedFrom' | 'hops'>): void {
-    if (this.finished) return;
-    this.finished = true;
-    for (const leg of this.legs) {
-      leg.ended = true;
-      leg.onDigit = undefined;
-      leg.release();
-      this.media.destroy(leg.endpoint);
-    }
-    const full: CallOutcome = {
-      ...outcome,
+  summary(): CallSummary {
+    return {
       startedAt: this.startedAt,
       answeredAt: this.answeredAt,
-      endedAt: Date.now(),
       direction: this.direction,
       caller: this.caller,
       dialled: this.dialled,
@@ -201,6 +193,19 @@ export class Call extends EventEmitter {
       forwardedFrom: this.forwardedFrom,
       hops: this.hops,
     };
+  }
+
+  /** End the call once: free media, and report the outcome. Idempotent. */
+  finish(outcome: Omit<CallOutcome, keyof CallSummary | 'endedAt'>): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const leg of this.legs) {
+      leg.ended = true;
+      leg.onDigit = undefined;
+      leg.release();
+      this.media.destroy(leg.endpoint);
+    }
+    const full: CallOutcome = { ...outcome, ...this.summary(), endedAt: Date.now() };
     this.log.info(
       { disposition: full.disposition, q850: full.q850, sipStatus: full.sipStatus, hangupBy: full.hangupBy, billsec: full.answeredAt ? Math.round((full.endedAt - full.answeredAt) / 1000) : 0 },
       'call ended',

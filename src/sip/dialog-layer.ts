@@ -84,6 +84,11 @@ export class DialogLayer {
     return this.early.size;
   }
 
+  /** @internal Track a dialog built elsewhere (one restored from a snapshot after a restart). */
+  add(d: Dialog): void {
+    this.dialogs.set(d.id, d);
+  }
+
   remove(d: Dialog): void {
     // An early-dialog stand-in (PRACK sender) shares the id of the confirmed dialog: remove only itself.
     if (this.dialogs.get(d.id) === d) this.dialogs.delete(d.id);
