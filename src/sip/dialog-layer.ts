@@ -84,18 +84,14 @@ export class DialogLayer {
     return this.early.size;
   }
 
-  /** @internal Track a dialog built elsewhere (one restored from a snapshot after a restart). */
-  add(d: Dialog): void {
-    this.dialogs.set(d.id, d);
-  }
-
   remove(d: Dialog): void {
     // An early-dialog stand-in (PRACK sender) shares the id of the confirmed dialog: remove only itself.
     if (this.dialogs.get(d.id) === d) this.dialogs.delete(d.id);
     this.flows.delete(d);
   }
 
-  private add(d: Dialog): void {
+  /** @internal Track a dialog (also one restored from a snapshot after a restart), holding its connection open. */
+  add(d: Dialog): void {
     this.dialogs.set(d.id, d);
     this.flows.set(d, d.flow.connectionId);
   }
