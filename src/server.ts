@@ -1,12 +1,11 @@
 // Assembles a running hibiki: SIP stack, store, registrar, security, config reload.
 import { resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
 import { ConfigWatcher } from './config/watch.js';
 import { SipStack } from './sip/stack.js';
-import { DigestServer } from './sip/digest.js';
+import { DigestServer, type DigestSettings } from './sip/digest.js';
 import type { ListenPoint } from './sip/transport/types.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
@@ -75,7 +74,12 @@ export class HibikiServer {
   readonly ringing = new RingingCalls();
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
-  private readonly digestSecret = randomBytes(32);
+  /**
+   * One digest server for the life of the process: a reload reconfigures it, keeping the nonce counts
+   * already used (a new one would accept every captured credential of the last nonce lifetime again).
+   * Its secret is random per process, so a restart invalidates every earlier nonce.
+   */
+  private readonly digest: DigestServer;
   private watcher: ConfigWatcher | undefined;
   private config: HibikiConfig;
   private stopped = false;
@@ -102,7 +106,8 @@ export class HibikiServer {
     this.registrations = new RegistrationStore(this.db);
     this.directory = new Directory(config);
     this.guard = new AuthGuard(config.auth, this.logger);
-    this.authenticator = new RequestAuthenticator(this.digestFor(config), this.guard, this.directory, this.logger, config.auth.realm);
+    this.digest = new DigestServer(digestSettings(config));
+    this.authenticator = new RequestAuthenticator(this.digest, this.guard, this.directory, this.logger);
     this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
     this.qualifier = new Qualifier(this.stack, this.registrations, config.registrar, this.logger, config.tenant.domain);
     this.router = new Router(config);
@@ -283,7 +288,7 @@ export class HibikiServer {
     this.forwarding.applyConfig(next);
     this.directory.load(next);
     this.guard.updateLimits(next.auth);
-    this.authenticator.update(this.digestFor(next), next.auth.realm);
+    this.digest.reconfigure(digestSettings(next));
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);
@@ -301,11 +306,6 @@ export class HibikiServer {
       if (!ext) this.registrar.removeAll(aor, 'removed');
       else if (ext.suspended) this.registrar.removeAll(aor, 'suspended');
     }
-  }
-
-  private digestFor(config: HibikiConfig): DigestServer {
-    // One secret for the life of the process, so nonces issued before a reload stay valid after it.
-    return new DigestServer({ realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires, secret: this.digestSecret });
   }
 
   async stop(): Promise<void> {
@@ -326,6 +326,10 @@ export class HibikiServer {
     this.db.close();
     this.logger.info('hibiki stopped');
   }
+}
+
+function digestSettings(config: HibikiConfig): DigestSettings {
+  return { realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires };
 }
 
 /** SDP c= address: the stack's advertised address for its first listener. */
