@@ -10,6 +10,7 @@ import type { ListenPoint } from './sip/transport/types.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
 import { AuthGuard } from './pbx/auth-guard.js';
+import { AuthLockStore } from './store/auth-lock-store.js';
 import { RequestAuthenticator } from './pbx/authenticator.js';
 import { Directory } from './pbx/directory.js';
 import { Registrar } from './pbx/registrar.js';
@@ -105,7 +106,13 @@ export class HibikiServer {
     this.db = openDatabase(resolve(config.data.dir));
     this.registrations = new RegistrationStore(this.db);
     this.directory = new Directory(config);
-    this.guard = new AuthGuard(config.auth, this.logger);
+    this.guard = new AuthGuard({
+      store: new AuthLockStore(this.db),
+      limits: config.auth,
+      logger: this.logger,
+      clock: this.stack.clock,
+      isRegisteredDevice: (user, address, transport) => this.registrar.isRegisteredFrom(user, address, transport),
+    });
     this.digest = new DigestServer(digestSettings(config));
     this.authenticator = new RequestAuthenticator(this.digest, this.guard, this.directory, this.logger);
     this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
@@ -241,6 +248,8 @@ export class HibikiServer {
     const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
     if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
     await this.media.start();
+    // Locks from the store are in force before the first request can arrive.
+    this.guard.start();
     await this.stack.start();
     this.registrar.start();
     this.qualifier.start();
@@ -317,6 +326,7 @@ export class HibikiServer {
     this.trunks.stop();
     this.qualifier.stop();
     this.registrar.stop();
+    this.guard.stop();
     // Let the BYEs of the calls just ended leave before the sockets close.
     await new Promise((r) => setTimeout(r, 50));
     await this.stack.stop();

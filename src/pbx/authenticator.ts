@@ -2,7 +2,7 @@
 // decide() works out the verdict (and keeps the guard's books); authenticate() sends what it says
 // through one place for challenges and one for refusals, and returns the authenticated extension or null.
 import type { Logger } from 'pino';
-import type { SipRequest } from '../sip/message.js';
+import type { SipRequest, TransportName } from '../sip/message.js';
 import type { ServerResponse } from '../sip/stack.js';
 import { DigestServer, parseAuthParams } from '../sip/digest.js';
 import type { ExtensionConfig } from '../config/schema.js';
@@ -39,6 +39,7 @@ export class RequestAuthenticator {
   /** The verdict on a request's credentials; logs security events and records failures and successes. */
   decide(req: SipRequest, challengeStatus: 401 | 407): AuthDecision {
     const src = req.source?.address ?? 'unknown';
+    const transport = req.source?.transport;
     const security = (kind: string, user?: string, extra?: Record<string, unknown>) =>
       this.logger.warn({ event: 'security', kind, user, src, srcPort: req.source?.port, method: req.method, callId: req.callId, ...extra }, 'request refused');
 
@@ -49,7 +50,7 @@ export class RequestAuthenticator {
     const credential = this.findCredential(req, challengeStatus === 401 ? 'authorization' : 'proxy-authorization');
     if (!credential) return { kind: 'challenge', stale: false };
     const claimed = credential.username;
-    if (claimed !== undefined && this.guard.isUserLocked(claimed)) {
+    if (claimed !== undefined && this.guard.refuses(claimed, src, transport)) {
       security('user-locked', claimed);
       return { kind: 'refuse', status: 403, reason: 'Forbidden (locked)' };
     }
@@ -65,7 +66,7 @@ export class RequestAuthenticator {
           security('suspended', ext.number);
           return { kind: 'refuse', status: 403, reason: 'Forbidden (suspended)' };
         }
-        this.guard.recordSuccess(ext.number);
+        this.guard.recordSuccess(ext.number, src);
         return { kind: 'accept', extension: ext };
       }
       case 'stale':
@@ -73,14 +74,14 @@ export class RequestAuthenticator {
       case 'bad-credentials':
       case 'unknown-user': {
         security(verdict.result === 'unknown-user' ? 'unknown-user' : 'bad-password', verdict.username);
-        if (this.failureLocksOut(verdict.username, src)) return { kind: 'refuse', status: 403, reason: 'Forbidden' };
+        if (this.failureLocksOut(verdict.username, src, transport)) return { kind: 'refuse', status: 403, reason: 'Forbidden' };
         return { kind: 'challenge', stale: false };
       }
       case 'uri-mismatch': {
         // A correct response for another request: a captured credential moved to this one. RFC 7616
         // §3.4.6 answers 400, and it counts as a failed attempt (it does not authorise this request).
         security('digest-uri-mismatch', verdict.username, { uri: verdict.uri, requestUri: req.uri });
-        if (this.failureLocksOut(verdict.username, src)) return { kind: 'refuse', status: 403, reason: 'Forbidden' };
+        if (this.failureLocksOut(verdict.username, src, transport)) return { kind: 'refuse', status: 403, reason: 'Forbidden' };
         return { kind: 'refuse', status: 400, reason: 'Bad Request (digest uri does not match the Request-URI)' };
       }
       case 'replay':
@@ -92,10 +93,10 @@ export class RequestAuthenticator {
     }
   }
 
-  /** Records a failed attempt; true when it blocked the address or locked the username. */
-  private failureLocksOut(user: string, src: string): boolean {
+  /** Records a failed attempt; true when it blocked the address or locked the username for this request's source. */
+  private failureLocksOut(user: string, src: string, transport: TransportName | undefined): boolean {
     const outcome = this.guard.recordFailure(user, src);
-    return outcome.ipBlocked || outcome.userLocked;
+    return outcome.ipBlocked || (outcome.userLocked && this.guard.refuses(user, src, transport));
   }
 
   private challenge(res: ServerResponse, status: 401 | 407, stale: boolean): void {

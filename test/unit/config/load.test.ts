@@ -48,6 +48,7 @@ describe('loadConfigText: valid files', () => {
       nonceExpires: 300,
       lockoutAttempts: 3,
       lockoutMinutes: 60,
+      lockoutAddresses: 3,
       ipFailures: 20,
       ipWindowSeconds: 60,
       ipBlockMinutes: 60,
