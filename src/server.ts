@@ -298,6 +298,7 @@ export class HibikiServer {
     this.directory.load(next);
     this.guard.updateLimits(next.auth);
     this.digest.reconfigure(digestSettings(next));
+    this.stack.userAgent = next.sip.userAgent;
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);

@@ -129,7 +129,15 @@ const sipSchema = z
     t1: int(500, 1, 60_000, 'RFC 3261 T1, RTT estimate (ms).'),
     t2: int(4000, 1, 600_000, 'RFC 3261 T2, maximum retransmit interval for non-INVITE requests and INVITE responses (ms).'),
     t4: int(5000, 0, 600_000, 'RFC 3261 T4, maximum time a message stays in the network (ms).'),
-    userAgent: z.string().min(1).default('hibiki').describe('Value of User-Agent and Server headers.'),
+    userAgent: z
+      .string()
+      .max(200)
+      // A line break would end the header and let the value inject others.
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs)')
+      .default('hibiki')
+      .describe(
+        'Value of the Server header of every response and the User-Agent header of every request hibiki sends. The default names no version, so as not to tell scanners which fixes are missing; an empty string leaves both headers out.',
+      ),
     maxMessageBytes: int(65535, 1024, 1_048_576, 'Largest SIP message accepted; larger ones are dropped (UDP) or answered 513 (stream).'),
     tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds after which an idle TCP/TLS/WS connection is closed.'),
     maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections.'),

@@ -96,6 +96,13 @@ describe('loadConfigText: valid files', () => {
     expect(config.listen[0]).toEqual({ transport: 'tls', host: '::', port: 5061, cert: 'a.pem', key: 'b.pem' });
   });
 
+  it('takes an empty sip.userAgent (headers left out) and refuses one with a line break', () => {
+    expect(okOf(loadConfigText(`${minimal}sip:\n  userAgent: ""\n`, 'u.yaml')).config.sip.userAgent).toBe('');
+    const injected = loadConfigText(`${minimal}sip:\n  userAgent: "hibiki\\r\\nX-Injected: 1"\n`, 'u.yaml');
+    expect(injected.ok).toBe(false);
+    if (!injected.ok) expect(injected.errors.map((e) => e.message).join('\n')).toContain('control characters');
+  });
+
   it('allows the same port on different transports or hosts', () => {
     const text = `tenant:\n  domain: a.example\nlisten:\n  - {transport: udp, port: 5060}\n  - {transport: tcp, port: 5060}\n  - {transport: udp, host: "::", port: 5060}\n`;
     expect(loadConfigText(text, 'p.yaml').ok).toBe(true);
