@@ -1,16 +1,16 @@
 // Assembles a running hibiki: SIP stack, store, registrar, security, config reload.
 import { resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
 import { ConfigWatcher } from './config/watch.js';
 import { SipStack } from './sip/stack.js';
-import { DigestServer } from './sip/digest.js';
+import { DigestServer, type DigestSettings } from './sip/digest.js';
 import type { ListenPoint } from './sip/transport/types.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
 import { AuthGuard } from './pbx/auth-guard.js';
+import { AuthLockStore } from './store/auth-lock-store.js';
 import { RequestAuthenticator } from './pbx/authenticator.js';
 import { Directory } from './pbx/directory.js';
 import { Registrar } from './pbx/registrar.js';
@@ -83,7 +83,12 @@ export class HibikiServer {
   recovery: Promise<RecoverySummary> | undefined;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
-  private readonly digestSecret = randomBytes(32);
+  /**
+   * One digest server for the life of the process: a reload reconfigures it, keeping the nonce counts
+   * already used (a new one would accept every captured credential of the last nonce lifetime again).
+   * Its secret is random per process, so a restart invalidates every earlier nonce.
+   */
+  private readonly digest: DigestServer;
   private watcher: ConfigWatcher | undefined;
   private config: HibikiConfig;
   private stopped = false;
@@ -114,8 +119,15 @@ export class HibikiServer {
     this.db = openDatabase(resolve(config.data.dir));
     this.registrations = new RegistrationStore(this.db);
     this.directory = new Directory(config);
-    this.guard = new AuthGuard(config.auth, this.logger);
-    this.authenticator = new RequestAuthenticator(this.digestFor(config), this.guard, this.directory, this.logger, config.auth.realm);
+    this.guard = new AuthGuard({
+      store: new AuthLockStore(this.db),
+      limits: config.auth,
+      logger: this.logger,
+      clock: this.stack.clock,
+      isRegisteredDevice: (user, address, transport) => this.registrar.isRegisteredFrom(user, address, transport),
+    });
+    this.digest = new DigestServer(digestSettings(config));
+    this.authenticator = new RequestAuthenticator(this.digest, this.guard, this.directory, this.logger);
     this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
     this.qualifier = new Qualifier(this.stack, this.registrations, config.registrar, this.logger, config.tenant.domain);
     this.router = new Router(config);
@@ -210,6 +222,8 @@ export class HibikiServer {
     const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
     if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
     await this.media.start();
+    // Locks from the store are in force before the first request can arrive.
+    this.guard.start();
     // Crash recovery: the dialogs of calls cut by a crash exist before the stack listens (a phone's BYE
     // gets 200), and are ended before any call is taken; their BYEs' answers are not waited for.
     const recovery = await prepareRecovery({ stack: this.stack, store: this.activeCalls, cdr: this.cdr, logger: this.logger });
@@ -262,7 +276,8 @@ export class HibikiServer {
     this.forwarding.applyConfig(next);
     this.directory.load(next);
     this.guard.updateLimits(next.auth);
-    this.authenticator.update(this.digestFor(next), next.auth.realm);
+    this.digest.reconfigure(digestSettings(next));
+    this.stack.userAgent = next.sip.userAgent;
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);
@@ -282,11 +297,6 @@ export class HibikiServer {
     }
   }
 
-  private digestFor(config: HibikiConfig): DigestServer {
-    // One secret for the life of the process, so nonces issued before a reload stay valid after it.
-    return new DigestServer({ realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires, secret: this.digestSecret });
-  }
-
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -297,6 +307,7 @@ export class HibikiServer {
     this.trunks.stop();
     this.qualifier.stop();
     this.registrar.stop();
+    this.guard.stop();
     // Let the BYEs of the calls just ended leave before the sockets close.
     await new Promise((r) => setTimeout(r, 50));
     await this.stack.stop();
@@ -306,6 +317,10 @@ export class HibikiServer {
     this.db.close();
     this.logger.info('hibiki stopped');
   }
+}
+
+function digestSettings(config: HibikiConfig): DigestSettings {
+  return { realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires };
 }
 
 /** SDP c= address: the stack's advertised address for its first listener. */

@@ -129,7 +129,15 @@ const sipSchema = z
     t1: int(500, 1, 60_000, 'RFC 3261 T1, RTT estimate (ms).'),
     t2: int(4000, 1, 600_000, 'RFC 3261 T2, maximum retransmit interval for non-INVITE requests and INVITE responses (ms).'),
     t4: int(5000, 0, 600_000, 'RFC 3261 T4, maximum time a message stays in the network (ms).'),
-    userAgent: z.string().min(1).default('hibiki').describe('Value of User-Agent and Server headers.'),
+    userAgent: z
+      .string()
+      .max(200)
+      // A line break would end the header and let the value inject others.
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs)')
+      .default('hibiki')
+      .describe(
+        'Value of the Server header of every response and the User-Agent header of every request hibiki sends. The default names no version, so as not to tell scanners which fixes are missing; an empty string leaves both headers out.',
+      ),
     maxMessageBytes: int(65535, 1024, 1_048_576, 'Largest SIP message accepted; larger ones are dropped (UDP) or answered 513 (stream).'),
     // Stream (TCP/TLS/WS/WSS) connection bounds: one peer must not be able to take every slot.
     tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds without traffic after which a TCP/TLS/WS connection that has carried a registration or a dialog (or that hibiki opened) is closed. Never while a registration, dialog or ringing INVITE still uses it.'),
@@ -182,8 +190,19 @@ const authSchema = z
         'Digest algorithms offered (RFC 8760), one challenge each, in this order. Default MD5 only: sipp 3.6 cannot answer a 401 with two challenges, SIP.js 0.21 reads only the last one and knows only MD5, and baresip 1.0 gives up on any 401 that contains a SHA-256 challenge. Use [SHA-256, MD5] or [SHA-256] when every device supports SHA-256.',
       ),
     nonceExpires: int(300, 10, 86_400, 'Seconds a nonce stays valid; older ones are rechallenged with stale=true.'),
-    lockoutAttempts: int(3, 0, 1000, 'Consecutive failed attempts that lock a username; 0 turns username lockout off.'),
-    lockoutMinutes: int(60, 1, 525_600, 'How long a locked username stays locked (min).'),
+    lockoutAttempts: int(
+      3,
+      0,
+      1000,
+      'Failed attempts for one username from one source address that lock that username for that address only (counted until a success from there, or lockoutMinutes without a failure); 0 turns this lock off.',
+    ),
+    lockoutMinutes: int(60, 1, 525_600, 'How long a locked username stays locked (min); also how long failed attempts are remembered.'),
+    lockoutAddresses: int(
+      3,
+      0,
+      1000,
+      'Different source addresses with failed attempts for one username (each remembered lockoutMinutes) that lock that username for every address; 0 never locks a username everywhere. No username lock refuses a device with a live registration from the same address and transport.',
+    ),
     ipFailures: int(20, 0, 100_000, 'Failures from one source IP within ipWindowSeconds that block it; 0 turns IP blocking off.'),
     ipWindowSeconds: int(60, 1, 86_400, 'Window over which failures per source IP are counted (s).'),
     ipBlockMinutes: int(60, 1, 525_600, 'How long a blocked source IP stays blocked (min).'),

@@ -1,7 +1,7 @@
 // RFC 3261 §10.3 registrar (F-REG, F-DEVICE): digest-authenticated bindings of extensions to contacts,
 // persisted in SQLite, expired on time, reachable at the address and flow they registered from.
 import type { Logger } from 'pino';
-import type { SipRequest } from '../sip/message.js';
+import type { SipRequest, TransportName } from '../sip/message.js';
 import type { ServerResponse, SipStack } from '../sip/stack.js';
 import type { NameAddr } from '../sip/address.js';
 import { formatUri, isSipUri } from '../sip/uri.js';
@@ -75,6 +75,15 @@ export class Registrar {
   /** Live contacts of an extension with the target that reaches each one (its registered flow). */
   contacts(aor: string): Array<{ binding: Binding; target: SendTarget }> {
     return this.store.list(aor).map((binding) => ({ binding, target: bindingTarget(binding) }));
+  }
+
+  /**
+   * True when `aor` has a live binding registered from this source address over this transport: the
+   * "registered device" a username lock never refuses (F-AUTH). The port is not compared: NAT mappings
+   * and TCP connections change it while the device stays the same.
+   */
+  isRegisteredFrom(aor: string, address: string, transport: TransportName): boolean {
+    return this.store.list(aor).some((b) => b.sourceAddress === address && b.transport === transport);
   }
 
   /** Drop every binding of an extension (e.g. it was suspended or deleted by a reload). */

@@ -28,6 +28,7 @@ import { negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } fr
 export interface StackOptions {
   listen: ListenPoint[];
   logger: Logger;
+  /** Server / User-Agent value of every message this stack builds; '' leaves both headers out. Default 'hibiki'. */
   userAgent?: string;
   timers?: Partial<TimerConfig>;
   limits?: Partial<TransportLimits>;
@@ -97,7 +98,7 @@ export class ServerResponse {
       headers = entries;
     }
     const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
-    if (!res.has('server')) res.set('server', this.stack.userAgent);
+    this.stack.stampServer(res);
     if (status >= 200) {
       this.finalSent = true;
       this.stack.forgetPending(this.tx);
@@ -145,7 +146,7 @@ export class ServerResponse {
     // RFC 3261 §12.1.1: a response that makes a dialog (early here) copies the Record-Route.
     if (!headers.some(([k]) => k === 'record-route')) for (const rr of this.req.getAll('record-route')) headers.push(['record-route', rr]);
     const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
-    if (!res.has('server')) res.set('server', this.stack.userAgent);
+    this.stack.stampServer(res);
     // After the final response a provisional means nothing (the transaction would drop it anyway).
     if (this.finalSent) return res;
     this.reliable ??= this.stack.dialogs.startReliableProvisionals(this, {
@@ -212,7 +213,8 @@ export class SipStack {
   readonly transactions: TransactionLayer;
   readonly dialogs: DialogLayer;
   readonly logger: Logger;
-  readonly userAgent: string;
+  /** Server / User-Agent value; '' leaves both headers out. Settable: a reload changes it for new messages. */
+  userAgent: string;
   readonly clock: Clock;
   readonly reliableProvisionalPolicy: ReliableProvisionalPolicy;
   /** RFC 4028 settings; undefined when session timers are off. */
@@ -310,6 +312,15 @@ export class SipStack {
     this.inviteFlows.delete(tx);
   }
 
+  /**
+   * Puts the configured Server header on a response this stack sends (every response path calls this,
+   * so none can leak another value), unless the application set one or the admin turned it off.
+   */
+  stampServer(res: SipResponse): SipResponse {
+    if (this.userAgent !== '' && !res.has('server')) res.set('server', this.userAgent);
+    return res;
+  }
+
   // ---- incoming ------------------------------------------------------------
 
   private onData(data: Buffer, source: TransportSource): void {
@@ -341,7 +352,7 @@ export class SipStack {
   private sendStateless(req: SipRequest, status: number, reason?: string, headers: HeaderEntry[] = []): void {
     if (!req.has('via')) return;
     const res = buildResponse(req, status, reason, { headers });
-    res.set('server', this.userAgent);
+    this.stampServer(res);
     let target: SendTarget;
     const source = req.source;
     if (req.vias === null && source) {
@@ -378,10 +389,10 @@ export class SipStack {
         const invite = outcome.invite;
         const pending = invite ? this.pendingInvites.get(invite) : undefined;
         if (!invite || !pending) {
-          outcome.tx.respond(buildResponse(req, 481));
+          outcome.tx.respond(this.stampServer(buildResponse(req, 481)));
           return;
         }
-        outcome.tx.respond(buildResponse(req, 200));
+        outcome.tx.respond(this.stampServer(buildResponse(req, 200)));
         if (!pending.finalResponseSent) {
           pending.send(487);
           pending.fireCancel();
@@ -486,7 +497,7 @@ export class SipStack {
   ): ClientTransaction {
     this.stampVia(req, target);
     if (!req.has('max-forwards')) req.set('max-forwards', 70);
-    if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
+    if (this.userAgent !== '' && !req.has('user-agent')) req.set('user-agent', this.userAgent);
     return this.transactions.sendRequest(req, target, {
       onProvisional: handlers.onProvisional,
       onFinal: handlers.onFinal,

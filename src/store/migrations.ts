@@ -145,6 +145,26 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'auth_locks',
+    // F-AUTH lockouts (issue #14), written by the server when it locks and read through on every locked
+    // request, so a restart keeps them and a clear by the CLI (another process) takes effect at once.
+    //   kind 'user':    a username refused from `address`, or from every address when `address` is ''.
+    //   kind 'address': a source address blocked for every username (`username` is '').
+    sql: `
+      CREATE TABLE auth_locks (
+        kind         TEXT    NOT NULL CHECK (kind IN ('user', 'address')),
+        username     TEXT    NOT NULL,
+        address      TEXT    NOT NULL,
+        locked_at    INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        reason       TEXT    NOT NULL,
+        PRIMARY KEY (kind, username, address)
+      ) WITHOUT ROWID;
+      CREATE INDEX auth_locks_until ON auth_locks (locked_until);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */

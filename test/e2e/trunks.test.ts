@@ -27,7 +27,7 @@ async function carrier(): Promise<{ ua: TestUA; registers: SipRequest[] }> {
   ua.stack.use('REGISTER', (req, res) => {
     registers.push(req);
     const auth = req.get('authorization');
-    const verdict = auth ? digest.verify(auth, 'REGISTER', (u) => (u === 'acct-77' ? { password: 'carrier-pw' } : undefined)) : undefined;
+    const verdict = auth ? digest.verify(auth, 'REGISTER', req.uri, (u) => (u === 'acct-77' ? { password: 'carrier-pw' } : undefined)) : undefined;
     if (!verdict || verdict.result !== 'ok') {
       res.send(401, undefined, { headers: { 'www-authenticate': digest.challenge() } });
       return;

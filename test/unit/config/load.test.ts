@@ -61,6 +61,7 @@ describe('loadConfigText: valid files', () => {
       nonceExpires: 300,
       lockoutAttempts: 3,
       lockoutMinutes: 60,
+      lockoutAddresses: 3,
       ipFailures: 20,
       ipWindowSeconds: 60,
       ipBlockMinutes: 60,
@@ -106,6 +107,13 @@ describe('loadConfigText: valid files', () => {
     const text = `tenant:\n  domain: pbx.example.com\nlisten:\n  - {transport: tls, host: "::", port: 5061, cert: a.pem, key: b.pem}\n  - {transport: udp, host: "::1", port: 0}\n`;
     const { config } = okOf(loadConfigText(text, 't.yaml'));
     expect(config.listen[0]).toEqual({ transport: 'tls', host: '::', port: 5061, cert: 'a.pem', key: 'b.pem' });
+  });
+
+  it('takes an empty sip.userAgent (headers left out) and refuses one with a line break', () => {
+    expect(okOf(loadConfigText(`${minimal}sip:\n  userAgent: ""\n`, 'u.yaml')).config.sip.userAgent).toBe('');
+    const injected = loadConfigText(`${minimal}sip:\n  userAgent: "hibiki\\r\\nX-Injected: 1"\n`, 'u.yaml');
+    expect(injected.ok).toBe(false);
+    if (!injected.ok) expect(injected.errors.map((e) => e.message).join('\n')).toContain('control characters');
   });
 
   it('allows the same port on different transports or hosts', () => {
