@@ -35,6 +35,8 @@ export interface FlowContext {
   readonly logger: Logger;
   readonly registry: ConnectionRegistry;
   readonly events: FlowEvents;
+  /** Whether an inbound connection from this (normalized) address is accepted; all are when unset. */
+  readonly admit?: (address: string) => boolean;
 }
 
 let connectionSerial = 0;

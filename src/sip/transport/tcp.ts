@@ -187,6 +187,11 @@ export function acceptSocket(socket: Socket, transport: TransportName, ctx: Flow
     socket.destroy();
     return undefined;
   }
+  if (ctx.admit && !ctx.admit(normalizeAddress(socket.remoteAddress))) {
+    ctx.logger.debug({ transport, remote: socket.remoteAddress }, 'connection refused: source blocked');
+    socket.destroy();
+    return undefined;
+  }
   socket.setNoDelay(true);
   const flow = new SocketFlow(socket, ctx, { transport });
   ctx.registry.add(flow, [remoteKey(transport, flow.remoteAddress, flow.remotePort)]);

@@ -30,6 +30,8 @@ export interface TransportLayerOptions {
   limits?: Partial<TransportLimits>;
   /** Outbound TLS client verification; rejectUnauthorized defaults to true. */
   tls?: { rejectUnauthorized?: boolean };
+  /** Whether an inbound connection from this address is accepted (a rate-limited source is not). */
+  admitConnection?: (address: string) => boolean;
 }
 
 interface Listener {
@@ -75,6 +77,7 @@ export class TransportLayer {
       limits: this.limits,
       logger: this.logger,
       registry: this.registry,
+      admit: opts.admitConnection,
       events: {
         message: (flow, data) => this.deliver(data, sourceOf(flow)),
         closed: (flow) => this.flowClosed(flow),
@@ -159,6 +162,11 @@ export class TransportLayer {
       if (dual) return { ...dual };
     }
     return { ...candidates[0] };
+  }
+
+  /** Close one connection (e.g. of a source that is now blocked); unknown ids are ignored. */
+  closeConnection(connectionId: string, reason: string): void {
+    this.registry.get(connectionId)?.close(reason);
   }
 
   hasConnection(connectionId: string): boolean {

@@ -195,6 +195,11 @@ export class WsListener {
       refuseUpgrade(socket, 400, 'Bad Request');
       return;
     }
+    if (ctx.admit && !ctx.admit(normalizeAddress(req.socket.remoteAddress ?? ''))) {
+      ctx.logger.debug({ remote: req.socket.remoteAddress }, 'websocket refused: source blocked');
+      socket.destroy();
+      return;
+    }
     if (ctx.registry.size >= ctx.limits.maxConnections) {
       ctx.logger.debug({ remote: req.socket.remoteAddress }, 'websocket refused: connection limit reached');
       refuseUpgrade(socket, 503, 'Service Unavailable');
