@@ -30,7 +30,7 @@ export class RequestAuthenticator {
 
     if (this.guard.isIpBlocked(src)) {
       security('ip-blocked');
-      res.send(403, 'Forbidden (blocked)');
+      res.sendStateless(403, 'Forbidden (blocked)');
       return null;
     }
     const credential = this.findCredential(req, challengeStatus === 401 ? 'authorization' : 'proxy-authorization');
@@ -41,7 +41,7 @@ export class RequestAuthenticator {
     const claimed = credential.username;
     if (claimed !== undefined && this.guard.isUserLocked(claimed)) {
       security('user-locked', claimed);
-      res.send(403, 'Forbidden (locked)');
+      res.sendStateless(403, 'Forbidden (locked)');
       return null;
     }
     const verdict = this.digest.verify(credential.value, req.method, (username) => {
@@ -57,7 +57,7 @@ export class RequestAuthenticator {
         }
         if (ext.suspended) {
           security('suspended', ext.number);
-          res.send(403, 'Forbidden (suspended)');
+          res.sendStateless(403, 'Forbidden (suspended)');
           return null;
         }
         this.guard.recordSuccess(ext.number);
@@ -71,7 +71,7 @@ export class RequestAuthenticator {
         security(verdict.result === 'unknown-user' ? 'unknown-user' : 'bad-password', verdict.username);
         const outcome = this.guard.recordFailure(verdict.username, src);
         if (outcome.userLocked || outcome.ipBlocked) {
-          res.send(403, 'Forbidden');
+          res.sendStateless(403, 'Forbidden');
           return null;
         }
         this.challenge(res, challengeStatus, false);
@@ -88,9 +88,11 @@ export class RequestAuthenticator {
     }
   }
 
+  // Challenges and refusals are stateless (issue #14): an unauthenticated request costs no
+  // transaction and no retransmissions, so a flood of them cannot fill memory or be reflected.
   private challenge(res: ServerResponse, status: 401 | 407, stale: boolean): void {
     const name = status === 401 ? 'www-authenticate' : 'proxy-authenticate';
-    res.send(status, undefined, { headers: { [name]: this.digest.challenge(stale) } });
+    res.sendStateless(status, undefined, { headers: { [name]: this.digest.challenge(stale) } });
   }
 
   /** The Digest credentials for our realm (RFC 3261 §22.4: other realms and schemes are ignored). */
