@@ -29,8 +29,8 @@ export interface AdmissionCounts {
 export interface AdmissionOptions {
   /** Server transactions allowed in memory; 0 means no bound. */
   maxServerTransactions: number;
-  /** Retry-After (s) of a 503 sent because the bound was reached. */
-  retryAfterSeconds: number;
+  /** Retry-After (s) of a 503 sent because the bound was reached (spread, like the overload one). */
+  retryAfter: () => number;
   serverTransactions: () => number;
   /** Whether an in-dialog request belongs to a dialog (or early dialog) that exists. */
   knowsDialog: (req: SipRequest) => boolean;
@@ -44,8 +44,8 @@ export class RequestAdmission {
 
   constructor(private opts: AdmissionOptions) {}
 
-  update(maxServerTransactions: number, retryAfterSeconds: number): void {
-    this.opts = { ...this.opts, maxServerTransactions, retryAfterSeconds };
+  update(maxServerTransactions: number): void {
+    this.opts = { ...this.opts, maxServerTransactions };
   }
 
   /** For the transaction layer: undefined admits the request. */
@@ -54,7 +54,7 @@ export class RequestAdmission {
     if (this.atCapacity()) {
       if (!inDialog) {
         this.refused.capacity++;
-        return unavailable(this.opts.retryAfterSeconds);
+        return unavailable(this.opts.retryAfter());
       }
       if (!(req.method === 'CANCEL' ? cancelsInvite : this.opts.knowsDialog(req))) {
         this.refused.unmatched++;

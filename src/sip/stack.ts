@@ -315,7 +315,7 @@ export class SipStack {
     this.dialogs = new DialogLayer(this);
     this.admission = new RequestAdmission({
       maxServerTransactions: this.protection.maxServerTransactions ?? 0,
-      retryAfterSeconds: this.protection.overload?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER,
+      retryAfter: () => this.overload?.retryAfter() ?? this.protection.overload?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER,
       serverTransactions: () => this.transactions.size.server,
       knowsDialog: (req) => this.dialogs.knows(req),
       overload: () => this.overload,
@@ -376,7 +376,7 @@ export class SipStack {
   }
 
   private applyProtection(p: ProtectionOptions): void {
-    this.admission.update(p.maxServerTransactions ?? 0, p.overload?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER);
+    this.admission.update(p.maxServerTransactions ?? 0);
     if (p.rateLimit && p.rateLimit.maxRequests > 0) {
       if (this.limiter) this.limiter.update(p.rateLimit);
       else {

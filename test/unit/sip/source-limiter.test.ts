@@ -128,6 +128,18 @@ describe('the rate limit in the stack', () => {
     expect(h.responses('other').map((r) => r.status)).toEqual([200]);
   });
 
+  it('is turned on, changed and off by updateProtection (a configuration reload)', async () => {
+    h = await stackHarness();
+    expect(h.stack.rateLimiter).toBeUndefined();
+    h.stack.updateProtection({ rateLimit: { windowSeconds: 10, maxRequests: 2, blockSeconds: 60 } });
+    for (let i = 0; i < 3; i++) h.deliver(request({ method: 'OPTIONS' }), { address: '198.51.100.9' });
+    expect(h.stack.dropped.rateLimited).toBe(1);
+    h.stack.updateProtection({ rateLimit: { windowSeconds: 10, maxRequests: 0, blockSeconds: 60 } });
+    expect(h.stack.rateLimiter).toBeUndefined();
+    h.deliver(request({ method: 'OPTIONS', callId: 'free' }), { address: '198.51.100.9' });
+    expect(h.responses('free')).toHaveLength(1);
+  });
+
   it('exempts the trusted sources the server names (trunks, configured addresses)', async () => {
     h = await stackHarness({ protection: { rateLimit: { windowSeconds: 10, maxRequests: 5, blockSeconds: 60 }, trusted: (a) => a === '203.0.113.5' } });
     for (let i = 0; i < 20; i++) h.deliver(request({ method: 'OPTIONS', callId: `t${i}` }), { address: '203.0.113.5' });
