@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
 import { ConfigWatcher } from './config/watch.js';
-import { SipStack } from './sip/stack.js';
+import { SipStack, type ProtectionSettings } from './sip/stack.js';
+import { AddressSet } from './sip/address-set.js';
 import { DigestServer, type DigestSettings } from './sip/digest.js';
 import type { ListenPoint } from './sip/transport/types.js';
 import { openDatabase } from './store/db.js';
@@ -92,11 +93,14 @@ export class HibikiServer {
   private watcher: ConfigWatcher | undefined;
   private config: HibikiConfig;
   private stopped = false;
+  /** security.trustedAddresses: sources the rate limit never blocks (trunks are trusted too). */
+  private trusted: AddressSet;
 
   constructor(private readonly opts: ServerOptions) {
     const config = opts.config;
     this.config = config;
     this.logger = opts.logger;
+    this.trusted = AddressSet.parse(config.security.trustedAddresses);
     this.stack = new SipStack({
       listen: config.listen.map((l) => toListenPoint(l)),
       logger: this.logger,
@@ -115,6 +119,7 @@ export class HibikiServer {
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
       // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.
       sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE },
+      protection: { ...protectionOf(config), trusted: (address) => this.trusted.has(address) || this.trunks.matchInbound(address) !== undefined },
     });
     this.db = openDatabase(resolve(config.data.dir));
     this.registrations = new RegistrationStore(this.db);
@@ -278,6 +283,8 @@ export class HibikiServer {
     this.guard.updateLimits(next.auth);
     this.digest.reconfigure(digestSettings(next));
     this.stack.userAgent = next.sip.userAgent;
+    this.trusted = AddressSet.parse(next.security.trustedAddresses);
+    this.stack.updateProtection(protectionOf(next));
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);
@@ -328,6 +335,11 @@ function mediaAddress(stack: SipStack, config: HibikiConfig): string {
   const first = config.listen[0];
   const host = first ? stack.advertisedHost({ transport: first.transport, host: first.host, port: first.port }) : '127.0.0.1';
   return host;
+}
+
+/** Issue #14: the stack's flood and overload limits from sip.maxServerTransactions and security. */
+function protectionOf(config: HibikiConfig): ProtectionSettings {
+  return { maxServerTransactions: config.sip.maxServerTransactions, rateLimit: config.security.rateLimit, overload: config.security.overload };
 }
 
 function toListenPoint(l: HibikiConfig['listen'][number]): ListenPoint {

@@ -147,6 +147,12 @@ const sipSchema = z
     maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections, counted from accept (handshakes in progress included); further ones are reset.'),
     maxConnectionsPerAddress: int(500, 1, 1_000_000, 'Maximum simultaneous inbound TCP/TLS/WS connections from one IPv4 address or one IPv6 /64; further ones are reset at once. A device holds one (briefly two while reconnecting), so an office of a few hundred phones behind one NAT address fits, while one address can hold at most 5% of the default maxConnections.'),
     connectionReportInterval: int(60, 1, 86_400, 'Seconds over which refused connections and connections cut by tcpMessageTimeout/tcpHandshakeTimeout are summarised in one security log line (the first is logged at once; each is logged at debug).'),
+    maxServerTransactions: int(
+      100_000,
+      0,
+      10_000_000,
+      'Server transactions kept in memory at most (a completed one lives 32 s over UDP, ≈ 2.5 KB each). Beyond it new out-of-dialog requests get a stateless 503 with Retry-After until the table is back under 90 %; in-dialog requests and CANCELs for calls in progress are still served. 0 = no limit.',
+    ),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -209,6 +215,46 @@ const authSchema = z
   })
   .strict()
   .describe('Digest authentication and lockout (F-AUTH).');
+
+/** An IP address or a CIDR block (192.0.2.0/24, 2001:db8::/32). */
+function isAddressOrBlock(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+}
+
+// Issue #14: flood and overload protection. Defaults sized for a site of ~100 phones behind one NAT
+// address (README, "Flood and overload protection").
+const securitySchema = z
+  .object({
+    trustedAddresses: z
+      .array(z.string().refine(isAddressOrBlock, 'must be an IP address or a CIDR block such as 192.0.2.0/24'))
+      .default([])
+      .describe('Sources never rate-limited: IP addresses or CIDR blocks (an office NAT address, a monitoring host). Trunk addresses are always trusted.'),
+    rateLimit: z
+      .object({
+        windowSeconds: int(10, 1, 3600, 'Window over which requests are counted per source address (IPv6: per /64).'),
+        maxRequests: int(3000, 0, 10_000_000, 'Requests one source may send in a window; more blocks it, and everything it sends is then dropped unanswered (a closed connection for TCP/TLS/WS). 0 turns the limit off.'),
+        blockSeconds: int(60, 1, 86_400, 'How long a blocked source stays blocked after its last window over the limit (s).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Per-source request-rate limit with a block (like Kamailio pike). Responses are not counted.'),
+    overload: z
+      .object({
+        sampleMs: int(250, 50, 10_000, 'How often load is sampled and the share of refused requests adjusted (ms).'),
+        maxLoopUtilization: int(90, 0, 100, 'Event-loop utilization (%) above which new out-of-dialog INVITEs and REGISTERs start to be refused; 0 ignores it.'),
+        maxLoopDelayMs: int(50, 0, 60_000, 'Mean event-loop delay (ms) above which they start to be refused; 0 ignores it.'),
+        maxPendingInvites: int(2000, 0, 1_000_000, 'INVITEs still waiting for their final response above which they start to be refused; 0 ignores it.'),
+        retryAfterSeconds: int(5, 1, 3600, 'Retry-After of a 503 for overload or the transaction limit; a random 0–50 % is added so refused phones do not return together.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Overload shedding: new out-of-dialog INVITEs and REGISTERs are refused with a stateless 503 in the share needed to keep load under the limits, or dropped unanswered while refusing alone is not enough. In-dialog requests and ACKs are never shed.'),
+  })
+  .strict()
+  .describe('Flood and overload protection (issue #14).');
 
 const logSchema = z
   .object({
@@ -469,6 +515,7 @@ export const configObjectSchema = z
     sip: sipSchema.prefault({}),
     registrar: registrarSchema.prefault({}),
     auth: authSchema.prefault({}),
+    security: securitySchema.prefault({}),
     log: logSchema.prefault({}),
     reload: reloadSchema.prefault({}),
     extensions: extensionListSchema,

@@ -99,13 +99,15 @@ export class RequestAuthenticator {
     return outcome.ipBlocked || (outcome.userLocked && this.guard.refuses(user, src, transport));
   }
 
+  // Challenges and refusals are stateless (issue #14): an unauthenticated request costs no
+  // transaction and no retransmissions, so a flood of them cannot fill memory or be reflected.
   private challenge(res: ServerResponse, status: 401 | 407, stale: boolean): void {
     const name = status === 401 ? 'www-authenticate' : 'proxy-authenticate';
-    res.send(status, undefined, { headers: { [name]: this.digest.challenge(stale) } });
+    res.sendStateless(status, undefined, { headers: { [name]: this.digest.challenge(stale) } });
   }
 
   private refuse(res: ServerResponse, status: 400 | 403, reason: string): void {
-    res.send(status, reason);
+    res.sendStateless(status, reason);
   }
 
   /** The Digest credentials for our realm (RFC 3261 §22.4: other realms and schemes are ignored). */

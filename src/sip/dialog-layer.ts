@@ -146,6 +146,12 @@ export class DialogLayer {
     return this.dialogs.get(dialogKey(callId, localTag, remoteTag));
   }
 
+  /** Whether an in-dialog request belongs to a dialog, or to an early dialog awaiting PRACKs, that exists. */
+  knows(req: SipRequest): boolean {
+    const localTag = req.toTag ?? '';
+    return this.find(req.callId, localTag, req.fromTag ?? '') !== undefined || this.early.has(earlyKey(req.callId, localTag));
+  }
+
   /** Answer an INVITE with 2xx and return the confirmed dialog (drachtio's createUAS). */
   createUAS(req: SipRequest, res: ServerResponse, opts: UasOptions = {}): Dialog {
     if (!req.source) throw new Error('request has no source');

@@ -45,6 +45,8 @@ export class ConnectionAdmission {
     private readonly limits: Pick<TransportLimits, 'maxConnections' | 'maxConnectionsPerAddress'>,
     private readonly logger: Logger,
     private readonly reporter: SecurityReporter,
+    /** A source the rate limiter has blocked: its connections are reset (its block is logged there, once). */
+    private readonly blocked: (address: string) => boolean = () => false,
   ) {}
 
   /** Live sockets counted (inbound from accept, outbound from connect). */
@@ -65,6 +67,11 @@ export class ConnectionAdmission {
       socket.destroy();
       return false;
     }
+    if (this.blocked(normalizeAddress(address))) {
+      this.logger.debug({ transport, src: normalizeAddress(address), srcPort: socket.remotePort }, 'connection refused: source blocked');
+      reset(socket);
+      return false;
+    }
     const key = admissionKey(address);
     const refusal: AdmissionRefusal | undefined =
       this.total >= this.limits.maxConnections
@@ -76,12 +83,7 @@ export class ConnectionAdmission {
       const src = normalizeAddress(address);
       this.logger.debug({ transport, src, srcPort: socket.remotePort, reason: refusal }, 'connection refused');
       this.reporter.report('connection-refused', src, transport, { reason: refusal });
-      // A reset rather than a FIN: nothing more is owed to this peer, and no TIME_WAIT is left behind.
-      try {
-        socket.resetAndDestroy();
-      } catch {
-        socket.destroy();
-      }
+      reset(socket);
       return false;
     }
     this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
@@ -101,5 +103,14 @@ export class ConnectionAdmission {
     socket.once('close', () => {
       this.total -= 1;
     });
+  }
+}
+
+/** A reset rather than a FIN: nothing more is owed to this peer, and no TIME_WAIT is left behind. */
+function reset(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }

@@ -43,6 +43,8 @@ export interface TransportLayerOptions {
   tls?: { rejectUnauthorized?: boolean };
   /** Time for idle, message and handshake deadlines (tests pass a fake one). */
   clock?: Clock;
+  /** Whether an inbound connection from this address is accepted (a rate-limited source is not). */
+  admitConnection?: (address: string) => boolean;
 }
 
 interface Listener {
@@ -96,7 +98,7 @@ export class TransportLayer {
       logger: this.logger,
       clock,
       registry: this.registry,
-      admission: new ConnectionAdmission(this.limits, this.logger, this.reporter),
+      admission: new ConnectionAdmission(this.limits, this.logger, this.reporter, (address) => opts.admitConnection?.(address) === false),
       reporter: this.reporter,
       events: {
         message: (flow, data) => this.deliver(data, sourceOf(flow)),
@@ -182,6 +184,11 @@ export class TransportLayer {
       if (dual) return { ...dual };
     }
     return { ...candidates[0] };
+  }
+
+  /** Close one connection (e.g. of a source that is now blocked); unknown ids are ignored. */
+  closeConnection(connectionId: string, reason: string): void {
+    this.registry.get(connectionId)?.close(reason);
   }
 
   hasConnection(connectionId: string): boolean {

@@ -53,6 +53,12 @@ describe('loadConfigText: valid files', () => {
       maxConnections: 10000,
       maxConnectionsPerAddress: 500,
       connectionReportInterval: 60,
+      maxServerTransactions: 100_000,
+    });
+    expect(config.security).toEqual({
+      trustedAddresses: [],
+      rateLimit: { windowSeconds: 10, maxRequests: 3000, blockSeconds: 60 },
+      overload: { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 50, maxPendingInvites: 2000, retryAfterSeconds: 5 },
     });
     expect(config.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 600, qualifyInterval: 30, qualifyMaxMissed: 3 });
     expect(config.auth).toEqual({
@@ -69,6 +75,15 @@ describe('loadConfigText: valid files', () => {
     expect(config.log.level).toBe('info');
     expect(config.reload.debounceMs).toBe(300);
     expect(config.extensions).toEqual([]);
+  });
+
+  it('accepts trusted addresses and CIDR blocks of both families, and names a bad one', () => {
+    const good = okOf(loadConfigText(`${minimal}security:\n  trustedAddresses: [192.0.2.7, 10.0.0.0/8, '2001:db8::/32', '::1']\n`, 'm.yaml'));
+    expect(good.config.security.trustedAddresses).toEqual(['192.0.2.7', '10.0.0.0/8', '2001:db8::/32', '::1']);
+    for (const bad of ['10.0.0.0/33', 'pbx.example.com', '10.0.0.1/8/8', '2001:db8::/129']) {
+      const r = loadConfigText(`${minimal}security:\n  trustedAddresses: ['${bad}']\n`, 'm.yaml');
+      expect(r.ok, bad).toBe(false);
+    }
   });
 
   it('keeps an explicit realm', () => {
