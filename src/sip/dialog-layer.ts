@@ -418,7 +418,13 @@ export class DialogLayer {
     }
     const event = IN_DIALOG_EVENTS[req.method];
     if (event && d.listenerCount(event) > 0) {
-      d.emit(event, req, res);
+      try {
+        d.emit(event, req, res);
+      } catch (err) {
+        // A listener that throws must not leave the request unanswered (the UAC would retransmit to Timer F/B).
+        this.stack.logger.error({ err, callId: d.callId, method: req.method }, 'in-dialog request handler failed');
+        if (!res.finalResponseSent) res.send(500);
+      }
       return;
     }
     if (req.method === 'INVITE') {

@@ -290,18 +290,22 @@ export class Dialog extends EventEmitter {
     if (!this.lastAck || this.lastAck.cseq !== cseq) {
       const ack = this.buildRequest({ method: 'ACK' }, cseq);
       this.lastAck = { cseq, ack };
-      void this.nextHop().then(
-        (target) => {
+      // stampVia throws when no listener serves the target's transport: still only "ACK not sent".
+      this.nextHop()
+        .then((target) => {
           this.stack.stampVia(ack, target);
           ack.set('max-forwards', 70);
           this.stack.sendRaw(ack, target);
-        },
-        (err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not sent'),
-      );
+        })
+        .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not sent'));
       return;
     }
     const ack = this.lastAck.ack;
-    if (ack.has('via')) void this.nextHop().then((t) => this.stack.sendRaw(ack, t), () => undefined);
+    if (ack.has('via')) {
+      this.nextHop()
+        .then((t) => this.stack.sendRaw(ack, t))
+        .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not re-sent'));
+    }
   }
 
   /** @internal */
