@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { ServerResponse, SipStack } from '../sip/stack.js';
+import type { Dialog } from '../sip/dialog.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
 import { MediaError, type Direction, type EndpointId, type MediaEngine } from '../media/engine.js';
 import { formatReason, parseReasonHeader, q850ToSip, sipToQ850 } from './q850.js';
@@ -429,7 +430,7 @@ export class CallManager {
       origin: opts.origin,
       did: opts.did,
       channelHeld: opts.channelHeld,
-      onProvisional: (r) => void onProvisional(r),
+      onProvisional: (r) => void onProvisional(r).catch((err: unknown) => call.log.warn({ err: (err as Error).message }, 'provisional response not relayed')),
     });
     res.onLocalFinal((final) => {
       if (settled) return;
@@ -531,13 +532,15 @@ export class CallManager {
     }
     if (answerA === undefined) {
       // A delayed-offer caller: offer in the 200, the answer comes in the ACK (wireLeg applies it).
-      void media.createOffer(legA.endpoint).then(
-        (sdp) => this.answerPickedCaller(call, req, res, legA, leg, sdp, extension),
-        (err: unknown) => {
+      media
+        .createOffer(legA.endpoint)
+        .then((sdp) => this.answerPickedCaller(call, req, res, legA, leg, sdp, extension))
+        .catch((err: unknown) => {
           call.log.warn({ err: (err as Error).message }, 'picked call could not be answered');
+          if (!res.finalResponseSent) res.send(500, undefined, { headers: { reason: formatReason(41) } });
+          this.dropLeg(leg);
           this.hangup(call, 'system', 41, 'pickup failed');
-        },
-      );
+        });
       return;
     }
     this.answerPickedCaller(call, req, res, legA, leg, answerA, extension);
@@ -590,8 +593,15 @@ export class CallManager {
   ): Promise<{ leg: Leg } | { failure: { status: number; cause: number; disposition: Disposition } }> {
     const { media } = this.deps;
     const config = this.deps.config();
-    const ep = await media.createEndpoint({ label: `${call.callId}/${number}` });
+    let ep: EndpointId;
     let offer: string;
+    try {
+      ep = await media.createEndpoint({ label: `${call.callId}/${number}` });
+    } catch (err) {
+      // No RTP port (or no engine): the feature that dialled gets a failure it handles, not a rejection.
+      call.log.warn({ err: (err as Error).message, number }, 'no media endpoint for a new leg');
+      return { failure: { status: 503, cause: 47, disposition: 'failed' } };
+    }
     try {
       offer = await media.createOffer(ep);
     } catch {
@@ -685,10 +695,19 @@ export class CallManager {
       media.destroy(ep);
       return undefined;
     }
+    let dialog: Dialog;
+    try {
+      dialog = stack.createUAS(req, res, { localSdp: sdp });
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 'INVITE into the call not answered');
+      media.destroy(ep);
+      if (!res.finalResponseSent) res.send(500);
+      return undefined;
+    }
     const leg = call.addLeg(new Leg('callee', ep, party, extension));
     this.byEndpoint.set(ep, call);
     this.applyDtmfPolicy(leg, this.deps.config());
-    leg.dialog = stack.createUAS(req, res, { localSdp: sdp });
+    leg.dialog = dialog;
     this.wireLeg(call, leg);
     return leg;
   }
