@@ -287,7 +287,7 @@ export class HibikiServer {
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);
-    void this.trunks.load(next);
+    this.trunks.load(next).catch((err: unknown) => this.logger.error({ err }, 'trunks not reloaded'));
     this.logger.level = next.log.level;
     this.dropBindingsOfUnavailableExtensions();
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
