@@ -96,7 +96,7 @@ export class HibikiServer {
       },
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
       // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.
-      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE },
+      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE, maxSessionExpires: config.calls.maxSessionExpires },
     });
     this.db = openDatabase(resolve(config.data.dir));
     this.registrations = new RegistrationStore(this.db);

@@ -12,6 +12,7 @@ import type { ClientTransaction } from './transaction/layer.js';
 import { buildAuthorization } from './digest.js';
 import { ProvisionalAcknowledger, ReliableProvisionalSender, type ReliableSenderOptions } from './reliable-provisional.js';
 import {
+  maxSessionExpires,
   negotiateAsUas,
   parseMinSE,
   parseSessionExpires,
@@ -233,7 +234,7 @@ export class DialogLayer {
               if (r.status >= 200 && r.status < 300) {
                 dialog = this.uacDialog(invite, r, target, opts.localSdp, cseq);
                 dialog.sendAck(r);
-                const st = cfg ? sessionTimerFromAnswer(r) : undefined;
+                const st = cfg ? sessionTimerFromAnswer(r, maxSessionExpires(cfg)) : undefined;
                 // RFC 4028 §7.4: the 2xx decides; without Session-Expires there is no session timer.
                 if (st) dialog.armSessionTimer(st.interval, st.refresher === 'uac' ? 'local' : 'remote');
                 resolve(dialog);
@@ -253,7 +254,8 @@ export class DialogLayer {
               if (r.status === 422 && !intervalRetried && !cancelled) {
                 const theirMin = parseMinSE(r.get('min-se'));
                 const ours = parseSessionExpires(invite.get('session-expires'));
-                if (theirMin !== undefined && ours && theirMin > ours.interval) {
+                // A peer minimum above the most we run is refused rather than agreed to.
+                if (theirMin !== undefined && ours && theirMin > ours.interval && (!cfg || theirMin <= maxSessionExpires(cfg))) {
                   // RFC 4028 §7.4: retry with Session-Expires and Min-SE raised to the peer's minimum.
                   intervalRetried = true;
                   retry(invite, (again) => {
