@@ -9,6 +9,7 @@ import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager, DialContext } from '../pbx/b2bua.js';
 import type { SipStack } from '../sip/stack.js';
+import { timerDelay } from '../sip/clock.js';
 import type { InCallCodes } from './in-call-codes.js';
 import { answerOnFailure, endCallOnFailure } from '../pbx/failures.js';
 import { refuseWithPrompt } from './announce.js';
@@ -121,7 +122,7 @@ export class ParkLot {
       parkedBy: parker.extension,
       since: Date.now(),
       moh: moh.length > 0 ? media.play(other.endpoint, moh, { loop: true }) : undefined,
-      timer: setTimeout(() => this.comeback(slot).catch(endCallOnFailure(this.deps.calls, call, 'park comeback failed')), this.deps.config().park.timeout * 1000),
+      timer: setTimeout(() => this.comeback(slot).catch(endCallOnFailure(this.deps.calls, call, 'park comeback failed')), timerDelay(this.deps.config().park.timeout * 1000)),
     };
     parked.timer.unref();
     this.slots.set(slot, parked);
