@@ -113,6 +113,24 @@ describe('in-dialog offers hibiki cannot use (issue #14)', () => {
     await caller.hangup();
     await callee.waitForEnd();
   });
+
+  it('holds and resumes a call a dozen times without piling up listeners on it', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { caller, callee } = await connect(alice, bob, '2002');
+    const [call] = h.server.calls.active();
+    const listeners = call!.listenerCount('ended');
+    for (let i = 0; i < 12; i++) {
+      expect((await caller.hold()).status).toBe(200);
+      expect(call!.listenerCount('ended')).toBe(listeners + 1);
+      expect((await caller.resume()).status).toBe(200);
+    }
+    expect(call!.listenerCount('ended')).toBe(listeners);
+    await talking(caller, callee, 13, 14);
+    await caller.hangup();
+    await callee.waitForEnd();
+  });
 });
 
 /** Bob hears something from hibiki that is not Alice's tone: music on hold. */
