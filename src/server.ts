@@ -118,7 +118,7 @@ export class HibikiServer {
       },
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
       // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.
-      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE },
+      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE, maxSessionExpires: config.calls.maxSessionExpires },
       protection: { ...protectionOf(config), trusted: (address) => this.trusted.has(address) || this.trunks.matchInbound(address) !== undefined },
     });
     this.db = openDatabase(resolve(config.data.dir));
@@ -288,7 +288,7 @@ export class HibikiServer {
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);
-    void this.trunks.load(next);
+    this.trunks.load(next).catch((err: unknown) => this.logger.error({ err }, 'trunks not reloaded'));
     this.logger.level = next.log.level;
     this.dropBindingsOfUnavailableExtensions();
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');

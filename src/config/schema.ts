@@ -307,10 +307,26 @@ const callsSchema = z
     ringTimeout: int(60, 5, 360, 'Default seconds a called extension rings before the call fails as no answer (Q.850 19); an extension may set its own.'),
     sessionExpires: int(1800, 90, 86_400, 'RFC 4028 session interval (s) requested on each leg; refreshes keep calls alive through proxies.'),
     minSE: int(90, 90, 86_400, 'RFC 4028 Min-SE (s): shorter session intervals are answered 422.'),
+    maxSessionExpires: int(
+      10_800,
+      90,
+      86_400,
+      'Longest RFC 4028 session interval (s) hibiki runs, whatever a peer asks for: a larger Session-Expires or Min-SE from a peer is lowered to it (when it comes in a 2xx, hibiki then refreshes the session itself).',
+    ),
     maxForwards: int(70, 1, 255, 'Max-Forwards put on calls hibiki originates; an incoming call with Max-Forwards 0 gets 483.'),
     transferRingTimeout: int(30, 5, 300, 'Seconds a transfer target rings before the call goes back to the transferor (recall).'),
   })
   .strict()
+  .superRefine(
+    (c, ctx) => {
+      if (c.sessionExpires < c.minSE) ctx.addIssue({ code: 'custom', path: ['sessionExpires'], message: `sessionExpires (${c.sessionExpires}) must not be less than minSE (${c.minSE})` });
+      if (c.maxSessionExpires < c.sessionExpires) {
+        ctx.addIssue({ code: 'custom', path: ['maxSessionExpires'], message: `maxSessionExpires (${c.maxSessionExpires}) must not be less than sessionExpires (${c.sessionExpires})` });
+      }
+    },
+    // A value already out of its own range is reported once, not again against its neighbours.
+    { when: (payload) => payload.issues.length === 0 },
+  )
   .describe('Call handling defaults.');
 
 const inCallCode = (def: string, text: string) => z.string().default(def).describe(text);

@@ -12,6 +12,7 @@ import type { Clock } from '../sip/clock.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
+import { endCallOnFailure } from '../pbx/failures.js';
 import { enterTarget } from './target-entry.js';
 import { promptLanguage } from './extension-audio.js';
 
@@ -66,7 +67,7 @@ export class AttendedTransfer {
     enterTarget(this.deps, call, transferor, held, {
       onTarget: ({ number, moh, resumeDigits }) => {
         transferor.onDigit = resumeDigits;
-        void this.consult(call, transferor, held, number, moh);
+        this.consult(call, transferor, held, number, moh).catch(endCallOnFailure(this.deps.calls, call, 'attended transfer failed'));
       },
     });
   }

@@ -8,7 +8,8 @@ import type { HibikiConfig } from '../config/schema.js';
 import { mohFiles } from './extension-audio.js';
 
 export class HoldMusic {
-  private playing = new Map<Leg, PlayHandle>();
+  /** Music playing to a held leg, and the listener that stops it when the call ends. */
+  private playing = new Map<Leg, { music: PlayHandle; call: Call; onEnded: () => void }>();
 
   constructor(
     private readonly calls: CallManager,
@@ -29,9 +30,12 @@ export class HoldMusic {
     this.media.unbridge(held.endpoint);
     const files = mohFiles(this.config(), this.prompts, holder.extension);
     if (files.length === 0) return;
-    this.playing.get(held)?.stop();
-    this.playing.set(held, this.media.play(held.endpoint, files, { loop: true }));
-    call.once('ended', () => this.stop(held));
+    this.stop(held);
+    // One listener per hold, removed again on resume: a call held and resumed many times must not pile
+    // up 'ended' listeners (MaxListenersExceededWarning after ten).
+    const onEnded = (): void => this.stop(held);
+    this.playing.set(held, { music: this.media.play(held.endpoint, files, { loop: true }), call, onEnded });
+    call.once('ended', onEnded);
   }
 
   private resume(_call: Call, holder: Leg, held: Leg): void {
@@ -40,7 +44,10 @@ export class HoldMusic {
   }
 
   private stop(held: Leg): void {
-    this.playing.get(held)?.stop();
+    const entry = this.playing.get(held);
+    if (!entry) return;
     this.playing.delete(held);
+    entry.call.off('ended', entry.onEnded);
+    entry.music.stop();
   }
 }

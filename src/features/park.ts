@@ -9,7 +9,9 @@ import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager, DialContext } from '../pbx/b2bua.js';
 import type { SipStack } from '../sip/stack.js';
+import { timerDelay } from '../sip/clock.js';
 import type { InCallCodes } from './in-call-codes.js';
+import { answerOnFailure, endCallOnFailure } from '../pbx/failures.js';
 import { refuseWithPrompt } from './announce.js';
 import { mohFiles, promptLanguage } from './extension-audio.js';
 
@@ -120,7 +122,7 @@ export class ParkLot {
       parkedBy: parker.extension,
       since: Date.now(),
       moh: moh.length > 0 ? media.play(other.endpoint, moh, { loop: true }) : undefined,
-      timer: setTimeout(() => void this.comeback(slot), this.deps.config().park.timeout * 1000),
+      timer: setTimeout(() => this.comeback(slot).catch(endCallOnFailure(this.deps.calls, call, 'park comeback failed')), timerDelay(this.deps.config().park.timeout * 1000)),
     };
     parked.timer.unref();
     this.slots.set(slot, parked);
@@ -152,11 +154,15 @@ export class ParkLot {
     if (!this.isSlot(ctx.dialled)) return false;
     const parked = this.slots.get(ctx.dialled);
     if (!parked) {
-      void this.emptySlot(ctx);
+      this.emptySlot(ctx).catch(answerOnFailure(ctx.res, this.deps.logger, 'empty park slot not answered'));
       return true;
     }
     this.release(parked);
-    void this.retrieve(parked, ctx);
+    this.retrieve(parked, ctx).catch((err: unknown) => {
+      // The slot is already empty: the parked party must not be left on music for ever.
+      answerOnFailure(ctx.res, parked.call.log, 'park retrieval failed')(err);
+      this.deps.calls.hangup(parked.call, 'system', 41, 'park retrieval failed');
+    });
     return true;
   }
 

@@ -6,6 +6,7 @@ import type { PromptCatalogue } from '../media/prompts.js';
 import type { CallManager, DialContext } from '../pbx/b2bua.js';
 import type { RingingCalls } from '../pbx/ringing.js';
 import { normaliseDialled } from '../pbx/router.js';
+import { answerOnFailure } from '../pbx/failures.js';
 import { refuseWithPrompt, type AnnounceDeps } from './announce.js';
 import { promptLanguage } from './extension-audio.js';
 
@@ -55,12 +56,12 @@ export class CallPickup {
     }
     this.deps.logger.info({ callId: ctx.req.callId, event: 'pickup_none', dialled, picker: ctx.extension.number }, 'nothing to pick up');
     const lang = promptLanguage(config, ctx.extension.number);
-    void refuseWithPrompt(
+    refuseWithPrompt(
       this.deps,
       { req: ctx.req, res: ctx.res, offer: ctx.offer, direction: 'internal', caller: { number: ctx.extension.number, name: ctx.extension.name }, dialled, feature: 'pickup_none' },
       [this.deps.prompts.file('pickup-none', lang)],
       { status: 404, cause: 1, reason: 'nothing to pick up' },
-    );
+    ).catch(answerOnFailure(ctx.res, this.deps.logger, 'pickup refusal failed'));
     return true;
   }
 }

@@ -10,6 +10,7 @@ import type { CallManager, DialContext } from '../pbx/b2bua.js';
 import type { ForwardCondition, ForwardingService } from '../pbx/forwarding.js';
 import { normaliseDialled } from '../pbx/router.js';
 import type { SipStack } from '../sip/stack.js';
+import { answerOnFailure } from '../pbx/failures.js';
 import { answerWithPrompt } from './announce.js';
 import { promptLanguage } from './extension-audio.js';
 
@@ -67,7 +68,7 @@ export class ServiceCodes {
   private onDial(ctx: DialContext): boolean {
     const action = parseServiceCode(ctx.dialled, this.deps.config().serviceCodes);
     if (!action) return false;
-    void this.run(ctx, action).catch((err: unknown) => this.deps.logger.error({ err, callId: ctx.req.callId }, 'service code failed'));
+    this.run(ctx, action).catch(answerOnFailure(ctx.res, this.deps.logger, 'service code failed'));
     return true;
   }
 

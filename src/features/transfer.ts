@@ -15,6 +15,7 @@ import { isSipUri, isTelUri } from '../sip/uri.js';
 import type { Call, Leg } from '../pbx/call.js';
 import type { CallManager } from '../pbx/b2bua.js';
 import type { InCallCodes } from './in-call-codes.js';
+import { endCallOnFailure } from '../pbx/failures.js';
 import { enterTarget } from './target-entry.js';
 import { mohFiles } from './extension-audio.js';
 
@@ -61,7 +62,7 @@ export class BlindTransfer {
           return;
         }
         transferor.onDigit = undefined;
-        void this.transfer(call, transferor, other, number, moh);
+        this.transfer(call, transferor, other, number, moh).catch(endCallOnFailure(this.deps.calls, call, 'blind transfer failed'));
       },
     });
   }
@@ -106,7 +107,7 @@ export class BlindTransfer {
     };
     progress(100, 'Trying', false);
     const moh = this.hold(other, transferor);
-    void this.transfer(call, transferor, other, number, moh, progress);
+    this.transfer(call, transferor, other, number, moh, progress).catch(endCallOnFailure(this.deps.calls, call, 'blind transfer failed'));
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { ServerResponse, SipStack } from '../sip/stack.js';
+import type { Dialog } from '../sip/dialog.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
 import { MediaError, type Direction, type EndpointId, type MediaEngine } from '../media/engine.js';
 import { formatReason, parseReasonHeader, q850ToSip, sipToQ850 } from './q850.js';
@@ -429,7 +430,7 @@ export class CallManager {
       origin: opts.origin,
       did: opts.did,
       channelHeld: opts.channelHeld,
-      onProvisional: (r) => void onProvisional(r),
+      onProvisional: (r) => void onProvisional(r).catch((err: unknown) => call.log.warn({ err: (err as Error).message }, 'provisional response not relayed')),
     });
     res.onLocalFinal((final) => {
       if (settled) return;
@@ -531,13 +532,15 @@ export class CallManager {
     }
     if (answerA === undefined) {
       // A delayed-offer caller: offer in the 200, the answer comes in the ACK (wireLeg applies it).
-      void media.createOffer(legA.endpoint).then(
-        (sdp) => this.answerPickedCaller(call, req, res, legA, leg, sdp, extension),
-        (err: unknown) => {
+      media
+        .createOffer(legA.endpoint)
+        .then((sdp) => this.answerPickedCaller(call, req, res, legA, leg, sdp, extension))
+        .catch((err: unknown) => {
           call.log.warn({ err: (err as Error).message }, 'picked call could not be answered');
+          if (!res.finalResponseSent) res.send(500, undefined, { headers: { reason: formatReason(41) } });
+          this.dropLeg(leg);
           this.hangup(call, 'system', 41, 'pickup failed');
-        },
-      );
+        });
       return;
     }
     this.answerPickedCaller(call, req, res, legA, leg, answerA, extension);
@@ -590,8 +593,15 @@ export class CallManager {
   ): Promise<{ leg: Leg } | { failure: { status: number; cause: number; disposition: Disposition } }> {
     const { media } = this.deps;
     const config = this.deps.config();
-    const ep = await media.createEndpoint({ label: `${call.callId}/${number}` });
+    let ep: EndpointId;
     let offer: string;
+    try {
+      ep = await media.createEndpoint({ label: `${call.callId}/${number}` });
+    } catch (err) {
+      // No RTP port (or no engine): the feature that dialled gets a failure it handles, not a rejection.
+      call.log.warn({ err: (err as Error).message, number }, 'no media endpoint for a new leg');
+      return { failure: { status: 503, cause: 47, disposition: 'failed' } };
+    }
     try {
       offer = await media.createOffer(ep);
     } catch {
@@ -685,10 +695,19 @@ export class CallManager {
       media.destroy(ep);
       return undefined;
     }
+    let dialog: Dialog;
+    try {
+      dialog = stack.createUAS(req, res, { localSdp: sdp });
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 'INVITE into the call not answered');
+      media.destroy(ep);
+      if (!res.finalResponseSent) res.send(500);
+      return undefined;
+    }
     const leg = call.addLeg(new Leg('callee', ep, party, extension));
     this.byEndpoint.set(ep, call);
     this.applyDtmfPolicy(leg, this.deps.config());
-    leg.dialog = stack.createUAS(req, res, { localSdp: sdp });
+    leg.dialog = dialog;
     this.wireLeg(call, leg);
     return leg;
   }
@@ -796,15 +815,30 @@ export class CallManager {
   /** Set by the transfer feature to handle REFER from a phone's transfer key (RFC 3515). */
   onRefer: ((call: Call, leg: Leg, req: SipRequest, res: ServerResponse) => void) | undefined;
 
-  /** Pass a new offer (hold/resume, codec change) from one leg to the other, SDP rewritten per leg. */
+  /**
+   * An in-dialog offer (re-INVITE, UPDATE) from one leg. Whatever goes wrong, the request gets a final
+   * response — a MediaError's own status (488 no common codec, 400 malformed SDP), else 500 — and the call
+   * stays as it was: a rejected offer changes nothing (RFC 3264 §8, RFC 3261 §14.2).
+   */
   private async relayOffer(call: Call, from: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
+    try {
+      await this.handleOffer(call, from, req, res);
+    } catch (err) {
+      const status = err instanceof MediaError ? err.sipStatus : 500;
+      call.log.warn({ err: (err as Error).message, leg: from.role, method: req.method, status }, 'in-dialog offer refused');
+      if (!res.finalResponseSent) res.send(status, undefined, { headers: offerRefusalHeaders(status) });
+    }
+  }
+
+  /** Pass a new offer (hold/resume, codec change) from one leg to the other, SDP rewritten per leg. */
+  private async handleOffer(call: Call, from: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
     const { media, stack } = this.deps;
     const to = from.peer;
-    const contact = { contact: `<${stack.contactUri(from.dialog!.flow.transport, from.dialog!.flow.address)}>` };
-    if (call.isFinished) {
+    if (call.isFinished || !from.dialog) {
       res.send(481);
       return;
     }
+    const contact = { contact: `<${stack.contactUri(from.dialog.flow.transport, from.dialog.flow.address)}>` };
     if (!isSdp(req)) {
       // Offer-less re-INVITE: we offer in the 200, the answer arrives in the ACK.
       const sdp = await media.createOffer(from.endpoint);
@@ -812,8 +846,11 @@ export class CallManager {
       return;
     }
     const offer = req.body.toString('utf8');
+    // An offer we cannot answer is refused before anything is answered or relayed to the other party,
+    // so neither leg's session changes.
+    await media.checkOffer(from.endpoint, offer);
     const direction = sdpDirection(offer);
-    if (isSameSessionVersion(from.dialog?.remote.sdp, offer)) {
+    if (isSameSessionVersion(from.dialog.remote.sdp, offer)) {
       // A session refresh (RFC 4028) or a repeated offer: nothing changed, so the other leg is not disturbed.
       const { sdp } = await media.answerOffer(from.endpoint, offer);
       res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
@@ -836,21 +873,16 @@ export class CallManager {
       else this.holdHandler.resume(call, from, to);
       return;
     }
-    try {
-      const reoffer = await media.createOffer(to.endpoint, { direction });
-      const answer = await to.dialog.modify(reoffer);
-      if (answer.status >= 300) {
-        res.send(answer.status === 491 ? 491 : answer.status === 488 ? 488 : 500);
-        return;
-      }
-      if (isSdp(answer)) await media.acceptAnswer(to.endpoint, answer.body.toString('utf8'));
-      const { sdp } = await media.answerOffer(from.endpoint, offer);
-      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
-      call.log.info({ from: from.role, direction }, 'session modified');
-    } catch (err) {
-      call.log.warn({ err: (err as Error).message }, 're-INVITE relay failed');
-      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+    const reoffer = await media.createOffer(to.endpoint, { direction });
+    const answer = await to.dialog.modify(reoffer);
+    if (answer.status >= 300) {
+      res.send(answer.status === 491 ? 491 : answer.status === 488 ? 488 : 500);
+      return;
     }
+    if (isSdp(answer)) await media.acceptAnswer(to.endpoint, answer.body.toString('utf8'));
+    const { sdp } = await media.answerOffer(from.endpoint, offer);
+    res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+    call.log.info({ from: from.role, direction }, 'session modified');
   }
 
   /** End an established or ringing call: BYE the legs still up, with a Q.850 Reason. */
@@ -881,6 +913,13 @@ export class CallManager {
 }
 
 // ---- helpers -------------------------------------------------------------------
+
+/** RFC 3261 §20.43: a Warning saying why an offer was refused (305: no media format in common). */
+function offerRefusalHeaders(status: number): Record<string, string> {
+  if (status === 488) return { warning: '305 hibiki "Incompatible media format"' };
+  if (status === 400) return { warning: '399 hibiki "Malformed session description"' };
+  return {};
+}
 
 function isSdp(m: SipRequest | SipResponse): boolean {
   return m.body.length > 0 && (m.contentType ?? '').toLowerCase().startsWith('application/sdp');

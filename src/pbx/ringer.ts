@@ -6,6 +6,7 @@ import type { SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { Dialog } from '../sip/dialog.js';
 import { UacError } from '../sip/dialog-layer.js';
+import { timerDelay } from '../sip/clock.js';
 import type { SendTarget } from '../sip/transport/types.js';
 import { parseReasonHeader, sipToQ850 } from './q850.js';
 import type { Disposition } from './call.js';
@@ -66,14 +67,14 @@ export class Ringer {
     this.timer = setTimeout(() => {
       req.log.info({ ringTimeout: req.ringTimeoutSec }, 'no answer');
       this.settle({ kind: 'timeout' });
-    }, req.ringTimeoutSec * 1000);
+    }, timerDelay(req.ringTimeoutSec * 1000));
     this.timer.unref();
     if (req.noResponseTimeoutSec !== undefined) {
       this.noResponseTimer = setTimeout(() => {
         if (this.responded) return;
         req.log.info({ noResponseTimeout: req.noResponseTimeoutSec }, 'no response from any device');
         this.settle({ kind: 'unresponsive' });
-      }, req.noResponseTimeoutSec * 1000);
+      }, timerDelay(req.noResponseTimeoutSec * 1000));
       this.noResponseTimer.unref();
     }
     if (req.contacts.length === 0) {
@@ -136,7 +137,8 @@ export class Ringer {
           if (err instanceof UacError) this.failed(err.response);
           else {
             req.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');
-            this.failed(this.stack.syntheticResponse(this.stack.buildRequest({ method: 'INVITE', uri: contact.uri }), 503));
+            // Not contact.uri: it may be the very thing that made createUAC fail (an unparsable URI).
+            this.failed(this.stack.syntheticResponse(this.stack.buildRequest({ method: 'INVITE', uri: 'sip:invalid@invalid' }), 503));
           }
         },
       );

@@ -13,6 +13,7 @@ import type { ClientTransaction } from './transaction/layer.js';
 import { buildAuthorization } from './digest.js';
 import { ProvisionalAcknowledger, ReliableProvisionalSender, type ReliableSenderOptions } from './reliable-provisional.js';
 import {
+  maxSessionExpires,
   negotiateAsUas,
   parseMinSE,
   parseSessionExpires,
@@ -252,7 +253,7 @@ export class DialogLayer {
               if (r.status >= 200 && r.status < 300) {
                 dialog = this.uacDialog(invite, r, target, opts.localSdp, cseq);
                 dialog.sendAck(r);
-                const st = cfg ? sessionTimerFromAnswer(r) : undefined;
+                const st = cfg ? sessionTimerFromAnswer(r, maxSessionExpires(cfg)) : undefined;
                 // RFC 4028 §7.4: the 2xx decides; without Session-Expires there is no session timer.
                 if (st) dialog.armSessionTimer(st.interval, st.refresher === 'uac' ? 'local' : 'remote');
                 resolve(dialog);
@@ -272,7 +273,8 @@ export class DialogLayer {
               if (r.status === 422 && !intervalRetried && !cancelled) {
                 const theirMin = parseMinSE(r.get('min-se'));
                 const ours = parseSessionExpires(invite.get('session-expires'));
-                if (theirMin !== undefined && ours && theirMin > ours.interval) {
+                // A peer minimum above the most we run is refused rather than agreed to.
+                if (theirMin !== undefined && ours && theirMin > ours.interval && (!cfg || theirMin <= maxSessionExpires(cfg))) {
                   // RFC 4028 §7.4: retry with Session-Expires and Min-SE raised to the peer's minimum.
                   intervalRetried = true;
                   retry(invite, (again) => {
@@ -437,7 +439,13 @@ export class DialogLayer {
     }
     const event = IN_DIALOG_EVENTS[req.method];
     if (event && d.listenerCount(event) > 0) {
-      d.emit(event, req, res);
+      try {
+        d.emit(event, req, res);
+      } catch (err) {
+        // A listener that throws must not leave the request unanswered (the UAC would retransmit to Timer F/B).
+        this.stack.logger.error({ err, callId: d.callId, method: req.method }, 'in-dialog request handler failed');
+        if (!res.finalResponseSent) res.send(500);
+      }
       return;
     }
     if (req.method === 'INVITE') {

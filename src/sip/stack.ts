@@ -19,11 +19,11 @@ import { formatNameAddr } from './address.js';
 import { formatVia } from './via.js';
 import { parseUri, type Uri } from './uri.js';
 import { resolveTarget } from './target.js';
-import { realClock, type Clock } from './clock.js';
 import { DialogLayer, type UacOptions, type UasOptions } from './dialog-layer.js';
 import type { Dialog } from './dialog.js';
 import { wantsReliableProvisionals, type ReliableProvisionalPolicy, type ReliableProvisionalSender } from './reliable-provisional.js';
-import { negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
+import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from './clock.js';
+import { maxSessionExpires, negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
 import { buildStatelessResponse, isStatelessTag } from './stateless.js';
 import { RequestAdmission } from './admission.js';
 import { SourceRateLimiter, type RateLimitSettings } from './source-limiter.js';
@@ -262,11 +262,15 @@ const DEFAULT_SUPPORTED = ['100rel', 'timer'];
 
 function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
   const { sessionExpires, minSE } = cfg;
+  const max = maxSessionExpires(cfg);
   if (!Number.isInteger(minSE) || minSE < 1) throw new RangeError(`sessionTimer.minSE must be a positive integer, got ${minSE}`);
   if (!Number.isInteger(sessionExpires) || sessionExpires < minSE) {
     throw new RangeError(`sessionTimer.sessionExpires must be an integer not below minSE (${minSE}), got ${sessionExpires}`);
   }
-  return { sessionExpires, minSE };
+  if (!Number.isInteger(max) || max < sessionExpires || max * 1000 > MAX_TIMER_DELAY_MS) {
+    throw new RangeError(`sessionTimer.maxSessionExpires must be an integer from sessionExpires (${sessionExpires}) to ${Math.floor(MAX_TIMER_DELAY_MS / 1000)}, got ${max}`);
+  }
+  return { sessionExpires, minSE, maxSessionExpires: max };
 }
 
 export class SipStack {
@@ -299,7 +303,7 @@ export class SipStack {
   constructor(opts: StackOptions) {
     this.logger = opts.logger;
     this.userAgent = opts.userAgent ?? 'hibiki';
-    this.clock = opts.clock ?? realClock;
+    this.clock = opts.clock ?? systemClock(opts.logger);
     this.advertisedAddress = opts.advertisedAddress;
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;

@@ -271,6 +271,26 @@ describe('loadConfigText: other rejections', () => {
     }
   });
 
+  it('rejects timer values no timer can hold (issue #14), and a session-timer maximum below the interval asked for', () => {
+    const cases: [string, string][] = [
+      ['calls:\n  sessionExpires: 999999999\n', 'calls.sessionExpires'],
+      ['calls:\n  minSE: 999999999\n', 'calls.minSE'],
+      ['calls:\n  maxSessionExpires: 999999999\n', 'calls.maxSessionExpires'],
+      ['calls:\n  ringTimeout: 999999999\n', 'calls.ringTimeout'],
+      ['park:\n  timeout: 999999999\n', 'park.timeout'],
+      ['dtmf:\n  featureDigitTimeout: 999999999\n', 'dtmf.featureDigitTimeout'],
+      ['reload:\n  debounceMs: 999999999\n', 'reload.debounceMs'],
+      ['calls:\n  sessionExpires: 7200\n  maxSessionExpires: 3600\n', 'calls.maxSessionExpires'],
+      ['calls:\n  sessionExpires: 100\n  minSE: 600\n', 'calls.sessionExpires'],
+    ];
+    for (const [extra, path] of cases) {
+      const errors = errorsOf(loadConfigText(minimal + extra, 't.yaml'));
+      expect(errors.map((e) => e.message.split(':')[0]), extra).toEqual([path]);
+    }
+    const { config } = okOf(loadConfigText(minimal, 'd.yaml'));
+    expect(config.calls.maxSessionExpires).toBe(10_800);
+  });
+
   it('rejects a listen host that is not an IP address and an empty listen list', () => {
     expect(errorsOf(loadConfigText('tenant:\n  domain: a.example\nlisten:\n  - {transport: udp, host: pbx.local, port: 5060}\n', 'h.yaml'))[0].line).toBe(4);
     expect(errorsOf(loadConfigText('tenant:\n  domain: a.example\nlisten: []\n', 'h.yaml'))[0].message).toContain('at least one');
