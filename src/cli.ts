@@ -16,6 +16,8 @@ import { ParkStore } from './store/park-store.js';
 import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 import type { HibikiConfig } from './config/schema.js';
 import { removeExtension } from './config/remove-extension.js';
+import { AuthLockStore, type AuthLock, type LockSelector } from './store/auth-lock-store.js';
+import { clearLocks } from './pbx/auth-guard.js';
 import { ScreeningStore } from './store/screening-store.js';
 import { monthIn, previousMonth } from './features/screening.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
@@ -36,6 +38,13 @@ const USAGE = `usage:
   hibiki bulk on|off NAME --config FILE        switch a bulk-forwarding set; prints each member's result,
                                                exits 1 when any member is in error
   hibiki screening stats --config FILE         rejected incoming calls per extension and DID, this month and last
+  hibiki locks list --config FILE              username locks and address blocks in force
+                                               (kind, username, address, locked at, until, reason)
+  hibiki locks clear user NAME [ADDRESS|*] --config FILE
+  hibiki locks clear address ADDRESS --config FILE
+  hibiki locks clear all --config FILE         end locks now: a username's (all of them, the one for
+                                               ADDRESS, or * the one for every address), an address
+                                               block, or every lock; exits 1 when none matched
   hibiki extension remove NUMBER --config FILE [--force]
                                                delete an extension from the YAML; refused while it is a member of a
                                                group, pickup group or bulk set unless --force takes it out of them
@@ -232,6 +241,43 @@ function screeningStats(file: string): number {
   });
 }
 
+function describeLock(l: AuthLock): string {
+  const address = l.address ?? '*';
+  return [l.kind, l.user ?? '-', address, new Date(l.lockedAt).toISOString(), new Date(l.until).toISOString(), l.reason].join('\t');
+}
+
+function listLocks(file: string): number {
+  return withConfigDatabase(file, (db) => {
+    for (const l of new AuthLockStore(db).active(Date.now())) out(describeLock(l));
+    return 0;
+  });
+}
+
+/**
+ * Ends locks in the shared database; the running server reads the lock back before it refuses a
+ * request, so it takes effect there at once. Each clear is logged (stderr) as a security event.
+ */
+function clearLocksCommand(file: string, selector: LockSelector): number {
+  return withConfigDatabase(file, (db) => {
+    const logger = createLogger('info', pino.destination({ dest: 2, sync: true }));
+    const removed = clearLocks(new AuthLockStore(db), selector, logger, 'cli');
+    if (removed.length === 0) {
+      process.stderr.write('no lock matched\n');
+      return 1;
+    }
+    for (const l of removed) out(`cleared\t${describeLock(l)}`);
+    return 0;
+  });
+}
+
+function lockSelector(args: string[]): LockSelector | undefined {
+  const [what, a, b] = args;
+  if (what === 'all' && args.length === 1) return { kind: 'all' };
+  if (what === 'address' && a !== undefined && args.length === 2) return { kind: 'address', address: a };
+  if (what === 'user' && a !== undefined && args.length <= 3) return { kind: 'user', user: a, address: b === '*' ? null : b };
+  return undefined;
+}
+
 function removeExtensionCommand(file: string, number: string, force: boolean): number {
   const result = removeExtension(file, number, force);
   if (!result.ok) {
@@ -352,6 +398,18 @@ async function main(argv: string[]): Promise<void> {
     const [, action, number] = positionals;
     if (action !== 'remove' || !number || positionals.length !== 3 || !values.config) fail(USAGE);
     process.exitCode = removeExtensionCommand(values.config, number, values.force === true);
+    return;
+  }
+  if (positionals[0] === 'locks') {
+    const [, action, ...rest] = positionals;
+    if (!values.config) fail(USAGE);
+    if (action === 'list' && rest.length === 0) {
+      process.exitCode = listLocks(values.config);
+      return;
+    }
+    const selector = action === 'clear' ? lockSelector(rest) : undefined;
+    if (!selector) fail(USAGE);
+    process.exitCode = clearLocksCommand(values.config, selector);
     return;
   }
   if (positionals[0] === 'registrations') {

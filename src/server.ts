@@ -1,16 +1,17 @@
 // Assembles a running hibiki: SIP stack, store, registrar, security, config reload.
 import { resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
 import { ConfigWatcher } from './config/watch.js';
-import { SipStack } from './sip/stack.js';
-import { DigestServer } from './sip/digest.js';
+import { SipStack, type ProtectionSettings } from './sip/stack.js';
+import { AddressSet } from './sip/address-set.js';
+import { DigestServer, type DigestSettings } from './sip/digest.js';
 import type { ListenPoint } from './sip/transport/types.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
 import { AuthGuard } from './pbx/auth-guard.js';
+import { AuthLockStore } from './store/auth-lock-store.js';
 import { RequestAuthenticator } from './pbx/authenticator.js';
 import { Directory } from './pbx/directory.js';
 import { Registrar } from './pbx/registrar.js';
@@ -20,8 +21,11 @@ import { TrunkManager } from './pbx/trunks.js';
 import { CallCore } from './pbx/core.js';
 import type { CallRegistry } from './pbx/calls.js';
 import type { Call, CallOutcome } from './pbx/call.js';
-import { buildCdr } from './pbx/cdr.js';
 import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-store.js';
+import { callCdrs } from './pbx/call-cdr.js';
+import { CallJournal } from './pbx/call-journal.js';
+import { prepareRecovery, type RecoverySummary } from './pbx/crash-recovery.js';
+import { ActiveCallStore } from './store/active-call-store.js';
 import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
 import { BlindTransfer } from './features/transfer.js';
@@ -76,18 +80,31 @@ export class HibikiServer {
   readonly forwarding: ForwardingService;
   readonly screening: Screening;
   readonly clock: Clock;
+  /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
+  readonly activeCalls: ActiveCallStore;
+  private readonly journal: CallJournal;
+  /** Settles when the BYEs of the calls a crash cut have their answers (a resolved empty summary when there were none). */
+  recovery: Promise<RecoverySummary> | undefined;
   private purge: RetentionPurge | undefined;
   private readonly authenticator: RequestAuthenticator;
-  private readonly digestSecret = randomBytes(32);
+  /**
+   * One digest server for the life of the process: a reload reconfigures it, keeping the nonce counts
+   * already used (a new one would accept every captured credential of the last nonce lifetime again).
+   * Its secret is random per process, so a restart invalidates every earlier nonce.
+   */
+  private readonly digest: DigestServer;
   private watcher: ConfigWatcher | undefined;
   private config: HibikiConfig;
   private stopped = false;
+  /** security.trustedAddresses: sources the rate limit never blocks (trunks are trusted too). */
+  private trusted: AddressSet;
 
   constructor(private readonly opts: ServerOptions) {
     const config = opts.config;
     this.config = config;
     this.logger = opts.logger;
     this.clock = opts.clock ?? realClock;
+    this.trusted = AddressSet.parse(config.security.trustedAddresses);
     this.stack = new SipStack({
       clock: this.clock,
       listen: config.listen.map((l) => toListenPoint(l)),
@@ -97,22 +114,37 @@ export class HibikiServer {
       limits: {
         maxMessageBytes: config.sip.maxMessageBytes,
         idleTimeoutMs: config.sip.tcpIdleTimeout * 1000,
+        unprovenIdleTimeoutMs: config.sip.tcpUnprovenIdleTimeout * 1000,
+        messageTimeoutMs: config.sip.tcpMessageTimeout * 1000,
+        handshakeTimeoutMs: config.sip.tcpHandshakeTimeout * 1000,
         maxConnections: config.sip.maxConnections,
+        maxConnectionsPerAddress: config.sip.maxConnectionsPerAddress,
+        securityReportIntervalMs: config.sip.connectionReportInterval * 1000,
       },
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
       // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.
-      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE },
+      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE, maxSessionExpires: config.calls.maxSessionExpires },
+      protection: { ...protectionOf(config), trusted: (address) => this.trusted.has(address) || this.trunks.matchInbound(address) !== undefined },
     });
     this.db = openDatabase(resolve(config.data.dir));
     this.registrations = new RegistrationStore(this.db);
     this.directory = new Directory(config);
-    this.guard = new AuthGuard(config.auth, this.logger);
-    this.authenticator = new RequestAuthenticator(this.digestFor(config), this.guard, this.directory, this.logger, config.auth.realm);
+    this.guard = new AuthGuard({
+      store: new AuthLockStore(this.db),
+      limits: config.auth,
+      logger: this.logger,
+      clock: this.stack.clock,
+      isRegisteredDevice: (user, address, transport) => this.registrar.isRegisteredFrom(user, address, transport),
+    });
+    this.digest = new DigestServer(digestSettings(config));
+    this.authenticator = new RequestAuthenticator(this.digest, this.guard, this.directory, this.logger);
     this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
     this.qualifier = new Qualifier(this.stack, this.registrations, config.registrar, this.logger, config.tenant.domain);
     this.router = new Router(config);
     this.trunks = new TrunkManager(this.stack, this.logger);
     this.cdr = new CdrStore(this.db);
+    this.activeCalls = new ActiveCallStore(this.db);
+    this.journal = new CallJournal({ store: this.activeCalls, clock: this.stack.clock, logger: this.logger });
     this.media = new BuiltinMediaEngine({
       address: config.media.address ?? mediaAddress(this.stack, config),
       bindAddress: config.media.bindAddress,
@@ -141,6 +173,8 @@ export class HibikiServer {
       // Read at the start of each call: a call keeps the plan it started with (F-RELOAD).
       config: () => this.config,
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
+      // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
+      onBridged: (call) => this.journal.record(call),
     });
     this.calls = this.core.calls;
     const configNow = () => this.config;
@@ -164,59 +198,16 @@ export class HibikiServer {
     for (const f of features) this.core.use(f);
   }
 
-  /** F-CDR: one row per call, written when it ends. */
+  /** F-CDR: the call's rows, written when it ends, in one transaction with the removal of its journal row. */
   private writeCdr(call: Call, o: CallOutcome): void {
     try {
-      // F-FWD: every forwarding hop before the last destination has its own row, in the call's linked id.
-      for (const hop of o.hops) {
-        this.cdr.insert(
-          buildCdr({
-            callId: call.callId,
-            linkedId: call.linkedId,
-            startedAt: hop.startedAt,
-            endedAt: hop.endedAt,
-            direction: o.direction,
-            callerNumber: o.caller.number,
-            callerName: o.caller.name,
-            dialedNumber: o.dialled,
-            calleeNumber: hop.callee.number,
-            hangupBy: 'system',
-            sipStatus: hop.sipStatus,
-            q850Cause: hop.q850,
-            cancelled: false,
-            hangupReason: hop.reason,
-            trunk: o.trunk,
-            feature: hop.feature,
-            forwardedFrom: hop.forwardedFrom,
-          }),
-        );
-      }
-      this.cdr.insert(
-        buildCdr({
-          callId: call.callId,
-          linkedId: call.linkedId,
-          startedAt: o.startedAt,
-          answeredAt: o.answeredAt,
-          endedAt: o.endedAt,
-          direction: o.direction,
-          callerNumber: o.caller.number,
-          callerName: o.caller.name,
-          dialedNumber: o.dialled,
-          calleeNumber: o.callee.number,
-          answeredBy: o.answeredBy,
-          hangupBy: o.hangupBy,
-          sipStatus: o.sipStatus,
-          q850Cause: o.q850,
-          cancelled: o.disposition === 'cancelled',
-          hangupReason: o.reason,
-          trunk: o.trunk,
-          feature: o.feature,
-          transferredBy: o.transferredBy,
-          forwardedFrom: o.forwardedFrom,
-        }),
-      );
+      this.activeCalls.transaction(() => {
+        this.cdr.insertMany(callCdrs(call, o));
+        this.journal.forget(call);
+      });
     } catch (err) {
       call.log.error({ err }, 'CDR not written');
+      this.journal.forget(call);
     }
   }
 
@@ -235,7 +226,14 @@ export class HibikiServer {
     const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
     if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
     await this.media.start();
+    // Locks from the store are in force before the first request can arrive.
+    this.guard.start();
+    // Crash recovery: the dialogs of calls cut by a crash exist before the stack listens (a phone's BYE
+    // gets 200), and are ended before any call is taken; their BYEs' answers are not waited for.
+    const recovery = await prepareRecovery({ stack: this.stack, store: this.activeCalls, cdr: this.cdr, logger: this.logger });
     await this.stack.start();
+    this.recovery = recovery.run();
+    this.journal.startHeartbeat(() => this.config.cdr.heartbeatInterval);
     this.registrar.start();
     this.qualifier.start();
     this.core.start();
@@ -273,11 +271,14 @@ export class HibikiServer {
     this.forwarding.applyConfig(next);
     this.directory.load(next);
     this.guard.updateLimits(next.auth);
-    this.authenticator.update(this.digestFor(next), next.auth.realm);
+    this.digest.reconfigure(digestSettings(next));
+    this.stack.userAgent = next.sip.userAgent;
+    this.trusted = AddressSet.parse(next.security.trustedAddresses);
+    this.stack.updateProtection(protectionOf(next));
     this.registrar.updateSettings(next.registrar);
     this.qualifier.updateSettings(next.registrar);
     this.router.load(next);
-    void this.trunks.load(next);
+    this.trunks.load(next).catch((err: unknown) => this.logger.error({ err }, 'trunks not reloaded'));
     this.logger.level = next.log.level;
     this.dropBindingsOfUnavailableExtensions();
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
@@ -293,20 +294,17 @@ export class HibikiServer {
     }
   }
 
-  private digestFor(config: HibikiConfig): DigestServer {
-    // One secret for the life of the process, so nonces issued before a reload stay valid after it.
-    return new DigestServer({ realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires, secret: this.digestSecret });
-  }
-
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.watcher?.stop();
     this.core.stop();
+    this.journal.stopHeartbeat();
     this.purge?.stop();
     this.trunks.stop();
     this.qualifier.stop();
     this.registrar.stop();
+    this.guard.stop();
     // Let the BYEs of the calls just ended leave before the sockets close.
     await new Promise((r) => setTimeout(r, 50));
     await this.stack.stop();
@@ -318,11 +316,20 @@ export class HibikiServer {
   }
 }
 
+function digestSettings(config: HibikiConfig): DigestSettings {
+  return { realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires };
+}
+
 /** SDP c= address: the stack's advertised address for its first listener. */
 function mediaAddress(stack: SipStack, config: HibikiConfig): string {
   const first = config.listen[0];
   const host = first ? stack.advertisedHost({ transport: first.transport, host: first.host, port: first.port }) : '127.0.0.1';
   return host;
+}
+
+/** Issue #14: the stack's flood and overload limits from sip.maxServerTransactions and security. */
+function protectionOf(config: HibikiConfig): ProtectionSettings {
+  return { maxServerTransactions: config.sip.maxServerTransactions, rateLimit: config.security.rateLimit, overload: config.security.overload };
 }
 
 function toListenPoint(l: HibikiConfig['listen'][number]): ListenPoint {

@@ -129,10 +129,30 @@ const sipSchema = z
     t1: int(500, 1, 60_000, 'RFC 3261 T1, RTT estimate (ms).'),
     t2: int(4000, 1, 600_000, 'RFC 3261 T2, maximum retransmit interval for non-INVITE requests and INVITE responses (ms).'),
     t4: int(5000, 0, 600_000, 'RFC 3261 T4, maximum time a message stays in the network (ms).'),
-    userAgent: z.string().min(1).default('hibiki').describe('Value of User-Agent and Server headers.'),
+    userAgent: z
+      .string()
+      .max(200)
+      // A line break would end the header and let the value inject others.
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs)')
+      .default('hibiki')
+      .describe(
+        'Value of the Server header of every response and the User-Agent header of every request hibiki sends. The default names no version, so as not to tell scanners which fixes are missing; an empty string leaves both headers out.',
+      ),
     maxMessageBytes: int(65535, 1024, 1_048_576, 'Largest SIP message accepted; larger ones are dropped (UDP) or answered 513 (stream).'),
-    tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds after which an idle TCP/TLS/WS connection is closed.'),
-    maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections.'),
+    // Stream (TCP/TLS/WS/WSS) connection bounds: one peer must not be able to take every slot.
+    tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds without traffic after which a TCP/TLS/WS connection that has carried a registration or a dialog (or that hibiki opened) is closed. Never while a registration, dialog or ringing INVITE still uses it.'),
+    tcpUnprovenIdleTimeout: int(30, 1, 86_400, 'Seconds without a SIP message after which a TCP/TLS/WS connection that has not yet carried a registration or a dialog is closed (keep-alives do not count). A phone registers within a second of connecting.'),
+    tcpMessageTimeout: int(20, 1, 3600, 'Seconds in which a whole SIP message must arrive on a TCP/TLS/WS connection once its first byte has; otherwise the connection is closed (slow-send defence). Keep-alive CRLFs do not start it.'),
+    tcpHandshakeTimeout: int(10, 1, 3600, 'Seconds from accept in which a TLS handshake, a WebSocket upgrade, or both (WSS) must complete; otherwise the connection is closed.'),
+    maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections, counted from accept (handshakes in progress included); further ones are reset.'),
+    maxConnectionsPerAddress: int(500, 1, 1_000_000, 'Maximum simultaneous inbound TCP/TLS/WS connections from one IPv4 address or one IPv6 /64; further ones are reset at once. A device holds one (briefly two while reconnecting), so an office of a few hundred phones behind one NAT address fits, while one address can hold at most 5% of the default maxConnections.'),
+    connectionReportInterval: int(60, 1, 86_400, 'Seconds over which refused connections and connections cut by tcpMessageTimeout/tcpHandshakeTimeout are summarised in one security log line (the first is logged at once; each is logged at debug).'),
+    maxServerTransactions: int(
+      100_000,
+      0,
+      10_000_000,
+      'Server transactions kept in memory at most (a completed one lives 32 s over UDP, ≈ 2.5 KB each). Beyond it new out-of-dialog requests get a stateless 503 with Retry-After until the table is back under 90 %; in-dialog requests and CANCELs for calls in progress are still served. 0 = no limit.',
+    ),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -176,14 +196,65 @@ const authSchema = z
         'Digest algorithms offered (RFC 8760), one challenge each, in this order. Default MD5 only: sipp 3.6 cannot answer a 401 with two challenges, SIP.js 0.21 reads only the last one and knows only MD5, and baresip 1.0 gives up on any 401 that contains a SHA-256 challenge. Use [SHA-256, MD5] or [SHA-256] when every device supports SHA-256.',
       ),
     nonceExpires: int(300, 10, 86_400, 'Seconds a nonce stays valid; older ones are rechallenged with stale=true.'),
-    lockoutAttempts: int(3, 0, 1000, 'Consecutive failed attempts that lock a username; 0 turns username lockout off.'),
-    lockoutMinutes: int(60, 1, 525_600, 'How long a locked username stays locked (min).'),
+    lockoutAttempts: int(
+      3,
+      0,
+      1000,
+      'Failed attempts for one username from one source address that lock that username for that address only (counted until a success from there, or lockoutMinutes without a failure); 0 turns this lock off.',
+    ),
+    lockoutMinutes: int(60, 1, 525_600, 'How long a locked username stays locked (min); also how long failed attempts are remembered.'),
+    lockoutAddresses: int(
+      3,
+      0,
+      1000,
+      'Different source addresses with failed attempts for one username (each remembered lockoutMinutes) that lock that username for every address; 0 never locks a username everywhere. No username lock refuses a device with a live registration from the same address and transport.',
+    ),
     ipFailures: int(20, 0, 100_000, 'Failures from one source IP within ipWindowSeconds that block it; 0 turns IP blocking off.'),
     ipWindowSeconds: int(60, 1, 86_400, 'Window over which failures per source IP are counted (s).'),
     ipBlockMinutes: int(60, 1, 525_600, 'How long a blocked source IP stays blocked (min).'),
   })
   .strict()
   .describe('Digest authentication and lockout (F-AUTH).');
+
+/** An IP address or a CIDR block (192.0.2.0/24, 2001:db8::/32). */
+function isAddressOrBlock(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+}
+
+// Issue #14: flood and overload protection. Defaults sized for a site of ~100 phones behind one NAT
+// address (README, "Flood and overload protection").
+const securitySchema = z
+  .object({
+    trustedAddresses: z
+      .array(z.string().refine(isAddressOrBlock, 'must be an IP address or a CIDR block such as 192.0.2.0/24'))
+      .default([])
+      .describe('Sources never rate-limited: IP addresses or CIDR blocks (an office NAT address, a monitoring host). Trunk addresses are always trusted.'),
+    rateLimit: z
+      .object({
+        windowSeconds: int(10, 1, 3600, 'Window over which requests are counted per source address (IPv6: per /64).'),
+        maxRequests: int(3000, 0, 10_000_000, 'Requests one source may send in a window; more blocks it, and everything it sends is then dropped unanswered (a closed connection for TCP/TLS/WS). 0 turns the limit off.'),
+        blockSeconds: int(60, 1, 86_400, 'How long a blocked source stays blocked after its last window over the limit (s).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Per-source request-rate limit with a block (like Kamailio pike). Responses are not counted.'),
+    overload: z
+      .object({
+        sampleMs: int(250, 50, 10_000, 'How often load is sampled and the share of refused requests adjusted (ms).'),
+        maxLoopUtilization: int(90, 0, 100, 'Event-loop utilization (%) above which new out-of-dialog INVITEs and REGISTERs start to be refused; 0 ignores it.'),
+        maxLoopDelayMs: int(50, 0, 60_000, 'Mean event-loop delay (ms) above which they start to be refused; 0 ignores it.'),
+        maxPendingInvites: int(2000, 0, 1_000_000, 'INVITEs still waiting for their final response above which they start to be refused; 0 ignores it.'),
+        retryAfterSeconds: int(5, 1, 3600, 'Retry-After of a 503 for overload or the transaction limit; a random 0–50 % is added so refused phones do not return together.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Overload shedding: new out-of-dialog INVITEs and REGISTERs are refused with a stateless 503 in the share needed to keep load under the limits, or dropped unanswered while refusing alone is not enough. In-dialog requests and ACKs are never shed.'),
+  })
+  .strict()
+  .describe('Flood and overload protection (issue #14).');
 
 const logSchema = z
   .object({
@@ -236,10 +307,26 @@ const callsSchema = z
     ringTimeout: int(60, 5, 360, 'Default seconds a called extension rings before the call fails as no answer (Q.850 19); an extension may set its own.'),
     sessionExpires: int(1800, 90, 86_400, 'RFC 4028 session interval (s) requested on each leg; refreshes keep calls alive through proxies.'),
     minSE: int(90, 90, 86_400, 'RFC 4028 Min-SE (s): shorter session intervals are answered 422.'),
+    maxSessionExpires: int(
+      10_800,
+      90,
+      86_400,
+      'Longest RFC 4028 session interval (s) hibiki runs, whatever a peer asks for: a larger Session-Expires or Min-SE from a peer is lowered to it (when it comes in a 2xx, hibiki then refreshes the session itself).',
+    ),
     maxForwards: int(70, 1, 255, 'Max-Forwards put on calls hibiki originates; an incoming call with Max-Forwards 0 gets 483.'),
     transferRingTimeout: int(30, 5, 300, 'Seconds a transfer target rings before the call goes back to the transferor (recall).'),
   })
   .strict()
+  .superRefine(
+    (c, ctx) => {
+      if (c.sessionExpires < c.minSE) ctx.addIssue({ code: 'custom', path: ['sessionExpires'], message: `sessionExpires (${c.sessionExpires}) must not be less than minSE (${c.minSE})` });
+      if (c.maxSessionExpires < c.sessionExpires) {
+        ctx.addIssue({ code: 'custom', path: ['maxSessionExpires'], message: `maxSessionExpires (${c.maxSessionExpires}) must not be less than sessionExpires (${c.sessionExpires})` });
+      }
+    },
+    // A value already out of its own range is reported once, not again against its neighbours.
+    { when: (payload) => payload.issues.length === 0 },
+  )
   .describe('Call handling defaults.');
 
 const inCallCode = (def: string, text: string) => z.string().default(def).describe(text);
@@ -305,6 +392,12 @@ const promptsSchema = z
 const cdrSchema = z
   .object({
     retentionDays: int(92, 1, 36_500, 'Call-detail records older than this are purged daily.'),
+    heartbeatInterval: int(
+      10,
+      1,
+      3600,
+      'Seconds between the "server alive" timestamps written to the database. After a crash, the calls that were up are recorded as ended at the last one, so their billsec falls short by at most this much.',
+    ),
   })
   .strict()
   .describe('Call-detail records (F-CDR).');
@@ -438,6 +531,7 @@ export const configObjectSchema = z
     sip: sipSchema.prefault({}),
     registrar: registrarSchema.prefault({}),
     auth: authSchema.prefault({}),
+    security: securitySchema.prefault({}),
     log: logSchema.prefault({}),
     reload: reloadSchema.prefault({}),
     extensions: extensionListSchema,

@@ -74,7 +74,7 @@ export class ConfigWatcher {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.watchFile();
-      void this.reloadFromDisk();
+      this.reloadFromDisk().catch((err: unknown) => this.logger.error({ file: this.file, err }, 'configuration reload failed'));
     }, this.debounceMs);
     this.timer.unref();
   }

@@ -13,6 +13,7 @@ import type { CallApi, Feature, FeatureRegistry, InCallContext } from '../pbx/ap
 import type { Leg, LegEnd, LegOwner } from '../pbx/leg.js';
 import { FeatureCodeMatcher } from '../pbx/keypad.js';
 import { promptLanguage } from '../pbx/extension-audio.js';
+import { endCallOnFailure } from '../pbx/failures.js';
 import { enterTarget, hangUpCall } from './target-entry.js';
 
 export interface AttendedTransferDeps {
@@ -63,7 +64,7 @@ export class AttendedTransfer implements Feature {
   private collectTarget(ctx: InCallContext): void {
     enterTarget(this.deps, ctx, {
       onTarget: ({ number, moh }) => {
-        this.consult(ctx, number, moh).catch((err: unknown) => ctx.session.log.error({ err }, 'consultation failed'));
+        this.consult(ctx, number, moh).catch(endCallOnFailure(ctx.session, 'attended transfer failed'));
       },
     });
   }

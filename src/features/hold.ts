@@ -9,7 +9,8 @@ import type { Leg } from '../pbx/leg.js';
 import { mohFiles } from '../pbx/extension-audio.js';
 
 export class HoldMusic implements Feature {
-  private playing = new Map<Leg, PlayHandle>();
+  /** Music playing to a held leg, and the listener that stops it when the call ends. */
+  private playing = new Map<Leg, { music: PlayHandle; off: () => void }>();
 
   constructor(
     private readonly prompts: PromptCatalogue,
@@ -23,14 +24,21 @@ export class HoldMusic implements Feature {
   private hold({ session, leg: holder, other: held }: InCallContext): void {
     const files = mohFiles(this.config(), this.prompts, holder.extension);
     if (files.length === 0) return;
-    this.playing.get(held)?.stop();
-    this.playing.set(held, session.play(held, files, { loop: true }));
-    session.call.once('ended', () => this.release(held));
+    this.release(held);
+    // One listener per hold, removed again on resume: a call held and resumed many times must not pile
+    // up 'ended' listeners (MaxListenersExceededWarning after ten).
+    const call = session.call;
+    const onEnded = (): void => this.release(held);
+    call.once('ended', onEnded);
+    this.playing.set(held, { music: session.play(held, files, { loop: true }), off: () => call.off('ended', onEnded) });
   }
 
   /** Stop the music a held leg hears (resumed, or connected elsewhere by a transfer). */
   release(held: Leg): void {
-    this.playing.get(held)?.stop();
+    const entry = this.playing.get(held);
+    if (!entry) return;
     this.playing.delete(held);
+    entry.off();
+    entry.music.stop();
   }
 }

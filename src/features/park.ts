@@ -11,6 +11,7 @@ import type { Clock, TimerHandle } from '../sip/clock.js';
 import type { CallApi, CallApplication, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
 import type { Leg, LegHandle } from '../pbx/leg.js';
 import { mohFiles, promptLanguage } from '../pbx/extension-audio.js';
+import { endCallOnFailure } from '../pbx/failures.js';
 
 interface ParkedCall {
   slot: string;
@@ -130,7 +131,7 @@ export class ParkLot implements Feature, CallApplication<string> {
       since: this.deps.clock.now(),
       moh: session.play(other, mohFiles(this.deps.config(), prompts, parkedBy), { loop: true }),
       timer: this.deps.clock.setTimer(this.deps.config().park.timeout * 1000, () => {
-        this.comeback(slot).catch((err: unknown) => call.log.error({ err }, 'park comeback failed'));
+        this.comeback(slot).catch(endCallOnFailure(session, 'park comeback failed'));
       }),
       retrieving: false,
     };

@@ -42,6 +42,10 @@ export function enterTarget(deps: TargetEntryDeps, ctx: InCallContext, handlers:
   const config = deps.config();
   let collector: TargetCollector | undefined;
   let moh: PlayHandle | undefined;
+  // Stop collecting if the call ends meanwhile; the listener goes when entry ends (one per attempt, not more).
+  const call = session.call;
+  const onCallEnded = (): void => collector?.dispose();
+  call.once('ended', onCallEnded);
   const owner: LegOwner = {
     label: 'transfer target entry',
     ended: (leg, end) => {
@@ -57,6 +61,7 @@ export function enterTarget(deps: TargetEntryDeps, ctx: InCallContext, handlers:
   const mineO = other.take(owner);
   moh = session.play(other, mohFiles(config, deps.prompts, transferor.extension), { loop: true });
   const backToCall = (prompt?: 'not-available' | 'invalid-code') => {
+    call.off('ended', onCallEnded);
     const rejoin = () => {
       moh?.stop();
       mineT.release();
@@ -78,10 +83,10 @@ export function enterTarget(deps: TargetEntryDeps, ctx: InCallContext, handlers:
           backToCall('not-available');
           return;
         }
+        call.off('ended', onCallEnded);
         handlers.onTarget({ number, moh, transferor: mineT, other: mineO });
       },
       onCancel: (reason) => backToCall(reason === 'tooLong' ? 'invalid-code' : undefined),
     },
   });
-  session.call.once('ended', () => collector?.dispose());
 }

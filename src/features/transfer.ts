@@ -15,6 +15,7 @@ import { isSipUri, isTelUri } from '../sip/uri.js';
 import type { CallApi, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
 import type { Leg, LegHandle, LegOwner } from '../pbx/leg.js';
 import { mohFiles } from '../pbx/extension-audio.js';
+import { endCallOnFailure } from '../pbx/failures.js';
 import { enterTarget, hangUpCall } from './target-entry.js';
 
 export interface TransferDeps {
@@ -52,7 +53,7 @@ export class BlindTransfer implements Feature {
           park.park(ctx.session, transferor, other);
           return;
         }
-        this.transfer(ctx, transferor, other, number, moh).catch((err: unknown) => ctx.session.log.error({ err }, 'blind transfer failed'));
+        this.transfer(ctx, transferor, other, number, moh).catch(endCallOnFailure(ctx.session, 'blind transfer failed'));
       },
     });
   }
@@ -100,7 +101,7 @@ export class BlindTransfer implements Feature {
     const transferor = leg.take(owner);
     const held = other.take(owner);
     const moh = session.play(other, mohFiles(this.deps.config(), this.deps.prompts, leg.extension), { loop: true });
-    this.transfer(ctx, transferor, held, number, moh, progress).catch((err: unknown) => session.log.error({ err }, 'blind transfer failed'));
+    this.transfer(ctx, transferor, held, number, moh, progress).catch(endCallOnFailure(session, 'blind transfer failed'));
   }
 
   /**

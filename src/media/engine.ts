@@ -87,6 +87,11 @@ export interface MediaEngine {
   acceptAnswer(id: EndpointId, answerSdp: string): Promise<NegotiatedMedia>;
   /** Answer a remote offer. Throws MediaError(488) when no G.711 codec is in common. */
   answerOffer(id: EndpointId, offerSdp: string, opts?: OfferOptions): Promise<{ sdp: string; media: NegotiatedMedia }>;
+  /**
+   * Whether answerOffer would accept this offer, without touching the endpoint: throws the MediaError it
+   * would throw (400 malformed, 488 unusable). Lets a B2BUA refuse an offer before relaying it onwards.
+   */
+  checkOffer(id: EndpointId, offerSdp: string): Promise<void>;
   negotiated(id: EndpointId): NegotiatedMedia | undefined;
 
   /** Audio both ways between two endpoints (payload types remapped, SSRC/seq/ts continuous per leg). */

@@ -14,6 +14,7 @@ import type { LegControl } from './leg-control.js';
 import type { DialPlan } from './dial-plan.js';
 import { isSdp } from './in-dialog.js';
 import { formatReason, sipToQ850 } from './q850.js';
+import { answerOnFailure } from './failures.js';
 import type { Destination, ExtensionConfig, Origin, ScreenHandler, ScreenVerdict } from './application.js';
 import type { CallSession } from './session.js';
 import type { MediaEngine } from '../media/engine.js';
@@ -157,10 +158,20 @@ export class CallSetup {
     return call;
   }
 
+  /**
+   * Hand the call to its application. Whatever it fails with, nothing is left hanging: the INVITE gets a
+   * final response if it has none, and the call ends (cause 41) if it has not.
+   */
   private async run(call: Call, destination: Destination, origin: Origin, presentation: 'present' | 'withhold'): Promise<void> {
     const session = this.deps.session(call, { origin, presentation });
     const leg = call.legs[0]!;
-    await destination.app.run(session, leg, destination.args);
+    try {
+      await destination.app.run(session, leg, destination.args);
+    } catch (err) {
+      if (leg.invite) answerOnFailure(leg.invite.res, call.log, `${destination.app.name} failed`)(err);
+      else call.log.error({ err }, `${destination.app.name} failed`);
+      if (!call.isFinished) session.hangup('system', 41, `${destination.app.name} failed`);
+    }
   }
 
   /** A call refused before anything rang: answered (after an announcement, when there is one) and still a CDR row (F-CDR). */

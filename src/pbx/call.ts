@@ -71,6 +71,9 @@ export interface CallOutcome extends CallEnd {
   hops: ForwardHop[];
 }
 
+/** What a call knows before it ends: every fact of its CDR but how it ended. */
+export type CallSummary = Omit<CallOutcome, 'endedAt' | 'disposition' | 'hangupBy' | 'q850' | 'sipStatus' | 'reason'>;
+
 export declare interface Call {
   on(event: 'ended', listener: (outcome: CallOutcome | undefined) => void): this;
   once(event: 'ended', listener: (outcome: CallOutcome | undefined) => void): this;
@@ -151,16 +154,11 @@ export class Call extends EventEmitter {
     this.answeredBy = by;
   }
 
-  /** End the call once: free every leg's media, and report the outcome for the CDR. Idempotent. */
-  end(how: CallEnd): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.freeLegs();
-    const full: CallOutcome = {
-      ...how,
+  /** Every fact of the CDR known so far (crash recovery keeps it while the call is up). */
+  summary(): CallSummary {
+    return {
       startedAt: this.startedAt,
       answeredAt: this.answeredAt,
-      endedAt: this.clock.now(),
       direction: this.direction,
       caller: this.caller,
       dialled: this.dialled,
@@ -172,6 +170,14 @@ export class Call extends EventEmitter {
       forwardedFrom: this.forwardedFrom,
       hops: this.hops,
     };
+  }
+
+  /** End the call once: free every leg's media, and report the outcome for the CDR. Idempotent. */
+  end(how: CallEnd): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.freeLegs();
+    const full: CallOutcome = { ...how, ...this.summary(), endedAt: this.clock.now() };
     this.log.info(
       { disposition: full.disposition, q850: full.q850, sipStatus: full.sipStatus, hangupBy: full.hangupBy, billsec: full.answeredAt ? Math.round((full.endedAt - full.answeredAt) / 1000) : 0 },
       'call ended',

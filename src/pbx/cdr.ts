@@ -185,6 +185,11 @@ export interface CallFacts {
   reason?: readonly string[];
   /** The caller gave up (CANCEL, or hung up) before anyone answered. */
   cancelled?: boolean;
+  /**
+   * A disposition hibiki decided itself, over the one worked out from the facts: an answered call that
+   * a crash cut is `failed`.
+   */
+  disposition?: CdrDisposition;
   /** Free text for operators: why hibiki ended or failed the call. */
   hangupReason?: string;
   trunk?: string;
@@ -214,6 +219,7 @@ function effectiveCause(facts: CallFacts, answered: boolean): { cause: number; s
  * cause 19 is hibiki's ring timeout and counts as no answer.
  */
 function dispositionOf(facts: CallFacts, answered: boolean, cause: number, source: CauseSource): CdrDisposition {
+  if (facts.disposition !== undefined) return facts.disposition;
   if (answered) return 'answered';
   if (facts.cancelled) return 'cancelled';
   const status = facts.sipStatus;

@@ -40,6 +40,8 @@ export interface CallCoreDeps {
   config: () => HibikiConfig;
   /** Every call that ends with a CDR row. */
   onCallEnded: (call: Call, outcome: CallOutcome) => void;
+  /** Two legs of a call were connected: at answer, and again on every transfer, pickup or park retrieval. */
+  onBridged?: (call: Call) => void;
 }
 
 class Registry implements FeatureRegistry, InCallFeatures {
@@ -103,6 +105,7 @@ export class CallCore {
       features: this.registry,
       config: deps.config,
       session: (call) => this.session(call),
+      onBridged: deps.onBridged ?? (() => undefined),
     };
     this.setup = new CallSetup({
       stack,

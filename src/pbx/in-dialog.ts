@@ -71,12 +71,17 @@ export class InDialog {
     });
   }
 
-  /** Every failure of an offer's handling ends in a final response: the request is never left unanswered. */
+  /**
+   * Every failure of an offer's handling ends in a final response — a MediaError's own status (488 no
+   * common codec, 400 malformed SDP), else 500 — so the request is never left unanswered; a refused
+   * offer changes nothing (RFC 3264 §8, RFC 3261 §14.2).
+   */
   private guard(leg: Leg, res: ServerResponse, fn: () => Promise<void>): void {
     fn().catch((err: unknown) => {
+      const status = err instanceof MediaError ? err.sipStatus : 500;
       const call = this.deps.registry.callOf(leg);
-      call?.log.warn({ err: (err as Error).message, leg: leg.describe() }, 'in-dialog offer failed');
-      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+      call?.log.warn({ err: (err as Error).message, leg: leg.describe(), status }, 'in-dialog offer refused');
+      if (!res.finalResponseSent) res.send(status, undefined, { headers: offerRefusalHeaders(status) });
     });
   }
 
@@ -98,6 +103,9 @@ export class InDialog {
       return;
     }
     const offer = req.body.toString('utf8');
+    // An offer we cannot answer is refused before anything is answered or relayed to the other party,
+    // so neither leg's session changes.
+    await media.checkOffer(endpoint, offer);
     const direction = sdpDirection(offer);
     const to = from.peer;
     // A session refresh (RFC 4028) or a repeated offer changes nothing: the other leg is not disturbed.
@@ -127,4 +135,11 @@ export class InDialog {
     answer((await media.answerOffer(endpoint, offer)).sdp);
     call.log.info({ from: from.describe(), direction }, 'session modified');
   }
+}
+
+/** RFC 3261 §20.43: a Warning saying why an offer was refused (305: no media format in common). */
+function offerRefusalHeaders(status: number): Record<string, string> {
+  if (status === 488) return { warning: '305 hibiki "Incompatible media format"' };
+  if (status === 400) return { warning: '399 hibiki "Malformed session description"' };
+  return {};
 }

@@ -7,6 +7,7 @@ import { MediaError, type EndpointId, type MediaEngine } from '../media/engine.j
 import type { CallRegistry } from './calls.js';
 import type { InDialog } from './in-dialog.js';
 import type { Leg } from './leg.js';
+import { formatReason } from './q850.js';
 
 /** Why a leg's media could not be set up, as the SIP status and Q.850 cause to answer with. */
 export interface MediaFailure {
@@ -84,10 +85,18 @@ export class LegMedia {
     const prepared = await this.prepare(leg);
     if (invite.res.finalResponseSent || leg.ended) return { ok: false, gone: true };
     if (!prepared.ok) {
-      invite.res.send(prepared.status, undefined, { headers: { reason: `Q.850;cause=${prepared.cause}` } });
+      invite.res.send(prepared.status, undefined, { headers: { reason: formatReason(prepared.cause) } });
       return prepared;
     }
-    leg.markAnswered(this.stack.createUAS(invite.req, invite.res, { localSdp: leg.localSdp }));
+    let dialog;
+    try {
+      dialog = this.stack.createUAS(invite.req, invite.res, { localSdp: leg.localSdp });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, callId: invite.req.callId }, 'INVITE not answered');
+      if (!invite.res.finalResponseSent) invite.res.send(500, undefined, { headers: { reason: formatReason(41) } });
+      return { ok: false, status: 500, cause: 41, reason: (err as Error).message };
+    }
+    leg.markAnswered(dialog);
     this.inDialog.wire(leg);
     return { ok: true };
   }

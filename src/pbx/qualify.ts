@@ -70,6 +70,8 @@ export class Qualifier {
         (res) => this.record(b, res.status !== 408 && res.status !== 503),
         () => this.record(b, false),
       )
+      // The answer may come after the store has closed (shutdown): the probe is simply lost.
+      .catch((err: unknown) => this.logger.warn({ err, aor: b.aor, contact: b.contact }, 'qualify result not recorded'))
       .finally(() => this.inFlight.delete(key));
   }
 

@@ -1,11 +1,12 @@
 // RFC 3261 §10.3 registrar (F-REG, F-DEVICE): digest-authenticated bindings of extensions to contacts,
 // persisted in SQLite, expired on time, reachable at the address and flow they registered from.
 import type { Logger } from 'pino';
-import type { SipRequest } from '../sip/message.js';
+import type { SipRequest, TransportName } from '../sip/message.js';
 import type { ServerResponse, SipStack } from '../sip/stack.js';
 import type { NameAddr } from '../sip/address.js';
 import { formatUri, isSipUri } from '../sip/uri.js';
 import type { SendTarget } from '../sip/transport/types.js';
+import { ConnectionHolds } from '../sip/transport/connection-holds.js';
 import type { Binding, RegistrationStore } from '../store/registrations.js';
 import type { RequestAuthenticator } from './authenticator.js';
 import type { Directory } from './directory.js';
@@ -23,6 +24,11 @@ export type RegistrationEvent =
 export class Registrar {
   private listeners: Array<(e: RegistrationEvent) => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  /**
+   * RFC 5626/5923 connection reuse: a device registered over TCP/TLS/WS is reached over that
+   * connection, so each binding keeps its connection open for as long as the binding lives.
+   */
+  private readonly flows: ConnectionHolds<string>;
 
   constructor(
     private readonly stack: SipStack,
@@ -32,7 +38,13 @@ export class Registrar {
     private settings: RegistrarSettings,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.flows = new ConnectionHolds(stack.transport, 'registration');
+    this.onEvent((e) => {
+      if (e.type === 'registered') this.flows.set(bindingKey(e.binding), e.binding.connectionId);
+      else this.flows.delete(bindingKey(e.binding));
+    });
+  }
 
   updateSettings(settings: RegistrarSettings): void {
     this.settings = settings;
@@ -57,11 +69,21 @@ export class Registrar {
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.flows.clear();
   }
 
   /** Live contacts of an extension with the target that reaches each one (its registered flow). */
   contacts(aor: string): Array<{ binding: Binding; target: SendTarget }> {
     return this.store.list(aor).map((binding) => ({ binding, target: bindingTarget(binding) }));
+  }
+
+  /**
+   * True when `aor` has a live binding registered from this source address over this transport: the
+   * "registered device" a username lock never refuses (F-AUTH). The port is not compared: NAT mappings
+   * and TCP connections change it while the device stays the same.
+   */
+  isRegisteredFrom(aor: string, address: string, transport: TransportName): boolean {
+    return this.store.list(aor).some((b) => b.sourceAddress === address && b.transport === transport);
   }
 
   /** Drop every binding of an extension (e.g. it was suspended or deleted by a reload). */
@@ -175,7 +197,11 @@ export class Registrar {
         }
         continue;
       }
-      if (existing && existing.contact !== key) this.store.remove(aor, existing.contact);
+      if (existing && existing.contact !== key) {
+        // Same instance, new Contact: the old binding goes without an event of its own.
+        this.store.remove(aor, existing.contact);
+        this.flows.delete(bindingKey(existing));
+      }
       const binding: Binding = {
         aor,
         contact: key,
@@ -244,6 +270,10 @@ function httpDate(now: number): string {
     dateText = new Date(second * 1000).toUTCString();
   }
   return dateText;
+}
+
+function bindingKey(b: Binding): string {
+  return `${b.aor}\n${b.contact}`;
 }
 
 /** The flow a registered device is reached over: its source address, over the connection it registered on. */

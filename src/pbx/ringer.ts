@@ -136,7 +136,8 @@ export class Ringer {
           if (err instanceof UacError) this.failed(err.response);
           else {
             req.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');
-            this.failed(this.stack.syntheticResponse(this.stack.buildRequest({ method: 'INVITE', uri: contact.uri }), 503));
+            // Not contact.uri: it may be the very thing that made createUAC fail (an unparsable URI).
+            this.failed(this.stack.syntheticResponse(this.stack.buildRequest({ method: 'INVITE', uri: 'sip:invalid@invalid' }), 503));
           }
         },
       );

@@ -53,6 +53,8 @@ export interface CoreServices {
   features: InCallFeatures;
   config(): HibikiConfig;
   session(call: Call): CallSession;
+  /** Told after two legs of a call were connected (crash recovery keeps the legs that are up). */
+  onBridged(call: Call): void;
 }
 
 const SILENT: PlayHandle = { stop() {}, done: Promise.resolve('stopped') };
@@ -245,6 +247,11 @@ export class CallSession implements CallApi {
   bridge(a: LegHandle, b: LegHandle, opts: { ended?: LegOwner['ended'] } = {}): void {
     const { media, clock, features } = this.core;
     new Bridge(this, { media, clock, features, config: this.config(), ended: opts.ended }).connect(a, b);
+    try {
+      this.core.onBridged(this.call);
+    } catch (err) {
+      this.log.error({ err }, 'bridged-call listener failed');
+    }
   }
 
   drop(h: LegHandle | Leg, cause = 16): void {

@@ -10,6 +10,7 @@ import type { SendTarget } from '../sip/transport/types.js';
 import { buildAuthorization } from '../sip/digest.js';
 import { newTag } from '../sip/response-builder.js';
 import { defaultPort } from '../sip/target.js';
+import { timerDelay } from '../sip/clock.js';
 
 export type TrunkConfig = HibikiConfig['trunks'][number];
 
@@ -155,7 +156,7 @@ export class TrunkManager {
         this.logger.warn({ trunk: rt.config.name, err: (err as Error).message }, 'trunk registration error');
         this.retry(rt);
       });
-    }, delayMs);
+    }, timerDelay(delayMs));
     rt.timer.unref();
   }
 
@@ -200,7 +201,11 @@ export class TrunkManager {
       }
     }
     if (res.status >= 200 && res.status < 300) {
-      const granted = grantedExpires(res, contact) ?? t.expires;
+      const offered = grantedExpires(res, contact);
+      // RFC 3261 §10.3: a registrar may shorten the interval asked for, never lengthen it. A longer one (or
+      // a huge one, which would overflow the refresh timer) is taken as what we asked for.
+      if (offered !== undefined && offered > t.expires) this.logger.warn({ trunk: t.name, granted: offered, requested: t.expires }, 'carrier granted more than requested: using the requested interval');
+      const granted = offered === undefined || offered > t.expires ? t.expires : offered;
       rt.state = 'registered';
       rt.failures = 0;
       rt.expiresAt = Date.now() + granted * 1000;

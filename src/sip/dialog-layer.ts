@@ -7,11 +7,13 @@ import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
 import type { SendTarget } from './transport/types.js';
+import { ConnectionHolds } from './transport/connection-holds.js';
 import { responseTarget } from './transaction/response-routing.js';
 import type { ClientTransaction } from './transaction/layer.js';
 import { buildAuthorization } from './digest.js';
 import { ProvisionalAcknowledger, ReliableProvisionalSender, type ReliableSenderOptions } from './reliable-provisional.js';
 import {
+  maxSessionExpires,
   negotiateAsUas,
   parseMinSE,
   parseSessionExpires,
@@ -65,10 +67,14 @@ const UAC_OPTION_TAGS = ['100rel'];
 
 export class DialogLayer {
   private dialogs = new Map<string, Dialog>();
+  /** Each confirmed dialog keeps the connection it was made over open until it ends. */
+  private readonly flows: ConnectionHolds<Dialog>;
   /** UAS early dialogs with reliable provisionals, by Call-ID + our tag: where PRACKs go (RFC 3262 §3). */
   private early = new Map<string, { sender: ReliableProvisionalSender; onPrack: (prack: SipRequest) => void }>();
 
-  constructor(private readonly stack: SipStack) {}
+  constructor(private readonly stack: SipStack) {
+    this.flows = new ConnectionHolds(stack.transport, 'dialog');
+  }
 
   get size(): number {
     return this.dialogs.size;
@@ -82,6 +88,13 @@ export class DialogLayer {
   remove(d: Dialog): void {
     // An early-dialog stand-in (PRACK sender) shares the id of the confirmed dialog: remove only itself.
     if (this.dialogs.get(d.id) === d) this.dialogs.delete(d.id);
+    this.flows.delete(d);
+  }
+
+  /** @internal Track a dialog (also one restored from a snapshot after a restart), holding its connection open. */
+  add(d: Dialog): void {
+    this.dialogs.set(d.id, d);
+    this.flows.set(d, d.flow.connectionId);
   }
 
   stop(): void {
@@ -90,6 +103,7 @@ export class DialogLayer {
       d.stopSessionTimer();
     }
     this.dialogs.clear();
+    this.flows.clear();
     for (const { sender } of this.early.values()) sender.dispose();
     this.early.clear();
   }
@@ -133,6 +147,12 @@ export class DialogLayer {
     return this.dialogs.get(dialogKey(callId, localTag, remoteTag));
   }
 
+  /** Whether an in-dialog request belongs to a dialog, or to an early dialog awaiting PRACKs, that exists. */
+  knows(req: SipRequest): boolean {
+    const localTag = req.toTag ?? '';
+    return this.find(req.callId, localTag, req.fromTag ?? '') !== undefined || this.early.has(earlyKey(req.callId, localTag));
+  }
+
   /** Answer an INVITE with 2xx and return the confirmed dialog (drachtio's createUAS). */
   createUAS(req: SipRequest, res: ServerResponse, opts: UasOptions = {}): Dialog {
     if (!req.source) throw new Error('request has no source');
@@ -163,7 +183,7 @@ export class DialogLayer {
       localSdp: opts.localSdp,
       remoteSdp: req.body.length > 0 ? req.body.toString('utf8') : undefined,
     });
-    this.dialogs.set(d.id, d);
+    this.add(d);
     this.startRetransmit2xx(d, ok, req.cseq?.seq ?? 0);
     // RFC 4028 §9: refresher 'uac' is the caller, i.e. the remote side of this dialog.
     if (st) d.armSessionTimer(st.interval, st.refresher === 'uas' ? 'local' : 'remote');
@@ -233,7 +253,7 @@ export class DialogLayer {
               if (r.status >= 200 && r.status < 300) {
                 dialog = this.uacDialog(invite, r, target, opts.localSdp, cseq);
                 dialog.sendAck(r);
-                const st = cfg ? sessionTimerFromAnswer(r) : undefined;
+                const st = cfg ? sessionTimerFromAnswer(r, maxSessionExpires(cfg)) : undefined;
                 // RFC 4028 §7.4: the 2xx decides; without Session-Expires there is no session timer.
                 if (st) dialog.armSessionTimer(st.interval, st.refresher === 'uac' ? 'local' : 'remote');
                 resolve(dialog);
@@ -253,7 +273,8 @@ export class DialogLayer {
               if (r.status === 422 && !intervalRetried && !cancelled) {
                 const theirMin = parseMinSE(r.get('min-se'));
                 const ours = parseSessionExpires(invite.get('session-expires'));
-                if (theirMin !== undefined && ours && theirMin > ours.interval) {
+                // A peer minimum above the most we run is refused rather than agreed to.
+                if (theirMin !== undefined && ours && theirMin > ours.interval && (!cfg || theirMin <= maxSessionExpires(cfg))) {
                   // RFC 4028 §7.4: retry with Session-Expires and Min-SE raised to the peer's minimum.
                   intervalRetried = true;
                   retry(invite, (again) => {
@@ -308,7 +329,7 @@ export class DialogLayer {
 
   private uacDialog(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined, localSeq?: number): Dialog {
     const d = this.uacDialogObject(req, res, target, localSdp, localSeq);
-    this.dialogs.set(d.id, d);
+    this.add(d);
     return d;
   }
 
@@ -418,7 +439,13 @@ export class DialogLayer {
     }
     const event = IN_DIALOG_EVENTS[req.method];
     if (event && d.listenerCount(event) > 0) {
-      d.emit(event, req, res);
+      try {
+        d.emit(event, req, res);
+      } catch (err) {
+        // A listener that throws must not leave the request unanswered (the UAC would retransmit to Timer F/B).
+        this.stack.logger.error({ err, callId: d.callId, method: req.method }, 'in-dialog request handler failed');
+        if (!res.finalResponseSent) res.send(500);
+      }
       return;
     }
     if (req.method === 'INVITE') {

@@ -12,6 +12,7 @@ import type { TimerHandle } from './clock.js';
 import {
   parseMinSE,
   SESSION_EXPIRED_REASON,
+  maxSessionExpires,
   SessionTimer,
   sessionTimerFromAnswer,
   sessionTimerRequestHeaders,
@@ -211,11 +212,11 @@ export class Dialog extends EventEmitter {
     if (ok) {
       if (sdp !== undefined) this.local.sdp = sdp;
       if (res.body.length > 0) this.remote.sdp = res.body.toString('utf8');
-      if (running) this.applyRefreshAnswer(res, running);
-    } else if (res.status === 422 && running && peerMinSE === undefined) {
-      // RFC 4028 §7.4: retry once with the peer's larger minimum.
+      if (running && cfg) this.applyRefreshAnswer(res, running, maxSessionExpires(cfg));
+    } else if (res.status === 422 && cfg && running && peerMinSE === undefined) {
+      // RFC 4028 §7.4: retry once with the peer's larger minimum — unless it is above the most we run.
       const theirs = parseMinSE(res.get('min-se'));
-      if (theirs !== undefined && theirs > interval) return this.offer(sdp, isRefresh, theirs);
+      if (theirs !== undefined && theirs > interval && theirs <= maxSessionExpires(cfg)) return this.offer(sdp, isRefresh, theirs);
     } else if (isRefresh && (res.status === 408 || res.status === 481) && this.state === 'terminated') {
       // RFC 4028 §10: a refresh answered 408/481 means the session is gone: BYE it (request() already ended the dialog).
       this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) =>
@@ -230,8 +231,8 @@ export class Dialog extends EventEmitter {
   }
 
   /** RFC 4028 §7.4: the 2xx to our refresh sets the next interval and refresher. */
-  private applyRefreshAnswer(res: SipResponse, before: { interval: number; localRefresher: boolean }): void {
-    const st = sessionTimerFromAnswer(res);
+  private applyRefreshAnswer(res: SipResponse, before: { interval: number; localRefresher: boolean }, maxInterval: number): void {
+    const st = sessionTimerFromAnswer(res, maxInterval);
     if (st) this.armSessionTimer(st.interval, st.refresher === 'uac' ? 'local' : 'remote');
     // A peer without timer support never echoes Session-Expires; as refresher we keep refreshing.
     else if (before.localRefresher) this.armSessionTimer(before.interval, 'local');
@@ -290,18 +291,22 @@ export class Dialog extends EventEmitter {
     if (!this.lastAck || this.lastAck.cseq !== cseq) {
       const ack = this.buildRequest({ method: 'ACK' }, cseq);
       this.lastAck = { cseq, ack };
-      void this.nextHop().then(
-        (target) => {
+      // stampVia throws when no listener serves the target's transport: still only "ACK not sent".
+      this.nextHop()
+        .then((target) => {
           this.stack.stampVia(ack, target);
           ack.set('max-forwards', 70);
           this.stack.sendRaw(ack, target);
-        },
-        (err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not sent'),
-      );
+        })
+        .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not sent'));
       return;
     }
     const ack = this.lastAck.ack;
-    if (ack.has('via')) void this.nextHop().then((t) => this.stack.sendRaw(ack, t), () => undefined);
+    if (ack.has('via')) {
+      this.nextHop()
+        .then((t) => this.stack.sendRaw(ack, t))
+        .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not re-sent'));
+    }
   }
 
   /** @internal */

@@ -2,6 +2,7 @@
 // computations. Server side issues self-verifying nonces; client side builds Authorization values.
 import { createHmac, hash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { ownString } from './strings.js';
+import { parseUri, uriEquivalent } from './uri.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -22,6 +23,8 @@ export type DigestVerdict =
   | { result: 'stale'; username: string }
   | { result: 'bad-credentials'; username: string }
   | { result: 'replay'; username: string }
+  /** A correct response computed for another URI than this request's: a credential taken from another request. */
+  | { result: 'uri-mismatch'; username: string; uri: string }
   | { result: 'malformed'; reason: string };
 
 export type DigestVerifyResult = DigestVerdict | { result: 'unknown-user'; username: string };
@@ -177,10 +180,13 @@ function takeRandom(target: Buffer, offset: number, length: number): void {
   randomPoolPos += length;
 }
 
+/** What a reload may change; the secret and the nonce history stay with the server object. */
+export type DigestSettings = Pick<DigestChallengeOptions, 'realm' | 'algorithms' | 'nonceTtlSec'>;
+
 export class DigestServer {
-  private readonly realm: string;
-  private readonly algorithms: DigestAlgorithm[];
-  private readonly ttlMs: number;
+  private realm = '';
+  private algorithms: DigestAlgorithm[] = [];
+  private ttlMs = 0;
   private readonly clock: () => number;
   private readonly secret: Buffer;
   private readonly maxTracked: number;
@@ -192,16 +198,28 @@ export class DigestServer {
   private lastPrune: number;
 
   constructor(opts: DigestChallengeOptions) {
-    if (opts.algorithms.length === 0) throw new Error('DigestServer needs at least one algorithm');
-    this.realm = opts.realm;
-    // Challenges go out in the configured order: deployed UAs differ in which one they answer.
-    this.algorithms = [...new Set(opts.algorithms)];
-    this.ttlMs = opts.nonceTtlSec * 1000;
+    this.reconfigure(opts);
     this.clock = opts.clock ?? Date.now;
     this.secret = opts.secret ?? randomBytes(32);
     this.maxTracked = Math.max(1, opts.maxTrackedNonces ?? 100_000);
     this.opaque = createHmac('sha256', this.secret).update('opaque').digest().subarray(0, 16).toString('base64url');
     this.lastPrune = this.clock();
+  }
+
+  /**
+   * Takes new settings in place. The nonce table is kept: a fresh server would forget which nonce counts
+   * were used, and every captured credential of the last nonce lifetime would be accepted again.
+   */
+  reconfigure(settings: DigestSettings): void {
+    if (settings.algorithms.length === 0) throw new Error('DigestServer needs at least one algorithm');
+    this.realm = settings.realm;
+    // Challenges go out in the configured order: deployed UAs differ in which one they answer.
+    this.algorithms = [...new Set(settings.algorithms)];
+    this.ttlMs = settings.nonceTtlSec * 1000;
+  }
+
+  get currentRealm(): string {
+    return this.realm;
   }
 
   /** One WWW-Authenticate / Proxy-Authenticate value per algorithm, strongest first, sharing one nonce. */
@@ -213,7 +231,11 @@ export class DigestServer {
     );
   }
 
-  verify(header: string, method: string, lookup: (username: string) => { password: string } | undefined): DigestVerifyResult {
+  /**
+   * Checks credentials against the request they came on: its method and its Request-URI (as received),
+   * which the credentials' `uri` must equal (RFC 7616 §3.4.6, RFC 3261 §22.4).
+   */
+  verify(header: string, method: string, requestUri: string, lookup: (username: string) => { password: string } | undefined): DigestVerifyResult {
     const parsed = parseAuthParams(header);
     if (!parsed) return { result: 'malformed', reason: 'unparsable credentials' };
     if (parsed.scheme !== 'digest') return { result: 'malformed', reason: `unsupported scheme ${parsed.scheme}` };
@@ -224,6 +246,7 @@ export class DigestServer {
     }
     const username = p.get('username') as string;
     const nonce = p.get('nonce') as string;
+    const credentialUri = p.get('uri') as string;
     const response = (p.get('response') as string).toLowerCase();
     if (p.get('realm') !== this.realm) return { result: 'malformed', reason: 'wrong realm' };
 
@@ -254,13 +277,16 @@ export class DigestServer {
       realm: this.realm,
       password: user.password,
       method,
-      uri: p.get('uri') as string,
+      uri: credentialUri,
       nonce,
       nc: ncText,
       cnonce,
       qop,
     });
     if (!constantTimeEqual(expected, response)) return { result: 'bad-credentials', username };
+    // Checked once the response is known to be right, so that a mismatch means a real credential moved
+    // to another request (a replay), and before the nonce count is recorded.
+    if (!sameRequestUri(credentialUri, requestUri)) return { result: 'uri-mismatch', username, uri: credentialUri };
 
     // RFC 7616 §3.3: stale only once the response itself has been found correct.
     if (now - issuedAt > this.ttlMs) return { result: 'stale', username };
@@ -323,14 +349,30 @@ export class DigestServer {
     this.tracked.set(ownString(nonce), { issuedAt, lastNc: nc });
   }
 
-  /** Drops expired nonces; they would be answered stale anyway. Runs at most every quarter TTL. */
+  /**
+   * Drops expired nonces; they would be answered stale anyway. Runs at most every quarter TTL. A dropped
+   * nonce counts as evicted: should a reload lengthen the TTL, it is answered stale, not accepted afresh.
+   */
   private prune(now: number): void {
     if (now - this.lastPrune < this.ttlMs / 4) return;
     this.lastPrune = now;
     for (const [nonce, t] of this.tracked) {
-      if (now - t.issuedAt > this.ttlMs) this.tracked.delete(nonce);
+      if (now - t.issuedAt <= this.ttlMs) continue;
+      this.tracked.delete(nonce);
+      if (t.issuedAt > this.evictedUpTo) this.evictedUpTo = t.issuedAt;
     }
   }
+}
+
+/**
+ * The credentials' `uri` names the request's Request-URI: the same text, or an equivalent SIP URI
+ * (RFC 3261 §19.1.4), as some clients re-serialise the URI (case of the host, parameter order).
+ */
+function sameRequestUri(credentialUri: string, requestUri: string): boolean {
+  if (credentialUri === requestUri) return true;
+  const a = parseUri(credentialUri);
+  const b = parseUri(requestUri);
+  return a !== null && b !== null && uriEquivalent(a, b);
 }
 
 function constantTimeEqual(a: string, b: string): boolean {

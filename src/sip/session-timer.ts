@@ -9,6 +9,19 @@ export interface SessionTimerConfig {
   sessionExpires: number;
   /** Smallest interval we accept, in seconds (RFC 4028 §5: never below 90 in real deployments). */
   minSE: number;
+  /**
+   * Largest interval we run, in seconds, whatever a peer asks for (default DEFAULT_MAX_SESSION_EXPIRES).
+   * A larger Session-Expires or Min-SE from the wire is lowered to it: a session nobody refreshes for
+   * years is no session timer, and such values overflow a timer (Node fires it after 1 ms instead).
+   */
+  maxSessionExpires?: number;
+}
+
+/** Three hours: far above any interval a real device asks for (RFC 4028 §4 recommends 1800 s). */
+export const DEFAULT_MAX_SESSION_EXPIRES = 10_800;
+
+export function maxSessionExpires(cfg: SessionTimerConfig): number {
+  return cfg.maxSessionExpires ?? DEFAULT_MAX_SESSION_EXPIRES;
 }
 
 export type Refresher = 'uac' | 'uas';
@@ -79,13 +92,16 @@ export function negotiateAsUas(
   running?: { interval: number },
 ): UasSessionTimer | undefined {
   const uacSupportsTimer = hasOptionTag(req, 'timer');
+  const ceiling = maxSessionExpires(cfg);
   const se = parseSessionExpires(req.get('session-expires'));
-  const theirMin = parseMinSE(req.get('min-se')) ?? 0;
+  // A Min-SE above our maximum is not honoured: the interval we answer is then below it (the one
+  // departure from §9 here), which a UAC that asked for years of silence will have to live with.
+  const theirMin = Math.min(parseMinSE(req.get('min-se')) ?? 0, ceiling);
   if (se) {
     // §9: an interval below our minimum is refused with 422 and our Min-SE.
     if (se.interval < cfg.minSE) return { kind: 'reject', minSE: cfg.minSE };
     // §9: the UAS may shorten the interval, but never below the request's Min-SE.
-    const interval = Math.min(se.interval, Math.max(cfg.sessionExpires, theirMin, cfg.minSE));
+    const interval = Math.min(se.interval, ceiling, Math.max(cfg.sessionExpires, theirMin, cfg.minSE));
     // §9: without a refresher in the request, the UAC refreshes if it can, else we do.
     const refresher = se.refresher ?? (uacSupportsTimer ? 'uac' : 'uas');
     return { kind: 'accept', interval, refresher, requireTimer: uacSupportsTimer || refresher === 'uac' };
@@ -115,11 +131,14 @@ export function sessionTimerRequestHeaders(interval: number, minSE: number, refr
 
 /**
  * RFC 4028 §7.4: the session timer a 2xx to our refresh request sets up, seen from us as the UAC.
- * A missing refresher is read as 'uac' (we refresh — the side that keeps the session alive).
+ * A missing refresher is read as 'uac' (we refresh — the side that keeps the session alive). An interval
+ * above `maxInterval` is lowered to it, and then we refresh: a peer that means to refresh at half of its
+ * own interval would do so long after ours ran out.
  */
-export function sessionTimerFromAnswer(res: SipMessage): { interval: number; refresher: Refresher } | undefined {
+export function sessionTimerFromAnswer(res: SipMessage, maxInterval: number): { interval: number; refresher: Refresher } | undefined {
   const se = parseSessionExpires(res.get('session-expires'));
   if (!se) return undefined;
+  if (se.interval > maxInterval) return { interval: maxInterval, refresher: 'uac' };
   return { interval: se.interval, refresher: se.refresher ?? 'uac' };
 }
 

@@ -8,7 +8,8 @@ import { parseMessage } from './parser.js';
 import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from './message.js';
 import { TransportLayer, type TransportLimits } from './transport/transport-layer.js';
 import type { ListenPoint, SendTarget, TransportName } from './transport/types.js';
-import { TransactionLayer, type ServerTransaction, type ClientTransaction } from './transaction/layer.js';
+import { ConnectionHolds } from './transport/connection-holds.js';
+import { TransactionLayer, type ServerTransaction, type ClientTransaction, type Refusal } from './transaction/layer.js';
 import type { TimerConfig } from './transaction/timers.js';
 import { newBranch } from './transaction/branch.js';
 import { responseTarget } from './transaction/response-routing.js';
@@ -18,15 +19,44 @@ import { formatNameAddr } from './address.js';
 import { formatVia } from './via.js';
 import { parseUri, type Uri } from './uri.js';
 import { resolveTarget } from './target.js';
-import { realClock, type Clock } from './clock.js';
 import { DialogLayer, type UacOptions, type UasOptions } from './dialog-layer.js';
 import type { Dialog } from './dialog.js';
 import { wantsReliableProvisionals, type ReliableProvisionalPolicy, type ReliableProvisionalSender } from './reliable-provisional.js';
-import { negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
+import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from './clock.js';
+import { maxSessionExpires, negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
+import { buildStatelessResponse, isStatelessTag } from './stateless.js';
+import { RequestAdmission } from './admission.js';
+import { SourceRateLimiter, type RateLimitSettings } from './source-limiter.js';
+import { OverloadControl, type OverloadSettings } from './overload.js';
+import { eventLoopLoad, type LoadSource } from './load-source.js';
+import { isNewInviteOrRegister, isRequestBytes } from './peek.js';
+
+/** Limits that keep floods and overload from taking the stack down (issue #14); all off when unset. */
+export interface ProtectionSettings {
+  /** Server transactions kept at most; beyond it new out-of-dialog requests get a stateless 503. 0: no bound. */
+  maxServerTransactions?: number;
+  /** Per-source request-rate limit with a block (Kamailio's pike). */
+  rateLimit?: RateLimitSettings;
+  /** Shedding of new out-of-dialog INVITEs and REGISTERs by event-loop load and pending work. */
+  overload?: OverloadSettings;
+}
+
+export interface ProtectionOptions extends ProtectionSettings {
+  /** Sources the rate limit never blocks (trunks, configured addresses). */
+  trusted?: (address: string) => boolean;
+  /** Where overload is measured; default this process's event loop. Tests give their own. */
+  loadSource?: LoadSource;
+  /** Uniform in [0, 1), for the share of requests shed; tests make it predictable. */
+  random?: () => number;
+}
+
+/** Retry-After (s) of a 503 for the transaction bound when no overload settings give one. */
+const DEFAULT_RETRY_AFTER = 5;
 
 export interface StackOptions {
   listen: ListenPoint[];
   logger: Logger;
+  /** Server / User-Agent value of every message this stack builds; '' leaves both headers out. Default 'hibiki'. */
   userAgent?: string;
   timers?: Partial<TimerConfig>;
   limits?: Partial<TransportLimits>;
@@ -44,6 +74,8 @@ export interface StackOptions {
   reliableProvisionals?: ReliableProvisionalPolicy;
   /** RFC 4028 session timers for the dialogs of this stack; off when unset. */
   sessionTimer?: SessionTimerConfig;
+  /** Flood and overload protection; off when unset. */
+  protection?: ProtectionOptions;
 }
 
 /** @internal Lets the dialog layer add headers to, and watch, the final response of a request. */
@@ -59,6 +91,8 @@ export type RequestHandler = (req: SipRequest, res: ServerResponse) => void;
 /** The response side of one incoming request (drachtio's `res`). */
 export class ServerResponse {
   private finalSent = false;
+  /** Anything at all went out for this request (a 100 Trying too): a stateless answer is then too late. */
+  private anythingSent = false;
   private cancelHandlers: Array<() => void> = [];
   private prackHandlers: Array<(prack: SipRequest) => void> = [];
   private localFinalHandlers: Array<(res: SipResponse) => void> = [];
@@ -80,6 +114,11 @@ export class ServerResponse {
     return this.finalSent;
   }
 
+  /** @internal Whether any response has gone out for this request. */
+  get responded(): boolean {
+    return this.anythingSent;
+  }
+
   /** True when this INVITE's 101–199 responses go out reliably (RFC 3262 §3). */
   get reliableProvisionals(): boolean {
     this.reliability ??= wantsReliableProvisionals(this.req, this.stack.reliableProvisionalPolicy);
@@ -96,14 +135,37 @@ export class ServerResponse {
       headers = entries;
     }
     const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
-    if (!res.has('server')) res.set('server', this.stack.userAgent);
+    this.stack.stampServer(res);
     if (status >= 200) {
       this.finalSent = true;
       this.stack.forgetPending(this.tx);
       this.reliable?.onFinalSent();
     }
+    this.anythingSent = true;
     this.tx.respond(res);
     if (status >= 200) for (const hook of this.finalHooks) hook.sent?.(res);
+    return res;
+  }
+
+  /**
+   * A final answer without a server transaction (RFC 3261 §8.2.7), for challenges and refusals of
+   * out-of-dialog requests: no retransmissions, no Timer H/J, nothing kept; the transaction is
+   * discarded at once. A retransmission of the request is answered afresh, and the ACK of a
+   * non-2xx answer is absorbed by its To tag (stateless.ts). Only the first thing sent for a request
+   * can be stateless: once a response has gone out, or the dialog layer is watching the request,
+   * this sends through the transaction as send() does.
+   */
+  sendStateless(status: number, reason?: string, opts: { headers?: HeaderInput; body?: string | Buffer } = {}): SipResponse {
+    // A 2xx to an INVITE makes a dialog and is retransmitted until ACKed: never stateless.
+    const statefulOnly = status < 200 || (status < 300 && this.req.method === 'INVITE');
+    if (statefulOnly || this.anythingSent || this.finalHooks.length > 0) return this.send(status, reason, opts);
+    const res = buildStatelessResponse(this.req, status, reason, opts);
+    this.stack.stampServer(res);
+    this.finalSent = true;
+    this.anythingSent = true;
+    this.stack.forgetPending(this.tx);
+    this.tx.discard();
+    this.stack.sendRaw(res, this.tx.target);
     return res;
   }
 
@@ -144,9 +206,10 @@ export class ServerResponse {
     // RFC 3261 §12.1.1: a response that makes a dialog (early here) copies the Record-Route.
     if (!headers.some(([k]) => k === 'record-route')) for (const rr of this.req.getAll('record-route')) headers.push(['record-route', rr]);
     const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
-    if (!res.has('server')) res.set('server', this.stack.userAgent);
+    this.stack.stampServer(res);
     // After the final response a provisional means nothing (the transaction would drop it anyway).
     if (this.finalSent) return res;
+    this.anythingSent = true;
     this.reliable ??= this.stack.dialogs.startReliableProvisionals(this, {
       transmit: (r) => this.tx.respond(r),
       onGiveUp: () => this.giveUp(),
@@ -199,11 +262,15 @@ const DEFAULT_SUPPORTED = ['100rel', 'timer'];
 
 function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
   const { sessionExpires, minSE } = cfg;
+  const max = maxSessionExpires(cfg);
   if (!Number.isInteger(minSE) || minSE < 1) throw new RangeError(`sessionTimer.minSE must be a positive integer, got ${minSE}`);
   if (!Number.isInteger(sessionExpires) || sessionExpires < minSE) {
     throw new RangeError(`sessionTimer.sessionExpires must be an integer not below minSE (${minSE}), got ${sessionExpires}`);
   }
-  return { sessionExpires, minSE };
+  if (!Number.isInteger(max) || max < sessionExpires || max * 1000 > MAX_TIMER_DELAY_MS) {
+    throw new RangeError(`sessionTimer.maxSessionExpires must be an integer from sessionExpires (${sessionExpires}) to ${Math.floor(MAX_TIMER_DELAY_MS / 1000)}, got ${max}`);
+  }
+  return { sessionExpires, minSE, maxSessionExpires: max };
 }
 
 export class SipStack {
@@ -211,26 +278,45 @@ export class SipStack {
   readonly transactions: TransactionLayer;
   readonly dialogs: DialogLayer;
   readonly logger: Logger;
-  readonly userAgent: string;
+  /** Server / User-Agent value; '' leaves both headers out. Settable: a reload changes it for new messages. */
+  userAgent: string;
   readonly clock: Clock;
   readonly reliableProvisionalPolicy: ReliableProvisionalPolicy;
   /** RFC 4028 settings; undefined when session timers are off. */
   readonly sessionTimerConfig: SessionTimerConfig | undefined;
   private handlers = new Map<string, RequestHandler>();
   private pendingInvites = new Map<ServerTransaction, ServerResponse>();
+  /** An INVITE awaiting its final response keeps its connection open (it may ring for minutes, silently). */
+  private readonly inviteFlows: ConnectionHolds<ServerTransaction>;
   private policy: RequestCheckPolicy;
   private inDialogPolicy: RequestCheckPolicy;
   private readonly advertisedAddress: string | undefined;
   private started = false;
+  /** Which new requests get a transaction (the server-transaction bound, overload shedding). */
+  readonly admission: RequestAdmission;
+  private limiter: SourceRateLimiter | undefined;
+  private overload: OverloadControl | undefined;
+  private readonly protection: ProtectionOptions;
+  /** Datagrams dropped unparsed: from rate-limited sources, and new INVITEs/REGISTERs while saturated. */
+  readonly dropped = { rateLimited: 0, saturated: 0 };
 
   constructor(opts: StackOptions) {
     this.logger = opts.logger;
     this.userAgent = opts.userAgent ?? 'hibiki';
-    this.clock = opts.clock ?? realClock;
+    this.clock = opts.clock ?? systemClock(opts.logger);
     this.advertisedAddress = opts.advertisedAddress;
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
-    this.transport = new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls });
+    this.protection = opts.protection ?? {};
+    this.transport = new TransportLayer({
+      listen: opts.listen,
+      logger: opts.logger,
+      limits: opts.limits,
+      tls: opts.tls,
+      clock: this.clock,
+      admitConnection: (address) => !this.limiter?.isBlocked(address),
+    });
+    this.inviteFlows = new ConnectionHolds(this.transport, 'transaction');
     this.transactions = new TransactionLayer({
       send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),
       clock: this.clock,
@@ -238,6 +324,14 @@ export class SipStack {
       logger: opts.logger,
     });
     this.dialogs = new DialogLayer(this);
+    this.admission = new RequestAdmission({
+      maxServerTransactions: this.protection.maxServerTransactions ?? 0,
+      retryAfter: () => this.overload?.retryAfter() ?? this.protection.overload?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER,
+      serverTransactions: () => this.transactions.size.server,
+      knowsDialog: (req) => this.dialogs.knows(req),
+      overload: () => this.overload,
+      logger: opts.logger,
+    });
     this.policy = {
       allowed: new Set(['OPTIONS', 'ACK', 'CANCEL', 'BYE']),
       supported: new Set((opts.supported ?? DEFAULT_SUPPORTED).map((t) => t.toLowerCase())),
@@ -254,7 +348,7 @@ export class SipStack {
       producibleTypes: new Set(['application/sdp']),
     };
     this.inDialogPolicy = { ...this.policy, allowed: new Set([...KNOWN_METHODS].filter((m) => m !== 'REGISTER')) };
-    this.transport.onMessage((data, source) => this.onData(data, source));
+    this.transport.onMessage((data, source) => this.receive(data, source));
   }
 
   get timers(): TimerConfig {
@@ -264,11 +358,17 @@ export class SipStack {
   async start(): Promise<void> {
     await this.transport.start();
     this.started = true;
+    this.applyProtection(this.protection);
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.inviteFlows.clear();
+    this.limiter?.stop();
+    this.limiter = undefined;
+    this.overload?.stop();
+    this.overload = undefined;
     this.dialogs.stop();
     this.transactions.stop();
     await this.transport.stop();
@@ -276,6 +376,56 @@ export class SipStack {
 
   listening(): ListenPoint[] {
     return this.transport.listening();
+  }
+
+  /**
+   * Set or change the protection limits (at start, and on a configuration reload): counts and blocks
+   * in progress are kept. A limit left out is turned off.
+   */
+  updateProtection(settings: ProtectionSettings): void {
+    Object.assign(this.protection, { maxServerTransactions: undefined, rateLimit: undefined, overload: undefined }, settings);
+    if (this.started) this.applyProtection(this.protection);
+  }
+
+  private applyProtection(p: ProtectionOptions): void {
+    this.admission.update(p.maxServerTransactions ?? 0);
+    if (p.rateLimit && p.rateLimit.maxRequests > 0) {
+      if (this.limiter) this.limiter.update(p.rateLimit);
+      else {
+        this.limiter = new SourceRateLimiter({ settings: p.rateLimit, clock: this.clock, logger: this.logger, trusted: p.trusted });
+        this.limiter.start();
+      }
+    } else {
+      this.limiter?.stop();
+      this.limiter = undefined;
+    }
+    if (p.overload) {
+      if (this.overload) this.overload.update(p.overload);
+      else {
+        this.overload = new OverloadControl({
+          settings: p.overload,
+          clock: this.clock,
+          source: p.loadSource ?? eventLoopLoad(),
+          pendingInvites: () => this.pendingInvites.size,
+          logger: this.logger,
+          random: p.random,
+        });
+        this.overload.start();
+      }
+    } else {
+      this.overload?.stop();
+      this.overload = undefined;
+    }
+  }
+
+  /** The overload state, for metrics and tests; undefined when overload control is off. */
+  get overloadControl(): OverloadControl | undefined {
+    return this.overload;
+  }
+
+  /** The rate limiter, for metrics and tests; undefined when the limit is off. */
+  get rateLimiter(): SourceRateLimiter | undefined {
+    return this.limiter;
   }
 
   /** Register the handler for a method ('*' catches methods without their own handler). */
@@ -302,9 +452,37 @@ export class SipStack {
   /** @internal an INVITE got its final response: CANCEL can no longer apply to it. */
   forgetPending(tx: ServerTransaction): void {
     this.pendingInvites.delete(tx);
+    this.inviteFlows.delete(tx);
+  }
+
+  /**
+   * Puts the configured Server header on a response this stack sends (every response path calls this,
+   * so none can leak another value), unless the application set one or the admin turned it off.
+   */
+  stampServer(res: SipResponse): SipResponse {
+    if (this.userAgent !== '' && !res.has('server')) res.set('server', this.userAgent);
+    return res;
   }
 
   // ---- incoming ------------------------------------------------------------
+
+  /**
+   * One message from the transport. Public so that tests can feed the stack without sockets; the
+   * transport layer calls it for every datagram and every framed stream message.
+   */
+  receive(data: Buffer, source: TransportSource): void {
+    if (this.limiter && this.limiter.check(source.address, isRequestBytes(data)) === 'drop') {
+      this.dropped.rateLimited++;
+      // A stream cannot be answered without a reply: the connection of a blocked source is closed.
+      if (source.connectionId !== undefined) this.transport.closeConnection(source.connectionId, 'source rate-limited');
+      return;
+    }
+    if (this.overload?.saturated && isNewInviteOrRegister(data)) {
+      this.dropped.saturated++;
+      return;
+    }
+    this.onData(data, source);
+  }
 
   private onData(data: Buffer, source: TransportSource): void {
     try {
@@ -334,8 +512,8 @@ export class SipStack {
 
   private sendStateless(req: SipRequest, status: number, reason?: string, headers: HeaderEntry[] = []): void {
     if (!req.has('via')) return;
-    const res = buildResponse(req, status, reason, { headers });
-    res.set('server', this.userAgent);
+    const res = buildStatelessResponse(req, status, reason, { headers });
+    this.stampServer(res);
     let target: SendTarget;
     const source = req.source;
     if (req.vias === null && source) {
@@ -361,21 +539,29 @@ export class SipStack {
   }
 
   private onRequest(req: SipRequest): void {
-    const outcome = this.transactions.receiveRequest(req);
+    const outcome = this.transactions.receiveRequest(req, this.admission.decide);
     switch (outcome.kind) {
       case 'absorbed':
         return;
+      case 'refused':
+        this.refuse(req, outcome.refusal);
+        return;
       case 'ack':
+        if (isStatelessTag(outcome.req.toTag)) {
+          // The ACK of a stateless non-2xx answer: there is nothing to acknowledge.
+          if (this.logger.isLevelEnabled('debug')) this.logger.debug({ callId: req.callId }, 'ACK of a stateless answer absorbed');
+          return;
+        }
         this.dialogs.onAck(outcome.req);
         return;
       case 'cancel': {
         const invite = outcome.invite;
         const pending = invite ? this.pendingInvites.get(invite) : undefined;
         if (!invite || !pending) {
-          outcome.tx.respond(buildResponse(req, 481));
+          outcome.tx.respond(this.stampServer(buildResponse(req, 481)));
           return;
         }
-        outcome.tx.respond(buildResponse(req, 200));
+        outcome.tx.respond(this.stampServer(buildResponse(req, 200)));
         if (!pending.finalResponseSent) {
           pending.send(487);
           pending.fireCancel();
@@ -388,23 +574,40 @@ export class SipStack {
     }
   }
 
+  /** A request the admission kept out: answered statelessly (never logged per request: floods come this way). */
+  private refuse(req: SipRequest, refusal: Refusal): void {
+    this.sendStateless(req, refusal.status, refusal.reason, refusal.headers);
+  }
+
   private dispatch(req: SipRequest, tx: ServerTransaction): void {
     const res = new ServerResponse(this, req, tx);
+    this.route(req, res, tx);
+    // RFC 3261 §17.2.1: a 100 Trying once the TU has not answered at once — never ahead of a
+    // challenge or refusal, which would cost one more datagram per request of a flood.
+    if (req.method === 'INVITE' && !res.responded) tx.sendTrying();
+  }
+
+  private route(req: SipRequest, res: ServerResponse, tx: ServerTransaction): void {
+    // The stack's own answers to out-of-dialog requests are stateless: they do nothing that a
+    // retransmission could repeat, so keeping a transaction for them would only cost memory under a flood.
+    const outOfDialog = req.toTag === undefined;
+    const answer = outOfDialog ? res.sendStateless.bind(res) : res.send.bind(res);
     // Within a dialog the dialog layer answers every method it knows, whatever the application registered.
-    const failure = checkRequest(req, req.toTag !== undefined ? this.inDialogPolicy : this.policy);
+    const failure = checkRequest(req, outOfDialog ? this.policy : this.inDialogPolicy);
     if (failure) {
-      res.send(failure.status, undefined, { headers: failure.headers });
+      answer(failure.status, undefined, { headers: failure.headers });
       return;
     }
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
-      tx.events = { ...tx.events, onTerminated: () => this.pendingInvites.delete(tx) };
+      this.inviteFlows.set(tx, req.source?.connectionId);
+      tx.events = { ...tx.events, onTerminated: () => this.forgetPending(tx) };
     }
     if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
       const st = negotiateAsUas(req, this.sessionTimerConfig);
       if (st?.kind === 'reject') {
         // RFC 4028 §9: too short an interval is refused before the application sees the INVITE.
-        res.send(422, 'Session Interval Too Small', { headers: { 'min-se': st.minSE } });
+        res.sendStateless(422, 'Session Interval Too Small', { headers: { 'min-se': st.minSE } });
         return;
       }
       res.sessionTimer = st;
@@ -425,16 +628,16 @@ export class SipStack {
     }
     if (req.method === 'OPTIONS') {
       // RFC 3261 §11.2: Allow, Accept and Supported SHOULD be present; an empty Supported says "no extensions".
-      res.send(200, undefined, {
+      res.sendStateless(200, undefined, {
         headers: { allow: this.allowHeader, accept: 'application/sdp', supported: this.supportedHeader },
       });
       return;
     }
     if (req.method === 'BYE') {
-      res.send(481);
+      res.sendStateless(481);
       return;
     }
-    res.send(405, undefined, { headers: { allow: this.allowHeader } });
+    res.sendStateless(405, undefined, { headers: { allow: this.allowHeader } });
   }
 
   // ---- outgoing ------------------------------------------------------------
@@ -479,7 +682,7 @@ export class SipStack {
   ): ClientTransaction {
     this.stampVia(req, target);
     if (!req.has('max-forwards')) req.set('max-forwards', 70);
-    if (!req.has('user-agent')) req.set('user-agent', this.userAgent);
+    if (this.userAgent !== '' && !req.has('user-agent')) req.set('user-agent', this.userAgent);
     return this.transactions.sendRequest(req, target, {
       onProvisional: handlers.onProvisional,
       onFinal: handlers.onFinal,

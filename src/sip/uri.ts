@@ -387,3 +387,48 @@ export function isSipUri(u: Uri | null | undefined): u is SipUri {
 export function isTelUri(u: Uri | null | undefined): u is TelUri {
   return u !== null && u !== undefined && u.scheme === 'tel';
 }
+
+/**
+ * RFC 3261 §19.1.4 URI equivalence for SIP and SIPS URIs: userinfo compared case-sensitively, host
+ * case-insensitively, a port only equal to the same explicit port; URI parameters present in both must
+ * match (case-insensitively), user, ttl, method and maddr must not appear in one only, other parameters
+ * in one only are ignored; URI headers must be the same in both. tel URIs (RFC 3966 §4) compare their
+ * numbers without visual separators and their parameters; other schemes compare as text.
+ */
+export function uriEquivalent(a: Uri, b: Uri): boolean {
+  if (a.scheme !== b.scheme) return false;
+  if (isSipUri(a) && isSipUri(b)) {
+    if (a.user !== b.user || a.password !== b.password || a.host !== b.host || a.port !== b.port) return false;
+    if (!paramsEquivalent(a.params, b.params, (name) => MUST_BE_IN_BOTH.has(name))) return false;
+    if (a.headers.size !== b.headers.size) return false;
+    const bHeaders = new Map([...b.headers].map(([k, v]) => [k.toLowerCase(), v]));
+    for (const [k, v] of a.headers) if (bHeaders.get(k.toLowerCase()) !== v) return false;
+    return true;
+  }
+  if (isTelUri(a) && isTelUri(b)) {
+    const digits = (n: string): string => n.replace(/[-.()]/g, '').toLowerCase();
+    return digits(a.number) === digits(b.number) && paramsEquivalent(a.params, b.params, () => true);
+  }
+  return (a as AbsoluteUri).opaque === (b as AbsoluteUri).opaque;
+}
+
+/** URI parameters that make two SIP URIs differ when only one of them carries it (§19.1.4). */
+const MUST_BE_IN_BOTH = new Set(['user', 'ttl', 'method', 'maddr']);
+
+/** Parameters in both must match (names are lower-cased by the parser; values compare case-insensitively). */
+function paramsEquivalent(a: Params, b: Params, mustBeInBoth: (name: string) => boolean): boolean {
+  for (const [name, value] of a) {
+    if (!b.has(name)) {
+      if (mustBeInBoth(name)) return false;
+      continue;
+    }
+    const other = b.get(name) ?? null;
+    if (value === null || other === null) {
+      if (value !== other) return false;
+    } else if (value.toLowerCase() !== other.toLowerCase()) {
+      return false;
+    }
+  }
+  for (const name of b.keys()) if (!a.has(name) && mustBeInBoth(name)) return false;
+  return true;
+}

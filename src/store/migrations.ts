@@ -123,6 +123,48 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    name: 'active_calls',
+    // Crash recovery (issue #14): each answered call, written when it is answered or re-bridged and
+    // deleted when it ends, so that a server restarting after a crash can BYE its legs and write its CDR.
+    //   active_calls.entry: JSON owned by pbx/call-journal.ts (the call's CDR facts and a snapshot of
+    //                       each leg's dialog); updated_at: epoch ms of the last write.
+    //   heartbeat: one row, the last time the server was known alive (epoch ms), for the end time of
+    //              the calls a crash cut.
+    sql: `
+      CREATE TABLE active_calls (
+        call_key   TEXT    PRIMARY KEY,
+        call_id    TEXT    NOT NULL,
+        entry      TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE heartbeat (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        alive_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: 'auth_locks',
+    // F-AUTH lockouts (issue #14), written by the server when it locks and read through on every locked
+    // request, so a restart keeps them and a clear by the CLI (another process) takes effect at once.
+    //   kind 'user':    a username refused from `address`, or from every address when `address` is ''.
+    //   kind 'address': a source address blocked for every username (`username` is '').
+    sql: `
+      CREATE TABLE auth_locks (
+        kind         TEXT    NOT NULL CHECK (kind IN ('user', 'address')),
+        username     TEXT    NOT NULL,
+        address      TEXT    NOT NULL,
+        locked_at    INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        reason       TEXT    NOT NULL,
+        PRIMARY KEY (kind, username, address)
+      ) WITHOUT ROWID;
+      CREATE INDEX auth_locks_until ON auth_locks (locked_until);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */

@@ -3,7 +3,7 @@
 // (phones are on 127.0.0.1, so the trunk's IP authentication cannot catch them).
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
-import { runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
+import { callAuthUri, runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { TestUA } from '../support/test-ua.js';
 import type { CdrRecord } from '../../src/pbx/cdr.js';
@@ -107,7 +107,7 @@ describe('sipp calls', () => {
     const calleePort = await registerSippPhone(h, '2002');
     const callee = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: calleePort, rtpEcho: true });
 
-    const caller = await startSipp({ scenario: 'uac-call.xml', target: udp(h), inject: [['2001', sippAuth('2001', 'secret-2001'), '2002']], pauseMs: 1500 });
+    const caller = await startSipp({ scenario: 'uac-call.xml', target: udp(h), inject: [['2001', sippAuth('2001', 'secret-2001'), '2002']], authUri: callAuthUri('2002', udp(h)), pauseMs: 1500 });
     background.push(caller);
     // The caller plays G.711 from a pcap; the callee echoes it, so RTP crosses hibiki both ways.
     const media = await mediaWhileUp(h, 20);
@@ -133,7 +133,7 @@ describe('sipp calls', () => {
     const h = (hibiki = await startHibiki({ config: { auth } }));
     const calleePort = await registerSippPhone(h, '2002');
     const callee = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: calleePort, rtpEcho: true });
-    const caller = await runSipp({ scenario: 'uac-prack.xml', target: udp(h), inject: [['2001', sippAuth('2001', 'secret-2001'), '2002']], pauseMs: 500 });
+    const caller = await runSipp({ scenario: 'uac-prack.xml', target: udp(h), inject: [['2001', sippAuth('2001', 'secret-2001'), '2002']], authUri: callAuthUri('2002', udp(h)), pauseMs: 500 });
     const calleeRes = await callee.result;
     expectPassed(caller, 'caller');
     expectPassed(calleeRes, 'callee');
@@ -148,7 +148,7 @@ describe('sipp calls', () => {
     const h = (hibiki = await startHibiki({ config: { auth } }));
     const calleePort = await registerSippPhone(h, '2002');
     const callee = await sippInBackground({ scenario: 'uas-prack.xml', target: udp(h), localPort: calleePort, rtpEcho: true });
-    const caller = await runSipp({ scenario: 'uac-call.xml', target: udp(h), inject: [['2001', sippAuth('2001', 'secret-2001'), '2002']], pauseMs: 500 });
+    const caller = await runSipp({ scenario: 'uac-call.xml', target: udp(h), inject: [['2001', sippAuth('2001', 'secret-2001'), '2002']], authUri: callAuthUri('2002', udp(h)), pauseMs: 500 });
     const calleeRes = await callee.result;
     expectPassed(calleeRes, 'callee');
     expectPassed(caller, 'caller');

@@ -99,7 +99,7 @@ describe('registration with baresip', () => {
     // baresip answers each fresh challenge again; hibiki's lockout ends that with 403 (F-AUTH).
     expect(await phone.waitForOutput(/reg: sip:2002@hibiki\.test: 403 Forbidden/), phone.output).toBe(true);
     expect(h.server.registrar.contacts('2002')).toHaveLength(0);
-    expect(h.server.guard.isUserLocked('2002')).toBe(true);
+    expect(h.server.guard.isUserLocked('2002', '127.0.0.1')).toBe(true);
     const security = h.logs.filter((l) => l.event === 'security' && l.user === '2002');
     expect(security.filter((l) => l.kind === 'bad-password')).toHaveLength(3);
     expect(security.some((l) => l.kind === 'user-locked')).toBe(true);

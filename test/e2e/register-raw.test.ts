@@ -212,7 +212,7 @@ describe('brute-force protection', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 403]);
     expect(h.server.guard.isIpBlocked('127.0.0.1')).toBe(true);
     // lockoutAttempts 0: usernames themselves are never locked.
-    expect(h.server.guard.isUserLocked('2001')).toBe(false);
+    expect(h.server.guard.isUserLocked('2001', '127.0.0.1')).toBe(false);
 
     // A good user from the same address, on another socket: 403 at once, no challenge.
     const phone = await ua(h);

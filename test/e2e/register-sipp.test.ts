@@ -88,7 +88,7 @@ describe('registration with sipp', () => {
     expect(res.errors).toBe('');
     expect(res.code).toBe(0);
     expect(hibiki.server.registrar.contacts('2003')).toHaveLength(0);
-    expect(hibiki.server.guard.isUserLocked('2003')).toBe(true);
+    expect(hibiki.server.guard.isUserLocked('2003', '127.0.0.1')).toBe(true);
     const events = hibiki.logs.filter((l) => l.event === 'security');
     expect(events.some((e) => e.kind === 'bad-password' && e.user === '2003' && e.src === '127.0.0.1')).toBe(true);
     expect(events.some((e) => e.kind === 'user-locked' && e.user === '2003')).toBe(true);

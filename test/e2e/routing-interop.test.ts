@@ -7,7 +7,7 @@
 // - a sequential hunt group whose first member (sipp) is busy (486) and whose second (sipp) answers.
 import { describe, expect, it } from 'vitest';
 import type { RunningHibiki, StartOptions } from '../support/hibiki.js';
-import { runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
+import { callAuthUri, runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
 import { startDialingBaresip, type BaresipOptions, type DialingBaresip } from '../support/baresip.js';
 import { freePort } from '../support/ports.js';
 import { ringingCall, waitUntil } from '../support/call-helpers.js';
@@ -74,6 +74,7 @@ async function sippServiceCode(h: RunningHibiki, code: string): Promise<SippResu
     scenario: 'uac-service-code.xml',
     target: udp(h),
     inject: [['2002', sippAuth('2002', 'secret-2002'), code]],
+    authUri: callAuthUri(code, udp(h)),
     rtpEcho: true,
     timeoutSec: 20,
   });

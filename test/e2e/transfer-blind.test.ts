@@ -76,4 +76,24 @@ describe('blind transfer', () => {
     await bobCall.waitForEnd(10_000);
     await talking(aliceCall, carolCall, 81, 82);
   });
+
+  it('ends the call when the transfer cannot get a media endpoint, instead of leaving it on hold (issue #14)', async () => {
+    const { h, aliceCall, bobCall } = await setup();
+    const notifies: string[] = [];
+    bobCall.dialog.on('notify', (req, res) => {
+      notifies.push(req.body.toString());
+      res.send(200);
+    });
+    // No media engine any more: every new leg fails to get its endpoint (503 / cause 47).
+    await h.server.media.stop();
+    const accepted = await bobCall.dialog.request({ method: 'REFER', headers: { 'refer-to': '<sip:2003@hibiki.test>' } });
+    expect(accepted.status).toBe(202);
+    // The target fails, and so does the recall of the transferor: the call ends rather than hanging.
+    const end = await aliceCall.waitForEnd(10_000);
+    expect(end.reason).toMatch(/cause=47/);
+    await bobCall.waitForEnd(10_000);
+    expect(notifies.some((b) => b.startsWith('SIP/2.0 503'))).toBe(true);
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'transfer_blind', q850Cause: 47 });
+  });
 });

@@ -1,5 +1,14 @@
-// A Clock whose time only moves when a test says so; due timers fire in time order.
+// A Clock whose time only moves when a test says so; due timers fire in time order. Delays are read the way
+// Node's setTimeout reads them, overflow included, so a fake-clock test sees what production would do.
 import type { Clock, TimerHandle } from '../../src/sip/clock.js';
+
+/** Node runs a timer whose delay is above this, or not a number, after 1 ms (TimeoutOverflowWarning). */
+const NODE_MAX_DELAY_MS = 2 ** 31 - 1;
+
+function nodeDelay(ms: number): number {
+  if (Number.isNaN(ms) || ms > NODE_MAX_DELAY_MS) return 1;
+  return Math.max(0, ms);
+}
 
 interface Scheduled {
   due: number;
@@ -28,7 +37,7 @@ export class FakeClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {
-    const entry: Scheduled = { due: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    const entry: Scheduled = { due: this.current + nodeDelay(ms), seq: this.seq++, fn, cancelled: false };
     this.push(entry);
     this.live++;
     return {

@@ -33,6 +33,34 @@ export interface StartOptions {
   now?: () => number;
 }
 
+/**
+ * What hibiki logs when a catch-all caught an exception that should never have reached it: a handler or
+ * listener that threw, a media worker that died. The process survives, so only the log shows the bug;
+ * stop() fails the test on any of them (issue #14: nothing of the kind may pass unnoticed).
+ */
+export const CAUGHT_BUG_MESSAGES: ReadonlySet<string> = new Set([
+  'INVITE handling failed',
+  'error while handling a message',
+  'request handler failed',
+  'in-dialog request handler failed',
+  'transaction user handler threw',
+  'message handler threw',
+  'connection-closed handler threw',
+  'send callback threw',
+  'destroy listener failed',
+  'dialog listener failed',
+  'refresh listener failed',
+  'media event listener threw',
+  'media worker crashed',
+  'media worker exited unexpectedly',
+  'feature-code matcher: event handler threw on digit timeout',
+  'transfer target collector: event handler threw on digit timeout',
+]);
+
+function caughtBugs(logs: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return logs.filter((l) => typeof l.msg === 'string' && CAUGHT_BUG_MESSAGES.has(l.msg));
+}
+
 export interface RunningHibiki {
   server: HibikiServer;
   port(transport: TransportName, family?: 4 | 6): number;
@@ -70,6 +98,9 @@ export function writeConfig(dir: string, opts: StartOptions, dataDir: string): s
     media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpPorts: rtpRange() },
     log: { level: 'debug' },
     reload: { debounceMs: 50 },
+    // The test shares the server's event loop (and a busy machine): its own work would read as the
+    // server's overload and shed the test's requests. Tests of overload shedding set it themselves.
+    security: { overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxPendingInvites: 0 } },
     extensions: (opts.extensions ?? DEFAULT_EXTENSIONS).map((e) => ({ name: e.name ?? `User ${e.number}`, ...e })),
     ...opts.config,
   };
@@ -102,6 +133,8 @@ export async function startHibiki(opts: StartOptions = {}): Promise<RunningHibik
     async stop(stopOpts = {}) {
       await server.stop();
       if (!stopOpts.keepData && !opts.dataDir) rmSync(dir, { recursive: true, force: true });
+      const bugs = caughtBugs(logs);
+      if (bugs.length > 0) throw new Error(`hibiki caught ${bugs.length} internal error(s):\n${bugs.map((b) => JSON.stringify(b)).join('\n')}`);
     },
   };
 }

@@ -31,6 +31,12 @@ export interface SippRun {
   keys?: Record<string, string>;
   /** Global variables, [$name] in the scenario (-set). */
   vars?: Record<string, string>;
+  /**
+   * What the digest answer's uri is computed for, without the scheme (-auth_uri; sipp writes sip:<this>).
+   * sipp 3.6 otherwise uses sip:<remote host:port>, which matches a REGISTER to that address but no
+   * INVITE to a number: hibiki refuses a uri that is not the Request-URI (RFC 7616 §3.4.6). See callAuthUri.
+   */
+  authUri?: string;
 }
 
 export interface SippResult {
@@ -86,6 +92,7 @@ export async function startSipp(run: SippRun): Promise<SippProcess> {
     ...(run.pauseMs !== undefined ? ['-d', String(run.pauseMs)] : []),
     ...Object.entries(run.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
     ...Object.entries(run.vars ?? {}).flatMap(([k, v]) => ['-set', k, v]),
+    ...(run.authUri !== undefined ? ['-auth_uri', run.authUri] : []),
     ...(run.extraArgs ?? []),
   ];
   if (run.inject) {
@@ -147,6 +154,11 @@ function udpPortBound(host: string, port: number): boolean {
     const local = line.trim().split(/\s+/)[1];
     return local !== undefined && wanted.includes(local);
   });
+}
+
+/** authUri for a scenario whose INVITE goes to sip:<dialled>@<target> (uac-call.xml and its kin). */
+export function callAuthUri(dialled: string, target: { host: string; port: number }): string {
+  return `${dialled}@${target.host}:${target.port}`;
 }
 
 /** The injection-file cell that makes sipp answer a digest challenge for this user. */

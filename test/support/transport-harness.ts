@@ -2,7 +2,8 @@
 // what it delivers, and small promise wrappers. Every layer made here is
 // tracked so afterEach can stop them all.
 
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import type { Clock } from '../../src/sip/clock.js';
 import { TransportLayer, type TransportLimits } from '../../src/sip/transport/transport-layer.js';
 import type { ListenPoint, SendTarget, TransportSource } from '../../src/sip/transport/types.js';
 
@@ -24,12 +25,13 @@ const live: TransportLayer[] = [];
 
 export async function startLayer(
   listen: ListenPoint[],
-  opts: { limits?: Partial<TransportLimits>; rejectUnauthorized?: boolean } = {},
+  opts: { limits?: Partial<TransportLimits>; rejectUnauthorized?: boolean; clock?: Clock; logger?: Logger } = {},
 ): Promise<Harness> {
   const layer = new TransportLayer({
     listen,
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     limits: opts.limits,
+    clock: opts.clock,
     tls: opts.rejectUnauthorized === undefined ? undefined : { rejectUnauthorized: opts.rejectUnauthorized },
   });
   live.push(layer);

@@ -364,6 +364,11 @@ export class BuiltinMediaEngine implements MediaEngine {
     return { sdp, media: this.apply(id, s, negotiation) };
   }
 
+  async checkOffer(id: EndpointId, offerSdp: string): Promise<void> {
+    const s = this.state(id);
+    answerOffer(offerSdp, { ...this.local(s, 'sendrecv'), codecs: s.codecs });
+  }
+
   private apply(id: EndpointId, s: EndpointState, negotiation: Negotiation): NegotiatedMedia {
     s.negotiated = negotiation.media;
     this.post({ t: 'configure', id, stream: streamConfig(negotiation) });

@@ -90,7 +90,8 @@ export class MediaRelay {
         this.withEndpoint(msg.id, (ep) => this.configure(ep, msg.stream));
         break;
       case 'destroy':
-        this.withEndpoint(msg.id, (ep) => void this.destroy(ep));
+        // In the worker an unhandled rejection would end the thread, and every call with it.
+        this.withEndpoint(msg.id, (ep) => this.destroy(ep).catch((err: unknown) => this.log('error', `media endpoint not destroyed: ${String(err)}`, ep.id)));
         break;
       case 'bridge':
         this.bridge(msg.a, msg.b);

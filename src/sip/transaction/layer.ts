@@ -2,7 +2,7 @@
 // incoming messages to them, and tells the stack what is left for the transaction user.
 import type { Logger } from 'pino';
 import { realClock, type Clock } from '../clock.js';
-import type { SipRequest, SipResponse } from '../message.js';
+import type { HeaderEntry, SipRequest, SipResponse } from '../message.js';
 import type { SendTarget } from '../transport/types.js';
 import { clientKey, isRfc3261Branch, legacyKey, sentByKey, serverKey } from './branch.js';
 import { ownString } from '../strings.js';
@@ -35,10 +35,28 @@ export interface TransactionLayerOptions {
   logger?: Logger;
 }
 
+/** Why a new request gets no server transaction: it is answered statelessly with this. */
+export interface Refusal {
+  status: number;
+  reason?: string;
+  headers?: HeaderEntry[];
+}
+
+/**
+ * Asked before a new server transaction is made (never for a retransmission or an ACK): undefined
+ * admits the request, a Refusal keeps it out. cancelsInvite: a CANCEL whose INVITE transaction exists.
+ */
+export type Admission = (req: SipRequest, cancelsInvite: boolean) => Refusal | undefined;
+
 /** What the stack must do with an incoming request once the transaction layer has seen it. */
 export type RequestDisposition =
-  /** A new request: hand it to the TU, which answers through tx.respond(). */
+  /**
+   * A new request: hand it to the TU, which answers through tx.respond(). For an INVITE no 100
+   * Trying has been sent: the TU answers or calls tx.sendTrying() before it returns.
+   */
   | { kind: 'new'; tx: ServerTransaction }
+  /** A new request the admission refused: no transaction exists for it. */
+  | { kind: 'refused'; refusal: Refusal }
   /** A retransmission, an ACK for a non-2xx, or an unusable request: nothing to do. */
   | { kind: 'absorbed' }
   /** An ACK for a 2xx, or an ACK matching no transaction: for the dialog layer. */
@@ -86,8 +104,8 @@ export class TransactionLayer {
     return { client: this.clients.size, server: this.servers.size + this.legacyCount };
   }
 
-  /** Called by the stack for every parsed incoming request. */
-  receiveRequest(req: SipRequest): RequestDisposition {
+  /** Called by the stack for every parsed incoming request; `admit` vets the ones that would make a transaction. */
+  receiveRequest(req: SipRequest, admit?: Admission): RequestDisposition {
     const source = req.source;
     if (!source) throw new Error('receiveRequest: request has no transport source');
     const rawTopVia = req.getAll('via')[0];
@@ -102,8 +120,8 @@ export class TransactionLayer {
     const sentBy = sentByKey(via.host, via.port);
     const branch = via.params.get('branch');
     stampReceived(req, via, source);
-    if (isRfc3261Branch(branch)) return this.matchRfc3261(req, serverKey(branch, sentBy, req.method), branch, sentBy);
-    return this.matchLegacy(req, legacyKey(req, rawTopVia, cseq.seq));
+    if (isRfc3261Branch(branch)) return this.matchRfc3261(req, serverKey(branch, sentBy, req.method), branch, sentBy, admit);
+    return this.matchLegacy(req, legacyKey(req, rawTopVia, cseq.seq), admit);
   }
 
   /** Called for every parsed incoming response. False when no client transaction matched. */
@@ -155,7 +173,7 @@ export class TransactionLayer {
   }
 
   // §17.2.3: branch + sent-by + method (ACK → INVITE); CANCEL finds its INVITE by the same branch.
-  private matchRfc3261(req: SipRequest, key: string, branch: string, sentBy: string): RequestDisposition {
+  private matchRfc3261(req: SipRequest, key: string, branch: string, sentBy: string, admit: Admission | undefined): RequestDisposition {
     const existing = this.servers.get(key);
     switch (req.method) {
       case 'ACK':
@@ -163,15 +181,17 @@ export class TransactionLayer {
         return { kind: 'ack', req };
       case 'CANCEL': {
         if (existing) return this.retransmission(existing);
-        const tx = this.addServer(req, key);
         const invite = this.servers.get(serverKey(branch, sentBy, 'INVITE'));
+        const refusal = admit?.(req, invite !== undefined);
+        if (refusal) return { kind: 'refused', refusal };
+        const tx = this.addServer(req, key);
         return invite ? { kind: 'cancel', tx, invite } : { kind: 'cancel', tx };
       }
       default: {
         if (existing) return this.retransmission(existing);
-        const tx = this.addServer(req, key);
-        if (tx instanceof ServerInviteTransaction) tx.start();
-        return { kind: 'new', tx };
+        const refusal = admit?.(req, false);
+        if (refusal) return { kind: 'refused', refusal };
+        return { kind: 'new', tx: this.addServer(req, key) };
       }
     }
   }
@@ -182,7 +202,7 @@ export class TransactionLayer {
    * request; ACK — the To tag of the response the INVITE transaction sent; CANCEL (§9.2) —
    * the INVITE with the same To tag.
    */
-  private matchLegacy(req: SipRequest, key: string): RequestDisposition {
+  private matchLegacy(req: SipRequest, key: string, admit: Admission | undefined): RequestDisposition {
     const list = this.legacyServers.get(key);
     const toTag = req.toTag ?? '';
     const find = (method: string): ServerTx | undefined =>
@@ -198,16 +218,18 @@ export class TransactionLayer {
       case 'CANCEL': {
         const existing = find('CANCEL');
         if (existing) return this.retransmission(existing);
-        const tx = this.addLegacy(req, key, toTag);
         const invite = find('INVITE');
+        const refusal = admit?.(req, invite !== undefined);
+        if (refusal) return { kind: 'refused', refusal };
+        const tx = this.addLegacy(req, key, toTag);
         return invite ? { kind: 'cancel', tx, invite } : { kind: 'cancel', tx };
       }
       default: {
         const existing = find(req.method);
         if (existing) return this.retransmission(existing);
-        const tx = this.addLegacy(req, key, toTag);
-        if (tx instanceof ServerInviteTransaction) tx.start();
-        return { kind: 'new', tx };
+        const refusal = admit?.(req, false);
+        if (refusal) return { kind: 'refused', refusal };
+        return { kind: 'new', tx: this.addLegacy(req, key, toTag) };
       }
     }
   }

@@ -44,10 +44,24 @@ export class ServerInviteTransaction implements ServerTransaction {
     return this.last;
   }
 
-  /** §17.2.1: enter Proceeding and send 100 Trying at once, so the client stops Timer A. */
-  start(): void {
+  /**
+   * §17.2.1: the 100 Trying that stops the client's Timer A. The stack sends it once the TU has had
+   * the request and not answered it at once: the RFC asks for it only when the TU will not answer
+   * within 200 ms, and sending it before the TU has looked would put a 100 ahead of every
+   * challenge and refusal (one more datagram per request of a flood). Nothing once a response went out.
+   */
+  sendTrying(): void {
+    if (this.current !== 'proceeding' || this.last) return;
     this.last = buildTrying(this.request);
     this.transmit(this.last);
+  }
+
+  /**
+   * The TU answered the request statelessly (RFC 3261 §8.2.7): end at once, with no timer and no
+   * retransmission; a retransmitted INVITE finds no transaction and is answered again.
+   */
+  discard(): void {
+    this.terminate();
   }
 
   respond(res: SipResponse): void {

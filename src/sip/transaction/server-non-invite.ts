@@ -118,6 +118,14 @@ export class ServerNonInviteTransaction implements ServerTransaction {
     }
   }
 
+  /** Only INVITE server transactions send a 100 Trying of their own (§17.2.1). */
+  sendTrying(): void {}
+
+  /** The TU answered the request statelessly (RFC 3261 §8.2.7): end at once, with no Timer J. */
+  discard(): void {
+    this.terminate();
+  }
+
   dispose(): void {
     this.current = 'terminated';
     this.timers.close();

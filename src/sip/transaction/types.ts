@@ -43,6 +43,14 @@ export interface ServerTransaction {
   /** Set by the TU to hear about the transaction's end. */
   events: ServerTransactionEvents;
   respond(res: SipResponse): void;
+  /**
+   * INVITE: send 100 Trying unless a response has been sent (RFC 3261 §17.2.1). The layer does not
+   * send it when it creates the transaction; the TU calls this once it knows it will not answer at
+   * once. Other methods: nothing.
+   */
+  sendTrying(): void;
+  /** The TU answered statelessly (RFC 3261 §8.2.7): the transaction ends now, without timers. */
+  discard(): void;
 }
 
 export interface ClientTransaction {

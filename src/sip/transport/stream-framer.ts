@@ -49,6 +49,14 @@ export class StreamFramer {
     return this.end - this.start;
   }
 
+  /**
+   * True while part of a message has arrived but not all of it. Keep-alive CRLFs (even half a
+   * CRLFCRLF ping) between messages are not part of one.
+   */
+  get inMessage(): boolean {
+    return this.state !== 'between';
+  }
+
   /** True once a framing error was reported; the stream cannot be resynchronised after that. */
   get hasFailed(): boolean {
     return this.failed;

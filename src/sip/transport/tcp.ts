@@ -12,6 +12,7 @@ import {
   type FlowContext,
 } from './connection-registry.js';
 import { settleSend, type ListenPoint, type SendCallback, type SendTarget, type TransportName } from './types.js';
+import type { TimerHandle } from '../clock.js';
 
 /** A peer that lets more than this pile up unsent is not reading; its connection is closed. */
 export const MAX_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -39,7 +40,8 @@ export class SocketFlow implements Flow {
   remotePort: number;
   localAddress = '';
   localPort = 0;
-  lastActivity = Date.now();
+  lastActivity: number;
+  lastMessage: number;
 
   private readonly socket: Socket;
   private readonly ctx: FlowContext;
@@ -51,13 +53,17 @@ export class SocketFlow implements Flow {
   private finished = false;
   private closeReason: string | undefined;
   private lastError: Error | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
+  private connectTimer: TimerHandle | undefined;
+  /** Runs while a message is partly received (slowloris defence). */
+  private messageTimer: TimerHandle | undefined;
 
   constructor(socket: Socket, ctx: FlowContext, opts: SocketFlowOptions) {
     this.id = nextConnectionId(opts.transport);
     this.transport = opts.transport;
     this.socket = socket;
     this.ctx = ctx;
+    this.lastActivity = ctx.clock.now();
+    this.lastMessage = this.lastActivity;
     this.framer = new StreamFramer({
       maxMessageBytes: ctx.limits.maxMessageBytes,
       maxPendingBytes: ctx.limits.maxPendingBytesPerConnection,
@@ -75,11 +81,9 @@ export class SocketFlow implements Flow {
 
     if (opts.connectEvent) {
       socket.once(opts.connectEvent, () => this.onConnected());
-      this.connectTimer = setTimeout(
-        () => this.close(`connect timeout after ${ctx.limits.connectTimeoutMs} ms`),
-        ctx.limits.connectTimeoutMs,
+      this.connectTimer = ctx.clock.setTimer(ctx.limits.connectTimeoutMs, () =>
+        this.close(`connect timeout after ${ctx.limits.connectTimeoutMs} ms`),
       );
-      this.connectTimer.unref();
     } else {
       this.learnAddresses();
     }
@@ -96,6 +100,7 @@ export class SocketFlow implements Flow {
       if (this.queuedBytes > MAX_WRITE_BUFFER_BYTES) this.close('too much data queued while connecting');
       return;
     }
+    this.lastMessage = this.ctx.clock.now();
     this.write(data, cb);
   }
 
@@ -107,7 +112,7 @@ export class SocketFlow implements Flow {
   }
 
   private write(data: Buffer, cb: SendCallback | undefined): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.ctx.clock.now();
     let settled = false;
     this.socket.write(data, (err?: Error | null) => {
       if (settled) return;
@@ -122,7 +127,7 @@ export class SocketFlow implements Flow {
 
   private onConnected(): void {
     if (this.closing) return;
-    clearTimeout(this.connectTimer);
+    this.connectTimer?.cancel();
     this.connected = true;
     this.learnAddresses();
     // The target may have been a name: also find this flow by the address it resolved to.
@@ -141,10 +146,13 @@ export class SocketFlow implements Flow {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.ctx.clock.now();
+    let completed = false;
     for (const event of this.framer.push(chunk)) {
       if (this.closing) return;
       if (event.kind === 'message') {
+        completed = true;
+        this.lastMessage = this.lastActivity;
         this.ctx.events.message(this, event.data);
       } else if (event.kind === 'ping') {
         // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a CRLF pong.
@@ -157,13 +165,38 @@ export class SocketFlow implements Flow {
         this.close(`framing error: ${event.reason}`);
       }
     }
+    if (!this.closing) this.watchMessageDeadline(completed);
+  }
+
+  /**
+   * Once the first byte of a message is in, the rest must follow within messageTimeoutMs: a peer
+   * trickling a header a byte at a time would otherwise hold the connection (and its buffer) for
+   * as long as maxMessageBytes lasts. A message completed in this chunk restarts the deadline for
+   * the next one it began.
+   */
+  private watchMessageDeadline(completedOne: boolean): void {
+    if (!this.framer.inMessage) {
+      this.messageTimer?.cancel();
+      this.messageTimer = undefined;
+      return;
+    }
+    if (this.messageTimer && !completedOne) return;
+    this.messageTimer?.cancel();
+    const ms = this.ctx.limits.messageTimeoutMs;
+    this.messageTimer = this.ctx.clock.setTimer(ms, () => {
+      this.messageTimer = undefined;
+      this.ctx.logger.debug({ connectionId: this.id, src: this.remoteAddress, pending: this.framer.pendingBytes }, 'message not completed in time');
+      this.ctx.reporter.report('message-timeout', this.remoteAddress, this.transport, { timeoutMs: ms });
+      this.close(`message not completed within ${ms} ms`);
+    });
   }
 
   private onClose(): void {
     if (this.finished) return;
     this.finished = true;
     this.closing = true;
-    clearTimeout(this.connectTimer);
+    this.connectTimer?.cancel();
+    this.messageTimer?.cancel();
     const reason = this.closeReason ?? this.lastError?.message ?? 'closed by peer';
     if (this.queue.length > 0) {
       const err = this.lastError ?? new Error(`connection to ${this.remoteAddress}:${this.remotePort} failed: ${reason}`);
@@ -180,16 +213,16 @@ export class SocketFlow implements Flow {
   };
 }
 
-/** Registers an accepted socket as a flow, or destroys it when the connection limit is reached. */
+/** Registers an accepted (and admitted) socket as a flow; it starts unproven. */
 export function acceptSocket(socket: Socket, transport: TransportName, ctx: FlowContext): SocketFlow | undefined {
-  if (ctx.registry.size >= ctx.limits.maxConnections || !socket.remoteAddress) {
-    ctx.logger.debug({ transport, remote: socket.remoteAddress }, 'connection refused: limit reached or peer gone');
+  if (!socket.remoteAddress) {
+    ctx.logger.debug({ transport }, 'connection dropped: peer already gone');
     socket.destroy();
     return undefined;
   }
   socket.setNoDelay(true);
   const flow = new SocketFlow(socket, ctx, { transport });
-  ctx.registry.add(flow, [remoteKey(transport, flow.remoteAddress, flow.remotePort)]);
+  ctx.registry.add(flow, [remoteKey(transport, flow.remoteAddress, flow.remotePort)], { proven: false });
   return flow;
 }
 
@@ -197,13 +230,14 @@ export function acceptSocket(socket: Socket, transport: TransportName, ctx: Flow
 export function connectTcp(target: SendTarget, ctx: FlowContext): SocketFlow {
   const host = normalizeAddress(target.address);
   const socket = net.connect({ host, port: target.port, noDelay: true });
+  ctx.admission.trackOutbound(socket);
   const flow = new SocketFlow(socket, ctx, {
     transport: 'tcp',
     connectEvent: 'connect',
     remoteAddress: host,
     remotePort: target.port,
   });
-  ctx.registry.add(flow, [remoteKey('tcp', host, target.port)]);
+  ctx.registry.add(flow, [remoteKey('tcp', host, target.port)], { proven: true });
   return flow;
 }
 
@@ -242,7 +276,9 @@ export class TcpListener {
   constructor(point: ListenPoint, ctx: FlowContext) {
     this.point = point;
     this.ctx = ctx;
-    this.server = net.createServer({ noDelay: true }, (socket) => acceptSocket(socket, 'tcp', ctx));
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      if (ctx.admission.admitInbound(socket, 'tcp')) acceptSocket(socket, 'tcp', ctx);
+    });
   }
 
   async start(): Promise<ListenPoint> {

@@ -5,7 +5,16 @@
 
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { ConnectionRegistry, normalizeAddress, type Flow, type FlowContext } from './connection-registry.js';
+import { realClock, type Clock } from '../clock.js';
+import { ConnectionAdmission } from './admission.js';
+import {
+  ConnectionRegistry,
+  normalizeAddress,
+  type ConnectionUse,
+  type Flow,
+  type FlowContext,
+} from './connection-registry.js';
+import { SecurityReporter } from './security-report.js';
 import { connectTcp, TcpListener } from './tcp.js';
 import { connectTls, TlsListener } from './tls.js';
 import { UdpListener } from './udp.js';
@@ -13,6 +22,8 @@ import { WsListener } from './ws.js';
 import {
   DEFAULT_TRANSPORT_LIMITS,
   settleSend,
+  type ConnectionHold,
+  type HoldReason,
   type ListenPoint,
   type MessageHandler,
   type SendCallback,
@@ -22,7 +33,7 @@ import {
   type TransportSource,
 } from './types.js';
 
-export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits };
+export { DEFAULT_TRANSPORT_LIMITS, type ConnectionHold, type ConnectionUse, type HoldReason, type TransportLimits };
 
 export interface TransportLayerOptions {
   listen: ListenPoint[];
@@ -30,6 +41,10 @@ export interface TransportLayerOptions {
   limits?: Partial<TransportLimits>;
   /** Outbound TLS client verification; rejectUnauthorized defaults to true. */
   tls?: { rejectUnauthorized?: boolean };
+  /** Time for idle, message and handshake deadlines (tests pass a fake one). */
+  clock?: Clock;
+  /** Whether an inbound connection from this address is accepted (a rate-limited source is not). */
+  admitConnection?: (address: string) => boolean;
 }
 
 interface Listener {
@@ -55,6 +70,7 @@ export class TransportLayer {
   private readonly limits: TransportLimits;
   private readonly rejectUnauthorized: boolean;
   private readonly registry: ConnectionRegistry;
+  private readonly reporter: SecurityReporter;
   private readonly flowContext: FlowContext;
   private readonly messageHandlers: MessageHandler[] = [];
   private readonly closedHandlers: Array<(connectionId: string) => void> = [];
@@ -70,11 +86,20 @@ export class TransportLayer {
     this.logger = opts.logger;
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...opts.limits };
     this.rejectUnauthorized = opts.tls?.rejectUnauthorized ?? true;
-    this.registry = new ConnectionRegistry(this.limits.idleTimeoutMs);
+    const clock = opts.clock ?? realClock;
+    this.registry = new ConnectionRegistry({
+      idleTimeoutMs: this.limits.idleTimeoutMs,
+      unprovenIdleTimeoutMs: this.limits.unprovenIdleTimeoutMs,
+      clock,
+    });
+    this.reporter = new SecurityReporter(this.logger, clock, this.limits.securityReportIntervalMs);
     this.flowContext = {
       limits: this.limits,
       logger: this.logger,
+      clock,
       registry: this.registry,
+      admission: new ConnectionAdmission(this.limits, this.logger, this.reporter, (address) => opts.admitConnection?.(address) === false),
+      reporter: this.reporter,
       events: {
         message: (flow, data) => this.deliver(data, sourceOf(flow)),
         closed: (flow) => this.flowClosed(flow),
@@ -161,12 +186,33 @@ export class TransportLayer {
     return { ...candidates[0] };
   }
 
+  /** Close one connection (e.g. of a source that is now blocked); unknown ids are ignored. */
+  closeConnection(connectionId: string, reason: string): void {
+    this.registry.get(connectionId)?.close(reason);
+  }
+
   hasConnection(connectionId: string): boolean {
     return this.registry.get(connectionId) !== undefined;
   }
 
   get connectionCount(): number {
     return this.registry.size;
+  }
+
+  /**
+   * Keeps a connection open while something above needs it: a registration bound over it (the
+   * phone is reached over it, RFC 5626/5923), a dialog made over it, or a transaction awaiting its
+   * final response. Without such a hold an inbound connection is closed after the short
+   * unprovenIdleTimeoutMs; once a registration or dialog has used it, after idleTimeoutMs.
+   * An unknown id (UDP, a connection already gone) gets a hold that does nothing.
+   */
+  retain(connectionId: string | undefined, reason: HoldReason): ConnectionHold {
+    return this.registry.retain(connectionId, reason);
+  }
+
+  /** How the idle timeout treats a connection now (undefined for an unknown id). */
+  connectionUse(connectionId: string): ConnectionUse | undefined {
+    return this.registry.useOf(connectionId);
   }
 
   private route(data: Buffer, target: SendTarget, cb: SendCallback | undefined): void {
@@ -254,6 +300,7 @@ export class TransportLayer {
   private async shutdown(): Promise<void> {
     this.state = 'stopped';
     this.registry.stopIdleSweep();
+    this.reporter.stop();
     if (this.registry.size > 0) {
       const drained = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, STOP_DRAIN_MS);

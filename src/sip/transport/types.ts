@@ -33,23 +33,53 @@ export function isReliable(transport: TransportName): boolean {
 export interface TransportLimits {
   /** Largest SIP message accepted or sent, in bytes (header block and body are each bounded by it). */
   maxMessageBytes: number;
-  /** Inbound connections beyond this many live flows are destroyed at once. */
+  /** Connections (inbound ones from accept on, handshakes included, and outbound ones) beyond this are refused. */
   maxConnections: number;
-  /** A flow with no traffic at all in either direction for this long is closed. */
+  /**
+   * Inbound connections from one source beyond this are refused at accept: one IPv4 address, or
+   * one IPv6 /64 (the smallest block an end site is given, so one attacker's block counts once).
+   */
+  maxConnectionsPerAddress: number;
+  /** A connection in use (see ConnectionRegistry) and not held, with no traffic for this long, is closed. */
   idleTimeoutMs: number;
+  /** A connection that has not yet carried a registration or a dialog, with no SIP message for this long, is closed. */
+  unprovenIdleTimeoutMs: number;
+  /** Once the first byte of a message has arrived, the whole message must arrive within this, or the connection is closed. */
+  messageTimeoutMs: number;
+  /** An inbound TLS handshake or WebSocket upgrade (WSS: both) must complete within this, or the connection is closed. */
+  handshakeTimeoutMs: number;
   /** Unframed input buffered on one connection beyond this closes it. */
   maxPendingBytesPerConnection: number;
   /** Outbound TCP connect and TLS handshake deadline. */
   connectTimeoutMs: number;
+  /** Refused and timed-out connections are summarised in one security log line per this interval. */
+  securityReportIntervalMs: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxMessageBytes: 65535,
   maxConnections: 10000,
+  maxConnectionsPerAddress: 500,
   idleTimeoutMs: 3_600_000,
+  unprovenIdleTimeoutMs: 30_000,
+  messageTimeoutMs: 20_000,
+  handshakeTimeoutMs: 10_000,
   maxPendingBytesPerConnection: 256 * 1024,
   connectTimeoutMs: 5000,
+  securityReportIntervalMs: 60_000,
 };
+
+/**
+ * Why a connection is held open. A registration bound over it or a dialog made over it proves the
+ * peer uses it: once such a hold ends the connection keeps the long idle timeout. A transaction
+ * (an INVITE awaiting its final response) only holds it meanwhile.
+ */
+export type HoldReason = 'registration' | 'dialog' | 'transaction';
+
+/** Keeps a connection from being closed for idleness until released. release() is idempotent. */
+export interface ConnectionHold {
+  release(): void;
+}
 
 /**
  * Completes a send: calls cb on a later tick (so send() never re-enters its

@@ -3,9 +3,11 @@
 // Browsers cannot accept connections, so these flows are inbound only.
 
 import http from 'node:http';
-import https from 'node:https';
+import net, { type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { TimerHandle } from '../clock.js';
 import {
   nextConnectionId,
   normalizeAddress,
@@ -13,8 +15,9 @@ import {
   type Flow,
   type FlowContext,
 } from './connection-registry.js';
+import { HandshakeGuard, type PendingHandshake } from './handshake-guard.js';
 import { closeServer, listenServer, MAX_WRITE_BUFFER_BYTES } from './tcp.js';
-import { readServerCredentials } from './tls.js';
+import { readServerCredentials, startTlsServerSide } from './tls.js';
 import { settleSend, type ListenPoint, type SendCallback, type TransportName } from './types.js';
 
 /** RFC 7118 §4: the WebSocket subprotocol a SIP client must negotiate. */
@@ -41,27 +44,36 @@ export class WsFlow implements Flow {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  lastActivity = Date.now();
+  lastActivity: number;
+  lastMessage: number;
 
   private readonly ws: WebSocket;
   private readonly ctx: FlowContext;
   private closing = false;
   private finished = false;
   private closeReason: string | undefined;
+  /** Runs from the first byte of a frame until a whole message or control frame has been read. */
+  private messageTimer: TimerHandle | undefined;
 
   constructor(ws: WebSocket, transport: TransportName, req: http.IncomingMessage, ctx: FlowContext) {
     this.id = nextConnectionId(transport);
     this.transport = transport;
     this.ws = ws;
     this.ctx = ctx;
+    this.lastActivity = ctx.clock.now();
+    this.lastMessage = this.lastActivity;
     this.remoteAddress = normalizeAddress(req.socket.remoteAddress ?? '');
     this.remotePort = req.socket.remotePort ?? 0;
     this.localAddress = normalizeAddress(req.socket.localAddress ?? '');
     this.localPort = req.socket.localPort ?? 0;
 
+    // Ahead of the ws library's own listener, so a chunk arms the deadline before the frames it
+    // completes disarm it. A chunk that ends one message and begins the next arms it only with the
+    // next chunk: the frame boundaries stay inside the library.
+    req.socket.prependListener('data', () => this.armMessageDeadline());
     ws.on('message', (data, isBinary) => this.onMessage(toBuffer(data), isBinary));
-    ws.on('ping', () => this.touch());
-    ws.on('pong', () => this.touch());
+    ws.on('ping', () => this.frameDone());
+    ws.on('pong', () => this.frameDone());
     ws.on('error', (err) => ctx.logger.debug({ connectionId: this.id, err: err.message }, 'websocket error'));
     ws.on('close', (code) => this.onClose(code));
   }
@@ -72,6 +84,7 @@ export class WsFlow implements Flow {
       return;
     }
     this.touch();
+    if (data !== PONG) this.lastMessage = this.lastActivity;
     // RFC 7118 §5.1 allows text or binary; text frames are what browser stacks expect.
     this.ws.send(data, { binary: false }, (err) => settleSend(cb, err ?? undefined, this.onCallbackThrow));
     if (this.ws.bufferedAmount > MAX_WRITE_BUFFER_BYTES) {
@@ -88,11 +101,28 @@ export class WsFlow implements Flow {
   }
 
   private touch(): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.ctx.clock.now();
+  }
+
+  private armMessageDeadline(): void {
+    if (this.messageTimer || this.closing) return;
+    const ms = this.ctx.limits.messageTimeoutMs;
+    this.messageTimer = this.ctx.clock.setTimer(ms, () => {
+      this.messageTimer = undefined;
+      this.ctx.logger.debug({ connectionId: this.id, src: this.remoteAddress }, 'websocket message not completed in time');
+      this.ctx.reporter.report('message-timeout', this.remoteAddress, this.transport, { timeoutMs: ms });
+      this.close(`message not completed within ${ms} ms`);
+    });
+  }
+
+  private frameDone(): void {
+    this.messageTimer?.cancel();
+    this.messageTimer = undefined;
+    this.touch();
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    this.touch();
+    this.frameDone();
     if (this.closing) return;
     if (isOnlyLineBreaks(data)) {
       // Some WebSocket SIP stacks (SIP.js keepAliveInterval) send the RFC 5626 CRLFCRLF ping here too.
@@ -100,6 +130,7 @@ export class WsFlow implements Flow {
       return;
     }
     this.ctx.logger.trace({ connectionId: this.id, bytes: data.length, isBinary }, 'websocket message');
+    this.lastMessage = this.lastActivity;
     this.ctx.events.message(this, data);
   }
 
@@ -107,6 +138,7 @@ export class WsFlow implements Flow {
     if (this.finished) return;
     this.finished = true;
     this.closing = true;
+    this.messageTimer?.cancel();
     this.ctx.logger.debug({ connectionId: this.id, code, reason: this.closeReason ?? 'closed by peer' }, 'websocket closed');
     this.ctx.registry.remove(this);
     this.ctx.events.closed(this);
@@ -133,21 +165,23 @@ export class WsListener {
   private readonly point: ListenPoint;
   private readonly ctx: FlowContext;
   private readonly transport: 'ws' | 'wss';
-  private server: http.Server | https.Server | undefined;
+  private readonly handshakes: HandshakeGuard;
+  /** The handshake of each socket handed to the HTTP parser (raw for ws, decrypted for wss). */
+  private readonly upgrades = new WeakMap<Duplex, PendingHandshake>();
+  private server: Server | undefined;
   private wss: WebSocketServer | undefined;
 
   constructor(point: ListenPoint, ctx: FlowContext) {
     this.point = point;
     this.ctx = ctx;
     this.transport = point.transport === 'wss' ? 'wss' : 'ws';
+    this.handshakes = new HandshakeGuard(ctx, this.transport);
   }
 
   async start(): Promise<ListenPoint> {
     const ctx = this.ctx;
-    const server =
-      this.transport === 'wss'
-        ? https.createServer(await readServerCredentials(this.point))
-        : http.createServer();
+    const secureContext =
+      this.transport === 'wss' ? tls.createSecureContext(await readServerCredentials(this.point)) : undefined;
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: ctx.limits.maxMessageBytes,
@@ -155,18 +189,28 @@ export class WsListener {
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SIP_SUBPROTOCOL) ? SIP_SUBPROTOCOL : false),
     });
-    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    // The HTTP parser never listens itself: sockets reach it only once admitted and, for wss, once
+    // TLS is up, all under one handshake deadline counted from accept.
+    const parser = http.createServer();
+    parser.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(426, { Connection: 'close', Upgrade: 'websocket', 'Content-Length': '0' });
       res.end();
     });
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
-    server.on('clientError', (err: Error, socket: Duplex) => {
+    parser.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    parser.on('clientError', (err: Error, socket: Duplex) => {
       ctx.logger.debug({ err: err.message, transport: this.transport }, 'bad http request');
       socket.destroy();
     });
-    if (server instanceof https.Server) {
-      server.on('tlsClientError', (err: Error) => ctx.logger.debug({ err: err.message }, 'wss tls handshake failed'));
-    }
+    const server = net.createServer((raw) => {
+      if (!ctx.admission.admitInbound(raw, this.transport)) return;
+      const pending = this.handshakes.begin(raw);
+      const serve = (socket: Duplex): void => {
+        this.upgrades.set(socket, pending);
+        parser.emit('connection', socket);
+      };
+      if (secureContext) startTlsServerSide(raw, secureContext, ctx.logger, serve);
+      else serve(raw);
+    });
     this.server = server;
     this.wss = wss;
     const bound = await listenServer(server, this.point);
@@ -175,18 +219,17 @@ export class WsListener {
   }
 
   async stop(): Promise<void> {
+    this.handshakes.abortAll();
     this.wss?.close();
-    if (this.server) {
-      this.server.closeAllConnections();
-      await closeServer(this.server);
-    }
+    if (this.server) await closeServer(this.server);
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const ctx = this.ctx;
     socket.on('error', (err: Error) => ctx.logger.debug({ err: err.message }, 'websocket upgrade socket error'));
     const wss = this.wss;
-    if (!wss) {
+    const pending = this.upgrades.get(socket);
+    if (!wss || !pending) {
       socket.destroy();
       return;
     }
@@ -195,14 +238,10 @@ export class WsListener {
       refuseUpgrade(socket, 400, 'Bad Request');
       return;
     }
-    if (ctx.registry.size >= ctx.limits.maxConnections) {
-      ctx.logger.debug({ remote: req.socket.remoteAddress }, 'websocket refused: connection limit reached');
-      refuseUpgrade(socket, 503, 'Service Unavailable');
-      return;
-    }
+    if (!pending.complete()) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const flow = new WsFlow(ws, this.transport, req, ctx);
-      ctx.registry.add(flow, [remoteKey(this.transport, flow.remoteAddress, flow.remotePort)]);
+      ctx.registry.add(flow, [remoteKey(this.transport, flow.remoteAddress, flow.remotePort)], { proven: false });
     });
   }
 }

@@ -40,7 +40,26 @@ describe('loadConfigText: valid files', () => {
     expect(config.tenant).toEqual({ domain: 'pbx.example.com', timezone: 'Asia/Tokyo', holidays: [] });
     expect(config.listen).toEqual([{ transport: 'udp', host: '0.0.0.0', port: 5060 }]);
     expect(config.data.dir).toBe('./data');
-    expect(config.sip).toEqual({ t1: 500, t2: 4000, t4: 5000, userAgent: 'hibiki', maxMessageBytes: 65535, tcpIdleTimeout: 3600, maxConnections: 10000 });
+    expect(config.sip).toEqual({
+      t1: 500,
+      t2: 4000,
+      t4: 5000,
+      userAgent: 'hibiki',
+      maxMessageBytes: 65535,
+      tcpIdleTimeout: 3600,
+      tcpUnprovenIdleTimeout: 30,
+      tcpMessageTimeout: 20,
+      tcpHandshakeTimeout: 10,
+      maxConnections: 10000,
+      maxConnectionsPerAddress: 500,
+      connectionReportInterval: 60,
+      maxServerTransactions: 100_000,
+    });
+    expect(config.security).toEqual({
+      trustedAddresses: [],
+      rateLimit: { windowSeconds: 10, maxRequests: 3000, blockSeconds: 60 },
+      overload: { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 50, maxPendingInvites: 2000, retryAfterSeconds: 5 },
+    });
     expect(config.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 600, qualifyInterval: 30, qualifyMaxMissed: 3 });
     expect(config.auth).toEqual({
       realm: 'pbx.example.com',
@@ -48,6 +67,7 @@ describe('loadConfigText: valid files', () => {
       nonceExpires: 300,
       lockoutAttempts: 3,
       lockoutMinutes: 60,
+      lockoutAddresses: 3,
       ipFailures: 20,
       ipWindowSeconds: 60,
       ipBlockMinutes: 60,
@@ -55,6 +75,15 @@ describe('loadConfigText: valid files', () => {
     expect(config.log.level).toBe('info');
     expect(config.reload.debounceMs).toBe(300);
     expect(config.extensions).toEqual([]);
+  });
+
+  it('accepts trusted addresses and CIDR blocks of both families, and names a bad one', () => {
+    const good = okOf(loadConfigText(`${minimal}security:\n  trustedAddresses: [192.0.2.7, 10.0.0.0/8, '2001:db8::/32', '::1']\n`, 'm.yaml'));
+    expect(good.config.security.trustedAddresses).toEqual(['192.0.2.7', '10.0.0.0/8', '2001:db8::/32', '::1']);
+    for (const bad of ['10.0.0.0/33', 'pbx.example.com', '10.0.0.1/8/8', '2001:db8::/129']) {
+      const r = loadConfigText(`${minimal}security:\n  trustedAddresses: ['${bad}']\n`, 'm.yaml');
+      expect(r.ok, bad).toBe(false);
+    }
   });
 
   it('keeps an explicit realm', () => {
@@ -93,6 +122,13 @@ describe('loadConfigText: valid files', () => {
     const text = `tenant:\n  domain: pbx.example.com\nlisten:\n  - {transport: tls, host: "::", port: 5061, cert: a.pem, key: b.pem}\n  - {transport: udp, host: "::1", port: 0}\n`;
     const { config } = okOf(loadConfigText(text, 't.yaml'));
     expect(config.listen[0]).toEqual({ transport: 'tls', host: '::', port: 5061, cert: 'a.pem', key: 'b.pem' });
+  });
+
+  it('takes an empty sip.userAgent (headers left out) and refuses one with a line break', () => {
+    expect(okOf(loadConfigText(`${minimal}sip:\n  userAgent: ""\n`, 'u.yaml')).config.sip.userAgent).toBe('');
+    const injected = loadConfigText(`${minimal}sip:\n  userAgent: "hibiki\\r\\nX-Injected: 1"\n`, 'u.yaml');
+    expect(injected.ok).toBe(false);
+    if (!injected.ok) expect(injected.errors.map((e) => e.message).join('\n')).toContain('control characters');
   });
 
   it('allows the same port on different transports or hosts', () => {
@@ -233,6 +269,26 @@ describe('loadConfigText: other rejections', () => {
       expect(errors.map((e) => e.message.split(':')[0]), extra).toEqual([path]);
       expect(errors[0].line, extra).toBeGreaterThanOrEqual(6);
     }
+  });
+
+  it('rejects timer values no timer can hold (issue #14), and a session-timer maximum below the interval asked for', () => {
+    const cases: [string, string][] = [
+      ['calls:\n  sessionExpires: 999999999\n', 'calls.sessionExpires'],
+      ['calls:\n  minSE: 999999999\n', 'calls.minSE'],
+      ['calls:\n  maxSessionExpires: 999999999\n', 'calls.maxSessionExpires'],
+      ['calls:\n  ringTimeout: 999999999\n', 'calls.ringTimeout'],
+      ['park:\n  timeout: 999999999\n', 'park.timeout'],
+      ['dtmf:\n  featureDigitTimeout: 999999999\n', 'dtmf.featureDigitTimeout'],
+      ['reload:\n  debounceMs: 999999999\n', 'reload.debounceMs'],
+      ['calls:\n  sessionExpires: 7200\n  maxSessionExpires: 3600\n', 'calls.maxSessionExpires'],
+      ['calls:\n  sessionExpires: 100\n  minSE: 600\n', 'calls.sessionExpires'],
+    ];
+    for (const [extra, path] of cases) {
+      const errors = errorsOf(loadConfigText(minimal + extra, 't.yaml'));
+      expect(errors.map((e) => e.message.split(':')[0]), extra).toEqual([path]);
+    }
+    const { config } = okOf(loadConfigText(minimal, 'd.yaml'));
+    expect(config.calls.maxSessionExpires).toBe(10_800);
   });
 
   it('rejects a listen host that is not an IP address and an empty listen list', () => {

@@ -535,6 +535,21 @@ describe('BuiltinMediaEngine lifecycle', () => {
     expect(v(sdp)).toBe(v(o2) + 1);
   });
 
+  it('checkOffer refuses what answerOffer would refuse, and changes nothing either way', async () => {
+    const engine = await startEngine();
+    const id = await engine.createEndpoint({ codecs: ['PCMA'] });
+    const answered = await engine.answerOffer(id, phoneSdp(4000, { pts: [8] }));
+    await expect(engine.checkOffer(id, phoneSdp(5000, { pts: [18] }))).rejects.toMatchObject({ sipStatus: 488 });
+    await expect(engine.checkOffer(id, phoneSdp(5000, { pts: [0] }))).rejects.toMatchObject({ sipStatus: 488 });
+    await expect(engine.checkOffer(id, 'not sdp')).rejects.toMatchObject({ sipStatus: 400 });
+    await expect(engine.checkOffer(id, phoneSdp(5000, { pts: [8], direction: 'sendonly' }))).resolves.toBeUndefined();
+    await expect(engine.checkOffer('m-unknown', phoneSdp(5000))).rejects.toBeInstanceOf(MediaError);
+    // Still the first negotiation, and the next SDP is the next version.
+    expect(engine.negotiated(id)).toEqual(answered.media);
+    const v = (sdp: string): number => Number(/^o=hibiki \d+ (\d+) /m.exec(sdp)![1]);
+    expect(v(await engine.createOffer(id))).toBe(v(answered.sdp) + 1);
+  });
+
   it('refuses work before start and after stop', async () => {
     const engine = new BuiltinMediaEngine({ address: '127.0.0.1', rtpPorts: [40000, 40010], rtpTimeoutSec: 0, logger });
     await expect(engine.createEndpoint()).rejects.toMatchObject({ sipStatus: 503 });

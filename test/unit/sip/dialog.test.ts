@@ -154,3 +154,21 @@ it('retransmits the 2xx over UDP until the ACK arrives, and ends the dialog with
   expect(twoHundreds).toBeGreaterThan(3);
   expect(uas?.state).toBe('terminated');
 });
+
+it('answers 500 when an in-dialog request listener throws, instead of leaving the request unanswered (issue #14)', async () => {
+  const a = await stack('udp');
+  const b = await stack('udp');
+  let uas: Dialog | undefined;
+  b.use('INVITE', (req, res) => {
+    uas = b.createUAS(req, res, { localSdp: SDP_B });
+    uas.on('refer', () => {
+      throw new Error('a feature failed');
+    });
+  });
+  const uac = await a.createUAC({ uri: `sip:bob@127.0.0.1:${portOf(b, 'udp')}`, localSdp: SDP_A });
+  const res = await uac.request({ method: 'REFER', headers: { 'refer-to': '<sip:carol@hibiki.test>' } });
+  expect(res.status).toBe(500);
+  // The dialog is still there.
+  expect(uas?.state).toBe('confirmed');
+  await uac.destroy();
+});

@@ -130,7 +130,7 @@ describe('DigestServer.verify', () => {
     it(`accepts a correct ${alg} response built by buildAuthorization`, () => {
       const { server } = makeServer();
       const auth = buildAuthorization(challengeFor(server, alg), { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.local');
-      expect(server.verify(auth, 'REGISTER', lookup)).toEqual({ result: 'ok', username: '2001' });
+      expect(server.verify(auth, 'REGISTER', 'sip:hibiki.local', lookup)).toEqual({ result: 'ok', username: '2001' });
     });
   }
 
@@ -139,35 +139,35 @@ describe('DigestServer.verify', () => {
     const nonce = param(challengeFor(server, 'SHA-256'), 'nonce') as string;
     const response = expectedResponse('sha256', { ...rfc, nonce, nc: '00000001' });
     const header = `Digest username="Mufasa", realm="${rfc.realm}", uri="${rfc.uri}", algorithm=SHA-256, nonce="${nonce}", nc=00000001, cnonce="${rfc.cnonce}", qop=auth, response="${response.toUpperCase()}"`;
-    expect(server.verify(header, 'GET', () => ({ password: rfc.password }))).toEqual({ result: 'ok', username: 'Mufasa' });
+    expect(server.verify(header, 'GET', rfc.uri, () => ({ password: rfc.password }))).toEqual({ result: 'ok', username: 'Mufasa' });
   });
 
   it('handles usernames that need escaping', () => {
     const { server } = makeServer();
     const auth = buildAuthorization(challengeFor(server, 'MD5'), { username: 'we"ird\\user', password: 'p' }, 'INVITE', 'sip:2001@hibiki.local');
-    expect(server.verify(auth, 'INVITE', lookup)).toEqual({ result: 'ok', username: 'we"ird\\user' });
+    expect(server.verify(auth, 'INVITE', 'sip:2001@hibiki.local', lookup)).toEqual({ result: 'ok', username: 'we"ird\\user' });
   });
 
   it('rejects a wrong password, and a response made for another method, as bad credentials', () => {
     const { server } = makeServer();
     const c = challengeFor(server, 'SHA-256');
     const wrong = buildAuthorization(c, { username: '2001', password: 'guess' }, 'REGISTER', 'sip:hibiki.local');
-    expect(server.verify(wrong, 'REGISTER', lookup)).toEqual({ result: 'bad-credentials', username: '2001' });
+    expect(server.verify(wrong, 'REGISTER', 'sip:hibiki.local', lookup)).toEqual({ result: 'bad-credentials', username: '2001' });
     const other = buildAuthorization(c, { username: '2001', password: 'secret-2001' }, 'INVITE', 'sip:hibiki.local');
-    expect(server.verify(other, 'REGISTER', lookup)).toEqual({ result: 'bad-credentials', username: '2001' });
+    expect(server.verify(other, 'REGISTER', 'sip:hibiki.local', lookup)).toEqual({ result: 'bad-credentials', username: '2001' });
   });
 
   it('reports an unknown user', () => {
     const { server } = makeServer();
     const auth = buildAuthorization(challengeFor(server, 'MD5'), { username: '9999', password: 'x' }, 'REGISTER', 'sip:hibiki.local');
-    expect(server.verify(auth, 'REGISTER', lookup)).toEqual({ result: 'unknown-user', username: '9999' });
+    expect(server.verify(auth, 'REGISTER', 'sip:hibiki.local', lookup)).toEqual({ result: 'unknown-user', username: '9999' });
   });
 
   it('accepts increasing nc on one nonce and rejects a repeated or lower nc as replay', () => {
     const { server } = makeServer();
     const c = challengeFor(server, 'SHA-256');
     const creds = { username: '2001', password: 'secret-2001' };
-    const at = (nc: number) => server.verify(buildAuthorization(c, creds, 'REGISTER', 'sip:hibiki.local', nc), 'REGISTER', lookup).result;
+    const at = (nc: number) => server.verify(buildAuthorization(c, creds, 'REGISTER', 'sip:hibiki.local', nc), 'REGISTER', 'sip:hibiki.local', lookup).result;
     expect(at(1)).toBe('ok');
     expect(at(2)).toBe('ok');
     expect(at(2)).toBe('replay');
@@ -175,8 +175,8 @@ describe('DigestServer.verify', () => {
     expect(at(7)).toBe('ok');
     // The very same header sent twice is a replay too.
     const same = buildAuthorization(c, creds, 'REGISTER', 'sip:hibiki.local', 8, 'fixed');
-    expect(server.verify(same, 'REGISTER', lookup).result).toBe('ok');
-    expect(server.verify(same, 'REGISTER', lookup).result).toBe('replay');
+    expect(server.verify(same, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
+    expect(server.verify(same, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('replay');
   });
 
   it('answers stale for a correct response on an expired nonce, bad-credentials for a wrong one', () => {
@@ -184,11 +184,11 @@ describe('DigestServer.verify', () => {
     const c = challengeFor(server, 'MD5');
     advance(300_000);
     const good = (nc: number) => buildAuthorization(c, { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.local', nc);
-    expect(server.verify(good(1), 'REGISTER', lookup).result).toBe('ok');
+    expect(server.verify(good(1), 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
     advance(1);
-    expect(server.verify(good(2), 'REGISTER', lookup)).toEqual({ result: 'stale', username: '2001' });
+    expect(server.verify(good(2), 'REGISTER', 'sip:hibiki.local', lookup)).toEqual({ result: 'stale', username: '2001' });
     const bad = buildAuthorization(c, { username: '2001', password: 'nope' }, 'REGISTER', 'sip:hibiki.local', 3);
-    expect(server.verify(bad, 'REGISTER', lookup).result).toBe('bad-credentials');
+    expect(server.verify(bad, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('bad-credentials');
   });
 
   it('treats a tampered nonce or one from another server as malformed', () => {
@@ -197,11 +197,11 @@ describe('DigestServer.verify', () => {
     const nonce = param(c, 'nonce') as string;
     const flipped = nonce.slice(0, 3) + (nonce[3] === 'A' ? 'B' : 'A') + nonce.slice(4);
     const tampered = buildAuthorization(c.replace(nonce, flipped), { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.local');
-    expect(server.verify(tampered, 'REGISTER', lookup)).toEqual({ result: 'malformed', reason: 'unknown nonce' });
+    expect(server.verify(tampered, 'REGISTER', 'sip:hibiki.local', lookup)).toEqual({ result: 'malformed', reason: 'unknown nonce' });
 
     const other = makeServer().server;
     const foreign = buildAuthorization(challengeFor(other, 'SHA-256'), { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.local');
-    expect(server.verify(foreign, 'REGISTER', lookup).result).toBe('malformed');
+    expect(server.verify(foreign, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('malformed');
   });
 
   it('accepts nonces across servers that share a secret (restart with a configured secret)', () => {
@@ -209,7 +209,7 @@ describe('DigestServer.verify', () => {
     const a = makeServer({ secret }).server;
     const b = makeServer({ secret }).server;
     const auth = buildAuthorization(challengeFor(a, 'MD5'), { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.local');
-    expect(b.verify(auth, 'REGISTER', lookup).result).toBe('ok');
+    expect(b.verify(auth, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
   });
 
   it('treats unknown or unoffered algorithms, missing fields and foreign realms as malformed', () => {
@@ -236,39 +236,95 @@ describe('DigestServer.verify', () => {
       ['', 'unparsable'],
     ];
     for (const [header, reason] of variants) {
-      const v = server.verify(header, 'REGISTER', lookup);
+      const v = server.verify(header, 'REGISTER', 'sip:hibiki.local', lookup);
       expect(v.result, header).toBe('malformed');
       if (v.result === 'malformed') expect(v.reason, header).toContain(reason);
     }
     // The unmodified header still passes, so each rejection above is down to its one change.
-    expect(server.verify(auth, 'REGISTER', lookup).result).toBe('ok');
+    expect(server.verify(auth, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
   });
 
   it('bounds nonce tracking, answering stale for an evicted nonce instead of forgetting its nc', () => {
     const { server } = makeServer({ maxTrackedNonces: 2 });
     const creds = { username: '2001', password: 'secret-2001' };
     const challenges = [0, 1, 2].map(() => challengeFor(server, 'MD5'));
-    for (const c of challenges) expect(server.verify(buildAuthorization(c, creds, 'REGISTER', 'sip:x', 1), 'REGISTER', lookup).result).toBe('ok');
+    for (const c of challenges) expect(server.verify(buildAuthorization(c, creds, 'REGISTER', 'sip:x', 1), 'REGISTER', 'sip:x', lookup).result).toBe('ok');
     expect(server.trackedNonceCount()).toBe(2);
-    expect(server.verify(buildAuthorization(challenges[0], creds, 'REGISTER', 'sip:x', 1), 'REGISTER', lookup).result).toBe('stale');
-    expect(server.verify(buildAuthorization(challenges[2], creds, 'REGISTER', 'sip:x', 2), 'REGISTER', lookup).result).toBe('ok');
+    expect(server.verify(buildAuthorization(challenges[0], creds, 'REGISTER', 'sip:x', 1), 'REGISTER', 'sip:x', lookup).result).toBe('stale');
+    expect(server.verify(buildAuthorization(challenges[2], creds, 'REGISTER', 'sip:x', 2), 'REGISTER', 'sip:x', lookup).result).toBe('ok');
   });
 
   it('prunes expired nonces from the replay table', () => {
     const { server, advance } = makeServer();
     const creds = { username: '2001', password: 'secret-2001' };
-    for (let i = 0; i < 5; i++) server.verify(buildAuthorization(challengeFor(server, 'MD5'), creds, 'REGISTER', 'sip:x'), 'REGISTER', lookup);
+    for (let i = 0; i < 5; i++) server.verify(buildAuthorization(challengeFor(server, 'MD5'), creds, 'REGISTER', 'sip:x'), 'REGISTER', 'sip:x', lookup);
     expect(server.trackedNonceCount()).toBe(5);
     advance(301_000);
     const fresh = challengeFor(server, 'MD5');
-    expect(server.verify(buildAuthorization(fresh, creds, 'REGISTER', 'sip:x'), 'REGISTER', lookup).result).toBe('ok');
+    expect(server.verify(buildAuthorization(fresh, creds, 'REGISTER', 'sip:x'), 'REGISTER', 'sip:x', lookup).result).toBe('ok');
     expect(server.trackedNonceCount()).toBe(1);
+  });
+
+  it('refuses a correct response made for another Request-URI (RFC 7616 §3.4.6), before recording its nc', () => {
+    const { server } = makeServer();
+    const c = challengeFor(server, 'MD5');
+    const creds = { username: '2001', password: 'secret-2001' };
+    // Captured on a call to 2002, offered on a call to an outside number.
+    const internal = buildAuthorization(c, creds, 'INVITE', 'sip:2002@hibiki.local', 1);
+    expect(server.verify(internal, 'INVITE', 'sip:0312345678@hibiki.local', lookup)).toEqual({ result: 'uri-mismatch', username: '2001', uri: 'sip:2002@hibiki.local' });
+    // A wrong password stays bad-credentials whatever its uri: the mismatch is only reported for real credentials.
+    const wrong = buildAuthorization(c, { username: '2001', password: 'guess' }, 'INVITE', 'sip:2002@hibiki.local', 1);
+    expect(server.verify(wrong, 'INVITE', 'sip:0312345678@hibiki.local', lookup).result).toBe('bad-credentials');
+    // The refused attempt did not use up nc 1.
+    expect(server.trackedNonceCount()).toBe(0);
+    expect(server.verify(internal, 'INVITE', 'sip:2002@hibiki.local', lookup).result).toBe('ok');
+  });
+
+  it('accepts a credential uri equivalent to the Request-URI (RFC 3261 §19.1.4), not a different one', () => {
+    const { server } = makeServer();
+    const creds = { username: '2001', password: 'secret-2001' };
+    const verdict = (credentialUri: string, requestUri: string) =>
+      server.verify(buildAuthorization(challengeFor(server, 'MD5'), creds, 'INVITE', credentialUri), 'INVITE', requestUri, lookup).result;
+    expect(verdict('sip:2002@HIBIKI.local', 'sip:2002@hibiki.local')).toBe('ok');
+    expect(verdict('sip:2002@hibiki.local;transport=udp', 'sip:2002@hibiki.local')).toBe('ok');
+    expect(verdict('sip:2002@hibiki.local;Transport=UDP;lr', 'sip:2002@hibiki.local;transport=udp')).toBe('ok');
+    expect(verdict('sip:%32002@hibiki.local', 'sip:2002@hibiki.local')).toBe('ok');
+    expect(verdict('sip:2002@hibiki.local', 'sip:2002@hibiki.local:5060')).toBe('uri-mismatch');
+    expect(verdict('sip:2002@hibiki.local;user=phone', 'sip:2002@hibiki.local')).toBe('uri-mismatch');
+    expect(verdict('sip:2002@hibiki.local;transport=tcp', 'sip:2002@hibiki.local;transport=udp')).toBe('uri-mismatch');
+    expect(verdict('sips:2002@hibiki.local', 'sip:2002@hibiki.local')).toBe('uri-mismatch');
+    expect(verdict('sip:hibiki.local', 'sip:2001@hibiki.local')).toBe('uri-mismatch');
+    expect(verdict('sip:2002@hibiki.local?subject=x', 'sip:2002@hibiki.local')).toBe('uri-mismatch');
+    expect(verdict('not a uri', 'sip:2002@hibiki.local')).toBe('uri-mismatch');
+  });
+
+  it('keeps its nonce history when reconfigured (a reload does not make used credentials new again)', () => {
+    const { server } = makeServer();
+    const auth = buildAuthorization(challengeFor(server, 'MD5'), { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.local');
+    expect(server.verify(auth, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
+    server.reconfigure({ realm: 'hibiki.local', algorithms: ['MD5', 'SHA-256'], nonceTtlSec: 300 });
+    expect(server.verify(auth, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('replay');
+    // New settings apply: challenges follow the new order.
+    expect(server.challenge().map((c) => param(c, 'algorithm'))).toEqual(['MD5', 'SHA-256']);
+  });
+
+  it('does not accept a pruned nonce again after a reload lengthens the nonce lifetime', () => {
+    const { server, advance } = makeServer({ nonceTtlSec: 60 });
+    const creds = { username: '2001', password: 'secret-2001' };
+    const used = buildAuthorization(challengeFor(server, 'MD5'), creds, 'REGISTER', 'sip:hibiki.local');
+    expect(server.verify(used, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
+    advance(61_000);
+    // Another verification prunes the expired one from the table.
+    expect(server.verify(buildAuthorization(challengeFor(server, 'MD5'), creds, 'REGISTER', 'sip:hibiki.local'), 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('ok');
+    expect(server.trackedNonceCount()).toBe(1);
+    server.reconfigure({ realm: 'hibiki.local', algorithms: ['SHA-256', 'MD5'], nonceTtlSec: 3600 });
+    expect(server.verify(used, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('stale');
   });
 
   it('never throws on garbage', () => {
     const { server } = makeServer();
     const junk = ['Digest', 'Digest ,,,', 'Digest a=', 'Digest nonce="AAAA", username="x", realm="hibiki.local", uri="u", response="r", qop=auth, nc=00000001, cnonce="c"', '\u0000\uffff', 'Digest ' + 'a="b", '.repeat(1000)];
-    for (const j of junk) expect(server.verify(j, 'REGISTER', lookup).result).toBe('malformed');
+    for (const j of junk) expect(server.verify(j, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('malformed');
   });
 });
 

@@ -3,16 +3,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SipStack, type StackOptions } from '../../../src/sip/stack.js';
 import type { DestroyCause, Dialog, RefreshBy } from '../../../src/sip/dialog.js';
-import { SipRequest } from '../../../src/sip/message.js';
+import { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { parseMessage } from '../../../src/sip/parser.js';
 import {
+  DEFAULT_MAX_SESSION_EXPIRES,
   expiryDelayMs,
   negotiateAsUas,
   parseMinSE,
   parseSessionExpires,
   refreshDelayMs,
   SESSION_EXPIRED_REASON,
+  sessionTimerFromAnswer,
 } from '../../../src/sip/session-timer.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 const logger = pino({ level: 'silent' });
 const stacks: SipStack[] = [];
@@ -111,7 +114,10 @@ describe('session timers between two stacks', () => {
       uas = b.createUAS(req, res, { localSdp: SDP_B });
     });
     const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A });
-    expect(offered.map((r) => r.get('session-expires'))).toEqual(['2', '3']);
+    // Retransmissions aside (T1 is 20 ms here, and no 100 Trying goes out ahead of the answer, so a
+    // slow machine may see one): the first INVITE asked for 2 s, the retry for 3 s.
+    const firstOfEach = offered.filter((r, i) => offered.findIndex((o) => o.cseq?.seq === r.cseq?.seq) === i);
+    expect(firstOfEach.map((r) => r.get('session-expires'))).toEqual(['2', '3']);
     expect(offered[0]!.getAll('supported')).toEqual(expect.arrayContaining(['100rel', 'timer']));
     // The application saw only the retry (CSeq 2), never the refused INVITE.
     expect(seenByApp?.cseq?.seq).toBe(2);
@@ -227,3 +233,96 @@ describe('session timers between two stacks', () => {
     await uac.destroy();
   });
 });
+
+// Issue #14 (6): Session-Expires / Min-SE of 999999999 s overflowed Node's timer (2^31-1 ms), which then fired
+// after 1 ms and ended the call at once. The fake clock runs delays the way Node does, overflow included.
+describe('intervals too large for a timer (issue #14)', () => {
+  const HUGE = '999999999';
+  const CAPPED = { sessionExpires: 1800, minSE: 90, maxSessionExpires: 10_800 };
+
+  it('a UAS lowers a huge Session-Expires and Min-SE to its maximum (RFC 4028 §9 lets it lower the interval)', () => {
+    expect(negotiateAsUas(request({ 'session-expires': HUGE, 'min-se': HUGE, supported: 'timer' }), CAPPED)).toEqual({
+      kind: 'accept',
+      interval: 10_800,
+      refresher: 'uac',
+      requireTimer: true,
+    });
+    // Without a large Min-SE the interval comes down to our own, as before.
+    expect(negotiateAsUas(request({ 'session-expires': `${HUGE};refresher=uas` }), CAPPED)).toMatchObject({ interval: 1800, refresher: 'uas' });
+    expect(negotiateAsUas(request({ 'min-se': HUGE, supported: 'timer' }), CAPPED)).toMatchObject({ interval: 10_800 });
+    // Without a configured maximum the stack's default applies.
+    expect(negotiateAsUas(request({ 'session-expires': HUGE, 'min-se': HUGE }), { sessionExpires: 1800, minSE: 90 })).toMatchObject({ interval: DEFAULT_MAX_SESSION_EXPIRES });
+  });
+
+  it('a UAC lowers a huge interval in a 2xx and refreshes itself, since the peer would refresh too late', () => {
+    const ok = (se: string): SipResponse => {
+      const r = new SipResponse(200, 'OK');
+      r.set('session-expires', se);
+      return r;
+    };
+    expect(sessionTimerFromAnswer(ok(`${HUGE};refresher=uas`), 10_800)).toEqual({ interval: 10_800, refresher: 'uac' });
+    expect(sessionTimerFromAnswer(ok(`${HUGE};refresher=uac`), 10_800)).toEqual({ interval: 10_800, refresher: 'uac' });
+    expect(sessionTimerFromAnswer(ok('1800;refresher=uas'), 10_800)).toEqual({ interval: 1800, refresher: 'uas' });
+  });
+
+  it('refuses a session timer maximum below the interval it asks for', () => {
+    expect(() => new SipStack({ listen: [], logger, sessionTimer: { sessionExpires: 1800, minSE: 90, maxSessionExpires: 900 } })).toThrow(RangeError);
+  });
+
+  it('keeps the dialogs of an INVITE, a re-INVITE and a 2xx asking for 999999999 s up, and expires them on time', async () => {
+    const clock = new FakeClock(Date.now());
+    // `a` is hibiki (fake clock, timers on); `b` a peer asking for absurd intervals both ways.
+    const a = await stack({ sessionTimer: CAPPED, clock });
+    const b = await stack();
+    const responses: SipResponse[] = [];
+    b.transport.onMessage((data) => {
+      const parsed = parseMessage(data);
+      if (parsed.ok && parsed.message instanceof SipResponse) responses.push(parsed.message);
+    });
+    let uas: Dialog | undefined;
+    a.use('INVITE', (req, res) => {
+      uas = a.createUAS(req, res, { localSdp: SDP_A });
+    });
+    // b calls a: Session-Expires and Min-SE 999999999, b to refresh.
+    const inbound = await b.createUAC({ uri: uriOf(a), localSdp: SDP_B, headers: { supported: 'timer', 'session-expires': `${HUGE};refresher=uac`, 'min-se': HUGE } });
+    expect(inbound.state).toBe('confirmed');
+    expect(responses.find((r) => r.status === 200)?.get('session-expires')).toBe('10800;refresher=uac');
+    expect(uas!.session).toEqual({ interval: 10_800, refresher: 'remote' });
+
+    // a calls b, whose 2xx asks for 999999999 s with b refreshing.
+    b.use('INVITE', (req, res) => {
+      b.createUAS(req, res, { localSdp: SDP_B, headers: { 'session-expires': `${HUGE};refresher=uas`, require: 'timer' } });
+    });
+    const outbound = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A });
+    expect(outbound.session).toEqual({ interval: 10_800, refresher: 'local' });
+
+    // A re-INVITE from b asking for 999999999 s again is answered with the maximum too.
+    const reinvite = await inbound.request({ method: 'INVITE', body: SDP_B, headers: { 'content-type': 'application/sdp', supported: 'timer', 'session-expires': `${HUGE};refresher=uac`, 'min-se': HUGE } });
+    expect(reinvite.status).toBe(200);
+    expect(reinvite.get('session-expires')).toBe('10800;refresher=uac');
+
+    // Let the ACKs arrive before time jumps (an unACKed 2xx would end its dialog).
+    await sleep(100);
+    // An hour on: nothing has expired (before the fix, both timers fired after 1 ms).
+    const refreshesAtB = sniff(b, 'INVITE');
+    clock.advance(1);
+    clock.advance(3_600_000);
+    await sleep(50);
+    expect(uas!.state).toBe('confirmed');
+    expect(outbound.state).toBe('confirmed');
+    expect(refreshesAtB).toHaveLength(0);
+    // At half the interval a refreshes its outgoing dialog itself, with the interval it runs.
+    const refreshed = new Promise<RefreshBy>((resolve) => outbound.on('refresh', resolve));
+    clock.advance(5400_000 - 3_600_001);
+    expect(await refreshed).toBe('local');
+    expect(refreshesAtB[0]?.get('session-expires')).toBe('10800;refresher=uac');
+    expect(outbound.state).toBe('confirmed');
+    await sleep(50);
+    // b never refreshes its call to a: after 10800 − 32 s a ends it as RFC 4028 §10 says.
+    const ended = new Promise<DestroyCause | undefined>((resolve) => uas!.on('destroy', (_req, cause) => resolve(cause)));
+    clock.advance((10_800 - 32) * 1000 - 5400_000);
+    expect(await ended).toBe('session-expired');
+    await outbound.destroy();
+  });
+});
+

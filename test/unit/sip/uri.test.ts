@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { formatHostPort, formatUri, isSipUri, isTelUri, parseHostPort, parseUri, type SipUri } from '../../../src/sip/uri.js';
+import { formatHostPort, formatUri, isSipUri, isTelUri, parseHostPort, parseUri, uriEquivalent, type SipUri } from '../../../src/sip/uri.js';
 import { formatParams, parseParams } from '../../../src/sip/params.js';
 
 function sip(text: string): SipUri {
@@ -239,3 +239,38 @@ describe('host and port helpers', () => {
     expect(parseHostPort('')).toBeNull();
   });
 });
+
+describe('uriEquivalent (RFC 3261 §19.1.4)', () => {
+  const eq = (a: string, b: string): boolean => {
+    const x = parseUri(a);
+    const y = parseUri(b);
+    if (!x || !y) throw new Error(`unparsable: ${a} or ${b}`);
+    return uriEquivalent(x, y) && uriEquivalent(y, x);
+  };
+
+  it('follows the RFC examples of equivalent URIs', () => {
+    expect(eq('sip:%61lice@atlanta.com;transport=TCP', 'sip:alice@AtLanTa.CoM;Transport=tcp')).toBe(true);
+    expect(eq('sip:carol@chicago.com', 'sip:carol@chicago.com;newparam=5')).toBe(true);
+    expect(eq('sip:carol@chicago.com;security=on', 'sip:carol@chicago.com;newparam=5')).toBe(true);
+    expect(eq('sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com', 'sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com')).toBe(true);
+  });
+
+  it('follows the RFC examples of URIs that differ', () => {
+    expect(eq('SIP:ALICE@AtLanTa.CoM;Transport=udp', 'sip:alice@AtLanTa.CoM;Transport=UDP')).toBe(false);
+    expect(eq('sip:bob@biloxi.com', 'sip:bob@biloxi.com:5060')).toBe(false);
+    expect(eq('sip:bob@biloxi.com', 'sip:bob@biloxi.com;transport=udp')).toBe(true);
+    expect(eq('sip:bob@biloxi.com', 'sips:bob@biloxi.com')).toBe(false);
+    expect(eq('sip:carol@chicago.com', 'sip:carol@chicago.com?Subject=next%20meeting')).toBe(false);
+    expect(eq('sip:bob@phone21.boxesbybob.com', 'sip:bob@192.0.2.4')).toBe(false);
+    expect(eq('sip:2002@hibiki.test;user=phone', 'sip:2002@hibiki.test')).toBe(false);
+    expect(eq('sip:2002@hibiki.test;maddr=192.0.2.1', 'sip:2002@hibiki.test')).toBe(false);
+  });
+
+  it('compares tel URIs without visual separators, and other schemes as text', () => {
+    expect(eq('tel:+81-3-1234-5678', 'tel:+81312345678')).toBe(true);
+    expect(eq('tel:+81312345678', 'tel:+81312345679')).toBe(false);
+    expect(eq('urn:service:sos', 'urn:service:sos')).toBe(true);
+    expect(eq('urn:service:sos', 'sip:sos@hibiki.test')).toBe(false);
+  });
+});
+

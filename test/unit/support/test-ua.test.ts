@@ -110,7 +110,7 @@ describe('test UA: basic calls', () => {
     expect(second.request.fromTag).toBe(first.request.fromTag);
     expect(second.request.cseq?.seq).toBe((first.request.cseq?.seq ?? 0) + 1);
     const credentials = second.request.get('proxy-authorization') as string;
-    expect(digest.verify(credentials, 'INVITE', (u) => (u === '2001' ? { password: 'secret-2001' } : undefined))).toEqual({ result: 'ok', username: '2001' });
+    expect(digest.verify(credentials, 'INVITE', second.request.uri, (u) => (u === '2001' ? { password: 'secret-2001' } : undefined))).toEqual({ result: 'ok', username: '2001' });
     await second.answer();
     const a = await answered;
     await a.hangup();

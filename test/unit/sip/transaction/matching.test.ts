@@ -158,7 +158,8 @@ describe('RFC 2543 matching (§17.2.3, §9.2)', () => {
     const { rec, layer } = setup();
     const req = inv2543();
     const outcome = layer.receiveRequest(incoming(req));
-    expect(outcome.kind).toBe('new');
+    if (outcome.kind !== 'new') throw new Error(`expected a new transaction, got ${outcome.kind}`);
+    outcome.tx.sendTrying();
     expect(req.topVia?.params.get('received')).toBe('192.0.2.1');
     expect(rec.responses(100)).toHaveLength(1);
     expect(layer.receiveRequest(incoming(inv2543()))).toEqual({ kind: 'absorbed' });

@@ -9,6 +9,8 @@ function newInvite(layer: ReturnType<typeof setup>['layer'], spec: Parameters<ty
   const source = transport === 'tcp' ? { transport, connectionId: 'conn-7', port: 40000 } : {};
   const outcome = layer.receiveRequest(incoming(original, source));
   if (outcome.kind !== 'new') throw new Error(`expected a new transaction, got ${outcome.kind}`);
+  // The stack (the TU here) asks for the 100 Trying when it does not answer at once.
+  outcome.tx.sendTrying();
   return {
     tx: outcome.tx,
     req: original,
@@ -35,7 +37,7 @@ function respond(tx: ServerTransaction, status: number, toTag = 'uas'): SipRespo
 }
 
 describe('INVITE server transaction', () => {
-  it('sends 100 Trying at once, copying Via, From, To, Call-ID, CSeq and Timestamp', () => {
+  it('sends 100 Trying when asked, copying Via, From, To, Call-ID, CSeq and Timestamp', () => {
     const { rec, layer } = setup();
     const { tx, req } = newInvite(layer, {
       lowerVias: ['SIP/2.0/UDP 198.51.100.7:5080;branch=z9hG4bKproxy'],
@@ -56,6 +58,35 @@ describe('INVITE server transaction', () => {
     expect(trying.has('contact')).toBe(false);
     expect(rec.sent[0]?.target).toEqual({ transport: 'udp', address: '192.0.2.1', port: 5060 });
     expect(tx.lastResponse).toBe(trying);
+  });
+
+  it('sends no 100 Trying of its own, and none once a response went out (issue #14: no 100 ahead of a challenge)', () => {
+    const { rec, layer } = setup();
+    const outcome = layer.receiveRequest(incoming(makeRequest()));
+    if (outcome.kind !== 'new') throw new Error('expected a new transaction');
+    expect(rec.sent).toHaveLength(0);
+    respond(outcome.tx, 401);
+    outcome.tx.sendTrying();
+    expect(rec.sent.map((s) => (s.msg as SipResponse).status)).toEqual([401]);
+  });
+
+  it('ends at once when discarded after a stateless answer: no timers, no retransmissions, not matched again', () => {
+    const { clock, rec, layer } = setup();
+    const original = makeRequest();
+    const pristine = copyRequest(original);
+    const outcome = layer.receiveRequest(incoming(original));
+    if (outcome.kind !== 'new') throw new Error('expected a new transaction');
+    let terminated = 0;
+    outcome.tx.events = { onTerminated: () => terminated++ };
+    outcome.tx.discard();
+    expect(terminated).toBe(1);
+    expect(outcome.tx.state).toBe('terminated');
+    expect(layer.size.server).toBe(0);
+    expect(clock.pending).toBe(0);
+    clock.advance(64_000);
+    expect(rec.sent).toHaveLength(0);
+    // A retransmission finds nothing and is new again (it gets another stateless answer).
+    expect(layer.receiveRequest(incoming(copyRequest(pristine))).kind).toBe('new');
   });
 
   it('answers a retransmitted INVITE in Proceeding with the latest provisional', () => {

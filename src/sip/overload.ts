@@ -1,0 +1,139 @@
+// Overload control (issue #13 goal 4, issue #14): decides what share of NEW out-of-dialog INVITEs
+// and REGISTERs to refuse, from how busy the event loop is and how much work is pending.
+//
+// Refusing everything while overloaded and nothing otherwise oscillates: the refusals bring the load
+// under the limit, everything is admitted again, the load jumps back. So the share refused is steered
+// like Kamailio's ratelimit FEEDBACK algorithm: every sample moves it by GAIN × (pressure − 1), where
+// pressure is the highest of load ÷ limit over the measures in use. It settles where the load sits at
+// the limit, and falls back to zero within a second or two once the load drops. When even refusing
+// every such request leaves the load above the limit (a 503 costs a parse and a send), the process is
+// saturated: the stack then drops those requests before parsing them, which costs next to nothing.
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from './clock.js';
+import type { LoadSample, LoadSource } from './load-source.js';
+
+export interface OverloadSettings {
+  /** How often load is sampled and the refused share adjusted (ms). */
+  sampleMs: number;
+  /** Event-loop utilization (%) above which shedding starts; 0 ignores utilization. */
+  maxLoopUtilization: number;
+  /** Mean event-loop delay (ms) above which shedding starts; 0 ignores delay. */
+  maxLoopDelayMs: number;
+  /** INVITEs waiting for their final response above which shedding starts; 0 ignores them. */
+  maxPendingInvites: number;
+  /** Retry-After (s) of a 503 for overload; a random 0–50 % is added so refused clients do not return in step. */
+  retryAfterSeconds: number;
+}
+
+/** Share of the error (pressure − 1) applied per sample. */
+const GAIN = 0.5;
+/** Pressure counted at most, so one long stall moves the share by at most GAIN. */
+const MAX_PRESSURE = 2;
+
+export interface OverloadOptions {
+  settings: OverloadSettings;
+  clock: Clock;
+  source: LoadSource;
+  /** Work admitted and not finished: INVITEs without a final response. */
+  pendingInvites: () => number;
+  logger: Logger;
+  /** Uniform in [0, 1); tests make it predictable. */
+  random?: () => number;
+}
+
+export class OverloadControl {
+  private settings: OverloadSettings;
+  private share = 0;
+  private saturatedNow = false;
+  private timer: TimerHandle | undefined;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: OverloadOptions) {
+    this.settings = opts.settings;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Share (0–1) of new out-of-dialog INVITEs and REGISTERs refused now. */
+  get shedShare(): number {
+    return this.share;
+  }
+
+  /** Refusing every such request did not bring the load down: drop them before parsing. */
+  get saturated(): boolean {
+    return this.saturatedNow;
+  }
+
+  /** Whether this new out-of-dialog INVITE or REGISTER is to be refused. */
+  shouldShed(): boolean {
+    return this.share > 0 && (this.share >= 1 || this.random() < this.share);
+  }
+
+  /** Retry-After for a refusal, spread over [retryAfterSeconds, 1.5 × retryAfterSeconds]. */
+  retryAfter(): number {
+    const base = this.settings.retryAfterSeconds;
+    return base + Math.floor(this.random() * (base / 2 + 1));
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.opts.source.close();
+  }
+
+  update(settings: OverloadSettings): void {
+    this.settings = settings;
+  }
+
+  /** One sample: read the load and move the refused share. Run by the timer; public for tests. */
+  tick(): void {
+    const sample = this.opts.source.sample();
+    const pending = this.opts.pendingInvites();
+    const pressure = this.pressure(sample, pending);
+    const was = { share: this.share, saturated: this.saturatedNow };
+    this.saturatedNow = pressure > 1 && this.share >= 1;
+    this.share = Math.min(1, Math.max(0, this.share + GAIN * (Math.min(pressure, MAX_PRESSURE) - 1)));
+    this.report(was, sample, pending, pressure);
+  }
+
+  /** The highest load ÷ limit over the measures in use; 0 when none is. */
+  private pressure(sample: LoadSample, pending: number): number {
+    const s = this.settings;
+    let p = 0;
+    if (s.maxLoopUtilization > 0) p = Math.max(p, (sample.utilization * 100) / s.maxLoopUtilization);
+    if (s.maxLoopDelayMs > 0) p = Math.max(p, sample.loopDelayMs / s.maxLoopDelayMs);
+    if (s.maxPendingInvites > 0) p = Math.max(p, pending / s.maxPendingInvites);
+    return p;
+  }
+
+  /** Log the changes of state only, never per request. */
+  private report(was: { share: number; saturated: boolean }, sample: LoadSample, pending: number, pressure: number): void {
+    const fields = {
+      event: 'overload',
+      utilization: Math.round(sample.utilization * 100),
+      loopDelayMs: Math.round(sample.loopDelayMs),
+      pendingInvites: pending,
+      pressure: Math.round(pressure * 100) / 100,
+      shedShare: Math.round(this.share * 100) / 100,
+    };
+    const log = this.opts.logger;
+    if (was.share === 0 && this.share > 0) log.warn(fields, 'overload: refusing part of the new INVITEs and REGISTERs with 503');
+    if (!was.saturated && this.saturatedNow) log.warn(fields, 'overload: saturated, dropping new INVITEs and REGISTERs unanswered');
+    if (was.saturated && !this.saturatedNow) log.warn(fields, 'overload: no longer saturated');
+    if (was.share > 0 && this.share === 0) log.warn(fields, 'overload over: admitting every request again');
+  }
+
+  private schedule(): void {
+    this.timer = this.opts.clock.setTimer(this.settings.sampleMs, () => {
+      try {
+        this.tick();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'overload sampling failed');
+      }
+      this.schedule();
+    });
+  }
+}
