@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { parseMessage } from './parser.js';
 import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from './message.js';
 import { TransportLayer, type TransportLimits } from './transport/transport-layer.js';
-import type { ListenPoint, SendTarget, TransportName } from './transport/types.js';
+import type { ListenPoint, SendTarget, SipTransport, TransportName } from './transport/types.js';
 import { TransactionLayer, type ServerTransaction, type ClientTransaction } from './transaction/layer.js';
 import type { TimerConfig } from './transaction/timers.js';
 import { newBranch } from './transaction/branch.js';
@@ -25,7 +25,10 @@ import { wantsReliableProvisionals, type ReliableProvisionalPolicy, type Reliabl
 import { negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
 
 export interface StackOptions {
+  /** Where to listen; not used when `transport` is given. */
   listen: ListenPoint[];
+  /** A transport of the caller's instead of sockets bound to `listen` (unit tests run on an in-memory network). */
+  transport?: SipTransport;
   logger: Logger;
   userAgent?: string;
   timers?: Partial<TimerConfig>;
@@ -207,7 +210,7 @@ function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
 }
 
 export class SipStack {
-  readonly transport: TransportLayer;
+  readonly transport: SipTransport;
   readonly transactions: TransactionLayer;
   readonly dialogs: DialogLayer;
   readonly logger: Logger;
@@ -230,7 +233,7 @@ export class SipStack {
     this.advertisedAddress = opts.advertisedAddress;
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
-    this.transport = new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls });
+    this.transport = opts.transport ?? new TransportLayer({ listen: opts.listen, logger: opts.logger, limits: opts.limits, tls: opts.tls });
     this.transactions = new TransactionLayer({
       send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),
       clock: this.clock,

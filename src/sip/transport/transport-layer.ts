@@ -17,6 +17,7 @@ import {
   type MessageHandler,
   type SendCallback,
   type SendTarget,
+  type SipTransport,
   type TransportLimits,
   type TransportName,
   type TransportSource,
@@ -49,7 +50,7 @@ function describe(point: ListenPoint): string {
   return `${point.transport}:${host}:${point.port}`;
 }
 
-export class TransportLayer {
+export class TransportLayer implements SipTransport {
   private readonly points: ListenPoint[];
   private readonly logger: Logger;
   private readonly limits: TransportLimits;
