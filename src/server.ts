@@ -20,7 +20,7 @@ import { TrunkManager } from './pbx/trunks.js';
 import { CallCore } from './pbx/core.js';
 import type { CallRegistry } from './pbx/calls.js';
 import type { Call, CallOutcome } from './pbx/call.js';
-import { buildCdr } from './pbx/cdr.js';
+import { cdrRecords } from './pbx/cdr.js';
 import { CdrStore, startRetentionPurge, type RetentionPurge } from './store/cdr-store.js';
 import type { MediaEngine } from './media/engine.js';
 import { BuiltinMediaEngine } from './media/builtin/engine.js';
@@ -164,57 +164,10 @@ export class HibikiServer {
     for (const f of features) this.core.use(f);
   }
 
-  /** F-CDR: one row per call, written when it ends. */
+  /** F-CDR: one row per call (and per forwarding hop), written when it ends. */
   private writeCdr(call: Call, o: CallOutcome): void {
     try {
-      // F-FWD: every forwarding hop before the last destination has its own row, in the call's linked id.
-      for (const hop of o.hops) {
-        this.cdr.insert(
-          buildCdr({
-            callId: call.callId,
-            linkedId: call.linkedId,
-            startedAt: hop.startedAt,
-            endedAt: hop.endedAt,
-            direction: o.direction,
-            callerNumber: o.caller.number,
-            callerName: o.caller.name,
-            dialedNumber: o.dialled,
-            calleeNumber: hop.callee.number,
-            hangupBy: 'system',
-            sipStatus: hop.sipStatus,
-            q850Cause: hop.q850,
-            cancelled: false,
-            hangupReason: hop.reason,
-            trunk: o.trunk,
-            feature: hop.feature,
-            forwardedFrom: hop.forwardedFrom,
-          }),
-        );
-      }
-      this.cdr.insert(
-        buildCdr({
-          callId: call.callId,
-          linkedId: call.linkedId,
-          startedAt: o.startedAt,
-          answeredAt: o.answeredAt,
-          endedAt: o.endedAt,
-          direction: o.direction,
-          callerNumber: o.caller.number,
-          callerName: o.caller.name,
-          dialedNumber: o.dialled,
-          calleeNumber: o.callee.number,
-          answeredBy: o.answeredBy,
-          hangupBy: o.hangupBy,
-          sipStatus: o.sipStatus,
-          q850Cause: o.q850,
-          cancelled: o.disposition === 'cancelled',
-          hangupReason: o.reason,
-          trunk: o.trunk,
-          feature: o.feature,
-          transferredBy: o.transferredBy,
-          forwardedFrom: o.forwardedFrom,
-        }),
-      );
+      for (const row of cdrRecords(call, o)) this.cdr.insert(row);
     } catch (err) {
       call.log.error({ err }, 'CDR not written');
     }

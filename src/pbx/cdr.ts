@@ -1,5 +1,6 @@
 // The call-detail record (SPEC F-CDR): one row per call, built from what the call knows when it ends.
 import { isQ850Cause, parseReasonHeader, Q850, sipToQ850 } from './q850.js';
+import type { CallOutcome } from './call.js';
 
 export type CdrDirection = 'internal' | 'inbound' | 'outbound';
 export type CdrDisposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancelled';
@@ -269,4 +270,44 @@ export function buildCdr(facts: CallFacts): CdrRecord {
     queue: facts.queue ?? null,
     recordingPath: facts.recordingPath ?? null,
   };
+}
+
+/**
+ * The rows of a finished call (F-CDR): one for every forwarding hop before its last destination (F-FWD), in
+ * the call's linked id, then the call's own.
+ */
+export function cdrRecords(call: { callId: string; linkedId: string }, o: CallOutcome): CdrRecord[] {
+  const common = { callId: call.callId, linkedId: call.linkedId, direction: o.direction, callerNumber: o.caller.number, callerName: o.caller.name, dialedNumber: o.dialled, trunk: o.trunk };
+  const hops = o.hops.map((hop) =>
+    buildCdr({
+      ...common,
+      startedAt: hop.startedAt,
+      endedAt: hop.endedAt,
+      calleeNumber: hop.callee.number,
+      hangupBy: 'system',
+      sipStatus: hop.sipStatus,
+      q850Cause: hop.q850,
+      cancelled: false,
+      hangupReason: hop.reason,
+      feature: hop.feature,
+      forwardedFrom: hop.forwardedFrom,
+    }),
+  );
+  const own = buildCdr({
+    ...common,
+    startedAt: o.startedAt,
+    answeredAt: o.answeredAt,
+    endedAt: o.endedAt,
+    calleeNumber: o.callee.number,
+    answeredBy: o.answeredBy,
+    hangupBy: o.hangupBy,
+    sipStatus: o.sipStatus,
+    q850Cause: o.q850,
+    cancelled: o.disposition === 'cancelled',
+    hangupReason: o.reason,
+    feature: o.feature,
+    transferredBy: o.transferredBy,
+    forwardedFrom: o.forwardedFrom,
+  });
+  return [...hops, own];
 }
