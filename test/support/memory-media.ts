@@ -63,7 +63,7 @@ export class MemoryMedia implements MediaEngine {
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };
   private readonly durations = new Map<string, number>();
   private readonly history: PlayRecord[] = [];
-  private gate: Promise<void> | undefined;
+  private gate: { skip: number; opened: Promise<void> } | undefined;
   private nextId = 1;
   private nextPort = 30000;
 
@@ -78,12 +78,12 @@ export class MemoryMedia implements MediaEngine {
   // ---- test hooks ---------------------------------------------------------------------------------
 
   /**
-   * Hold every createEndpoint() until the returned function is called: the window in which a call's
-   * media is being set up (a busy media worker), for races with CANCEL.
+   * Hold createEndpoint() calls — after letting `skip` more through — until the returned function is called:
+   * the window in which a call's media is being set up (a busy media worker), for races with CANCEL.
    */
-  holdEndpoints(): () => void {
+  holdEndpoints(skip = 0): () => void {
     let open!: () => void;
-    this.gate = new Promise<void>((r) => (open = r));
+    this.gate = { skip, opened: new Promise<void>((r) => (open = r)) };
     return () => {
       this.gate = undefined;
       open();
@@ -160,7 +160,8 @@ export class MemoryMedia implements MediaEngine {
   async createEndpoint(opts: EndpointOptions = {}): Promise<EndpointId> {
     const codecs = [...new Set(opts.codecs ?? ALL_CODECS)].filter((c) => ALL_CODECS.includes(c));
     if (codecs.length === 0) throw new MediaError('no G.711 codec allowed for the endpoint', 488);
-    while (this.gate) await this.gate;
+    if (this.gate && this.gate.skip > 0) this.gate.skip--;
+    else while (this.gate) await this.gate.opened;
     const id = `m${this.nextId++}`;
     const port = (this.nextPort += 2);
     const ep: Endpoint = {
