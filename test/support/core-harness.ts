@@ -31,6 +31,9 @@ import { PromptCatalogue } from '../../src/media/prompts.js';
 import { Router, type TrunkConfig } from '../../src/pbx/router.js';
 import { CallCore } from '../../src/pbx/core.js';
 import type { Call, CallOutcome } from '../../src/pbx/call.js';
+import type { Leg } from '../../src/pbx/leg.js';
+import type { CallSession } from '../../src/pbx/session.js';
+import type { EndpointId } from '../../src/media/engine.js';
 import { cdrRecords, type CdrRecord } from '../../src/pbx/cdr.js';
 import type { InviteAuthenticator, TrunkChannels } from '../../src/pbx/call-setup.js';
 import { Extensions, type Contacts } from '../../src/features/extension.js';
@@ -330,6 +333,15 @@ export class CoreHarness implements Contacts {
   /** The calls in progress. */
   get active(): Call[] {
     return this.core.calls.active();
+  }
+
+  /** The leg (in a call in progress) whose media endpoint this is, with its call's API. */
+  legAt(endpoint: EndpointId): { leg: Leg; session: CallSession } {
+    for (const call of this.active) {
+      const leg = call.legs.find((l) => l.endpoint === endpoint && !l.ended);
+      if (leg) return { leg, session: this.core.session(call) };
+    }
+    throw new Error(`no live leg has media endpoint ${endpoint}`);
   }
 
   /** The one CDR row so far (fails the test when there is not exactly one). */

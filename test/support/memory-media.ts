@@ -55,13 +55,15 @@ interface Endpoint {
   live: boolean;
 }
 
+/** Samples in each prompt file read so far (prompts do not change during a test run). */
+const sampleCounts = new Map<string, number>();
+
 type Listeners = { [E in keyof MediaEngineEvents]: Set<MediaEngineEvents[E]> };
 
 export class MemoryMedia implements MediaEngine {
   private readonly endpoints = new Map<EndpointId, Endpoint>();
   private readonly byPort = new Map<number, Endpoint>();
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };
-  private readonly durations = new Map<string, number>();
   private readonly history: PlayRecord[] = [];
   private gate: { skip: number; opened: Promise<void> } | undefined;
   private nextId = 1;
@@ -288,18 +290,25 @@ export class MemoryMedia implements MediaEngine {
     return { stop: () => finish('stopped'), done };
   }
 
+  /** How long these files play (ms), as play() times them. */
+  playLength(files: string[]): number {
+    const ms = this.lengthMs(files);
+    if (ms === undefined) throw new Error(`unreadable prompt among ${files.join(', ')}`);
+    return ms;
+  }
+
   /** How long the files play, at 20 ms per 160-sample frame (the last one padded); undefined if one is unreadable. */
   private lengthMs(files: string[]): number | undefined {
     let samples = 0;
     for (const f of files) {
-      let n = this.durations.get(f);
+      let n = sampleCounts.get(f);
       if (n === undefined) {
         try {
           n = parseWav(readFileSync(f), f).length;
         } catch {
           return undefined;
         }
-        this.durations.set(f, n);
+        sampleCounts.set(f, n);
       }
       samples += n;
     }
