@@ -24,6 +24,8 @@ interface ParkedCall {
   timer: TimerHandle;
   /** A phone that dialled the slot is being answered: the call is not offered to a second one. */
   retrieving: boolean;
+  /** Stops the comeback ringing at the parker (the call was retrieved or ended meanwhile). */
+  stopComeback: (() => void) | undefined;
 }
 
 export interface ParkDeps {
@@ -133,6 +135,7 @@ export class ParkLot implements Feature, CallApplication<string> {
         this.comeback(slot).catch((err: unknown) => call.log.error({ err }, 'park comeback failed'));
       }),
       retrieving: false,
+      stopComeback: undefined,
     };
     // The parked party hanging up empties the slot and ends the call.
     parked.handle = other.handOver({
@@ -155,6 +158,7 @@ export class ParkLot implements Feature, CallApplication<string> {
 
   private release(p: ParkedCall): void {
     p.timer.cancel();
+    p.stopComeback?.();
     p.moh?.stop();
     this.slots.delete(p.slot);
     this.deps.store?.remove(p.slot);
@@ -211,7 +215,13 @@ export class ParkLot implements Feature, CallApplication<string> {
       session.hangup('system', 19, 'park timeout');
       return;
     }
-    const result = await session.dial(parked.parkedBy, { presentedAs: party, ringTimeoutSec: this.deps.config().park.comebackTimeout });
+    // The call stays parked while the parker's phone rings: a retrieval meanwhile stops the ringing.
+    const result = await session.dial(parked.parkedBy, {
+      presentedAs: party,
+      ringTimeoutSec: this.deps.config().park.comebackTimeout,
+      onRinging: (stop) => (parked.stopComeback = stop),
+    });
+    parked.stopComeback = undefined;
     if (call.isFinished || this.slots.get(slot) !== parked) {
       if (result.ok) session.drop(result.leg);
       return;
