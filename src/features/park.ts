@@ -148,6 +148,12 @@ export class ParkLot implements Feature, CallApplication<string> {
       },
     });
     this.slots.set(slot, parked);
+    // However the call ends while parked (an RTP timeout, a shutdown), the slot and its comeback go with it.
+    call.once('ended', () => {
+      if (this.slots.get(slot) !== parked) return;
+      this.release(parked);
+      this.emit('abandoned', { slot, party, parkedBy }, call.callId);
+    });
     call.feature = 'park';
     const leaving = parker.handOver({ label: 'parker (leaving)', ended: () => undefined, digit: (_leg, d) => keypad?.(d) });
     this.emit('parked', { slot, party, parkedBy }, call.callId);
