@@ -129,3 +129,19 @@ describe('blind transfer', () => {
     expect(h.media.liveCount).toBe(0);
   });
 });
+
+describe('blind transfer races', () => {
+  it("the other party hanging up while the target's leg is being set up: the target never rings", async () => {
+    const { carol, aliceCall, bobCall } = await connected();
+    const release = h.media.holdEndpoints();
+    bobCall.press('#82003#');
+    await h.settle();
+    aliceCall.hangup();
+    await h.settle();
+    expect(h.active).toHaveLength(0);
+    release();
+    await h.settle();
+    expect(carol.incoming).toHaveLength(0);
+    expect(h.media.liveCount).toBe(0);
+  });
+});

@@ -172,3 +172,17 @@ describe('call park', () => {
     expect(h.media.liveCount).toBe(0);
   });
 });
+
+describe('call park when the parked party vanishes', () => {
+  it("a parked party whose RTP stops ends the call (cause 41) and frees its slot; no comeback rings later", async () => {
+    const { bob, aliceCall, bobCall } = await connected({ config: { park: { timeout: 30, comebackTimeout: 10 } } });
+    await parkedByBob(bobCall);
+    h.media.rtpTimeout(aliceCall.endpoint);
+    await h.settle();
+    expect(aliceCall.ended?.reason).toMatch(/cause=41/);
+    expect(h.cdr()).toMatchObject({ feature: 'park', q850Cause: 41, hangupBy: 'system' });
+    expect(h.park.list()).toEqual([]);
+    await h.advance(60_000);
+    expect(bob.incoming).toHaveLength(0);
+  });
+});
