@@ -20,6 +20,7 @@ import { configSchema, type ExtensionConfig, type HibikiConfig } from '../../src
 import { SipStack, type ServerResponse } from '../../src/sip/stack.js';
 import type { SipRequest } from '../../src/sip/message.js';
 import type { SendTarget } from '../../src/sip/transport/types.js';
+import type { SessionTimerConfig } from '../../src/sip/session-timer.js';
 import { parseNameAddr } from '../../src/sip/address.js';
 import { isSipUri } from '../../src/sip/uri.js';
 import type { Database } from '../../src/store/db.js';
@@ -273,8 +274,8 @@ export class CoreHarness implements Contacts {
   }
 
   /** A phone of this extension, registered (another call for the same number adds a device). */
-  async phone(number: string, opts: { registered?: boolean } = {}): Promise<Phone> {
-    const p = await this.peer(number);
+  async phone(number: string, opts: { registered?: boolean; sessionTimer?: SessionTimerConfig } = {}): Promise<Phone> {
+    const p = await this.peer(number, undefined, opts.sessionTimer);
     if (opts.registered !== false) this.register(p);
     return p;
   }
@@ -286,9 +287,10 @@ export class CoreHarness implements Contacts {
     return this.peer(trunk, t.host);
   }
 
-  private async peer(user: string, address?: string): Promise<Phone> {
+  private async peer(user: string, address?: string, sessionTimer?: SessionTimerConfig): Promise<Phone> {
     const transport = this.network.transport(address);
-    const p = new Phone({ user, domain: DOMAIN, pbx: { transport: 'udp', address: PBX_ADDRESS, port: SIP_PORT } }, transport, this.media, this.clock, this.logger.child({ phone: user }));
+    const pbx = { transport: 'udp' as const, address: PBX_ADDRESS, port: SIP_PORT };
+    const p = new Phone({ user, domain: DOMAIN, pbx, sessionTimer }, transport, this.media, this.clock, this.logger.child({ phone: user }));
     await p.start();
     this.phones.push(p);
     return p;

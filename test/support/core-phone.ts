@@ -10,6 +10,7 @@ import type { Dialog } from '../../src/sip/dialog.js';
 import type { SendTarget } from '../../src/sip/transport/types.js';
 import type { HeaderInput } from '../../src/sip/response-builder.js';
 import type { Clock } from '../../src/sip/clock.js';
+import type { SessionTimerConfig } from '../../src/sip/session-timer.js';
 import { MediaError, type Codec, type Direction, type DtmfSource, type EndpointId } from '../../src/media/engine.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, answerOffer, buildOffer } from '../../src/media/sdp.js';
 import type { MemoryTransport, SipNetwork } from './sip-network.js';
@@ -29,6 +30,8 @@ export interface PhoneOptions {
   /** An address of its own (a trunk's host); otherwise the network picks one. */
   address?: string;
   codecs?: Codec[];
+  /** RFC 4028 session timers on the phone's dialogs (as phones that support `timer`); off by default. */
+  sessionTimer?: SessionTimerConfig;
 }
 
 /** The port of the (first) audio stream of an SDP body. */
@@ -79,7 +82,7 @@ export class Phone {
     clock: Clock,
     logger: Logger,
   ) {
-    this.stack = new SipStack({ listen: [], transport, clock, logger, userAgent: `test-phone/${opts.user}` });
+    this.stack = new SipStack({ listen: [], transport, clock, logger, userAgent: `test-phone/${opts.user}`, sessionTimer: opts.sessionTimer });
     this.stack.use('INVITE', (req, res) => this.incoming.push(new IncomingCall(this, req, res)));
   }
 

@@ -62,4 +62,36 @@ describe('hold', () => {
     expect(out.call!.ended).toMatchObject({ by: 'remote' });
     expect(h.media.liveCount).toBe(0);
   });
+
+  it('relays a new offer that is not a hold to the other party (its phone gets a re-INVITE)', async () => {
+    h = await CoreHarness.start();
+    const alice = await h.phone('2001');
+    const bob = await h.phone('2002');
+    const out = alice.dial('2002');
+    await h.settle();
+    const bobCall = bob.takeCall().answer();
+    await h.settle();
+    const changed = out.call!.resume();
+    await h.settle();
+    expect((await changed).status).toBe(200);
+    expect(bobCall.reoffers).toEqual(['sendrecv']);
+    expect(h.media.bridged(out.call!.endpoint, bobCall.endpoint)).toBe(true);
+  });
+
+  it('answers an offer itself while a feature holds the leg: the other party is not disturbed', async () => {
+    h = await CoreHarness.start();
+    const alice = await h.phone('2001');
+    const bob = await h.phone('2002');
+    const out = alice.dial('2002');
+    await h.settle();
+    const bobCall = bob.takeCall().answer();
+    await h.settle();
+    // Bob starts typing a transfer target: both legs belong to the entry, Alice hears music.
+    bobCall.press('#8');
+    await h.settle();
+    const changed = out.call!.resume();
+    await h.settle();
+    expect((await changed).status).toBe(200);
+    expect(bobCall.reoffers).toEqual([]);
+  });
 });

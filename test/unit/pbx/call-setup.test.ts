@@ -172,4 +172,44 @@ describe('call set-up', () => {
     expect(bobCall.ended?.reason).toMatch(/cause=41/);
     expect(h.cdr()).toMatchObject({ disposition: 'answered', hangupBy: 'system', q850Cause: 41 });
   });
+
+  it("relays the callee's early media: 183 with SDP to the caller, the legs bridged before the answer", async () => {
+    await start();
+    const alice = await h.phone('2001');
+    const bob = await h.phone('2002');
+    const out = alice.dial('2002');
+    await h.settle();
+    const atBob = bob.takeCall();
+    atBob.progress();
+    await h.settle();
+    expect(out.provisional).toContain(183);
+    expect(h.media.bridged(out.earlyEndpoint!, atBob.endpoint!)).toBe(true);
+    const bobCall = atBob.answer();
+    await h.settle();
+    expect(out.status).toBe(200);
+    expect(h.media.bridged(out.call!.endpoint, bobCall.endpoint)).toBe(true);
+  });
+
+  it('keeps a long call up across RFC 4028 session refreshes on both legs (two hours on the fake clock)', async () => {
+    await start();
+    const timers = { sessionTimer: { sessionExpires: 1800, minSE: 90 } };
+    const alice = await h.phone('2001', timers);
+    const bob = await h.phone('2002', timers);
+    const out = alice.dial('2002');
+    await h.settle();
+    const bobCall = bob.takeCall().answer();
+    await h.settle();
+    expect(out.call!.dialog.session).toEqual({ interval: 1800, refresher: 'local' });
+    expect(bobCall.dialog.session).toEqual({ interval: 1800, refresher: 'remote' });
+    const before = h.network.log.length;
+    await h.advance(2 * 3600_000);
+    expect(out.call!.ended).toBeUndefined();
+    expect(bobCall.ended).toBeUndefined();
+    expect(h.active).toHaveLength(1);
+    expect(h.media.bridged(out.call!.endpoint, bobCall.endpoint)).toBe(true);
+    // Each refresher refreshed at half the interval: Alice's phone toward hibiki, hibiki toward Bob's phone.
+    const refreshes = h.network.log.slice(before).filter((m) => /^(INVITE|UPDATE) /.test(m.firstLine));
+    expect(refreshes.filter((m) => m.to.startsWith('127.0.0.1:')).length).toBeGreaterThanOrEqual(7);
+    expect(refreshes.filter((m) => m.from.startsWith('127.0.0.1:')).length).toBeGreaterThanOrEqual(7);
+  });
 });
