@@ -166,4 +166,21 @@ describe('call forwarding in the call core', () => {
     expect(out.status).toBe(480);
     expect(out.reason).toMatch(/cause=19/);
   });
+
+  it('a service code cancelled before hibiki answers still takes effect and ends with a cancelled CDR row', async () => {
+    await start();
+    const bob = await h.phone('2002');
+    const release = h.media.holdEndpoints();
+    const code = bob.dial('1429');
+    await h.settle();
+    code.cancel();
+    await h.settle();
+    expect(code.status).toBe(487);
+    release();
+    await h.settle();
+    expect(h.cdr()).toMatchObject({ feature: 'service_code', disposition: 'cancelled', hangupBy: 'caller' });
+    expect(h.forwarding.effective('2002').dnd).toBe(true);
+    expect(h.active).toHaveLength(0);
+    expect(h.media.liveCount).toBe(0);
+  });
 });

@@ -123,4 +123,20 @@ describe('hunt groups', () => {
     expect(out.status).toBe(486);
     expect(h.cdr()).toMatchObject({ disposition: 'busy', q850Cause: 17, dialedNumber: '600' });
   });
+
+  it('connects the next member after one that sent early media and declined', async () => {
+    const [alice, bob, carol] = await start({ strategy: 'sequential', members: ['2002', '2003'] });
+    const out = alice!.dial('600');
+    await h.settle();
+    const atBob = bob!.takeCall();
+    atBob.progress();
+    await h.settle();
+    expect(out.provisional).toContain(183);
+    atBob.reject(480);
+    await h.settle();
+    const carolCall = carol!.takeCall().answer();
+    await h.settle();
+    expect(out.status).toBe(200);
+    expect(h.media.bridged(out.call!.endpoint, carolCall.endpoint)).toBe(true);
+  });
 });
