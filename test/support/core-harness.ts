@@ -16,31 +16,27 @@
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { configSchema, type ExtensionConfig, type HibikiConfig } from '../../src/config/schema.js';
-import { SipStack, type ServerResponse } from '../../src/sip/stack.js';
-import type { SipRequest } from '../../src/sip/message.js';
+import { configSchema, type HibikiConfig } from '../../src/config/schema.js';
+import { SipStack } from '../../src/sip/stack.js';
 import type { SendTarget } from '../../src/sip/transport/types.js';
 import type { SessionTimerConfig } from '../../src/sip/session-timer.js';
-import { parseNameAddr } from '../../src/sip/address.js';
-import { isSipUri } from '../../src/sip/uri.js';
 import type { Database } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
 import { ParkStore } from '../../src/store/park-store.js';
 import { HuntStore } from '../../src/store/hunt-store.js';
 import { ScreeningStore } from '../../src/store/screening-store.js';
 import { PromptCatalogue } from '../../src/media/prompts.js';
-import { Router, type TrunkConfig } from '../../src/pbx/router.js';
+import { Router } from '../../src/pbx/router.js';
 import { CallCore } from '../../src/pbx/core.js';
 import type { Call, CallOutcome } from '../../src/pbx/call.js';
 import type { Leg } from '../../src/pbx/leg.js';
 import type { CallSession } from '../../src/pbx/session.js';
 import type { EndpointId } from '../../src/media/engine.js';
 import { cdrRecords, type CdrRecord } from '../../src/pbx/cdr.js';
-import type { InviteAuthenticator, TrunkChannels } from '../../src/pbx/call-setup.js';
 import { Extensions, type Contacts } from '../../src/features/extension.js';
 import { Groups } from '../../src/features/group.js';
 import { HuntGroups } from '../../src/features/hunt.js';
-import { OutsideLine, type TrunkLines } from '../../src/features/outside-line.js';
+import { OutsideLine } from '../../src/features/outside-line.js';
 import { DidBulkForwarding } from '../../src/features/did-forwarding.js';
 import { ForwardingService } from '../../src/features/forwarding.js';
 import { Screening, ScreeningFeature } from '../../src/features/screening.js';
@@ -55,6 +51,7 @@ import { captureLogger } from './logger.js';
 import { SIP_PORT, SipNetwork } from './sip-network.js';
 import { MemoryMedia } from './memory-media.js';
 import { Phone } from './core-phone.js';
+import { FromUserAuthenticator, TestTrunks } from './core-stubs.js';
 
 export const PBX_ADDRESS = '127.0.0.1';
 export const DOMAIN = 'hibiki.test';
@@ -113,71 +110,6 @@ function shippedPrompts(): PromptCatalogue {
   return (prompts = catalogue);
 }
 
-/**
- * Caller identity by the From user: digest authentication of INVITEs is the registrar's and authenticator's
- * business and has its own tests (test/unit/sip/digest.test.ts, the e2e suites); here it would only add a
- * round trip to every call.
- */
-class FromUserAuthenticator implements InviteAuthenticator {
-  constructor(private readonly router: () => Router) {}
-
-  authenticate(req: SipRequest, res: ServerResponse): ExtensionConfig | null {
-    const from = parseNameAddr(req.get('from') ?? '');
-    const user = from && isSipUri(from.uri) ? from.uri.user : undefined;
-    const ext = user ? this.router().extension(user) : undefined;
-    if (!ext || ext.suspended) {
-      res.send(403);
-      return null;
-    }
-    return ext;
-  }
-}
-
-/** Trunk channels and addressing over the config's trunks, with an in-memory channel count. */
-export class TestTrunks implements TrunkChannels, TrunkLines {
-  private readonly active = new Map<string, number>();
-
-  constructor(private readonly config: () => HibikiConfig) {}
-
-  private trunk(name: string): TrunkConfig | undefined {
-    return this.config().trunks.find((t) => t.name === name);
-  }
-
-  /** Channels in use on a trunk now. */
-  inUse(name: string): number {
-    return this.active.get(name) ?? 0;
-  }
-
-  matchInbound(address: string): { name: string } | undefined {
-    return this.config().trunks.find((t) => t.host === address || t.inboundAddresses.includes(address));
-  }
-
-  acquire(name: string): boolean {
-    const t = this.trunk(name);
-    const n = this.inUse(name);
-    if (!t || (t.channels > 0 && n >= t.channels)) return false;
-    this.active.set(name, n + 1);
-    return true;
-  }
-
-  release(name: string): void {
-    const n = this.inUse(name);
-    if (n > 0) this.active.set(name, n - 1);
-  }
-
-  async target(t: TrunkConfig): Promise<SendTarget> {
-    return { transport: 'udp', address: t.host, port: t.port };
-  }
-
-  domainOf(t: TrunkConfig): string {
-    return t.domain ?? t.host;
-  }
-
-  requestUri(t: TrunkConfig, number: string): string {
-    return `sip:${number}@${t.host}:${t.port}`;
-  }
-}
-
 export class CoreHarness implements Contacts {
   readonly clock = new FakeClock(EPOCH);
   readonly network = new SipNetwork();
@@ -233,7 +165,7 @@ export class CoreHarness implements Contacts {
       clock,
       logger,
       router: this.router,
-      authenticator: new FromUserAuthenticator(() => this.router),
+      authenticator: new FromUserAuthenticator(this.router),
       trunks: this.trunks,
       config: configNow,
       onCallEnded: (call, outcome) => {
