@@ -106,6 +106,20 @@ describe('blind transfer', () => {
     expect(h.media.bridged(aliceCall.endpoint, carolCall.endpoint)).toBe(true);
   });
 
+  it('a transferor whose phone hangs up right after the REFER is accepted does not end the transfer', async () => {
+    const { carol, aliceCall, bobCall } = await connected();
+    const accepted = bobCall.refer('2003');
+    await h.settle();
+    expect((await accepted).status).toBe(202);
+    bobCall.hangup();
+    await h.settle();
+    expect(aliceCall.ended).toBeUndefined();
+    const carolCall = carol.takeCall().answer();
+    await h.settle();
+    expect(h.media.bridged(aliceCall.endpoint, carolCall.endpoint)).toBe(true);
+    expect(h.active).toHaveLength(1);
+  });
+
   it('parks the call on a transfer to the park lot number', async () => {
     const { aliceCall, bobCall } = await connected();
     bobCall.press('#89000#');
