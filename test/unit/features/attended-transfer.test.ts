@@ -140,6 +140,25 @@ describe('attended transfer', () => {
     expect(h.media.nowPlaying(aliceCall.endpoint)).toBeUndefined();
   });
 
+  it('an RTP timeout during the consultation ends the whole call, the target included', async () => {
+    const { carol, aliceCall, bobCall } = await connected();
+    const carolCall = await consulting(bobCall, carol);
+    h.media.rtpTimeout(aliceCall.endpoint);
+    await h.settle();
+    for (const c of [aliceCall, bobCall, carolCall]) expect(c.ended?.reason).toMatch(/cause=41/);
+    expect(h.active).toHaveLength(0);
+    expect(h.media.liveCount).toBe(0);
+  });
+
+  it('the target hanging up during the consultation returns the transferor to the held party', async () => {
+    const { carol, aliceCall, bobCall } = await connected();
+    const carolCall = await consulting(bobCall, carol);
+    carolCall.hangup();
+    await h.settle();
+    expect(h.media.bridged(aliceCall.endpoint, bobCall.endpoint)).toBe(true);
+    expect(h.media.nowPlaying(aliceCall.endpoint)).toBeUndefined();
+  });
+
   it("joins the two calls on a phone's attended transfer (REFER with Replaces, RFC 3891)", async () => {
     const { bob, carol, aliceCall, bobCall } = await connected();
     // Bob holds Alice and calls Carol through hibiki, as a phone does before its transfer key.
