@@ -1,8 +1,9 @@
 // The call core on a bench, for fast deterministic unit tests: a real CallCore with the real features
 // registered as server.ts registers them, a config parsed by the real schema, real SQLite stores (an
-// in-memory database with the real migrations: no disk, nothing to clean up), test phones on an in-memory SIP network, the test media engine, and one fake clock for every timer
-// (SIP transactions included). Nothing here waits on real time: settle() lets every message in flight
-// arrive, and advance() moves the fake clock timer by timer, letting the network settle in between.
+// in-memory database with the real migrations: no disk, nothing to clean up), test phones on an in-memory
+// SIP network, the test media engine, and one fake clock for every timer (SIP transactions included).
+// Nothing here waits on real time: settle() lets every message in flight arrive, and advance() moves the
+// fake clock timer by timer, letting the network settle in between.
 //
 //   const h = await CoreHarness.start({ extensions: [{ number: '2002', ringTimeout: 5 }] });
 //   const alice = await h.phone('2001');
