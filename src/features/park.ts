@@ -25,6 +25,8 @@ interface ParkedCall {
   timer: TimerHandle;
   /** A phone that dialled the slot is being answered: the call is not offered to a second one. */
   retrieving: boolean;
+  /** Stops the comeback ringing at the parker (the call was retrieved or ended meanwhile). */
+  stopComeback: (() => void) | undefined;
 }
 
 export interface ParkDeps {
@@ -134,6 +136,7 @@ export class ParkLot implements Feature, CallApplication<string> {
         this.comeback(slot).catch(endCallOnFailure(session, 'park comeback failed'));
       }),
       retrieving: false,
+      stopComeback: undefined,
     };
     // The parked party hanging up empties the slot and ends the call.
     parked.handle = other.handOver({
@@ -146,6 +149,12 @@ export class ParkLot implements Feature, CallApplication<string> {
       },
     });
     this.slots.set(slot, parked);
+    // However the call ends while parked (an RTP timeout, a shutdown), the slot and its comeback go with it.
+    call.once('ended', () => {
+      if (this.slots.get(slot) !== parked) return;
+      this.release(parked);
+      this.emit('abandoned', { slot, party, parkedBy }, call.callId);
+    });
     call.feature = 'park';
     const leaving = parker.handOver({ label: 'parker (leaving)', ended: () => undefined, digit: (_leg, d) => keypad?.(d) });
     this.emit('parked', { slot, party, parkedBy }, call.callId);
@@ -156,6 +165,7 @@ export class ParkLot implements Feature, CallApplication<string> {
 
   private release(p: ParkedCall): void {
     p.timer.cancel();
+    p.stopComeback?.();
     p.moh?.stop();
     this.slots.delete(p.slot);
     this.deps.store?.remove(p.slot);
@@ -212,7 +222,13 @@ export class ParkLot implements Feature, CallApplication<string> {
       session.hangup('system', 19, 'park timeout');
       return;
     }
-    const result = await session.dial(parked.parkedBy, { presentedAs: party, ringTimeoutSec: this.deps.config().park.comebackTimeout });
+    // The call stays parked while the parker's phone rings: a retrieval meanwhile stops the ringing.
+    const result = await session.dial(parked.parkedBy, {
+      presentedAs: party,
+      ringTimeoutSec: this.deps.config().park.comebackTimeout,
+      onRinging: (stop) => (parked.stopComeback = stop),
+    });
+    parked.stopComeback = undefined;
     if (call.isFinished || this.slots.get(slot) !== parked) {
       if (result.ok) session.drop(result.leg);
       return;

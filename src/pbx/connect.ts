@@ -60,11 +60,15 @@ export async function connectCaller(
   session.applyDtmfPolicy(legA);
   const offered = await legMedia.offer(`${call.callId}/b`);
   if (!offered.ok) return fail({ ...offered, disposition: 'failed', hangupBy: 'system' });
+  if (call.isFinished || settled) {
+    // The caller went away while the endpoint was made; the call has freed its legs already.
+    media.destroy(offered.endpoint);
+    return;
+  }
   // The callee leg belongs to whoever answers; until then it occupies no extension (busy decisions).
   const legB = new Leg('callee', call.callee, undefined);
   legB.endpoint = offered.endpoint;
   registry.attach(call, legB);
-  if (call.isFinished || settled) return;
   const epA = legA.endpoint!;
   const epB = offered.endpoint;
 

@@ -24,6 +24,7 @@ export function mediaFailure(err: unknown): MediaFailure {
 }
 
 const NO_PORTS: MediaFailure = { status: 503, cause: 47, reason: 'no RTP ports' };
+const GONE: MediaFailure = { status: 487, cause: 16, reason: 'the party went away before its media was set up' };
 
 export class LegMedia {
   constructor(
@@ -59,12 +60,20 @@ export class LegMedia {
     if (leg.localSdp !== undefined) return { ok: true };
     const invite = leg.invite;
     if (leg.endpoint === undefined) {
+      let endpoint: EndpointId;
       try {
-        leg.endpoint = await this.media.createEndpoint({ label: `${invite?.req.callId ?? leg.id}/${leg.role}` });
+        endpoint = await this.media.createEndpoint({ label: `${invite?.req.callId ?? leg.id}/${leg.role}` });
       } catch (err) {
         this.logger.error({ err, callId: invite?.req.callId }, 'no media endpoint');
         return { ok: false, ...NO_PORTS };
       }
+      // The party went away (CANCEL) while the endpoint was made: its leg's media was already freed, so
+      // nothing else would free this endpoint.
+      if (leg.ended) {
+        this.media.destroy(endpoint);
+        return { ok: false, ...GONE };
+      }
+      leg.endpoint = endpoint;
       this.registry.indexEndpoint(leg);
     }
     try {

@@ -181,6 +181,11 @@ export class CallSession implements CallApi {
     const offered = await legMedia.offer(`${call.callId}/${number}`);
     if (!offered.ok) return { ok: false, status: offered.status, cause: offered.cause, disposition: 'failed' };
     const ep = offered.endpoint;
+    if (call.isFinished) {
+      // The call ended while the endpoint was made: ring nobody for it.
+      media.destroy(ep);
+      return { ok: false, status: 487, cause: 16, disposition: 'cancelled' };
+    }
     // The number is dialled like a new call (groups, forwarding, pickup), presenting the given party.
     const delivery = this.delivery({
       offer: offered.sdp,

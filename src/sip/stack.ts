@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { parseMessage } from './parser.js';
 import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from './message.js';
 import { TransportLayer, type TransportLimits } from './transport/transport-layer.js';
-import type { ListenPoint, SendTarget, TransportName } from './transport/types.js';
+import type { ListenPoint, SendTarget, SipTransport, TransportName } from './transport/types.js';
 import { ConnectionHolds } from './transport/connection-holds.js';
 import { TransactionLayer, type ServerTransaction, type ClientTransaction, type Refusal } from './transaction/layer.js';
 import type { TimerConfig } from './transaction/timers.js';
@@ -54,7 +54,10 @@ export interface ProtectionOptions extends ProtectionSettings {
 const DEFAULT_RETRY_AFTER = 5;
 
 export interface StackOptions {
+  /** Where to listen; not used when `transport` is given. */
   listen: ListenPoint[];
+  /** A transport of the caller's instead of sockets bound to `listen` (unit tests run on an in-memory network). */
+  transport?: SipTransport;
   logger: Logger;
   /** Server / User-Agent value of every message this stack builds; '' leaves both headers out. Default 'hibiki'. */
   userAgent?: string;
@@ -274,7 +277,7 @@ function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
 }
 
 export class SipStack {
-  readonly transport: TransportLayer;
+  readonly transport: SipTransport;
   readonly transactions: TransactionLayer;
   readonly dialogs: DialogLayer;
   readonly logger: Logger;
@@ -308,14 +311,16 @@ export class SipStack {
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
     this.protection = opts.protection ?? {};
-    this.transport = new TransportLayer({
-      listen: opts.listen,
-      logger: opts.logger,
-      limits: opts.limits,
-      tls: opts.tls,
-      clock: this.clock,
-      admitConnection: (address) => !this.limiter?.isBlocked(address),
-    });
+    this.transport =
+      opts.transport ??
+      new TransportLayer({
+        listen: opts.listen,
+        logger: opts.logger,
+        limits: opts.limits,
+        tls: opts.tls,
+        clock: this.clock,
+        admitConnection: (address) => !this.limiter?.isBlocked(address),
+      });
     this.inviteFlows = new ConnectionHolds(this.transport, 'transaction');
     this.transactions = new TransactionLayer({
       send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),

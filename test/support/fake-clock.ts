@@ -54,6 +54,12 @@ export class FakeClock implements Clock {
     return this.live;
   }
 
+  /** When the next live timer falls due (clock time), or undefined when none is pending. */
+  nextDue(): number | undefined {
+    while (this.heap[0]?.cancelled) this.pop();
+    return this.heap[0]?.due;
+  }
+
   /** Move time forward by ms, firing every timer that falls due (including ones set while firing). */
   advance(ms: number): void {
     const target = this.current + ms;

@@ -28,6 +28,7 @@ import {
   type MessageHandler,
   type SendCallback,
   type SendTarget,
+  type SipTransport,
   type TransportLimits,
   type TransportName,
   type TransportSource,
@@ -64,7 +65,7 @@ function describe(point: ListenPoint): string {
   return `${point.transport}:${host}:${point.port}`;
 }
 
-export class TransportLayer {
+export class TransportLayer implements SipTransport {
   private readonly points: ListenPoint[];
   private readonly logger: Logger;
   private readonly limits: TransportLimits;

@@ -25,6 +25,28 @@ export type SendCallback = (err?: Error) => void;
 
 export type MessageHandler = (data: Buffer, source: TransportSource) => void;
 
+/**
+ * What the stack needs of its transport: the sockets of transport-layer.ts, or anything else that moves
+ * whole messages (an in-memory network in unit tests).
+ */
+export interface SipTransport {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The listen points actually bound (port 0 resolved). */
+  listening(): ListenPoint[];
+  onMessage(handler: MessageHandler): void;
+  onConnectionClosed(handler: (connectionId: string) => void): void;
+  send(data: Buffer, target: SendTarget, cb?: SendCallback): void;
+  /** The listen point to send from (and advertise) toward a remote address over a transport. */
+  localPoint(transport: TransportName, remoteAddress?: string): ListenPoint | undefined;
+  hasConnection(connectionId: string): boolean;
+  readonly connectionCount: number;
+  /** Keep a connection open while something uses it (a binding, a dialog, a ringing INVITE). */
+  retain(connectionId: string | undefined, reason: HoldReason): ConnectionHold;
+  /** Close one connection (a source that is now blocked); unknown ids are ignored. */
+  closeConnection(connectionId: string, reason: string): void;
+}
+
 export function isReliable(transport: TransportName): boolean {
   return transport !== 'udp';
 }
