@@ -40,6 +40,7 @@ import { ServiceCodes } from './features/service-codes.js';
 import { refuseWithPrompt } from './features/announce.js';
 import { promptLanguage } from './features/extension-audio.js';
 import { fileURLToPath } from 'node:url';
+import { ProcessStats } from './log/process-stats.js';
 
 export interface ServerOptions {
   config: HibikiConfig;
@@ -74,6 +75,7 @@ export class HibikiServer {
   readonly screening: Screening;
   readonly ringing = new RingingCalls();
   private purge: RetentionPurge | undefined;
+  private stats: ProcessStats | undefined;
   private readonly authenticator: RequestAuthenticator;
   private readonly digestSecret = randomBytes(32);
   private watcher: ConfigWatcher | undefined;
@@ -252,6 +254,18 @@ export class HibikiServer {
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();
+    this.stats = new ProcessStats({
+      logger: this.logger,
+      clock: this.stack.clock,
+      sources: {
+        activeCalls: () => this.calls.active().length,
+        bindings: () => this.registrations.count(),
+        transactions: () => this.stack.transactions.size,
+        dialogs: () => this.stack.dialogs.size,
+        connections: () => this.stack.transport.connectionCount,
+      },
+    });
+    this.stats.start(this.config.log.statsInterval);
     if (this.opts.configPath) {
       this.watcher = new ConfigWatcher({
         file: this.opts.configPath,
@@ -289,6 +303,7 @@ export class HibikiServer {
     this.router.load(next);
     void this.trunks.load(next);
     this.logger.level = next.log.level;
+    if (next.log.statsInterval !== prev.log.statsInterval) this.stats?.start(next.log.statsInterval);
     this.dropBindingsOfUnavailableExtensions();
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
   }
@@ -312,6 +327,7 @@ export class HibikiServer {
     if (this.stopped) return;
     this.stopped = true;
     this.watcher?.stop();
+    this.stats?.stop();
     this.calls.stopAll();
     this.purge?.stop();
     this.trunks.stop();
