@@ -6,6 +6,7 @@
 import { headerKey } from './headers.js';
 import { EMPTY, SipRequest, SipResponse, type HeaderEntry } from './message.js';
 import { isToken, isTokenChar } from './params.js';
+import { ownString } from './strings.js';
 
 export type ParseResult =
   | { ok: true; message: SipRequest | SipResponse }
@@ -127,7 +128,8 @@ function keyOf(head: string, start: number, end: number, hash: number): string {
   }
   const name = head.slice(start, end);
   const key = headerKey(name);
-  if (hit === undefined && nameCache.size < 512) nameCache.set(hash, { lower: name.toLowerCase(), key });
+  // A copy: name is a slice of the whole header block, which the cache would otherwise keep alive.
+  if (hit === undefined && nameCache.size < 512) nameCache.set(hash, { lower: ownString(name.toLowerCase()), key });
   return key;
 }
 
