@@ -73,6 +73,8 @@ const LIST_HEADERS = new Set([
 
 const lowerCache = new Map<string, string>();
 const LOWER_CACHE_SIZE = 4096;
+/** Longer names are not cached (no real header name comes close), so the cache stays a few hundred KB at most. */
+export const CACHED_NAME_MAX = 64;
 
 /** Lower-case full header name for any spelling or compact form. */
 export function headerKey(name: string): string {
@@ -80,6 +82,7 @@ export function headerKey(name: string): string {
   if (key !== undefined) return key;
   const lower = name.toLowerCase();
   key = lower.length === 1 ? (COMPACT_FORMS[lower] ?? lower) : lower;
+  if (name.length > CACHED_NAME_MAX) return key;
   // Names arriving in junk would otherwise hold every slot for good: start over instead.
   if (lowerCache.size >= LOWER_CACHE_SIZE) lowerCache.clear();
   // Own copies: a name sliced out of a message would keep the whole message alive in the cache.

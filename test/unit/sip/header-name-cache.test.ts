@@ -1,6 +1,7 @@
 // The header-name caches of the parser (found by the fuzzer): a cached name must not keep the
-// message it was read from alive. A name sliced out of the header block is, to V8, a view on the
-// whole block; cached as it is, each of the few thousand cache slots could pin a 64 KB message.
+// message it was read from alive, nor be a huge name itself. A name sliced out of the header block
+// is, to V8, a view on the whole block; cached as it is, each of the few thousand cache slots could
+// pin a 64 KB message.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +52,17 @@ describe('header-name caches', () => {
     const growth = heapAfterGc(gc) - before;
     // 600 pinned header blocks would be 36 MB; 600 cached names are a few tens of KB.
     expect(growth).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('do not keep overlong names', () => {
+    const gc = collector();
+    const long = (n: number): Buffer =>
+      Buffer.from(`OPTIONS sip:hibiki.test SIP/2.0\r\nX-${n}-${'n'.repeat(30_000)}: 1\r\nCall-ID: long-${n}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+    for (let n = 0; n < 20; n++) parseMessage(long(-1 - n));
+    const before = heapAfterGc(gc);
+    for (let n = 0; n < 600; n++) parseMessage(long(n));
+    // 600 cached 30 KB names would be 18 MB.
+    expect(heapAfterGc(gc) - before).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('still map every spelling to its key once the cache has filled up', () => {
