@@ -796,8 +796,21 @@ export class CallManager {
   /** Set by the transfer feature to handle REFER from a phone's transfer key (RFC 3515). */
   onRefer: ((call: Call, leg: Leg, req: SipRequest, res: ServerResponse) => void) | undefined;
 
-  /** Pass a new offer (hold/resume, codec change) from one leg to the other, SDP rewritten per leg. */
+  /**
+   * Pass a new offer (hold/resume, codec change) from one leg to the other, SDP rewritten per leg.
+   * Never rejects: the callers fire and forget, and any failure (a malformed offer included, on
+   * every path) is the re-INVITE's or UPDATE's final response.
+   */
   private async relayOffer(call: Call, from: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
+    try {
+      await this.relayOfferOrThrow(call, from, req, res);
+    } catch (err) {
+      call.log.warn({ err: (err as Error).message }, 're-INVITE relay failed');
+      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+    }
+  }
+
+  private async relayOfferOrThrow(call: Call, from: Leg, req: SipRequest, res: ServerResponse): Promise<void> {
     const { media, stack } = this.deps;
     const to = from.peer;
     const contact = { contact: `<${stack.contactUri(from.dialog!.flow.transport, from.dialog!.flow.address)}>` };
@@ -836,21 +849,16 @@ export class CallManager {
       else this.holdHandler.resume(call, from, to);
       return;
     }
-    try {
-      const reoffer = await media.createOffer(to.endpoint, { direction });
-      const answer = await to.dialog.modify(reoffer);
-      if (answer.status >= 300) {
-        res.send(answer.status === 491 ? 491 : answer.status === 488 ? 488 : 500);
-        return;
-      }
-      if (isSdp(answer)) await media.acceptAnswer(to.endpoint, answer.body.toString('utf8'));
-      const { sdp } = await media.answerOffer(from.endpoint, offer);
-      res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
-      call.log.info({ from: from.role, direction }, 'session modified');
-    } catch (err) {
-      call.log.warn({ err: (err as Error).message }, 're-INVITE relay failed');
-      if (!res.finalResponseSent) res.send(err instanceof MediaError ? err.sipStatus : 500);
+    const reoffer = await media.createOffer(to.endpoint, { direction });
+    const answer = await to.dialog.modify(reoffer);
+    if (answer.status >= 300) {
+      res.send(answer.status === 491 ? 491 : answer.status === 488 ? 488 : 500);
+      return;
     }
+    if (isSdp(answer)) await media.acceptAnswer(to.endpoint, answer.body.toString('utf8'));
+    const { sdp } = await media.answerOffer(from.endpoint, offer);
+    res.send(200, undefined, { headers: { ...contact, 'content-type': 'application/sdp' }, body: sdp });
+    call.log.info({ from: from.role, direction }, 'session modified');
   }
 
   /** End an established or ringing call: BYE the legs still up, with a Q.850 Reason. */
