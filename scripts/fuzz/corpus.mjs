@@ -20,10 +20,13 @@ import { fileURLToPath } from 'node:url';
  * @property {number} seed
  * @property {number} group    messages of one group share Call-ID, tags and the INVITE branch
  * @property {Rand} rand
+ * @property {(callId: string) => string | undefined} [learnedTag]  the To tag hibiki gave this Call-ID's
+ *   INVITE, when the driver saw its answer: in-dialog requests then reach a real dialog
  *
  * @typedef {object} CorpusEntry
  * @property {string} name
  * @property {(ctx: BuildContext) => Buffer} build
+ * @property {number} [weight]  how often it is picked relative to the others (default 1)
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,15 +98,35 @@ export function fileCorpus() {
 
 // ---- generated messages ---------------------------------------------------------------------
 
-/** @param {BuildContext} ctx */
-function ids(ctx) {
-  const g = `${ctx.seed.toString(36)}g${ctx.group}`;
+/** @param {BuildContext} ctx @param {number} group */
+function callIdOf(ctx, group) {
+  return `fz-${ctx.seed.toString(36)}g${group}@fuzz.invalid`;
+}
+
+/**
+ * Call-ID, tags and INVITE branch of the message's group. An in-dialog request (`dialog`) takes
+ * those of a recent earlier group whose INVITE hibiki answered, when the driver learned one: the
+ * answer to an INVITE comes back after the rest of its own group has gone out.
+ * @param {BuildContext} ctx
+ * @param {{ dialog?: boolean }} [opts]
+ */
+function ids(ctx, opts = {}) {
+  let group = ctx.group;
+  let learned;
+  if (opts.dialog && ctx.learnedTag) {
+    for (let back = 0; back < 6 && learned === undefined; back++) {
+      const candidate = back === 0 ? ctx.group : ctx.group - ctx.rand.int(1, 40);
+      learned = candidate >= 0 ? ctx.learnedTag(callIdOf(ctx, candidate)) : undefined;
+      if (learned !== undefined) group = candidate;
+    }
+  }
+  const g = `${ctx.seed.toString(36)}g${group}`;
   return {
-    callId: `fz-${g}@fuzz.invalid`,
+    callId: callIdOf(ctx, group),
     fromTag: `ft${g}`,
-    toTag: `tt${g}`,
+    toTag: learned ?? `tt${g}`,
     inviteBranch: `z9hG4bKfz${g}i`,
-    user: ctx.users[ctx.group % ctx.users.length] ?? '2001',
+    user: ctx.users[group % ctx.users.length] ?? '2001',
   };
 }
 
@@ -145,7 +168,7 @@ function sdp(ctx, body = '') {
 
 /** @param {BuildContext} ctx @param {RequestSpec} spec */
 function request(ctx, spec) {
-  const id = ids(ctx);
+  const id = ids(ctx, { dialog: spec.toTag === true });
   const uri = spec.uri ?? `sip:${id.user}@${ctx.domain}`;
   const body = spec.body ?? '';
   const lines = [
@@ -267,7 +290,12 @@ export function generatedCorpus() {
   return GENERATED;
 }
 
-/** Every seed message the fuzzer mutates. */
+/**
+ * Every seed message the fuzzer mutates. The generated ones, which know hibiki's users, domain and
+ * call groups, are picked about as often as all the files together, though there are fewer of them.
+ */
 export function loadCorpus() {
-  return [...GENERATED, ...fileCorpus()];
+  const files = fileCorpus();
+  const weight = Math.max(1, files.length / GENERATED.length);
+  return [...GENERATED.map((e) => ({ ...e, weight })), ...files];
 }

@@ -34,6 +34,9 @@ import { fuzzMessage } from './mutator.mjs';
  * @property {number} [tcpConnections]  connections used at once (default 4)
  * @property {number} [tcpRotate]       messages per connection before it is replaced (default 64)
  * @property {number} [barrierTimeoutMs] how long one barrier attempt waits (default 2000)
+ * @property {boolean} [learnTags]  remember the To tags of hibiki's answers to the fuzzer's INVITEs and
+ *   use them in later messages of the same Call-ID, so in-dialog requests reach the calls they belong
+ *   to (the bytes then depend on hibiki's answers: --replay, not --index, reproduces them)
  * @property {(batch: SentMessage[]) => Promise<boolean | void> | boolean | void} [afterBatch]
  *   runs after each barrier; false stops the run
  *
@@ -151,6 +154,21 @@ export class FuzzDriver {
     this.lanes = [];
     /** @type {Map<string, () => void>} */
     this.barrierWaiters = new Map();
+    /** @type {Map<string, string>} Call-ID → To tag of hibiki's answer to an INVITE */
+    this.tags = new Map();
+  }
+
+  /** @param {Buffer} data a datagram from hibiki */
+  learn(data) {
+    const text = data.toString('latin1', 0, Math.min(data.length, 4096));
+    // 18x and 2xx carry the tag hibiki chose; a 100 only echoes what the request said.
+    if (!/^SIP\/2\.0 (?:18\d|2\d\d)/.test(text) || !/^(?:CSeq)[ \t]*:[ \t]*\d+[ \t]+INVITE/im.test(text)) return;
+    const callId = /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(text)?.[1];
+    const tag = /^(?:To|t)[ \t]*:[^\r\n]*;[ \t]*tag=([^;>\s]+)/im.exec(text)?.[1];
+    if (!callId || !tag || this.tags.has(callId)) return;
+    // Bounded: only the recent groups matter.
+    if (this.tags.size >= 10_000) this.tags.clear();
+    this.tags.set(callId, tag);
   }
 
   async open() {
@@ -160,6 +178,7 @@ export class FuzzDriver {
     this.barrierSock.on('error', () => undefined);
     this.udp.on('message', (/** @type {Buffer} */ data) => {
       this.stats.udpResponses++;
+      if (this.opts.learnTags) this.learn(data);
       const status = /^SIP\/2\.0 (\d{3})/.exec(data.toString('latin1', 0, 12))?.[1] ?? 'request';
       this.stats.statuses[status] = (this.stats.statuses[status] ?? 0) + 1;
     });
@@ -204,6 +223,7 @@ export class FuzzDriver {
       domain: o.domain,
       users: o.users,
       maxBytes: transport === 'tcp' ? TCP_MAX_BYTES : UDP_MAX_BYTES,
+      learnedTag: o.learnTags ? (callId) => this.tags.get(callId) : undefined,
     });
     this.stats.bytes += msg.bytes.length;
     if (lane) {

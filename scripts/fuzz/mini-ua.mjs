@@ -23,6 +23,8 @@ const { StreamFramer } = /** @type {FramerModule} */ (await import(dist('sip/tra
 const { SipRequest, SipResponse } = /** @type {MessageModule} */ (await import(dist('sip/message.js')));
 
 const token = () => randomBytes(6).toString('hex');
+/** The callee's answer: G.711 and telephone-event at a port nothing listens on (no RTP flows). */
+const SDP = ['v=0', 'o=callee 1 1 IN IP4 HOST', 's=-', 'c=IN IP4 HOST', 't=0 0', 'm=audio 9 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
 
 /**
  * @typedef {object} MiniUaOptions
@@ -38,7 +40,11 @@ export class MiniUa {
   constructor(opts) {
     this.opts = opts;
     this.sentBy = '';
-    /** @type {number | null} status every INVITE is answered with; null leaves them */
+    /**
+     * As a callee: 486 refuses every INVITE; 200 answers it with SDP (and every other request
+     * with 200), so fuzzed calls get established; null leaves requests alone.
+     * @type {486 | 200 | null}
+     */
     this.answerInvites = null;
     /** @type {Set<(m: SipRequest | SipResponse) => void>} */
     this.listeners = new Set();
@@ -88,13 +94,16 @@ export class MiniUa {
     const parsed = parseMessage(data, { stream });
     if (!parsed.ok) return;
     const msg = parsed.message;
-    if (msg instanceof SipRequest && this.answerInvites !== null && msg.method === 'INVITE') this.write(Buffer.from(this.responseTo(msg, this.answerInvites)));
+    if (msg instanceof SipRequest && this.answerInvites !== null && msg.method !== 'ACK') {
+      if (msg.method === 'INVITE') this.write(Buffer.from(this.responseTo(msg, this.answerInvites)));
+      else if (this.answerInvites === 200) this.write(Buffer.from(this.responseTo(msg, 200)));
+    }
     for (const l of this.listeners) l(msg);
   }
 
   /** @param {SipRequest} req @param {number} status */
   responseTo(req, status) {
-    const lines = [`SIP/2.0 ${status} Busy Here`];
+    const lines = [`SIP/2.0 ${status} ${status === 200 ? 'OK' : 'Busy Here'}`];
     for (const [k, v] of req.headers) {
       if (k === 'via') lines.push(`Via: ${v}`);
       else if (k === 'from') lines.push(`From: ${v}`);
@@ -102,7 +111,10 @@ export class MiniUa {
       else if (k === 'call-id') lines.push(`Call-ID: ${v}`);
       else if (k === 'cseq') lines.push(`CSeq: ${v}`);
     }
-    return lines.join('\r\n') + '\r\nContent-Length: 0\r\n\r\n';
+    const body = status === 200 && req.method === 'INVITE' ? SDP.replace('HOST', this.opts.localAddress) : '';
+    if (status === 200) lines.push(`Contact: <sip:callee@${this.sentBy}${this.opts.transport === 'tcp' ? ';transport=tcp' : ''}>`);
+    if (body) lines.push('Content-Type: application/sdp');
+    return lines.join('\r\n') + `\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
   }
 
   /**

@@ -37,6 +37,7 @@ import { messageSeed, Rand } from './random.mjs';
  * @property {string} domain
  * @property {readonly string[]} users
  * @property {number} maxBytes  largest message produced (a UDP datagram cannot exceed 65,507 bytes)
+ * @property {(callId: string) => string | undefined} [learnedTag]  see BuildContext
  *
  * @typedef {object} FuzzMessage
  * @property {number} index
@@ -388,7 +389,7 @@ export const BYTES = {
   },
   splice(b, r, env) {
     // Two messages in one datagram or write (pipelining), or one's head on another's body.
-    const other = r.pick(env.corpus).build({ ...env.ctx, group: env.ctx.group + r.int(-1, 1) });
+    const other = r.pick(env.corpus).build({ ...env.ctx, group: Math.max(0, env.ctx.group + r.int(-1, 1)) });
     if (r.chance(0.5)) return Buffer.concat([b, other]);
     const cut = r.int(0, b.length);
     return Buffer.concat([b.subarray(0, cut), other.subarray(r.int(0, other.length))]);
@@ -403,6 +404,34 @@ const STRUCTURAL_WEIGHTS = [
 /** @type {ReadonlyArray<readonly [number, string]>} */
 const BYTE_WEIGHTS = [[6, 'bitFlip'], [4, 'byteInsert'], [4, 'byteDelete'], [3, 'byteDuplicate'], [5, 'truncate'], [3, 'overwrite'], [1, 'randomBytes'], [3, 'splice']];
 
+/** @type {WeakMap<readonly CorpusEntry[], { total: number, upTo: number[] }>} */
+const cumulative = new WeakMap();
+
+/**
+ * A corpus entry by weight (the cumulative weights are worked out once per corpus).
+ * @param {readonly CorpusEntry[]} corpus @param {Rand} r
+ */
+function pickEntry(corpus, r) {
+  let c = cumulative.get(corpus);
+  if (!c) {
+    let total = 0;
+    const upTo = corpus.map((e) => (total += e.weight ?? 1));
+    c = { total, upTo };
+    cumulative.set(corpus, c);
+  }
+  const x = r.float() * c.total;
+  let lo = 0;
+  let hi = c.upTo.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((c.upTo[mid] ?? 0) > x) hi = mid;
+    else lo = mid + 1;
+  }
+  const entry = corpus[lo];
+  if (!entry) throw new Error('empty corpus');
+  return entry;
+}
+
 /**
  * Message `index` of run `seed`: a corpus entry, built for this fuzzer's socket, then mutated.
  * About 4 % go out unmutated, so the valid paths (and transactions the others hit) stay busy.
@@ -412,8 +441,8 @@ const BYTE_WEIGHTS = [[6, 'bitFlip'], [4, 'byteInsert'], [4, 'byteDelete'], [3, 
 export function fuzzMessage(o) {
   const r = new Rand(messageSeed(o.seed, o.index));
   /** @type {BuildContext} */
-  const ctx = { sentBy: o.sentBy, transport: o.transport, domain: o.domain, users: o.users, seed: o.seed, group: Math.floor(o.index / GROUP_SIZE), rand: r };
-  const entry = r.pick(o.corpus);
+  const ctx = { sentBy: o.sentBy, transport: o.transport, domain: o.domain, users: o.users, seed: o.seed, group: Math.floor(o.index / GROUP_SIZE), rand: r, learnedTag: o.learnedTag };
+  const entry = pickEntry(o.corpus, r);
   /** @type {MutationEnv} */
   const env = { corpus: o.corpus, ctx, maxBytes: o.maxBytes };
   /** @type {string[]} */
