@@ -11,7 +11,8 @@
 //
 // Usage: npm run fuzz -- [options]          (builds first; `node scripts/fuzz/run.mjs` skips the build)
 //   --count 100000        messages to send
-//   --seed S              run seed (default: random, printed); message N of seed S is always the same bytes
+//   --seed S              run seed (default: random, printed); message N of seed S is always the same
+//                         bytes but for the fuzzer's own port (with --calls busy)
 //   --first 0             index of the first message (the e2e test uses --first 1000 --count 20000)
 //   --index 17,4242       send only these messages (after a report, to reproduce)
 //   --transport both      udp | tcp | both (both: even indexes UDP, odd TCP)
@@ -44,7 +45,8 @@ import { MiniUa } from './mini-ua.mjs';
  * @typedef {Record<string, unknown>} LogLine
  */
 
-const DOMAIN = 'fuzz.hibiki.test';
+/** As in test/e2e/fuzz.test.ts, so a seed and index make the same message in both (but for the fuzzer's port). */
+const DOMAIN = 'hibiki.test';
 const FUZZ_ADDRESS = '127.0.0.66';
 const BARRIER_ADDRESS = '127.0.0.67';
 const CALLEE_ADDRESS = '127.0.0.68';
@@ -134,8 +136,8 @@ function writeConfig(dir, port, calls) {
     `  - { transport: tcp, host: 127.0.0.1, port: ${port} }`,
     'data:',
     `  dir: ${JSON.stringify(join(dir, 'data'))}`,
-    // Short transaction timers so the tables a long run fills drain within seconds.
-    'sip: { t1: 50, t2: 400, t4: 100 }',
+    // Short transaction timers so the tables a long run fills drain within seconds (as in the e2e test).
+    'sip: { t1: 20, t2: 400, t4: 100 }',
     'registrar: { qualifyInterval: 0 }',
     // The fuzzer fails digest checks by the thousand: blocking its address would end the run.
     'auth: { ipFailures: 0 }',
@@ -143,17 +145,20 @@ function writeConfig(dir, port, calls) {
     'media:',
     '  bindAddress: 127.0.0.1',
     '  address: 127.0.0.1',
-    '  rtpPorts: [40000, 40999]',
+    // Room for ~5,000 calls at once, below the ephemeral range (32768+) where the test sockets are:
+    // running out would log 'no media endpoint' at error level, which is load, not a bug.
+    '  rtpPorts: [12000, 31999]',
     // Answered calls carry no RTP: they end after 5 s (or on a fuzzed BYE), so ports come back.
     ...(calls === 'answer' ? ['  rtpTimeout: 5'] : []),
     'extensions:',
     ...FUZZ_USERS.map((u) => `  - { number: "${u}", name: Fuzz ${u}, password: ${u === CALLEE.user ? CALLEE.password : `fuzz-${u}`} }`),
     `  - { number: "${LIVE.user}", name: Liveness, password: ${LIVE.password} }`,
-    // Its INVITEs skip authentication and reach routing, screening and call set-up.
+    // Its INVITEs skip authentication and reach routing, screening and call set-up; those to the
+    // callee's number get a second leg (as in the e2e test).
     'trunks:',
     `  - { name: fuzz-carrier, host: ${FUZZ_ADDRESS} }`,
     'inbound:',
-    `  - { did: "*", destination: "${CALLEE.user}" }`,
+    `  - { did: "${CALLEE.user}", destination: "${CALLEE.user}" }`,
   ];
   const path = join(dir, 'hibiki.yaml');
   writeFileSync(path, lines.join('\n') + '\n');
@@ -419,7 +424,7 @@ export async function main(/** @type {string[]} */ argv) {
   if (stats) {
     log(
       `sent ${(stats.udp + stats.tcp).toLocaleString('en-US')} messages (${stats.udp} UDP, ${stats.tcp} TCP on ${stats.tcpConnects} connections, ${stats.tcpClosedByServer} closed by hibiki) ` +
-        `in ${seconds.toFixed(0)} s; answers by status: ${JSON.stringify(stats.statuses)}`,
+        `in ${seconds.toFixed(0)} s; UDP answers by status: ${JSON.stringify(stats.statuses)}; ${stats.tcpResponseBytes.toLocaleString('en-US')} bytes of TCP answers`,
     );
   }
   const errors = run.watch?.errors ?? [];

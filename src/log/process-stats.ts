@@ -1,6 +1,6 @@
-// One log line every few seconds with the process's memory, open descriptors and the sizes of the
-// tables that grow with load, so a long run (the soak, a production box) shows a leak as a trend
-// in its own logs, without an inspector attached.
+// One log line every log.statsInterval seconds with the process's memory, open descriptors and the
+// sizes of the tables that grow with load, so a long run (the soak, a production box) shows a leak
+// as a trend in its own logs, without an inspector attached.
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../sip/clock.js';
