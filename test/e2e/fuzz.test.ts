@@ -7,13 +7,12 @@
 // against a built server and saves the ones that break it. scripts/fuzz/ holds the mutator, shared
 // by both.
 import { readdirSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCorpus } from '../../scripts/fuzz/corpus.mjs';
 import { FuzzDriver, type DriverStats } from '../../scripts/fuzz/driver.mjs';
 import { DEFAULT_EXTENSIONS, startHibiki, type RunningHibiki } from '../support/hibiki.js';
 import { RawUa } from '../support/raw-ua.js';
+import { heapAfterGc } from '../support/heap.js';
 
 const SEED = 1_404_2026;
 const WARMUP = 1_000;
@@ -31,18 +30,6 @@ const CALLEE_ADDRESS = '127.0.0.68';
 // Timers short enough that every transaction the run creates ends within seconds: Timer J and H
 // are 64*T1 = 1.3 s, Timer I and K are T4 = 100 ms.
 const sip = { t1: 20, t2: 400, t4: 100 };
-
-/** The V8 garbage collector, to compare heap sizes without garbage in them. */
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-function heapAfterGc(gc: () => void): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 function openFds(): number | undefined {
   try {
@@ -168,7 +155,6 @@ function errorLines(): Array<Record<string, unknown>> {
 
 describe(`mutation fuzzing (seed ${SEED})`, () => {
   it(`survives ${COUNT.toLocaleString('en-US')} mutated messages over UDP and TCP`, async () => {
-    const gc = collector();
 
     // Warm-up, the liveness check included: compiles every path and fills the caches that stay
     // (neither is a leak), so what the main run leaves behind is.
@@ -176,7 +162,7 @@ describe(`mutation fuzzing (seed ${SEED})`, () => {
     expect(warm.barrierFailures).toBe(0);
     await stillServing();
     await drained();
-    const heapBefore = heapAfterGc(gc);
+    const heapBefore = heapAfterGc();
     const fdsBefore = openFds();
 
     const started = Date.now();
@@ -205,7 +191,7 @@ describe(`mutation fuzzing (seed ${SEED})`, () => {
     expect(errorLines(), `exceptions in hibiki; find the messages with: ${replay}`).toEqual([]);
     expect(rejections, `unhandled rejections; find the messages with: ${replay}`).toEqual([]);
 
-    const growth = heapAfterGc(gc) - heapBefore;
+    const growth = heapAfterGc() - heapBefore;
     process.stderr.write(`fuzz: heap growth ${(growth / 1024).toFixed(0)} KiB after the run\n`);
     // A healthy run leaves ~2 MiB (code compiled for paths first met, bounded caches, the test's
     // own log lines); a leak of 400 B per message, or one pinned datagram in a hundred, passes 8.

@@ -2,22 +2,10 @@
 // message it was read from alive, nor be a huge name itself. A name sliced out of the header block
 // is, to V8, a view on the whole block; cached as it is, each of the few thousand cache slots could
 // pin a 64 KB message.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/sip/parser.js';
 import { headerKey } from '../../../src/sip/headers.js';
-
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-function heapAfterGc(gc: () => void): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
+import { heapAfterGc } from '../../support/heap.js';
 
 /** A request with one header of a name never seen before, and a 60 KB header beside it. */
 function message(n: number): Buffer {
@@ -41,28 +29,26 @@ function message(n: number): Buffer {
 
 describe('header-name caches', () => {
   it('do not keep the messages their names came from', () => {
-    const gc = collector();
     // Fills the caches with what earlier tests in this process left out.
     for (let n = 0; n < 50; n++) parseMessage(message(-1 - n));
-    const before = heapAfterGc(gc);
+    const before = heapAfterGc();
     for (let n = 0; n < 600; n++) {
       const parsed = parseMessage(message(n));
       expect(parsed.ok).toBe(true);
     }
-    const growth = heapAfterGc(gc) - before;
+    const growth = heapAfterGc() - before;
     // 600 pinned header blocks would be 36 MB; 600 cached names are a few tens of KB.
     expect(growth).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('do not keep overlong names', () => {
-    const gc = collector();
     const long = (n: number): Buffer =>
       Buffer.from(`OPTIONS sip:hibiki.test SIP/2.0\r\nX-${n}-${'n'.repeat(30_000)}: 1\r\nCall-ID: long-${n}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
     for (let n = 0; n < 20; n++) parseMessage(long(-1 - n));
-    const before = heapAfterGc(gc);
+    const before = heapAfterGc();
     for (let n = 0; n < 600; n++) parseMessage(long(n));
     // 600 cached 30 KB names would be 18 MB.
-    expect(heapAfterGc(gc) - before).toBeLessThan(4 * 1024 * 1024);
+    expect(heapAfterGc() - before).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('still map every spelling to its key once the cache has filled up', () => {
