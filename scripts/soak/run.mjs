@@ -29,17 +29,12 @@ import { readStatCsv, runSipp, sippVersion } from '../bench/lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from '../bench/lib/server.mjs';
 import { int } from '../bench/lib/report.mjs';
 import { machine } from '../bench/lib/machine.mjs';
+import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from '../bench/lib/call-setup.mjs';
 
 const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 const RESULTS_END = '<!-- soak:results:end -->';
-const UAC = fileURLToPath(new URL('../../test/sipp/bench-call-uac.xml', import.meta.url));
-const UAS = fileURLToPath(new URL('../../test/sipp/bench-call-uas.xml', import.meta.url));
-const REGISTER = fileURLToPath(new URL('../../test/sipp/register-auth.xml', import.meta.url));
-const CARRIER_HOST = '127.0.0.3';
-const CALLEE = '2002';
 const CALLEE_PASSWORD = 'soak-2002';
 const FIRST_PHONE = 3_000_000;
-const RTP_PORTS = [10000, 32766];
 /** Seconds between hibiki's stats lines: the heap in a row is never older than this. */
 const STATS_INTERVAL = 10;
 const ROW_MS = 60_000;
@@ -98,23 +93,7 @@ function writeConfig(dir, { port, dataDir, opts }) {
   return writeYaml(dir, [
     // Info level for the process stats lines; the callee's registration must outlast the run.
     ...benchConfigHead({ port, dataDir, logLevel: 'info', statsInterval: STATS_INTERVAL, maxExpires: opts.minutes * 60 + 3600 }),
-    'media:',
-    '  bindAddress: 127.0.0.1',
-    `  rtpPorts: [${RTP_PORTS[0]}, ${RTP_PORTS[1]}]`,
-    // No RTP flows: the inactivity timeout would end every call.
-    '  rtpTimeout: 0',
-    'extensions:',
-    `  - number: "${CALLEE}"`,
-    '    name: Soak callee',
-    `    password: ${CALLEE_PASSWORD}`,
-    '    callWaiting: true',
-    ...phones,
-    'trunks:',
-    '  - name: soak-carrier',
-    `    host: ${CARRIER_HOST}`,
-    'inbound:',
-    '  - did: "*"',
-    `    destination: "${CALLEE}"`,
+    ...callSetupSections({ calleePassword: CALLEE_PASSWORD, extensionLines: phones }),
   ]);
 }
 
