@@ -25,7 +25,6 @@
 //   --out DIR             where failures are saved (default: a new directory under the system temp dir)
 //   --replay FILE...      send saved files (raw bytes, one message each) instead of generated ones
 //   --stop                stop at the first error line instead of carrying on
-import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
