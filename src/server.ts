@@ -47,6 +47,7 @@ import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
 import { realClock, type Clock } from './sip/clock.js';
 import { fileURLToPath } from 'node:url';
+import { ProcessStats } from './log/process-stats.js';
 
 export interface ServerOptions {
   config: HibikiConfig;
@@ -86,6 +87,7 @@ export class HibikiServer {
   /** Settles when the BYEs of the calls a crash cut have their answers (a resolved empty summary when there were none). */
   recovery: Promise<RecoverySummary> | undefined;
   private purge: RetentionPurge | undefined;
+  private stats: ProcessStats | undefined;
   private readonly authenticator: RequestAuthenticator;
   /**
    * One digest server for the life of the process: a reload reconfigures it, keeping the nonce counts
@@ -240,6 +242,18 @@ export class HibikiServer {
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();
+    this.stats = new ProcessStats({
+      logger: this.logger,
+      clock: this.stack.clock,
+      sources: {
+        activeCalls: () => this.calls.active().length,
+        bindings: () => this.registrations.count(),
+        transactions: () => this.stack.transactions.size,
+        dialogs: () => this.stack.dialogs.size,
+        connections: () => this.stack.transport.connectionCount,
+      },
+    });
+    this.stats.start(this.config.log.statsInterval);
     if (this.opts.configPath) {
       this.watcher = new ConfigWatcher({
         file: this.opts.configPath,
@@ -280,6 +294,7 @@ export class HibikiServer {
     this.router.load(next);
     this.trunks.load(next).catch((err: unknown) => this.logger.error({ err }, 'trunks not reloaded'));
     this.logger.level = next.log.level;
+    if (next.log.statsInterval !== prev.log.statsInterval) this.stats?.start(next.log.statsInterval);
     this.dropBindingsOfUnavailableExtensions();
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
   }
@@ -298,6 +313,7 @@ export class HibikiServer {
     if (this.stopped) return;
     this.stopped = true;
     this.watcher?.stop();
+    this.stats?.stop();
     this.core.stop();
     this.journal.stopHeartbeat();
     this.purge?.stop();

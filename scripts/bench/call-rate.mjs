@@ -27,16 +27,10 @@ import { summarize } from './lib/percentile.mjs';
 import { elapsedSeconds, runSipp, sippVerdict, sippVersion } from './lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
+import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from './lib/call-setup.mjs';
 
-const UAC = fileURLToPath(new URL('../../test/sipp/bench-call-uac.xml', import.meta.url));
-const UAS = fileURLToPath(new URL('../../test/sipp/bench-call-uas.xml', import.meta.url));
-const REGISTER = fileURLToPath(new URL('../../test/sipp/register-auth.xml', import.meta.url));
-const CARRIER_HOST = '127.0.0.3';
-const CALLEE = '2002';
 const CALLEE_PASSWORD = 'bench-2002';
 const WARMUP_RATE = 200;
-/** RTP pairs for the calls in progress (2 legs each); below the kernel's ephemeral range (32768+) where sipp's and the server's SIP ports are. */
-const RTP_PORTS = [10000, 32766];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (line) => process.stderr.write(line + '\n');
@@ -68,25 +62,7 @@ function parseOptions(argv) {
 }
 
 function writeConfig(dir, { port, dataDir }) {
-  return writeYaml(dir, [
-    ...benchConfigHead({ port, dataDir }),
-    'media:',
-    '  bindAddress: 127.0.0.1',
-    `  rtpPorts: [${RTP_PORTS[0]}, ${RTP_PORTS[1]}]`,
-    // No RTP flows in a signalling benchmark: the inactivity timeout would end every call.
-    '  rtpTimeout: 0',
-    'extensions:',
-    `  - number: "${CALLEE}"`,
-    '    name: Bench callee',
-    `    password: ${CALLEE_PASSWORD}`,
-    '    callWaiting: true',
-    'trunks:',
-    '  - name: bench-carrier',
-    `    host: ${CARRIER_HOST}`,
-    'inbound:',
-    `  - did: "*"`,
-    `    destination: "${CALLEE}"`,
-  ]);
+  return writeYaml(dir, [...benchConfigHead({ port, dataDir }), ...callSetupSections({ calleePassword: CALLEE_PASSWORD })]);
 }
 
 

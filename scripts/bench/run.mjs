@@ -6,14 +6,14 @@
 //   --only a,b        run only these scripts (names without .mjs, e.g. register-storm)
 //   --update-docs     put the summary into docs/benchmarks.md (between the bench:results markers)
 //   --out DIR         keep every script's JSON and the summary there (default: a temporary directory)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { installCleanup, pinning, track } from './lib/proc.mjs';
-import { sippVersion } from './lib/sipp.mjs';
+import { installCleanup, track } from './lib/proc.mjs';
+import { machine } from './lib/machine.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
@@ -30,20 +30,6 @@ function benchScripts() {
     .map((f) => f.slice(0, -4));
   const rank = (n) => (ORDER.includes(n) ? ORDER.indexOf(n) : ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-export function machine() {
-  const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' });
-  const model = /^Model name:\s*(.+)$/m.exec(lscpu.stdout ?? '')?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
-  return {
-    nproc: Number(spawnSync('nproc', [], { encoding: 'utf8' }).stdout?.trim()) || cpus().length,
-    cpu: model,
-    ramGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    sipp: sippVersion() ?? 'not installed',
-    pinning: pinning().note,
-  };
 }
 
 function runScript(name, jsonFile) {

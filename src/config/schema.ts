@@ -259,6 +259,12 @@ const securitySchema = z
 const logSchema = z
   .object({
     level: z.enum(logLevels).default('info').describe('pino log level.'),
+    statsInterval: int(
+      60,
+      0,
+      86_400,
+      'Seconds between "process stats" lines (info level: rss, heapUsed, external, open fds, active calls, bindings, transactions, dialogs, connections); 0 turns them off.',
+    ),
   })
   .strict()
   .describe('Logging.');

@@ -1,4 +1,5 @@
 // Header-name knowledge shared by the parser, the message model and the serializer.
+import { ownString } from './strings.js';
 
 /** RFC 3261 §7.3.3 compact forms plus the common extensions (RFC 3515, 3841, 4028, 3903). */
 const COMPACT_FORMS: Record<string, string> = {
@@ -71,6 +72,9 @@ const LIST_HEADERS = new Set([
 ]);
 
 const lowerCache = new Map<string, string>();
+const LOWER_CACHE_SIZE = 4096;
+/** Longer names are not cached (no real header name comes close), so the cache stays a few hundred KB at most. */
+export const CACHED_NAME_MAX = 64;
 
 /** Lower-case full header name for any spelling or compact form. */
 export function headerKey(name: string): string {
@@ -78,7 +82,12 @@ export function headerKey(name: string): string {
   if (key !== undefined) return key;
   const lower = name.toLowerCase();
   key = lower.length === 1 ? (COMPACT_FORMS[lower] ?? lower) : lower;
-  if (lowerCache.size < 4096) lowerCache.set(name, key);
+  if (name.length > CACHED_NAME_MAX) return key;
+  // Names arriving in junk would otherwise hold every slot for good: start over instead.
+  if (lowerCache.size >= LOWER_CACHE_SIZE) lowerCache.clear();
+  // Own copies: a name sliced out of a message would keep the whole message alive in the cache.
+  key = ownString(key);
+  lowerCache.set(ownString(name), key);
   return key;
 }
 

@@ -3,9 +3,10 @@
 // model parses them lazily); only what the stack relies on is validated here, so that
 // a message either reaches the stack in a usable state or is answered/dropped early.
 
-import { headerKey } from './headers.js';
+import { CACHED_NAME_MAX, headerKey } from './headers.js';
 import { EMPTY, SipRequest, SipResponse, type HeaderEntry } from './message.js';
 import { isToken, isTokenChar } from './params.js';
+import { ownString } from './strings.js';
 
 export type ParseResult =
   | { ok: true; message: SipRequest | SipResponse }
@@ -127,7 +128,8 @@ function keyOf(head: string, start: number, end: number, hash: number): string {
   }
   const name = head.slice(start, end);
   const key = headerKey(name);
-  if (hit === undefined && nameCache.size < 512) nameCache.set(hash, { lower: name.toLowerCase(), key });
+  // A copy: name is a slice of the whole header block, which the cache would otherwise keep alive.
+  if (hit === undefined && nameCache.size < 512 && name.length <= CACHED_NAME_MAX) nameCache.set(hash, { lower: ownString(name.toLowerCase()), key });
   return key;
 }
 

@@ -1,11 +1,10 @@
 // Robustness against hostile input, end to end: a burst of 2,000 bad datagrams, garbage and
 // never-ending headers on TCP. Afterwards hibiki must still serve, must not have thrown or
 // leaked, and its transaction tables must drain back to empty.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
 import { RawUa } from '../support/raw-ua.js';
+import { heapAfterGc } from '../support/heap.js';
 
 // Timers short enough that every transaction the burst creates ends within a few seconds:
 // Timer J and H are 64*T1 = 3.2 s, Timer I and K are T4 = 100 ms.
@@ -120,18 +119,6 @@ function hostileDatagram(g: Garbage, sentBy: string, n: number): Buffer {
   }
 }
 
-/** The V8 garbage collector, to compare heap sizes without garbage in them. */
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-function heapAfterGc(gc: () => void): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-
 async function waitUntil(what: string, predicate: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
@@ -215,7 +202,6 @@ async function stillServing(user: string, password: string): Promise<void> {
 
 describe('a burst of malformed datagrams', () => {
   it('leaves hibiki serving, without errors, rejections or leaks', async () => {
-    const gc = collector();
     const g = new Garbage(4475);
     rejections = [];
 
@@ -225,7 +211,7 @@ describe('a burst of malformed datagrams', () => {
     await stillServing('2001', 'secret-2001');
     await drained();
     await Promise.all(uas.splice(0).map((u) => u.close()));
-    const baseline = heapAfterGc(gc);
+    const baseline = heapAfterGc();
     const logsBefore = hibiki.logs.length;
 
     const sentSecond = await burst(await ua('udp'), g, 1000, 1000);
@@ -241,7 +227,7 @@ describe('a burst of malformed datagrams', () => {
     expect(internalErrors()).toEqual([]);
 
     await Promise.all(uas.splice(0).map((u) => u.close()));
-    const growth = heapAfterGc(gc) - baseline;
+    const growth = heapAfterGc() - baseline;
     // The test keeps every log line (hibiki.logs, ~600 more); beyond that nothing may stay.
     expect(growth).toBeLessThan(2 * 1024 * 1024);
   });
