@@ -248,6 +248,7 @@ const securitySchema = z
         maxLoopDelayMs: int(50, 0, 60_000, 'Mean event-loop delay (ms) above which they start to be refused; 0 ignores it.'),
         maxPendingInvites: int(2000, 0, 1_000_000, 'INVITEs still waiting for their final response above which they start to be refused; 0 ignores it.'),
         retryAfterSeconds: int(5, 1, 3600, 'Retry-After of a 503 for overload or the transaction limit; a random 0–50 % is added so refused phones do not return together.'),
+        smoothingMs: int(1000, 0, 60_000, 'Window over which utilization and delay are averaged before they are compared with the limits (ms): a lone garbage-collection pause must not refuse calls; sustained overload is shed within about two windows. 0 reacts to every sample.'),
       })
       .strict()
       .prefault({})

@@ -8,6 +8,9 @@
 // the limit, and falls back to zero within a second or two once the load drops. When even refusing
 // every such request leaves the load above the limit (a 503 costs a parse and a send), the process is
 // saturated: the stack then drops those requests before parsing them, which costs next to nothing.
+// Utilization and delay are smoothed over smoothingMs first: a lone garbage-collection pause makes one
+// sample look saturated (utilization 100 %, a 100 ms delay) while the process keeps up well, and
+// shedding on it refused calls at half the rate the server handles cleanly.
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from './clock.js';
 import type { LoadSample, LoadSource } from './load-source.js';
@@ -23,6 +26,8 @@ export interface OverloadSettings {
   maxPendingInvites: number;
   /** Retry-After (s) of a 503 for overload; a random 0–50 % is added so refused clients do not return in step. */
   retryAfterSeconds: number;
+  /** Window (ms) over which utilization and delay are averaged (exponentially); 0 uses each sample as it is. */
+  smoothingMs: number;
 }
 
 /** Share of the error (pressure − 1) applied per sample. */
@@ -47,6 +52,8 @@ export class OverloadControl {
   private saturatedNow = false;
   private timer: TimerHandle | undefined;
   private readonly random: () => number;
+  /** The smoothed load; undefined until the first sample. */
+  private smoothed: LoadSample | undefined;
 
   constructor(private readonly opts: OverloadOptions) {
     this.settings = opts.settings;
@@ -90,13 +97,26 @@ export class OverloadControl {
 
   /** One sample: read the load and move the refused share. Run by the timer; public for tests. */
   tick(): void {
-    const sample = this.opts.source.sample();
+    const sample = this.smooth(this.opts.source.sample());
     const pending = this.opts.pendingInvites();
     const pressure = this.pressure(sample, pending);
     const was = { share: this.share, saturated: this.saturatedNow };
     this.saturatedNow = pressure > 1 && this.share >= 1;
     this.share = Math.min(1, Math.max(0, this.share + GAIN * (Math.min(pressure, MAX_PRESSURE) - 1)));
     this.report(was, sample, pending, pressure);
+  }
+
+  /** Exponential moving average over smoothingMs: each sample weighs sampleMs ÷ smoothingMs (at most 1). */
+  private smooth(sample: LoadSample): LoadSample {
+    const { sampleMs, smoothingMs } = this.settings;
+    const weight = smoothingMs > 0 ? Math.min(1, sampleMs / smoothingMs) : 1;
+    // Starting from idle: the work of starting up is not overload.
+    const prev = this.smoothed ?? { utilization: 0, loopDelayMs: 0 };
+    this.smoothed = {
+      utilization: prev.utilization + weight * (sample.utilization - prev.utilization),
+      loopDelayMs: prev.loopDelayMs + weight * (sample.loopDelayMs - prev.loopDelayMs),
+    };
+    return this.smoothed;
   }
 
   /** The highest load ÷ limit over the measures in use; 0 when none is. */

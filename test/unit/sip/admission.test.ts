@@ -20,7 +20,8 @@ class FakeLoad implements LoadSource {
   close(): void {}
 }
 
-const OVERLOAD: OverloadSettings = { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 50, maxPendingInvites: 100, retryAfterSeconds: 10 };
+// The feedback mechanics on raw samples; the smoothing the server uses by default is tested on its own below.
+const OVERLOAD: OverloadSettings = { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 50, maxPendingInvites: 100, retryAfterSeconds: 10, smoothingMs: 0 };
 
 const statuses = (x: StackHarness, callId: string) => x.responses(callId).map((r) => r.status);
 
@@ -91,9 +92,9 @@ describe('the bound on server transactions', () => {
 });
 
 describe('overload shedding', () => {
-  async function overloaded(random = () => 0.5): Promise<{ x: StackHarness; load: FakeLoad }> {
+  async function overloaded(random = () => 0.5, settings: OverloadSettings = OVERLOAD): Promise<{ x: StackHarness; load: FakeLoad }> {
     const load = new FakeLoad();
-    const x = await stackHarness({ protection: { overload: OVERLOAD, loadSource: load, random } });
+    const x = await stackHarness({ protection: { overload: settings, loadSource: load, random } });
     x.stack.use('INVITE', (_req, res) => res.send(486));
     x.stack.use('REGISTER', (_req, res) => res.send(200));
     h = x;
@@ -186,5 +187,42 @@ describe('overload shedding', () => {
     x.deliver(request({ callId: 'after' }));
     expect(statuses(x, 'after')).toEqual([486]);
     expect(x.logs.some((l) => l.msg === 'overload over: admitting every request again')).toBe(true);
+  });
+
+  describe('with the load smoothed over a second (the default)', () => {
+    const SMOOTHED: OverloadSettings = { ...OVERLOAD, smoothingMs: 1000 };
+
+    it('a lone stall (a garbage-collection pause) refuses nothing', async () => {
+      const { x, load } = await overloaded(() => 0, SMOOTHED);
+      load.current = { utilization: 0.6, loopDelayMs: 1 };
+      x.clock.advance(2000);
+      // One sample in which the loop was busy throughout and timers ran 110 ms late, then normal again.
+      load.current = { utilization: 1, loopDelayMs: 110 };
+      x.clock.advance(250);
+      load.current = { utilization: 0.6, loopDelayMs: 1 };
+      for (let i = 0; i < 8; i++) {
+        expect(x.stack.overloadControl?.shedShare).toBe(0);
+        x.clock.advance(250);
+      }
+      x.deliver(request({ callId: 'i' }));
+      expect(statuses(x, 'i')).toEqual([486]);
+      expect(x.logs.some((l) => l.event === 'overload')).toBe(false);
+    });
+
+    it('sustained overload is still shed within about two windows, and shedding stops within seconds after it', async () => {
+      const { x, load } = await overloaded(() => 0, SMOOTHED);
+      load.current = { utilization: 1, loopDelayMs: 20 };
+      let elapsed = 0;
+      while ((x.stack.overloadControl?.shedShare ?? 0) === 0 && elapsed < 5000) {
+        x.clock.advance(250);
+        elapsed += 250;
+      }
+      expect(elapsed).toBeLessThanOrEqual(2500);
+      x.deliver(request({ callId: 'shed' }));
+      expect(statuses(x, 'shed')).toEqual([503]);
+      load.current = { utilization: 0.3, loopDelayMs: 1 };
+      x.clock.advance(4000);
+      expect(x.stack.overloadControl?.shedShare).toBe(0);
+    });
   });
 });
