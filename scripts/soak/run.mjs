@@ -102,10 +102,17 @@ class StatsReader {
   constructor(child) {
     this.latest = undefined;
     this.tail = '';
+    /** Warnings and errors hibiki logged, by message: what a failed call or registration can be traced to. */
+    this.warnings = new Map();
     child.stdout.on('data', (d) => {
       const lines = (this.tail + d.toString('utf8')).split('\n');
       this.tail = lines.pop() ?? '';
       for (const line of lines) {
+        if (line.startsWith('{"level":40') || line.startsWith('{"level":50') || line.startsWith('{"level":60')) {
+          const msg = /"msg":"([^"]*)"/.exec(line)?.[1] ?? '?';
+          this.warnings.set(msg, (this.warnings.get(msg) ?? 0) + 1);
+          if (process.env.SOAK_SHOW_WARNINGS) process.stderr.write(line.slice(0, 400) + "\n");
+        }
         // Most lines are per-call info lines: skip them without parsing.
         if (!line.includes('"msg":"process stats"')) continue;
         try {
@@ -324,6 +331,8 @@ function verdict(soak) {
   if (soak.startHeap && soak.endHeap) {
     lines.push(`Heap after a full GC: ${mib(soak.startHeap.heapUsed)} MiB before the load, ${mib(soak.endHeap.heapUsed)} MiB after it (calls ended, ${int(soak.endStats?.bindings)} bindings held); RSS ${mib(soak.endRss)} MiB, ${int(soak.endFds)} open fds.`);
   }
+  const warnings = [...(soak.stats?.warnings ?? new Map()).entries()].sort((a, b) => b[1] - a[1]);
+  lines.push(warnings.length === 0 ? 'hibiki logged no warning or error.' : `hibiki's warnings and errors: ${warnings.map(([msg, n]) => `${n} × "${msg}"`).join('; ')}.`);
   return lines;
 }
 
