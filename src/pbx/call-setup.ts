@@ -16,7 +16,7 @@ import { isSdp } from './in-dialog.js';
 import { formatReason, sipToQ850 } from './q850.js';
 import { answerOnFailure } from './failures.js';
 import type { Destination, ExtensionConfig, Origin, ScreenHandler, ScreenVerdict } from './application.js';
-import type { CallSession } from './session.js';
+import type { CoreSession } from './services.js';
 import type { MediaEngine } from '../media/engine.js';
 import type { Clock } from '../sip/clock.js';
 
@@ -44,7 +44,7 @@ export interface CallSetupDeps {
   legs: LegControl;
   config: () => HibikiConfig;
   screen: () => ScreenHandler | undefined;
-  session(call: Call, context: { origin: Origin; presentation: 'present' | 'withhold' }): CallSession;
+  session(call: Call, context: { origin: Origin; presentation: 'present' | 'withhold' }): CoreSession;
 }
 
 interface Attempt {

@@ -7,7 +7,7 @@ import { ends, type Disposition, type HangupBy } from './call.js';
 import { Leg, type LegHandle, type LegOwner } from './leg.js';
 import { formatReason, sipToQ850 } from './q850.js';
 import type { ConnectOptions, DeliveryOutcome, RingContext } from './application.js';
-import type { CallSession, CoreServices } from './session.js';
+import type { CoreServices, CoreSession } from './services.js';
 
 interface Failure {
   status: number;
@@ -18,7 +18,7 @@ interface Failure {
 }
 
 export async function connectCaller(
-  session: CallSession,
+  session: CoreSession,
   core: CoreServices,
   legA: Leg,
   ring: (delivery: RingContext) => Promise<DeliveryOutcome>,
@@ -168,7 +168,7 @@ export async function connectCaller(
  * F-PICKUP: the picker's leg (already answered into this call) takes the ringing call: the caller is
  * answered and bridged to it, and the unused callee-side endpoint goes.
  */
-async function completePickup(session: CallSession, core: CoreServices, caller: LegHandle, placeholder: Leg, picked: Leg, extension: string): Promise<void> {
+async function completePickup(session: CoreSession, core: CoreServices, caller: LegHandle, placeholder: Leg, picked: Leg, extension: string): Promise<void> {
   const call = session.call;
   call.removeLeg(placeholder);
   if (placeholder.endpoint !== undefined) core.media.destroy(placeholder.endpoint);

@@ -13,7 +13,8 @@ import { InDialog } from './in-dialog.js';
 import { DialPlan } from './dial-plan.js';
 import { RingingCalls } from './ringing.js';
 import type { Router } from './router.js';
-import { CallSession, type CoreServices } from './session.js';
+import { CallSession } from './session.js';
+import type { CoreServices } from './services.js';
 import { CallSetup, type InviteAuthenticator, type TrunkChannels } from './call-setup.js';
 import type { InCallFeatures } from './bridge.js';
 import type {

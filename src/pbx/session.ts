@@ -1,23 +1,15 @@
 // The typed call API (CallApi) for one call: what applications and in-call features do with a call —
 // answer or refuse its caller, play, collect digits, dial another leg, connect legs, hang up, hand a leg
 // to another destination. Sessions are made by the call core (pbx/core.ts), one per call.
-import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
-import type { MediaEngine, PlayHandle } from '../media/engine.js';
-import type { Clock } from '../sip/clock.js';
-import type { SipStack } from '../sip/stack.js';
 import type { Call, Disposition, HangupBy } from './call.js';
 import { ends } from './call.js';
 import { Leg, type LegEnd, type LegHandle, type LegOwner, type LegRole } from './leg.js';
-import type { CallRegistry } from './calls.js';
-import type { LegControl } from './leg-control.js';
-import type { LegMedia } from './leg-media.js';
-import type { InDialog } from './in-dialog.js';
-import { Bridge, type InCallFeatures } from './bridge.js';
-import { Delivery, type DeliveryDeps } from './delivery.js';
-import type { DialPlan } from './dial-plan.js';
-import type { RingingCalls } from './ringing.js';
-import type { Router } from './router.js';
+import { Bridge } from './bridge.js';
+import { Delivery, type DeliveryDeps, type DeliveryOptions } from './delivery.js';
+import type { CoreServices, CoreSession } from './services.js';
+import type { Logger } from 'pino';
+import type { PlayHandle } from '../media/engine.js';
 import { TargetCollector } from './keypad.js';
 import { formatReason } from './q850.js';
 import { normaliseDialled } from '../rules/numbers.js';
@@ -37,26 +29,6 @@ import {
   type RingContext,
 } from './application.js';
 
-/** Everything a session works with; built once by the call core. */
-export interface CoreServices {
-  stack: SipStack;
-  media: MediaEngine;
-  clock: Clock;
-  logger: Logger;
-  registry: CallRegistry;
-  legs: LegControl;
-  legMedia: LegMedia;
-  inDialog: InDialog;
-  dialPlan: DialPlan;
-  ringing: RingingCalls;
-  router: Router;
-  features: InCallFeatures;
-  config(): HibikiConfig;
-  session(call: Call): CallSession;
-  /** Told after two legs of a call were connected (crash recovery keeps the legs that are up). */
-  onBridged(call: Call): void;
-}
-
 const SILENT: PlayHandle = { stop() {}, done: Promise.resolve('stopped') };
 
 /** A dialled leg's default owner: its hang-up ends the call. */
@@ -69,7 +41,7 @@ class HangsUpCall implements LegOwner {
   }
 }
 
-export class CallSession implements CallApi {
+export class CallSession implements CoreSession {
   readonly log: Logger;
   readonly origin: Origin;
   readonly presentation: 'present' | 'withhold';
@@ -296,7 +268,7 @@ export class CallSession implements CallApi {
   // ---- for the call core -------------------------------------------------------------
 
   /** @internal A delivery for this call. */
-  delivery(opts: ConstructorParameters<typeof Delivery>[3]): Delivery {
+  delivery(opts: DeliveryOptions): Delivery {
     const { stack, clock, ringing, dialPlan } = this.core;
     const deps: DeliveryDeps = {
       stack,
