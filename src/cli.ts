@@ -17,7 +17,7 @@ import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 import type { HibikiConfig } from './config/schema.js';
 import { removeExtension } from './config/remove-extension.js';
 import { AuthLockStore, type AuthLock, type LockSelector } from './store/auth-lock-store.js';
-import { clearLocks } from './pbx/auth-guard.js';
+import { clearLocks } from './registrar/auth-guard.js';
 import { ScreeningStore } from './store/screening-store.js';
 import { monthIn, previousMonth } from './features/screening.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';

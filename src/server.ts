@@ -10,12 +10,12 @@ import { DigestServer, type DigestSettings } from './sip/digest.js';
 import type { ListenPoint } from './sip/transport/types.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
-import { AuthGuard } from './pbx/auth-guard.js';
+import { AuthGuard } from './registrar/auth-guard.js';
 import { AuthLockStore } from './store/auth-lock-store.js';
-import { RequestAuthenticator } from './pbx/authenticator.js';
-import { Directory } from './pbx/directory.js';
-import { Registrar } from './pbx/registrar.js';
-import { Qualifier } from './pbx/qualify.js';
+import { RequestAuthenticator } from './registrar/authenticator.js';
+import { Directory } from './registrar/directory.js';
+import { Registrar } from './registrar/registrar.js';
+import { Qualifier } from './registrar/qualify.js';
 import { Router } from './pbx/router.js';
 import { TrunkManager } from './pbx/trunks.js';
 import { CallCore } from './pbx/core.js';
@@ -45,7 +45,7 @@ import { Extensions } from './features/extension.js';
 import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
-import { realClock, type Clock } from './sip/clock.js';
+import { systemClock, type Clock } from './sip/clock.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
 
@@ -105,7 +105,8 @@ export class HibikiServer {
     const config = opts.config;
     this.config = config;
     this.logger = opts.logger;
-    this.clock = opts.clock ?? realClock;
+    // The one clock of the process; it logs the first delay it has to clamp through the server's logger.
+    this.clock = opts.clock ?? systemClock(this.logger);
     this.trusted = AddressSet.parse(config.security.trustedAddresses);
     this.stack = new SipStack({
       clock: this.clock,

@@ -10,7 +10,7 @@ import type { SendTarget } from '../sip/transport/types.js';
 import { buildAuthorization } from '../sip/digest.js';
 import { newTag } from '../sip/response-builder.js';
 import { defaultPort } from '../sip/target.js';
-import { timerDelay } from '../sip/clock.js';
+import type { TimerHandle } from '../sip/clock.js';
 
 export type TrunkConfig = HibikiConfig['trunks'][number];
 
@@ -21,7 +21,7 @@ interface TrunkRuntime {
   active: number;
   addresses: Set<string>;
   state: RegistrationState;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   callId: string;
   cseq: number;
   failures: number;
@@ -67,13 +67,13 @@ export class TrunkManager {
       rt.addresses = await this.addressesOf(t);
       next.set(t.name, rt);
       if (changed && rt.timer) {
-        clearTimeout(rt.timer);
+        rt.timer.cancel();
         rt.timer = undefined;
       }
       if (this.running && t.register && (!prev || changed)) this.register(rt, 0);
     }
     for (const [name, rt] of this.trunks) {
-      if (!next.has(name) && rt.timer) clearTimeout(rt.timer);
+      if (!next.has(name)) rt.timer?.cancel();
     }
     this.trunks = next;
   }
@@ -81,7 +81,7 @@ export class TrunkManager {
   stop(): void {
     this.running = false;
     for (const rt of this.trunks.values()) {
-      if (rt.timer) clearTimeout(rt.timer);
+      rt.timer?.cancel();
       rt.timer = undefined;
     }
   }
@@ -149,15 +149,14 @@ export class TrunkManager {
   }
 
   private register(rt: TrunkRuntime, delayMs: number): void {
-    if (rt.timer) clearTimeout(rt.timer);
-    rt.timer = setTimeout(() => {
+    rt.timer?.cancel();
+    rt.timer = this.stack.clock.setTimer(delayMs, () => {
       rt.timer = undefined;
       void this.sendRegister(rt).catch((err: unknown) => {
         this.logger.warn({ trunk: rt.config.name, err: (err as Error).message }, 'trunk registration error');
         this.retry(rt);
       });
-    }, timerDelay(delayMs));
-    rt.timer.unref();
+    });
   }
 
   private retry(rt: TrunkRuntime): void {
@@ -208,7 +207,7 @@ export class TrunkManager {
       const granted = offered === undefined || offered > t.expires ? t.expires : offered;
       rt.state = 'registered';
       rt.failures = 0;
-      rt.expiresAt = Date.now() + granted * 1000;
+      rt.expiresAt = this.stack.clock.now() + granted * 1000;
       this.logger.info({ trunk: t.name, expires: granted }, 'trunk registered');
       // Refresh well before expiry so one lost REGISTER does not drop the trunk.
       if (this.running) this.register(rt, Math.max(5, Math.floor(granted * 0.8)) * 1000);

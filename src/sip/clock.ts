@@ -54,3 +54,23 @@ export function systemClock(log?: ClockWarnings): Clock {
 }
 
 export const realClock: Clock = systemClock();
+
+/** Run `fn` every `ms` on a clock until the returned handle is cancelled (the next run is armed first). */
+export function every(clock: Clock, ms: number, fn: () => void): TimerHandle {
+  let current: TimerHandle;
+  let stopped = false;
+  const arm = (): void => {
+    current = clock.setTimer(ms, () => {
+      if (stopped) return;
+      arm();
+      fn();
+    });
+  };
+  arm();
+  return {
+    cancel: () => {
+      stopped = true;
+      current.cancel();
+    },
+  };
+}

@@ -55,6 +55,8 @@ export function benchConfigHead({ port, dataDir, nonceExpires, logLevel = 'warn'
     // #14) is for attackers, not for the load generator. Overload shedding stays on.
     'security:',
     '  trustedAddresses: [127.0.0.0/8]',
+    // Comparing CPU per call between builds: shedding would refuse part of the load and skew the figure.
+    ...(process.env.HIBIKI_BENCH_NO_SHEDDING ? ['  overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxPendingInvites: 0 }'] : []),
   ];
 }
 

@@ -2,7 +2,7 @@
 // registered-device exemption, expiry and clears as security events, and SQLite as the source of truth.
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthGuard, clearLocks, type AuthGuardLimits } from '../../../src/pbx/auth-guard.js';
+import { AuthGuard, clearLocks, type AuthGuardLimits } from '../../../src/registrar/auth-guard.js';
 import { AuthLockStore } from '../../../src/store/auth-lock-store.js';
 import { migrate } from '../../../src/store/migrations.js';
 import type { TransportName } from '../../../src/sip/message.js';

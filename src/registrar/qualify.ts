@@ -2,6 +2,7 @@
 // a contact that misses maxMissed replies in a row is marked unreachable, any reply marks it reachable.
 import type { Logger } from 'pino';
 import type { SipStack } from '../sip/stack.js';
+import { every, type TimerHandle } from '../sip/clock.js';
 import type { Binding, RegistrationStore } from '../store/registrations.js';
 import { bindingTarget } from './registrar.js';
 
@@ -11,7 +12,7 @@ export interface QualifySettings {
 }
 
 export class Qualifier {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private inFlight = new Set<string>();
   private cursor = 0;
 
@@ -35,12 +36,11 @@ export class Qualifier {
   /** Probes are spread over the interval in one-second slices so a large registry never sends a burst. */
   start(): void {
     if (this.settings.qualifyInterval <= 0 || this.timer) return;
-    this.timer = setInterval(() => this.tick(), 1000);
-    this.timer.unref();
+    this.timer = every(this.stack.clock, 1000, () => this.tick());
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 

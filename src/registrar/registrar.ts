@@ -6,6 +6,7 @@ import type { ServerResponse, SipStack } from '../sip/stack.js';
 import type { NameAddr } from '../sip/address.js';
 import { formatUri, isSipUri } from '../sip/uri.js';
 import type { SendTarget } from '../sip/transport/types.js';
+import { every, type TimerHandle } from '../sip/clock.js';
 import { ConnectionHolds } from '../sip/transport/connection-holds.js';
 import type { Binding, RegistrationStore } from '../store/registrations.js';
 import type { RequestAuthenticator } from './authenticator.js';
@@ -23,7 +24,7 @@ export type RegistrationEvent =
 
 export class Registrar {
   private listeners: Array<(e: RegistrationEvent) => void> = [];
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: TimerHandle | undefined;
   /**
    * RFC 5626/5923 connection reuse: a device registered over TCP/TLS/WS is reached over that
    * connection, so each binding keeps its connection open for as long as the binding lives.
@@ -37,7 +38,6 @@ export class Registrar {
     private readonly directory: Directory,
     private settings: RegistrarSettings,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
   ) {
     this.flows = new ConnectionHolds(stack.transport, 'registration');
     this.onEvent((e) => {
@@ -62,12 +62,11 @@ export class Registrar {
     this.stack.use('REGISTER', (req, res) => this.handle(req, res));
     this.stack.transport.onConnectionClosed((id) => this.flowClosed(id));
     // Expiry is checked every second: a binding never outlives its Expires by more than that.
-    this.sweepTimer = setInterval(() => this.sweep(), 1000);
-    this.sweepTimer.unref();
+    this.sweepTimer = every(this.stack.clock, 1000, () => this.sweep());
   }
 
   stop(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer?.cancel();
     this.sweepTimer = undefined;
     this.flows.clear();
   }
@@ -109,7 +108,7 @@ export class Registrar {
   }
 
   sweep(): void {
-    for (const b of this.store.expire(this.now())) {
+    for (const b of this.store.expire(this.stack.clock.now())) {
       this.logger.info({ aor: b.aor, contact: b.contact }, 'registration expired');
       this.emit({ type: 'unregistered', binding: b, reason: 'expired' });
     }
@@ -182,7 +181,7 @@ export class Registrar {
       res.send(500);
       return;
     }
-    const now = this.now();
+    const now = this.stack.clock.now();
     for (const { contact, key, expires } of changes) {
       const existing = this.store.get(aor, key) ?? this.findByInstance(aor, contact);
       if (existing && existing.callId === callId && cseq <= existing.cseq) {
@@ -253,7 +252,7 @@ export class Registrar {
   }
 
   private reply(res: ServerResponse, aor: string): void {
-    const now = this.now();
+    const now = this.stack.clock.now();
     const contacts = this.store.list(aor).map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`);
     res.send(200, undefined, { headers: { contact: contacts, date: httpDate(now) } });
   }
