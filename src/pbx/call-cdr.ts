@@ -1,7 +1,8 @@
 // The CDR rows of one finished call (F-CDR): a row per forwarding hop before its last destination
 // (F-FWD), then the call's own row, all in the call's linked id. Used when a call ends, and by crash
 // recovery for the calls a crash cut.
-import { buildCdr, type CdrDisposition, type CdrRecord } from './cdr.js';
+import { buildCdr } from './cdr.js';
+import type { CdrDisposition, CdrRecord } from '../store/cdr-row.js';
 import type { CallOutcome } from './call.js';
 
 export function callCdrs(ids: { callId: string; linkedId: string }, o: CallOutcome, opts: { disposition?: CdrDisposition } = {}): CdrRecord[] {

@@ -3,8 +3,8 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
-import { cdrColumns, cdrFields } from '../pbx/cdr.js';
-import type { CdrRow } from '../pbx/cdr.js';
+import { cdrColumns, cdrFields } from './cdr-row.js';
+import type { CdrRow } from './cdr-row.js';
 import type { CdrStore } from './cdr-store.js';
 
 export type CdrCsvEncoding = 'utf8' | 'shift_jis';

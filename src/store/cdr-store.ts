@@ -2,8 +2,8 @@
 // export, and purged after the retention period.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { cdrFromRow, cdrToRow } from '../pbx/cdr.js';
-import type { CdrRecord, CdrRow } from '../pbx/cdr.js';
+import { cdrFromRow, cdrToRow } from './cdr-row.js';
+import type { CdrRecord, CdrRow } from './cdr-row.js';
 
 /** Calls whose start lies in [from, to); an absent bound is open. */
 export interface CdrRange {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunningHibiki } from '../support/hibiki.js';
 import { hibikiSession } from '../support/session.js';
 import { startSipJsPhone, type SipJsPhone } from '../support/sipjs-call.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 
 let sipjs: SipJsPhone | undefined;
 

@@ -6,7 +6,7 @@ import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
 import { callAuthUri, runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { TestUA } from '../support/test-ua.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 import type { EndpointStats } from '../../src/media/engine.js';
 
 const CARRIER_HOST = '127.0.0.2';

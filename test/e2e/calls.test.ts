@@ -6,7 +6,7 @@ import { failure, ringingCall } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { SipRequest } from '../../src/sip/message.js';
 import { UacError } from '../../src/sip/dialog-layer.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 
 const { start } = hibikiSession();
 

@@ -15,7 +15,7 @@ import { connect, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { openDatabase } from '../../src/store/db.js';
 import { CdrStore } from '../../src/store/cdr-store.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 import { decodeEntry } from '../../src/pbx/call-journal.js';
 import type { RunningHibiki } from '../support/hibiki.js';
 

@@ -13,7 +13,7 @@ import { freePort } from '../support/ports.js';
 import { ringingCall, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call } from '../support/test-ua.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 
 // sipp 3.6 and baresip 1.0 answer an MD5 challenge only (see register-sipp / register-baresip tests).
 const auth = { algorithms: ['MD5'] };

@@ -12,7 +12,7 @@ import { waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { startSipJsPhone, type SipJsCall, type SipJsPhone } from '../support/sipjs-call.js';
 import type { RtpPeer } from '../support/rtp-peer.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 import type { Inviter } from 'sip.js';
 
 let hibiki: RunningHibiki | undefined;

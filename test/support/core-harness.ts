@@ -33,7 +33,7 @@ import type { Call, CallOutcome } from '../../src/pbx/call.js';
 import type { Leg } from '../../src/pbx/leg.js';
 import type { CallSession } from '../../src/pbx/session.js';
 import type { EndpointId } from '../../src/media/engine.js';
-import type { CdrRecord } from '../../src/pbx/cdr.js';
+import type { CdrRecord } from '../../src/store/cdr-row.js';
 import { callCdrs } from '../../src/pbx/call-cdr.js';
 import { Extensions, type Contacts } from '../../src/features/extension.js';
 import { Groups } from '../../src/features/group.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildCdr, cdrColumns, cdrFields, cdrFromRow, cdrToRow } from '../../../src/pbx/cdr.js';
+import { buildCdr } from '../../../src/pbx/cdr.js';
+import { cdrColumns, cdrFields, cdrFromRow, cdrToRow } from '../../../src/store/cdr-row.js';
 import type { CallFacts } from '../../../src/pbx/cdr.js';
 
 const T0 = Date.UTC(2024, 4, 1, 0, 30, 0, 250); // 2024-05-01T00:30:00.250Z

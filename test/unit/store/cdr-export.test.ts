@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildCdr, cdrColumns, cdrFields } from '../../../src/pbx/cdr.js';
-import type { CallFacts, CdrRecord } from '../../../src/pbx/cdr.js';
+import { buildCdr, type CallFacts } from '../../../src/pbx/cdr.js';
+import { cdrColumns, cdrFields, type CdrRecord } from '../../../src/store/cdr-row.js';
 import { cdrExportRange, csvField, encodeCsv, exportCdrCsv } from '../../../src/store/cdr-export.js';
 import { CdrStore } from '../../../src/store/cdr-store.js';
 import { openDatabase } from '../../../src/store/db.js';
