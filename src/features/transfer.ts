@@ -9,7 +9,7 @@ import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue } from '../media/prompts.js';
 import type { Clock } from '../sip/clock.js';
 import type { SipRequest } from '../sip/message.js';
-import type { ServerResponse } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import { parseNameAddr } from '../sip/address.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
 import type { CallApi, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';

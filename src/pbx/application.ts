@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { PlayHandle } from '../media/engine.js';
 import type { SipRequest } from '../sip/message.js';
-import type { ServerResponse } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { Call, Disposition, ForwardFeature, HangupBy } from './call.js';
 import type { CodeAction } from './keypad.js';

@@ -7,7 +7,7 @@ import type { HibikiConfig } from '../config/schema.js';
 import type { MediaEngine } from '../media/engine.js';
 import type { Clock } from '../sip/clock.js';
 import type { SipRequest } from '../sip/message.js';
-import type { ServerResponse } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import type { CallApi, HoldHandler, InCallAction, InCallContext, ReferHandler } from './application.js';
 import { FeatureCodeMatcher } from './keypad.js';
 import type { Leg, LegEnd, LegHandle, LegOwner } from './leg.js';

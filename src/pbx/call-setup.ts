@@ -4,7 +4,8 @@
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { SipRequest } from '../sip/message.js';
-import type { ServerResponse, SipStack } from '../sip/stack.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import { isSipUri, isTelUri } from '../sip/uri.js';
 import { callingParty, isAnonymousCaller } from '../sip/privacy.js';
 import { Call, type CallDirection, type CallFeature } from './call.js';

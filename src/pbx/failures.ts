@@ -4,7 +4,7 @@
 // gets a final response, a call in the middle of a feature is ended.
 import type { Logger } from 'pino';
 import { MediaError } from '../media/engine.js';
-import type { ServerResponse } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import type { CallApi } from './application.js';
 import { formatReason } from './q850.js';
 

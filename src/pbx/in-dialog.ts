@@ -3,7 +3,8 @@
 // UPDATE) are answered per leg: a refresh or a hold is answered here, any other change is relayed to the
 // leg it is bridged to, each leg with its own SDP.
 import type { SipRequest, SipResponse } from '../sip/message.js';
-import type { ServerResponse, SipStack } from '../sip/stack.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import { dtmfFromInfo, isDtmfInfo } from '../sip/dtmf-info.js';
 import { MediaError, type MediaEngine } from '../media/engine.js';
 import { isSameSessionVersion, sdpDirection } from '../media/sdp.js';

@@ -4,7 +4,7 @@
 // Giving it back (release) or handing it on (handOver) is one call on the handle.
 import type { Dialog, DestroyCause } from '../sip/dialog.js';
 import type { SipRequest } from '../sip/message.js';
-import type { ServerResponse } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import type { EndpointId } from '../media/engine.js';
 
 export type LegRole = 'caller' | 'callee';

@@ -3,7 +3,7 @@
 // through one place for challenges and one for refusals, and returns the authenticated extension or null.
 import type { Logger } from 'pino';
 import type { SipRequest, TransportName } from '../sip/message.js';
-import type { ServerResponse } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import { DigestServer, parseAuthParams } from '../sip/digest.js';
 import type { ExtensionConfig } from '../config/schema.js';
 import type { AuthGuard } from './auth-guard.js';

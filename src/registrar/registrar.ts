@@ -2,7 +2,8 @@
 // persisted in SQLite, expired on time, reachable at the address and flow they registered from.
 import type { Logger } from 'pino';
 import type { SipRequest, TransportName } from '../sip/message.js';
-import type { ServerResponse, SipStack } from '../sip/stack.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerResponse } from '../sip/server-response.js';
 import type { NameAddr } from '../sip/address.js';
 import { formatUri, isSipUri } from '../sip/uri.js';
 import type { SendTarget } from '../sip/transport/types.js';

@@ -1,7 +1,8 @@
 // Dialog creation and in-dialog request routing (RFC 3261 §12–§15), with reliable provisionals and
 // PRACK (RFC 3262) and session timers (RFC 4028) on top.
 import type { HeaderEntry, SipRequest, SipResponse } from './message.js';
-import type { ServerResponse, SipStack } from './stack.js';
+import type { DialogHost } from './dialog-host.js';
+import type { ServerResponse } from './server-response.js';
 import { Dialog, dialogKey } from './dialog.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
@@ -72,7 +73,7 @@ export class DialogLayer {
   /** UAS early dialogs with reliable provisionals, by Call-ID + our tag: where PRACKs go (RFC 3262 §3). */
   private early = new Map<string, { sender: ReliableProvisionalSender; onPrack: (prack: SipRequest) => void }>();
 
-  constructor(private readonly stack: SipStack) {
+  constructor(private readonly stack: DialogHost<Dialog>) {
     this.flows = new ConnectionHolds(stack.transport, 'dialog');
   }
 
@@ -500,7 +501,7 @@ export class DialogLayer {
   }
 }
 
-function emitSafely(stack: SipStack, d: Dialog, event: string, ...args: unknown[]): void {
+function emitSafely(stack: DialogHost<Dialog>, d: Dialog, event: string, ...args: unknown[]): void {
   try {
     d.emit(event, ...args);
   } catch (err) {

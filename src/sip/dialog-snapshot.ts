@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { Dialog, type DialogRole } from './dialog.js';
 import type { SipResponse } from './message.js';
 import type { HeaderInput } from './response-builder.js';
-import type { SipStack } from './stack.js';
+import type { DialogHost } from './dialog-host.js';
 import { defaultPort, resolveTarget } from './target.js';
 import type { SendTarget, TransportName } from './transport/types.js';
 import { isSipUri, parseUri } from './uri.js';
@@ -68,7 +68,7 @@ export function snapshotDialog(d: Dialog): DialogSnapshot {
  * on. A WebSocket peer cannot be reached at all — a browser accepts no connections — so its BYE fails at
  * once with a transport error (503); the browser saw its WebSocket close when the old process died.
  */
-export async function restoreDialog(stack: SipStack, snap: DialogSnapshot): Promise<Dialog> {
+export async function restoreDialog(stack: DialogHost<Dialog>, snap: DialogSnapshot): Promise<Dialog> {
   const d = new Dialog(stack, {
     role: snap.role,
     callId: snap.callId,

@@ -4,7 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { SipRequest, type HeaderEntry, type SipResponse } from './message.js';
 import type { SendTarget } from './transport/types.js';
-import type { ServerResponse, SipStack } from './stack.js';
+import type { DialogHost } from './dialog-host.js';
+import type { ServerResponse } from './server-response.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
@@ -89,7 +90,7 @@ export class Dialog extends EventEmitter {
   private refreshWanted = false;
 
   constructor(
-    private readonly stack: SipStack,
+    private readonly stack: DialogHost<Dialog>,
     init: DialogInit,
   ) {
     super();

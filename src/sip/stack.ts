@@ -13,17 +13,19 @@ import { TransactionLayer, type ServerTransaction, type ClientTransaction, type 
 import type { TimerConfig } from './transaction/timers.js';
 import { newBranch } from './transaction/branch.js';
 import { responseTarget } from './transaction/response-routing.js';
-import { buildResponse, headerEntries, newTag, type HeaderInput } from './response-builder.js';
+import { buildResponse, headerEntries, newTag } from './response-builder.js';
 import { checkRequest, KNOWN_METHODS, type RequestCheckPolicy } from './request-checks.js';
 import { formatNameAddr } from './address.js';
 import { formatVia } from './via.js';
 import { parseUri, type Uri } from './uri.js';
 import { resolveTarget } from './target.js';
 import { DialogLayer, type UacOptions, type UasOptions } from './dialog-layer.js';
+import { ServerResponse, type RequestHandler, type ResponseHost } from './server-response.js';
+import type { DialogHost, RequestOptions } from './dialog-host.js';
 import type { Dialog } from './dialog.js';
-import { wantsReliableProvisionals, type ReliableProvisionalPolicy, type ReliableProvisionalSender } from './reliable-provisional.js';
+import type { ReliableProvisionalPolicy, ReliableProvisionalSender } from './reliable-provisional.js';
 import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from './clock.js';
-import { maxSessionExpires, negotiateAsUas, type AcceptedSessionTimer, type SessionTimerConfig } from './session-timer.js';
+import { maxSessionExpires, negotiateAsUas, type SessionTimerConfig } from './session-timer.js';
 import { buildStatelessResponse, isStatelessTag } from './stateless.js';
 import { RequestAdmission } from './admission.js';
 import { SourceRateLimiter, type RateLimitSettings } from './source-limiter.js';
@@ -81,178 +83,6 @@ export interface StackOptions {
   protection?: ProtectionOptions;
 }
 
-/** @internal Lets the dialog layer add headers to, and watch, the final response of a request. */
-export interface FinalResponseHook {
-  /** Add headers to the final response before it is built. */
-  decorate?(status: number, headers: HeaderEntry[]): void;
-  /** The final response has been handed to the transaction. */
-  sent?(res: SipResponse): void;
-}
-
-export type RequestHandler = (req: SipRequest, res: ServerResponse) => void;
-
-/** The response side of one incoming request (drachtio's `res`). */
-export class ServerResponse {
-  private finalSent = false;
-  /** Anything at all went out for this request (a 100 Trying too): a stateless answer is then too late. */
-  private anythingSent = false;
-  private cancelHandlers: Array<() => void> = [];
-  private prackHandlers: Array<(prack: SipRequest) => void> = [];
-  private localFinalHandlers: Array<(res: SipResponse) => void> = [];
-  private finalHooks: FinalResponseHook[] = [];
-  private reliable: ReliableProvisionalSender | undefined;
-  private reliability: boolean | undefined;
-  /** To-tag used by every response to this request that needs one (one dialog per request). */
-  readonly toTag = newTag();
-  /** @internal RFC 4028 §9 outcome for this INVITE, worked out by the stack before dispatch. */
-  sessionTimer: AcceptedSessionTimer | undefined;
-
-  constructor(
-    private readonly stack: SipStack,
-    readonly req: SipRequest,
-    private readonly tx: ServerTransaction,
-  ) {}
-
-  get finalResponseSent(): boolean {
-    return this.finalSent;
-  }
-
-  /** @internal Whether any response has gone out for this request. */
-  get responded(): boolean {
-    return this.anythingSent;
-  }
-
-  /** True when this INVITE's 101–199 responses go out reliably (RFC 3262 §3). */
-  get reliableProvisionals(): boolean {
-    this.reliability ??= wantsReliableProvisionals(this.req, this.stack.reliableProvisionalPolicy);
-    return this.reliability;
-  }
-
-  send(status: number, reason?: string, opts: { headers?: HeaderInput; body?: string | Buffer } = {}): SipResponse {
-    if (status > 100 && status < 200 && this.reliableProvisionals) return this.sendReliable(status, reason, opts);
-    if (status >= 200 && this.finalSent) throw new Error(`final response already sent for ${this.req.method} ${this.req.callId}`);
-    let headers = opts.headers;
-    if (status >= 200 && this.finalHooks.length > 0) {
-      const entries = headerEntries(opts.headers);
-      for (const hook of this.finalHooks) hook.decorate?.(status, entries);
-      headers = entries;
-    }
-    const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
-    this.stack.stampServer(res);
-    if (status >= 200) {
-      this.finalSent = true;
-      this.stack.forgetPending(this.tx);
-      this.reliable?.onFinalSent();
-    }
-    this.anythingSent = true;
-    this.tx.respond(res);
-    if (status >= 200) for (const hook of this.finalHooks) hook.sent?.(res);
-    return res;
-  }
-
-  /**
-   * A final answer without a server transaction (RFC 3261 §8.2.7), for challenges and refusals of
-   * out-of-dialog requests: no retransmissions, no Timer H/J, nothing kept; the transaction is
-   * discarded at once. A retransmission of the request is answered afresh, and the ACK of a
-   * non-2xx answer is absorbed by its To tag (stateless.ts). Only the first thing sent for a request
-   * can be stateless: once a response has gone out, or the dialog layer is watching the request,
-   * this sends through the transaction as send() does.
-   */
-  sendStateless(status: number, reason?: string, opts: { headers?: HeaderInput; body?: string | Buffer } = {}): SipResponse {
-    // A 2xx to an INVITE makes a dialog and is retransmitted until ACKed: never stateless.
-    const statefulOnly = status < 200 || (status < 300 && this.req.method === 'INVITE');
-    if (statefulOnly || this.anythingSent || this.finalHooks.length > 0) return this.send(status, reason, opts);
-    const res = buildStatelessResponse(this.req, status, reason, opts);
-    this.stack.stampServer(res);
-    this.finalSent = true;
-    this.anythingSent = true;
-    this.stack.forgetPending(this.tx);
-    this.tx.discard();
-    this.stack.sendRaw(res, this.tx.target);
-    return res;
-  }
-
-  /** Called when the caller CANCELs this (INVITE) request before a final response. */
-  onCancel(fn: () => void): void {
-    this.cancelHandlers.push(fn);
-  }
-
-  /** Called when a PRACK acknowledges one of this INVITE's reliable provisionals (RFC 3262). */
-  onPrack(fn: (prack: SipRequest) => void): void {
-    this.prackHandlers.push(fn);
-  }
-
-  /**
-   * Called when the stack itself sent the final response — RFC 3262 §3: no PRACK came for a
-   * reliable provisional within 64*T1, so the INVITE was rejected with 504.
-   */
-  onLocalFinal(fn: (res: SipResponse) => void): void {
-    this.localFinalHandlers.push(fn);
-  }
-
-  /** @internal */
-  fireCancel(): void {
-    for (const fn of this.cancelHandlers.splice(0)) fn();
-  }
-
-  /** @internal */
-  addFinalHook(hook: FinalResponseHook): void {
-    this.finalHooks.push(hook);
-  }
-
-  /** RFC 3262 §3: Require: 100rel and RSeq, plus the Contact and Record-Route of the early dialog. */
-  private sendReliable(status: number, reason: string | undefined, opts: { headers?: HeaderInput; body?: string | Buffer }): SipResponse {
-    const headers = headerEntries(opts.headers);
-    if (!headers.some(([k]) => k === 'contact') && this.req.source) {
-      headers.push(['contact', `<${this.stack.contactUri(this.req.source.transport, this.req.source.address)}>`]);
-    }
-    // RFC 3261 §12.1.1: a response that makes a dialog (early here) copies the Record-Route.
-    if (!headers.some(([k]) => k === 'record-route')) for (const rr of this.req.getAll('record-route')) headers.push(['record-route', rr]);
-    const res = buildResponse(this.req, status, reason, { ...opts, headers, toTag: this.toTag });
-    this.stack.stampServer(res);
-    // After the final response a provisional means nothing (the transaction would drop it anyway).
-    if (this.finalSent) return res;
-    this.anythingSent = true;
-    this.reliable ??= this.stack.dialogs.startReliableProvisionals(this, {
-      transmit: (r) => this.tx.respond(r),
-      onGiveUp: () => this.giveUp(),
-      onPrack: (prack) => {
-        for (const fn of this.prackHandlers) this.guard(() => fn(prack), 'PRACK handler failed');
-      },
-    });
-    this.reliable.send(res);
-    return res;
-  }
-
-  private giveUp(): void {
-    if (this.finalSent) return;
-    this.stack.logger.info({ callId: this.req.callId }, 'no PRACK for a reliable provisional; rejecting the INVITE');
-    const res = this.send(504, 'No PRACK Received');
-    for (const fn of this.localFinalHandlers.splice(0)) this.guard(() => fn(res), 'local-final handler failed');
-  }
-
-  // These handlers run from timers and network callbacks, where a throw must not escape.
-  private guard(fn: () => void, msg: string): void {
-    try {
-      fn();
-    } catch (err) {
-      this.stack.logger.error({ err, callId: this.req.callId }, msg);
-    }
-  }
-}
-
-export interface RequestOptions {
-  method: string;
-  uri: string;
-  headers?: HeaderInput;
-  body?: string | Buffer;
-  /** Explicit destination (e.g. a registered contact's flow); otherwise resolved from the URI. */
-  target?: SendTarget;
-  from?: string;
-  to?: string;
-  callId?: string;
-  cseq?: number;
-}
 
 export interface ProvisionalHandler {
   (res: SipResponse): void;
@@ -276,7 +106,7 @@ function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
   return { sessionExpires, minSE, maxSessionExpires: max };
 }
 
-export class SipStack {
+export class SipStack implements ResponseHost, DialogHost<Dialog> {
   readonly transport: SipTransport;
   readonly transactions: TransactionLayer;
   readonly dialogs: DialogLayer;
@@ -452,6 +282,11 @@ export class SipStack {
 
   get acceptHeader(): string {
     return [...this.policy.acceptedTypes].join(', ');
+  }
+
+  /** @internal The sender of an INVITE's reliable provisionals (the dialog layer keeps them, for PRACK). */
+  startReliableProvisionals(...args: Parameters<ResponseHost['startReliableProvisionals']>): ReliableProvisionalSender {
+    return this.dialogs.startReliableProvisionals(...args);
   }
 
   /** @internal an INVITE got its final response: CANCEL can no longer apply to it. */

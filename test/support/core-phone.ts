@@ -3,7 +3,8 @@
 // lives in the test media engine, on the PBX endpoint the phone's SDP points at: press() types digits there,
 // and the test asks the engine what that endpoint plays or is bridged to.
 import type { Logger } from 'pino';
-import { SipStack, type ServerResponse } from '../../src/sip/stack.js';
+import { SipStack } from '../../src/sip/stack.js';
+import { type ServerResponse } from '../../src/sip/server-response.js';
 import type { SipRequest, SipResponse } from '../../src/sip/message.js';
 import { UacError } from '../../src/sip/dialog-layer.js';
 import type { Dialog } from '../../src/sip/dialog.js';

@@ -1,7 +1,7 @@
 // Stand-ins for what the call core gets from the registrar side and the trunk manager, for the call-core
 // harness: who is calling (by the From user) and trunk channels counted in memory.
 import type { ExtensionConfig, HibikiConfig } from '../../src/config/schema.js';
-import type { ServerResponse } from '../../src/sip/stack.js';
+import type { ServerResponse } from '../../src/sip/server-response.js';
 import type { SipRequest } from '../../src/sip/message.js';
 import type { SendTarget } from '../../src/sip/transport/types.js';
 import { parseNameAddr } from '../../src/sip/address.js';

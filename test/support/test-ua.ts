@@ -5,7 +5,9 @@
 // tests assert on packets and headers. Every wait is bounded and fails with a readable message.
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { SipStack, type RequestOptions, type ServerResponse } from '../../src/sip/stack.js';
+import { SipStack } from '../../src/sip/stack.js';
+import type { RequestOptions } from '../../src/sip/dialog-host.js';
+import { type ServerResponse } from '../../src/sip/server-response.js';
 import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { buildAuthorization, parseAuthParams, type DigestAlgorithm } from '../../src/sip/digest.js';
