@@ -130,7 +130,8 @@ export class HibikiServer {
       protection: { ...protectionOf(config), trusted: (address) => this.trusted.has(address) || this.trunks.matchInbound(address) !== undefined },
     });
     this.db = openDatabase(resolve(config.data.dir));
-    this.registrations = new RegistrationStore(this.db);
+    // Bindings expire by the server's one clock, as the registrar's sweep does.
+    this.registrations = new RegistrationStore(this.db, () => this.clock.now(), this.logger);
     this.directory = new Directory(config);
     this.guard = new AuthGuard({
       store: new AuthLockStore(this.db),
