@@ -45,7 +45,7 @@ import { Extensions } from './features/extension.js';
 import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
-import { systemClock, type Clock } from './sip/clock.js';
+import { systemClock, type Clock } from './util/clock.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
 

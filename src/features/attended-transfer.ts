@@ -8,7 +8,7 @@
 import type { HibikiConfig } from '../config/schema.js';
 import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { CallApi, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
 import type { Leg, LegEnd, LegOwner } from '../pbx/leg.js';
 import { FeatureCodeMatcher } from '../pbx/keypad.js';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { CallApi, CallApplication, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
 import type { Leg, LegHandle } from '../pbx/leg.js';
 import { mohFiles, promptLanguage } from '../pbx/extension-audio.js';

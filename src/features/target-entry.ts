@@ -5,7 +5,7 @@
 import type { HibikiConfig } from '../config/schema.js';
 import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue } from '../media/prompts.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { InCallContext } from '../pbx/application.js';
 import type { Leg, LegEnd, LegHandle, LegOwner } from '../pbx/leg.js';
 import { TargetCollector } from '../pbx/keypad.js';

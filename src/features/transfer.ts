@@ -7,7 +7,7 @@
 import type { HibikiConfig } from '../config/schema.js';
 import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue } from '../media/prompts.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerResponse } from '../sip/server-response.js';
 import { parseNameAddr } from '../sip/address.js';

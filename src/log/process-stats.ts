@@ -3,7 +3,7 @@
 // as a trend in its own logs, without an inspector attached.
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 /** What the server counts, read at each sample. */
 export interface StatsSources {

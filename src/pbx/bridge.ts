@@ -5,7 +5,7 @@
 // comes back, audio flows again.
 import type { HibikiConfig } from '../config/schema.js';
 import type { MediaEngine } from '../media/engine.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerResponse } from '../sip/server-response.js';
 import type { CallApi, HoldHandler, InCallAction, InCallContext, ReferHandler } from './application.js';

@@ -6,7 +6,7 @@
 // was last known alive, which becomes the end time of the calls a crash cut.
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { snapshotDialog, type DialogSnapshot } from '../sip/dialog-snapshot.js';
 import type { ActiveCallStore } from '../store/active-call-store.js';
 import type { Call, CallFeature, CallSummary, ForwardFeature, LegRole } from './call.js';

@@ -19,7 +19,7 @@ import { answerOnFailure } from './failures.js';
 import type { Destination, ExtensionConfig, Origin, ScreenHandler, ScreenVerdict } from './application.js';
 import type { CoreSession } from './services.js';
 import type { MediaEngine } from '../media/engine.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 
 export interface InviteAuthenticator {
   /** The extension the request authenticated as, or null after answering it (challenge or refusal). */

@@ -4,7 +4,7 @@
 // another call (pickup, park retrieval).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { MediaEngine } from '../media/engine.js';
 import type { Leg, LegRole, Party } from './leg.js';
 

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { MediaEngine } from '../media/engine.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { SipStack } from '../sip/stack.js';
 import type { Call, CallOutcome } from './call.js';
 import { CallRegistry } from './calls.js';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
-import type { Clock } from '../sip/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { Call, Party } from './call.js';
 import type { Leg } from './leg.js';
 import type { Arrival, DeliveryOutcome, Destination, ExtensionConfig, PickRequest, RingContext, RingParams, RingResult } from './application.js';

@@ -1,8 +1,8 @@
 // Per-leg in-call feature-code matching (SPEC F-CODES): decides, digit by digit, which DTMF from the local user is a
 // feature code, which is forwarded to the far end, and which is swallowed by DTMF suppression.
 import type { Logger } from 'pino';
-import { realClock } from '../sip/clock.js';
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import { realClock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { InCallCodes } from '../rules/code-config.js';
 
 export type CodeAction = 'park' | 'blindTransfer' | 'attendedTransfer' | 'dtmfSend';

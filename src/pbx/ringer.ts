@@ -7,7 +7,7 @@ import type { SipStack } from '../sip/stack.js';
 import type { Dialog } from '../sip/dialog.js';
 import { UacError } from '../sip/dialog-layer.js';
 import type { SendTarget } from '../sip/transport/types.js';
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { parseReasonHeader, sipToQ850 } from './q850.js';
 import type { Disposition } from './call.js';
 

@@ -10,7 +10,7 @@ import type { SendTarget } from '../sip/transport/types.js';
 import { buildAuthorization } from '../sip/digest.js';
 import { newTag } from '../sip/response-builder.js';
 import { defaultPort } from '../sip/target.js';
-import type { TimerHandle } from '../sip/clock.js';
+import type { TimerHandle } from '../util/clock.js';
 
 export type TrunkConfig = HibikiConfig['trunks'][number];
 

@@ -9,7 +9,7 @@
 // cache of them so that the common case — nothing locked — costs no query. Every lock and unlock is a
 // security event.
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { TransportName } from '../sip/message.js';
 import type { AuthLock, AuthLockStore, LockKind, LockSelector } from '../store/auth-lock-store.js';
 

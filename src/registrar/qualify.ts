@@ -2,7 +2,7 @@
 // a contact that misses maxMissed replies in a row is marked unreachable, any reply marks it reachable.
 import type { Logger } from 'pino';
 import type { SipStack } from '../sip/stack.js';
-import { every, type TimerHandle } from '../sip/clock.js';
+import { every, type TimerHandle } from '../util/clock.js';
 import type { Binding, RegistrationStore } from '../store/registrations.js';
 import { bindingTarget } from './registrar.js';
 

@@ -7,7 +7,7 @@ import type { ServerResponse } from '../sip/server-response.js';
 import type { NameAddr } from '../sip/address.js';
 import { formatUri, isSipUri } from '../sip/uri.js';
 import type { SendTarget } from '../sip/transport/types.js';
-import { every, type TimerHandle } from '../sip/clock.js';
+import { every, type TimerHandle } from '../util/clock.js';
 import { ConnectionHolds } from '../sip/transport/connection-holds.js';
 import type { Binding, RegistrationStore } from '../store/registrations.js';
 import type { RequestAuthenticator } from './authenticator.js';

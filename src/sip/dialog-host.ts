@@ -2,7 +2,7 @@
 // send through it, and depending on this instead of SipStack keeps the stack → dialog layer → dialog
 // imports one-way.
 import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
+import type { Clock } from '../util/clock.js';
 import type { SipRequest, SipResponse } from './message.js';
 import type { HeaderInput } from './response-builder.js';
 import type { SessionTimerConfig } from './session-timer.js';

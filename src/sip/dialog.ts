@@ -9,7 +9,7 @@ import type { ServerResponse } from './server-response.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
-import type { TimerHandle } from './clock.js';
+import type { TimerHandle } from '../util/clock.js';
 import {
   parseMinSE,
   SESSION_EXPIRED_REASON,

@@ -12,7 +12,7 @@
 // sample look saturated (utilization 100 %, a 100 ms delay) while the process keeps up well, and
 // shedding on it refused calls at half the rate the server handles cleanly.
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { LoadSample, LoadSource } from './load-source.js';
 
 export interface OverloadSettings {

@@ -1,7 +1,7 @@
 // RFC 3262 reliable provisional responses: the UAS side (RSeq numbering, retransmission until PRACK,
 // one unacknowledged response at a time, PRACK matching) and the UAC side (which provisionals to PRACK).
 import { randomInt } from 'node:crypto';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { hasOptionTag } from './session-timer.js';
 

@@ -1,6 +1,6 @@
 // RFC 4028 session timers: the Session-Expires / Min-SE headers, the UAS choice of §9, the UAC
 // reading of a 2xx (§7.4), and the per-dialog timer that sends refreshes or ends a silent session (§10).
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { HeaderEntry, SipMessage } from './message.js';
 import { parseParams } from './params.js';
 

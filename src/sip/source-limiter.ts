@@ -6,7 +6,7 @@
 // per episode, not once per blockSeconds. Trusted sources (trunks, configured addresses) are never
 // blocked. IPv6 sources are counted per /64, the block a single host can draw addresses from.
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 export interface RateLimitSettings {
   /** Length of one counting window (s). */

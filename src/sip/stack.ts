@@ -24,7 +24,7 @@ import { ServerResponse, type RequestHandler, type ResponseHost } from './server
 import type { DialogHost, RequestOptions } from './dialog-host.js';
 import type { Dialog } from './dialog.js';
 import type { ReliableProvisionalPolicy, ReliableProvisionalSender } from './reliable-provisional.js';
-import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from './clock.js';
+import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from '../util/clock.js';
 import { maxSessionExpires, negotiateAsUas, type SessionTimerConfig } from './session-timer.js';
 import { buildStatelessResponse, isStatelessTag } from './stateless.js';
 import { RequestAdmission } from './admission.js';

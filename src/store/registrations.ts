@@ -4,7 +4,10 @@
 // a REGISTER storm costs a few commits per second rather than one per request.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { TransportName } from '../sip/message.js';
+
+
+/** The SIP transport a binding was made over, as stored (the same names as sip/transport's TransportName). */
+export type BindingTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface Binding {
   aor: string;
@@ -18,7 +21,7 @@ export interface Binding {
   /** Epoch ms. */
   expiresAt: number;
   q?: number;
-  transport: TransportName;
+  transport: BindingTransport;
   sourceAddress: string;
   sourcePort: number;
   localAddress: string;
@@ -83,7 +86,7 @@ function fromRow(r: BindingRow): Binding | undefined {
     cseq: r.cseq,
     expiresAt: r.expires_at,
     q: r.q ?? undefined,
-    transport: r.transport as TransportName,
+    transport: r.transport as BindingTransport,
     sourceAddress: r.source_address,
     sourcePort: r.source_port,
     localAddress: r.local_address,

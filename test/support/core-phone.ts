@@ -10,7 +10,7 @@ import { UacError } from '../../src/sip/dialog-layer.js';
 import type { Dialog } from '../../src/sip/dialog.js';
 import type { SendTarget } from '../../src/sip/transport/types.js';
 import type { HeaderInput } from '../../src/sip/response-builder.js';
-import type { Clock } from '../../src/sip/clock.js';
+import type { Clock } from '../../src/util/clock.js';
 import type { SessionTimerConfig } from '../../src/sip/session-timer.js';
 import { MediaError, type Codec, type Direction, type DtmfSource, type EndpointId } from '../../src/media/engine.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, answerOffer, buildOffer } from '../../src/media/sdp.js';

@@ -1,6 +1,6 @@
 // A Clock whose time only moves when a test says so; due timers fire in time order. Delays are read the way
 // Node's setTimeout reads them, overflow included, so a fake-clock test sees what production would do.
-import type { Clock, TimerHandle } from '../../src/sip/clock.js';
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
 
 /** Node runs a timer whose delay is above this, or not a number, after 1 ms (TimeoutOverflowWarning). */
 const NODE_MAX_DELAY_MS = 2 ** 31 - 1;

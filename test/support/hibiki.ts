@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import { formatConfigError } from '../../src/config/errors.js';
 import { HibikiServer } from '../../src/server.js';
-import { realClock } from '../../src/sip/clock.js';
+import { realClock } from '../../src/util/clock.js';
 import type { TransportName } from '../../src/sip/message.js';
 import { captureLogger } from './logger.js';
 

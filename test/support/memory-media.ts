@@ -21,7 +21,7 @@ import {
 } from '../../src/media/engine.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, type Negotiation, type OfferedMedia } from '../../src/media/sdp.js';
 import { parseWav } from '../../src/media/builtin/wav.js';
-import type { Clock, TimerHandle } from '../../src/sip/clock.js';
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
 
 export const MEDIA_ADDRESS = '127.0.99.1';
 const ALL_CODECS: readonly Codec[] = ['PCMU', 'PCMA'];

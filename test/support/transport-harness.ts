@@ -3,7 +3,7 @@
 // tracked so afterEach can stop them all.
 
 import { pino, type Logger } from 'pino';
-import type { Clock } from '../../src/sip/clock.js';
+import type { Clock } from '../../src/util/clock.js';
 import { TransportLayer, type TransportLimits } from '../../src/sip/transport/transport-layer.js';
 import type { ListenPoint, SendTarget, TransportSource } from '../../src/sip/transport/types.js';
 

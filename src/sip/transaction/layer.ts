@@ -1,7 +1,7 @@
 // The transaction layer (RFC 3261 §17): owns every client and server transaction, matches
 // incoming messages to them, and tells the stack what is left for the transaction user.
 import type { Logger } from 'pino';
-import { realClock, type Clock } from '../clock.js';
+import { realClock, type Clock } from '../../util/clock.js';
 import type { HeaderEntry, SipRequest, SipResponse } from '../message.js';
 import type { SendTarget } from '../transport/types.js';
 import { clientKey, isRfc3261Branch, legacyKey, sentByKey, serverKey } from './branch.js';

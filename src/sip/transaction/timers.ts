@@ -1,5 +1,5 @@
 // Transaction timer configuration (RFC 3261 §17 and Table 4) and a per-transaction timer set.
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
 
 /** The three base values of RFC 3261 Table 4; every other transaction timer is derived from them. */
 export interface TimerConfig {

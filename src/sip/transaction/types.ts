@@ -1,6 +1,6 @@
 // Public contracts of the transaction layer and what the four state machines share.
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../util/clock.js';
 import type { SipRequest, SipResponse } from '../message.js';
 import type { SendTarget } from '../transport/types.js';
 import type { TimerConfig } from './timers.js';

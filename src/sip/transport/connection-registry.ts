@@ -11,7 +11,7 @@
 //   and the long idleTimeoutMs applies.
 
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { ConnectionAdmission } from './admission.js';
 import type { SecurityReporter } from './security-report.js';
 import type { ConnectionHold, HoldReason, SendCallback, TransportLimits, TransportName } from './types.js';

@@ -4,7 +4,7 @@
 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { TimerHandle } from '../clock.js';
+import type { TimerHandle } from '../../util/clock.js';
 import { normalizeAddress, type FlowContext } from './connection-registry.js';
 import type { TransportName } from './types.js';
 

@@ -3,7 +3,7 @@
 // rest are counted and summarised once per interval (per connection, only debug lines).
 
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { TransportName } from './types.js';
 
 export type ConnectionSecurityKind = 'connection-refused' | 'message-timeout' | 'handshake-timeout';

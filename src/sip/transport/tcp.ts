@@ -12,7 +12,7 @@ import {
   type FlowContext,
 } from './connection-registry.js';
 import { settleSend, type ListenPoint, type SendCallback, type SendTarget, type TransportName } from './types.js';
-import type { TimerHandle } from '../clock.js';
+import type { TimerHandle } from '../../util/clock.js';
 
 /** A peer that lets more than this pile up unsent is not reading; its connection is closed. */
 export const MAX_WRITE_BUFFER_BYTES = 1024 * 1024;

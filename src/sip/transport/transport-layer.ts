@@ -5,7 +5,7 @@
 
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { realClock, type Clock } from '../clock.js';
+import { realClock, type Clock } from '../../util/clock.js';
 import { ConnectionAdmission } from './admission.js';
 import {
   ConnectionRegistry,

@@ -7,7 +7,7 @@ import net, { type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { TimerHandle } from '../clock.js';
+import type { TimerHandle } from '../../util/clock.js';
 import {
   nextConnectionId,
   normalizeAddress,

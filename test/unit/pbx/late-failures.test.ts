@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { SipStack } from '../../../src/sip/stack.js';
 import { SipResponse } from '../../../src/sip/message.js';
 import { Ringer } from '../../../src/pbx/ringer.js';
-import { realClock } from '../../../src/sip/clock.js';
+import { realClock } from '../../../src/util/clock.js';
 import { Qualifier } from '../../../src/registrar/qualify.js';
 import type { Binding, RegistrationStore } from '../../../src/store/registrations.js';
 import { captureLogger } from '../../support/logger.js';

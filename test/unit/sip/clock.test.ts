@@ -1,7 +1,7 @@
 // The real clock's last line of defence (issue #14): a delay above what Node's setTimeout keeps is clamped
 // instead of being run after 1 ms, and the first such delay is logged.
 import { describe, expect, it } from 'vitest';
-import { MAX_TIMER_DELAY_MS, systemClock, timerDelay } from '../../../src/sip/clock.js';
+import { MAX_TIMER_DELAY_MS, systemClock, timerDelay } from '../../../src/util/clock.js';
 
 describe('timer delays', () => {
   it('keeps delays Node can hold and bounds the others', () => {
