@@ -174,7 +174,7 @@ class Bench {
     // Nonce records (kept nonceExpires seconds for replay detection) belong to requests, not to
     // bindings; a short lifetime lets them expire while we wait for Timer J.
     const server = await this.server({ inspect: true, nonceExpires: 10 });
-    let storeHeap = Promise.resolve({ error: 'not run' });
+    let storeHeap;
     try {
       // One registration first, so code and caches that the first request creates are in the baseline.
       await this.sipp(server, { rate: 10, calls: 1, file: this.warmupFile, name: 'memory-first' });

@@ -133,6 +133,7 @@ const sipSchema = z
       .string()
       .max(200)
       // A line break would end the header and let the value inject others.
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
       .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs)')
       .default('hibiki')
       .describe(

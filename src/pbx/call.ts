@@ -74,14 +74,14 @@ export interface CallOutcome extends CallEnd {
 /** What a call knows before it ends: every fact of its CDR but how it ended. */
 export type CallSummary = Omit<CallOutcome, 'endedAt' | 'disposition' | 'hangupBy' | 'q850' | 'sipStatus' | 'reason'>;
 
-export declare interface Call {
-  on(event: 'ended', listener: (outcome: CallOutcome | undefined) => void): this;
-  once(event: 'ended', listener: (outcome: CallOutcome | undefined) => void): this;
+/** The events of a call: 'ended' with the outcome for its CDR, or undefined when it dissolved into another call. */
+export interface CallEvents {
+  ended: [outcome: CallOutcome | undefined];
 }
 
 let seq = 0;
 
-export class Call extends EventEmitter {
+export class Call extends EventEmitter<CallEvents> {
   readonly id: string;
   /** Same for every leg of one call, including later transfers (CDR linked_id). */
   readonly linkedId: string;

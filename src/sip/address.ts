@@ -58,7 +58,7 @@ function parseAngle(text: string, lt: number, end: number, displayName: string |
 export function parseNameAddr(text: string): NameAddr | null {
   let end = text.length;
   while (end > 0 && isLws(text.charCodeAt(end - 1))) end--;
-  let i = skipLws(text, 0);
+  const i = skipLws(text, 0);
   if (i >= end) return null;
   const first = text.charCodeAt(i);
 

@@ -3,7 +3,7 @@
 import type { HeaderEntry, SipRequest, SipResponse } from './message.js';
 import type { DialogHost } from './dialog-host.js';
 import type { ServerResponse } from './server-response.js';
-import { Dialog, dialogKey } from './dialog.js';
+import { Dialog, dialogKey, type RefreshBy } from './dialog.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
@@ -53,7 +53,7 @@ export class UacError extends Error {
   }
 }
 
-const IN_DIALOG_EVENTS: Record<string, string> = {
+const IN_DIALOG_EVENTS: Record<string, 'modify' | 'update' | 'info' | 'refer' | 'notify' | 'message' | 'options'> = {
   INVITE: 'modify',
   UPDATE: 'update',
   INFO: 'info',
@@ -493,7 +493,7 @@ export class DialogLayer {
         if (isSdp(req)) d.remote.sdp = req.body.toString('utf8');
         if (st) {
           d.armSessionTimer(st.interval, st.refresher === 'uas' ? 'local' : 'remote');
-          emitSafely(this.stack, d, 'refresh', 'remote');
+          emitRefresh(this.stack, d, 'remote');
         }
       },
     });
@@ -501,11 +501,12 @@ export class DialogLayer {
   }
 }
 
-function emitSafely(stack: DialogHost<Dialog>, d: Dialog, event: string, ...args: unknown[]): void {
+/** Tell a dialog's listeners about a session refresh; a listener that throws is only logged. */
+function emitRefresh(stack: DialogHost<Dialog>, d: Dialog, by: RefreshBy): void {
   try {
-    d.emit(event, ...args);
+    d.emit('refresh', by);
   } catch (err) {
-    stack.logger.error({ err, callId: d.callId, event }, 'dialog listener failed');
+    stack.logger.error({ err, callId: d.callId, event: 'refresh' }, 'dialog listener failed');
   }
 }
 

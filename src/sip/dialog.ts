@@ -55,14 +55,22 @@ export type DestroyCause = 'bye' | 'ack-timeout' | 'session-expired' | 'remote-g
 /** Which side sent a session refresh (RFC 4028). */
 export type RefreshBy = 'local' | 'remote';
 
-export declare interface Dialog {
-  on(event: 'destroy', listener: (req: SipRequest | undefined, cause?: DestroyCause) => void): this;
-  on(event: 'refresh', listener: (by: RefreshBy) => void): this;
-  on(event: 'modify' | 'update' | 'info' | 'refer' | 'notify' | 'message' | 'options', listener: (req: SipRequest, res: ServerResponse) => void): this;
-  on(event: 'ack', listener: (req: SipRequest) => void): this;
+/** The events of a dialog and their arguments. */
+type InDialogRequest = [req: SipRequest, res: ServerResponse];
+export interface DialogEvents {
+  destroy: [req: SipRequest | undefined, cause?: DestroyCause];
+  refresh: [by: RefreshBy];
+  modify: InDialogRequest;
+  update: InDialogRequest;
+  info: InDialogRequest;
+  refer: InDialogRequest;
+  notify: InDialogRequest;
+  message: InDialogRequest;
+  options: InDialogRequest;
+  ack: [req: SipRequest];
 }
 
-export class Dialog extends EventEmitter {
+export class Dialog extends EventEmitter<DialogEvents> {
   readonly role: DialogRole;
   readonly callId: string;
   readonly localTag: string;

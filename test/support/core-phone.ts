@@ -14,7 +14,7 @@ import type { Clock } from '../../src/util/clock.js';
 import type { SessionTimerConfig } from '../../src/sip/session-timer.js';
 import { MediaError, type Codec, type Direction, type DtmfSource, type EndpointId } from '../../src/media/engine.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, answerOffer, buildOffer } from '../../src/media/sdp.js';
-import type { MemoryTransport, SipNetwork } from './sip-network.js';
+import type { MemoryTransport } from './sip-network.js';
 
 /** What a phone needs of the PBX's media engine: find the endpoint it talks to, and type on it. */
 export interface PbxMedia {

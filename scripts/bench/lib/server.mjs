@@ -152,7 +152,7 @@ export async function startServer({ configPath, port, core, inspect = false, cpu
     if (inspect) await Promise.race([gotUrl, new Promise((_, reject) => setTimeout(() => reject(new Error('no inspector URL')), 5000))]);
   } catch (err) {
     await stopChild(child, 1000);
-    throw new Error(`${err.message}\n--- server output ---\n${output}`);
+    throw new Error(`${err.message}\n--- server output ---\n${output}`, { cause: err });
   }
   return {
     pid: child.pid,

@@ -14,7 +14,10 @@ async function run(connected, n) {
   const buf = Buffer.alloc(172);
   const c0 = process.cpuUsage(); const t0 = performance.now();
   for (let i = 0; i < n; i += 100) {
-    for (let k = 0; k < 100; k++) connected ? s.send(buf) : s.send(buf, port, '127.0.0.1');
+    for (let k = 0; k < 100; k++) {
+      if (connected) s.send(buf);
+      else s.send(buf, port, '127.0.0.1');
+    }
     await new Promise((r) => setImmediate(r));
   }
   const c = process.cpuUsage(c0); const t = performance.now() - t0;

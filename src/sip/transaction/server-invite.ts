@@ -112,8 +112,10 @@ export class ServerInviteTransaction implements ServerTransaction {
         return;
       case 'accepted':
         // RFC 6026 §8.7: absorbed; the TU retransmits the 2xx on its own schedule.
+        return;
       case 'confirmed':
         // §17.2.1: Confirmed absorbs everything.
+        return;
       case 'terminated':
         return;
     }
@@ -136,6 +138,7 @@ export class ServerInviteTransaction implements ServerTransaction {
         return 'pass-to-tu';
       case 'proceeding':
         // No final response yet: an ACK here acknowledges nothing.
+        return 'absorbed';
       case 'confirmed':
       case 'terminated':
         return 'absorbed';

@@ -210,7 +210,7 @@ describe('SDP from the network', () => {
           fn();
           negotiated++;
         } catch (err) {
-          if (!(err instanceof MediaError)) throw new Error(`non-MediaError for ${JSON.stringify(text)}: ${String(err)}`);
+          if (!(err instanceof MediaError)) throw new Error(`non-MediaError for ${JSON.stringify(text)}: ${String(err)}`, { cause: err });
           expect([400, 488]).toContain(err.sipStatus);
         }
       }
