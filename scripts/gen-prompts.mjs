@@ -85,7 +85,7 @@ function readWav16Mono(buf, file) {
   const tag = (at) => buf.toString('ascii', at, at + 4);
   if (tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error(`${file}: not a RIFF/WAVE file`);
   let rate = 0;
-  for (let at = 12; at + 8 <= buf.length; ) {
+  for (let at = 12; at + 8 <= buf.length;) {
     const id = tag(at);
     const size = buf.readUInt32LE(at + 4);
     if (id === 'fmt ') {
@@ -232,7 +232,7 @@ function tone(seconds, partials, modulation) {
     const t = i / RATE;
     let s = 0;
     for (const [f, a] of partials) s += a * Math.sin(2 * Math.PI * f * t);
-    if (modulation) s *= (1 - modulation.depth) + modulation.depth * (0.5 + 0.5 * Math.sin(2 * Math.PI * modulation.hz * t));
+    if (modulation) s *= 1 - modulation.depth + modulation.depth * (0.5 + 0.5 * Math.sin(2 * Math.PI * modulation.hz * t));
     out[i] = s;
   }
   return fade(out);
@@ -272,14 +272,35 @@ function musicOnHold() {
   ];
   // [beat, MIDI note, length in beats]
   const melody = [
-    [0, 76, 1], [1, 79, 1], [2, 84, 1.5], [3.5, 79, 0.5],
-    [4, 81, 1], [5, 84, 1], [6, 88, 2],
-    [8, 77, 1], [9, 81, 1], [10, 84, 1], [11, 81, 1],
-    [12, 79, 1.5], [13.5, 83, 0.5], [14, 86, 2],
-    [16, 88, 1], [17, 86, 0.5], [17.5, 84, 0.5], [18, 79, 2],
-    [20, 81, 1], [21, 79, 0.5], [21.5, 76, 0.5], [22, 81, 2],
-    [24, 77, 1], [25, 81, 1], [26, 84, 1], [27, 89, 1],
-    [28, 86, 1], [29, 83, 1], [30, 79, 2],
+    [0, 76, 1],
+    [1, 79, 1],
+    [2, 84, 1.5],
+    [3.5, 79, 0.5],
+    [4, 81, 1],
+    [5, 84, 1],
+    [6, 88, 2],
+    [8, 77, 1],
+    [9, 81, 1],
+    [10, 84, 1],
+    [11, 81, 1],
+    [12, 79, 1.5],
+    [13.5, 83, 0.5],
+    [14, 86, 2],
+    [16, 88, 1],
+    [17, 86, 0.5],
+    [17.5, 84, 0.5],
+    [18, 79, 2],
+    [20, 81, 1],
+    [21, 79, 0.5],
+    [21.5, 76, 0.5],
+    [22, 81, 2],
+    [24, 77, 1],
+    [25, 81, 1],
+    [26, 84, 1],
+    [27, 89, 1],
+    [28, 86, 1],
+    [29, 83, 1],
+    [30, 79, 2],
   ];
 
   const addNote = (startSeconds, note, seconds, amplitude, harmonics, attack, decay) => {

@@ -100,9 +100,7 @@ function listRegistrations(file: string): number {
     const store = new RegistrationStore(db);
     const now = Date.now();
     for (const b of store.all()) {
-      out(
-        [b.aor, b.contact, b.transport, `${b.sourceAddress}:${b.sourcePort}`, `${Math.round((b.expiresAt - now) / 1000)}s`, b.reachable ? 'reachable' : 'unreachable', b.userAgent ?? ''].join('\t'),
-      );
+      out([b.aor, b.contact, b.transport, `${b.sourceAddress}:${b.sourcePort}`, `${Math.round((b.expiresAt - now) / 1000)}s`, b.reachable ? 'reachable' : 'unreachable', b.userAgent ?? ''].join('\t'));
     }
     store.close();
     return 0;

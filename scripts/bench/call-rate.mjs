@@ -65,7 +65,6 @@ function writeConfig(dir, { port, dataDir }) {
   return writeYaml(dir, [...benchConfigHead({ port, dataDir }), ...callSetupSections({ calleePassword: CALLEE_PASSWORD })]);
 }
 
-
 class Bench {
   constructor(opts) {
     this.opts = opts;
@@ -158,7 +157,7 @@ class Bench {
       const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
       const verdict = sippVerdict(run, calls, 'completed');
       const cf = calleeRun?.final ?? {};
-      const calleeRetrans = calleeRun ? cf['Retransmissions(C)'] ?? null : null;
+      const calleeRetrans = calleeRun ? (cf['Retransmissions(C)'] ?? null) : null;
       if (calleeRun === null) verdict.problems.push('callee did not finish');
       else if (calleeRun.code !== 0) verdict.problems.push(`callee sipp exit ${calleeRun.code ?? calleeRun.signal}, ${cf['FailedCall(C)'] ?? '?'} failed`);
       if (calleeRetrans) verdict.problems.push(`${calleeRetrans} callee retransmissions`);
@@ -198,9 +197,9 @@ class Bench {
   }
 }
 
-
 export function formatRates(rates) {
-  const head = '| offered calls/s | completed | failed | retrans (caller / callee) | achieved calls/s | server CPU µs/call | server core | INVITE→200 p50 / p99 / max ms | BYE→200 p99 ms | sipp CPU µs/call | clean |';
+  const head =
+    '| offered calls/s | completed | failed | retrans (caller / callee) | achieved calls/s | server CPU µs/call | server core | INVITE→200 p50 / p99 / max ms | BYE→200 p99 ms | sipp CPU µs/call | clean |';
   const rule = '|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|';
   const rows = rates.map(
     (r) =>
@@ -248,7 +247,9 @@ export async function main(argv) {
       log(`  ${rate} calls/s …`);
       const r = await bench.rate(rate);
       results.rates.push(r);
-      log(`  ${rate} calls/s: ${r.successful}/${r.calls} ok, ${r.failed} failed, ${r.retransmissions}/${r.calleeRetransmissions} retrans, ${int(r.serverCpuUsPerCall)} µs CPU/call, p99 INVITE→200 ${ms(r.inviteRtt.p99)} ms${r.clean ? '' : ` — not clean: ${r.problems.join(', ')}`}`);
+      log(
+        `  ${rate} calls/s: ${r.successful}/${r.calls} ok, ${r.failed} failed, ${r.retransmissions}/${r.calleeRetransmissions} retrans, ${int(r.serverCpuUsPerCall)} µs CPU/call, p99 INVITE→200 ${ms(r.inviteRtt.p99)} ms${r.clean ? '' : ` — not clean: ${r.problems.join(', ')}`}`,
+      );
       return r;
     };
     let lastClean = 0;

@@ -65,7 +65,18 @@ async function engineRole() {
           const legs = [];
           for (const phonePort of [a, b]) {
             const id = await engine.createEndpoint();
-            const offer = ['v=0', 'o=gen 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phonePort} RTP/AVP 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
+            const offer = [
+              'v=0',
+              'o=gen 1 1 IN IP4 127.0.0.1',
+              's=-',
+              'c=IN IP4 127.0.0.1',
+              't=0 0',
+              `m=audio ${phonePort} RTP/AVP 0 101`,
+              'a=rtpmap:0 PCMU/8000',
+              'a=rtpmap:101 telephone-event/8000',
+              'a=sendrecv',
+              '',
+            ].join('\r\n');
             const { sdp } = await engine.answerOffer(id, offer);
             legs.push({ id, port: Number(/^m=audio (\d+)/m.exec(sdp)[1]) });
           }
@@ -305,7 +316,12 @@ export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, r
       probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
       sendingSeconds,
       relayedPps: relayed / sendingSeconds,
-      latencyMs: { p50: percentileFromHist(result.hist, count, 50), p99: percentileFromHist(result.hist, count, 99), p999: percentileFromHist(result.hist, count, 99.9), max: percentileFromHist(result.hist, count, 100) },
+      latencyMs: {
+        p50: percentileFromHist(result.hist, count, 50),
+        p99: percentileFromHist(result.hist, count, 99),
+        p999: percentileFromHist(result.hist, count, 99.9),
+        max: percentileFromHist(result.hist, count, 100),
+      },
       engineCpuPct: (100 * serverCpuUs) / wallUs,
       workerThreadCpuPct: (100 * busiest) / wallUs,
       engineCpuUsPerPacket: serverCpuUs / Math.max(1, relayed),

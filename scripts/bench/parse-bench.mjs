@@ -4,9 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
 const iterations = Number(process.argv[2] ?? 200000);
-const modulePath = process.argv[3]
-  ? pathToFileURL(resolve(process.argv[3])).href
-  : new URL('../../dist/sip/parser.js', import.meta.url).href;
+const modulePath = process.argv[3] ? pathToFileURL(resolve(process.argv[3])).href : new URL('../../dist/sip/parser.js', import.meta.url).href;
 
 let parseMessage;
 try {
@@ -67,6 +65,5 @@ const wallNs = Number(process.hrtime.bigint() - t0);
 const cpu = process.cpuUsage(cpu0);
 const cpuNs = (cpu.user + cpu.system) * 1000;
 process.stdout.write(
-  `parseMessage: ${invite.length}-byte INVITE, ${iterations} iterations: ` +
-    `${(wallNs / iterations / 1000).toFixed(2)} µs/msg wall, ${(cpuNs / iterations / 1000).toFixed(2)} µs/msg cpu\n`,
+  `parseMessage: ${invite.length}-byte INVITE, ${iterations} iterations: ` + `${(wallNs / iterations / 1000).toFixed(2)} µs/msg wall, ${(cpuNs / iterations / 1000).toFixed(2)} µs/msg cpu\n`,
 );

@@ -80,7 +80,6 @@ function writeInjection(path, users) {
   writeFileSync(path, lines.join('\n') + '\n');
 }
 
-
 class Bench {
   constructor(opts) {
     this.opts = opts;
@@ -263,9 +262,9 @@ class Bench {
   }
 }
 
-
 export function formatRates(rates) {
-  const head = '| offered reg/s | registered | failed | retrans | achieved reg/s | server CPU µs/reg | server core | auth REGISTER→200 p50 / p99 / max ms | REGISTER→401 p99 ms | sipp CPU µs/reg | clean |';
+  const head =
+    '| offered reg/s | registered | failed | retrans | achieved reg/s | server CPU µs/reg | server core | auth REGISTER→200 p50 / p99 / max ms | REGISTER→401 p99 ms | sipp CPU µs/reg | clean |';
   const rule = '|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|';
   const rows = rates.map(
     (r) =>
@@ -294,7 +293,9 @@ export async function main(argv) {
       log(`  ${rate} reg/s …`);
       const r = await bench.rate(rate);
       results.rates.push(r);
-      log(`  ${rate} reg/s: ${r.successful}/${r.calls} ok, ${r.failed} failed, ${r.retransmissions} retrans, ${int(r.serverCpuUsPerReg)} µs CPU/reg, p99 ${ms(r.authRtt.p99)} ms${r.clean ? '' : ` — not clean: ${r.problems.join(', ')}`}`);
+      log(
+        `  ${rate} reg/s: ${r.successful}/${r.calls} ok, ${r.failed} failed, ${r.retransmissions} retrans, ${int(r.serverCpuUsPerReg)} µs CPU/reg, p99 ${ms(r.authRtt.p99)} ms${r.clean ? '' : ` — not clean: ${r.problems.join(', ')}`}`,
+      );
       return r;
     };
     let lastClean = 0;
@@ -339,9 +340,7 @@ function goalLines(results) {
   const mark = (ok) => (ok ? 'met' : 'NOT met');
   const atGoal = results.rates.filter((r) => r.clean && r.rate >= GOALS.rate);
   const best = results.best;
-  const out = [
-    `Goal ≥ ${int(GOALS.rate)} authenticated registrations/s with 0 failures: ${mark(atGoal.length > 0)}${best ? ` (highest clean ${int(best.rate)}/s)` : ''}`,
-  ];
+  const out = [`Goal ≥ ${int(GOALS.rate)} authenticated registrations/s with 0 failures: ${mark(atGoal.length > 0)}${best ? ` (highest clean ${int(best.rate)}/s)` : ''}`];
   const p99Run = atGoal.length > 0 ? atGoal.reduce((a, b) => (a.rate < b.rate ? a : b)) : best;
   if (p99Run) out.push(`Goal p99 ≤ ${GOALS.p99Ms} ms at that rate: ${mark(atGoal.length > 0 && p99Run.authRtt.p99 <= GOALS.p99Ms)} (p99 ${ms(p99Run.authRtt.p99)} ms at ${int(p99Run.rate)}/s)`);
   const m = results.memory;

@@ -237,10 +237,15 @@ function multipartBody(ctx, boundary) {
 
 /** @type {CorpusEntry[]} */
 const GENERATED = [
-  { name: 'gen/invite', build: (ctx) => request(ctx, { method: 'INVITE', branch: ids(ctx).inviteBranch, body: sdp(ctx), headers: ['Supported: 100rel, timer', 'Session-Expires: 1800', 'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS'] }) },
+  {
+    name: 'gen/invite',
+    build: (ctx) =>
+      request(ctx, { method: 'INVITE', branch: ids(ctx).inviteBranch, body: sdp(ctx), headers: ['Supported: 100rel, timer', 'Session-Expires: 1800', 'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS'] }),
+  },
   {
     name: 'gen/invite-auth',
-    build: (ctx) => request(ctx, { method: 'INVITE', branch: ids(ctx).inviteBranch, cseq: 2, body: sdp(ctx), headers: [fakeAuthorization(ctx, 'Proxy-Authorization', `sip:${ids(ctx).user}@${ctx.domain}`)] }),
+    build: (ctx) =>
+      request(ctx, { method: 'INVITE', branch: ids(ctx).inviteBranch, cseq: 2, body: sdp(ctx), headers: [fakeAuthorization(ctx, 'Proxy-Authorization', `sip:${ids(ctx).user}@${ctx.domain}`)] }),
   },
   {
     name: 'gen/invite-multipart',
@@ -249,7 +254,17 @@ const GENERATED = [
       return request(ctx, { method: 'INVITE', branch: ids(ctx).inviteBranch, body: multipartBody(ctx, boundary), contentType: `multipart/mixed;boundary=${boundary}`, headers: ['MIME-Version: 1.0'] });
     },
   },
-  { name: 'gen/invite-tel', build: (ctx) => request(ctx, { method: 'INVITE', uri: `tel:+81355550${ctx.rand.int(100, 199)}`, branch: ids(ctx).inviteBranch, body: sdp(ctx), headers: ['P-Asserted-Identity: <tel:+81355550199>', 'Privacy: id'] }) },
+  {
+    name: 'gen/invite-tel',
+    build: (ctx) =>
+      request(ctx, {
+        method: 'INVITE',
+        uri: `tel:+81355550${ctx.rand.int(100, 199)}`,
+        branch: ids(ctx).inviteBranch,
+        body: sdp(ctx),
+        headers: ['P-Asserted-Identity: <tel:+81355550199>', 'Privacy: id'],
+      }),
+  },
   { name: 'gen/reinvite', build: (ctx) => request(ctx, { method: 'INVITE', toTag: true, cseq: 3, body: sdp(ctx) }) },
   { name: 'gen/cancel', build: (ctx) => request(ctx, { method: 'CANCEL', branch: ids(ctx).inviteBranch, headers: ['Reason: SIP;cause=487;text="cancelled"'] }) },
   { name: 'gen/ack-non2xx', build: (ctx) => request(ctx, { method: 'ACK', branch: ids(ctx).inviteBranch, toTag: true }) },
@@ -263,13 +278,38 @@ const GENERATED = [
       request(ctx, {
         method: 'REGISTER',
         uri: `sip:${ctx.domain}`,
-        headers: ctx.rand.chance(0.5) ? ['Contact: *', 'Expires: 0'] : [`Contact: <sip:a@${ctx.sentBy}>;expires=60;q=0.5, <sip:b@${ctx.sentBy}>;expires=120, "x" <sips:c@[::1]:5061>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000000>";reg-id=1`],
+        headers: ctx.rand.chance(0.5)
+          ? ['Contact: *', 'Expires: 0']
+          : [`Contact: <sip:a@${ctx.sentBy}>;expires=60;q=0.5, <sip:b@${ctx.sentBy}>;expires=120, "x" <sips:c@[::1]:5061>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000000>";reg-id=1`],
       }),
   },
   { name: 'gen/options', build: (ctx) => request(ctx, { method: 'OPTIONS', uri: `sip:${ctx.domain}`, headers: ['Accept: application/sdp'] }) },
-  { name: 'gen/info-dtmf', build: (ctx) => request(ctx, { method: 'INFO', toTag: true, cseq: 5, contentType: 'application/dtmf-relay', body: `Signal=${ctx.rand.pick(['1', '#', '*', 'A', '16'])}\r\nDuration=160\r\n` }) },
-  { name: 'gen/refer', build: (ctx) => request(ctx, { method: 'REFER', toTag: true, cseq: 6, headers: [`Refer-To: <sip:2002@${ctx.domain}?Replaces=${encodeURIComponent(`${ids(ctx).callId};to-tag=a;from-tag=b`)}>`, `Referred-By: <sip:fuzz@${ctx.domain}>`] }) },
-  { name: 'gen/notify', build: (ctx) => request(ctx, { method: 'NOTIFY', toTag: true, cseq: 7, headers: ['Event: refer;id=6', 'Subscription-State: active;expires=60'], contentType: 'message/sipfrag;version=2.0', body: 'SIP/2.0 200 OK\r\n' }) },
+  {
+    name: 'gen/info-dtmf',
+    build: (ctx) => request(ctx, { method: 'INFO', toTag: true, cseq: 5, contentType: 'application/dtmf-relay', body: `Signal=${ctx.rand.pick(['1', '#', '*', 'A', '16'])}\r\nDuration=160\r\n` }),
+  },
+  {
+    name: 'gen/refer',
+    build: (ctx) =>
+      request(ctx, {
+        method: 'REFER',
+        toTag: true,
+        cseq: 6,
+        headers: [`Refer-To: <sip:2002@${ctx.domain}?Replaces=${encodeURIComponent(`${ids(ctx).callId};to-tag=a;from-tag=b`)}>`, `Referred-By: <sip:fuzz@${ctx.domain}>`],
+      }),
+  },
+  {
+    name: 'gen/notify',
+    build: (ctx) =>
+      request(ctx, {
+        method: 'NOTIFY',
+        toTag: true,
+        cseq: 7,
+        headers: ['Event: refer;id=6', 'Subscription-State: active;expires=60'],
+        contentType: 'message/sipfrag;version=2.0',
+        body: 'SIP/2.0 200 OK\r\n',
+      }),
+  },
   { name: 'gen/subscribe', build: (ctx) => request(ctx, { method: 'SUBSCRIBE', headers: ['Event: message-summary', 'Expires: 3600', 'Accept: application/simple-message-summary'] }) },
   { name: 'gen/message', build: (ctx) => request(ctx, { method: 'MESSAGE', contentType: 'text/plain;charset=utf-8', body: Buffer.from('こんにちは hibiki', 'utf8').toString('latin1') }) },
   { name: 'gen/prack', build: (ctx) => request(ctx, { method: 'PRACK', toTag: true, cseq: 2, headers: ['RAck: 1 1 INVITE'] }) },
@@ -280,7 +320,11 @@ const GENERATED = [
   { name: 'gen/183-sdp', build: (ctx) => response(ctx, 183, 'Session Progress', { body: sdp(ctx) }) },
   { name: 'gen/200-invite', build: (ctx) => response(ctx, 200, 'OK', { body: sdp(ctx), headers: ['Record-Route: <sip:127.0.0.1;lr>', 'Session-Expires: 1800;refresher=uas'] }) },
   { name: 'gen/200-bye', build: (ctx) => response(ctx, 200, 'OK', { cseqMethod: 'BYE', cseq: 4 }) },
-  { name: 'gen/401', build: (ctx) => response(ctx, 401, 'Unauthorized', { cseqMethod: 'REGISTER', headers: [`WWW-Authenticate: Digest realm="${ctx.domain}", nonce="${ctx.rand.token(24)}", qop="auth", algorithm=MD5`] }) },
+  {
+    name: 'gen/401',
+    build: (ctx) =>
+      response(ctx, 401, 'Unauthorized', { cseqMethod: 'REGISTER', headers: [`WWW-Authenticate: Digest realm="${ctx.domain}", nonce="${ctx.rand.token(24)}", qop="auth", algorithm=MD5`] }),
+  },
   { name: 'gen/486', build: (ctx) => response(ctx, 486, 'Busy Here') },
   { name: 'gen/503', build: (ctx) => response(ctx, 503, 'Service Unavailable', { headers: ['Retry-After: 30'] }) },
 ];

@@ -143,8 +143,19 @@ export class FuzzDriver {
     this.opts = opts;
     /** @type {DriverStats} */
     this.stats = {
-      udp: 0, tcp: 0, bytes: 0, tcpConnects: 0, tcpClosedByServer: 0, tcpWriteErrors: 0,
-      udpResponses: 0, statuses: {}, tcpResponseBytes: 0, barriers: 0, barrierTimeouts: 0, barrierFailures: 0, stopped: false,
+      udp: 0,
+      tcp: 0,
+      bytes: 0,
+      tcpConnects: 0,
+      tcpClosedByServer: 0,
+      tcpWriteErrors: 0,
+      udpResponses: 0,
+      statuses: {},
+      tcpResponseBytes: 0,
+      barriers: 0,
+      barrierTimeouts: 0,
+      barrierFailures: 0,
+      stopped: false,
     };
     this.closing = false;
     this.udp = createSocket('udp4');

@@ -85,15 +85,57 @@ export function join(m) {
 // ---- values that break things --------------------------------------------------------------
 
 const WEIRD_NUMBERS = [
-  '0', '-0', '-1', '-2147483648', '2147483647', '2147483648', '4294967295', '4294967296', '4294967297',
-  '9007199254740991', '9007199254740993', '18446744073709551616', '99999999999999999999999999999999',
-  '1e3', '1e309', '0x10', '0b1', '1.5', '.5', 'NaN', 'Infinity', '+1', '00000000000000000000001', '', ' ',
-  '٣', '１２', '1 2', '1,2', '-', '--1', '65536', '99999',
+  '0',
+  '-0',
+  '-1',
+  '-2147483648',
+  '2147483647',
+  '2147483648',
+  '4294967295',
+  '4294967296',
+  '4294967297',
+  '9007199254740991',
+  '9007199254740993',
+  '18446744073709551616',
+  '99999999999999999999999999999999',
+  '1e3',
+  '1e309',
+  '0x10',
+  '0b1',
+  '1.5',
+  '.5',
+  'NaN',
+  'Infinity',
+  '+1',
+  '00000000000000000000001',
+  '',
+  ' ',
+  '٣',
+  '１２',
+  '1 2',
+  '1,2',
+  '-',
+  '--1',
+  '65536',
+  '99999',
 ];
 
 const ODD_TEXT = [
-  '\x00', '\x00\x00\x00\x00', '\xff', '\xfe\xff', '\xc3', '\xc0\xaf', '\xe0\x80\xaf', '\xed\xa0\x80', '\xf4\x90\x80\x80', '\xf8\x88\x80\x80\x80',
-  '\x1b[31m', '\x7f', '\x08', '\x0b', '\x0c',
+  '\x00',
+  '\x00\x00\x00\x00',
+  '\xff',
+  '\xfe\xff',
+  '\xc3',
+  '\xc0\xaf',
+  '\xe0\x80\xaf',
+  '\xed\xa0\x80',
+  '\xf4\x90\x80\x80',
+  '\xf8\x88\x80\x80\x80',
+  '\x1b[31m',
+  '\x7f',
+  '\x08',
+  '\x0b',
+  '\x0c',
 ];
 
 /** Well-formed UTF-8 that is still unwelcome: BOM, RTL override, zero-width, full-width colon, emoji, CJK. */
@@ -113,7 +155,21 @@ function overlong(r, maxBytes) {
 }
 
 const MANDATORY = ['via', 'v', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'max-forwards', 'content-length', 'l', 'contact', 'm', 'content-type', 'c'];
-const COMPACT = { via: 'v', from: 'f', to: 't', 'call-id': 'i', contact: 'm', 'content-length': 'l', 'content-type': 'c', subject: 's', supported: 'k', 'content-encoding': 'e', 'refer-to': 'r', 'referred-by': 'b', event: 'o' };
+const COMPACT = {
+  via: 'v',
+  from: 'f',
+  to: 't',
+  'call-id': 'i',
+  contact: 'm',
+  'content-length': 'l',
+  'content-type': 'c',
+  subject: 's',
+  supported: 'k',
+  'content-encoding': 'e',
+  'refer-to': 'r',
+  'referred-by': 'b',
+  event: 'o',
+};
 
 /** @param {string} line */
 function headerName(line) {
@@ -186,23 +242,11 @@ export const STRUCTURAL = {
     const value = colon < 0 ? '' : line.slice(colon + 1);
     const lower = name.trim().toLowerCase();
     const compact = /** @type {Record<string, string>} */ (COMPACT)[lower];
-    const newName = r.pick([
-      compact ?? lower,
-      lower.toUpperCase(),
-      `${name} `,
-      `${name}\t\t`,
-      ` ${name}`,
-      '',
-      `${name}${oddText(r)}`,
-      `X-${r.token(r.size(60))}`,
-      name.replace(/-/g, '_'),
-    ]);
+    const newName = r.pick([compact ?? lower, lower.toUpperCase(), `${name} `, `${name}\t\t`, ` ${name}`, '', `${name}${oddText(r)}`, `X-${r.token(r.size(60))}`, name.replace(/-/g, '_')]);
     m.headers[i] = r.chance(0.1) ? `${newName}${value}` : `${newName}:${value}`;
   },
   numbers(m, r, env) {
-    rewriteLine(m, r, (line) =>
-      replaceOne(line, /-?\d+/g, r, () => (r.chance(0.1) ? '9'.repeat(r.size(Math.min(env.maxBytes / 2, 5000))) : r.pick(WEIRD_NUMBERS))),
-    );
+    rewriteLine(m, r, (line) => replaceOne(line, /-?\d+/g, r, () => (r.chance(0.1) ? '9'.repeat(r.size(Math.min(env.maxBytes / 2, 5000))) : r.pick(WEIRD_NUMBERS))));
   },
   overlongToken(m, r, env) {
     rewriteLine(m, r, (line) => replaceOne(line, /[A-Za-z0-9.!%*_+`'~-]+/g, r, () => overlong(r, env.maxBytes)));
@@ -274,23 +318,65 @@ export const STRUCTURAL = {
   },
   uri(m, r) {
     const swap = r.pick([
-      'sip:', 'sips:', 'tel:', 'SIP:', 'sip:@', 'sip::', 'http://', 'urn:uuid:x', 'sip:[::1', 'sip:[::1]:99999', 'sip:a@b@c', 'sip:%zz@x',
-      'sip:user;param@host', 'sip:host:-1', 'sip:host:0', 'sip:host;maddr=239.255.255.1;ttl=15', 'sip:;;;@;', '<', '>', '<<sip:x>>', 'sip:x?Route=%3Csip:y%3E&body=z',
+      'sip:',
+      'sips:',
+      'tel:',
+      'SIP:',
+      'sip:@',
+      'sip::',
+      'http://',
+      'urn:uuid:x',
+      'sip:[::1',
+      'sip:[::1]:99999',
+      'sip:a@b@c',
+      'sip:%zz@x',
+      'sip:user;param@host',
+      'sip:host:-1',
+      'sip:host:0',
+      'sip:host;maddr=239.255.255.1;ttl=15',
+      'sip:;;;@;',
+      '<',
+      '>',
+      '<<sip:x>>',
+      'sip:x?Route=%3Csip:y%3E&body=z',
     ]);
     rewriteLine(m, r, (l) => replaceOne(l, /(sips?|tel):[^\s>;,]*/gi, r, (u) => (r.chance(0.5) ? swap : u.replace(/[@:.]/, swap))));
   },
   params(m, r) {
     const junk = r.pick([
-      ';', ';;;', ';=', ';branch', ';branch=', ';branch=z9hG4bK', ';tag', ';tag=', ';rport=abc', ';rport=99999', ';received=', ';received=::ffff:',
-      ';maddr=', ';ttl=999', ';expires=-5', ';q=2.5', ';q=abc', ';lr=lr', ';transport=', ';transport=sctp', ';x="unterminated', `;${'p'.repeat(1000)}=1`,
-      ';a=1'.repeat(500), ';branch=z9hG4bKa;branch=z9hG4bKb', ';tag=a;tag=b',
+      ';',
+      ';;;',
+      ';=',
+      ';branch',
+      ';branch=',
+      ';branch=z9hG4bK',
+      ';tag',
+      ';tag=',
+      ';rport=abc',
+      ';rport=99999',
+      ';received=',
+      ';received=::ffff:',
+      ';maddr=',
+      ';ttl=999',
+      ';expires=-5',
+      ';q=2.5',
+      ';q=abc',
+      ';lr=lr',
+      ';transport=',
+      ';transport=sctp',
+      ';x="unterminated',
+      `;${'p'.repeat(1000)}=1`,
+      ';a=1'.repeat(500),
+      ';branch=z9hG4bKa;branch=z9hG4bKb',
+      ';tag=a;tag=b',
     ]);
     rewriteLine(m, r, (l) => (r.chance(0.5) ? l + junk : l.replace(/;/, `${junk};`)));
   },
   startLine(m, r) {
     const parts = m.start.split(' ');
     const kind = r.int(0, 5);
-    if (kind === 0) parts[0] = r.pick(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'INFO', 'MESSAGE', 'PUBLISH', 'invite', 'FOO', 'SIP/2.0', '']);
+    if (kind === 0)
+      parts[0] = r.pick(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'INFO', 'MESSAGE', 'PUBLISH', 'invite', 'FOO', 'SIP/2.0', '']);
     else if (kind === 1) parts[parts.length - 1] = r.pick(['SIP/2.1', 'SIP/1.0', 'sip/2.0', 'SIP/2.0000', 'SIP/', 'SIP/2.0 SIP/2.0', 'HTTP/1.1', '']);
     else if (kind === 2 && m.start.startsWith('SIP/')) parts[1] = r.pick(['0', '099', '100', '199', '600', '699', '700', '1000', '-200', '2OO', '200.0', '4294967496']);
     else if (kind === 3) parts.splice(r.int(0, parts.length), 0, r.token(r.size(20)));
@@ -317,7 +403,14 @@ export const STRUCTURAL = {
       part('application/sdp', '') + `--${b}--`,
     ];
     m.body = r.pick(bodies);
-    const type = r.pick([`multipart/mixed;boundary=${b}`, `multipart/mixed; boundary="${b}"`, 'multipart/mixed', `multipart/alternative;boundary=${b}`, `multipart/related;type="application/sdp";boundary=${b}`, `multipart/mixed;boundary=`]);
+    const type = r.pick([
+      `multipart/mixed;boundary=${b}`,
+      `multipart/mixed; boundary="${b}"`,
+      'multipart/mixed',
+      `multipart/alternative;boundary=${b}`,
+      `multipart/related;type="application/sdp";boundary=${b}`,
+      `multipart/mixed;boundary=`,
+    ]);
     m.headers = m.headers.filter((h) => !/^(content-type|c)\s*:/i.test(h));
     m.headers.push(`Content-Type: ${type}`);
   },
@@ -330,9 +423,52 @@ export const STRUCTURAL = {
     const lines = m.body.split(/\r?\n/);
     const kind = r.int(0, 9);
     const mIndex = lines.findIndex((l) => l.startsWith('m='));
-    if (kind === 0) lines.splice(r.int(0, lines.length), 0, r.pick(['m=audio 0 RTP/AVP 0', 'm=video 5000 RTP/AVP 96', 'm=audio 70000 RTP/AVP 0', 'm=audio -1 RTP/AVP', 'm=audio 4000 RTP/SAVP 0', 'm=audio 4000/2 RTP/AVP 0', 'm=', 'm=image 4000 udptl t38', 'm=audio 4000 RTP/AVP ' + '0 '.repeat(r.size(2000))]));
-    else if (kind === 1) lines.splice(r.int(0, lines.length), 0, r.pick(['c=IN IP6 ::1', 'c=IN IP4 0.0.0.0', 'c=IN IP4 999.1.1.1', 'c=IN IP4', 'c=', 'c=IN IP4 239.1.1.1/127', 'c=IN IP4 example.invalid', 'c=IN IP6 [::1]']));
-    else if (kind === 2) lines.splice(r.int(0, lines.length), 0, r.pick(['a=rtpmap:101 telephone-event/0', 'a=rtpmap:999 PCMU/8000', 'a=rtpmap:0', 'a=rtpmap:96 opus/48000/2', 'a=fmtp:101 0-9999', 'a=fmtp:', 'a=ptime:0', 'a=ptime:-20', 'a=ptime:99999999', 'a=maxptime:1', 'a=rtcp:0', 'a=rtcp-mux', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x', 'a=', 'a=sendonly', 'a=inactive', 'a=candidate:1 1 UDP 1 127.0.0.1 9 typ host']));
+    if (kind === 0)
+      lines.splice(
+        r.int(0, lines.length),
+        0,
+        r.pick([
+          'm=audio 0 RTP/AVP 0',
+          'm=video 5000 RTP/AVP 96',
+          'm=audio 70000 RTP/AVP 0',
+          'm=audio -1 RTP/AVP',
+          'm=audio 4000 RTP/SAVP 0',
+          'm=audio 4000/2 RTP/AVP 0',
+          'm=',
+          'm=image 4000 udptl t38',
+          'm=audio 4000 RTP/AVP ' + '0 '.repeat(r.size(2000)),
+        ]),
+      );
+    else if (kind === 1)
+      lines.splice(
+        r.int(0, lines.length),
+        0,
+        r.pick(['c=IN IP6 ::1', 'c=IN IP4 0.0.0.0', 'c=IN IP4 999.1.1.1', 'c=IN IP4', 'c=', 'c=IN IP4 239.1.1.1/127', 'c=IN IP4 example.invalid', 'c=IN IP6 [::1]']),
+      );
+    else if (kind === 2)
+      lines.splice(
+        r.int(0, lines.length),
+        0,
+        r.pick([
+          'a=rtpmap:101 telephone-event/0',
+          'a=rtpmap:999 PCMU/8000',
+          'a=rtpmap:0',
+          'a=rtpmap:96 opus/48000/2',
+          'a=fmtp:101 0-9999',
+          'a=fmtp:',
+          'a=ptime:0',
+          'a=ptime:-20',
+          'a=ptime:99999999',
+          'a=maxptime:1',
+          'a=rtcp:0',
+          'a=rtcp-mux',
+          'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x',
+          'a=',
+          'a=sendonly',
+          'a=inactive',
+          'a=candidate:1 1 UDP 1 127.0.0.1 9 typ host',
+        ]),
+      );
     else if (kind === 3 && mIndex >= 0) lines.splice(mIndex, 0, ...Array.from({ length: r.size(200) }, () => lines[mIndex] ?? ''));
     else if (kind === 4) lines.splice(r.int(0, lines.length - 1), 1);
     else if (kind === 5) r.shuffle(lines);
@@ -398,11 +534,34 @@ export const BYTES = {
 
 /** @type {ReadonlyArray<readonly [number, string]>} */
 const STRUCTURAL_WEIGHTS = [
-  [6, 'headerDuplicate'], [6, 'headerRemove'], [4, 'headerReorder'], [4, 'headerName'], [8, 'numbers'], [5, 'overlongToken'], [6, 'lineEnds'],
-  [5, 'whitespace'], [5, 'fold'], [7, 'contentLength'], [5, 'oddText'], [7, 'uri'], [7, 'params'], [6, 'startLine'], [4, 'multipart'], [7, 'sdp'],
+  [6, 'headerDuplicate'],
+  [6, 'headerRemove'],
+  [4, 'headerReorder'],
+  [4, 'headerName'],
+  [8, 'numbers'],
+  [5, 'overlongToken'],
+  [6, 'lineEnds'],
+  [5, 'whitespace'],
+  [5, 'fold'],
+  [7, 'contentLength'],
+  [5, 'oddText'],
+  [7, 'uri'],
+  [7, 'params'],
+  [6, 'startLine'],
+  [4, 'multipart'],
+  [7, 'sdp'],
 ];
 /** @type {ReadonlyArray<readonly [number, string]>} */
-const BYTE_WEIGHTS = [[6, 'bitFlip'], [4, 'byteInsert'], [4, 'byteDelete'], [3, 'byteDuplicate'], [5, 'truncate'], [3, 'overwrite'], [1, 'randomBytes'], [3, 'splice']];
+const BYTE_WEIGHTS = [
+  [6, 'bitFlip'],
+  [4, 'byteInsert'],
+  [4, 'byteDelete'],
+  [3, 'byteDuplicate'],
+  [5, 'truncate'],
+  [3, 'overwrite'],
+  [1, 'randomBytes'],
+  [3, 'splice'],
+];
 
 /** @type {WeakMap<readonly CorpusEntry[], { total: number, upTo: number[] }>} */
 const cumulative = new WeakMap();
@@ -449,7 +608,14 @@ export function fuzzMessage(o) {
   const ops = [];
   let bytes = entry.build(ctx);
   if (!r.chance(0.04)) {
-    const structural = r.weighted([[40, 1], [30, 2], [15, 3], [8, 4], [4, 6], [3, 0]]);
+    const structural = r.weighted([
+      [40, 1],
+      [30, 2],
+      [15, 3],
+      [8, 4],
+      [4, 6],
+      [3, 0],
+    ]);
     if (structural > 0) {
       const parts = split(bytes);
       for (let i = 0; i < structural; i++) {
@@ -461,7 +627,14 @@ export function fuzzMessage(o) {
       if (r.chance(0.15)) parts.fixLength = false;
       bytes = join(parts);
     }
-    const byteOps = structural === 0 ? r.int(1, 3) : r.weighted([[82, 0], [15, 1], [3, 2]]);
+    const byteOps =
+      structural === 0
+        ? r.int(1, 3)
+        : r.weighted([
+            [82, 0],
+            [15, 1],
+            [3, 2],
+          ]);
     for (let i = 0; i < byteOps; i++) {
       const name = r.weighted(BYTE_WEIGHTS);
       bytes = BYTES[name]?.(bytes, r, env) ?? bytes;

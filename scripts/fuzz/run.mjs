@@ -267,7 +267,14 @@ class FuzzRun {
     const dir = join(this.out, name);
     mkdirSync(dir, { recursive: true });
     for (const m of batch) writeFileSync(join(dir, `${m.index}.${m.transport}.sip`), m.bytes);
-    writeFileSync(join(dir, 'index.json'), JSON.stringify(batch.map((m) => ({ index: m.index, transport: m.transport, base: m.base, ops: m.ops })), null, 1));
+    writeFileSync(
+      join(dir, 'index.json'),
+      JSON.stringify(
+        batch.map((m) => ({ index: m.index, transport: m.transport, base: m.base, ops: m.ops })),
+        null,
+        1,
+      ),
+    );
     return dir;
   }
 
@@ -343,7 +350,9 @@ class FuzzRun {
         if (Date.now() - lastReport >= 10_000) {
           lastReport = Date.now();
           const rate = sent / ((lastReport - started) / 1000);
-          log(`  ${sent.toLocaleString('en-US')}/${this.opts.count.toLocaleString('en-US')} sent (${Math.round(rate)}/s), rss ${mib(rssBytes(this.server?.pid ?? 0))}, ${watch.errors.length} error lines`);
+          log(
+            `  ${sent.toLocaleString('en-US')}/${this.opts.count.toLocaleString('en-US')} sent (${Math.round(rate)}/s), rss ${mib(rssBytes(this.server?.pid ?? 0))}, ${watch.errors.length} error lines`,
+          );
         }
         return true;
       },

@@ -49,7 +49,9 @@ const mib = (b) => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(1) : '–');
 export function defaultRate(doc = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '') {
   const m = /Highest clean rate: ([\d,]+) calls\/s/.exec(doc);
   const clean = m ? Number(m[1].replace(/,/g, '')) : NaN;
-  return Number.isFinite(clean) && clean > 0 ? { rate: Math.max(1, Math.round(clean / 2)), from: `half the clean ${clean}/s in docs/benchmarks.md` } : { rate: FALLBACK_RATE, from: 'no clean rate in docs/benchmarks.md: fallback' };
+  return Number.isFinite(clean) && clean > 0
+    ? { rate: Math.max(1, Math.round(clean / 2)), from: `half the clean ${clean}/s in docs/benchmarks.md` }
+    : { rate: FALLBACK_RATE, from: 'no clean rate in docs/benchmarks.md: fallback' };
 }
 
 function parseOptions(argv) {
@@ -111,7 +113,7 @@ class StatsReader {
         if (line.startsWith('{"level":40') || line.startsWith('{"level":50') || line.startsWith('{"level":60')) {
           const msg = /"msg":"([^"]*)"/.exec(line)?.[1] ?? '?';
           this.warnings.set(msg, (this.warnings.get(msg) ?? 0) + 1);
-          if (process.env.SOAK_SHOW_WARNINGS) process.stderr.write(line.slice(0, 400) + "\n");
+          if (process.env.SOAK_SHOW_WARNINGS) process.stderr.write(line.slice(0, 400) + '\n');
         }
         // Most lines are per-call info lines: skip them without parsing.
         if (!line.includes('"msg":"process stats"')) continue;
@@ -169,7 +171,16 @@ class Soak {
     const calleeReg = this.file('callee-register.csv');
     writeFileSync(calleeReg, `SEQUENTIAL\n${CALLEE};[authentication username=${CALLEE} password=${CALLEE_PASSWORD}];${seconds + 1800};\n`);
     mkdirSync(this.file('callee-register'));
-    const reg = await runSipp({ scenario: REGISTER, target: this.target, rate: 1, calls: 1, injectFile: calleeReg, dir: this.file('callee-register'), localPort: calleePort, core: this.pin.generator });
+    const reg = await runSipp({
+      scenario: REGISTER,
+      target: this.target,
+      rate: 1,
+      calls: 1,
+      injectFile: calleeReg,
+      dir: this.file('callee-register'),
+      localPort: calleePort,
+      core: this.pin.generator,
+    });
     if (reg.code !== 0) throw new Error(`callee registration failed (sipp exit ${reg.code}): ${reg.errors.slice(0, 500)}`);
     const totalCalls = o.rate * seconds;
     mkdirSync(this.file('callee'));
@@ -329,7 +340,9 @@ function verdict(soak) {
   ];
   if (first && last) lines.push(`RSS ${mib(first.rss)} → ${mib(last.rss)} MiB from minute 1 to minute ${last.minute}; open fds ${int(first.fds)} → ${int(last.fds)}.`);
   if (soak.startHeap && soak.endHeap) {
-    lines.push(`Heap after a full GC: ${mib(soak.startHeap.heapUsed)} MiB before the load, ${mib(soak.endHeap.heapUsed)} MiB after it (calls ended, ${int(soak.endStats?.bindings)} bindings held); RSS ${mib(soak.endRss)} MiB, ${int(soak.endFds)} open fds.`);
+    lines.push(
+      `Heap after a full GC: ${mib(soak.startHeap.heapUsed)} MiB before the load, ${mib(soak.endHeap.heapUsed)} MiB after it (calls ended, ${int(soak.endStats?.bindings)} bindings held); RSS ${mib(soak.endRss)} MiB, ${int(soak.endFds)} open fds.`,
+    );
   }
   const warnings = [...(soak.stats?.warnings ?? new Map()).entries()].sort((a, b) => b[1] - a[1]);
   lines.push(warnings.length === 0 ? 'hibiki logged no warning or error.' : `hibiki's warnings and errors: ${warnings.map(([msg, n]) => `${n} × "${msg}"`).join('; ')}.`);

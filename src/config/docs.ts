@@ -78,7 +78,7 @@ export function renderConfigDocs(): string {
   ];
   for (const [section, schema] of Object.entries(root.properties ?? {})) {
     const isList = schema.type === 'array';
-    const body = isList ? schema.items ?? {} : schema;
+    const body = isList ? (schema.items ?? {}) : schema;
     lines.push(`## \`${section}\``, '');
     if (schema.description) lines.push(schema.description, '');
     lines.push('| key | type | default | range | meaning |', '|---|---|---|---|---|');

@@ -8,9 +8,7 @@ import type { ConfigError } from './errors.js';
 import { configSchema } from './schema.js';
 import type { ConflictParams, HibikiConfig } from './schema.js';
 
-export type ConfigLoadResult =
-  | { ok: true; config: HibikiConfig; warnings: ConfigError[] }
-  | { ok: false; errors: ConfigError[] };
+export type ConfigLoadResult = { ok: true; config: HibikiConfig; warnings: ConfigError[] } | { ok: false; errors: ConfigError[] };
 
 type PathSegment = string | number;
 

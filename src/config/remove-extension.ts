@@ -13,9 +13,7 @@ export interface Membership {
   line: number;
 }
 
-export type RemoveResult =
-  | { ok: true; removedFrom: Membership[] }
-  | { ok: false; reason: string; memberships?: Membership[] };
+export type RemoveResult = { ok: true; removedFrom: Membership[] } | { ok: false; reason: string; memberships?: Membership[] };
 
 function lineOf(text: string, offset: number | undefined): number {
   if (offset === undefined) return 0;

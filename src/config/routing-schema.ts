@@ -59,7 +59,9 @@ const groupSchema = z
     strategy: z
       .enum(huntStrategies)
       .default('ringall')
-      .describe('ringall: every member at once (a department, F-DEPT); sequential: always from the first member; roundrobin: from the member after the one tried first last time; random; leastrecent: the member whose last group call ended longest ago first.'),
+      .describe(
+        'ringall: every member at once (a department, F-DEPT); sequential: always from the first member; roundrobin: from the member after the one tried first last time; random; leastrecent: the member whose last group call ended longest ago first.',
+      ),
     members: z
       .array(digitString(/^[2-9][0-9]{1,14}$/, 'a member is an extension number'))
       .min(1, 'a group needs at least one member')
@@ -67,8 +69,12 @@ const groupSchema = z
       .describe('Extensions in hunt order.'),
     memberRingTime: int(20, 5, 360, 'Seconds each member rings before the next one is tried (not used by ringall).'),
     timeout: int(60, 5, 3600, 'Seconds the group is tried in total before noAnswerDestination.'),
-    noAnswerDestination: forwardDestinationSchema.optional().describe('Where the call goes when no member answers within timeout: an extension, another group, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).'),
-    displayPrefix: z.string().max(20).optional().describe('Text put in front of the caller\'s display name on the members\' phones, e.g. [営業].'),
+    noAnswerDestination: forwardDestinationSchema
+      .optional()
+      .describe(
+        'Where the call goes when no member answers within timeout: an extension, another group, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).',
+      ),
+    displayPrefix: z.string().max(20).optional().describe("Text put in front of the caller's display name on the members' phones, e.g. [営業]."),
   })
   .strict();
 
@@ -80,7 +86,7 @@ const pickupGroupSchema = z
       .array(digitString(/^[2-9][0-9]{1,14}$/, 'a member is an extension number'))
       .min(1, 'a pickup group needs at least one member')
       .max(64, 'at most 64 members per pickup group')
-      .describe('Extensions whose ringing calls the group\'s members may answer; an extension may be in several groups.'),
+      .describe("Extensions whose ringing calls the group's members may answer; an extension may be in several groups."),
   })
   .strict();
 
@@ -94,7 +100,7 @@ const scheduleRowSchema = z
       .regex(/^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, 'a date is MM-DD')
       .optional()
       .describe('A calendar date (every year) this row applies to.'),
-    holiday: z.literal(true).optional().describe('The row applies on the tenant\'s holidays (tenant.holidays).'),
+    holiday: z.literal(true).optional().describe("The row applies on the tenant's holidays (tenant.holidays)."),
     from: timeOfDay.default('00:00').describe('Start time (inclusive), tenant time zone.'),
     to: timeOfDay.default('24:00').describe('End time (exclusive), tenant time zone.'),
     action: z.enum(scheduleActions).describe('none: no forwarding while the row matches; cfu/cfb/cfna: that forwarding to destination.'),
@@ -110,15 +116,22 @@ const scheduleRowSchema = z
 
 const scheduleSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)').describe('Name used by extensions (forwardingSchedule).'),
-    rows: z.array(scheduleRowSchema).min(1).max(100).describe('Checked top-down; the first matching row wins; no match: the extension\'s normal forwarding.'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)')
+      .describe('Name used by extensions (forwardingSchedule).'),
+    rows: z.array(scheduleRowSchema).min(1).max(100).describe("Checked top-down; the first matching row wins; no match: the extension's normal forwarding."),
   })
   .strict();
 
 const bulkMemberSchema = z
   .object({
-    extension: digitString(/^[2-9][0-9]{1,14}$/, 'an extension number').optional().describe('Extension that forwards while the set is on.'),
-    did: digitString(/^\+?[0-9]{1,20}$/, 'a DID is digits (optional +)').optional().describe('Inbound DID that forwards while the set is on.'),
+    extension: digitString(/^[2-9][0-9]{1,14}$/, 'an extension number')
+      .optional()
+      .describe('Extension that forwards while the set is on.'),
+    did: digitString(/^\+?[0-9]{1,20}$/, 'a DID is digits (optional +)')
+      .optional()
+      .describe('Inbound DID that forwards while the set is on.'),
     destination: forwardDestinationSchema.optional().describe('Its bulk destination; a member without one is left unchanged.'),
   })
   .strict()
@@ -128,19 +141,19 @@ const bulkMemberSchema = z
 
 const bulkSetSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)').describe('Name used to switch the set on and off (hibiki bulk on NAME).'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)')
+      .describe('Name used to switch the set on and off (hibiki bulk on NAME).'),
     members: z.array(bulkMemberSchema).min(1).max(1000, 'at most 1000 members per bulk-forwarding set'),
   })
   .strict();
 
 export const forwardingSettingsSchema = z
   .object({
-    maxForwardHops: int(5, 1, 20, 'Forwarding hops a call follows (each destination\'s own forwarding) before it stops at the last reachable hop.'),
+    maxForwardHops: int(5, 1, 20, "Forwarding hops a call follows (each destination's own forwarding) before it stops at the last reachable hop."),
     unreachableTimeout: int(2, 1, 30, 'Seconds without any response from a device before the call counts as unreachable (CFUR).'),
-    presentCalledNumber: z
-      .boolean()
-      .default(false)
-      .describe('An external call forwarded back out presents the DID it called instead of the original caller (F-CLIR).'),
+    presentCalledNumber: z.boolean().default(false).describe('An external call forwarded back out presents the DID it called instead of the original caller (F-CLIR).'),
   })
   .strict()
   .describe('Call forwarding (F-FWD).');
@@ -189,7 +202,7 @@ export const serviceCodesSchema = z
     withhold: code('184', '+ number: withhold caller ID for this call (F-CLIR).'),
     present: code('186', '+ number: present caller ID for this call (F-CLIR).'),
     pickup: code('*8', 'Pick up a call ringing in my pickup groups; + group number: in that group (F-PICKUP).'),
-    directedPickup: code('**', '+ extension: pick up that extension\'s ringing call.'),
+    directedPickup: code('**', "+ extension: pick up that extension's ringing call."),
   })
   .strict()
   .superRefine((codes, ctx) => {

@@ -52,15 +52,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 const tenantSchema = z
   .object({
-    domain: z
-      .string()
-      .regex(hostnamePattern, 'must be a domain name such as pbx.example.com')
-      .describe('SIP domain of the tenant; the host part of every extension AOR (sip:2001@domain).'),
-    timezone: z
-      .string()
-      .refine(isTimeZone, 'unknown IANA time zone')
-      .default('Asia/Tokyo')
-      .describe('IANA time zone in which schedules and holidays are evaluated.'),
+    domain: z.string().regex(hostnamePattern, 'must be a domain name such as pbx.example.com').describe('SIP domain of the tenant; the host part of every extension AOR (sip:2001@domain).'),
+    timezone: z.string().refine(isTimeZone, 'unknown IANA time zone').default('Asia/Tokyo').describe('IANA time zone in which schedules and holidays are evaluated.'),
     holidays: z
       .array(z.string().regex(/^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, 'a holiday is YYYY-MM-DD'))
       .default([])
@@ -119,7 +112,9 @@ const dataSchema = z
       .string()
       .min(1)
       .default('./data')
-      .describe('Directory for the SQLite database, voicemail and recordings. A relative path is resolved against the working directory of the process (the repository root under `npm start`), not against this file.'),
+      .describe(
+        'Directory for the SQLite database, voicemail and recordings. A relative path is resolved against the working directory of the process (the repository root under `npm start`), not against this file.',
+      ),
   })
   .strict()
   .describe('Where runtime state is stored.');
@@ -141,13 +136,38 @@ const sipSchema = z
       ),
     maxMessageBytes: int(65535, 1024, 1_048_576, 'Largest SIP message accepted; larger ones are dropped (UDP) or answered 513 (stream).'),
     // Stream (TCP/TLS/WS/WSS) connection bounds: one peer must not be able to take every slot.
-    tcpIdleTimeout: int(3600, 1, 86_400, 'Seconds without traffic after which a TCP/TLS/WS connection that has carried a registration or a dialog (or that hibiki opened) is closed. Never while a registration, dialog or ringing INVITE still uses it.'),
-    tcpUnprovenIdleTimeout: int(30, 1, 86_400, 'Seconds without a SIP message after which a TCP/TLS/WS connection that has not yet carried a registration or a dialog is closed (keep-alives do not count). A phone registers within a second of connecting.'),
-    tcpMessageTimeout: int(20, 1, 3600, 'Seconds in which a whole SIP message must arrive on a TCP/TLS/WS connection once its first byte has; otherwise the connection is closed (slow-send defence). Keep-alive CRLFs do not start it.'),
+    tcpIdleTimeout: int(
+      3600,
+      1,
+      86_400,
+      'Seconds without traffic after which a TCP/TLS/WS connection that has carried a registration or a dialog (or that hibiki opened) is closed. Never while a registration, dialog or ringing INVITE still uses it.',
+    ),
+    tcpUnprovenIdleTimeout: int(
+      30,
+      1,
+      86_400,
+      'Seconds without a SIP message after which a TCP/TLS/WS connection that has not yet carried a registration or a dialog is closed (keep-alives do not count). A phone registers within a second of connecting.',
+    ),
+    tcpMessageTimeout: int(
+      20,
+      1,
+      3600,
+      'Seconds in which a whole SIP message must arrive on a TCP/TLS/WS connection once its first byte has; otherwise the connection is closed (slow-send defence). Keep-alive CRLFs do not start it.',
+    ),
     tcpHandshakeTimeout: int(10, 1, 3600, 'Seconds from accept in which a TLS handshake, a WebSocket upgrade, or both (WSS) must complete; otherwise the connection is closed.'),
     maxConnections: int(10_000, 1, 1_000_000, 'Maximum simultaneous TCP/TLS/WS connections, counted from accept (handshakes in progress included); further ones are reset.'),
-    maxConnectionsPerAddress: int(500, 1, 1_000_000, 'Maximum simultaneous inbound TCP/TLS/WS connections from one IPv4 address or one IPv6 /64; further ones are reset at once. A device holds one (briefly two while reconnecting), so an office of a few hundred phones behind one NAT address fits, while one address can hold at most 5% of the default maxConnections.'),
-    connectionReportInterval: int(60, 1, 86_400, 'Seconds over which refused connections and connections cut by tcpMessageTimeout/tcpHandshakeTimeout are summarised in one security log line (the first is logged at once; each is logged at debug).'),
+    maxConnectionsPerAddress: int(
+      500,
+      1,
+      1_000_000,
+      'Maximum simultaneous inbound TCP/TLS/WS connections from one IPv4 address or one IPv6 /64; further ones are reset at once. A device holds one (briefly two while reconnecting), so an office of a few hundred phones behind one NAT address fits, while one address can hold at most 5% of the default maxConnections.',
+    ),
+    connectionReportInterval: int(
+      60,
+      1,
+      86_400,
+      'Seconds over which refused connections and connections cut by tcpMessageTimeout/tcpHandshakeTimeout are summarised in one security log line (the first is logged at once; each is logged at debug).',
+    ),
     maxServerTransactions: int(
       100_000,
       0,
@@ -236,7 +256,12 @@ const securitySchema = z
     rateLimit: z
       .object({
         windowSeconds: int(10, 1, 3600, 'Window over which requests are counted per source address (IPv6: per /64).'),
-        maxRequests: int(3000, 0, 10_000_000, 'Requests one source may send in a window; more blocks it, and everything it sends is then dropped unanswered (a closed connection for TCP/TLS/WS). 0 turns the limit off.'),
+        maxRequests: int(
+          3000,
+          0,
+          10_000_000,
+          'Requests one source may send in a window; more blocks it, and everything it sends is then dropped unanswered (a closed connection for TCP/TLS/WS). 0 turns the limit off.',
+        ),
         blockSeconds: int(60, 1, 86_400, 'How long a blocked source stays blocked after its last window over the limit (s).'),
       })
       .strict()
@@ -249,11 +274,18 @@ const securitySchema = z
         maxLoopDelayMs: int(50, 0, 60_000, 'Mean event-loop delay (ms) above which they start to be refused; 0 ignores it.'),
         maxPendingInvites: int(2000, 0, 1_000_000, 'INVITEs still waiting for their final response above which they start to be refused; 0 ignores it.'),
         retryAfterSeconds: int(5, 1, 3600, 'Retry-After of a 503 for overload or the transaction limit; a random 0–50 % is added so refused phones do not return together.'),
-        smoothingMs: int(1000, 0, 60_000, 'Window over which utilization and delay are averaged before they are compared with the limits (ms): a lone garbage-collection pause must not refuse calls; sustained overload is shed within about two windows. 0 reacts to every sample.'),
+        smoothingMs: int(
+          1000,
+          0,
+          60_000,
+          'Window over which utilization and delay are averaged before they are compared with the limits (ms): a lone garbage-collection pause must not refuse calls; sustained overload is shed within about two windows. 0 reacts to every sample.',
+        ),
       })
       .strict()
       .prefault({})
-      .describe('Overload shedding: new out-of-dialog INVITEs and REGISTERs are refused with a stateless 503 in the share needed to keep load under the limits, or dropped unanswered while refusing alone is not enough. In-dialog requests and ACKs are never shed.'),
+      .describe(
+        'Overload shedding: new out-of-dialog INVITEs and REGISTERs are refused with a stateless 503 in the share needed to keep load under the limits, or dropped unanswered while refusing alone is not enough. In-dialog requests and ACKs are never shed.',
+      ),
   })
   .strict()
   .describe('Flood and overload protection (issue #14).');
@@ -277,7 +309,6 @@ const reloadSchema = z
   })
   .strict()
   .describe('Reload on file change and SIGHUP (F-RELOAD).');
-
 
 // YAML turns `number: 2001` into a number; extension numbers are strings of digits.
 const extensionNumberSchema = z
@@ -359,7 +390,9 @@ const dtmfSchema = z
     suppress: z
       .boolean()
       .default(true)
-      .describe('No digit typed by a local user reaches the far end unless the DTMF-send code was pressed in that call. false: digits are forwarded, except feature codes, which are held back and replayed on mismatch.'),
+      .describe(
+        'No digit typed by a local user reaches the far end unless the DTMF-send code was pressed in that call. false: digits are forwarded, except feature codes, which are held back and replayed on mismatch.',
+      ),
     featureDigitTimeout: int(1000, 100, 10_000, 'How long (ms) a partly typed feature code waits for its next digit.'),
     transferDigitTimeout: int(4000, 1000, 30_000, 'Silence (ms) that ends transfer-target entry when the dial-confirm code is not pressed.'),
   })
@@ -372,7 +405,11 @@ const parkSchema = z
       .tuple([z.number().int().min(0), z.number().int().min(0)])
       .default([9001, 9020])
       .describe('First and last park slot number (inclusive); dialling a slot retrieves the call parked there.'),
-    lot: z.string().regex(/^[2-9][0-9]{1,14}$/).default('9000').describe('Lot number: a blind transfer to it parks the call in a free slot.'),
+    lot: z
+      .string()
+      .regex(/^[2-9][0-9]{1,14}$/)
+      .default('9000')
+      .describe('Lot number: a blind transfer to it parks the call in a free slot.'),
     findSlot: z.enum(['first', 'next']).default('first').describe('first: the lowest free slot; next: the free slot after the one used last.'),
     timeout: int(120, 10, 3600, 'Seconds a call stays parked before it rings back the parker.'),
     comebackTimeout: int(30, 5, 600, 'Seconds the parker is rung back before the call goes to timeoutDestination.'),
@@ -412,7 +449,10 @@ const cdrSchema = z
 
 const trunkSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)').describe('Name used by routes and in CDRs.'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - (max 40)')
+      .describe('Name used by routes and in CDRs.'),
     host: z.string().min(1).describe('Carrier or PBX address (IP or host name).'),
     port: z.number().int().min(1).max(65535).default(5060).describe('Carrier port.'),
     transport: z.enum(['udp', 'tcp', 'tls']).default('udp').describe('Transport toward the carrier.'),
@@ -426,8 +466,12 @@ const trunkSchema = z
     inboundAddresses: z
       .array(z.string().refine((h) => isIP(h) !== 0, 'must be an IP address'))
       .default([])
-      .describe('Source addresses whose requests are accepted as coming from this trunk (IP authentication). The host\'s address is always included when it is an IP.'),
-    callerId: z.string().regex(/^\+?[0-9]{1,20}$/, 'digits, optional leading +').optional().describe('Number presented on calls out of this trunk when neither route nor extension sets one.'),
+      .describe("Source addresses whose requests are accepted as coming from this trunk (IP authentication). The host's address is always included when it is an IP."),
+    callerId: z
+      .string()
+      .regex(/^\+?[0-9]{1,20}$/, 'digits, optional leading +')
+      .optional()
+      .describe('Number presented on calls out of this trunk when neither route nor extension sets one.'),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -453,13 +497,24 @@ const inboundSchema = z
 const routeSchema = z
   .object({
     name: z.string().min(1).max(60).describe('Name for logs.'),
-    prefix: z.string().regex(/^[0-9*#+]{1,20}$/, 'digits, * # +').describe('Dialled numbers starting with this prefix use this route (longest prefix wins).'),
+    prefix: z
+      .string()
+      .regex(/^[0-9*#+]{1,20}$/, 'digits, * # +')
+      .describe('Dialled numbers starting with this prefix use this route (longest prefix wins).'),
     minLength: int(1, 1, 32, 'Shortest dialled number (with prefix) this route accepts.'),
     maxLength: int(32, 1, 32, 'Longest dialled number (with prefix) this route accepts.'),
     trunk: z.string().min(1).describe('Trunk name.'),
     strip: int(0, 0, 20, 'Leading digits removed before sending.'),
-    prepend: z.string().regex(/^[0-9*#+]{0,20}$/).default('').describe('Digits added in front after stripping.'),
-    callerId: z.string().regex(/^\+?[0-9]{1,20}$/, 'digits, optional leading +').optional().describe('Number presented on this route unless the extension sets callerId.'),
+    prepend: z
+      .string()
+      .regex(/^[0-9*#+]{0,20}$/)
+      .default('')
+      .describe('Digits added in front after stripping.'),
+    callerId: z
+      .string()
+      .regex(/^\+?[0-9]{1,20}$/, 'digits, optional leading +')
+      .optional()
+      .describe('Number presented on this route unless the extension sets callerId.'),
   })
   .strict();
 
@@ -467,32 +522,23 @@ const extensionSchema = z
   .object({
     number: extensionNumberSchema.describe('Extension number, also the SIP username.'),
     name: z.string().min(1).describe('Display name (any UTF-8).'),
-    password: z
-      .string({ error: 'must be a string (quote it in YAML)' })
-      .min(1, 'must not be empty')
-      .describe('SIP digest password. Required: there is no default password.'),
+    password: z.string({ error: 'must be a string (quote it in YAML)' }).min(1, 'must not be empty').describe('SIP digest password. Required: there is no default password.'),
     maxContacts: int(5, 1, 100, 'Simultaneous registrations allowed; the oldest is replaced beyond this.'),
     suspended: z.boolean().default(false).describe('A suspended extension cannot register, call or be called.'),
     ringTimeout: z.number().int().min(5).max(360).optional().describe('Seconds the extension rings before no-answer handling; default calls.ringTimeout (60).'),
     language: z.enum(['ja', 'en']).default('ja').describe('Prompt language.'),
-    callWaiting: z
-      .boolean()
-      .default(true)
-      .describe('Whether a second call rings an extension that is already in a call; false answers it 486 Busy Here.'),
+    callWaiting: z.boolean().default(true).describe('Whether a second call rings an extension that is already in a call; false answers it 486 Busy Here.'),
     callerId: z
       .string()
       .regex(/^(\+?[0-9]{1,20}|none)$/, 'must be a phone number (digits, optional leading +) or none')
       .optional()
-      .describe('Number presented on external calls; `none` bars external calls. Unset: the route\'s callerId.'),
+      .describe("Number presented on external calls; `none` bars external calls. Unset: the route's callerId."),
     moh: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a music-on-hold class is a folder name: letters, digits, _ and -')
       .default('default')
       .describe('Music-on-hold class the other party hears when this extension holds, parks or transfers a call (F-HOLD).'),
-    presentation: z
-      .enum(['present', 'withhold'])
-      .default('present')
-      .describe('Caller-ID presentation by default (F-CLIR); 184/186 prefixes override it per call.'),
+    presentation: z.enum(['present', 'withhold']).default('present').describe('Caller-ID presentation by default (F-CLIR); 184/186 prefixes override it per call.'),
     memo: z.string().optional().describe('Free text for administrators.'),
     dnd: z.boolean().default(false).describe('Do-not-disturb: calls are treated as busy (busy forwarding, else 486). Service codes 1429/1430 change it at run time.'),
     forwarding: extensionForwardingSchema.prefault({}).describe('Call forwarding set by the admin (F-FWD); service codes change it at run time, and an edit here wins over earlier run-time changes.'),
@@ -593,7 +639,8 @@ export const configObjectSchema = z
       const seen = new Set<string>();
       g.members.forEach((m, j) => {
         // Deleting an extension that is still a member is refused (F-USER): remove it from the group first.
-        if (!exts.has(m)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
+        if (!exts.has(m))
+          ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
         if (seen.has(m)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `${m} is listed twice in group ${g.number}` });
         seen.add(m);
       });
@@ -606,7 +653,12 @@ export const configObjectSchema = z
         ctx.addIssue({ code: 'custom', path: ['pickupGroups', i, 'number'], params, message: `pickup group ${g.number} is defined twice` });
       } else pickupNumbers.set(g.number, i);
       g.members.forEach((m, j) => {
-        if (!exts.has(m)) ctx.addIssue({ code: 'custom', path: ['pickupGroups', i, 'members', j], message: `pickup group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)` });
+        if (!exts.has(m))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pickupGroups', i, 'members', j],
+            message: `pickup group ${g.number} member ${m} is not an extension (remove it from the group when deleting the extension)`,
+          });
       });
     });
     // F-FWD destination rules see the dial plan as the router does: extensions and groups are local, park
@@ -639,7 +691,12 @@ export const configObjectSchema = z
         ctx.addIssue({ code: 'custom', path: ['extensions', i, 'forwardingSchedule'], message: `unknown schedule ${e.forwardingSchedule}` });
       }
       const f = e.forwarding;
-      const named: Array<[string, string | undefined]> = [['unconditional', f.unconditional], ['busy', f.busy], ['noAnswer', f.noAnswer], ['unreachable', f.unreachable]];
+      const named: Array<[string, string | undefined]> = [
+        ['unconditional', f.unconditional],
+        ['busy', f.busy],
+        ['noAnswer', f.noAnswer],
+        ['unreachable', f.unreachable],
+      ];
       for (const [key, dest] of named) {
         if (dest === undefined) continue;
         const v = forwardDestinationVerdict(dest, e, c.restrictions, destinations);

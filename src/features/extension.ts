@@ -8,16 +8,7 @@ import { outboundVerdict } from '../rules/number-rules.js';
 import { failure } from '../pbx/delivery.js';
 import type { Router, ExtensionConfig } from '../pbx/router.js';
 import type { RingTarget } from '../pbx/ringer.js';
-import {
-  DIRECT,
-  type Arrival,
-  type CallApi,
-  type CallApplication,
-  type DeliveryOutcome,
-  type Feature,
-  type FeatureRegistry,
-  type RingContext,
-} from '../pbx/application.js';
+import { DIRECT, type Arrival, type CallApi, type CallApplication, type DeliveryOutcome, type Feature, type FeatureRegistry, type RingContext } from '../pbx/application.js';
 import type { Leg } from '../pbx/leg.js';
 import type { ForwardFeature } from '../pbx/call.js';
 import type { EffectiveForwarding } from './forwarding.js';
@@ -92,11 +83,16 @@ export class Extensions implements Feature, CallApplication<ExtensionConfig> {
         return undefined;
       }
       call.log.info({ extension: ext.number, destination, feature, hop: d.hops + 1 }, 'call forwarded');
-      return d.forward({ party, arrival, startedAt }, destination, { from: ext.number, feature }, {
-        q850: why.q850,
-        status: why.status,
-        reason: `${why.reason}; forwarded (${feature.slice('forward_'.length)}) to ${destination}`,
-      });
+      return d.forward(
+        { party, arrival, startedAt },
+        destination,
+        { from: ext.number, feature },
+        {
+          q850: why.q850,
+          status: why.status,
+          reason: `${why.reason}; forwarded (${feature.slice('forward_'.length)}) to ${destination}`,
+        },
+      );
     };
 
     // CFU excludes the others; a loop or the hop limit leaves the call ringing here (the last reachable hop).

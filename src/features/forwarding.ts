@@ -359,7 +359,16 @@ export class ForwardingService {
     const results = set.members.map((m) => this.memberResult(idx, m, active, name));
     const count = (r: BulkResult['result']) => results.filter((x) => x.result === r).length;
     this.deps.logger.info(
-      { event: 'bulk_forwarding', set: name, active, by, ok: count('ok'), unchanged: count('unchanged'), error: count('error'), errors: results.filter((r) => r.result === 'error').map((r) => `${r.member}: ${r.detail}`) },
+      {
+        event: 'bulk_forwarding',
+        set: name,
+        active,
+        by,
+        ok: count('ok'),
+        unchanged: count('unchanged'),
+        error: count('error'),
+        errors: results.filter((r) => r.result === 'error').map((r) => `${r.member}: ${r.detail}`),
+      },
       active ? 'bulk forwarding on' : 'bulk forwarding off',
     );
     return results;
@@ -456,8 +465,7 @@ function placeDestination(st: ForwardingState, condition: ForwardCondition, dest
   const referenced = (i: number) => others.some((x) => x.destination === i);
   const own = st.conditions[condition].destination;
   const slots = [...st.destinations.keys()];
-  const slot =
-    (own !== null && !usedByActive(own) ? own : undefined) ?? slots.find((i) => !referenced(i)) ?? slots.find((i) => !usedByActive(i));
+  const slot = (own !== null && !usedByActive(own) ? own : undefined) ?? slots.find((i) => !referenced(i)) ?? slots.find((i) => !usedByActive(i));
   if (slot === undefined) return undefined;
   st.destinations[slot] = destination;
   for (const x of others) if (x.destination === slot) x.destination = null;

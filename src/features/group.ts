@@ -5,17 +5,7 @@
 import { failure } from '../pbx/delivery.js';
 import type { GroupConfig, Router } from '../pbx/router.js';
 import type { RingTarget } from '../pbx/ringer.js';
-import {
-  DIRECT,
-  type Arrival,
-  type CallApi,
-  type CallApplication,
-  type DeliveryOutcome,
-  type Feature,
-  type FeatureRegistry,
-  type RingContext,
-  type RingResult,
-} from '../pbx/application.js';
+import { DIRECT, type Arrival, type CallApi, type CallApplication, type DeliveryOutcome, type Feature, type FeatureRegistry, type RingContext, type RingResult } from '../pbx/application.js';
 import type { Leg } from '../pbx/leg.js';
 import type { HuntGroups } from './hunt.js';
 import { ringTargets, type Contacts } from './extension.js';

@@ -9,16 +9,7 @@ import type { SendTarget } from '../sip/transport/types.js';
 import { isServiceNumber, outboundVerdict } from '../rules/number-rules.js';
 import { failure } from '../pbx/delivery.js';
 import type { RouteConfig, Router, TrunkConfig } from '../pbx/router.js';
-import {
-  DIRECT,
-  type Arrival,
-  type CallApi,
-  type CallApplication,
-  type DeliveryOutcome,
-  type Feature,
-  type FeatureRegistry,
-  type RingContext,
-} from '../pbx/application.js';
+import { DIRECT, type Arrival, type CallApi, type CallApplication, type DeliveryOutcome, type Feature, type FeatureRegistry, type RingContext } from '../pbx/application.js';
 import type { Leg } from '../pbx/leg.js';
 import { promptLanguage } from '../pbx/extension-audio.js';
 

@@ -69,6 +69,10 @@ export class CallPickup implements Feature, CallApplication<Scope> {
     this.deps.logger.info({ callId: call.callId, event: 'pickup_none', dialled: call.dialled, picker: picker.number }, 'nothing to pick up');
     call.feature = 'pickup_none';
     const lang = promptLanguage(this.deps.config(), picker.number);
-    await session.refuse(leg.take({ label: 'pickup refusal', ended: () => undefined }), { status: 404, cause: 1, reason: 'nothing to pick up' }, { prompt: [this.deps.prompts.file('pickup-none', lang)] });
+    await session.refuse(
+      leg.take({ label: 'pickup refusal', ended: () => undefined }),
+      { status: 404, cause: 1, reason: 'nothing to pick up' },
+      { prompt: [this.deps.prompts.file('pickup-none', lang)] },
+    );
   }
 }

@@ -10,9 +10,7 @@ import type { Feature, FeatureRegistry, ScreenVerdict as CallScreenVerdict } fro
 import { promptLanguage } from '../pbx/extension-audio.js';
 import { canonicalDid, didForms, findInboundRule } from '../rules/numbers.js';
 
-export type ScreenVerdict =
-  | { ok: true }
-  | { ok: false; kind: 'blocked' | 'anonymous'; status: 403 | 433; cause: 21; reason: string };
+export type ScreenVerdict = { ok: true } | { ok: false; kind: 'blocked' | 'anonymous'; status: 403 | 433; cause: 21; reason: string };
 
 export interface ScreeningDeps {
   store: ScreeningStore;

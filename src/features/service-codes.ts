@@ -20,9 +20,7 @@ export interface ServiceCodesDeps {
 }
 
 export type ServiceCodeAction =
-  | { kind: 'forward'; condition: ForwardCondition; on: true; destination: string | undefined }
-  | { kind: 'forward'; condition: ForwardCondition; on: false }
-  | { kind: 'dnd'; on: boolean };
+  { kind: 'forward'; condition: ForwardCondition; on: true; destination: string | undefined } | { kind: 'forward'; condition: ForwardCondition; on: false } | { kind: 'dnd'; on: boolean };
 
 type Codes = HibikiConfig['serviceCodes'];
 

@@ -243,8 +243,7 @@ function validate(file: string, errors: PromptLoadError[]): boolean {
     parseWav(readFileSync(file), file);
     return true;
   } catch (err) {
-    const actual =
-      err instanceof WavFormatError ? err.actual : `an unreadable file (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    const actual = err instanceof WavFormatError ? err.actual : `an unreadable file (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
     const message = err instanceof WavFormatError ? err.message : `${file}: expected 8000 Hz mono 16-bit PCM WAV, got ${actual}`;
     errors.push({ file, kind: 'format', actual, message });
     return false;

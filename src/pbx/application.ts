@@ -132,9 +132,7 @@ export interface RingContext {
 }
 
 /** The result of dialling one more leg for a call (a transfer target, a recall). */
-export type DialResult =
-  | { ok: true; leg: LegHandle }
-  | { ok: false; status: number; cause: number; disposition: Disposition };
+export type DialResult = { ok: true; leg: LegHandle } | { ok: false; status: number; cause: number; disposition: Disposition };
 
 export interface DialOptions {
   /** Who the dialled phone sees calling. */
@@ -158,11 +156,7 @@ export interface CollectOptions {
   maxDigits?: number;
 }
 
-export type CollectResult =
-  | { kind: 'digits'; digits: string; terminated: boolean }
-  | { kind: 'timeout' }
-  | { kind: 'too-long'; digits: string }
-  | { kind: 'gone' };
+export type CollectResult = { kind: 'digits'; digits: string; terminated: boolean } | { kind: 'timeout' } | { kind: 'too-long'; digits: string } | { kind: 'gone' };
 
 /** Options of connecting a caller to what a ringable destination answers with. */
 export interface ConnectOptions {
@@ -279,9 +273,7 @@ export interface PickRequest {
 }
 
 /** F-SCREEN: what screening decides about a call coming to a destination. */
-export type ScreenVerdict =
-  | { ok: true }
-  | { ok: false; feature: 'blocked' | 'anonymous_rejected'; status: number; cause: number; reason: string; prompt?: string[] };
+export type ScreenVerdict = { ok: true } | { ok: false; feature: 'blocked' | 'anonymous_rejected'; status: number; cause: number; reason: string; prompt?: string[] };
 
 export type ScreenHandler = (target: { extension?: string; did?: string; trunk?: string }, caller: { number: string; anonymous: boolean }) => ScreenVerdict;
 

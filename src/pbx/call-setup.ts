@@ -177,7 +177,11 @@ export class CallSetup {
 
   /** A call refused before anything rang: answered (after an announcement, when there is one) and still a CDR row (F-CDR). */
   private async refuse(attempt: Attempt, refusal: { status: number; cause: number; reason: string }, feature?: CallFeature, prompt?: string[]): Promise<void> {
-    const call = this.open(attempt, { app: NO_APP, args: undefined, callee: { number: attempt.dialled } }, attempt.req.body.length > 0 && isSdp(attempt.req) ? attempt.req.body.toString('utf8') : undefined);
+    const call = this.open(
+      attempt,
+      { app: NO_APP, args: undefined, callee: { number: attempt.dialled } },
+      attempt.req.body.length > 0 && isSdp(attempt.req) ? attempt.req.body.toString('utf8') : undefined,
+    );
     call.feature = feature;
     const session = this.deps.session(call, { origin: { kind: 'trunk', trunk: attempt.trunk ?? '', did: attempt.dialled }, presentation: 'present' });
     const leg = call.legs[0]!;

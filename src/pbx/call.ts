@@ -14,18 +14,7 @@ export type Disposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancel
 export type HangupBy = 'caller' | 'callee' | 'system';
 
 export type ForwardFeature = 'forward_cfu' | 'forward_cfb' | 'forward_cfna' | 'forward_cfur' | 'forward_bulk';
-export type CallFeature =
-  | 'transfer_blind'
-  | 'transfer_attended'
-  | 'park'
-  | 'park_empty'
-  | 'pickup'
-  | 'pickup_none'
-  | 'service_code'
-  | 'blocked'
-  | 'anonymous_rejected'
-  | 'barred'
-  | ForwardFeature;
+export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup' | 'pickup_none' | 'service_code' | 'blocked' | 'anonymous_rejected' | 'barred' | ForwardFeature;
 
 /**
  * One forwarding hop the call went through before reaching its last destination (F-FWD): the

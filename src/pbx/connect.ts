@@ -17,13 +17,7 @@ interface Failure {
   hangupBy: HangupBy;
 }
 
-export async function connectCaller(
-  session: CoreSession,
-  core: CoreServices,
-  legA: Leg,
-  ring: (delivery: RingContext) => Promise<DeliveryOutcome>,
-  opts: ConnectOptions,
-): Promise<void> {
+export async function connectCaller(session: CoreSession, core: CoreServices, legA: Leg, ring: (delivery: RingContext) => Promise<DeliveryOutcome>, opts: ConnectOptions): Promise<void> {
   const { media, legMedia, registry, inDialog } = core;
   const call = session.call;
   const config = session.config();

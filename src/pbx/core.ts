@@ -17,17 +17,7 @@ import { CallSession } from './session.js';
 import type { CoreServices } from './services.js';
 import { CallSetup, type InviteAuthenticator, type TrunkChannels } from './call-setup.js';
 import type { InCallFeatures } from './bridge.js';
-import type {
-  DialPlanEntry,
-  Feature,
-  FeatureRegistry,
-  HoldHandler,
-  InCallAction,
-  InCallContext,
-  Origin,
-  ReferHandler,
-  ScreenHandler,
-} from './application.js';
+import type { DialPlanEntry, Feature, FeatureRegistry, HoldHandler, InCallAction, InCallContext, Origin, ReferHandler, ScreenHandler } from './application.js';
 
 export interface CallCoreDeps {
   stack: SipStack;

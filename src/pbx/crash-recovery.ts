@@ -92,10 +92,7 @@ export async function prepareRecovery(deps: RecoveryDeps): Promise<PreparedRecov
       if (recovered.length === 0) return Promise.resolve({ calls: 0, legs: 0, answered: 0, failed: 0, hungUpFirst: 0 });
       const byes = recovered.flatMap((r) => r.dialogs.map((d) => bye(deps, r.entry, d)));
       for (const r of recovered) writeCdr(deps, r, lastAlive);
-      logger.warn(
-        { calls: recovered.length, legs: byes.length, endedAt: new Date(lastAlive).toISOString() },
-        'crash recovery: calls ended',
-      );
+      logger.warn({ calls: recovered.length, legs: byes.length, endedAt: new Date(lastAlive).toISOString() }, 'crash recovery: calls ended');
       return Promise.all(byes).then((outcomes) => {
         const summary: RecoverySummary = {
           calls: recovered.length,

@@ -40,7 +40,13 @@ export interface DeliveryOptions {
   annotate?: boolean;
 }
 
-export function failure(status: number, cause: number, disposition: Extract<DeliveryOutcome, { kind: 'failed' }>['disposition'], reason: string, hangupBy: 'caller' | 'callee' | 'system' = 'system'): DeliveryOutcome {
+export function failure(
+  status: number,
+  cause: number,
+  disposition: Extract<DeliveryOutcome, { kind: 'failed' }>['disposition'],
+  reason: string,
+  hangupBy: 'caller' | 'callee' | 'system' = 'system',
+): DeliveryOutcome {
   return { kind: 'failed', status, cause, disposition, reason, hangupBy };
 }
 

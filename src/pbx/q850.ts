@@ -226,7 +226,7 @@ export function q850ToSip(cause: number): number {
   const mapped = causeToSip.get(cause);
   if (mapped !== undefined) return mapped;
   // Classes are the top three bits of the 7-bit value; the unspecified cause ends each class.
-  const unspecified = cause < 32 ? 31 : (cause | 0x0f);
+  const unspecified = cause < 32 ? 31 : cause | 0x0f;
   return causeToSip.get(unspecified) ?? classUnspecifiedToSip.get(unspecified) ?? 500;
 }
 

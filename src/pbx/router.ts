@@ -13,10 +13,7 @@ export type InboundRule = HibikiConfig['inbound'][number];
 export type Presentation = 'present' | 'withhold' | 'default';
 
 export type RouteTarget =
-  | { kind: 'extension'; extension: ExtensionConfig }
-  | { kind: 'group'; group: GroupConfig }
-  | { kind: 'trunk'; trunk: TrunkConfig; route: RouteConfig; number: string }
-  | { kind: 'not-found' };
+  { kind: 'extension'; extension: ExtensionConfig } | { kind: 'group'; group: GroupConfig } | { kind: 'trunk'; trunk: TrunkConfig; route: RouteConfig; number: string } | { kind: 'not-found' };
 
 export interface Resolution {
   dialled: string;

@@ -185,11 +185,7 @@ export class TrunkManager {
         to: aor,
         callId: rt.callId,
         cseq: ++rt.cseq,
-        headers: [
-          ['contact', contact],
-          ['expires', String(t.expires)],
-          ...(authorization ? ([[authorization.header, authorization.value]] as [string, string][]) : []),
-        ],
+        headers: [['contact', contact], ['expires', String(t.expires)], ...(authorization ? ([[authorization.header, authorization.value]] as [string, string][]) : [])],
       });
     let res = await send();
     if (res.status === 401 || res.status === 407) {
@@ -203,7 +199,8 @@ export class TrunkManager {
       const offered = grantedExpires(res, contact);
       // RFC 3261 §10.3: a registrar may shorten the interval asked for, never lengthen it. A longer one (or
       // a huge one, which would overflow the refresh timer) is taken as what we asked for.
-      if (offered !== undefined && offered > t.expires) this.logger.warn({ trunk: t.name, granted: offered, requested: t.expires }, 'carrier granted more than requested: using the requested interval');
+      if (offered !== undefined && offered > t.expires)
+        this.logger.warn({ trunk: t.name, granted: offered, requested: t.expires }, 'carrier granted more than requested: using the requested interval');
       const granted = offered === undefined || offered > t.expires ? t.expires : offered;
       rt.state = 'registered';
       rt.failures = 0;

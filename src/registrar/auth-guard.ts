@@ -51,15 +51,16 @@ function cacheKey(kind: LockKind, user: string | undefined, address: string | un
 }
 
 function lockFields(lock: AuthLock): Record<string, unknown> {
-  return lock.kind === 'address'
-    ? { kind: 'ip', src: lock.address }
-    : { user: lock.user, src: lock.address, scope: lock.address === undefined ? 'everywhere' : 'address' };
+  return lock.kind === 'address' ? { kind: 'ip', src: lock.address } : { user: lock.user, src: lock.address, scope: lock.address === undefined ? 'everywhere' : 'address' };
 }
 
 /** Logs the end of a lock as a security event. */
 export function logUnlock(logger: Logger, lock: AuthLock, reason: 'expired' | 'cleared', by?: string): void {
   const kind = lock.kind === 'address' ? 'ip-unblocked' : 'user-unlocked';
-  logger.warn({ event: 'security', ...lockFields(lock), kind, reason, by, lockedAt: new Date(lock.lockedAt).toISOString() }, lock.kind === 'address' ? 'source address unblocked' : 'username unlocked');
+  logger.warn(
+    { event: 'security', ...lockFields(lock), kind, reason, by, lockedAt: new Date(lock.lockedAt).toISOString() },
+    lock.kind === 'address' ? 'source address unblocked' : 'username unlocked',
+  );
 }
 
 /** Admin clear (CLI today, HTTP API later): deletes the selected locks and logs each as a security event. */
@@ -195,7 +196,10 @@ export class AuthGuard {
     }
     if (lockoutAddresses > 0 && byAddress.size >= lockoutAddresses && !this.inForce('user', user, undefined)) {
       const addresses = [...byAddress.keys()];
-      this.lock({ kind: 'user', user, address: undefined, lockedAt: now, until: now + lockoutMinutes * 60_000, reason: `failed attempts from ${addresses.length} addresses` }, { minutes: lockoutMinutes, addresses });
+      this.lock(
+        { kind: 'user', user, address: undefined, lockedAt: now, until: now + lockoutMinutes * 60_000, reason: `failed attempts from ${addresses.length} addresses` },
+        { minutes: lockoutMinutes, addresses },
+      );
       locked = true;
     }
     return locked;
@@ -216,7 +220,10 @@ export class AuthGuard {
       if (this.ipFailures.size > MAX_TRACKED) this.ipFailures.delete(this.ipFailures.keys().next().value as string);
       return false;
     }
-    this.lock({ kind: 'address', user: undefined, address, lockedAt: now, until: now + ipBlockMinutes * 60_000, reason: `${times.length} failed attempts within ${ipWindowSeconds} s` }, { minutes: ipBlockMinutes });
+    this.lock(
+      { kind: 'address', user: undefined, address, lockedAt: now, until: now + ipBlockMinutes * 60_000, reason: `${times.length} failed attempts within ${ipWindowSeconds} s` },
+      { minutes: ipBlockMinutes },
+    );
     return true;
   }
 

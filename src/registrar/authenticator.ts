@@ -9,10 +9,7 @@ import type { ExtensionConfig } from '../config/schema.js';
 import type { AuthGuard } from './auth-guard.js';
 import type { Directory } from './directory.js';
 
-export type AuthDecision =
-  | { kind: 'accept'; extension: ExtensionConfig }
-  | { kind: 'challenge'; stale: boolean }
-  | { kind: 'refuse'; status: 400 | 403; reason: string };
+export type AuthDecision = { kind: 'accept'; extension: ExtensionConfig } | { kind: 'challenge'; stale: boolean } | { kind: 'refuse'; status: 400 | 403; reason: string };
 
 export class RequestAuthenticator {
   constructor(

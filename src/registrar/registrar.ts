@@ -20,8 +20,7 @@ export interface RegistrarSettings {
 }
 
 export type RegistrationEvent =
-  | { type: 'registered'; binding: Binding; refreshed: boolean }
-  | { type: 'unregistered'; binding: Binding; reason: 'request' | 'expired' | 'replaced' | 'suspended' | 'removed' };
+  { type: 'registered'; binding: Binding; refreshed: boolean } | { type: 'unregistered'; binding: Binding; reason: 'request' | 'expired' | 'replaced' | 'suspended' | 'removed' };
 
 export class Registrar {
   private listeners: Array<(e: RegistrationEvent) => void> = [];
@@ -293,4 +292,3 @@ function numberOrUndefined(v: string | null | undefined): number | undefined {
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
 }
-

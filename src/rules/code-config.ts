@@ -48,9 +48,7 @@ const CONTROL_KEYS = ['dialConfirm', 'dtmfSend'] as const satisfies ReadonlyArra
  * (after #8/#9), a different context from the bridged call where the other codes live. The default `#` is a prefix of
  * `#72`, `#8` and `#9`, and that is intended, so dialConfirm is only checked for its own format.
  */
-export const PREFIX_FREE_KEYS = ['park', 'blindTransfer', 'attendedTransfer', 'dtmfSend'] as const satisfies ReadonlyArray<
-  keyof InCallCodes
->;
+export const PREFIX_FREE_KEYS = ['park', 'blindTransfer', 'attendedTransfer', 'dtmfSend'] as const satisfies ReadonlyArray<keyof InCallCodes>;
 
 export function validateCodes(codes: InCallCodes): CodeValidation {
   const errors: CodeIssue[] = [];

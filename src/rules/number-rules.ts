@@ -84,12 +84,7 @@ export interface DestinationContext {
  * extension/group, or an outside number that is not restricted, allowed by the class and taken by an
  * outbound route.
  */
-export function forwardDestinationVerdict(
-  destination: string,
-  owner: { number: string; outboundClass: OutboundClass },
-  rules: RestrictionRules,
-  ctx: DestinationContext,
-): Verdict {
+export function forwardDestinationVerdict(destination: string, owner: { number: string; outboundClass: OutboundClass }, rules: RestrictionRules, ctx: DestinationContext): Verdict {
   if (!/^[0-9]{1,32}$/.test(destination)) return { ok: false, reason: 'a forwarding destination is 1–32 digits' };
   if (destination === owner.number) return { ok: false, reason: 'an extension cannot forward to itself' };
   const { withhold, present } = ctx.callPrefixes;

@@ -1,16 +1,7 @@
 // name-addr / addr-spec values (RFC 3261 §20.10, §25.1) as found in From, To, Contact,
 // Route, Record-Route, Refer-To, P-Asserted-Identity.
 
-import {
-  formatParams,
-  isLws,
-  isTokenChar,
-  parseParams,
-  quoteString,
-  readQuotedString,
-  skipLws,
-  type Params,
-} from './params.js';
+import { formatParams, isLws, isTokenChar, parseParams, quoteString, readQuotedString, skipLws, type Params } from './params.js';
 import { formatUri, parseUri, type Uri } from './uri.js';
 
 export interface NameAddr {

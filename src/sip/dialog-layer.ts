@@ -13,15 +13,7 @@ import { responseTarget } from './transaction/response-routing.js';
 import type { ClientTransaction } from './transaction/layer.js';
 import { buildAuthorization } from './digest.js';
 import { ProvisionalAcknowledger, ReliableProvisionalSender, type ReliableSenderOptions } from './reliable-provisional.js';
-import {
-  maxSessionExpires,
-  negotiateAsUas,
-  parseMinSE,
-  parseSessionExpires,
-  sessionTimerFromAnswer,
-  sessionTimerRequestHeaders,
-  sessionTimerResponseHeaders,
-} from './session-timer.js';
+import { maxSessionExpires, negotiateAsUas, parseMinSE, parseSessionExpires, sessionTimerFromAnswer, sessionTimerRequestHeaders, sessionTimerResponseHeaders } from './session-timer.js';
 
 export interface UasOptions {
   localSdp?: string;
@@ -110,10 +102,7 @@ export class DialogLayer {
   }
 
   /** @internal The sender of one INVITE's reliable provisionals, registered so PRACKs find it. */
-  startReliableProvisionals(
-    res: ServerResponse,
-    hooks: Pick<ReliableSenderOptions, 'transmit' | 'onGiveUp'> & { onPrack: (prack: SipRequest) => void },
-  ): ReliableProvisionalSender {
+  startReliableProvisionals(res: ServerResponse, hooks: Pick<ReliableSenderOptions, 'transmit' | 'onGiveUp'> & { onPrack: (prack: SipRequest) => void }): ReliableProvisionalSender {
     const key = earlyKey(res.req.callId, res.toTag);
     const sender: ReliableProvisionalSender = new ReliableProvisionalSender({
       transmit: hooks.transmit,
@@ -536,4 +525,3 @@ export function contactUriText(value: string): string {
   const semi = value.indexOf(';');
   return (semi >= 0 ? value.slice(0, semi) : value).trim();
 }
-

@@ -10,14 +10,7 @@ import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
 import type { TimerHandle } from '../util/clock.js';
-import {
-  parseMinSE,
-  SESSION_EXPIRED_REASON,
-  maxSessionExpires,
-  SessionTimer,
-  sessionTimerFromAnswer,
-  sessionTimerRequestHeaders,
-} from './session-timer.js';
+import { parseMinSE, SESSION_EXPIRED_REASON, maxSessionExpires, SessionTimer, sessionTimerFromAnswer, sessionTimerRequestHeaders } from './session-timer.js';
 
 export type DialogRole = 'uas' | 'uac';
 export type DialogState = 'early' | 'confirmed' | 'terminated';
@@ -228,9 +221,7 @@ export class Dialog extends EventEmitter<DialogEvents> {
       if (theirs !== undefined && theirs > interval && theirs <= maxSessionExpires(cfg)) return this.offer(sdp, isRefresh, theirs);
     } else if (isRefresh && (res.status === 408 || res.status === 481) && this.state === 'terminated') {
       // RFC 4028 §10: a refresh answered 408/481 means the session is gone: BYE it (request() already ended the dialog).
-      this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) =>
-        this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'),
-      );
+      this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'));
     }
     if (this.refreshWanted) {
       this.refreshWanted = false;
@@ -273,9 +264,7 @@ export class Dialog extends EventEmitter<DialogEvents> {
     if (this.state === 'terminated') return;
     this.stack.logger.info({ callId: this.callId }, 'session timer expired; ending dialog');
     this.terminate(undefined, false);
-    this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) =>
-      this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'),
-    );
+    this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'));
     try {
       this.emit('destroy', undefined, 'session-expired');
     } catch (err) {

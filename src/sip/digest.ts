@@ -225,10 +225,7 @@ export class DigestServer {
   /** One WWW-Authenticate / Proxy-Authenticate value per algorithm, strongest first, sharing one nonce. */
   challenge(stale = false): string[] {
     const nonce = this.newNonce();
-    return this.algorithms.map(
-      (alg) =>
-        `Digest realm=${quote(this.realm)}, nonce="${nonce}", opaque="${this.opaque}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
-    );
+    return this.algorithms.map((alg) => `Digest realm=${quote(this.realm)}, nonce="${nonce}", opaque="${this.opaque}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`);
   }
 
   /**
@@ -395,14 +392,7 @@ function constantTimeEqual(a: string, b: string): boolean {
  * Throws when the challenge is not a Digest challenge this module can answer; callers handling
  * network input must catch.
  */
-export function buildAuthorization(
-  challenge: string,
-  creds: { username: string; password: string },
-  method: string,
-  uri: string,
-  nc = 1,
-  cnonce: string = randomBytes(12).toString('hex'),
-): string {
+export function buildAuthorization(challenge: string, creds: { username: string; password: string }, method: string, uri: string, nc = 1, cnonce: string = randomBytes(12).toString('hex')): string {
   const parsed = parseAuthParams(challenge);
   if (!parsed || parsed.scheme !== 'digest') throw new Error('not a Digest challenge');
   const p = parsed.params;
@@ -417,14 +407,7 @@ export function buildAuthorization(
   const ncText = nc.toString(16).padStart(8, '0');
 
   const response = digestResponse(algorithm, { username: creds.username, realm, password: creds.password, method, uri, nonce, nc: ncText, cnonce, qop });
-  const parts = [
-    `username=${quote(creds.username)}`,
-    `realm=${quote(realm)}`,
-    `nonce=${quote(nonce)}`,
-    `uri=${quote(uri)}`,
-    `response="${response}"`,
-    `algorithm=${algorithm}`,
-  ];
+  const parts = [`username=${quote(creds.username)}`, `realm=${quote(realm)}`, `nonce=${quote(nonce)}`, `uri=${quote(uri)}`, `response="${response}"`, `algorithm=${algorithm}`];
   if (qop) parts.push(`qop=${qop}`, `nc=${ncText}`, `cnonce=${quote(cnonce)}`);
   const opaque = p.get('opaque');
   if (opaque !== undefined) parts.push(`opaque=${quote(opaque)}`);

@@ -8,9 +8,7 @@ import { EMPTY, SipRequest, SipResponse, type HeaderEntry } from './message.js';
 import { isToken, isTokenChar } from './params.js';
 import { ownString } from './strings.js';
 
-export type ParseResult =
-  | { ok: true; message: SipRequest | SipResponse }
-  | { ok: false; status: number; reason: string; isResponse: boolean; request?: SipRequest };
+export type ParseResult = { ok: true; message: SipRequest | SipResponse } | { ok: false; status: number; reason: string; isResponse: boolean; request?: SipRequest };
 
 export interface ParseOptions {
   /** Stream transport (TCP/TLS/WS): a missing Content-Length means an empty body. */
@@ -217,7 +215,7 @@ function parse(data: Buffer, stream: boolean, maxSize: number): ParseResult {
   // Find the empty line ending the header section, accepting bare LF line ends.
   let headEnd = len;
   let bodyStart = len;
-  for (let pos = start; ; ) {
+  for (let pos = start; ;) {
     const nl = data.indexOf(LF, pos);
     if (nl < 0) break;
     const next = data[nl + 1];
@@ -250,7 +248,7 @@ function parse(data: Buffer, stream: boolean, maxSize: number): ParseResult {
   let last: HeaderEntry | undefined;
   const counts: Record<Singleton, number> = { from: 0, to: 0, 'call-id': 0, cseq: 0, 'max-forwards': 0, 'content-length': 0 };
   const headLen = head.length;
-  for (let pos = lineEnd + 1; pos < headLen; ) {
+  for (let pos = lineEnd + 1; pos < headLen;) {
     let nl = head.indexOf('\n', pos);
     if (nl < 0) nl = headLen;
     let end = nl;
@@ -312,12 +310,7 @@ function parse(data: Buffer, stream: boolean, maxSize: number): ParseResult {
     const sl = startLine as StatusLine;
     const res = new SipResponse(sl.status, sl.reason, headers, body, sl.version);
     // A response is never answered: any defect means drop (RFC 4475 §3.1.2.5, §3.1.2.19).
-    const defect =
-      len > maxSize
-        ? 'Message too large'
-        : !isSip20(sl.version)
-          ? 'Unsupported SIP version'
-          : (lineError ?? duplicateError(counts) ?? clError ?? commonHeaderError(res));
+    const defect = len > maxSize ? 'Message too large' : !isSip20(sl.version) ? 'Unsupported SIP version' : (lineError ?? duplicateError(counts) ?? clError ?? commonHeaderError(res));
     if (defect !== undefined) return badRequest(defect, true);
     return { ok: true, message: res };
   }

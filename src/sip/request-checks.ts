@@ -4,22 +4,7 @@ import type { SipRequest } from './message.js';
 import type { HeaderEntry } from './message.js';
 
 /** Methods the stack understands (RFC 3261 plus the extensions hibiki implements or relays). */
-export const KNOWN_METHODS = new Set([
-  'INVITE',
-  'ACK',
-  'BYE',
-  'CANCEL',
-  'OPTIONS',
-  'REGISTER',
-  'PRACK',
-  'SUBSCRIBE',
-  'NOTIFY',
-  'PUBLISH',
-  'INFO',
-  'REFER',
-  'MESSAGE',
-  'UPDATE',
-]);
+export const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
 export interface RequestCheckPolicy {
   /** Methods the application handles; other known methods get 405 with this Allow list. */

@@ -21,10 +21,7 @@ export interface ResponseHost {
   contactUri(transport: TransportName, remoteAddress?: string, user?: string): string;
   sendRaw(msg: SipRequest | SipResponse, target: SendTarget): void;
   /** The sender of one INVITE's reliable provisionals, registered so PRACKs find it. */
-  startReliableProvisionals(
-    res: ServerResponse,
-    hooks: Pick<ReliableSenderOptions, 'transmit' | 'onGiveUp'> & { onPrack: (prack: SipRequest) => void },
-  ): ReliableProvisionalSender;
+  startReliableProvisionals(res: ServerResponse, hooks: Pick<ReliableSenderOptions, 'transmit' | 'onGiveUp'> & { onPrack: (prack: SipRequest) => void }): ReliableProvisionalSender;
 }
 
 /** @internal Lets the dialog layer add headers to, and watch, the final response of a request. */

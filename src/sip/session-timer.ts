@@ -33,9 +33,7 @@ export interface SessionExpires {
 }
 
 /** A UAS's answer to a session refresh request (RFC 4028 §9). */
-export type UasSessionTimer =
-  | { kind: 'reject'; minSE: number }
-  | { kind: 'accept'; interval: number; refresher: Refresher; requireTimer: boolean };
+export type UasSessionTimer = { kind: 'reject'; minSE: number } | { kind: 'accept'; interval: number; refresher: Refresher; requireTimer: boolean };
 
 export type AcceptedSessionTimer = Extract<UasSessionTimer, { kind: 'accept' }>;
 
@@ -86,11 +84,7 @@ export function hasOptionTag(msg: SipMessage, tag: string): boolean {
  * UPDATE). `running` is the interval of a timer the dialog already has, kept (with us refreshing)
  * when a UAC without timer support sends a refresh. Undefined: no session timer.
  */
-export function negotiateAsUas(
-  req: SipMessage,
-  cfg: SessionTimerConfig,
-  running?: { interval: number },
-): UasSessionTimer | undefined {
+export function negotiateAsUas(req: SipMessage, cfg: SessionTimerConfig, running?: { interval: number }): UasSessionTimer | undefined {
   const uacSupportsTimer = hasOptionTag(req, 'timer');
   const ceiling = maxSessionExpires(cfg);
   const se = parseSessionExpires(req.get('session-expires'));

@@ -83,7 +83,6 @@ export interface StackOptions {
   protection?: ProtectionOptions;
 }
 
-
 export interface ProvisionalHandler {
   (res: SipResponse): void;
 }
@@ -170,16 +169,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     this.policy = {
       allowed: new Set(['OPTIONS', 'ACK', 'CANCEL', 'BYE']),
       supported: new Set((opts.supported ?? DEFAULT_SUPPORTED).map((t) => t.toLowerCase())),
-      acceptedTypes: new Set(
-        opts.acceptedTypes ?? [
-          'application/sdp',
-          'multipart/mixed',
-          'application/dtmf-relay',
-          'application/dtmf',
-          'message/sipfrag',
-          'text/plain',
-        ],
-      ),
+      acceptedTypes: new Set(opts.acceptedTypes ?? ['application/sdp', 'multipart/mixed', 'application/dtmf-relay', 'application/dtmf', 'message/sipfrag', 'text/plain']),
       producibleTypes: new Set(['application/sdp']),
     };
     this.inDialogPolicy = { ...this.policy, allowed: new Set([...KNOWN_METHODS].filter((m) => m !== 'REGISTER')) };

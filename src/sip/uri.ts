@@ -315,7 +315,8 @@ function parseTelUri(text: string, begin: number): TelUri | null {
   for (let i = global ? 1 : 0; i < number.length; i++) {
     const c = number.charCodeAt(i);
     if (c >= 0x30 && c <= 0x39) digits++;
-    else if (!global && (hexVal(c) >= 0 || c === 0x2a || c === 0x23)) digits++; // local: HEXDIG / "*" / "#"
+    else if (!global && (hexVal(c) >= 0 || c === 0x2a || c === 0x23))
+      digits++; // local: HEXDIG / "*" / "#"
     else if (!isVisualSeparator(c)) return null;
   }
   if (digits === 0) return null;

@@ -87,7 +87,10 @@ const cp932VariantPattern = /[\u301c\u2016\u2212\u00a2\u00a3\u00ac\u2014]/g;
 export function encodeCsv(text: string, encoding: CdrCsvEncoding): Buffer {
   if (encoding === 'utf8') return Buffer.from(text, 'utf8');
   // iconv-lite writes '?' for a character that has no Shift_JIS code (emoji, most non-Japanese scripts).
-  return iconv.encode(text.replace(cp932VariantPattern, (c) => cp932Variants.get(c) ?? c), 'shift_jis');
+  return iconv.encode(
+    text.replace(cp932VariantPattern, (c) => cp932Variants.get(c) ?? c),
+    'shift_jis',
+  );
 }
 
 function ymd(d: Date): string {
@@ -181,8 +184,7 @@ export function exportCdrCsv(store: CdrStore, options: CdrExportOptions): string
     store.readSnapshot(() => {
       const total = store.count({ from, to });
       const fileCount = Math.max(1, Math.ceil(total / rowsPerFile));
-      const nameOf = (i: number): string =>
-        join(dir, fileCount === 1 ? `${base}.csv` : `${base}-${String(i + 1).padStart(3, '0')}.csv`);
+      const nameOf = (i: number): string => join(dir, fileCount === 1 ? `${base}.csv` : `${base}-${String(i + 1).padStart(3, '0')}.csv`);
       const open = (): CsvFile => {
         const f = new CsvFile(nameOf(done.length));
         f.write(header);

@@ -5,16 +5,7 @@ export type CdrDirection = 'internal' | 'inbound' | 'outbound';
 export type CdrDisposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancelled';
 export type CdrHangupBy = 'caller' | 'callee' | 'system';
 /** The feature that shaped the call; SPEC F-CDR lists these and leaves the set open for later features. */
-export type CdrFeature =
-  | 'none'
-  | 'pickup'
-  | 'park'
-  | 'transfer_blind'
-  | 'transfer_attended'
-  | 'forward_cfu'
-  | 'forward_cfb'
-  | 'forward_cfnr'
-  | (string & {});
+export type CdrFeature = 'none' | 'pickup' | 'park' | 'transfer_blind' | 'transfer_attended' | 'forward_cfu' | 'forward_cfb' | 'forward_cfnr' | (string & {});
 
 export const cdrDirections: readonly CdrDirection[] = ['internal', 'inbound', 'outbound'];
 export const cdrDispositions: readonly CdrDisposition[] = ['answered', 'no_answer', 'busy', 'failed', 'cancelled'];

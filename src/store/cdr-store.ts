@@ -67,14 +67,10 @@ export class CdrStore {
     this.insertAll = db.transaction((rows: NewCdrRow[]) => rows.map((r) => Number(this.insertStmt.run(r).lastInsertRowid)));
     // Ordered by start time, then id for calls that started in the same millisecond.
     const where = 'WHERE started_at >= @from AND started_at < @to';
-    this.queryStmt = db.prepare<RangeParams & { limit: number; offset: number }, CdrRow>(
-      `SELECT * FROM cdr ${where} ORDER BY started_at, id LIMIT @limit OFFSET @offset`,
-    );
+    this.queryStmt = db.prepare<RangeParams & { limit: number; offset: number }, CdrRow>(`SELECT * FROM cdr ${where} ORDER BY started_at, id LIMIT @limit OFFSET @offset`);
     this.iterateStmt = db.prepare<RangeParams, CdrRow>(`SELECT * FROM cdr ${where} ORDER BY started_at, id`);
     this.countStmt = db.prepare<RangeParams, { n: number }>(`SELECT COUNT(*) AS n FROM cdr ${where}`);
-    this.purgeStmt = db.prepare<{ cutoff: string; limit: number }>(
-      'DELETE FROM cdr WHERE id IN (SELECT id FROM cdr WHERE started_at < @cutoff LIMIT @limit)',
-    );
+    this.purgeStmt = db.prepare<{ cutoff: string; limit: number }>('DELETE FROM cdr WHERE id IN (SELECT id FROM cdr WHERE started_at < @cutoff LIMIT @limit)');
   }
 
   /**
@@ -163,12 +159,7 @@ export interface RetentionPurgeOptions {
  * Each batch is its own event-loop turn, so a large purge does not stall call handling; the timer is
  * unref'd, so it never keeps the process alive. Failures are logged and retried at the next run.
  */
-export function startRetentionPurge(
-  store: CdrStore,
-  days: number,
-  logger: Logger,
-  options: RetentionPurgeOptions = {},
-): RetentionPurge {
+export function startRetentionPurge(store: CdrStore, days: number, logger: Logger, options: RetentionPurgeOptions = {}): RetentionPurge {
   const clock = options.clock ?? Date.now;
   // Validate now: a bad retention value is a configuration error, not something to log once a day.
   retentionCutoff(days, new Date(clock()));

@@ -17,9 +17,7 @@ export class ParkStore {
   }
 
   put(row: ParkedRow): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO parked_calls (slot, party, parked_by, since) VALUES (?, ?, ?, ?)')
-      .run(row.slot, row.party, row.parkedBy ?? null, new Date(row.since).toISOString());
+    this.db.prepare('INSERT OR REPLACE INTO parked_calls (slot, party, parked_by, since) VALUES (?, ?, ?, ?)').run(row.slot, row.party, row.parkedBy ?? null, new Date(row.since).toISOString());
   }
 
   remove(slot: string): void {

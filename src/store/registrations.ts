@@ -5,7 +5,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 
-
 /** The SIP transport a binding was made over, as stored (the same names as sip/transport's TransportName). */
 export type BindingTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 

@@ -133,7 +133,10 @@ describe('locks in SQLite', () => {
 
     const list = cli('locks', 'list', '--config', h.configPath);
     expect(list.status, list.stderr).toBe(0);
-    const rows = list.stdout.trim().split('\n').map((l) => l.split('\t'));
+    const rows = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(rows.map((r) => r.slice(0, 3))).toEqual([
       ['user', '2001', '127.0.0.2'],
       ['address', '-', '127.0.0.3'],
@@ -143,7 +146,10 @@ describe('locks in SQLite', () => {
     expect(clear.status, clear.stderr).toBe(0);
     expect(clear.stdout).toContain('2001');
     // The CLI logs the clear as a security event (stderr, like its other changes).
-    const cliEvents = clear.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const cliEvents = clear.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(cliEvents).toContainEqual(expect.objectContaining({ event: 'security', kind: 'user-unlocked', user: '2001', src: '127.0.0.2', reason: 'cleared', by: 'cli' }));
 
     // The running server sees the clear at once: 2001 registers from 127.0.0.2 again.

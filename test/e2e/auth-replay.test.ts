@@ -59,9 +59,7 @@ async function rewriteUnchanged(h: RunningHibiki): Promise<void> {
 
 /** A REGISTER from `attacker` (another socket: another source port, another Contact) carrying `authorization`. */
 function replayRegister(attacker: RawUa, user: string, authorization: string): Promise<SipResponse> {
-  return attacker.request(
-    attacker.buildRequest({ method: 'REGISTER', uri: 'sip:hibiki.test', to: `<sip:${user}@hibiki.test>`, user, headers: ['Expires: 600', `Authorization: ${authorization}`] }),
-  );
+  return attacker.request(attacker.buildRequest({ method: 'REGISTER', uri: 'sip:hibiki.test', to: `<sip:${user}@hibiki.test>`, user, headers: ['Expires: 600', `Authorization: ${authorization}`] }));
 }
 
 const SDP = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');

@@ -54,7 +54,8 @@ describe('hibiki extension remove', () => {
   }, 30_000);
 
   it('refuses when the removal would leave the file invalid, or a DID rings the extension', () => {
-    const head = 'tenant: { domain: pbx.example.com }\nlisten: [{ transport: udp, port: 5060 }]\nextensions:\n  - { number: "2001", name: A, password: a }\n  - { number: "2002", name: B, password: b }\n';
+    const head =
+      'tenant: { domain: pbx.example.com }\nlisten: [{ transport: udp, port: 5060 }]\nextensions:\n  - { number: "2001", name: A, password: a }\n  - { number: "2002", name: B, password: b }\n';
     const lone = removeExtensionFromText(`${head}groups:\n  - { number: "600", name: S, members: ["2002"] }\n`, 'h.yaml', '2002', true);
     expect(lone.ok).toBe(false);
     expect(lone.ok ? '' : lone.reason).toContain('at least one member');
@@ -66,7 +67,7 @@ describe('hibiki extension remove', () => {
 });
 
 describe('hibiki screening stats', () => {
-  it('prints this month\'s and last month\'s rejected calls per target', async () => {
+  it("prints this month's and last month's rejected calls per target", async () => {
     const { h, phone } = await start({ extensions: extensions.map((e) => (e.number === '2002' ? { ...e, blockList: ['2001'] } : e)) });
     const alice = await phone('2001');
     for (let i = 0; i < 2; i++) {

@@ -14,11 +14,7 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const BULK = [
   {
     name: 'disaster',
-    members: [
-      { extension: '2002', destination: '0312345678' },
-      { extension: '2003' },
-      { did: '0355550000', destination: '110' },
-    ],
+    members: [{ extension: '2002', destination: '0312345678' }, { extension: '2003' }, { did: '0355550000', destination: '110' }],
   },
 ];
 

@@ -80,7 +80,10 @@ describe('hibiki command line', () => {
     const port = await freePort();
     const { dir, config } = workspace(port);
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, ['tenant:', '  domain: hibiki.test', '  colour: blue', 'listen:', '  - transport: sctp', '    port: 5060', 'extensions:', '  - number: "1001"', '    name: X', '    password: y'].join('\n'));
+    writeFileSync(
+      bad,
+      ['tenant:', '  domain: hibiki.test', '  colour: blue', 'listen:', '  - transport: sctp', '    port: 5060', 'extensions:', '  - number: "1001"', '    name: X', '    password: y'].join('\n'),
+    );
     const r = spawnSync(process.execPath, [CLI, 'config', 'check', bad], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     const errs = r.stderr.trim().split('\n');

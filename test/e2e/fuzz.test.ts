@@ -124,7 +124,11 @@ function tables(): Record<string, number> {
 /** Every table back to empty, but for the callee's own connection. */
 async function drained(): Promise<void> {
   const idle = { clientTx: 0, serverTx: 0, dialogs: 0, calls: 0, connections: 1 };
-  await waitUntil(() => `transactions, dialogs, calls and connections are gone (${JSON.stringify(tables())})`, () => JSON.stringify(tables()) === JSON.stringify(idle), 20_000);
+  await waitUntil(
+    () => `transactions, dialogs, calls and connections are gone (${JSON.stringify(tables())})`,
+    () => JSON.stringify(tables()) === JSON.stringify(idle),
+    20_000,
+  );
   // The callee keeps every INVITE it was sent: test memory, not hibiki's.
   callee.messages.splice(0);
 }
@@ -155,7 +159,6 @@ function errorLines(): Array<Record<string, unknown>> {
 
 describe(`mutation fuzzing (seed ${SEED})`, () => {
   it(`survives ${COUNT.toLocaleString('en-US')} mutated messages over UDP and TCP`, async () => {
-
     // Warm-up, the liveness check included: compiles every path and fills the caches that stay
     // (neither is a leak), so what the main run leaves behind is.
     const warm = await fuzz(0, WARMUP);
@@ -186,7 +189,10 @@ describe(`mutation fuzzing (seed ${SEED})`, () => {
     await drained();
 
     // What hibiki sends the callee it builds itself, from the fuzzed requests: never bad syntax.
-    expect(callee.unparsable.map((b) => b.toString('latin1', 0, 400)), 'hibiki sent the callee a message its own parser refuses').toEqual([]);
+    expect(
+      callee.unparsable.map((b) => b.toString('latin1', 0, 400)),
+      'hibiki sent the callee a message its own parser refuses',
+    ).toEqual([]);
     const replay = `npm run build && npm run fuzz -- --seed ${SEED} --first ${WARMUP} --count ${COUNT} --calls busy`;
     expect(errorLines(), `exceptions in hibiki; find the messages with: ${replay}`).toEqual([]);
     expect(rejections, `unhandled rejections; find the messages with: ${replay}`).toEqual([]);

@@ -280,9 +280,7 @@ describe('hostile TCP connections', () => {
     expect(await slow.waitClosed(5000)).toBe(true);
     expect(sent).toBeGreaterThan(limit - 2 * chunk.length);
     expect(sent).toBeLessThan(2 * limit);
-    expect(
-      hibiki.logs.some((l) => l.msg === 'stream framing error: closing connection' && String(l.reason).includes('header block larger')),
-    ).toBe(true);
+    expect(hibiki.logs.some((l) => l.msg === 'stream framing error: closing connection' && String(l.reason).includes('header block larger'))).toBe(true);
 
     expect(good.closed).toBe(false);
     expect((await good.request(good.buildRequest({ method: 'OPTIONS', uri: 'sip:hibiki.test' }))).status).toBe(200);

@@ -69,11 +69,11 @@ describe('call pickup', () => {
     await talking(aliceCall, carolCall, 41, 43);
     await aliceCall.hangup();
     await carolCall.waitForEnd();
-    await waitUntil(() => h.server.cdr.query({ }).some((r) => r.feature === 'pickup'), 3000);
+    await waitUntil(() => h.server.cdr.query({}).some((r) => r.feature === 'pickup'), 3000);
     expect(h.server.cdr.query({}).find((r) => r.feature === 'pickup')).toMatchObject({ calleeNumber: '2005', answeredBy: '2003' });
   }, 30_000);
 
-  it('** + extension picks up that extension\'s call from any phone', async () => {
+  it("** + extension picks up that extension's call from any phone", async () => {
     const { h, phone } = await start({ config: { pickupGroups: [] } });
     const alice = await phone('2001');
     const bob = await phone('2002');

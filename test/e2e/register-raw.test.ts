@@ -141,9 +141,7 @@ describe('nonces', () => {
     const h = await start({ dataDir: before.dataDir });
     const phone = await ua(h);
     const authorization = buildAuthorization(oldChallenge, { username: '2001', password: 'secret-2001' }, 'REGISTER', 'sip:hibiki.test');
-    const res = await phone.request(
-      phone.buildRequest({ method: 'REGISTER', uri: 'sip:hibiki.test', to: '<sip:2001@hibiki.test>', user: '2001', headers: [`Authorization: ${authorization}`] }),
-    );
+    const res = await phone.request(phone.buildRequest({ method: 'REGISTER', uri: 'sip:hibiki.test', to: '<sip:2001@hibiki.test>', user: '2001', headers: [`Authorization: ${authorization}`] }));
     expect(res.status).toBe(401);
     expect(challenges(res).every((c) => authParam(c, 'stale') === undefined)).toBe(true);
     expect(h.server.registrar.contacts('2001')).toHaveLength(0);

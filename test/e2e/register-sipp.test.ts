@@ -129,7 +129,9 @@ describe('registration with sipp', () => {
     expect(hibiki.server.registrar.contacts('2001')).toHaveLength(0);
 
     expect((await runSipp({ scenario: 'register-auth.xml', target, inject: [['2002', sippAuth('2002', 'secret-2002'), '600']] })).code).toBe(0);
-    expect((await runSipp({ scenario: 'register-auth.xml', target: { host: '127.0.0.1', port: hibiki.port('tcp') }, transport: 't1', inject: [['2002', sippAuth('2002', 'secret-2002'), '600']] })).code).toBe(0);
+    expect(
+      (await runSipp({ scenario: 'register-auth.xml', target: { host: '127.0.0.1', port: hibiki.port('tcp') }, transport: 't1', inject: [['2002', sippAuth('2002', 'secret-2002'), '600']] })).code,
+    ).toBe(0);
     expect(hibiki.server.registrar.contacts('2002')).toHaveLength(2);
     const unreg = await runSipp({ scenario: 'unregister-wildcard.xml', target, inject: [['2002', sippAuth('2002', 'secret-2002')]] });
     expect(unreg.errors).toBe('');

@@ -97,10 +97,7 @@ describe('in-dialog offers hibiki cannot use (issue #14)', () => {
     const bob = await phone('2002');
     const { caller, callee } = await connect(alice, bob, '2002');
 
-    const update = await answered(
-      caller.dialog.request({ method: 'UPDATE', headers: { 'content-type': 'application/sdp' }, body: g729Offer(caller, 'sendonly') }),
-      'UPDATE',
-    );
+    const update = await answered(caller.dialog.request({ method: 'UPDATE', headers: { 'content-type': 'application/sdp' }, body: g729Offer(caller, 'sendonly') }), 'UPDATE');
     expect(update.status).toBe(488);
 
     const garbage = 'v=0\r\no=ua 42 4343 IN IP4 127.0.0.1\r\nthis is not SDP\r\n';

@@ -89,7 +89,10 @@ describe('configuration reload', () => {
 
     // 2001 suspended: its binding goes, and it is refused.
     mark = h.logs.length;
-    rewrite(h, with2004.map((e) => (e.number === '2001' ? { ...e, suspended: true } : e)));
+    rewrite(
+      h,
+      with2004.map((e) => (e.number === '2001' ? { ...e, suspended: true } : e)),
+    );
     await logLine(h, mark, reloaded);
     expect(h.server.registrar.contacts('2001')).toEqual([]);
     expect(await register(h, '2001')).toBe(403);

@@ -22,12 +22,7 @@ const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/torture/', import.meta.ur
  * - drop-or: one of the statuses, or no answer at all;
  * - silence: never answered (responses are never answered, RFC 3261 §18.1.2).
  */
-type Verdict =
-  | { kind: 'handle' }
-  | { kind: 'status'; statuses: number[] }
-  | { kind: 'liberal' }
-  | { kind: 'drop-or'; statuses: number[] }
-  | { kind: 'silence' };
+type Verdict = { kind: 'handle' } | { kind: 'status'; statuses: number[] } | { kind: 'liberal' } | { kind: 'drop-or'; statuses: number[] } | { kind: 'silence' };
 
 interface Expectation {
   section: string;
@@ -154,10 +149,7 @@ const ANSWER_MS = 2000;
 
 // SWS as in RFC 3261 §25.1: optional whitespace, possibly a line fold.
 const SWS = String.raw`[ \t]*(?:\r?\n[ \t]+)?`;
-const TOP_VIA = new RegExp(
-  String.raw`^((?:via|v)[ \t]*:${SWS}SIP${SWS}/${SWS}[^/\s]+${SWS}/${SWS}[A-Za-z0-9.!%*_+\x60'~-]+)((?:[ \t]|\r?\n[ \t])+)([^;,\s]+)([^\r\n]*)`,
-  'im',
-);
+const TOP_VIA = new RegExp(String.raw`^((?:via|v)[ \t]*:${SWS}SIP${SWS}/${SWS}[^/\s]+${SWS}/${SWS}[A-Za-z0-9.!%*_+\x60'~-]+)((?:[ \t]|\r?\n[ \t])+)([^;,\s]+)([^\r\n]*)`, 'im');
 
 /**
  * Points the top Via's sent-by at the test socket and adds rport, keeping every other byte.

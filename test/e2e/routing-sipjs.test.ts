@@ -57,7 +57,12 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 function diagnostics(): string {
   const sip = sipjs ? sipjs.logs.slice(-30).join('\n') : '';
-  const logs = hibiki ? hibiki.logs.slice(-30).map((l) => JSON.stringify(l)).join('\n') : '';
+  const logs = hibiki
+    ? hibiki.logs
+        .slice(-30)
+        .map((l) => JSON.stringify(l))
+        .join('\n')
+    : '';
   return `\n--- SIP.js ---\n${sip}\n--- hibiki ---\n${logs}`;
 }
 

@@ -97,7 +97,10 @@ async function exercise(sip: Record<string, unknown>): Promise<{ paths: Record<s
     if (!found) throw new Error(`no ${what}`);
     return found;
   };
-  const response = (status: number, method: string) => (m: SipMessage): m is SipResponse => m instanceof SipResponse && m.status === status && m.cseq?.method === method;
+  const response =
+    (status: number, method: string) =>
+    (m: SipMessage): m is SipResponse =>
+      m instanceof SipResponse && m.status === status && m.cseq?.method === method;
   const paths: Record<string, SipMessage> = {
     'stateful 401': reg.challenge,
     'stateful 200 to REGISTER': reg.final,

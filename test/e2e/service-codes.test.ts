@@ -122,10 +122,7 @@ describe('service codes', () => {
     const carol = await phone('2003');
     const dave = await phone('2004');
     const results = h.server.forwarding.bulkOn('disaster');
-    expect(results).toEqual([
-      expect.objectContaining({ member: '2002', result: 'ok' }),
-      expect.objectContaining({ member: '2003', result: 'unchanged' }),
-    ]);
+    expect(results).toEqual([expect.objectContaining({ member: '2002', result: 'ok' }), expect.objectContaining({ member: '2003', result: 'unchanged' })]);
     expect(await rings(alice, '2002', [bob, carol, dave])).toBe('2004');
     expect(await rings(alice, '2003', [bob, carol, dave])).toBe('2003');
     h.server.forwarding.bulkOff('disaster');

@@ -379,7 +379,9 @@ describe('transfers through the trunk', () => {
 
   it('the trunk channel of a failed consultation is given back at once, not when the call ends', async () => {
     const c = await carrier();
-    const { h, phone } = await start(c, { config: { trunks: [{ name: 'carrier', host: CARRIER_HOST, port: c.address.port, register: false, domain: 'carrier.test', callerId: '0311112222', channels: 1 }] } });
+    const { h, phone } = await start(c, {
+      config: { trunks: [{ name: 'carrier', host: CARRIER_HOST, port: c.address.port, register: false, domain: 'carrier.test', callerId: '0311112222', channels: 1 }] },
+    });
     const alice = await phone('2001');
     const bob = await phone('2002');
     const carol = await phone('2003');

@@ -51,7 +51,10 @@ describe('test UA with hibiki', () => {
     expect(b?.target.connectionId).toBeTruthy();
 
     // hibiki can reach both UAs through their bindings (bob only over the connection he opened).
-    for (const [binding, who] of [[a, alice], [b, bob]] as const) {
+    for (const [binding, who] of [
+      [a, alice],
+      [b, bob],
+    ] as const) {
       const res = await h.server.stack.request({ method: 'OPTIONS', uri: binding!.binding.contact, target: binding!.target, to: `<sip:${who.user}@hibiki.test>` });
       expect(res.status).toBe(200);
       const seen = await who.waitForMessage((m) => m instanceof SipRequest && m.method === 'OPTIONS', 2000, 'OPTIONS from hibiki');

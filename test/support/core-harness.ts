@@ -237,7 +237,10 @@ export class CoreHarness implements Contacts {
   }
 
   unregister(p: Phone): void {
-    this.registered.set(p.user, (this.registered.get(p.user) ?? []).filter((x) => x !== p));
+    this.registered.set(
+      p.user,
+      (this.registered.get(p.user) ?? []).filter((x) => x !== p),
+    );
   }
 
   /** Let every message in flight arrive, and everything it sets off run, until the network is quiet. */

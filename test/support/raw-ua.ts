@@ -254,10 +254,7 @@ export class RawUa {
     const req = parsed.message;
     const cseq = req.cseq;
     if (!cseq) throw new Error('raw UA: request without CSeq');
-    const waiting = this.waitFor(
-      (m) => m instanceof SipResponse && m.status >= 200 && m.callId === req.callId && m.cseq?.seq === cseq.seq && m.cseq.method === cseq.method,
-      timeoutMs,
-    );
+    const waiting = this.waitFor((m) => m instanceof SipResponse && m.status >= 200 && m.callId === req.callId && m.cseq?.seq === cseq.seq && m.cseq.method === cseq.method, timeoutMs);
     await this.send(text);
     let retransmit: NodeJS.Timeout | undefined;
     if (this.transport === 'udp') {
@@ -293,9 +290,7 @@ export class RawUa {
     if (challenge === undefined) throw new Error(`raw UA: no ${spec.algorithm ?? ''} challenge in the 401`);
     const authorization = buildAuthorization(challenge, { username: spec.authUser ?? spec.user, password: spec.password }, 'REGISTER', uri);
     this.cseqCounter = Math.max(this.cseqCounter, cseq + 2);
-    const final = await this.request(
-      this.buildRequest({ method: 'REGISTER', uri, from, to, callId, cseq: cseq + 1, contact, headers: [...headers, `Authorization: ${authorization}`] }),
-    );
+    const final = await this.request(this.buildRequest({ method: 'REGISTER', uri, from, to, callId, cseq: cseq + 1, contact, headers: [...headers, `Authorization: ${authorization}`] }));
     return { challenge: first, final, authorization, callId };
   }
 

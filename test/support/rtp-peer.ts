@@ -113,7 +113,10 @@ export function parseSdp(text: string): SdpAudio | undefined {
       }
       const m = /^audio\s+(\d+)(?:\/\d+)?\s+\S+\s*(.*)$/.exec(value);
       if (!m) continue;
-      const payloadTypes = (m[2] ?? '').split(/\s+/).filter((t) => /^\d+$/.test(t)).map(Number);
+      const payloadTypes = (m[2] ?? '')
+        .split(/\s+/)
+        .filter((t) => /^\d+$/.test(t))
+        .map(Number);
       media = { port: Number(m[1]), payloadTypes };
       inAudio = true;
       seenAudio = true;
@@ -513,9 +516,7 @@ export class RtpPeer {
   answerOffer(offerSdp: string, wanted: Direction = 'sendrecv'): string | undefined {
     const offer = parseSdp(offerSdp);
     if (!offer || offer.port === 0) return undefined;
-    const formats = offer.payloadTypes
-      .map((pt) => ({ pt, codec: codecOf(offer, pt) }))
-      .filter((f): f is { pt: number; codec: Codec } => f.codec !== undefined && this.codecs.includes(f.codec));
+    const formats = offer.payloadTypes.map((pt) => ({ pt, codec: codecOf(offer, pt) })).filter((f): f is { pt: number; codec: Codec } => f.codec !== undefined && this.codecs.includes(f.codec));
     const first = formats[0];
     if (!first) return undefined;
     const eventPt = this.telephoneEvent ? offer.telephoneEventPt : undefined;

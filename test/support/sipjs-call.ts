@@ -240,7 +240,11 @@ export async function startSipJsPhone(opts: SipJsPhoneOptions): Promise<SipJsPho
       return new SipJsCall(inviter, rtpOf(inviter));
     },
     waitForInvitation(timeoutMs = 5000) {
-      return changed.waitFor(() => invitations.shift(), timeoutMs, () => `an INVITE at SIP.js ${opts.user}`);
+      return changed.waitFor(
+        () => invitations.shift(),
+        timeoutMs,
+        () => `an INVITE at SIP.js ${opts.user}`,
+      );
     },
     async answer(invitation, timeoutMs = 5000) {
       await invitation.progress();

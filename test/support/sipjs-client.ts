@@ -131,10 +131,7 @@ export async function startSipJsClient(opts: SipJsClientOptions): Promise<SipJsC
           })
           .catch((err: unknown) => resolve({ registered: false, status: undefined, reason: String(err) }));
       });
-      const outcome = await Promise.race([
-        registered.done.then((ok): RegisterOutcome => (ok ? { registered: true } : { registered: false, status: undefined, reason: 'timeout' })),
-        rejected,
-      ]);
+      const outcome = await Promise.race([registered.done.then((ok): RegisterOutcome => (ok ? { registered: true } : { registered: false, status: undefined, reason: 'timeout' })), rejected]);
       registered.cancel();
       return outcome;
     },

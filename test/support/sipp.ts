@@ -72,20 +72,30 @@ export async function startSipp(run: SippRun): Promise<SippProcess> {
   const localHost = run.localHost ?? '127.0.0.1';
   const args = [
     `${run.target.host}:${run.target.port}`,
-    '-sf', join(SIPP_DIR, run.scenario),
-    '-i', localHost,
-    '-p', String(localPort),
-    '-t', run.transport ?? 'u1',
-    '-m', String(run.calls ?? 1),
-    '-r', String(run.rate ?? 10),
+    '-sf',
+    join(SIPP_DIR, run.scenario),
+    '-i',
+    localHost,
+    '-p',
+    String(localPort),
+    '-t',
+    run.transport ?? 'u1',
+    '-m',
+    String(run.calls ?? 1),
+    '-r',
+    String(run.rate ?? 10),
     '-nostdin',
-    '-timeout', `${run.timeoutSec ?? 20}s`,
+    '-timeout',
+    `${run.timeoutSec ?? 20}s`,
     '-timeout_error',
-    '-recv_timeout', '8000',
+    '-recv_timeout',
+    '8000',
     '-trace_err',
-    '-error_file', join(dir, 'errors.log'),
+    '-error_file',
+    join(dir, 'errors.log'),
     '-trace_msg',
-    '-message_file', join(dir, 'messages.log'),
+    '-message_file',
+    join(dir, 'messages.log'),
     ...(run.localHost ? ['-bind_local'] : []),
     ...(run.rtpEcho ? ['-rtp_echo'] : []),
     ...(run.mediaPort !== undefined ? ['-mp', String(run.mediaPort)] : []),
@@ -113,7 +123,10 @@ export async function startSipp(run: SippRun): Promise<SippProcess> {
       exited = true;
       clearTimeout(killer);
       const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
-      const extra = readdirSync(dir).filter((f) => f.endsWith('_errors.log')).map((f) => read(f)).join('\n');
+      const extra = readdirSync(dir)
+        .filter((f) => f.endsWith('_errors.log'))
+        .map((f) => read(f))
+        .join('\n');
       resolvePromise({ code, stdout, stderr, errors: read('errors.log') + extra, messages: read('messages.log') });
     });
   });

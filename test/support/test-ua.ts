@@ -122,9 +122,7 @@ function isSuccess(res: SipResponse): boolean {
 }
 
 function isStaleChallenge(res: SipResponse): boolean {
-  return res
-    .getAll(res.status === 407 ? 'proxy-authenticate' : 'www-authenticate')
-    .some((c) => parseAuthParams(c)?.params.get('stale')?.toLowerCase() === 'true');
+  return res.getAll(res.status === 407 ? 'proxy-authenticate' : 'www-authenticate').some((c) => parseAuthParams(c)?.params.get('stale')?.toLowerCase() === 'true');
 }
 
 function quoteDisplayName(name: string): string {
@@ -218,7 +216,11 @@ export class TestUA {
 
   /** Wait for a received message (already recorded ones count) that matches. */
   waitForMessage(match: (m: SipMessage) => boolean, timeoutMs = 5000, what = 'a matching SIP message'): Promise<SipMessage> {
-    return this.changed.waitFor(() => this.messages.find(match), timeoutMs, () => `${what} at ${this.user}`);
+    return this.changed.waitFor(
+      () => this.messages.find(match),
+      timeoutMs,
+      () => `${what} at ${this.user}`,
+    );
   }
 
   private record(data: Buffer, source: TransportSource): void {
@@ -346,9 +348,7 @@ export class TestUA {
   /** Start a call; the INVITE is on its way when this resolves (see OutgoingCall.answered). */
   async dial(dest: string, opts: CallOptions = {}): Promise<OutgoingCall> {
     if (this.closed) throw new Error(`test UA ${this.user} is closed`);
-    const target: SendTarget = opts.target
-      ? { transport: opts.target.transport, address: opts.target.host, port: opts.target.port }
-      : this.serverTarget();
+    const target: SendTarget = opts.target ? { transport: opts.target.transport, address: opts.target.host, port: opts.target.port } : this.serverTarget();
     const rtp = await this.openRtp(opts);
     return new OutgoingCall(this, rtp, this.uriFor(dest), target, opts);
   }
@@ -369,7 +369,11 @@ export class TestUA {
 
   /** The next INVITE that arrived (or arrives within the timeout) and was not taken yet. */
   waitForCall(opts: { timeoutMs?: number } = {}): Promise<IncomingCall> {
-    return this.changed.waitFor(() => this.incoming.shift(), opts.timeoutMs ?? 5000, () => `an incoming call at ${this.user}`);
+    return this.changed.waitFor(
+      () => this.incoming.shift(),
+      opts.timeoutMs ?? 5000,
+      () => `an incoming call at ${this.user}`,
+    );
   }
 
   /** Stop everything: RTP of every call closes (no BYE is sent; hang up first when it matters). */
@@ -520,7 +524,11 @@ export class IncomingCall {
 
   /** Wait for the caller's CANCEL (the stack has already answered it and sent 487). */
   waitForCancel(timeoutMs = 5000): Promise<true> {
-    return this.ua.changed.waitFor(() => (this.cancelled ? true : undefined), timeoutMs, () => `CANCEL of ${this.callId}`);
+    return this.ua.changed.waitFor(
+      () => (this.cancelled ? true : undefined),
+      timeoutMs,
+      () => `CANCEL of ${this.callId}`,
+    );
   }
 
   private contactHeader(): string {
@@ -707,9 +715,7 @@ export class Call {
 
   private onDialogEnd(req: SipRequest | undefined): void {
     if (this.ended) return;
-    this.ended = req
-      ? { by: 'remote', reason: req.get('reason'), request: req }
-      : { by: 'local', detail: 'the dialog ended without a BYE (no ACK, or 481/408 to a request)' };
+    this.ended = req ? { by: 'remote', reason: req.get('reason'), request: req } : { by: 'local', detail: 'the dialog ended without a BYE (no ACK, or 481/408 to a request)' };
     this.finish();
   }
 
@@ -732,10 +738,7 @@ export class Call {
   waitForRequest(method: string, opts: { timeoutMs?: number; since?: number; match?: (req: SipRequest) => boolean } = {}): Promise<SipRequest> {
     const m = method.toUpperCase();
     return this.ua.changed.waitFor(
-      () =>
-        this.messages
-          .slice(opts.since ?? 0)
-          .find((msg): msg is SipRequest => msg instanceof SipRequest && msg.method === m && (opts.match?.(msg) ?? true)),
+      () => this.messages.slice(opts.since ?? 0).find((msg): msg is SipRequest => msg instanceof SipRequest && msg.method === m && (opts.match?.(msg) ?? true)),
       opts.timeoutMs ?? 5000,
       () => `a ${m} in call ${this.callId}`,
     );
@@ -818,6 +821,10 @@ export class Call {
 
   /** Wait for the call to end, by either side. */
   waitForEnd(timeoutMs = 5000): Promise<CallEnd> {
-    return this.ua.changed.waitFor(() => this.ended, timeoutMs, () => `the end of call ${this.callId}`);
+    return this.ua.changed.waitFor(
+      () => this.ended,
+      timeoutMs,
+      () => `the end of call ${this.callId}`,
+    );
   }
 }

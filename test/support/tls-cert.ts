@@ -20,10 +20,21 @@ export async function createSelfSignedCert(): Promise<TestCert> {
   const certPath = join(dir, 'cert.pem');
   const keyPath = join(dir, 'key.pem');
   await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-    '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', keyPath, '-out', certPath,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
   ]);
   return { certPath, keyPath, dir };
 }

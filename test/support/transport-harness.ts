@@ -23,10 +23,7 @@ export interface Harness {
 
 const live: TransportLayer[] = [];
 
-export async function startLayer(
-  listen: ListenPoint[],
-  opts: { limits?: Partial<TransportLimits>; rejectUnauthorized?: boolean; clock?: Clock; logger?: Logger } = {},
-): Promise<Harness> {
+export async function startLayer(listen: ListenPoint[], opts: { limits?: Partial<TransportLimits>; rejectUnauthorized?: boolean; clock?: Clock; logger?: Logger } = {}): Promise<Harness> {
   const layer = new TransportLayer({
     listen,
     logger: opts.logger ?? silentLogger,

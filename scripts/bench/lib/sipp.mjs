@@ -18,7 +18,9 @@ export function sippVersion() {
 
 /** Rows of a -trace_stat CSV as objects keyed by column name ("SuccessfulCall(C)", …). */
 export function readStatCsv(file) {
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   if (lines.length < 2) return [];
   const header = lines[0].split(';');
   return lines.slice(1).map((line) => {
@@ -54,26 +56,46 @@ export function runSipp(opts) {
   const maxSeconds = opts.maxSeconds ?? Math.ceil(calls / rate) + 30;
   const args = [
     `${target.host}:${target.port}`,
-    '-sf', scenario,
+    '-sf',
+    scenario,
     ...(injectFile ? ['-inf', injectFile] : []),
-    '-i', localHost,
-    '-p', String(localPort),
-    '-t', 'u1',
-    '-r', String(rate),
-    '-rp', '1000',
-    '-m', String(calls),
+    '-i',
+    localHost,
+    '-p',
+    String(localPort),
+    '-t',
+    'u1',
+    '-r',
+    String(rate),
+    '-rp',
+    '1000',
+    '-m',
+    String(calls),
     // Calls in progress allowed at once: two seconds' worth, so sipp never throttles a healthy server
     // but a stalled one cannot make it open tens of thousands of calls.
-    '-l', String(limit ?? Math.max(1000, rate * 2)),
+    '-l',
+    String(limit ?? Math.max(1000, rate * 2)),
     '-nostdin',
-    '-recv_timeout', String(recvTimeoutMs),
-    '-timeout', `${maxSeconds}s`,
+    '-recv_timeout',
+    String(recvTimeoutMs),
+    '-timeout',
+    `${maxSeconds}s`,
     '-timeout_error',
-    '-max_recv_loops', '10000',
-    '-max_sched_loops', '10000',
-    '-trace_stat', '-stf', statFile, '-fd', '1',
-    '-trace_rtt', '-rtt_freq', '1',
-    '-trace_err', '-error_file', errorFile,
+    '-max_recv_loops',
+    '10000',
+    '-max_sched_loops',
+    '10000',
+    '-trace_stat',
+    '-stf',
+    statFile,
+    '-fd',
+    '1',
+    '-trace_rtt',
+    '-rtt_freq',
+    '1',
+    '-trace_err',
+    '-error_file',
+    errorFile,
     ...extraArgs,
   ];
   const [cmd, cmdArgs] = pinned(core, 'sipp', args);
@@ -93,10 +115,13 @@ export function runSipp(opts) {
       }
     }, 200);
     let timedOut = false;
-    const killer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, (maxSeconds + 15) * 1000);
+    const killer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      },
+      (maxSeconds + 15) * 1000,
+    );
     child.once('error', (err) => {
       clearInterval(sampler);
       clearTimeout(killer);

@@ -12,7 +12,8 @@ async function run(connected, n) {
   await new Promise((r) => s.bind(0, '127.0.0.1', r));
   if (connected) s.connect(port, '127.0.0.1');
   const buf = Buffer.alloc(172);
-  const c0 = process.cpuUsage(); const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
   for (let i = 0; i < n; i += 100) {
     for (let k = 0; k < 100; k++) {
       if (connected) s.send(buf);
@@ -20,13 +21,18 @@ async function run(connected, n) {
     }
     await new Promise((r) => setImmediate(r));
   }
-  const c = process.cpuUsage(c0); const t = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const t = performance.now() - t0;
   s.close();
   return { cpu: (c.user + c.system) / n, wall: (t * 1000) / n };
 }
 const N = 300000;
-await run(false, 50000); await run(true, 50000);
+await run(false, 50000);
+await run(true, 50000);
 const res = { unconnected: [], connected: [] };
-for (let i = 0; i < 4; i++) { res.unconnected.push(await run(false, N)); res.connected.push(await run(true, N)); }
+for (let i = 0; i < 4; i++) {
+  res.unconnected.push(await run(false, N));
+  res.connected.push(await run(true, N));
+}
 for (const [k, v] of Object.entries(res)) console.log(k, 'cpu µs/send', v.map((x) => x.cpu.toFixed(2)).join(' '), ' wall', v.map((x) => x.wall.toFixed(2)).join(' '));
 sink.close();

@@ -154,8 +154,8 @@ export class RelayEndpoint {
 
   stats(): EndpointStats {
     const latched = this.latchedAddress !== null;
-    const address = latched ? this.latchedAddress : this.stream?.remote?.address ?? null;
-    const port = latched ? this.latchedPort : this.stream?.remote?.port ?? 0;
+    const address = latched ? this.latchedAddress : (this.stream?.remote?.address ?? null);
+    const port = latched ? this.latchedPort : (this.stream?.remote?.port ?? 0);
     return {
       packetsIn: this.packetsIn,
       packetsOut: this.packetsOut,

@@ -19,16 +19,7 @@ import {
   type OfferOptions,
   type PlayHandle,
 } from '../engine.js';
-import {
-  DEFAULT_TELEPHONE_EVENT_PT,
-  acceptAnswer,
-  answerOffer,
-  buildOffer,
-  directionReceives,
-  directionSends,
-  type Negotiation,
-  type OfferedMedia,
-} from '../sdp.js';
+import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, directionReceives, directionSends, type Negotiation, type OfferedMedia } from '../sdp.js';
 import { DEFAULT_DTMF_DURATION_MS } from './dtmf-sender.js';
 import { PromptCache } from './prompt-cache.js';
 import type { FromWorker, StreamConfig, ToWorker } from './protocol.js';

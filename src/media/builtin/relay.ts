@@ -355,10 +355,7 @@ export class MediaRelay {
    */
   private detectInband(ep: RelayEndpoint, detector: InbandDtmfDetector, msg: Buffer, kind: number): void {
     const view = this.view;
-    const ended =
-      kind === Kind.Pcmu || kind === Kind.Pcma
-        ? detector.pushG711(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE)
-        : detector.flush();
+    const ended = kind === Kind.Pcmu || kind === Kind.Pcma ? detector.pushG711(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE) : detector.flush();
     for (const d of ended) this.digit(ep, d.digit, d.durationMs, 'inband');
   }
 

@@ -18,9 +18,7 @@ port.on('message', (msg: ToWorker) => {
     } else if (msg.t === 'shutdown') {
       const closing = relay ? relay.shutdown() : Promise.resolve();
       relay = null;
-      closing
-        .catch((err: unknown) => post({ t: 'log', level: 'error', msg: `media worker shutdown: ${String(err)}` }))
-        .finally(() => post({ t: 'closed' }));
+      closing.catch((err: unknown) => post({ t: 'log', level: 'error', msg: `media worker shutdown: ${String(err)}` })).finally(() => post({ t: 'closed' }));
     } else if (relay) {
       relay.handle(msg);
     }

@@ -11,7 +11,10 @@ const DEFAULT_MAX_FORWARDS = '70';
 function commonHeaders(invite: SipRequest): HeaderEntry[] {
   const topVia = invite.getAll('via')[0];
   if (topVia === undefined) throw new Error('INVITE has no Via');
-  const headers: HeaderEntry[] = [['via', topVia], ['max-forwards', invite.get('max-forwards') ?? DEFAULT_MAX_FORWARDS]];
+  const headers: HeaderEntry[] = [
+    ['via', topVia],
+    ['max-forwards', invite.get('max-forwards') ?? DEFAULT_MAX_FORWARDS],
+  ];
   for (const [k, v] of invite.headers) if (k === 'route') headers.push([k, v]);
   const from = invite.get('from');
   if (from !== undefined) headers.push(['from', from]);

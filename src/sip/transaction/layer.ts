@@ -12,21 +12,9 @@ import { responseTarget, stampReceived, topViaOf } from './response-routing.js';
 import { ServerInviteTransaction } from './server-invite.js';
 import { ServerNonInviteTransaction } from './server-non-invite.js';
 import { resolveTimers, type TimerConfig } from './timers.js';
-import type {
-  ClientTransaction,
-  ClientTransactionHandlers,
-  SendFn,
-  ServerTransaction,
-  TransactionContext,
-} from './types.js';
+import type { ClientTransaction, ClientTransactionHandlers, SendFn, ServerTransaction, TransactionContext } from './types.js';
 
-export type {
-  ClientTransaction,
-  ClientTransactionHandlers,
-  SendFn,
-  ServerTransaction,
-  ServerTransactionEvents,
-} from './types.js';
+export type { ClientTransaction, ClientTransactionHandlers, SendFn, ServerTransaction, ServerTransactionEvents } from './types.js';
 
 export interface TransactionLayerOptions {
   send: SendFn;
@@ -205,13 +193,10 @@ export class TransactionLayer {
   private matchLegacy(req: SipRequest, key: string, admit: Admission | undefined): RequestDisposition {
     const list = this.legacyServers.get(key);
     const toTag = req.toTag ?? '';
-    const find = (method: string): ServerTx | undefined =>
-      list?.find((e) => e.method === method && e.toTag === toTag)?.tx;
+    const find = (method: string): ServerTx | undefined => list?.find((e) => e.method === method && e.toTag === toTag)?.tx;
     switch (req.method) {
       case 'ACK': {
-        const invite = list?.find(
-          (e) => e.tx instanceof ServerInviteTransaction && (e.tx.lastResponse?.toTag ?? '') === toTag,
-        )?.tx;
+        const invite = list?.find((e) => e.tx instanceof ServerInviteTransaction && (e.tx.lastResponse?.toTag ?? '') === toTag)?.tx;
         if (invite instanceof ServerInviteTransaction && invite.receiveAck() === 'absorbed') return ABSORBED;
         return { kind: 'ack', req };
       }
@@ -260,10 +245,7 @@ export class TransactionLayer {
     const target = responseTarget(req);
     let tx: ServerTx;
     const terminated = () => remove(tx);
-    tx =
-      req.method === 'INVITE'
-        ? new ServerInviteTransaction(req, target, this.ctx, terminated)
-        : new ServerNonInviteTransaction(req, target, this.ctx, terminated);
+    tx = req.method === 'INVITE' ? new ServerInviteTransaction(req, target, this.ctx, terminated) : new ServerNonInviteTransaction(req, target, this.ctx, terminated);
     return tx;
   }
 

@@ -74,11 +74,7 @@ export class ConnectionAdmission {
     }
     const key = admissionKey(address);
     const refusal: AdmissionRefusal | undefined =
-      this.total >= this.limits.maxConnections
-        ? 'connection-limit'
-        : (this.perKey.get(key) ?? 0) >= this.limits.maxConnectionsPerAddress
-          ? 'address-limit'
-          : undefined;
+      this.total >= this.limits.maxConnections ? 'connection-limit' : (this.perKey.get(key) ?? 0) >= this.limits.maxConnectionsPerAddress ? 'address-limit' : undefined;
     if (refusal) {
       const src = normalizeAddress(address);
       this.logger.debug({ transport, src, srcPort: socket.remotePort, reason: refusal }, 'connection refused');

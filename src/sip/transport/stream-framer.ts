@@ -5,10 +5,7 @@
 // transport can answer with a CRLF "pong"; a lone CRLF is ignored (RFC 3261 §7.5).
 // Pure: no sockets, no timers — the caller feeds bytes and acts on the events.
 
-export type FramerEvent =
-  | { kind: 'message'; data: Buffer }
-  | { kind: 'ping' }
-  | { kind: 'error'; reason: string };
+export type FramerEvent = { kind: 'message'; data: Buffer } | { kind: 'ping' } | { kind: 'error'; reason: string };
 
 export interface StreamFramerLimits {
   /** Bound on the header block and, separately, on the body. */
@@ -67,12 +64,7 @@ export class StreamFramer {
     this.append(chunk);
     const events: FramerEvent[] = [];
     for (;;) {
-      const progressed =
-        this.state === 'between'
-          ? this.skipKeepAlives(events)
-          : this.state === 'headers'
-            ? this.findHeaderEnd(events)
-            : this.takeBody(events);
+      const progressed = this.state === 'between' ? this.skipKeepAlives(events) : this.state === 'headers' ? this.findHeaderEnd(events) : this.takeBody(events);
       if (this.failed || !progressed) break;
     }
     if (!this.failed && this.pendingBytes > this.limits.maxPendingBytes) {

@@ -4,13 +4,7 @@
 
 import net, { type Server, type Socket } from 'node:net';
 import { StreamFramer } from './stream-framer.js';
-import {
-  nextConnectionId,
-  normalizeAddress,
-  remoteKey,
-  type Flow,
-  type FlowContext,
-} from './connection-registry.js';
+import { nextConnectionId, normalizeAddress, remoteKey, type Flow, type FlowContext } from './connection-registry.js';
 import { settleSend, type ListenPoint, type SendCallback, type SendTarget, type TransportName } from './types.js';
 import type { TimerHandle } from '../../util/clock.js';
 
@@ -81,9 +75,7 @@ export class SocketFlow implements Flow {
 
     if (opts.connectEvent) {
       socket.once(opts.connectEvent, () => this.onConnected());
-      this.connectTimer = ctx.clock.setTimer(ctx.limits.connectTimeoutMs, () =>
-        this.close(`connect timeout after ${ctx.limits.connectTimeoutMs} ms`),
-      );
+      this.connectTimer = ctx.clock.setTimer(ctx.limits.connectTimeoutMs, () => this.close(`connect timeout after ${ctx.limits.connectTimeoutMs} ms`));
     } else {
       this.learnAddresses();
     }
@@ -158,10 +150,7 @@ export class SocketFlow implements Flow {
         // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a CRLF pong.
         this.write(PONG, undefined);
       } else {
-        this.ctx.logger.warn(
-          { connectionId: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, reason: event.reason },
-          'stream framing error: closing connection',
-        );
+        this.ctx.logger.warn({ connectionId: this.id, remote: `${this.remoteAddress}:${this.remotePort}`, reason: event.reason }, 'stream framing error: closing connection');
         this.close(`framing error: ${event.reason}`);
       }
     }

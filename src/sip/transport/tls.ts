@@ -56,12 +56,7 @@ export class TlsListener {
 }
 
 /** Runs the server side of a TLS handshake on an accepted socket; onSecure gets the TLS socket once it is up. */
-export function startTlsServerSide(
-  raw: Socket,
-  secureContext: tls.SecureContext,
-  logger: Logger,
-  onSecure: (secure: tls.TLSSocket) => void,
-): void {
+export function startTlsServerSide(raw: Socket, secureContext: tls.SecureContext, logger: Logger, onSecure: (secure: tls.TLSSocket) => void): void {
   const secure = new tls.TLSSocket(raw, { isServer: true, secureContext });
   let established = false;
   // Stays attached: whoever takes the socket over adds its own listener, and one must always be there.

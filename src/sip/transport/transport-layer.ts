@@ -7,13 +7,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from '../../util/clock.js';
 import { ConnectionAdmission } from './admission.js';
-import {
-  ConnectionRegistry,
-  normalizeAddress,
-  type ConnectionUse,
-  type Flow,
-  type FlowContext,
-} from './connection-registry.js';
+import { ConnectionRegistry, normalizeAddress, type ConnectionUse, type Flow, type FlowContext } from './connection-registry.js';
 import { SecurityReporter } from './security-report.js';
 import { connectTcp, TcpListener } from './tcp.js';
 import { connectTls, TlsListener } from './tls.js';
@@ -261,10 +255,7 @@ export class TransportLayer implements SipTransport {
   private sendUdp(data: Buffer, target: SendTarget, cb: SendCallback | undefined): void {
     const address = normalizeAddress(target.address);
     const family = isIP(address);
-    const socket =
-      family === 6
-        ? this.udpListeners.find((l) => l.family === 6)
-        : (this.udpListeners.find((l) => l.family === 4) ?? this.udpListeners.find((l) => l.isDualStack));
+    const socket = family === 6 ? this.udpListeners.find((l) => l.family === 6) : (this.udpListeners.find((l) => l.family === 4) ?? this.udpListeners.find((l) => l.isDualStack));
     if (!socket) {
       this.fail(cb, new Error(`no udp listen point for IPv${family === 6 ? 6 : 4} destination ${address}`));
       return;
@@ -321,11 +312,7 @@ export class TransportLayer implements SipTransport {
     const listeners = this.listeners;
     this.listeners = [];
     this.udpListeners = [];
-    await Promise.all(
-      listeners.map((l) =>
-        l.stop().catch((err: unknown) => this.logger.warn({ err }, 'error while closing a listener')),
-      ),
-    );
+    await Promise.all(listeners.map((l) => l.stop().catch((err: unknown) => this.logger.warn({ err }, 'error while closing a listener'))));
   }
 }
 

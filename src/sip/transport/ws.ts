@@ -8,13 +8,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { TimerHandle } from '../../util/clock.js';
-import {
-  nextConnectionId,
-  normalizeAddress,
-  remoteKey,
-  type Flow,
-  type FlowContext,
-} from './connection-registry.js';
+import { nextConnectionId, normalizeAddress, remoteKey, type Flow, type FlowContext } from './connection-registry.js';
 import { HandshakeGuard, type PendingHandshake } from './handshake-guard.js';
 import { closeServer, listenServer, MAX_WRITE_BUFFER_BYTES } from './tcp.js';
 import { readServerCredentials, startTlsServerSide } from './tls.js';
@@ -180,8 +174,7 @@ export class WsListener {
 
   async start(): Promise<ListenPoint> {
     const ctx = this.ctx;
-    const secureContext =
-      this.transport === 'wss' ? tls.createSecureContext(await readServerCredentials(this.point)) : undefined;
+    const secureContext = this.transport === 'wss' ? tls.createSecureContext(await readServerCredentials(this.point)) : undefined;
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: ctx.limits.maxMessageBytes,

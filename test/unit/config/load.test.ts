@@ -94,8 +94,22 @@ describe('loadConfigText: valid files', () => {
   it('turns unquoted extension numbers into strings and applies extension defaults', () => {
     const { config } = okOf(loadConfigFile(join(fixtures, 'valid-minimal.yaml')));
     expect(config.extensions).toEqual([
-      { number: '2001', name: 'Alice', password: 'alice-secret-1', maxContacts: 5, suspended: false, language: 'ja', callWaiting: true, moh: 'default', presentation: 'present',
-        dnd: false, forwarding: { destinations: [], noAnswerTimeout: 20 }, outboundClass: 'domestic', blockList: [], rejectAnonymous: false },
+      {
+        number: '2001',
+        name: 'Alice',
+        password: 'alice-secret-1',
+        maxContacts: 5,
+        suspended: false,
+        language: 'ja',
+        callWaiting: true,
+        moh: 'default',
+        presentation: 'present',
+        dnd: false,
+        forwarding: { destinations: [], noAnswerTimeout: 20 },
+        outboundClass: 'domestic',
+        blockList: [],
+        rejectAnonymous: false,
+      },
     ]);
   });
 
@@ -226,11 +240,7 @@ describe('loadConfigText: other rejections', () => {
 
   it('reports missing top-level keys and unknown top-level keys', () => {
     const errors = errorsOf(loadConfigText('log:\n  level: debug\nlisteners: []\n', 'k.yaml'));
-    expect(errors.map((e) => e.message).sort()).toEqual([
-      'listen: required key is missing',
-      'tenant: required key is missing',
-      'unknown key "listeners"',
-    ]);
+    expect(errors.map((e) => e.message).sort()).toEqual(['listen: required key is missing', 'tenant: required key is missing', 'unknown key "listeners"']);
     expect(findError(errors, 'listeners').line).toBe(3);
   });
 
@@ -266,7 +276,10 @@ describe('loadConfigText: other rejections', () => {
     ];
     for (const [extra, path] of cases) {
       const errors = errorsOf(loadConfigText(minimal + extra, 'r.yaml'));
-      expect(errors.map((e) => e.message.split(':')[0]), extra).toEqual([path]);
+      expect(
+        errors.map((e) => e.message.split(':')[0]),
+        extra,
+      ).toEqual([path]);
       expect(errors[0].line, extra).toBeGreaterThanOrEqual(6);
     }
   });
@@ -285,7 +298,10 @@ describe('loadConfigText: other rejections', () => {
     ];
     for (const [extra, path] of cases) {
       const errors = errorsOf(loadConfigText(minimal + extra, 't.yaml'));
-      expect(errors.map((e) => e.message.split(':')[0]), extra).toEqual([path]);
+      expect(
+        errors.map((e) => e.message.split(':')[0]),
+        extra,
+      ).toEqual([path]);
     }
     const { config } = okOf(loadConfigText(minimal, 'd.yaml'));
     expect(config.calls.maxSessionExpires).toBe(10_800);
@@ -298,7 +314,12 @@ describe('loadConfigText: other rejections', () => {
 
   it('survives hostile alias expansion without throwing', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 12; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    for (let i = 1; i < 12; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
     const errors = errorsOf(loadConfigText(bomb.join('\n'), 'bomb.yaml'));
     expect(errors[0].message).toMatch(/alias/i);
   });

@@ -63,7 +63,10 @@ describe('routing config', () => {
   it('refuses forwarding to itself, to an emergency or 1XX number, and abroad for a domestic extension', () => {
     const yaml = (dest: string, cls = 'domestic') =>
       head.replace('{ number: "2001", name: Alice, password: a }', `{ number: "2001", name: Alice, password: a, outboundClass: ${cls}, forwarding: { unconditional: "${dest}" } }`) + outside;
-    const err = (dest: string, cls?: string) => errorsOf(loadConfigText(yaml(dest, cls), 'hibiki.yaml')).map((e) => e.message).join('; ');
+    const err = (dest: string, cls?: string) =>
+      errorsOf(loadConfigText(yaml(dest, cls), 'hibiki.yaml'))
+        .map((e) => e.message)
+        .join('; ');
     expect(err('2001')).toContain('cannot forward to itself');
     expect(err('110')).toContain('emergency or service number');
     expect(err('117')).toContain('emergency or service number');
@@ -75,7 +78,10 @@ describe('routing config', () => {
   it('refuses a forwarding destination with the 184/186 prefix, a park number or no route', () => {
     const yaml = (dest: string, extra = outside) =>
       head.replace('{ number: "2001", name: Alice, password: a }', `{ number: "2001", name: Alice, password: a, outboundClass: international, forwarding: { busy: "${dest}" } }`) + extra;
-    const err = (dest: string, extra?: string) => errorsOf(loadConfigText(yaml(dest, extra), 'hibiki.yaml')).map((e) => e.message).join('; ');
+    const err = (dest: string, extra?: string) =>
+      errorsOf(loadConfigText(yaml(dest, extra), 'hibiki.yaml'))
+        .map((e) => e.message)
+        .join('; ');
     // 184110 would really be 110, 1842001 the extension itself, 186010… a way round the class.
     for (const d of ['184110', '1842001', '1842002', '1860101234567']) expect(err(d), d).toContain('cannot carry the 184/186 prefix');
     // The configured prefixes count, not the defaults.
@@ -92,9 +98,12 @@ describe('routing config', () => {
     expect(err('031234567', tokyo)).toContain('no route to 031234567');
   });
 
-  it('checks a group\'s noAnswerDestination like a forwarding destination, without an outbound class', () => {
+  it("checks a group's noAnswerDestination like a forwarding destination, without an outbound class", () => {
     const group = (dest: string) => `groups:\n  - { number: "600", name: Sales, members: ["2001", "2002"], noAnswerDestination: "${dest}" }\n` + outside;
-    const msg = (dest: string, extra = '') => errorsOf(loadConfigText(head + group(dest) + extra, 'hibiki.yaml')).map((e) => e.message).join('; ');
+    const msg = (dest: string, extra = '') =>
+      errorsOf(loadConfigText(head + group(dest) + extra, 'hibiki.yaml'))
+        .map((e) => e.message)
+        .join('; ');
     expect(msg('600')).toContain('group 600 cannot send its unanswered calls to itself');
     expect(msg('110')).toContain('emergency or service number');
     expect(msg('117')).toContain('emergency or service number');
@@ -121,13 +130,21 @@ describe('routing config', () => {
     oneError('schedules:\n  - name: office\n    rows:\n      - { days: [mon], from: "18:00", to: "09:00", action: none }\n', 'must be after from');
     oneError('schedules:\n  - name: office\n    rows:\n      - { holiday: true, action: cfu }\n', 'needs a destination');
     const withRef = head.replace('{ number: "2002", name: Bob, password: b }', '{ number: "2002", name: Bob, password: b, forwardingSchedule: nosuch }');
-    expect(errorsOf(loadConfigText(withRef, 'hibiki.yaml')).map((e) => e.message).join()).toContain('unknown schedule nosuch');
+    expect(
+      errorsOf(loadConfigText(withRef, 'hibiki.yaml'))
+        .map((e) => e.message)
+        .join(),
+    ).toContain('unknown schedule nosuch');
   });
 
   it('limits block lists to 30 numbers per extension and bulk sets to existing extensions', () => {
     const many = Array.from({ length: 31 }, (_, i) => `"0312345${String(i).padStart(3, '0')}"`).join(', ');
     const y = head.replace('{ number: "2003", name: Carol, password: c }', `{ number: "2003", name: Carol, password: c, blockList: [${many}] }`);
-    expect(errorsOf(loadConfigText(y, 'hibiki.yaml')).map((e) => e.message).join()).toContain('at most 30 blocked numbers');
+    expect(
+      errorsOf(loadConfigText(y, 'hibiki.yaml'))
+        .map((e) => e.message)
+        .join(),
+    ).toContain('at most 30 blocked numbers');
     oneError('bulkForwarding:\n  - name: disaster\n    members: [{ extension: "2009", destination: "2001" }]\n', 'unknown extension 2009');
   });
 });

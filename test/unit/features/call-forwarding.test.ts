@@ -123,11 +123,7 @@ describe('call forwarding in the call core', () => {
   });
 
   it('follows a CFU chain to its last destination with a CDR row for every hop, one linked id', async () => {
-    await start(
-      { number: '2002', forwarding: { unconditional: '2003' } },
-      { number: '2003', forwarding: { unconditional: '2004' } },
-      { number: '2004', forwarding: { unconditional: '2005' } },
-    );
+    await start({ number: '2002', forwarding: { unconditional: '2003' } }, { number: '2003', forwarding: { unconditional: '2004' } }, { number: '2004', forwarding: { unconditional: '2005' } });
     const alice = await h.phone('2001');
     const bob = await h.phone('2002');
     const eve = await h.phone('2005');

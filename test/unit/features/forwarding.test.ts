@@ -69,10 +69,8 @@ afterEach(() => {
 const OFF = { on: false, destination: null };
 
 describe('YAML seed and last edit wins', () => {
-  it('seeds the state from the YAML: listed destinations, then each condition\'s, deduplicated', () => {
-    const { fwd } = service(
-      buildConfig({ ext: { '2002': { dnd: true, forwarding: { destinations: ['0312345678'], busy: '2003', noAnswer: '03-1234-5678', noAnswerTimeout: 15 } } } }),
-    );
+  it("seeds the state from the YAML: listed destinations, then each condition's, deduplicated", () => {
+    const { fwd } = service(buildConfig({ ext: { '2002': { dnd: true, forwarding: { destinations: ['0312345678'], busy: '2003', noAnswer: '03-1234-5678', noAnswerTimeout: 15 } } } }));
     expect(fwd.state('2002')).toEqual<ForwardingState>({
       destinations: ['0312345678', '2003'],
       conditions: { cfu: OFF, cfb: { on: true, destination: 1 }, cfna: { on: true, destination: 0 }, cfur: OFF },
@@ -174,7 +172,12 @@ describe('setCondition', () => {
 
   it('re-checks a stored destination that lost its route', () => {
     const { fwd, setConfig } = service(buildConfig({ ext: { '2002': { forwarding: { destinations: ['0312345678'] } } } }));
-    setConfig(buildConfig({ ext: { '2002': { forwarding: { destinations: ['0312345678'] } } }, extra: { trunks: [{ name: 'carrier', host: '192.0.2.10' }], routes: [{ name: 'out', prefix: '06', trunk: 'carrier' }] } }));
+    setConfig(
+      buildConfig({
+        ext: { '2002': { forwarding: { destinations: ['0312345678'] } } },
+        extra: { trunks: [{ name: 'carrier', host: '192.0.2.10' }], routes: [{ name: 'out', prefix: '06', trunk: 'carrier' }] },
+      }),
+    );
     expect(fwd.setCondition('2002', 'cfu', true)).toEqual({ ok: false, reason: 'no route to 0312345678' });
   });
 
@@ -203,7 +206,7 @@ describe('setCondition', () => {
     expect(fwd.setCondition('2002', 'cfu', true)).toMatchObject({ ok: false, reason: expect.stringMatching(/restriction list/) });
   });
 
-  it('stores at most 5 destinations: a new one replaces this condition\'s, else the oldest unused one', () => {
+  it("stores at most 5 destinations: a new one replaces this condition's, else the oldest unused one", () => {
     const dests = ['0300000001', '0300000002', '0300000003', '0300000004', '0300000005'];
     const { fwd } = service(buildConfig({ ext: { '2002': { forwarding: { destinations: dests, busy: dests[0], noAnswer: dests[1] } } } }));
     // cfur on then off: it remembers slot 3, which a new number should not take while slot 2 is free.
@@ -288,7 +291,13 @@ describe('effective forwarding', () => {
       },
       { name: 'self', rows: [{ days: ['mon'], action: 'cfb', destination: '2001' }] },
       { name: 'prefixed', rows: [{ days: ['mon'], action: 'cfu', destination: '184110' }] },
-      { name: 'nowhere', rows: [{ days: ['mon'], action: 'cfna', destination: '9005' }, { days: ['tue'], action: 'cfu', destination: '7777' }] },
+      {
+        name: 'nowhere',
+        rows: [
+          { days: ['mon'], action: 'cfna', destination: '9005' },
+          { days: ['tue'], action: 'cfu', destination: '7777' },
+        ],
+      },
     ];
     const ext = { '2002': { forwardingSchedule: 'office', forwarding: { unconditional: '2001', noAnswerTimeout: 12 }, dnd: true }, '2001': { forwardingSchedule: 'self' } };
 
@@ -337,12 +346,7 @@ describe('bulk forwarding', () => {
   const bulkForwarding = [
     {
       name: 'disaster',
-      members: [
-        { extension: '2002', destination: '0312345678' },
-        { extension: '2003' },
-        { extension: '2004', destination: '110' },
-        { did: '0355550000', destination: '2001' },
-      ],
+      members: [{ extension: '2002', destination: '0312345678' }, { extension: '2003' }, { extension: '2004', destination: '110' }, { did: '0355550000', destination: '2001' }],
     },
     { name: 'night', members: [{ extension: '2002', destination: '2001' }] },
   ];

@@ -174,7 +174,7 @@ describe('call park', () => {
 });
 
 describe('call park when the parked party vanishes', () => {
-  it("a parked party whose RTP stops ends the call (cause 41) and frees its slot; no comeback rings later", async () => {
+  it('a parked party whose RTP stops ends the call (cause 41) and frees its slot; no comeback rings later', async () => {
     const { bob, aliceCall, bobCall } = await connected({ config: { park: { timeout: 30, comebackTimeout: 10 } } });
     await parkedByBob(bobCall);
     h.media.rtpTimeout(aliceCall.endpoint);

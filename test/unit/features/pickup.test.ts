@@ -81,7 +81,7 @@ describe('call pickup', () => {
     expect(h.media.bridged(out.call!.endpoint, pick.call!.endpoint)).toBe(true);
   });
 
-  it('** + extension picks up that extension\'s call from any phone', async () => {
+  it("** + extension picks up that extension's call from any phone", async () => {
     await start([]);
     const alice = await h.phone('2001');
     const bob = await h.phone('2002');

@@ -32,10 +32,7 @@ describe('localTime', () => {
 });
 
 describe('rowMatches / matchSchedule', () => {
-  const office = [
-    row({ days: WEEKDAYS, from: '09:00', to: '18:00', action: 'none' }),
-    row({ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], action: 'cfu', destination: '2003' }),
-  ];
+  const office = [row({ days: WEEKDAYS, from: '09:00', to: '18:00', action: 'none' }), row({ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], action: 'cfu', destination: '2003' })];
 
   it('matches from inclusive and to exclusive', () => {
     const r = office[0];

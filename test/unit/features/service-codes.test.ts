@@ -131,7 +131,7 @@ describe('ServiceCodes', () => {
     return `${basename(dirname(f))}/${basename(f)}`;
   };
 
-  it('turns forwarding on with a confirmation, off with the cancelled prompt, in the caller\'s language', async () => {
+  it("turns forwarding on with a confirmation, off with the cancelled prompt, in the caller's language", async () => {
     expect(await dial('2001', '14212003')).toBe(true);
     expect(forwarding.effective('2001').cfu).toBe('2003');
     expect(lastPrompt()).toBe('ja/setting-done.wav');

@@ -63,7 +63,10 @@ function payload(seed: number): Uint8Array {
 /** Sends n audio packets 20 ms apart from `from` to its engine port. */
 async function talk(from: Leg, n: number, opts: { pt?: number; ssrc?: number; seq0?: number; ts0?: number; seed?: number } = {}): Promise<void> {
   for (let i = 0; i < n; i++) {
-    from.phone.sendRtp({ pt: opts.pt ?? 0, seq: (opts.seq0 ?? 1000) + i, ts: (opts.ts0 ?? 50_000) + i * 160, ssrc: opts.ssrc ?? 0x1234, marker: i === 0, payload: payload((opts.seed ?? 0) + i) }, from.port);
+    from.phone.sendRtp(
+      { pt: opts.pt ?? 0, seq: (opts.seq0 ?? 1000) + i, ts: (opts.ts0 ?? 50_000) + i * 160, ssrc: opts.ssrc ?? 0x1234, marker: i === 0, payload: payload((opts.seed ?? 0) + i) },
+      from.port,
+    );
     await sleep(20);
   }
 }
@@ -80,7 +83,10 @@ async function press(from: Leg, event: number, opts: { pt?: number; ts?: number;
   ];
   let seq = opts.seq0 ?? 2000;
   for (const [end, duration] of steps) {
-    from.phone.sendRtp({ pt: opts.pt ?? 101, seq: seq++, ts: opts.ts ?? 90_000, ssrc: opts.ssrc ?? 0x1234, marker: seq === (opts.seq0 ?? 2000) + 1, payload: eventPayload(event, end, duration) }, from.port);
+    from.phone.sendRtp(
+      { pt: opts.pt ?? 101, seq: seq++, ts: opts.ts ?? 90_000, ssrc: opts.ssrc ?? 0x1234, marker: seq === (opts.seq0 ?? 2000) + 1, payload: eventPayload(event, end, duration) },
+      from.port,
+    );
     await sleep(10);
   }
 }

@@ -1,15 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  ALAW_DECODE,
-  ALAW_TO_ULAW,
-  ULAW_DECODE,
-  ULAW_TO_ALAW,
-  decode,
-  encode,
-  linearToAlaw,
-  linearToUlaw,
-  transcodeInPlace,
-} from '../../../src/media/builtin/g711.js';
+import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, decode, encode, linearToAlaw, linearToUlaw, transcodeInPlace } from '../../../src/media/builtin/g711.js';
 
 describe('G.711 µ-law', () => {
   it('decodes the known end points', () => {

@@ -48,7 +48,10 @@ describe('BuiltinMediaEngine in-band DTMF', () => {
     engine.bridge(aId, bId);
 
     const samples = [...audio(null, 60, 0), ...audio('1', 100, 480), ...audio(null, 100, 1280), ...audio('#', 120, 2080), ...audio(null, 200, 3040)];
-    const pcmu = encode(Int16Array.from(samples, (x) => Math.round(x)), 'PCMU');
+    const pcmu = encode(
+      Int16Array.from(samples, (x) => Math.round(x)),
+      'PCMU',
+    );
     const packets = pcmu.length / 160;
     for (let i = 0; i < packets; i++) {
       a.sendRtp({ pt: 0, seq: 100 + i, ts: 8000 + i * 160, ssrc: 0xabc, marker: i === 0, payload: pcmu.subarray(i * 160, (i + 1) * 160) }, aPort);

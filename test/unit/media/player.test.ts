@@ -27,7 +27,11 @@ describe('FramePacer', () => {
   it('catches up after a stall with the frames that fell due', async () => {
     let clock = 0;
     const frames: number[] = [];
-    const pacer = new FramePacer((n) => (frames.push(n), true), 20, () => clock);
+    const pacer = new FramePacer(
+      (n) => (frames.push(n), true),
+      20,
+      () => clock,
+    );
     pacer.start();
     expect(frames).toEqual([0]);
     clock = 65;
@@ -61,7 +65,13 @@ describe('PromptPlayer', () => {
   it('loops until stopped', async () => {
     const frames: number[] = [];
     let ended = '';
-    const player = new PromptPlayer(new Uint8Array(160), 'PCMU', true, (_p, n) => frames.push(n), (r) => (ended = r));
+    const player = new PromptPlayer(
+      new Uint8Array(160),
+      'PCMU',
+      true,
+      (_p, n) => frames.push(n),
+      (r) => (ended = r),
+    );
     player.start();
     await sleep(120);
     player.stop();
@@ -74,7 +84,10 @@ describe('DtmfSender', () => {
   it('sends each digit as updates plus three end packets with one timestamp, then goes idle', async () => {
     const packets: (TelephoneEvent & { marker: boolean; seq: number; ts: number })[] = [];
     let idle = false;
-    const sender = new DtmfSender((ev, marker, seq, ts) => packets.push({ ...ev, marker, seq, ts }), () => (idle = true));
+    const sender = new DtmfSender(
+      (ev, marker, seq, ts) => packets.push({ ...ev, marker, seq, ts }),
+      () => (idle = true),
+    );
     sender.enqueue('1', 60);
     sender.enqueue('#', 40);
     expect(sender.active).toBe(true);
@@ -100,7 +113,10 @@ describe('DtmfSender', () => {
   });
 
   it('refuses what is not a digit', () => {
-    const sender = new DtmfSender(() => undefined, () => undefined);
+    const sender = new DtmfSender(
+      () => undefined,
+      () => undefined,
+    );
     expect(sender.enqueue('x')).toBe(false);
     expect(sender.active).toBe(false);
   });

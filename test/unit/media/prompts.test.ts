@@ -4,15 +4,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildWav, parseWav } from '../../../src/media/builtin/wav.js';
-import {
-  DIGIT_PROMPTS,
-  PromptCatalogue,
-  PromptNotFoundError,
-  REQUIRED_PROMPTS,
-  SPOKEN_PROMPTS,
-  TONE_PROMPTS,
-  type PromptLanguage,
-} from '../../../src/media/prompts.js';
+import { DIGIT_PROMPTS, PromptCatalogue, PromptNotFoundError, REQUIRED_PROMPTS, SPOKEN_PROMPTS, TONE_PROMPTS, type PromptLanguage } from '../../../src/media/prompts.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PROMPTS = join(REPO, 'prompts');

@@ -110,7 +110,8 @@ describe('answerOffer', () => {
   });
 
   it('declines a video stream with port 0, keeping m-line count and order', () => {
-    const offer = 'v=0\r\no=x 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n' + 'm=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n' + 'm=audio 4000 RTP/AVP 0\r\n' + 'm=audio 4002 RTP/AVP 8\r\n';
+    const offer =
+      'v=0\r\no=x 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n' + 'm=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n' + 'm=audio 4000 RTP/AVP 0\r\n' + 'm=audio 4002 RTP/AVP 8\r\n';
     const { sdp, negotiation } = answerOffer(offer, local);
     const m = lines(sdp).filter((l) => l.startsWith('m='));
     expect(m).toEqual(['m=video 0 RTP/AVP 96', 'm=audio 30000 RTP/AVP 0', 'm=audio 0 RTP/AVP 8']);

@@ -85,9 +85,12 @@ describe('buildCdr: the SPEC F-CDR cases', () => {
       q850Cause: 34,
       trunk: 'carrier',
     });
-    expect(
-      buildCdr(facts({ answeredAt: T0 + 2_000, q850Cause: 41, hangupBy: 'system', hangupReason: 'RTP timeout' })),
-    ).toMatchObject({ disposition: 'answered', q850Cause: 41, hangupBy: 'system', hangupReason: 'RTP timeout' });
+    expect(buildCdr(facts({ answeredAt: T0 + 2_000, q850Cause: 41, hangupBy: 'system', hangupReason: 'RTP timeout' }))).toMatchObject({
+      disposition: 'answered',
+      q850Cause: 41,
+      hangupBy: 'system',
+      hangupReason: 'RTP timeout',
+    });
   });
 
   it('decline 603 → failed, 21', () => {
@@ -192,10 +195,31 @@ describe('buildCdr: times and defaults', () => {
 describe('CDR columns', () => {
   it('are exactly the SPEC F-CDR columns, in order', () => {
     expect(cdrFields.map((f) => cdrColumns[f])).toEqual([
-      'id', 'call_id', 'linked_id', 'started_at', 'answered_at', 'ended_at', 'duration', 'billsec', 'direction',
-      'disposition', 'caller_number', 'caller_name', 'dialed_number', 'callee_number', 'answered_by',
-      'forwarded_from', 'transferred_by', 'feature', 'hangup_by', 'q850_cause', 'sip_status', 'hangup_reason',
-      'trunk', 'queue', 'recording_path',
+      'id',
+      'call_id',
+      'linked_id',
+      'started_at',
+      'answered_at',
+      'ended_at',
+      'duration',
+      'billsec',
+      'direction',
+      'disposition',
+      'caller_number',
+      'caller_name',
+      'dialed_number',
+      'callee_number',
+      'answered_by',
+      'forwarded_from',
+      'transferred_by',
+      'feature',
+      'hangup_by',
+      'q850_cause',
+      'sip_status',
+      'hangup_reason',
+      'trunk',
+      'queue',
+      'recording_path',
     ]);
   });
 

@@ -70,7 +70,12 @@ describe('the call journal', () => {
     const callee = call.addLeg(new Leg('callee', call.callee, '2002'));
     const gone = call.addLeg(new Leg('callee', { number: '2003' }, '2003'));
     caller.markAnswered(new Dialog(stack, { ...snapshot(), remoteSeq: 1 }));
-    callee.markAnswered(new Dialog(stack, { ...snapshot({ role: 'uac', callId: 'b-leg@hibiki', localTag: 'h2', remoteTag: 'p2', localSeq: 1, flow: { transport: 'tcp', address: '127.0.0.1', port: 40123 } }), remoteSeq: 0 }));
+    callee.markAnswered(
+      new Dialog(stack, {
+        ...snapshot({ role: 'uac', callId: 'b-leg@hibiki', localTag: 'h2', remoteTag: 'p2', localSeq: 1, flow: { transport: 'tcp', address: '127.0.0.1', port: 40123 } }),
+        remoteSeq: 0,
+      }),
+    );
     gone.markAnswered(new Dialog(stack, { ...snapshot({ callId: 'transferor@x' }), remoteSeq: 0 }));
     gone.markEnded();
     call.markAnswered('2002');
@@ -196,7 +201,15 @@ describe('crash recovery', () => {
         {
           role: 'callee',
           number: '2002',
-          dialog: snapshot({ role: 'uac', callId: 'b-leg@hibiki', localTag: 'h2', remoteTag: 'p2', localSeq: 1, remoteTarget: `sip:2002@127.0.0.1:${bob.port}`, flow: { transport: 'udp', address: '127.0.0.1', port: bob.port } }),
+          dialog: snapshot({
+            role: 'uac',
+            callId: 'b-leg@hibiki',
+            localTag: 'h2',
+            remoteTag: 'p2',
+            localSeq: 1,
+            remoteTarget: `sip:2002@127.0.0.1:${bob.port}`,
+            flow: { transport: 'udp', address: '127.0.0.1', port: bob.port },
+          }),
         },
       ],
     };
@@ -211,7 +224,10 @@ describe('crash recovery', () => {
     const summary = await prepared.run();
     expect(summary).toEqual({ calls: 1, legs: 2, answered: 2, failed: 0, hungUpFirst: 0 });
 
-    for (const [p, callId] of [[alice, 'call-1@192.0.2.1'], [bob, 'b-leg@hibiki']] as const) {
+    for (const [p, callId] of [
+      [alice, 'call-1@192.0.2.1'],
+      [bob, 'b-leg@hibiki'],
+    ] as const) {
       const bye = await p.next();
       expect(bye.method).toBe('BYE');
       expect(bye.callId).toBe(callId);

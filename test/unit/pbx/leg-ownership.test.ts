@@ -44,7 +44,7 @@ beforeEach(async () => {
 afterEach(() => h.stop());
 
 describe('leg ownership', () => {
-  it("a feature that takes a bridged leg gets its digits, the bridge none; release gives it back and the audio reconnects", async () => {
+  it('a feature that takes a bridged leg gets its digits, the bridge none; release gives it back and the audio reconnects', async () => {
     const { leg } = h.legAt(aliceCall.endpoint);
     aliceCall.press('12');
     expect(h.media.heard(bobCall.endpoint)).toBe('12');
@@ -81,7 +81,7 @@ describe('leg ownership', () => {
     expect(h.cdr()).toMatchObject({ disposition: 'answered', hangupBy: 'caller', hangupReason: 'the feature ended it' });
   });
 
-  it('handOver puts the new owner in the old one\'s place: it gets the events, and its release returns the leg to the bridge', async () => {
+  it("handOver puts the new owner in the old one's place: it gets the events, and its release returns the leg to the bridge", async () => {
     const { leg } = h.legAt(bobCall.endpoint);
     const first = new Recorder('first');
     const second = new Recorder('second');

@@ -75,11 +75,13 @@ describe('findInboundRule', () => {
 });
 
 describe('Router inbound', () => {
-  const router = new Router(config([
-    { did: '0311110000', destination: '2001' },
-    { did: '0311110000', trunk: 'backup', destination: '2002' },
-    { did: '*', trunk: 'backup', destination: '2004' },
-  ]));
+  const router = new Router(
+    config([
+      { did: '0311110000', destination: '2001' },
+      { did: '0311110000', trunk: 'backup', destination: '2002' },
+      { did: '*', trunk: 'backup', destination: '2004' },
+    ]),
+  );
 
   it('inboundRule uses the same matcher', () => {
     expect(router.inboundRule('+81311110000', 'carrier')?.destination).toBe('2001');
@@ -88,7 +90,7 @@ describe('Router inbound', () => {
     expect(router.inboundRule('0399990000', 'carrier')).toBeUndefined();
   });
 
-  it('resolveInbound rings the rule\'s destination, or a DID that is itself a local number', () => {
+  it("resolveInbound rings the rule's destination, or a DID that is itself a local number", () => {
     expect(router.resolveInbound('+81-3-1111-0000', 'carrier')).toMatchObject({ kind: 'extension', extension: { number: '2001' } });
     expect(router.resolveInbound('2003', 'carrier')).toMatchObject({ kind: 'extension', extension: { number: '2003' } });
     expect(router.resolveInbound('0399990000', 'carrier')).toEqual({ kind: 'not-found' });

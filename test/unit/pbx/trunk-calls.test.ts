@@ -50,7 +50,7 @@ describe('trunk calls', () => {
     expect(carrier.incoming).toHaveLength(0);
   });
 
-  it('rings the extension of a DID called from the trunk, and the caller\'s CANCEL gives the channel back', async () => {
+  it("rings the extension of a DID called from the trunk, and the caller's CANCEL gives the channel back", async () => {
     h = await CoreHarness.start({ config: TRUNKS });
     const bob = await h.phone('2002');
     const carrier = await h.carrier('carrier');

@@ -18,7 +18,7 @@ const DEFAULTS: RestrictionRules = restrictionsSchema.parse({});
 const rules = (over: Partial<RestrictionRules> = {}): RestrictionRules => ({ ...DEFAULTS, ...over });
 
 describe('restriction defaults', () => {
-  it('are Japan\'s: 010 and + international, 110/118/119 emergency, an empty list', () => {
+  it("are Japan's: 010 and + international, 110/118/119 emergency, an empty list", () => {
     expect(DEFAULTS).toEqual({ list: [], internationalPrefixes: ['010', '+'], emergencyNumbers: ['110', '118', '119'] });
   });
 });

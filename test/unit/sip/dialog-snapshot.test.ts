@@ -75,7 +75,10 @@ describe.each(['udp', 'tcp'] as const)('a restored dialog over %s', (transport) 
       expect(d.state).toBe('terminated');
     }
     const [byeToCaller, byeToCallee] = await Promise.all(ends);
-    for (const [bye, snap] of [[byeToCaller, snaps[0]!], [byeToCallee, snaps[1]!]] as const) {
+    for (const [bye, snap] of [
+      [byeToCaller, snaps[0]!],
+      [byeToCallee, snaps[1]!],
+    ] as const) {
       expect(bye?.method).toBe('BYE');
       expect(bye?.callId).toBe(snap.callId);
       expect(bye?.get('reason')).toBe(REASON);

@@ -73,10 +73,12 @@ describe.each(['udp', 'tcp'] as const)('dialogs over %s', (transport) => {
     expect(await modified).toContain('a=sendonly');
     expect(uas!.remote.sdp).toContain('4002');
 
-    const info = once<string>((resolve) => uas!.on('info', (req, res) => {
-      res.send(200);
-      resolve(req.body.toString());
-    }));
+    const info = once<string>((resolve) =>
+      uas!.on('info', (req, res) => {
+        res.send(200);
+        resolve(req.body.toString());
+      }),
+    );
     const infoRes = await uac.request({ method: 'INFO', headers: { 'content-type': 'application/dtmf-relay' }, body: 'Signal=5\r\nDuration=160\r\n' });
     expect(infoRes.status).toBe(200);
     expect(await info).toContain('Signal=5');
@@ -138,7 +140,12 @@ it('retransmits the 2xx over UDP until the ACK arrives, and ends the dialog with
     uas = b.createUAS(req, res, { localSdp: SDP_B });
   });
   // A raw UAC that never ACKs: send the INVITE through a client transaction only.
-  const req = a.buildRequest({ method: 'INVITE', uri: `sip:bob@127.0.0.1:${portOf(b, 'udp')}`, body: SDP_A, headers: { 'content-type': 'application/sdp', contact: `<sip:a@127.0.0.1:${portOf(a, 'udp')}>` } });
+  const req = a.buildRequest({
+    method: 'INVITE',
+    uri: `sip:bob@127.0.0.1:${portOf(b, 'udp')}`,
+    body: SDP_A,
+    headers: { 'content-type': 'application/sdp', contact: `<sip:a@127.0.0.1:${portOf(a, 'udp')}>` },
+  });
   let twoHundreds = 0;
   // The BYE carries b's to-tag for a dialog `a` never made, so watch for it on the wire.
   const byeSeen = once<void>((resolve) =>
@@ -146,10 +153,14 @@ it('retransmits the 2xx over UDP until the ACK arrives, and ends the dialog with
       if (data.toString('utf8').startsWith('BYE ')) resolve();
     }),
   );
-  a.sendRequest(req, { transport: 'udp', address: '127.0.0.1', port: portOf(b, 'udp') }, {
-    onFinal: () => twoHundreds++,
-    onAdditional2xx: () => twoHundreds++,
-  });
+  a.sendRequest(
+    req,
+    { transport: 'udp', address: '127.0.0.1', port: portOf(b, 'udp') },
+    {
+      onFinal: () => twoHundreds++,
+      onAdditional2xx: () => twoHundreds++,
+    },
+  );
   await byeSeen;
   expect(twoHundreds).toBeGreaterThan(3);
   expect(uas?.state).toBe('terminated');

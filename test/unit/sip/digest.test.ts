@@ -283,8 +283,7 @@ describe('DigestServer.verify', () => {
   it('accepts a credential uri equivalent to the Request-URI (RFC 3261 §19.1.4), not a different one', () => {
     const { server } = makeServer();
     const creds = { username: '2001', password: 'secret-2001' };
-    const verdict = (credentialUri: string, requestUri: string) =>
-      server.verify(buildAuthorization(challengeFor(server, 'MD5'), creds, 'INVITE', credentialUri), 'INVITE', requestUri, lookup).result;
+    const verdict = (credentialUri: string, requestUri: string) => server.verify(buildAuthorization(challengeFor(server, 'MD5'), creds, 'INVITE', credentialUri), 'INVITE', requestUri, lookup).result;
     expect(verdict('sip:2002@HIBIKI.local', 'sip:2002@hibiki.local')).toBe('ok');
     expect(verdict('sip:2002@hibiki.local;transport=udp', 'sip:2002@hibiki.local')).toBe('ok');
     expect(verdict('sip:2002@hibiki.local;Transport=UDP;lr', 'sip:2002@hibiki.local;transport=udp')).toBe('ok');
@@ -323,7 +322,14 @@ describe('DigestServer.verify', () => {
 
   it('never throws on garbage', () => {
     const { server } = makeServer();
-    const junk = ['Digest', 'Digest ,,,', 'Digest a=', 'Digest nonce="AAAA", username="x", realm="hibiki.local", uri="u", response="r", qop=auth, nc=00000001, cnonce="c"', '\u0000\uffff', 'Digest ' + 'a="b", '.repeat(1000)];
+    const junk = [
+      'Digest',
+      'Digest ,,,',
+      'Digest a=',
+      'Digest nonce="AAAA", username="x", realm="hibiki.local", uri="u", response="r", qop=auth, nc=00000001, cnonce="c"',
+      '\u0000\uffff',
+      'Digest ' + 'a="b", '.repeat(1000),
+    ];
     for (const j of junk) expect(server.verify(j, 'REGISTER', 'sip:hibiki.local', lookup).result).toBe('malformed');
   });
 });
@@ -354,7 +360,20 @@ describe('parseAuthParams', () => {
   });
 
   it('returns null on syntax errors and repeated parameters', () => {
-    for (const bad of ['', '   ', 'Digest realm', 'Digest realm=', 'Digest realm="open', 'Digest realm="x\\', 'Digest a=b c=d', 'Digest a=b,,c=d', 'Digest a=b, a=c', 'Digest A=b, a=c', 'Di"gest a=b', '=b']) {
+    for (const bad of [
+      '',
+      '   ',
+      'Digest realm',
+      'Digest realm=',
+      'Digest realm="open',
+      'Digest realm="x\\',
+      'Digest a=b c=d',
+      'Digest a=b,,c=d',
+      'Digest a=b, a=c',
+      'Digest A=b, a=c',
+      'Di"gest a=b',
+      '=b',
+    ]) {
       expect(parseAuthParams(bad), bad).toBeNull();
     }
   });

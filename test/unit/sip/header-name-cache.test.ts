@@ -42,8 +42,7 @@ describe('header-name caches', () => {
   });
 
   it('do not keep overlong names', () => {
-    const long = (n: number): Buffer =>
-      Buffer.from(`OPTIONS sip:hibiki.test SIP/2.0\r\nX-${n}-${'n'.repeat(30_000)}: 1\r\nCall-ID: long-${n}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+    const long = (n: number): Buffer => Buffer.from(`OPTIONS sip:hibiki.test SIP/2.0\r\nX-${n}-${'n'.repeat(30_000)}: 1\r\nCall-ID: long-${n}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
     for (let n = 0; n < 20; n++) parseMessage(long(-1 - n));
     const before = heapAfterGc();
     for (let n = 0; n < 600; n++) parseMessage(long(n));

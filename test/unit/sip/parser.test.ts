@@ -40,10 +40,7 @@ const OPTIONS = [
   'CSeq: 1 OPTIONS',
 ];
 
-type Verdict =
-  | { ok: true }
-  | { ok: false; status: number; answerable: boolean }
-  | { drop: true };
+type Verdict = { ok: true } | { ok: false; status: number; answerable: boolean } | { drop: true };
 
 /** Expected parser verdict per fixture; `answerable` = a request is attached for the error response. */
 const VERDICTS: Record<string, Verdict> = {
@@ -138,19 +135,7 @@ describe('parseMessage: header handling', () => {
 
   it('maps every compact form to its full name', () => {
     const req = request(parseMessage(fixture('compact-forms.sip')));
-    expect(req.headers.map(([k]) => k)).toEqual([
-      'via',
-      'from',
-      'to',
-      'call-id',
-      'cseq',
-      'contact',
-      'supported',
-      'subject',
-      'content-type',
-      'content-length',
-      'max-forwards',
-    ]);
+    expect(req.headers.map(([k]) => k)).toEqual(['via', 'from', 'to', 'call-id', 'cseq', 'contact', 'supported', 'subject', 'content-type', 'content-length', 'max-forwards']);
     expect(req.callId).toBe('compact.42@198.51.100.8');
     expect(req.body.toString()).toBe('hi 2002');
     expect(req.getAll('supported')).toEqual(['timer', 'replaces']);
@@ -305,18 +290,8 @@ describe('parseMessage: body and Content-Length', () => {
 
   it('keeps a binary multipart body byte for byte', () => {
     const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const body = Buffer.concat([
-      Buffer.from('--b1\r\nContent-Type: application/octet-stream\r\n\r\n'),
-      binary,
-      Buffer.from('\r\n--b1--\r\n'),
-    ]);
-    const head = wire([
-      'MESSAGE sip:2001@pbx.test SIP/2.0',
-      ...OPTIONS.slice(1, 6),
-      'CSeq: 2 MESSAGE',
-      'Content-Type: multipart/mixed;boundary=b1',
-      `Content-Length: ${body.length}`,
-    ]);
+    const body = Buffer.concat([Buffer.from('--b1\r\nContent-Type: application/octet-stream\r\n\r\n'), binary, Buffer.from('\r\n--b1--\r\n')]);
+    const head = wire(['MESSAGE sip:2001@pbx.test SIP/2.0', ...OPTIONS.slice(1, 6), 'CSeq: 2 MESSAGE', 'Content-Type: multipart/mixed;boundary=b1', `Content-Length: ${body.length}`]);
     const req = request(parseMessage(Buffer.concat([head, body])));
     expect(req.body.equals(body)).toBe(true);
   });

@@ -80,7 +80,9 @@ function corpus(name: string): Buffer {
 
 describe.skipIf(!exists)('RFC 4475 corpus: parser verdicts', () => {
   it('has a verdict for every corpus file', () => {
-    const files = readdirSync(CORPUS).filter((f) => f.endsWith('.dat')).sort();
+    const files = readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.dat'))
+      .sort();
     expect(files).toEqual(Object.keys(VERDICTS).sort());
   });
 

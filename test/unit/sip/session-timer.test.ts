@@ -297,7 +297,11 @@ describe('intervals too large for a timer (issue #14)', () => {
     expect(outbound.session).toEqual({ interval: 10_800, refresher: 'local' });
 
     // A re-INVITE from b asking for 999999999 s again is answered with the maximum too.
-    const reinvite = await inbound.request({ method: 'INVITE', body: SDP_B, headers: { 'content-type': 'application/sdp', supported: 'timer', 'session-expires': `${HUGE};refresher=uac`, 'min-se': HUGE } });
+    const reinvite = await inbound.request({
+      method: 'INVITE',
+      body: SDP_B,
+      headers: { 'content-type': 'application/sdp', supported: 'timer', 'session-expires': `${HUGE};refresher=uac`, 'min-se': HUGE },
+    });
     expect(reinvite.status).toBe(200);
     expect(reinvite.get('session-expires')).toBe('10800;refresher=uac');
 
@@ -325,4 +329,3 @@ describe('intervals too large for a timer (issue #14)', () => {
     await outbound.destroy();
   });
 });
-

@@ -73,7 +73,7 @@ describe('stateless answers', () => {
     expect(h.stack.transactions.size.server).toBe(1);
   });
 
-  it("answers out-of-dialog requests it handles itself (OPTIONS, unknown methods, bad requests) statelessly", async () => {
+  it('answers out-of-dialog requests it handles itself (OPTIONS, unknown methods, bad requests) statelessly', async () => {
     h = await stackHarness();
     h.stack.use('INVITE', () => undefined);
     h.deliver(request({ method: 'OPTIONS', callId: 'o' }));

@@ -273,4 +273,3 @@ describe('uriEquivalent (RFC 3261 §19.1.4)', () => {
     expect(eq('urn:service:sos', 'sip:sos@hibiki.test')).toBe(false);
   });
 });
-

@@ -107,11 +107,7 @@ describe('exportCdrCsv', () => {
     store.insertMany(recs);
 
     const files = exportCdrCsv(store, { from: DAY1, to: DAY3, dir: out });
-    expect(files.map((f) => basename(f))).toEqual([
-      'cdr-20240501-20240502-001.csv',
-      'cdr-20240501-20240502-002.csv',
-      'cdr-20240501-20240502-003.csv',
-    ]);
+    expect(files.map((f) => basename(f))).toEqual(['cdr-20240501-20240502-001.csv', 'cdr-20240501-20240502-002.csv', 'cdr-20240501-20240502-003.csv']);
     expect(readdirSync(out).sort()).toEqual(files.map((f) => basename(f)).sort());
 
     const counts: number[] = [];

@@ -87,11 +87,7 @@ describe('CdrStore', () => {
     const from = new Date(T0 + DAY);
     const to = new Date(T0 + 3 * DAY);
     const rows = store.query({ from, to });
-    expect(rows.map((r) => r.startedAt)).toEqual([
-      new Date(T0 + DAY).toISOString(),
-      new Date(T0 + DAY).toISOString(),
-      new Date(T0 + 2 * DAY).toISOString(),
-    ]);
+    expect(rows.map((r) => r.startedAt)).toEqual([new Date(T0 + DAY).toISOString(), new Date(T0 + DAY).toISOString(), new Date(T0 + 2 * DAY).toISOString()]);
     // Same start: ordered by id.
     expect(rows[0].id).toBeLessThan(rows[1].id ?? 0);
     expect(store.count({ from, to })).toBe(3);
@@ -99,10 +95,7 @@ describe('CdrStore', () => {
     expect(store.count({ from })).toBe(4);
     expect(store.count({ to })).toBe(4);
     expect(store.query({ limit: 2 }).map((r) => r.startedAt)).toEqual([new Date(T0).toISOString(), new Date(T0 + DAY).toISOString()]);
-    expect(store.query({ limit: 2, offset: 3 }).map((r) => r.startedAt)).toEqual([
-      new Date(T0 + 2 * DAY).toISOString(),
-      new Date(T0 + 3 * DAY).toISOString(),
-    ]);
+    expect(store.query({ limit: 2, offset: 3 }).map((r) => r.startedAt)).toEqual([new Date(T0 + 2 * DAY).toISOString(), new Date(T0 + 3 * DAY).toISOString()]);
     expect(store.query({ limit: 0 })).toEqual([]);
   });
 
@@ -113,9 +106,7 @@ describe('CdrStore', () => {
   });
 
   it('uses the started_at index for range queries', () => {
-    const plan = db
-      .prepare("EXPLAIN QUERY PLAN SELECT * FROM cdr WHERE started_at >= '2024' AND started_at < '2025' ORDER BY started_at, id")
-      .all() as { detail: string }[];
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM cdr WHERE started_at >= '2024' AND started_at < '2025' ORDER BY started_at, id").all() as { detail: string }[];
     expect(plan.map((p) => p.detail).join(' ')).toContain('cdr_started_at');
   });
 

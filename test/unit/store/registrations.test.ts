@@ -245,7 +245,7 @@ describe('RegistrationStore', () => {
 
   it('keeps pending writes when the database fails and writes them on a later flush', async () => {
     const store = new RegistrationStore(db, clock);
-    db.exec('CREATE TRIGGER block BEFORE INSERT ON registrations BEGIN SELECT RAISE(ABORT, \'disk full\'); END');
+    db.exec("CREATE TRIGGER block BEFORE INSERT ON registrations BEGIN SELECT RAISE(ABORT, 'disk full'); END");
     store.upsert(binding());
     await new Promise((r) => setImmediate(r));
     expect(() => store.flush()).toThrow(/disk full/);

@@ -20,11 +20,7 @@ async function pair(transport: UaTransport = 'udp'): Promise<{ alice: TestUA; bo
 }
 
 /** alice calls bob directly; bob answers. */
-async function connect(
-  alice: TestUA,
-  bob: TestUA,
-  opts: { callOpts?: CallOptions; answerOpts?: AnswerOptions } = {},
-): Promise<{ a: Call; b: Call }> {
+async function connect(alice: TestUA, bob: TestUA, opts: { callOpts?: CallOptions; answerOpts?: AnswerOptions } = {}): Promise<{ a: Call; b: Call }> {
   const answered = alice.call('2002', { target: bob.address, ...opts.callOpts });
   const incoming = await bob.waitForCall();
   incoming.ring();
@@ -329,7 +325,20 @@ describe('rtp-peer building blocks', () => {
   });
 
   it('parses SDP with session-level connection and media-level direction', () => {
-    const sdp = ['v=0', 'o=- 1 2 IN IP4 10.0.0.1', 's=-', 'c=IN IP4 10.0.0.1', 't=0 0', 'a=sendrecv', 'm=audio 4000 RTP/AVP 8 0 96', 'a=rtpmap:96 telephone-event/8000', 'a=inactive', 'm=video 5000 RTP/AVP 97', 'a=sendonly', ''].join('\r\n');
+    const sdp = [
+      'v=0',
+      'o=- 1 2 IN IP4 10.0.0.1',
+      's=-',
+      'c=IN IP4 10.0.0.1',
+      't=0 0',
+      'a=sendrecv',
+      'm=audio 4000 RTP/AVP 8 0 96',
+      'a=rtpmap:96 telephone-event/8000',
+      'a=inactive',
+      'm=video 5000 RTP/AVP 97',
+      'a=sendonly',
+      '',
+    ].join('\r\n');
     const a = parseSdp(sdp);
     expect(a).toMatchObject({ address: '10.0.0.1', port: 4000, payloadTypes: [8, 0, 96], telephoneEventPt: 96, direction: 'inactive', originVersion: 2 });
     expect(parseSdp('v=0\r\n')).toBeUndefined();

@@ -44,10 +44,32 @@ describe('timer configuration', () => {
 
   it('derives Table 4 timers for unreliable and reliable transports', () => {
     expect(deriveTimers(DEFAULT_TIMERS, false)).toEqual({
-      a: 500, b: 32000, d: 32000, e: 500, f: 32000, g: 500, h: 32000, i: 5000, j: 32000, k: 5000, l: 32000, m: 32000,
+      a: 500,
+      b: 32000,
+      d: 32000,
+      e: 500,
+      f: 32000,
+      g: 500,
+      h: 32000,
+      i: 5000,
+      j: 32000,
+      k: 5000,
+      l: 32000,
+      m: 32000,
     });
     expect(deriveTimers(DEFAULT_TIMERS, true)).toEqual({
-      a: 500, b: 32000, d: 0, e: 500, f: 32000, g: 500, h: 32000, i: 0, j: 0, k: 0, l: 32000, m: 32000,
+      a: 500,
+      b: 32000,
+      d: 0,
+      e: 500,
+      f: 32000,
+      g: 500,
+      h: 32000,
+      i: 0,
+      j: 0,
+      k: 0,
+      l: 32000,
+      m: 32000,
     });
   });
 });

@@ -103,7 +103,12 @@ export function incoming(req: SipRequest, source: Partial<TransportSource> = {})
 
 /** A byte-identical copy (what a retransmission is). */
 export function copyRequest(req: SipRequest): SipRequest {
-  const copy = new SipRequest(req.method, req.uri, req.headers.map(([k, v]) => [k, v] as HeaderEntry), req.body);
+  const copy = new SipRequest(
+    req.method,
+    req.uri,
+    req.headers.map(([k, v]) => [k, v] as HeaderEntry),
+    req.body,
+  );
   return copy;
 }
 

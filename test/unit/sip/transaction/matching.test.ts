@@ -41,7 +41,10 @@ describe('server transaction matching (RFC 3261 §17.2.3)', () => {
 
   it('drops a request without a usable Via or CSeq instead of throwing', () => {
     const { layer } = setup();
-    const noVia = new SipRequest('OPTIONS', 'sip:x@example.com', [['call-id', 'a'], ['cseq', '1 OPTIONS']]);
+    const noVia = new SipRequest('OPTIONS', 'sip:x@example.com', [
+      ['call-id', 'a'],
+      ['cseq', '1 OPTIONS'],
+    ]);
     expect(layer.receiveRequest(incoming(noVia))).toEqual({ kind: 'absorbed' });
     const badVia = makeRequest({ via: 'garbage' });
     expect(layer.receiveRequest(incoming(badVia))).toEqual({ kind: 'absorbed' });
@@ -59,11 +62,15 @@ describe('server transaction matching (RFC 3261 §17.2.3)', () => {
   it('stop() cancels every timer and forgets every transaction without notifying', () => {
     const { clock, layer } = setup();
     let notified = 0;
-    layer.sendRequest(makeRequest(), { transport: 'udp', address: '192.0.2.9', port: 5060 }, {
-      onFinal: () => notified++,
-      onTimeout: () => notified++,
-      onTransportError: () => notified++,
-    });
+    layer.sendRequest(
+      makeRequest(),
+      { transport: 'udp', address: '192.0.2.9', port: 5060 },
+      {
+        onFinal: () => notified++,
+        onTimeout: () => notified++,
+        onTransportError: () => notified++,
+      },
+    );
     const outcome = layer.receiveRequest(incoming(makeRequest()));
     if (outcome.kind !== 'new') throw new Error('expected new');
     outcome.tx.respond(makeResponse(outcome.tx.request, 486, 'x'));

@@ -41,7 +41,10 @@ describe('INVITE server transaction', () => {
     const { rec, layer } = setup();
     const { tx, req } = newInvite(layer, {
       lowerVias: ['SIP/2.0/UDP 198.51.100.7:5080;branch=z9hG4bKproxy'],
-      extra: [['timestamp', '54.3'], ['contact', '<sip:alice@192.0.2.1>']],
+      extra: [
+        ['timestamp', '54.3'],
+        ['contact', '<sip:alice@192.0.2.1>'],
+      ],
     });
     expect(tx.state).toBe('proceeding');
     expect(rec.responses()).toHaveLength(1);

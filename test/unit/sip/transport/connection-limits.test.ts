@@ -9,14 +9,7 @@ import { WebSocket } from 'ws';
 import { FakeClock } from '../../../support/fake-clock.js';
 import { captureLogger } from '../../../support/logger.js';
 import { createSelfSignedCert, removeCert, type TestCert } from '../../../support/tls-cert.js';
-import {
-  sendAndWait,
-  sipRequest,
-  startLayer,
-  stopAllLayers,
-  waitFor,
-  type Harness,
-} from '../../../support/transport-harness.js';
+import { sendAndWait, sipRequest, startLayer, stopAllLayers, waitFor, type Harness } from '../../../support/transport-harness.js';
 import type { ListenPoint, TransportLimits } from '../../../../src/sip/transport/types.js';
 
 let cert: TestCert;
@@ -152,10 +145,7 @@ describe('per-address connection cap', () => {
   });
 
   it('counts TCP, TLS and WebSocket connections from one address together', async () => {
-    const h = await layer(
-      [{ transport: 'tcp', host: '127.0.0.1', port: 0 }, tlsPoint(), { transport: 'ws', host: '127.0.0.1', port: 0 }],
-      { maxConnectionsPerAddress: 2 },
-    );
+    const h = await layer([{ transport: 'tcp', host: '127.0.0.1', port: 0 }, tlsPoint(), { transport: 'ws', host: '127.0.0.1', port: 0 }], { maxConnectionsPerAddress: 2 });
     await tcpFrom(h.point('tcp').port, '127.0.0.2');
     await wsFrom(h.point('ws').port, '127.0.0.2');
     await waitFor(() => h.layer.connectionCount === 2, 'tcp and ws connections');

@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../support/fake-clock.js';
-import {
-  ConnectionRegistry,
-  nextConnectionId,
-  normalizeAddress,
-  remoteKey,
-  type Flow,
-} from '../../../../src/sip/transport/connection-registry.js';
+import { ConnectionRegistry, nextConnectionId, normalizeAddress, remoteKey, type Flow } from '../../../../src/sip/transport/connection-registry.js';
 
 class FakeFlow implements Flow {
   readonly transport = 'tcp' as const;

@@ -1,14 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import {
-  sendAndWait,
-  sipRequest,
-  sipResponse,
-  startLayer,
-  stopAllLayers,
-  unusedTcpPort,
-  waitFor,
-} from '../../../support/transport-harness.js';
+import { sendAndWait, sipRequest, sipResponse, startLayer, stopAllLayers, unusedTcpPort, waitFor } from '../../../support/transport-harness.js';
 
 const sockets: net.Socket[] = [];
 const servers: net.Server[] = [];
@@ -108,10 +100,7 @@ describe('TCP transport', () => {
     const remote = await remotePeer();
     const target = { transport: 'tcp' as const, address: '127.0.0.1', port: remote.port };
     // Both sends are issued before the connection is up: the second must queue on it.
-    const [e1, e2] = await Promise.all([
-      sendAndWait(h.layer, sipRequest('INVITE', '', 'one'), target),
-      sendAndWait(h.layer, sipRequest('INVITE', '', 'two'), target),
-    ]);
+    const [e1, e2] = await Promise.all([sendAndWait(h.layer, sipRequest('INVITE', '', 'one'), target), sendAndWait(h.layer, sipRequest('INVITE', '', 'two'), target)]);
     expect(e1).toBeUndefined();
     expect(e2).toBeUndefined();
     expect(await sendAndWait(h.layer, sipRequest('BYE', '', 'three'), target)).toBeUndefined();

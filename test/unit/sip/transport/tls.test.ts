@@ -2,14 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { createSelfSignedCert, removeCert, type TestCert } from '../../../support/tls-cert.js';
-import {
-  sendAndWait,
-  sipRequest,
-  sipResponse,
-  startLayer,
-  stopAllLayers,
-  waitFor,
-} from '../../../support/transport-harness.js';
+import { sendAndWait, sipRequest, sipResponse, startLayer, stopAllLayers, waitFor } from '../../../support/transport-harness.js';
 
 let cert: TestCert;
 const sockets: tls.TLSSocket[] = [];
@@ -108,9 +101,7 @@ describe('TLS transport', () => {
   });
 
   it('rejects start naming the listen point when the key file is missing', async () => {
-    await expect(startLayer([{ ...tlsPoint(), key: `${cert.dir}/missing.pem` }])).rejects.toThrow(
-      /tls:127\.0\.0\.1:0: .*ENOENT.*missing\.pem/,
-    );
+    await expect(startLayer([{ ...tlsPoint(), key: `${cert.dir}/missing.pem` }])).rejects.toThrow(/tls:127\.0\.0\.1:0: .*ENOENT.*missing\.pem/);
     await expect(startLayer([{ transport: 'tls', host: '127.0.0.1', port: 0 }])).rejects.toThrow(/cert and key/);
   });
 

@@ -1,14 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import {
-  sendAndWait,
-  sipRequest,
-  sipResponse,
-  startLayer,
-  stopAllLayers,
-  waitFor,
-} from '../../../support/transport-harness.js';
+import { sendAndWait, sipRequest, sipResponse, startLayer, stopAllLayers, waitFor } from '../../../support/transport-harness.js';
 
 const sockets: dgram.Socket[] = [];
 
@@ -34,8 +27,7 @@ async function peer(host: '127.0.0.1' | '::1'): Promise<Peer> {
     socket,
     port: socket.address().port,
     inbox,
-    send: (text, port) =>
-      new Promise<void>((resolve, reject) => socket.send(text, port, host, (err) => (err ? reject(err) : resolve()))),
+    send: (text, port) => new Promise<void>((resolve, reject) => socket.send(text, port, host, (err) => (err ? reject(err) : resolve()))),
   };
 }
 
@@ -146,8 +138,6 @@ describe('UDP transport', () => {
 
   it('rejects start with an error naming the listen point when the port is taken', async () => {
     const taken = await peer('127.0.0.1');
-    await expect(startLayer([{ transport: 'udp', host: '127.0.0.1', port: taken.port }])).rejects.toThrow(
-      new RegExp(`udp:127\\.0\\.0\\.1:${taken.port}.*EADDRINUSE`),
-    );
+    await expect(startLayer([{ transport: 'udp', host: '127.0.0.1', port: taken.port }])).rejects.toThrow(new RegExp(`udp:127\\.0\\.0\\.1:${taken.port}.*EADDRINUSE`));
   });
 });

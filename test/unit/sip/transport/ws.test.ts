@@ -2,14 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { createSelfSignedCert, removeCert, type TestCert } from '../../../support/tls-cert.js';
-import {
-  sendAndWait,
-  sipRequest,
-  sipResponse,
-  startLayer,
-  stopAllLayers,
-  waitFor,
-} from '../../../support/transport-harness.js';
+import { sendAndWait, sipRequest, sipResponse, startLayer, stopAllLayers, waitFor } from '../../../support/transport-harness.js';
 
 let cert: TestCert;
 const clients: WebSocket[] = [];
@@ -84,18 +77,18 @@ describe('WebSocket transport (RFC 7118)', () => {
   it('answers a plain HTTP request with 426 Upgrade Required', async () => {
     const h = await startLayer([{ transport: 'ws', host: '127.0.0.1', port: 0 }]);
     const status = await new Promise<number | undefined>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: h.point('ws').port, path: '/' }, (res) => {
-        res.resume();
-        resolve(res.statusCode);
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port: h.point('ws').port, path: '/' }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        })
+        .on('error', reject);
     });
     expect(status).toBe(426);
   });
 
   it('works over WSS with the configured certificate', async () => {
-    const h = await startLayer([
-      { transport: 'wss', host: '127.0.0.1', port: 0, cert: cert.certPath, key: cert.keyPath },
-    ]);
+    const h = await startLayer([{ transport: 'wss', host: '127.0.0.1', port: 0, cert: cert.certPath, key: cert.keyPath }]);
     const phone = await open(url('wss', '127.0.0.1', h.point('wss').port));
     phone.ws.send(sipRequest('OPTIONS'));
     await waitFor(() => h.received.length === 1, 'message');
