@@ -36,6 +36,7 @@ import type { EndpointId } from '../../src/media/engine.js';
 import type { CdrRecord } from '../../src/store/cdr-row.js';
 import { callCdrs } from '../../src/pbx/call-cdr.js';
 import { Extensions, type Contacts } from '../../src/features/extension.js';
+import type { Feature } from '../../src/pbx/application.js';
 import { Groups } from '../../src/features/group.js';
 import { HuntGroups } from '../../src/features/hunt.js';
 import { OutsideLine } from '../../src/features/outside-line.js';
@@ -74,6 +75,8 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   /** Log level of the captured log (h.logs). */
   logLevel?: string;
+  /** Features registered after the standard ones (a new destination type under test). */
+  extraFeatures?: (h: { prompts: PromptCatalogue }) => Feature[];
 }
 
 const DEFAULT_EXTENSIONS: HarnessExtension[] = [
@@ -192,7 +195,7 @@ export class CoreHarness implements Contacts {
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
     ];
-    for (const f of features) this.core.use(f);
+    for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
   }
 
   static async start(opts: HarnessOptions = {}): Promise<CoreHarness> {
