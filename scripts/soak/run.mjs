@@ -94,7 +94,7 @@ function writeConfig(dir, { port, dataDir, opts }) {
   }
   return writeYaml(dir, [
     // Info level for the process stats lines; the callee's registration must outlast the run.
-    ...benchConfigHead({ port, dataDir, logLevel: 'info', statsInterval: STATS_INTERVAL, maxExpires: opts.minutes * 60 + 3600 }),
+    ...benchConfigHead({ port, dataDir, logLevel: process.env.SOAK_LOG_LEVEL ?? 'info', statsInterval: STATS_INTERVAL, maxExpires: opts.minutes * 60 + 3600 }),
     ...callSetupSections({ calleePassword: CALLEE_PASSWORD, extensionLines: phones }),
   ]);
 }

@@ -39,6 +39,8 @@ interface Consultation {
   /** The held party hung up: whatever the target does, this is now an ordinary call. */
   heldGone: boolean;
   done: boolean;
+  /** Forget the consultation if the call ends some other way (RTP timeout, shutdown). */
+  forgetOnCallEnd: () => void;
 }
 
 /** Take a leg for a moment, to hand it to a bridge. */
@@ -104,7 +106,9 @@ export class AttendedTransfer implements Feature {
       blonde: false,
       heldGone: false,
       done: false,
+      forgetOnCallEnd: () => this.finishConsultation(c),
     };
+    call.once('ended', c.forgetOnCallEnd);
     const cfg = config();
     // #9 again while the target rings drops the consultation.
     c.keypad = new FeatureCodeMatcher({
@@ -181,6 +185,7 @@ export class AttendedTransfer implements Feature {
   private finishConsultation(c: Consultation): void {
     c.done = true;
     c.keypad?.dispose();
+    c.session.call.off('ended', c.forgetOnCallEnd);
     this.byTransferor.delete(c.transferor);
   }
 

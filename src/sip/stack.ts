@@ -386,13 +386,15 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
         return;
       case 'cancel': {
         const invite = outcome.invite;
-        const pending = invite ? this.pendingInvites.get(invite) : undefined;
-        if (!invite || !pending) {
+        // RFC 3261 §9.2: 481 only when no INVITE transaction matches; one that has already sent its final
+        // response still gets 200 for the CANCEL, which then changes nothing.
+        if (!invite) {
           outcome.tx.respond(this.stampServer(buildResponse(req, 481)));
           return;
         }
         outcome.tx.respond(this.stampServer(buildResponse(req, 200)));
-        if (!pending.finalResponseSent) {
+        const pending = this.pendingInvites.get(invite);
+        if (pending && !pending.finalResponseSent) {
           pending.send(487);
           pending.fireCancel();
         }
