@@ -271,7 +271,12 @@ const securitySchema = z
       .object({
         sampleMs: int(250, 50, 10_000, 'How often load is sampled and the share of refused requests adjusted (ms).'),
         maxLoopUtilization: int(90, 0, 100, 'Event-loop utilization (%) above which new out-of-dialog INVITEs and REGISTERs start to be refused; 0 ignores it.'),
-        maxLoopDelayMs: int(150, 0, 60_000, 'Mean event-loop delay (ms, averaged over smoothingMs) above which they start to be refused; 0 ignores it. Well under the 500 ms after which SIP clients retransmit: a short stall (a garbage collection, a database checkpoint) delays answers without being overload.'),
+        maxLoopDelayMs: int(
+          150,
+          0,
+          60_000,
+          'Mean event-loop delay (ms, averaged over smoothingMs) above which they start to be refused; 0 ignores it. Well under the 500 ms after which SIP clients retransmit: a short stall (a garbage collection, a database checkpoint) delays answers without being overload.',
+        ),
         maxPendingInvites: int(2000, 0, 1_000_000, 'INVITEs still waiting for their final response above which they start to be refused; 0 ignores it.'),
         retryAfterSeconds: int(5, 1, 3600, 'Retry-After of a 503 for overload or the transaction limit; a random 0–50 % is added so refused phones do not return together.'),
         smoothingMs: int(
