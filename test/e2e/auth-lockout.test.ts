@@ -104,7 +104,8 @@ describe('username lockout scoped to the source address', () => {
   });
 });
 
-describe('locks in SQLite', () => {
+// Each CLI run is a whole process start (about a second, several on a busy machine): a generous limit.
+describe('locks in SQLite', { timeout: 120_000 }, () => {
   it('survive a restart: the username lock and the address block still refuse', async () => {
     const config = { auth: { ipFailures: 4, ipWindowSeconds: 60, lockoutAttempts: 3 } };
     const before = await start({ config });

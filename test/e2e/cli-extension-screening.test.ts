@@ -20,7 +20,8 @@ function cli(...args: string[]) {
 
 const extensions = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` }));
 
-describe('hibiki extension remove', () => {
+// Each CLI run is a whole process start (about a second, several on a busy machine): a generous limit.
+describe('hibiki extension remove', { timeout: 120_000 }, () => {
   it('refuses while the extension is a group member, removes it everywhere with --force, and the server reloads', async () => {
     const { h, phone } = await start({
       extensions,
@@ -51,7 +52,7 @@ describe('hibiki extension remove', () => {
       (e: unknown) => e as CallFailedError,
     );
     expect(err?.status).toBe(404);
-  }, 30_000);
+  });
 
   it('refuses when the removal would leave the file invalid, or a DID rings the extension', () => {
     const head =
@@ -66,7 +67,8 @@ describe('hibiki extension remove', () => {
   });
 });
 
-describe('hibiki screening stats', () => {
+// Each CLI run is a whole process start (about a second, several on a busy machine): a generous limit.
+describe('hibiki screening stats', { timeout: 120_000 }, () => {
   it("prints this month's and last month's rejected calls per target", async () => {
     const { h, phone } = await start({ extensions: extensions.map((e) => (e.number === '2002' ? { ...e, blockList: ['2001'] } : e)) });
     const alice = await phone('2001');
@@ -80,5 +82,5 @@ describe('hibiki screening stats', () => {
     const r = cli('screening', 'stats', '--config', h.configPath);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ext:2002\t2\t0$/m);
-  }, 30_000);
+  });
 });

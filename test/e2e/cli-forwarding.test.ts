@@ -52,7 +52,8 @@ function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 }
 
-describe('hibiki forwarding / dnd / bulk', () => {
+// Each CLI run is a whole process start (about a second, several on a busy machine): a generous limit.
+describe('hibiki forwarding / dnd / bulk', { timeout: 120_000 }, () => {
   it('sets, shows and refuses forwarding; state persists between runs', () => {
     const config = workspace();
     let r = cli('forwarding', 'show', '2001', '--config', config);

@@ -11,16 +11,29 @@ import type { RunningHibiki } from '../support/hibiki.js';
 const EXTENSIONS = ['2001', '2002', '2003'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}` }));
 const { start } = hibikiSession({ defaults: { extensions: EXTENSIONS } });
 
-/** Widen the window between an INVITE and its answer, as a busy media worker would; returns the undo. */
-function slowMedia(h: RunningHibiki, delayMs = 400): () => void {
+/**
+ * Hold the next INVITE between its authentication and its answer, as a busy media worker would: media
+ * set-up waits at a gate. `waiting` resolves once an INVITE is held there; `release()` lets it through and
+ * undoes the gate.
+ */
+function gatedMedia(h: RunningHibiki): { waiting: Promise<void>; release: () => void } {
   const engine = h.server.media;
   const create = engine.createEndpoint.bind(engine);
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let held!: () => void;
+  const waiting = new Promise<void>((r) => (held = r));
   engine.createEndpoint = async (opts) => {
-    await new Promise((r) => setTimeout(r, delayMs));
+    held();
+    await gate;
     return create(opts);
   };
-  return () => {
-    engine.createEndpoint = create;
+  return {
+    waiting,
+    release: () => {
+      engine.createEndpoint = create;
+      open();
+    },
   };
 }
 
@@ -35,18 +48,19 @@ describe('routing edge cases', () => {
     const atBob = await ringing;
     atBob.ring();
     await outgoing.waitForProvisional(180);
-    const restore = slowMedia(h);
+    const gated = gatedMedia(h);
     const pick = await carol.dial('**2002');
     // Past the digest challenge: the authenticated INVITE is now waiting for its media.
-    await new Promise((r) => setTimeout(r, 150));
+    await gated.waiting;
     pick.cancel();
     const err = await pick.answered.then(
       () => undefined,
       (e: unknown) => e as { status: number },
     );
     expect(err?.status).toBe(487);
-    restore();
-    await new Promise((r) => setTimeout(r, 600));
+    gated.release();
+    // The picker's attempt is over once its own call has gone.
+    await waitUntil(() => h.server.calls.callsOf('2003') === 0, 5000);
     expect(atBob.isCancelled).toBe(false);
     const bobCall = await atBob.answer();
     const aliceCall = await outgoing.answered;
@@ -59,12 +73,12 @@ describe('routing edge cases', () => {
   it('a service code cancelled before the answer ends cleanly, with a CDR', async () => {
     const { h, phone } = await start();
     const bob = await phone('2002');
-    const restore = slowMedia(h);
+    const gated = gatedMedia(h);
     const code = await bob.dial('1429');
-    await new Promise((r) => setTimeout(r, 150));
+    await gated.waiting;
     code.cancel();
     await code.answered.catch(() => undefined);
-    restore();
+    gated.release();
     await waitUntil(() => h.server.calls.active().length === 0, 3000);
     await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'service_code', disposition: 'cancelled' });

@@ -51,7 +51,7 @@ import { BlindTransfer } from '../../src/features/transfer.js';
 import { AttendedTransfer } from '../../src/features/attended-transfer.js';
 import { FakeClock } from './fake-clock.js';
 import { captureLogger } from './logger.js';
-import { SIP_PORT, SipNetwork } from './sip-network.js';
+import { SIP_PORT, SipNetwork, advance, settle } from './sip-network.js';
 import { MemoryMedia } from './memory-media.js';
 import { Phone } from './core-phone.js';
 import { FromUserAuthenticator, TestTrunks } from './core-stubs.js';
@@ -248,11 +248,7 @@ export class CoreHarness implements Contacts {
 
   /** Let every message in flight arrive, and everything it sets off run, until the network is quiet. */
   async settle(): Promise<void> {
-    for (let i = 0; i < 100_000; i++) {
-      await new Promise<void>((r) => setImmediate(r));
-      if (this.network.idle) return;
-    }
-    throw new Error('the test network never went quiet');
+    await settle(this.network);
   }
 
   /**
@@ -260,16 +256,7 @@ export class CoreHarness implements Contacts {
    * after each, as if messages took no time at all.
    */
   async advance(ms: number): Promise<void> {
-    const target = this.clock.now() + ms;
-    await this.settle();
-    for (;;) {
-      const due = this.clock.nextDue();
-      if (due === undefined || due > target) break;
-      this.clock.advance(due - this.clock.now());
-      await this.settle();
-    }
-    this.clock.advance(target - this.clock.now());
-    await this.settle();
+    await advance(this.network, this.clock, ms);
   }
 
   /** The calls in progress. */

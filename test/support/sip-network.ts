@@ -3,6 +3,7 @@
 // lost, nothing is connection-oriented. Delivery is asynchronous (setImmediate, never a timer of the fake
 // clock), so retransmission and timeout timers stay under the test's control while messages flow at once.
 import { settleSend, type ConnectionHold, type ListenPoint, type MessageHandler, type SendCallback, type SendTarget, type SipTransport, type TransportName } from '../../src/sip/transport/types.js';
+import type { FakeClock } from './fake-clock.js';
 
 export const SIP_PORT = 5060;
 
@@ -149,4 +150,30 @@ export class MemoryTransport implements SipTransport {
     if (!this.running) return;
     for (const h of this.handlers) h(data, source);
   }
+}
+
+/** Let every message in flight arrive, and everything it sets off run, until the network is quiet. */
+export async function settle(network: SipNetwork): Promise<void> {
+  for (let i = 0; i < 100_000; i++) {
+    await new Promise<void>((r) => setImmediate(r));
+    if (network.idle) return;
+  }
+  throw new Error('the test network never went quiet');
+}
+
+/**
+ * Move the fake clock on by `ms`, firing due timers one instant at a time and letting the network settle
+ * after each, as if messages took no time at all.
+ */
+export async function advance(network: SipNetwork, clock: FakeClock, ms: number): Promise<void> {
+  const target = clock.now() + ms;
+  await settle(network);
+  for (;;) {
+    const due = clock.nextDue();
+    if (due === undefined || due > target) break;
+    clock.advance(due - clock.now());
+    await settle(network);
+  }
+  clock.advance(target - clock.now());
+  await settle(network);
 }

@@ -6,7 +6,7 @@ import type { TelephoneEvent } from '../../../src/media/builtin/rfc4733.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('FramePacer', () => {
-  it('paces 20 ms frames without drift: 50 ± 2 frames in one second, each on its slot', async () => {
+  it('paces 20 ms frames without drift: every frame that fell due is sent, none before its slot', async () => {
     const at: number[] = [];
     const start = performance.now();
     const pacer = new FramePacer((n) => {
@@ -16,12 +16,15 @@ describe('FramePacer', () => {
     });
     pacer.start();
     await sleep(1000);
+    // Measured, not assumed: on a busy machine the sleep (and each wake-up) may run late.
+    const elapsed = performance.now() - start;
     pacer.stop();
-    expect(at.length).toBeGreaterThanOrEqual(48);
-    expect(at.length).toBeLessThanOrEqual(52);
-    // No drift: frame n is never sent before its slot, and the last one is close to its slot.
+    // Frames 0 … ⌊elapsed / 20⌋ fell due; a late wake-up sends the ones it missed at once.
+    const due = Math.floor(elapsed / 20) + 1;
+    expect(at.length).toBeGreaterThanOrEqual(due - 1);
+    expect(at.length).toBeLessThanOrEqual(due);
+    // No drift: frame n is never sent before its slot.
     at.forEach((t, n) => expect(t).toBeGreaterThanOrEqual(n * 20 - 1));
-    expect(at[at.length - 1]! - (at.length - 1) * 20).toBeLessThan(20);
   });
 
   it('catches up after a stall with the frames that fell due', async () => {

@@ -1,5 +1,6 @@
-// RFC 4028 session timers: header rules, and two real stacks on loopback refreshing or expiring a session.
-import { afterEach, describe, expect, it } from 'vitest';
+// RFC 4028 session timers: header rules, and two stacks on an in-memory network, on one fake clock,
+// refreshing or expiring a session (exact timing, whatever the machine is doing).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SipStack, type StackOptions } from '../../../src/sip/stack.js';
 import type { DestroyCause, Dialog, RefreshBy } from '../../../src/sip/dialog.js';
@@ -16,6 +17,7 @@ import {
   sessionTimerFromAnswer,
 } from '../../../src/sip/session-timer.js';
 import { FakeClock } from '../../support/fake-clock.js';
+import { SipNetwork, advance, settle } from '../../support/sip-network.js';
 
 const logger = pino({ level: 'silent' });
 const stacks: SipStack[] = [];
@@ -26,15 +28,23 @@ afterEach(async () => {
 
 const SHORT = { sessionExpires: 2, minSE: 1 };
 
+let network: SipNetwork;
+let clock: FakeClock;
+beforeEach(() => {
+  network = new SipNetwork();
+  clock = new FakeClock(Date.UTC(2026, 11, 1));
+});
+
 async function stack(opts: Partial<StackOptions> = {}): Promise<SipStack> {
-  const s = new SipStack({ listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], logger, timers: { t1: 20 }, ...opts });
+  const s = new SipStack({ listen: [], transport: network.transport(), clock, logger, ...opts });
   await s.start();
   stacks.push(s);
   return s;
 }
 
 function uriOf(s: SipStack): string {
-  return `sip:bob@127.0.0.1:${s.listening()[0]!.port}`;
+  const p = s.listening()[0]!;
+  return `sip:bob@${p.host}:${p.port}`;
 }
 
 /** Requests of a method as they arrive on the wire at `s`. */
@@ -49,8 +59,6 @@ function sniff(s: SipStack, method: string): SipRequest[] {
 
 const SDP_A = 'v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
 const SDP_B = 'v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function request(headers: Record<string, string>): SipRequest {
   const req = new SipRequest('INVITE', 'sip:b@x');
@@ -114,8 +122,8 @@ describe('session timers between two stacks', () => {
       uas = b.createUAS(req, res, { localSdp: SDP_B });
     });
     const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A });
-    // Retransmissions aside (T1 is 20 ms here, and no 100 Trying goes out ahead of the answer, so a
-    // slow machine may see one): the first INVITE asked for 2 s, the retry for 3 s.
+    // Retransmissions aside (none happen on the fake clock, but count each CSeq once anyway): the first
+    // INVITE asked for 2 s, the retry for 3 s.
     const firstOfEach = offered.filter((r, i) => offered.findIndex((o) => o.cseq?.seq === r.cseq?.seq) === i);
     expect(firstOfEach.map((r) => r.get('session-expires'))).toEqual(['2', '3']);
     expect(offered[0]!.getAll('supported')).toEqual(expect.arrayContaining(['100rel', 'timer']));
@@ -160,19 +168,23 @@ describe('session timers between two stacks', () => {
       });
       const reinvitesAtB = sniff(b, 'INVITE');
       const reinvitesAtA = sniff(a, 'INVITE');
-      const started = Date.now();
+      const started = clock.now();
       const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A, headers: { 'session-expires': `2;refresher=${refresher}` } });
       const refresherDialog = refresher === 'uac' ? uac : uas!;
       const otherDialog = refresher === 'uac' ? uas! : uac;
       expect(refresherDialog.session).toEqual({ interval: 2, refresher: 'local' });
       expect(otherDialog.session).toEqual({ interval: 2, refresher: 'remote' });
 
-      const firstRefresh = new Promise<number>((resolve) => refresherDialog.on('refresh', (by: RefreshBy) => by === 'local' && resolve(Date.now() - started)));
-      const seenByOther = new Promise<RefreshBy>((resolve) => otherDialog.on('refresh', resolve));
-      const at = await firstRefresh;
+      const refreshedAt: number[] = [];
+      refresherDialog.on('refresh', (by: RefreshBy) => by === 'local' && refreshedAt.push(clock.now() - started));
+      let seenByOther: RefreshBy | undefined;
+      otherDialog.on('refresh', (by) => (seenByOther ??= by));
+      // Past the whole interval: one refresh at about half of it, both sides still up afterwards.
+      await advance(network, clock, 2300);
+      const at = refreshedAt[0];
       expect(at).toBeGreaterThan(700);
       expect(at).toBeLessThan(1600);
-      expect(await seenByOther).toBe('remote');
+      expect(seenByOther).toBe('remote');
 
       // The refresh is a re-INVITE with the unchanged SDP that carries Session-Expires; its sender,
       // the UAC of that transaction, stays the refresher.
@@ -181,8 +193,6 @@ describe('session timers between two stacks', () => {
       expect(refreshes[0]!.get('session-expires')).toBe('2;refresher=uac');
       expect(refreshes[0]!.body.toString()).toBe(refresher === 'uac' ? SDP_A : SDP_B);
 
-      // Past the whole interval, both sides are still up.
-      await sleep(2300 - (Date.now() - started));
       expect(uac.state).toBe('confirmed');
       expect(uas!.state).toBe('confirmed');
       await uac.destroy();
@@ -197,22 +207,26 @@ describe('session timers between two stacks', () => {
     b.use('INVITE', (req, res) => {
       uas = b.createUAS(req, res, { localSdp: SDP_B });
     });
-    const started = Date.now();
+    const started = clock.now();
     const uac = await a.createUAC({ uri: uriOf(b), localSdp: SDP_A, headers: { supported: 'timer', 'session-expires': '2' } });
     expect(uac.session).toBeUndefined();
     expect(uas!.session).toEqual({ interval: 2, refresher: 'remote' });
-    const [atA, atB] = await Promise.all([
-      new Promise<[SipRequest | undefined, DestroyCause | undefined]>((resolve) => uac.on('destroy', (req, cause) => resolve([req, cause]))),
-      new Promise<[SipRequest | undefined, DestroyCause | undefined]>((resolve) => uas!.on('destroy', (req, cause) => resolve([req, cause]))),
-    ]);
-    const elapsed = Date.now() - started;
+    let atA: [SipRequest | undefined, DestroyCause | undefined] | undefined;
+    let atB: [SipRequest | undefined, DestroyCause | undefined] | undefined;
+    let elapsed = 0;
+    uac.on('destroy', (req, cause) => (atA = [req, cause]));
+    uas!.on('destroy', (req, cause) => {
+      atB = [req, cause];
+      elapsed = clock.now() - started;
+    });
+    await advance(network, clock, 2500);
     // 2 s minus min(32, 2/3) s.
     expect(elapsed).toBeGreaterThan(1200);
     expect(elapsed).toBeLessThan(2000);
     expect(atB).toEqual([undefined, 'session-expired']);
-    expect(atA[0]?.method).toBe('BYE');
-    expect(atA[0]?.get('reason')).toBe(SESSION_EXPIRED_REASON);
-    expect(atA[1]).toBe('bye');
+    expect(atA?.[0]?.method).toBe('BYE');
+    expect(atA?.[0]?.get('reason')).toBe(SESSION_EXPIRED_REASON);
+    expect(atA?.[1]).toBe('bye');
     expect(a.dialogs.size).toBe(0);
     expect(b.dialogs.size).toBe(0);
   }, 10_000);
@@ -270,9 +284,8 @@ describe('intervals too large for a timer (issue #14)', () => {
   });
 
   it('keeps the dialogs of an INVITE, a re-INVITE and a 2xx asking for 999999999 s up, and expires them on time', async () => {
-    const clock = new FakeClock(Date.now());
-    // `a` is hibiki (fake clock, timers on); `b` a peer asking for absurd intervals both ways.
-    const a = await stack({ sessionTimer: CAPPED, clock });
+    // `a` is hibiki (timers on); `b` a peer asking for absurd intervals both ways.
+    const a = await stack({ sessionTimer: CAPPED });
     const b = await stack();
     const responses: SipResponse[] = [];
     b.transport.onMessage((data) => {
@@ -305,27 +318,26 @@ describe('intervals too large for a timer (issue #14)', () => {
     expect(reinvite.status).toBe(200);
     expect(reinvite.get('session-expires')).toBe('10800;refresher=uac');
 
-    // Let the ACKs arrive before time jumps (an unACKed 2xx would end its dialog).
-    await sleep(100);
+    // Let the ACKs arrive before time moves (an unACKed 2xx would end its dialog).
+    await settle(network);
     // An hour on: nothing has expired (before the fix, both timers fired after 1 ms).
     const refreshesAtB = sniff(b, 'INVITE');
-    clock.advance(1);
-    clock.advance(3_600_000);
-    await sleep(50);
+    await advance(network, clock, 3_600_001);
     expect(uas!.state).toBe('confirmed');
     expect(outbound.state).toBe('confirmed');
     expect(refreshesAtB).toHaveLength(0);
     // At half the interval a refreshes its outgoing dialog itself, with the interval it runs.
-    const refreshed = new Promise<RefreshBy>((resolve) => outbound.on('refresh', resolve));
-    clock.advance(5400_000 - 3_600_001);
-    expect(await refreshed).toBe('local');
+    let refreshed: RefreshBy | undefined;
+    outbound.on('refresh', (by) => (refreshed ??= by));
+    await advance(network, clock, 5400_000 - 3_600_001);
+    expect(refreshed).toBe('local');
     expect(refreshesAtB[0]?.get('session-expires')).toBe('10800;refresher=uac');
     expect(outbound.state).toBe('confirmed');
-    await sleep(50);
     // b never refreshes its call to a: after 10800 − 32 s a ends it as RFC 4028 §10 says.
-    const ended = new Promise<DestroyCause | undefined>((resolve) => uas!.on('destroy', (_req, cause) => resolve(cause)));
-    clock.advance((10_800 - 32) * 1000 - 5400_000);
-    expect(await ended).toBe('session-expired');
+    let ended: DestroyCause | undefined;
+    uas!.on('destroy', (_req, cause) => (ended = cause));
+    await advance(network, clock, (10_800 - 32) * 1000 - 5400_000);
+    expect(ended).toBe('session-expired');
     await outbound.destroy();
   });
 });
