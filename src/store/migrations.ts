@@ -165,6 +165,28 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX auth_locks_until ON auth_locks (locked_until);
     `,
   },
+  {
+    version: 7,
+    name: 'voicemail_messages',
+    // F-VM (issue #10): one row per voicemail message; the audio is the WAV at `file` (relative to
+    // <data.dir>/voicemail/), written before the row and deleted after it. `box` is the mailbox number
+    // (an extension's, or a shared box's). status: 'new' until played or saved, then 'saved'.
+    sql: `
+      CREATE TABLE voicemail_messages (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        box           TEXT    NOT NULL,
+        file          TEXT    NOT NULL,
+        received_at   INTEGER NOT NULL,
+        caller_number TEXT    NOT NULL,
+        caller_name   TEXT,
+        called_number TEXT    NOT NULL,
+        duration_ms   INTEGER NOT NULL,
+        status        TEXT    NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'saved')),
+        call_id       TEXT
+      );
+      CREATE INDEX voicemail_messages_box ON voicemail_messages (box, status, received_at);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
