@@ -45,7 +45,7 @@ export class UacError extends Error {
   }
 }
 
-const IN_DIALOG_EVENTS: Record<string, 'modify' | 'update' | 'info' | 'refer' | 'notify' | 'message' | 'options'> = {
+const IN_DIALOG_EVENTS: Record<string, 'modify' | 'update' | 'info' | 'refer' | 'notify' | 'message' | 'options' | 'subscribe'> = {
   INVITE: 'modify',
   UPDATE: 'update',
   INFO: 'info',
@@ -53,6 +53,7 @@ const IN_DIALOG_EVENTS: Record<string, 'modify' | 'update' | 'info' | 'refer' | 
   NOTIFY: 'notify',
   MESSAGE: 'message',
   OPTIONS: 'options',
+  SUBSCRIBE: 'subscribe',
 };
 
 /** Option tags every INVITE we send advertises (RFC 3262 §4; RFC 4028 §7.1 when timers are on). */
@@ -177,6 +178,36 @@ export class DialogLayer {
     this.startRetransmit2xx(d, ok, req.cseq?.seq ?? 0);
     // RFC 4028 §9: refresher 'uac' is the caller, i.e. the remote side of this dialog.
     if (st) d.armSessionTimer(st.interval, st.refresher === 'uas' ? 'local' : 'remote');
+    return d;
+  }
+
+  /**
+   * Accept a SUBSCRIBE with 200 and return the notifier's dialog (RFC 6665 §4.2.1, §4.3). Unlike an
+   * INVITE dialog there is no ACK and no 2xx retransmission: the dialog is confirmed by this answer.
+   * `headers` carries Expires (and anything else the event package adds). The caller checked that the
+   * request has a Contact.
+   */
+  createNotifierDialog(req: SipRequest, res: ServerResponse, opts: { headers?: HeaderInput } = {}): Dialog {
+    if (!req.source) throw new Error('request has no source');
+    const headers = headerEntries(opts.headers);
+    if (!headers.some(([k]) => k === 'contact')) headers.push(['contact', `<${this.stack.contactUri(req.source.transport, req.source.address)}>`]);
+    // RFC 3261 §12.1.1, which RFC 6665 §4.3 applies to subscription dialogs: the 2xx copies Record-Route.
+    if (!headers.some(([k]) => k === 'record-route')) for (const rr of req.getAll('record-route')) headers.push(['record-route', rr]);
+    const ok = res.send(200, undefined, { headers });
+    const d = new Dialog(this.stack, {
+      role: 'uas',
+      callId: req.callId,
+      localTag: res.toTag,
+      remoteTag: req.fromTag ?? '',
+      localAddress: ok.get('to') as string,
+      remoteAddress: req.get('from') as string,
+      remoteTarget: contactUriText(req.get('contact') as string),
+      routeSet: req.getAll('record-route'),
+      localSeq: Math.floor(Math.random() * 10000),
+      remoteSeq: req.cseq?.seq ?? 0,
+      flow: responseTarget(req),
+    });
+    this.add(d);
     return d;
   }
 

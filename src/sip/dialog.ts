@@ -1,5 +1,6 @@
 // One SIP dialog (RFC 3261 §12) with a drachtio-srf-like surface:
 // request()/modify()/destroy() and events 'destroy', 'modify', 'info', 'refer', 'notify', 'update', 'message', 'ack',
+// 'subscribe' (a refresh or end of a subscription this dialog carries, RFC 6665),
 // plus 'refresh' after each RFC 4028 session refresh.
 import { EventEmitter } from 'node:events';
 import { SipRequest, type HeaderEntry, type SipResponse } from './message.js';
@@ -60,6 +61,7 @@ export interface DialogEvents {
   notify: InDialogRequest;
   message: InDialogRequest;
   options: InDialogRequest;
+  subscribe: InDialogRequest;
   ack: [req: SipRequest];
 }
 
