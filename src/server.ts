@@ -46,6 +46,11 @@ import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { Notifier } from './sip/subscription.js';
+import { VoicemailStore } from './store/voicemail-store.js';
+import { MailboxEvents } from './features/voicemail/mailbox-events.js';
+import { extensionMailboxes, type Mailboxes } from './features/voicemail/mailboxes.js';
+import { MessageWaiting } from './features/voicemail/mwi.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
 
@@ -58,6 +63,11 @@ export interface ServerOptions {
   tlsRejectUnauthorized?: boolean;
   /** The one clock every timer and timestamp comes from (tests drive it). Default: the real clock. */
   clock?: Clock;
+  /**
+   * The voicemail boxes as message-waiting and e-mail notification see them. Default: each extension
+   * owns the box with its number (extensionMailboxes); tests give their own.
+   */
+  mailboxes?: Mailboxes;
 }
 
 export class HibikiServer {
@@ -81,6 +91,14 @@ export class HibikiServer {
   readonly forwarding: ForwardingService;
   readonly screening: Screening;
   readonly clock: Clock;
+  /** Voicemail messages (F-VM). */
+  readonly voicemail: VoicemailStore;
+  /** What the voicemail applications report: deposits (e-mail) and count changes (lamps). */
+  readonly mailboxEvents = new MailboxEvents();
+  /** SUBSCRIBE handling (RFC 6665), one event package per feature. */
+  readonly notifier: Notifier;
+  /** Message-waiting lamps (RFC 3842). */
+  readonly mwi: MessageWaiting;
   /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
   readonly activeCalls: ActiveCallStore;
   private readonly journal: CallJournal;
@@ -200,6 +218,21 @@ export class HibikiServer {
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
     ];
     for (const f of features) this.core.use(f);
+    this.voicemail = new VoicemailStore(this.db);
+    const mailboxes = opts.mailboxes ?? extensionMailboxes(() => this.config.extensions);
+    this.notifier = new Notifier(this.stack);
+    this.mwi = new MessageWaiting({
+      stack: this.stack,
+      notifier: this.notifier,
+      auth: this.authenticator,
+      registrations: this.registrar,
+      counts: (box) => this.voicemail.counts(box),
+      events: this.mailboxEvents,
+      mailboxes,
+      settings: () => this.config.mwi,
+      domain: () => this.config.tenant.domain,
+      logger: this.logger,
+    });
   }
 
   /** F-CDR: the call's rows, written when it ends, in one transaction with the removal of its journal row. */
@@ -240,6 +273,7 @@ export class HibikiServer {
     this.journal.startHeartbeat(() => this.config.cdr.heartbeatInterval);
     this.registrar.start();
     this.qualifier.start();
+    this.mwi.start();
     this.core.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
@@ -321,6 +355,8 @@ export class HibikiServer {
     this.purge?.stop();
     this.trunks.stop();
     this.qualifier.stop();
+    this.mwi.stop();
+    this.notifier.stop();
     this.registrar.stop();
     this.guard.stop();
     // Let the BYEs of the calls just ended leave before the sockets close.

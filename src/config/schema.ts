@@ -18,6 +18,7 @@ import {
   screeningSchema,
   serviceCodesSchema,
 } from './routing-schema.js';
+import { mwiSchema, smtpSchema } from './mail-schema.js';
 
 /** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
 export interface ConflictParams {
@@ -612,6 +613,8 @@ export const configObjectSchema = z
     screening: screeningSchema.prefault({}),
     restrictions: restrictionsSchema.prefault({}),
     serviceCodes: serviceCodesSchema.prefault({}),
+    mwi: mwiSchema.prefault({}),
+    smtp: smtpSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
