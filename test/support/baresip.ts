@@ -24,6 +24,8 @@ export interface BaresipOptions {
   cafile?: string;
   /** Safety net: baresip quits on its own after this many seconds even if a test forgets it. */
   maxLifetimeSec?: number;
+  /** Application modules to load besides the account loader (e.g. `mwi.so`, which subscribes to message-summary). */
+  appModules?: string[];
 }
 
 export interface BaresipPhone {
@@ -66,7 +68,8 @@ export function baresipAccount(opts: BaresipOptions): string {
 }
 
 export function startBaresip(opts: BaresipOptions): BaresipPhone {
-  return launchBaresip(opts, { dirPrefix: 'hibiki-baresip-', extraConfig: [], maxLifetimeSec: 60 });
+  const extraConfig = (opts.appModules ?? []).map((m) => `module_app\t\t${m}`);
+  return launchBaresip(opts, { dirPrefix: 'hibiki-baresip-', extraConfig, maxLifetimeSec: 60 });
 }
 
 /** baresip on a fresh config directory: baresipConfig(opts) plus `extraConfig` lines, and the account. */
