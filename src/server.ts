@@ -51,6 +51,8 @@ import { VoicemailStore } from './store/voicemail-store.js';
 import { MailboxEvents } from './features/voicemail/mailbox-events.js';
 import { extensionMailboxes, type Mailboxes } from './features/voicemail/mailboxes.js';
 import { MessageWaiting } from './features/voicemail/mwi.js';
+import { VoicemailMailer } from './features/voicemail/mail-notify.js';
+import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
 
@@ -99,6 +101,8 @@ export class HibikiServer {
   readonly notifier: Notifier;
   /** Message-waiting lamps (RFC 3842). */
   readonly mwi: MessageWaiting;
+  /** E-mail notification of new voicemail, with its outbox. */
+  readonly mailer: VoicemailMailer;
   /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
   readonly activeCalls: ActiveCallStore;
   private readonly journal: CallJournal;
@@ -233,6 +237,15 @@ export class HibikiServer {
       domain: () => this.config.tenant.domain,
       logger: this.logger,
     });
+    this.mailer = new VoicemailMailer({
+      outbox: new MailOutboxStore(this.db),
+      messages: this.voicemail,
+      events: this.mailboxEvents,
+      mailboxes,
+      config: () => ({ smtp: this.config.smtp, timeZone: this.config.tenant.timezone }),
+      clock,
+      logger: this.logger,
+    });
   }
 
   /** F-CDR: the call's rows, written when it ends, in one transaction with the removal of its journal row. */
@@ -274,6 +287,7 @@ export class HibikiServer {
     this.registrar.start();
     this.qualifier.start();
     this.mwi.start();
+    this.mailer.start();
     this.core.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
@@ -356,6 +370,7 @@ export class HibikiServer {
     this.trunks.stop();
     this.qualifier.stop();
     this.mwi.stop();
+    this.mailer.stop();
     this.notifier.stop();
     this.registrar.stop();
     this.guard.stop();

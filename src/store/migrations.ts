@@ -187,6 +187,30 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX voicemail_messages_box ON voicemail_messages (box, status, received_at);
     `,
   },
+  {
+    version: 9,
+    name: 'mail_outbox',
+    // Voicemail notification mails not yet delivered (issue #10), so a failed or interrupted send is
+    // retried, after a restart too. A row points at its message (`message_id`, the WAV at `wav_path`)
+    // without a foreign key: the mail never holds the message back, and a message deleted before its
+    // mail went out only drops the mail. Times are epoch milliseconds. Version 9: 8 is the voicemail
+    // feature's, merged before this one.
+    sql: `
+      CREATE TABLE mail_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id      INTEGER NOT NULL,
+        box             TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        wav_path        TEXT    NOT NULL,
+        attach          INTEGER NOT NULL CHECK (attach IN (0, 1)),
+        created_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT
+      );
+      CREATE INDEX mail_outbox_next ON mail_outbox (next_attempt_at);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
