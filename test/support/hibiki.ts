@@ -9,6 +9,7 @@ import { HibikiServer } from '../../src/server.js';
 import { realClock } from '../../src/util/clock.js';
 import type { TransportName } from '../../src/sip/message.js';
 import { captureLogger } from './logger.js';
+import type { Mailboxes } from '../../src/features/voicemail/mailboxes.js';
 
 export interface TestExtension {
   number: string;
@@ -31,6 +32,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Wall-clock time seen by schedules and counters (fake time of day). */
   now?: () => number;
+  /** The voicemail boxes as message-waiting and e-mail see them (default: one per extension, no e-mail). */
+  mailboxes?: Mailboxes;
 }
 
 /**
@@ -118,7 +121,7 @@ export async function startHibiki(opts: StartOptions = {}): Promise<RunningHibik
   const { logger, lines: logs } = captureLogger(loaded.config.log.level);
   // A controlled time of day moves the wall clock only: timers and intervals stay real.
   const clock = opts.now ? { ...realClock, now: opts.now } : realClock;
-  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false, clock });
+  const server = new HibikiServer({ config: loaded.config, configPath, logger, tlsRejectUnauthorized: false, clock, mailboxes: opts.mailboxes });
   await server.start();
   return {
     server,
