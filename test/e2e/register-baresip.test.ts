@@ -79,6 +79,9 @@ describe('registration with baresip', () => {
       const options = await h.server.stack.request({ method: 'OPTIONS', uri: binding.contact, target, to: `<${binding.contact}>` });
       expect(options.status).toBe(200);
       // baresip's SIP trace shows the OPTIONS arrived on the registered transport and was answered there.
+      // Its answer can reach hibiki before baresip's stdout does: wait for the trace line itself.
+      const optionsLine = `OPTIONS ${binding.contact} SIP/2.0`;
+      expect(await phone.waitForOutput(new RegExp(optionsLine.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))), phone.output).toBe(true);
       const trace = phone.output.split('\n').map((l) => l.trim());
       const at = trace.indexOf(`OPTIONS ${binding.contact} SIP/2.0`);
       expect(at, phone.output).toBeGreaterThan(0);
