@@ -137,25 +137,49 @@ describe('message-waiting indication', () => {
     expect(h.server.mwi.size).toBe(0);
   });
 
-  it('baresip (mwi module) subscribes after registering and receives the NOTIFY', async () => {
-    const h = (hibiki = await startHibiki({ config: { auth: { algorithms: ['MD5'] }, mwi: { unsolicited: false } } }));
+  it('baresip (mwi module) subscribes after registering and receives the NOTIFYs of its subscription only', async () => {
+    // Unsolicited NOTIFYs stay on: the subscribing phone must get none for a change.
+    const h = (hibiki = await startHibiki({ config: { auth: { algorithms: ['MD5'] } } }));
     phone = startBaresip({ user: '2002', password: 'secret-2002', transport: 'udp', server: { host: '127.0.0.1', port: h.port('udp') }, appModules: ['mwi.so'] });
     // On failure: baresip's trace, and what hibiki logged of SUBSCRIBE and message-summary.
     const diag = (): string =>
       `${phone?.output ?? ''}\n${h.logs
-        .filter((l) => JSON.stringify(l).match(/SUBSCRIBE|message-summary|security/))
+        .filter((l) => JSON.stringify(l).match(/SUBSCRIBE|message-summary|NOTIFY|security/))
         .map((l) => JSON.stringify(l))
         .join('\n')}`;
     expect(await waitFor(() => h.server.mwi.size === 1, 10_000), diag()).toBe(true);
     // baresip's SIP trace shows the NOTIFY of the subscription with the empty box.
     expect(await phone.waitForOutput(/Messages-Waiting: no/), diag()).toBe(true);
+    /** baresip answered 200 to the NOTIFY that carried `counts` (a refusal would have ended the subscription). */
+    const answered = async (counts: string): Promise<boolean> => {
+      const pattern = `Messages-Waiting: yes\\s+Message-Account: sip:2002@hibiki\\.test\\s+Voice-Message: ${counts.replace(/[()]/g, '\\$&')}`;
+      if (!(await phone!.waitForOutput(new RegExp(pattern)))) return false;
+      const block = phone!.output.split('NOTIFY sip:').find((b) => b.includes(`Voice-Message: ${counts}`)) ?? '';
+      const cseq = /CSeq: (\d+) NOTIFY/.exec(block)?.[1];
+      return cseq !== undefined && (await phone!.waitForOutput(new RegExp(`SIP/2.0 200 OK[^]*?CSeq: ${cseq} NOTIFY`)));
+    };
     deposit(h, '2002');
-    expect(await phone.waitForOutput(/Messages-Waiting: yes\s+Message-Account: sip:2002@hibiki\.test\s+Voice-Message: 1\/0 \(0\/0\)/), diag()).toBe(true);
-    // baresip answered that NOTIFY with 200 (a refusal would have ended the subscription).
-    const block = phone.output.split('NOTIFY sip:').find((b) => b.includes('Messages-Waiting: yes')) ?? '';
-    const cseq = /CSeq: (\d+) NOTIFY/.exec(block)?.[1];
-    expect(cseq, diag()).toBeDefined();
-    expect(await phone.waitForOutput(new RegExp(`SIP/2.0 200 OK[^]*?CSeq: ${cseq} NOTIFY`)), diag()).toBe(true);
+    expect(await answered('1/0 (0/0)'), diag()).toBe(true);
+    deposit(h, '2002');
+    expect(await answered('2/0 (0/0)'), diag()).toBe(true);
     expect(h.server.mwi.size).toBe(1);
+    // By now an unsolicited NOTIFY for the first message would have arrived long ago: there is one NOTIFY per change.
+    const notifies = phone.output
+      .split('NOTIFY sip:')
+      .slice(1)
+      .filter((b) => /^\S+ SIP\/2\.0/.test(b));
+    expect(
+      notifies.filter((b) => b.includes('Voice-Message: 1/0')),
+      diag(),
+    ).toHaveLength(1);
+    expect(
+      notifies.filter((b) => b.includes('Voice-Message: 2/0')),
+      diag(),
+    ).toHaveLength(1);
+    // Those two came in its subscription's dialog (a To tag), not out of any dialog.
+    expect(
+      notifies.filter((b) => /Voice-Message: [12]\/0/.test(b)).every((b) => /\nTo: [^\n]*;tag=/.test(b)),
+      diag(),
+    ).toBe(true);
   });
 });
