@@ -126,7 +126,12 @@ export class Delivery implements RingContext {
   to<A>(destination: Destination<A>, arrival: Arrival): Promise<DeliveryOutcome> {
     if (this.isCancelled) return Promise.resolve({ kind: 'cancelled' });
     const ring = destination.app.ring;
-    if (!ring) return Promise.resolve(failure(404, 1, 'failed', `${destination.callee.number} cannot be rung`));
+    if (!ring) {
+      // A destination that rings no phone (an IVR, a voicemail box) takes the caller itself: the connect
+      // flow hands it the caller's leg.
+      this.arriving(destination.callee, arrival);
+      return Promise.resolve({ kind: 'application', destination: destination as Destination });
+    }
     return ring.call(destination.app, this, destination.args, arrival);
   }
 

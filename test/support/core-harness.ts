@@ -77,6 +77,8 @@ export interface HarnessOptions {
   logLevel?: string;
   /** Features registered after the standard ones (a new destination type under test). */
   extraFeatures?: (h: { prompts: PromptCatalogue }) => Feature[];
+  /** Wall-clock time the fake clock starts at (epoch ms); default a Monday, 10:00 in Tokyo. */
+  now?: number;
 }
 
 const DEFAULT_EXTENSIONS: HarnessExtension[] = [
@@ -116,9 +118,9 @@ function shippedPrompts(): PromptCatalogue {
 }
 
 export class CoreHarness implements Contacts {
-  readonly clock = new FakeClock(EPOCH);
+  readonly clock: FakeClock;
   readonly network = new SipNetwork();
-  readonly media = new MemoryMedia(this.clock);
+  readonly media: MemoryMedia;
   readonly logger: Logger;
   /** Every log line, parsed. */
   readonly logs: Array<Record<string, unknown>>;
@@ -140,6 +142,8 @@ export class CoreHarness implements Contacts {
 
   private constructor(opts: HarnessOptions) {
     const config = (this.config = buildConfig(opts));
+    this.clock = new FakeClock(opts.now ?? EPOCH);
+    this.media = new MemoryMedia(this.clock);
     const captured = captureLogger(opts.logLevel ?? 'info');
     const logger = (this.logger = captured.logger);
     this.logs = captured.lines;
@@ -177,6 +181,7 @@ export class CoreHarness implements Contacts {
         this.ended.push({ call, outcome });
         this.cdrs.push(...callCdrs(call, outcome));
       },
+      ringback: () => [this.prompts.file('ringback', 'ja')],
     });
     const callsOf = (extension: string) => this.core.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
