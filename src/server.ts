@@ -45,6 +45,8 @@ import { Extensions } from './features/extension.js';
 import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
+import { Ivrs } from './features/ivr.js';
+import { promptLanguage } from './pbx/extension-audio.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -179,6 +181,8 @@ export class HibikiServer {
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
       // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
       onBridged: (call) => this.journal.record(call),
+      // An IVR's caller, already answered, hears this while the destination it chose rings.
+      ringback: (leg) => [this.prompts.file('ringback', promptLanguage(this.config, leg.extension))],
     });
     this.calls = this.core.calls;
     const configNow = () => this.config;
@@ -198,6 +202,7 @@ export class HibikiServer {
       hold,
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
+      new Ivrs({ prompts: this.prompts, clock }),
     ];
     for (const f of features) this.core.use(f);
   }

@@ -49,6 +49,7 @@ import { ServiceCodes } from '../../src/features/service-codes.js';
 import { HoldMusic } from '../../src/features/hold.js';
 import { BlindTransfer } from '../../src/features/transfer.js';
 import { AttendedTransfer } from '../../src/features/attended-transfer.js';
+import { Ivrs } from '../../src/features/ivr.js';
 import { FakeClock } from './fake-clock.js';
 import { captureLogger } from './logger.js';
 import { SIP_PORT, SipNetwork, advance, settle } from './sip-network.js';
@@ -199,6 +200,7 @@ export class CoreHarness implements Contacts {
       hold,
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
+      new Ivrs({ prompts: this.prompts, clock }),
     ];
     for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
   }
