@@ -64,7 +64,11 @@ const destinationSchema = z
   .transform((v) => String(v))
   .refine((v) => parseIvrDestination(v) !== undefined, 'a destination is a number, voicemail:<box>, prompt:<name or file.wav>, repeat, parent or hangup');
 
-const promptRefSchema = z.string().refine(isPromptRef, 'a prompt is a name from the prompt set (letters, digits, _ . -) or a .wav file path');
+const promptRefSchema = z
+  .string()
+  .refine(isPromptRef, 'a prompt is a name from the prompt set (letters, digits, _ . -) or a .wav file path')
+  // A file named here must exist now, not fail on the first call (relative paths: the working directory).
+  .refine((p) => !WAV_PATH.test(p) || existsSync(p), { error: (issue) => `prompt file ${String(issue.input)} not found` });
 
 /** A prompt for every caller, or one per language. */
 const promptSchema = z.union([

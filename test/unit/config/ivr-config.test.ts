@@ -233,3 +233,11 @@ describe('destination strings', () => {
     expect(isVoicemailBox(config, '2002')).toBe(false);
   });
 });
+
+describe('prompt files', () => {
+  it('a greeting WAV file that does not exist is an error on its line; an existing one is accepted', () => {
+    expect(oneError(`ivrs:\n  - { number: "500", name: A, greeting: /nonexistent/greeting.wav }\n`, 'prompt file /nonexistent/greeting.wav not found').line).toBe(2);
+    const shipped = new URL('../../../prompts/ja/ivr-welcome.wav', import.meta.url).pathname;
+    okOf(loadConfigText(`${head}ivrs:\n  - { number: "500", name: A, greeting: { ja: "${shipped}" } }\n`, 'hibiki.yaml'));
+  });
+});
