@@ -2,7 +2,8 @@
 // through two menus to a prompt that ends the call, and the test UA presses a key that reaches an
 // extension whose phone answers, with RTP flowing both ways after the hand-on.
 import { describe, expect, it } from 'vitest';
-import type { RunningHibiki } from '../support/hibiki.js';
+import { dirname } from 'node:path';
+import { writeConfig, type RunningHibiki } from '../support/hibiki.js';
 import { hibikiSession } from '../support/session.js';
 import { callAuthUri, runSipp, sippAuth } from '../support/sipp.js';
 import { talking, waitUntil } from '../support/call-helpers.js';
@@ -54,5 +55,29 @@ describe('IVR end to end', () => {
     await bobCall.waitForEnd();
     const [row] = await cdrRows(h, 1);
     expect(row).toMatchObject({ dialedNumber: '500', calleeNumber: '2002', answeredBy: '2002', disposition: 'answered', hangupBy: 'caller', feature: 'ivr:500>1>2002' });
+  });
+
+  it('a reload with an IVR loop is refused with file:line and the running IVRs stay; a valid one adds an IVR', async () => {
+    const { h, phone } = await session.start();
+    const loop = [
+      { ...IVRS[0], defaultDestination: '510' },
+      { ...IVRS[1], schedule: [{ destination: '500' }] },
+    ];
+    writeConfig(dirname(h.configPath), { config: { ivrs: loop, auth: { algorithms: ['MD5'] } } }, h.dataDir);
+    expect(h.server.reload()).toBe(false);
+    const error = h.logs.find((l) => l.level === 50 && l.file === h.configPath && String(l.msg).includes('IVR loop'));
+    expect(error).toMatchObject({ line: expect.any(Number) });
+    expect(String(error?.msg)).toContain('500 → 510 (defaultDestination) → 500 (schedule[0])');
+    expect(h.server.currentConfig.ivrs.map((v) => v.defaultDestination)).toEqual([undefined, undefined]);
+
+    writeConfig(dirname(h.configPath), { config: { ivrs: [...IVRS, { number: '520', name: 'New', greeting: 'ivr-closed' }], auth: { algorithms: ['MD5'] } } }, h.dataDir);
+    expect(h.server.reload()).toBe(true);
+    const alice = await phone('2001');
+    const call = await alice.call('520');
+    // The new IVR answers and plays its greeting.
+    await call.rtp.waitForPackets(10, 5000);
+    await call.hangup();
+    const [row] = await cdrRows(h, 1);
+    expect(row).toMatchObject({ dialedNumber: '520', feature: 'ivr:520', hangupBy: 'caller' });
   });
 });
