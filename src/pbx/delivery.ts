@@ -7,7 +7,7 @@ import type { HibikiConfig } from '../config/schema.js';
 import type { SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { Clock } from '../util/clock.js';
-import type { Call, Party } from './call.js';
+import { isIvrPath, type Call, type Party } from './call.js';
 import type { Leg } from './leg.js';
 import type { Arrival, DeliveryOutcome, Destination, ExtensionConfig, PickRequest, RingContext, RingParams, RingResult } from './application.js';
 import { Ringer } from './ringer.js';
@@ -113,7 +113,10 @@ export class Delivery implements RingContext {
     if (!this.annotate) return;
     this.call.callee = callee;
     this.call.forwardedFrom = arrival.from;
-    if (arrival.feature) this.call.feature = arrival.feature;
+    if (!arrival.feature) return;
+    // A call handed on by an IVR keeps its path in the CDR: the forwarding is its next step.
+    const current = this.call.feature;
+    this.call.feature = isIvrPath(current) ? `${current}>${arrival.feature}>${callee.number}` : arrival.feature;
   }
 
   /** The caller gave up: stop whatever is ringing; the pending delivery resolves as cancelled. */

@@ -218,6 +218,23 @@ describe('IVR menu', () => {
     expect(h.cdr()).toMatchObject({ feature: 'ivr:500>1>2002', disposition: 'answered', q850Cause: 19 });
   });
 
+  it("the extension's own forwarding applies after the hand-on, and the CDR path goes on with it", async () => {
+    await start({ extensions: [{ number: '2002', forwarding: { noAnswer: '2003', noAnswerTimeout: 5 } }] });
+    const bob = await h.phone('2002');
+    const carol = await h.phone('2003');
+    const { out, ep } = await callIvr();
+    out.call!.press('1');
+    await h.settle();
+    bob.takeCall().ring();
+    await h.advance(5000);
+    const carolCall = carol.takeCall().answer();
+    await h.settle();
+    expect(h.media.bridged(ep, carolCall.endpoint)).toBe(true);
+    carolCall.hangup();
+    await h.settle();
+    expect(h.cdrs.at(-1)).toMatchObject({ feature: 'ivr:500>1>2002>forward_cfna>2003', answeredBy: '2003', forwardedFrom: '2002' });
+  });
+
   it('the caller hanging up in the menu ends the call, hung up by the caller', async () => {
     await start();
     const { out } = await callIvr();
