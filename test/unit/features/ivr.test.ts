@@ -354,6 +354,18 @@ describe('IVR as a destination of DIDs and groups', () => {
     expect(playing(inbound.call!.endpoint)).toBe('ja/ivr-welcome.wav');
   });
 
+  it('an extension forwarding unconditionally to an IVR: the caller gets the menu; the CDR keeps the hop', async () => {
+    await start({ extensions: [{ number: '2002', forwarding: { unconditional: '500' } }] });
+    const alice = await h.phone('2001');
+    const out = alice.dial('2002');
+    await h.settle();
+    expect(out.status).toBe(200);
+    expect(playing(out.call!.endpoint)).toBe('ja/ivr-welcome.wav');
+    out.call!.hangup();
+    await h.settle();
+    expect(h.cdrs.at(-1)).toMatchObject({ dialedNumber: '2002', calleeNumber: '500', forwardedFrom: '2002', feature: 'ivr:500', answeredBy: 'hibiki' });
+  });
+
   it("a group's noAnswerDestination that is an IVR: the caller is answered by the IVR after the group timeout", async () => {
     await start({ config: { groups: [{ number: '600', name: 'Sales', members: ['2004'], timeout: 5, noAnswerDestination: '500' }] } });
     const dave = await h.phone('2004');
