@@ -62,6 +62,11 @@ export class Ivrs implements Feature, CallApplication<IvrArgs> {
     const log = session.log.child({ ivr: args.ivr.number });
     let gone = false;
     let playing: { stop(): void } | undefined;
+    let path = `ivr:${args.ivr.number}`;
+    const callerLeft = () => {
+      gone = true;
+      if (!call.isFinished) session.hangup('caller', 16, `caller hung up in the IVR (${path})`);
+    };
     const mine = leg.take({
       label: 'ivr',
       ended: (_l, end) => {
@@ -71,15 +76,10 @@ export class Ivrs implements Feature, CallApplication<IvrArgs> {
         else callerLeft();
       },
     });
-    const callerLeft = () => {
-      gone = true;
-      if (!call.isFinished) session.hangup('caller', 16, `caller hung up in the IVR (${path})`);
-    };
     if (!(await session.answer(mine))) return;
     // Reached after a group or an extension failed to answer, the caller is answered here first.
     if (!call.isAnswered) call.markAnswered('hibiki');
 
-    let path = `ivr:${args.ivr.number}`;
     const step = (s: string) => {
       if (s === '') return;
       path = path.length + s.length + 1 > MAX_PATH ? path : `${path}>${s}`;
