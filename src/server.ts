@@ -45,7 +45,7 @@ import { Extensions } from './features/extension.js';
 import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
-import { Ivrs } from './features/ivr.js';
+import { Ivrs, missingIvrPrompts } from './features/ivr.js';
 import { promptLanguage } from './pbx/extension-audio.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { fileURLToPath } from 'node:url';
@@ -234,6 +234,9 @@ export class HibikiServer {
     const classes = new Set(this.prompts.mohClassNames());
     const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
     if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
+    // F-IVR: a greeting or prompt name the prompt set lacks is an error at start (a reload logs it).
+    const ivrPrompts = missingIvrPrompts(this.config, this.prompts);
+    if (ivrPrompts.length > 0) throw new Error(`IVR prompts not found:\n${ivrPrompts.join('\n')}`);
     await this.media.start();
     // Locks from the store are in force before the first request can arrive.
     this.guard.start();
@@ -303,6 +306,7 @@ export class HibikiServer {
     this.logger.level = next.log.level;
     if (next.log.statsInterval !== prev.log.statsInterval) this.stats?.start(next.log.statsInterval);
     this.dropBindingsOfUnavailableExtensions();
+    for (const problem of missingIvrPrompts(next, this.prompts)) this.logger.error({ problem }, 'IVR prompt not found; callers hear nothing in its place');
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
   }
 

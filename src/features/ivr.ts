@@ -239,3 +239,32 @@ export class Ivrs implements Feature, CallApplication<IvrArgs> {
     return [file];
   }
 }
+
+/**
+ * Prompt names the IVRs use that the prompt set lacks (a typo in a greeting name), one line each: the
+ * schema cannot know the prompt folders, so the server checks them when it starts and after a reload.
+ */
+export function missingIvrPrompts(config: HibikiConfig, prompts: PromptCatalogue): string[] {
+  const out: string[] = [];
+  for (const ivr of config.ivrs) {
+    const check = (what: string, p: IvrConfig['greeting']) => {
+      const refs = typeof p === 'string' ? [[ivr.language, p] as const] : (['ja', 'en'] as const).flatMap((l) => (p[l] !== undefined ? [[l, p[l]] as const] : []));
+      for (const [lang, ref] of refs) {
+        if (!/\.wav$/i.test(ref) && prompts.find(ref, lang) === undefined) out.push(`IVR ${ivr.number}: ${what} prompt "${ref}" not found`);
+      }
+    };
+    check('greeting', ivr.greeting);
+    check('invalidPrompt', ivr.invalidPrompt);
+    check('noInputPrompt', ivr.noInputPrompt);
+    const destinations = [
+      ...Object.entries(ivr.keys).map(([k, d]) => [`key ${k}`, d] as const),
+      ['defaultDestination', ivr.defaultDestination] as const,
+      ...ivr.schedule.map((r, j) => [`schedule[${j}]`, r.destination] as const),
+    ];
+    for (const [what, text] of destinations) {
+      const d = text === undefined ? undefined : parseIvrDestination(text);
+      if (d?.kind === 'prompt') check(what, d.prompt);
+    }
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
 // extension whose phone answers, with RTP flowing both ways after the hand-on.
 import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
-import { writeConfig, type RunningHibiki } from '../support/hibiki.js';
+import { startHibiki, writeConfig, type RunningHibiki } from '../support/hibiki.js';
 import { hibikiSession } from '../support/session.js';
 import { callAuthUri, runSipp, sippAuth } from '../support/sipp.js';
 import { talking, waitUntil } from '../support/call-helpers.js';
@@ -79,5 +79,9 @@ describe('IVR end to end', () => {
     await call.hangup();
     const [row] = await cdrRows(h, 1);
     expect(row).toMatchObject({ dialedNumber: '520', feature: 'ivr:520', hangupBy: 'caller' });
+  });
+
+  it('refuses to start when a greeting names a prompt the prompt set lacks', async () => {
+    await expect(startHibiki({ config: { ivrs: [{ number: '500', name: 'Main', greeting: 'ivr-welcom' }] } })).rejects.toThrow(/IVR 500: greeting prompt "ivr-welcom" not found/);
   });
 });

@@ -4,6 +4,7 @@
 // without ★ rows), IVRs reached from a DID and from a group's no-answer, and the CDR path.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallApi, CallApplication, Feature, FeatureRegistry } from '../../../src/pbx/application.js';
+import { missingIvrPrompts } from '../../../src/features/ivr.js';
 import type { Leg } from '../../../src/pbx/leg.js';
 import { CoreHarness, type HarnessOptions } from '../../support/core-harness.js';
 import type { OutgoingCall, Phone } from '../../support/core-phone.js';
@@ -379,5 +380,17 @@ describe('IVR as a destination of DIDs and groups', () => {
     out.call!.hangup();
     await h.settle();
     expect(h.cdrs.at(-1)).toMatchObject({ feature: 'ivr:500', calleeNumber: '500', answeredBy: 'hibiki' });
+  });
+});
+
+describe('IVR prompts', () => {
+  it('names missing from the prompt set are reported for the server to refuse at start; the menu still works without them', async () => {
+    await start({ ivr: { greeting: { ja: 'no-such-greeting', en: 'ivr-welcome' }, keys: { 1: 'prompt:no-such-prompt', 5: 'hangup' } } });
+    expect(missingIvrPrompts(h.config, h.prompts)).toEqual(['IVR 500: greeting prompt "no-such-greeting" not found', 'IVR 500: key 1 prompt "no-such-prompt" not found']);
+    const { out } = await callIvr();
+    expect(h.logs.some((l) => l.msg === 'IVR prompt not found' && l.prompt === 'no-such-greeting')).toBe(true);
+    out.call!.press('5');
+    await h.settle();
+    expect(out.call!.ended).toMatchObject({ by: 'remote' });
   });
 });
