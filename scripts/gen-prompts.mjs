@@ -79,6 +79,27 @@ const SPOKEN = {
   },
 };
 
+// ---------- IVR prompts (F-IVR, issue #10) ----------
+// Kept in a block of their own, merged into SPOKEN below. ivr-welcome is a sample menu greeting for the
+// default configuration; sites record their own greeting under another name or as a WAV file.
+const IVR_SPOKEN = {
+  ja: {
+    'ivr-welcome': 'おでんわ ありがとうございます。ひびきです。えいぎょうわ いちを、サポートわ にを、おしください',
+    'ivr-invalid': 'にゅうりょく された ばんごうわ、むこうです',
+    'ivr-no-input': 'にゅうりょくが、かくにん できませんでした',
+    'ivr-goodbye': 'おでんわ ありがとう ございました。しつれい いたします',
+    'ivr-closed': 'ただいまの じかんわ、えいぎょう じかんがいです。えいぎょう じかんないに、おかけなおし ください',
+  },
+  en: {
+    'ivr-welcome': 'Thank you for calling hibiki. For sales, press 1. For support, press 2.',
+    'ivr-invalid': 'That is not a valid choice.',
+    'ivr-no-input': 'We did not receive your choice.',
+    'ivr-goodbye': 'Thank you for calling. Goodbye.',
+    'ivr-closed': 'Our office is closed now. Please call again during business hours.',
+  },
+};
+for (const [language, prompts] of Object.entries(IVR_SPOKEN)) Object.assign(SPOKEN[language].text, prompts);
+
 // ---------- WAV in and out ----------
 
 function readWav16Mono(buf, file) {

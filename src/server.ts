@@ -45,6 +45,8 @@ import { Extensions } from './features/extension.js';
 import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
+import { Ivrs, missingIvrPrompts } from './features/ivr.js';
+import { promptLanguage } from './pbx/extension-audio.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Notifier } from './sip/subscription.js';
 import { VoicemailStore } from './store/voicemail-store.js';
@@ -201,6 +203,8 @@ export class HibikiServer {
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
       // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
       onBridged: (call) => this.journal.record(call),
+      // An IVR's caller, already answered, hears this while the destination it chose rings.
+      ringback: (leg) => [this.prompts.file('ringback', promptLanguage(this.config, leg.extension))],
     });
     this.calls = this.core.calls;
     const configNow = () => this.config;
@@ -220,6 +224,7 @@ export class HibikiServer {
       hold,
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
+      new Ivrs({ prompts: this.prompts, clock }),
     ];
     for (const f of features) this.core.use(f);
     this.voicemail = new VoicemailStore(this.db);
@@ -275,6 +280,9 @@ export class HibikiServer {
     const classes = new Set(this.prompts.mohClassNames());
     const unknown = this.config.extensions.filter((e) => !classes.has(e.moh));
     if (unknown.length > 0) throw new Error(`unknown music-on-hold class: ${unknown.map((e) => `extension ${e.number} uses "${e.moh}"`).join(', ')} (classes: ${[...classes].join(', ')})`);
+    // F-IVR: a greeting or prompt name the prompt set lacks is an error at start (a reload logs it).
+    const ivrPrompts = missingIvrPrompts(this.config, this.prompts);
+    if (ivrPrompts.length > 0) throw new Error(`IVR prompts not found:\n${ivrPrompts.join('\n')}`);
     await this.media.start();
     // Locks from the store are in force before the first request can arrive.
     this.guard.start();
@@ -346,6 +354,7 @@ export class HibikiServer {
     this.logger.level = next.log.level;
     if (next.log.statsInterval !== prev.log.statsInterval) this.stats?.start(next.log.statsInterval);
     this.dropBindingsOfUnavailableExtensions();
+    for (const problem of missingIvrPrompts(next, this.prompts)) this.logger.error({ problem }, 'IVR prompt not found; callers hear nothing in its place');
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
   }
 

@@ -72,7 +72,7 @@ const groupSchema = z
     noAnswerDestination: forwardDestinationSchema
       .optional()
       .describe(
-        'Where the call goes when no member answers within timeout: an extension, another group, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).',
+        'Where the call goes when no member answers within timeout: an extension, another group, an IVR, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).',
       ),
     displayPrefix: z.string().max(20).optional().describe("Text put in front of the caller's display name on the members' phones, e.g. [営業]."),
   })

@@ -19,6 +19,7 @@ import {
   serviceCodesSchema,
 } from './routing-schema.js';
 import { mwiSchema, smtpSchema } from './mail-schema.js';
+import { checkIvrs, ivrListSchema } from './ivr-schema.js';
 
 /** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
 export interface ConflictParams {
@@ -58,7 +59,13 @@ const tenantSchema = z
     holidays: z
       .array(z.string().regex(/^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, 'a holiday is YYYY-MM-DD'))
       .default([])
-      .describe('Dates (YYYY-MM-DD) on which schedule rows marked holiday apply.'),
+      .describe('Dates (YYYY-MM-DD) on which schedule rows marked holiday (forwarding) or holidayOnly (IVR) apply.'),
+    japaneseHolidays: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Japanese public holidays (the @holiday-jp/holiday_jp calendar) count as holidays in IVR schedules, besides the holidays listed. Forwarding-schedule holiday rows use the listed holidays only.',
+      ),
   })
   .strict()
   .describe('The tenant this server serves.');
@@ -494,7 +501,7 @@ const inboundSchema = z
       .pipe(z.string().regex(/^(\+?[0-9]{1,20}|\*)$/, 'a DID is digits (optional +) or * for any'))
       .describe('Dialled number as it arrives from the trunk (Request-URI user), or * for any.'),
     trunk: z.string().optional().describe('Only for calls from this trunk (any trunk when unset).'),
-    destination: extensionNumberSchema.describe('Extension or group that the DID rings.'),
+    destination: extensionNumberSchema.describe('Extension, group or IVR that the DID reaches (an IVR with schedule rows routes by time: open hours → a group, closed → its menu).'),
     blockList: z.array(numberPatternSchema).default([]).describe('Caller numbers refused on this DID (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Anonymous callers to this DID hear an announcement and get 433 / Q.850 21.'),
   })
@@ -615,6 +622,7 @@ export const configObjectSchema = z
     serviceCodes: serviceCodesSchema.prefault({}),
     mwi: mwiSchema.prefault({}),
     smtp: smtpSchema.optional(),
+    ivrs: ivrListSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -671,8 +679,9 @@ export const configObjectSchema = z
     });
     // F-FWD destination rules see the dial plan as the router does: extensions and groups are local, park
     // numbers are no destination, anything else needs an outbound route, and 184/186 would be stripped.
+    const ivrNumbers = new Set(c.ivrs.map((v) => v.number));
     const destinations: DestinationContext = {
-      isLocal: (n) => exts.has(n) || groupNumbers.has(n),
+      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n),
       isParkNumber: (n) => isParkNumber(n, c.park),
       routes: c.routes,
       callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
@@ -729,9 +738,14 @@ export const configObjectSchema = z
       }
     }
     c.inbound.forEach((d, i) => {
-      if (!exts.has(d.destination) && !groupNumbers.has(d.destination)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension or group ${d.destination}` });
+      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination))
+        ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group or IVR ${d.destination}` });
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
     });
+    checkIvrs(
+      { ivrs: c.ivrs, extensions: c.extensions, groupNumbers: new Set(groupNumbers.keys()), lotNumbers, serviceCodes: c.serviceCodes, routes: c.routes, restrictions: c.restrictions, destinations },
+      ctx,
+    );
     // F-DIALPLAN: a route prefix that starts like an extension number would make that extension unreachable.
     c.routes.forEach((r, i) => {
       for (const e of [...exts, ...groupNumbers.keys()]) {

@@ -23,6 +23,10 @@ export const SPOKEN_PROMPTS = [
   'pickup-none',
   'anonymous-rejected',
   'call-barred',
+  // F-IVR: the defaults of an IVR's invalidPrompt / noInputPrompt, and what ends a menu without a default.
+  'ivr-invalid',
+  'ivr-no-input',
+  'ivr-goodbye',
 ] as const;
 export const TONE_PROMPTS = ['confirm-tone', 'error-tone', 'ringback', 'busy-tone'] as const;
 /** Every prompt the features play; each must resolve to a valid file. */
@@ -47,6 +51,9 @@ export const TONE_FALLBACK: Partial<Record<PromptName, PromptName>> = {
   'pickup-none': 'error-tone',
   'anonymous-rejected': 'error-tone',
   'call-barred': 'error-tone',
+  'ivr-invalid': 'error-tone',
+  'ivr-no-input': 'error-tone',
+  'ivr-goodbye': 'confirm-tone',
 };
 
 export const TONES_FOLDER = 'tones';
@@ -178,17 +185,26 @@ export class PromptCatalogue {
     return [...this.mohClasses.keys()].sort(naturalOrder.compare);
   }
 
+  /**
+   * Any prompt of the folders by name (an IVR greeting a site added, such as `ivr-welcome`), in the caller's
+   * language first, then the others; undefined when no folder has it.
+   */
+  find(name: string, language: PromptLanguage): string | undefined {
+    this.ensureLoaded();
+    return this.lookup(name, language);
+  }
+
+  private lookup(name: string, language: PromptLanguage): string | undefined {
+    for (const folder of [language, ...this.languages.filter((l) => l !== language), TONES_FOLDER]) {
+      const hit = this.prompts.get(folder)?.get(name);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
   private resolve(name: PromptName, language: PromptLanguage): string | undefined {
-    const order = [language, ...this.languages.filter((l) => l !== language), TONES_FOLDER];
-    const lookup = (n: PromptName): string | undefined => {
-      for (const folder of order) {
-        const hit = this.prompts.get(folder)?.get(n);
-        if (hit) return hit;
-      }
-      return undefined;
-    };
     const fallback = TONE_FALLBACK[name];
-    return lookup(name) ?? (fallback ? lookup(fallback) : undefined);
+    return this.lookup(name, language) ?? (fallback ? this.lookup(fallback, language) : undefined);
   }
 
   private ensureLoaded(): void {

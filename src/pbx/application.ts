@@ -63,6 +63,11 @@ export type DeliveryOutcome =
       whenCallEnds?: () => void;
     }
   | { kind: 'picked'; leg: Leg; extension: string }
+  /**
+   * The destination rings no phone but takes the caller itself (an IVR, a voicemail box): a group's
+   * no-answer destination or a forwarding target that is one gets the caller's leg, as if dialled.
+   */
+  | { kind: 'application'; destination: Destination }
   | ({ kind: 'failed'; disposition: Disposition; hangupBy: HangupBy } & Refusal)
   | { kind: 'cancelled' };
 
@@ -154,6 +159,13 @@ export interface CollectOptions {
   /** Silence between digits that ends entry (ms). */
   interDigitTimeoutMs: number;
   maxDigits?: number;
+  /**
+   * A prompt playing to the leg while digits are collected (an IVR greeting): the first digit stops it
+   * (barge-in) and counts, and the first-digit timeout only starts once the prompt has finished.
+   */
+  prompt?: PlayHandle;
+  /** Ends entry at once when the digits so far are complete (a one-key menu choice), without waiting for the inter-digit timeout. */
+  complete?: (digits: string) => boolean;
 }
 
 export type CollectResult = { kind: 'digits'; digits: string; terminated: boolean } | { kind: 'timeout' } | { kind: 'too-long'; digits: string } | { kind: 'gone' };
@@ -179,7 +191,7 @@ export interface CallApi {
   readonly presentation: 'present' | 'withhold';
   /** The configuration in force now (a call keeps the plan it started with; settings are read when used). */
   config(): HibikiConfig;
-  /** Answer an offered leg (its media is set up first). False when it failed (refused) or went away. */
+  /** Answer an offered leg (its media is set up first); true at once for a leg already answered. False when it failed (refused) or went away. */
   answer(leg: LegHandle): Promise<boolean>;
   /** Refuse an offered leg, with an announcement as early media when files are given; ends the call with its CDR. */
   refuse(leg: LegHandle, refusal: Refusal, opts?: { prompt?: string[]; hangupBy?: HangupBy; disposition?: Disposition }): Promise<void>;
@@ -192,6 +204,9 @@ export interface CallApi {
   /**
    * Ring a destination for an offered caller (its media is set up first) and connect them on answer; the
    * caller gets the destination's failure otherwise. Options default to the call's own (origin, presentation, DID).
+   * A caller already answered (handed on by an IVR) hears ringback meanwhile, and a failure ends the call
+   * with a BYE carrying the destination's cause. A destination that takes the caller itself (outcome
+   * `application`) runs with the caller's leg.
    */
   connect(caller: Leg, ring: (delivery: RingContext) => Promise<DeliveryOutcome>, opts?: Partial<ConnectOptions>): Promise<void>;
   /**

@@ -14,7 +14,14 @@ export type Disposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancel
 export type HangupBy = 'caller' | 'callee' | 'system';
 
 export type ForwardFeature = 'forward_cfu' | 'forward_cfb' | 'forward_cfna' | 'forward_cfur' | 'forward_bulk';
-export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup' | 'pickup_none' | 'service_code' | 'blocked' | 'anonymous_rejected' | 'barred' | ForwardFeature;
+/** An IVR's path through its menus and the keys pressed, e.g. `ivr:100>1>ivr:110>2>2001` (F-IVR). */
+export type IvrPath = `ivr:${string}`;
+
+export function isIvrPath(feature: string | undefined): feature is IvrPath {
+  return feature !== undefined && feature.startsWith('ivr:');
+}
+export type CallFeature =
+  'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup' | 'pickup_none' | 'service_code' | 'blocked' | 'anonymous_rejected' | 'barred' | ForwardFeature | IvrPath;
 
 /**
  * One forwarding hop the call went through before reaching its last destination (F-FWD): the

@@ -6,6 +6,7 @@ import { isSdp } from './in-dialog.js';
 import { ends, type Disposition, type HangupBy } from './call.js';
 import { Leg, type LegHandle, type LegOwner } from './leg.js';
 import { formatReason, sipToQ850 } from './q850.js';
+import type { PlayHandle } from '../media/engine.js';
 import type { ConnectOptions, DeliveryOutcome, RingContext } from './application.js';
 import type { CoreServices, CoreSession } from './services.js';
 
@@ -23,6 +24,10 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   const config = session.config();
   const invite = legA.invite;
   if (!invite) throw new Error('connect: the caller leg has no INVITE to answer');
+  // Handed on after it was answered (by an IVR): no provisional or final response is left to send; the
+  // caller hears ringback from us, and a failure ends the call with a BYE.
+  const answeredCaller = legA.state === 'answered';
+  let ringback: PlayHandle | undefined;
 
   let settled = false;
   let cancelRinging: (() => void) | undefined;
@@ -33,6 +38,11 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
       if (settled) return;
       settled = true;
       cancelRinging?.();
+      if (answeredCaller) {
+        call.log.info('caller hung up while the destination rang');
+        call.end({ disposition: 'answered', hangupBy: 'caller', q850: end.cause, sipStatus: 200, reason: `caller hung up while ${call.callee.number} rang` });
+        return;
+      }
       if (end.localFinal !== undefined) {
         call.end({ disposition: 'failed', hangupBy: 'system', q850: sipToQ850(end.localFinal), sipStatus: end.localFinal, reason: 'no PRACK from the caller' });
         return;
@@ -44,6 +54,11 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   const mine = legA.take(owner);
 
   const fail = (f: Failure) => {
+    ringback?.stop();
+    if (answeredCaller) {
+      if (!call.isFinished) core.legs.hangup(call, f.hangupBy, f.cause, f.reason);
+      return;
+    }
     if (!invite.res.finalResponseSent) invite.res.send(f.status, undefined, { headers: { reason: formatReason(f.cause) } });
     call.end({ disposition: f.disposition, hangupBy: f.hangupBy, q850: f.cause, sipStatus: f.status, reason: f.reason });
   };
@@ -70,10 +85,12 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   let earlyMedia = false;
   const onProvisional = async (r: import('../sip/message.js').SipResponse) => {
     if (settled) return;
-    if ((r.status === 183 || (r.status === 180 && r.body.length > 0)) && !earlyMedia && isSdp(r) && invite.sdp !== undefined) {
+    if ((r.status === 183 || (r.status === 180 && r.body.length > 0)) && !earlyMedia && isSdp(r) && (invite.sdp !== undefined || answeredCaller)) {
       earlyMedia = true;
       try {
         await media.acceptAnswer(epB, r.body.toString('utf8'));
+        // The destination's own early media (a carrier's announcement) replaces our ringback.
+        ringback?.stop();
         media.bridge(epA, epB);
         if (!settled && legMedia.sendEarlyMedia(legA)) ringingSent = true;
       } catch (err) {
@@ -99,8 +116,10 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
     },
   });
   cancelRinging = () => delivery.cancel();
+  if (answeredCaller) ringback = session.play(legA, core.ringback(legA), { loop: true });
 
   const outcome = await ring(delivery);
+  ringback?.stop();
   if (outcome.kind === 'cancelled') return;
   if (settled) {
     if (outcome.kind === 'answered') {
@@ -118,6 +137,15 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   }
   if (outcome.kind === 'picked') {
     await completePickup(session, core, mine, legB, outcome.leg, outcome.extension);
+    return;
+  }
+  if (outcome.kind === 'application') {
+    // The destination takes the caller itself (a group's no-answer destination that is an IVR): the
+    // callee side made for ringing goes, and the destination runs with the caller's leg.
+    call.removeLeg(legB);
+    media.destroy(epB);
+    mine.release();
+    await outcome.destination.app.run(session, legA, outcome.destination.args);
     return;
   }
 
@@ -143,7 +171,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   call.callee = outcome.party;
   inDialog.wire(legB);
   const calleeHandle = legB.take({ label: 'answered callee', ended: (leg, end) => session.hangup(end.by === 'party' ? 'callee' : 'system', end.cause, end.reason, leg) });
-  const answered = await legMedia.answer(legA);
+  const answered = answeredCaller ? { ok: !legA.ended } : await legMedia.answer(legA);
   if (!answered.ok) {
     // The caller went away (CANCEL) just as the callee answered.
     core.legs.drop(legB);
@@ -151,7 +179,9 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
     return;
   }
   // answered_by names the extension (as pickup and park do); the device that answered is in the log line.
-  call.markAnswered(outcome.extension ?? outcome.label);
+  // A caller answered earlier (by an IVR) keeps its answer time: billing runs from there.
+  if (answeredCaller) call.answeredBy = outcome.extension ?? outcome.label;
+  else call.markAnswered(outcome.extension ?? outcome.label);
   call.log.info({ answeredBy: outcome.label, callee: outcome.party.number }, 'call answered');
   if (outcome.whenCallEnds) call.once('ended', outcome.whenCallEnds);
   session.applyDtmfPolicy(legB);

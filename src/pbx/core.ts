@@ -17,6 +17,7 @@ import { CallSession } from './session.js';
 import type { CoreServices } from './services.js';
 import { CallSetup, type InviteAuthenticator, type TrunkChannels } from './call-setup.js';
 import type { InCallFeatures } from './bridge.js';
+import type { Leg } from './leg.js';
 import type { DialPlanEntry, Feature, FeatureRegistry, HoldHandler, InCallAction, InCallContext, Origin, ReferHandler, ScreenHandler } from './application.js';
 
 export interface CallCoreDeps {
@@ -33,6 +34,11 @@ export interface CallCoreDeps {
   onCallEnded: (call: Call, outcome: CallOutcome) => void;
   /** Two legs of a call were connected: at answer, and again on every transfer, pickup or park retrieval. */
   onBridged?: (call: Call) => void;
+  /**
+   * The ringback tone an already answered caller (handed on by an IVR) hears while its destination rings:
+   * its phone no longer plays one itself. Default: silence.
+   */
+  ringback?: (leg: Leg) => string[];
 }
 
 class Registry implements FeatureRegistry, InCallFeatures {
@@ -97,6 +103,7 @@ export class CallCore {
       config: deps.config,
       session: (call) => this.session(call),
       onBridged: deps.onBridged ?? (() => undefined),
+      ringback: deps.ringback ?? (() => []),
     };
     this.setup = new CallSetup({
       stack,

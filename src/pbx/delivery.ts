@@ -7,7 +7,7 @@ import type { HibikiConfig } from '../config/schema.js';
 import type { SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { Clock } from '../util/clock.js';
-import type { Call, Party } from './call.js';
+import { isIvrPath, type Call, type Party } from './call.js';
 import type { Leg } from './leg.js';
 import type { Arrival, DeliveryOutcome, Destination, ExtensionConfig, PickRequest, RingContext, RingParams, RingResult } from './application.js';
 import { Ringer } from './ringer.js';
@@ -113,7 +113,10 @@ export class Delivery implements RingContext {
     if (!this.annotate) return;
     this.call.callee = callee;
     this.call.forwardedFrom = arrival.from;
-    if (arrival.feature) this.call.feature = arrival.feature;
+    if (!arrival.feature) return;
+    // A call handed on by an IVR keeps its path in the CDR: the forwarding is its next step.
+    const current = this.call.feature;
+    this.call.feature = isIvrPath(current) ? `${current}>${arrival.feature}>${callee.number}` : arrival.feature;
   }
 
   /** The caller gave up: stop whatever is ringing; the pending delivery resolves as cancelled. */
@@ -126,7 +129,12 @@ export class Delivery implements RingContext {
   to<A>(destination: Destination<A>, arrival: Arrival): Promise<DeliveryOutcome> {
     if (this.isCancelled) return Promise.resolve({ kind: 'cancelled' });
     const ring = destination.app.ring;
-    if (!ring) return Promise.resolve(failure(404, 1, 'failed', `${destination.callee.number} cannot be rung`));
+    if (!ring) {
+      // A destination that rings no phone (an IVR, a voicemail box) takes the caller itself: the connect
+      // flow hands it the caller's leg.
+      this.arriving(destination.callee, arrival);
+      return Promise.resolve({ kind: 'application', destination: destination as Destination });
+    }
     return ring.call(destination.app, this, destination.args, arrival);
   }
 

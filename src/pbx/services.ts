@@ -35,6 +35,8 @@ export interface CoreServices {
   session(call: Call): CoreSession;
   /** Told after two legs of a call were connected (crash recovery keeps the legs that are up). */
   onBridged(call: Call): void;
+  /** What an answered caller hears while the destination it was handed to rings (no files: silence). */
+  ringback(leg: Leg): string[];
 }
 
 /** A session as the core sees it: the call API plus what the core itself uses of it. */

@@ -67,6 +67,8 @@ export class CallSession implements CoreSession {
   }
 
   async answer(h: LegHandle): Promise<boolean> {
+    // A leg handed on after it was answered (an IVR's caller reaching voicemail) is answered already.
+    if (h.leg.state === 'answered') return true;
     const r = await this.core.legMedia.answer(h.leg);
     if (r.ok) return true;
     if ('gone' in r) return false;
@@ -121,28 +123,49 @@ export class CallSession implements CoreSession {
   collect(h: LegHandle, opts: CollectOptions): Promise<CollectResult> {
     return new Promise((resolve) => {
       let mine: LegHandle | undefined;
+      let collector: TargetCollector | undefined;
+      let typed = '';
+      let settled = false;
       const settle = (r: CollectResult) => {
-        collector.dispose();
+        if (settled) return;
+        settled = true;
+        collector?.dispose();
+        opts.prompt?.stop();
         mine?.release();
         resolve(r);
       };
-      const collector = new TargetCollector({
-        dialConfirm: opts.terminator ?? '',
-        transferDigitTimeoutMs: opts.interDigitTimeoutMs,
-        firstDigitTimeoutMs: opts.firstDigitTimeoutMs,
-        maxLength: opts.maxDigits,
-        clock: this.core.clock,
-        logger: this.log,
-        events: {
-          onTarget: (digits, terminated) => settle({ kind: 'digits', digits, terminated }),
-          onCancel: (reason, digits) => settle(reason === 'tooLong' ? { kind: 'too-long', digits } : { kind: 'timeout' }),
-        },
-      });
+      // The timers start with the collector: at once, or when the prompt (if any) has finished.
+      const start = () => {
+        if (collector || settled) return;
+        collector = new TargetCollector({
+          dialConfirm: opts.terminator ?? '',
+          transferDigitTimeoutMs: opts.interDigitTimeoutMs,
+          firstDigitTimeoutMs: opts.firstDigitTimeoutMs,
+          maxLength: opts.maxDigits,
+          clock: this.core.clock,
+          logger: this.log,
+          events: {
+            onTarget: (digits, terminated) => settle({ kind: 'digits', digits, terminated }),
+            onCancel: (reason, digits) => settle(reason === 'tooLong' ? { kind: 'too-long', digits } : { kind: 'timeout' }),
+          },
+        });
+      };
       mine = h.leg.take({
         label: 'digit collection',
         ended: () => settle({ kind: 'gone' }),
-        digit: (_l, d) => collector.digit(d),
+        digit: (_l, d) => {
+          if (settled) return;
+          // Barge-in: a key stops the prompt and counts.
+          opts.prompt?.stop();
+          start();
+          typed += d;
+          if (opts.complete?.(typed)) settle({ kind: 'digits', digits: typed, terminated: false });
+          else collector?.digit(d);
+        },
       });
+      if (h.leg.ended) settle({ kind: 'gone' });
+      else if (opts.prompt) opts.prompt.done.then(start, start);
+      else start();
     });
   }
 
@@ -190,6 +213,8 @@ export class CallSession implements CoreSession {
         void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
       }
       if (outcome.kind === 'failed') return { ok: false, status: outcome.status, cause: outcome.cause, disposition: outcome.disposition };
+      // A destination that takes a caller itself (an IVR) cannot be dialled as an extra leg.
+      if (outcome.kind === 'application') return { ok: false, status: 404, cause: 1, disposition: 'failed' };
       return { ok: false, status: 487, cause: 16, disposition: 'cancelled' };
     }
     const accepted = await legMedia.accept(ep, outcome.dialog.remote.sdp);

@@ -49,6 +49,7 @@ import { ServiceCodes } from '../../src/features/service-codes.js';
 import { HoldMusic } from '../../src/features/hold.js';
 import { BlindTransfer } from '../../src/features/transfer.js';
 import { AttendedTransfer } from '../../src/features/attended-transfer.js';
+import { Ivrs } from '../../src/features/ivr.js';
 import { FakeClock } from './fake-clock.js';
 import { captureLogger } from './logger.js';
 import { SIP_PORT, SipNetwork, advance, settle } from './sip-network.js';
@@ -77,6 +78,8 @@ export interface HarnessOptions {
   logLevel?: string;
   /** Features registered after the standard ones (a new destination type under test). */
   extraFeatures?: (h: { prompts: PromptCatalogue }) => Feature[];
+  /** Wall-clock time the fake clock starts at (epoch ms); default a Monday, 10:00 in Tokyo. */
+  now?: number;
 }
 
 const DEFAULT_EXTENSIONS: HarnessExtension[] = [
@@ -116,9 +119,9 @@ function shippedPrompts(): PromptCatalogue {
 }
 
 export class CoreHarness implements Contacts {
-  readonly clock = new FakeClock(EPOCH);
+  readonly clock: FakeClock;
   readonly network = new SipNetwork();
-  readonly media = new MemoryMedia(this.clock);
+  readonly media: MemoryMedia;
   readonly logger: Logger;
   /** Every log line, parsed. */
   readonly logs: Array<Record<string, unknown>>;
@@ -140,6 +143,8 @@ export class CoreHarness implements Contacts {
 
   private constructor(opts: HarnessOptions) {
     const config = (this.config = buildConfig(opts));
+    this.clock = new FakeClock(opts.now ?? EPOCH);
+    this.media = new MemoryMedia(this.clock);
     const captured = captureLogger(opts.logLevel ?? 'info');
     const logger = (this.logger = captured.logger);
     this.logs = captured.lines;
@@ -177,6 +182,7 @@ export class CoreHarness implements Contacts {
         this.ended.push({ call, outcome });
         this.cdrs.push(...callCdrs(call, outcome));
       },
+      ringback: () => [this.prompts.file('ringback', 'ja')],
     });
     const callsOf = (extension: string) => this.core.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
@@ -194,6 +200,7 @@ export class CoreHarness implements Contacts {
       hold,
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
+      new Ivrs({ prompts: this.prompts, clock }),
     ];
     for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
   }

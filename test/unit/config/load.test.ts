@@ -37,7 +37,7 @@ describe('loadConfigText: valid files', () => {
   it('fills every default and derives the realm from the domain', () => {
     const { config, warnings } = okOf(loadConfigText(minimal, 'm.yaml'));
     expect(warnings).toEqual([]);
-    expect(config.tenant).toEqual({ domain: 'pbx.example.com', timezone: 'Asia/Tokyo', holidays: [] });
+    expect(config.tenant).toEqual({ domain: 'pbx.example.com', timezone: 'Asia/Tokyo', holidays: [], japaneseHolidays: true });
     expect(config.listen).toEqual([{ transport: 'udp', host: '0.0.0.0', port: 5060 }]);
     expect(config.data.dir).toBe('./data');
     expect(config.sip).toEqual({
