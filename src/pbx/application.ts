@@ -158,6 +158,21 @@ export interface CollectOptions {
 
 export type CollectResult = { kind: 'digits'; digits: string; terminated: boolean } | { kind: 'timeout' } | { kind: 'too-long'; digits: string } | { kind: 'gone' };
 
+export interface RecordCallOptions {
+  maxSeconds: number;
+  /** Seconds of silence that end the recording (0 or unset: never). */
+  maxSilenceSeconds?: number;
+  /** Keys that end the recording (e.g. '#'); the key itself is not part of the recording's result. */
+  stopKeys?: string;
+}
+
+/**
+ * How a recording on a leg ended: a stop key, its length limit, silence, the party hanging up (the file is
+ * complete), or a failure to write it.
+ */
+export type RecordOutcome =
+  { kind: 'key'; key: string; durationMs: number } | { kind: 'max-length' | 'silence' | 'hangup'; durationMs: number } | { kind: 'failed'; durationMs: number; error: string };
+
 /** Options of connecting a caller to what a ringable destination answers with. */
 export interface ConnectOptions {
   presentation: 'present' | 'withhold';
@@ -187,6 +202,11 @@ export interface CallApi {
   play(leg: LegHandle | Leg, files: string[], opts?: { loop?: boolean }): PlayHandle;
   /** Collect digits from a leg until the terminator, a timeout or too many digits. */
   collect(leg: LegHandle, opts: CollectOptions): Promise<CollectResult>;
+  /**
+   * Record what a leg's party says to `path` (8 kHz mono 16-bit WAV; the folder must exist) until a stop key,
+   * maxSeconds, silence or hang-up. The leg is held while recording (its digits stop it) and given back after.
+   */
+  record(leg: LegHandle, path: string, opts: RecordCallOptions): Promise<RecordOutcome>;
   /** Ring a number for this call (dial plan, forwarding, groups, pickup) and return the answered leg, not bridged. */
   dial(number: string, opts: DialOptions): Promise<DialResult>;
   /**

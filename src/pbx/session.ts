@@ -25,6 +25,8 @@ import {
   type DialResult,
   type Origin,
   type PickRequest,
+  type RecordCallOptions,
+  type RecordOutcome,
   type Refusal,
   type RingContext,
 } from './application.js';
@@ -144,6 +146,38 @@ export class CallSession implements CoreSession {
         digit: (_l, d) => collector.digit(d),
       });
     });
+  }
+
+  async record(h: LegHandle, path: string, opts: RecordCallOptions): Promise<RecordOutcome> {
+    const leg = h.leg;
+    if (leg.ended || leg.endpoint === undefined) return { kind: 'hangup', durationMs: 0 };
+    const handle = this.core.media.record(leg.endpoint, path, { maxSeconds: opts.maxSeconds, maxSilenceSeconds: opts.maxSilenceSeconds });
+    let key: string | undefined;
+    let gone = false;
+    const stopKeys = opts.stopKeys ?? '';
+    const mine = leg.take({
+      label: 'recording',
+      ended: () => {
+        gone = true;
+        handle.stop();
+      },
+      digit: (_l, d) => {
+        if (key !== undefined || !stopKeys.includes(d)) return;
+        key = d;
+        handle.stop();
+      },
+    });
+    const r = await handle.done;
+    mine.release();
+    if (r.reason === 'failed') {
+      this.log.error({ path, err: r.error }, 'recording failed');
+      return { kind: 'failed', durationMs: r.durationMs, error: r.error ?? 'unknown error' };
+    }
+    if (key !== undefined) return { kind: 'key', key, durationMs: r.durationMs };
+    if (gone || r.reason === 'ended') return { kind: 'hangup', durationMs: r.durationMs };
+    if (r.reason === 'max-length' || r.reason === 'silence') return { kind: r.reason, durationMs: r.durationMs };
+    // Stopped without a key or a hang-up: only the call's end does that (its legs' media are freed).
+    return { kind: 'hangup', durationMs: r.durationMs };
   }
 
   async dial(number: string, opts: DialOptions): Promise<DialResult> {
