@@ -45,6 +45,10 @@ import { Extensions } from './features/extension.js';
 import { Groups } from './features/group.js';
 import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
+import { Voicemail } from './features/voicemail/voicemail.js';
+import { MailboxEvents } from './features/voicemail/mailbox-events.js';
+import { VoicemailStore } from './store/voicemail-store.js';
+import { VoicemailBoxStore } from './store/voicemail-box-store.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -80,6 +84,13 @@ export class HibikiServer {
   readonly park: ParkLot;
   readonly forwarding: ForwardingService;
   readonly screening: Screening;
+  /**
+   * F-VM: every deposit, status change and deletion of a voicemail message, after the WAV and the row are in
+   * place (message-waiting lamps and e-mail listen here). Messages deleted by the CLI are not announced:
+   * the CLI is another process; the counts are right again at the box's next change.
+   */
+  readonly mailboxEvents = new MailboxEvents();
+  readonly voicemailStore: VoicemailStore;
   readonly clock: Clock;
   /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
   readonly activeCalls: ActiveCallStore;
@@ -185,6 +196,19 @@ export class HibikiServer {
     const callsOf = (extension: string) => this.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
     this.park = new ParkLot({ prompts: this.prompts, clock, config: configNow, logger: this.logger, store: new ParkStore(this.db) });
+    this.voicemailStore = new VoicemailStore(this.db);
+    const voicemail = new Voicemail({
+      store: this.voicemailStore,
+      boxes: new VoicemailBoxStore(this.db),
+      events: this.mailboxEvents,
+      prompts: this.prompts,
+      clock,
+      config: configNow,
+      logger: this.logger,
+      dir: resolve(config.data.dir, 'voicemail'),
+      // PIN guessing counts towards blocking its source address (F-AUTH), never towards locking a username.
+      onPinFailure: (address) => this.guard.recordFailure(undefined, address),
+    });
     // Every feature, in one list: destinations in the dial plan, in-call codes, the phone's hold and transfer keys.
     const features = [
       new Extensions({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, callsOf }),
@@ -198,6 +222,7 @@ export class HibikiServer {
       hold,
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
+      voicemail,
     ];
     for (const f of features) this.core.use(f);
   }

@@ -18,6 +18,7 @@ import {
   screeningSchema,
   serviceCodesSchema,
 } from './routing-schema.js';
+import { checkVoicemail, voicemailBoxesSchema, voicemailExtensionFields, voicemailSettingsSchema } from './voicemail-schema.js';
 
 /** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
 export interface ConflictParams {
@@ -554,6 +555,7 @@ const extensionSchema = z
       .describe('internal: extensions only; domestic: plus outside numbers; international: plus international numbers (restrictions.internationalPrefixes).'),
     blockList: z.array(numberPatternSchema).max(30, 'at most 30 blocked numbers per extension').default([]).describe('Caller numbers refused (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Calls without a caller number hear an announcement and get 433 Anonymity Disallowed / Q.850 21.'),
+    ...voicemailExtensionFields,
   })
   .strict();
 
@@ -612,6 +614,8 @@ export const configObjectSchema = z
     screening: screeningSchema.prefault({}),
     restrictions: restrictionsSchema.prefault({}),
     serviceCodes: serviceCodesSchema.prefault({}),
+    voicemail: voicemailSettingsSchema.prefault({}),
+    voicemailBoxes: voicemailBoxesSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -673,7 +677,9 @@ export const configObjectSchema = z
       isParkNumber: (n) => isParkNumber(n, c.park),
       routes: c.routes,
       callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
+      isMailbox: (n) => c.extensions.some((e) => e.number === n && e.voicemail) || c.voicemailBoxes.some((b) => b.number === n),
     };
+    checkVoicemail({ ...c, groupNumbers: groupNumbers.keys(), lotNumbers }, ctx);
     c.groups.forEach((g, i) => {
       const dest = g.noAnswerDestination;
       if (dest === undefined) return;

@@ -63,6 +63,12 @@ export type DeliveryOutcome =
       whenCallEnds?: () => void;
     }
   | { kind: 'picked'; leg: Leg; extension: string }
+  /**
+   * No phone rings here: the caller is to be handed to a call application (voicemail reached by forwarding
+   * or a group's no-answer destination), which answers it itself. Only a caller's own delivery (connect) can
+   * do that; a leg dialled by a feature (dial) treats it as not answered.
+   */
+  | { kind: 'application'; destination: Destination }
   | ({ kind: 'failed'; disposition: Disposition; hangupBy: HangupBy } & Refusal)
   | { kind: 'cancelled' };
 

@@ -14,7 +14,10 @@ export type Disposition = 'answered' | 'no_answer' | 'busy' | 'failed' | 'cancel
 export type HangupBy = 'caller' | 'callee' | 'system';
 
 export type ForwardFeature = 'forward_cfu' | 'forward_cfb' | 'forward_cfna' | 'forward_cfur' | 'forward_bulk';
-export type CallFeature = 'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup' | 'pickup_none' | 'service_code' | 'blocked' | 'anonymous_rejected' | 'barred' | ForwardFeature;
+/** F-VM: `voicemail:<box>` a message left in (or refused by) that box; `voicemail` a retrieval call (1410). */
+export type VoicemailFeature = `voicemail:${string}` | 'voicemail';
+export type CallFeature =
+  'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup' | 'pickup_none' | 'service_code' | 'blocked' | 'anonymous_rejected' | 'barred' | ForwardFeature | VoicemailFeature;
 
 /**
  * One forwarding hop the call went through before reaching its last destination (F-FWD): the

@@ -217,6 +217,11 @@ export class CallSession implements CoreSession {
       call.log.info({ number, pickedUpBy: outcome.leg.extension }, 'leg answered by pickup');
       return { ok: true, leg: outcome.leg.take(owner) };
     }
+    if (outcome.kind === 'application') {
+      // A dialled leg cannot be handed to an application (voicemail): for the feature, nobody answered.
+      media.destroy(ep);
+      return { ok: false, status: 480, cause: 19, disposition: 'no_answer' };
+    }
     if (outcome.kind !== 'answered' || call.isFinished) {
       media.destroy(ep);
       if (outcome.kind === 'answered') {

@@ -187,6 +187,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX voicemail_messages_box ON voicemail_messages (box, status, received_at);
     `,
   },
+  {
+    version: 8,
+    name: 'voicemail_boxes',
+    // F-VM: what a box owner changed by phone: a new PIN (with the YAML PIN it replaced, so that an admin's
+    // later edit of the YAML wins) and whether a recorded greeting (<data.dir>/voicemail/<box>/greeting.wav)
+    // is in use.
+    sql: `
+      CREATE TABLE voicemail_boxes (
+        box        TEXT    PRIMARY KEY,
+        pin        TEXT,
+        admin_pin  TEXT,
+        greeting   INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
