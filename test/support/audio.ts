@@ -30,6 +30,29 @@ export function ulawDecode(code: number): number {
   return v & 0x80 ? -magnitude : magnitude;
 }
 
+/** G.711 A-law encoding of one 16-bit sample (13-bit magnitude, segments, even bits inverted). */
+export function alawEncode(sample: number): number {
+  let x = sample >> 3;
+  let mask = 0xd5;
+  if (x < 0) {
+    x = -x - 1;
+    mask = 0x55;
+  }
+  if (x > 0xfff) x = 0xfff;
+  let segment = 0;
+  while (segment < 7 && x > (0x20 << segment) - 1) segment++;
+  const mantissa = segment < 2 ? (x >> 1) & 0x0f : (x >> segment) & 0x0f;
+  return ((segment << 4) | mantissa) ^ mask;
+}
+
+export function alawDecode(code: number): number {
+  const v = code ^ 0x55;
+  const segment = (v >> 4) & 0x07;
+  let t = (v & 0x0f) << 4;
+  t = segment === 0 ? t + 8 : (t + 0x108) << (segment - 1);
+  return v & 0x80 ? t : -t;
+}
+
 /** Frequency estimated from the number of sign changes (a pure tone crosses zero twice per period). */
 export function zeroCrossingHz(samples: ArrayLike<number>): number {
   let crossings = 0;

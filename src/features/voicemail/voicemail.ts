@@ -142,7 +142,9 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
       session.hangup('system', 41, 'voicemail folder not writable');
       return;
     }
-    const r = await session.record(mine, path, { maxSeconds: settings.maxMessageSeconds, maxSilenceSeconds: settings.maxSilenceSeconds, stopKeys: '#' });
+    const recording = session.record(mine, path, { maxSeconds: settings.maxMessageSeconds, maxSilenceSeconds: settings.maxSilenceSeconds, stopKeys: '#' });
+    session.log.info({ event: 'voicemail', box, file }, 'voicemail recording');
+    const r = await recording;
     gone ||= r.kind === 'hangup' || leg.ended;
     if (r.kind === 'failed') {
       await unlink(path).catch(() => undefined);
@@ -264,11 +266,13 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
     const config = this.deps.config();
     const own = origin !== undefined ? mailbox(config, origin) : undefined;
     const attempts = config.voicemail.pinAttempts;
+    let tried: string | undefined = own?.number;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let mb = own;
       if (!mb) {
         const entered = await menu.digits(['vm-enter-box']);
         if (entered === undefined) return undefined;
+        tried = entered;
         mb = mailbox(config, entered);
       }
       const pin = mb ? this.deps.boxes.pin(mb.number, mb.pin) : undefined;
@@ -276,11 +280,11 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
       const entered = await menu.digits(['vm-enter-pin']);
       if (entered === undefined) return undefined;
       if (mb && pin !== undefined && entered === pin) return mb.number;
-      session.log.info({ event: 'voicemail', box: mb?.number, attempt, address }, 'voicemail login refused');
+      session.log.info({ event: 'voicemail', box: tried, attempt, address }, 'voicemail login refused');
       if (attempt < attempts) await menu.play(['vm-wrong-pin']);
     }
     // F-AUTH style security event: PIN guessing is logged with where it came from and which box it aimed at.
-    session.log.warn({ event: 'security', kind: 'voicemail_pin', box: own?.number, address, attempts }, 'voicemail PIN attempts exhausted');
+    session.log.warn({ event: 'security', kind: 'voicemail_pin', box: tried, address, attempts }, 'voicemail PIN attempts exhausted');
     if (address !== undefined) this.deps.onPinFailure?.(address);
     await menu.play(['vm-wrong-pin']);
     return undefined;
@@ -412,12 +416,26 @@ class Menu {
     return this.deps.prompts.file(name, this.lang);
   }
 
+  /** A key pressed during play(): it cuts the prompt short and is the answer to the next ask (type-ahead). */
+  private pending: string | undefined;
+
   async play(names: PromptName[]): Promise<void> {
     if (this.gone()) return;
-    await this.session.play(
-      this.handle,
-      names.map((n) => this.file(n)),
-    ).done;
+    const files = names.map((n) => this.file(n));
+    let playing: { stop(): void } | undefined;
+    const mine = this.handle.leg.take({
+      label: 'voicemail prompt',
+      ended: () => playing?.stop(),
+      digit: (_l, d) => {
+        if (this.pending !== undefined) return;
+        this.pending = d;
+        playing?.stop();
+      },
+    });
+    const h = this.session.play(mine, files);
+    playing = h;
+    await h.done;
+    mine.release();
   }
 
   /** Play `files` and wait for one key. */
@@ -426,6 +444,12 @@ class Menu {
     return new Promise((resolve) => {
       if (this.gone()) {
         resolve({ kind: 'gone' });
+        return;
+      }
+      const typed = this.pending;
+      this.pending = undefined;
+      if (typed !== undefined) {
+        resolve({ kind: 'key', key: typed });
         return;
       }
       let timer: TimerHandle | undefined;
