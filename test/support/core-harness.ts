@@ -312,6 +312,7 @@ export class CoreHarness implements Contacts {
     for (const p of this.phones) await p.stop();
     await this.stack.stop();
     this.db.close();
-    rmSync(join(this.voicemailDir, '..'), { recursive: true, force: true });
+    // A voicemail call cut by stop() may still be finishing a file; retry until the folder stays empty.
+    rmSync(join(this.voicemailDir, '..'), { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
   }
 }

@@ -128,7 +128,8 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
       return;
     }
     await play([...(await this.greeting(mb)), prompts.file('vm-leave-message', lang), prompts.file('vm-beep', lang)]);
-    if (gone) {
+    // The call may also have been ended from outside (shutdown): then nothing is recorded.
+    if (gone || leg.ended || call.isFinished) {
       session.hangup('caller', 16, 'caller hung up during the voicemail greeting');
       return;
     }

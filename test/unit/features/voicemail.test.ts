@@ -182,6 +182,29 @@ describe('voicemail deposit', () => {
     expect(h.media.plays(direct.call!.endpoint)[0]!.files[0]).toContain('en/vm-greeting-before');
   });
 
+  it('1425 + the pilot (14251410) turns no-answer forwarding to the own box on; refused without a box', async () => {
+    await start([
+      { number: '2002', forwarding: { noAnswerTimeout: 5 } },
+      { number: '2004', voicemail: false },
+    ]);
+    const bob = await h.phone('2002');
+    const code = bob.dial('14251410');
+    await h.settle();
+    expect(code.status).toBe(200);
+    expect(h.media.plays(code.call!.endpoint)[0]!.files[0]).toContain('setting-done');
+    code.call!.hangup();
+    await h.settle();
+    expect(h.forwarding.effective('2002')).toMatchObject({ cfna: 'voicemail' });
+    const caller = await callVoicemailOf2002();
+    await untilRecording(caller.ep);
+
+    const dave = await h.phone('2004');
+    const refused = dave.dial('14251410');
+    await h.settle();
+    expect(h.media.plays(refused.call!.endpoint)[0]!.files[0]).toContain('forward-invalid');
+    expect(h.forwarding.effective('2004').cfna).toBeUndefined();
+  });
+
   it('an extension with voicemail: false has no box: voicemail:<it> reaches nothing', async () => {
     await start([{ number: '2004', voicemail: false }]);
     const alice = await h.phone('2001');
@@ -257,6 +280,7 @@ describe('voicemail retrieval (1410)', () => {
     await h.settle();
     expect(h.voicemailStore.list('2002')).toEqual([]);
     await until('the message file removed', () => !existsSync(join(h.voicemailDir, m!.file)));
+    await until('the counts announced', () => ev.changed.at(-1)?.counts.saved === 0);
     expect(ev.changed.at(-1)).toEqual({ box: '2002', counts: { new: 0, saved: 0 } });
     await untilPlaying(ep, 'vm-main-menu');
     h.media.press(ep, '#');
