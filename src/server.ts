@@ -204,7 +204,6 @@ export class HibikiServer {
       prompts: this.prompts,
       clock,
       config: configNow,
-      logger: this.logger,
       dir: resolve(config.data.dir, 'voicemail'),
       // PIN guessing counts towards blocking its source address (F-AUTH), never towards locking a username.
       onPinFailure: (address) => this.guard.recordFailure(undefined, address),

@@ -74,4 +74,25 @@ describe('hibiki voicemail', () => {
     expect(cli('voicemail', 'list', '--config', config).stdout.split('\n')[0]).toBe('2001\tAlice\tnew 0\tsaved 1');
     expect(cli('voicemail', 'delete', '2001', String(first.id), '--config', config).status).toBe(1);
   });
+
+  it('forwarding set … on voicemail: to the own box, refused for an extension without one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hibiki-cli-vm-'));
+    const config = join(dir, 'hibiki.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        tenant: { domain: 'hibiki.test' },
+        listen: [{ transport: 'udp', host: '127.0.0.1', port: 5060 }],
+        data: { dir: join(dir, 'data') },
+        extensions: [
+          { number: '2001', name: 'Alice', password: 'secret-2001' },
+          { number: '2002', name: 'Bob', password: 'secret-2002', voicemail: false },
+        ],
+      }),
+    );
+    const ok = cli('forwarding', 'set', '2001', 'cfna', 'on', 'voicemail', '--config', config);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('2001\tcfna\ton\tvoicemail\n');
+    expect(cli('forwarding', 'set', '2002', 'cfna', 'on', 'voicemail', '--config', config)).toMatchObject({ status: 1, stderr: expect.stringContaining('2002 cfna: 2002 has no voicemail box') });
+  });
 });

@@ -217,7 +217,6 @@ export class CoreHarness implements Contacts {
         prompts: this.prompts,
         clock,
         config: configNow,
-        logger,
         dir: this.voicemailDir,
         onPinFailure: (address) => this.pinFailures.push(address),
       }),

@@ -11,7 +11,6 @@
 import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { HibikiConfig } from '../../config/schema.js';
 import type { PromptCatalogue, PromptLanguage, PromptName } from '../../media/prompts.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
@@ -33,7 +32,6 @@ export interface VoicemailDeps {
   prompts: PromptCatalogue;
   clock: Clock;
   config: () => HibikiConfig;
-  logger: Logger;
   /** Absolute <data.dir>/voicemail: one folder per box. */
   dir: string;
   /** A retrieval call used up its PIN attempts from this source address (counts towards F-AUTH IP blocking). */
@@ -185,20 +183,20 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
       return;
     }
     session.log.info({ event: 'voicemail', box: m.box, messageId: message.id, durationMs: m.durationMs, caller: call.caller.number }, 'voicemail message left');
-    this.emit(() => this.deps.events.emit('deposited', message, m.path));
-    this.changed(m.box);
+    this.emit(session, () => this.deps.events.emit('deposited', message, m.path));
+    this.changed(session, m.box);
   }
 
-  private changed(box: string): void {
-    this.emit(() => this.deps.events.emit('changed', box, this.deps.store.counts(box)));
+  private changed(session: CallApi, box: string): void {
+    this.emit(session, () => this.deps.events.emit('changed', box, this.deps.store.counts(box)));
   }
 
   /** A listener that throws (an e-mail bug) must not break the call that caused the event. */
-  private emit(fn: () => void): void {
+  private emit(session: CallApi, fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.deps.logger.error({ err }, 'mailbox event listener failed');
+      session.log.error({ err }, 'mailbox event listener failed');
     }
   }
 
@@ -311,7 +309,7 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
       if (m.status === 'new') {
         store.setStatus(m.id, 'saved');
         m.status = 'saved';
-        this.changed(box);
+        this.changed(session, box);
       }
       const a = await menu.ask([...envelopeFiles(prompts, menu.lang, m, tz), join(this.deps.dir, m.file), menu.file('vm-message-menu')]);
       if (a.kind === 'gone') return;
@@ -354,7 +352,7 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
     if (!removed) return;
     await unlink(join(this.deps.dir, removed.file)).catch((err: unknown) => session.log.warn({ err, file: removed.file }, 'voicemail file not removed'));
     session.log.info({ event: 'voicemail', box: m.box, messageId: m.id }, 'voicemail message deleted');
-    this.changed(m.box);
+    this.changed(session, m.box);
   }
 
   private async recordGreeting(session: CallApi, menu: Menu, box: string): Promise<void> {
