@@ -494,7 +494,7 @@ const inboundSchema = z
       .pipe(z.string().regex(/^(\+?[0-9]{1,20}|\*)$/, 'a DID is digits (optional +) or * for any'))
       .describe('Dialled number as it arrives from the trunk (Request-URI user), or * for any.'),
     trunk: z.string().optional().describe('Only for calls from this trunk (any trunk when unset).'),
-    destination: extensionNumberSchema.describe('Extension or group that the DID rings.'),
+    destination: extensionNumberSchema.describe('Extension, group or shared voicemail box that the DID rings.'),
     blockList: z.array(numberPatternSchema).default([]).describe('Caller numbers refused on this DID (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Anonymous callers to this DID hear an announcement and get 433 / Q.850 21.'),
   })
@@ -732,12 +732,15 @@ export const configObjectSchema = z
       }
     }
     c.inbound.forEach((d, i) => {
-      if (!exts.has(d.destination) && !groupNumbers.has(d.destination)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension or group ${d.destination}` });
+      // A DID may also ring a shared voicemail box directly (a number that only takes messages).
+      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !c.voicemailBoxes.some((b) => b.number === d.destination)) {
+        ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group or voicemail box ${d.destination}` });
+      }
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
     });
     // F-DIALPLAN: a route prefix that starts like an extension number would make that extension unreachable.
     c.routes.forEach((r, i) => {
-      for (const e of [...exts, ...groupNumbers.keys()]) {
+      for (const e of [...exts, ...groupNumbers.keys(), ...c.voicemailBoxes.map((b) => b.number)]) {
         if (e.startsWith(r.prefix) && e.length >= r.minLength && e.length <= r.maxLength) {
           ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `route prefix ${r.prefix} overlaps local number ${e}` });
           break;
