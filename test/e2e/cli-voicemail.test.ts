@@ -75,6 +75,16 @@ describe('hibiki voicemail', () => {
     expect(cli('voicemail', 'delete', '2001', String(first.id), '--config', config).status).toBe(1);
   });
 
+  it('config check refuses a weak PIN, naming the file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hibiki-cli-vm-'));
+    const config = join(dir, 'hibiki.yaml');
+    writeFileSync(config, 'tenant: { domain: hibiki.test }\nlisten: [{ transport: udp, port: 5060 }]\nextensions:\n  - number: "2001"\n    name: Alice\n    password: secret\n    pin: "9876"\n');
+    const r = cli('config', 'check', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${config}:7`);
+    expect(r.stderr).toContain('sequential');
+  });
+
   it('forwarding set … on voicemail: to the own box, refused for an extension without one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hibiki-cli-vm-'));
     const config = join(dir, 'hibiki.yaml');

@@ -171,8 +171,9 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
         box: m.box,
         file: m.file,
         receivedAt: m.receivedAt,
-        callerNumber: call.caller.number,
-        callerName: call.caller.name,
+        // F-CLIR: a caller who withheld the number stays anonymous to the box owner too.
+        callerNumber: session.presentation === 'withhold' ? 'anonymous' : call.caller.number,
+        callerName: session.presentation === 'withhold' ? undefined : call.caller.name,
         calledNumber: call.dialled,
         durationMs: m.durationMs,
         callId: call.callId,

@@ -118,6 +118,22 @@ describe('voicemail deposit', () => {
     expect(h.voicemailStore.list('2002').map((m) => m.durationMs)).toEqual([2000, 1500]);
   });
 
+  it('a caller who withheld the number (184) is stored as anonymous', async () => {
+    await start([BOB_VM]);
+    const alice = await h.phone('2001');
+    const bob = await h.phone('2002');
+    const out = alice.dial('1842002');
+    await h.settle();
+    bob.takeCall().ring();
+    await h.advance(5000);
+    const ep = out.call!.endpoint;
+    await untilRecording(ep);
+    h.media.talk(ep, 1500);
+    h.media.press(ep, '#');
+    await h.settle();
+    expect(h.voicemailStore.list('2002')).toMatchObject([{ callerNumber: 'anonymous', callerName: undefined, durationMs: 1500 }]);
+  });
+
   it('a message shorter than minMessageSeconds is discarded: no row, no file, no event', async () => {
     const ev = await start([BOB_VM]);
     const { ep } = await callVoicemailOf2002();
