@@ -108,8 +108,7 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
         playing?.stop();
       },
     });
-    if (!(await session.answer(mine))) return;
-    call.markAnswered('hibiki');
+    if (!(await this.answer(session, mine))) return;
     call.feature = `voicemail:${box}`;
     const lang = mb.language;
     const play = async (files: string[]) => {
@@ -160,6 +159,17 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
     // After # (or the limits) the caller hears the thanks; a caller who hung up has already left.
     if (!gone) await play([prompts.file('vm-thank-you', lang)]);
     session.hangup(gone ? 'caller' : 'system', 16, gone ? 'caller hung up after leaving a voicemail' : 'voicemail left');
+  }
+
+  /**
+   * Answer the caller, unless another application that handed the leg on (an IVR key to a box) already
+   * has: then the call keeps the time and answerer it was answered with.
+   */
+  private async answer(session: CallApi, mine: LegHandle): Promise<boolean> {
+    if (mine.leg.state === 'answered') return true;
+    if (!(await session.answer(mine))) return false;
+    session.call.markAnswered('hibiki');
+    return true;
   }
 
   /** The row, then the events: the WAV is already complete on disk. */
@@ -224,8 +234,7 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
     const call = session.call;
     // Nested owners (menu, digit collection, recording) hear the hang-up; the leg itself says it ended.
     const mine = leg.take({ label: 'voicemail retrieval', ended: () => undefined });
-    if (!(await session.answer(mine))) return;
-    call.markAnswered('hibiki');
+    if (!(await this.answer(session, mine))) return;
     call.feature = 'voicemail';
     const origin = session.origin.kind === 'device' ? session.origin.extension.number : undefined;
     const menu = new Menu(session, mine, this.deps, promptLanguage(config(), origin), () => leg.ended);

@@ -7,6 +7,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreHarness, type HarnessExtension, type HarnessOptions } from '../../support/core-harness.js';
 import type { EndpointId } from '../../../src/media/engine.js';
+import type { CallApi, CallApplication, Feature, FeatureRegistry } from '../../../src/pbx/application.js';
+import type { Leg } from '../../../src/pbx/leg.js';
 import type { MessageCounts, VoicemailMessage } from '../../../src/store/voicemail-store.js';
 import { readWav, toneShare, zeroCrossingHz } from '../../support/audio.js';
 
@@ -219,6 +221,34 @@ describe('voicemail deposit', () => {
     await h.settle();
     expect(h.media.plays(refused.call!.endpoint)[0]!.files[0]).toContain('forward-invalid');
     expect(h.forwarding.effective('2004').cfna).toBeUndefined();
+  });
+
+  it('an application that answered the call can hand it to a box (an IVR key): voicemail:<box> by handTo', async () => {
+    /** A number that answers, then hands the caller to 2002's box, as an IVR key would. */
+    class Menu implements Feature, CallApplication<null> {
+      readonly name = 'test menu';
+      register(r: FeatureRegistry): void {
+        r.destination({ name: 'test menu', tier: 'local', resolve: (d) => (d === '2999' ? { app: this, args: null, callee: { number: d } } : undefined) });
+      }
+      async run(session: CallApi, leg: Leg): Promise<void> {
+        const mine = leg.take({ label: 'test menu', ended: () => undefined });
+        if (!(await session.answer(mine))) return;
+        session.call.markAnswered('menu');
+        await session.handTo(mine, 'voicemail:2002');
+      }
+    }
+    h = await CoreHarness.start({ extensions: [BOB_VM], extraFeatures: () => [new Menu()] });
+    const alice = await h.phone('2001');
+    const out = alice.dial('2999');
+    await h.settle();
+    expect(out.status).toBe(200);
+    const ep = out.call!.endpoint;
+    await untilRecording(ep);
+    h.media.talk(ep, 1200);
+    h.media.press(ep, '#');
+    await h.advance(5000);
+    expect(h.voicemailStore.list('2002')).toMatchObject([{ calledNumber: '2999', durationMs: 1200 }]);
+    expect(h.cdr()).toMatchObject({ dialedNumber: '2999', feature: 'voicemail:2002', answeredBy: 'menu', disposition: 'answered' });
   });
 
   it('an extension with voicemail: false has no box: voicemail:<it> reaches nothing', async () => {
