@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Command line: `hibiki --config FILE` runs the server; `hibiki config check FILE` validates a file;
 // the other commands read or change the state in the data directory, which the running server shares.
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type ConfigLoadResult } from './config/load.js';
 import { formatConfigError } from './config/errors.js';
@@ -20,6 +20,8 @@ import { AuthLockStore, type AuthLock, type LockSelector } from './store/auth-lo
 import { clearLocks } from './registrar/auth-guard.js';
 import { ScreeningStore } from './store/screening-store.js';
 import { monthIn, previousMonth } from './features/screening.js';
+import { VoicemailStore } from './store/voicemail-store.js';
+import { mailboxes } from './features/voicemail/mailbox.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -48,6 +50,12 @@ const USAGE = `usage:
   hibiki extension remove NUMBER --config FILE [--force]
                                                delete an extension from the YAML; refused while it is a member of a
                                                group, pickup group or bulk set unless --force takes it out of them
+  hibiki voicemail list [BOX] --config FILE    voicemail boxes with their new and saved counts; with BOX its
+                                               messages (id, status, received, caller, name, seconds, file)
+  hibiki voicemail export BOX ID FILE --config FILE
+                                               copy a message's WAV to FILE (play it with any audio player)
+  hibiki voicemail delete BOX ID --config FILE delete a message and its file; a running server's lamps follow
+                                               at the box's next change
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -324,6 +332,53 @@ async function runServer(file: string, level: string | undefined): Promise<void>
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 }
 
+/**
+ * F-VM from the command line, on the server's store and files. Nothing is announced to a running server (it
+ * is another process): message-waiting lamps show the new counts at the box's next deposit or change.
+ */
+function voicemailCommand(file: string, action: string | undefined, args: string[]): number {
+  return withConfigDatabase(file, (db, config) => {
+    const store = new VoicemailStore(db);
+    const dir = resolve(config.data.dir, 'voicemail');
+    if (action === 'list' && args.length === 0) {
+      const configured = mailboxes(config);
+      const names = new Map(configured.map((m) => [m.number, m.name]));
+      // Boxes with messages but no longer in the YAML are listed too, so their messages can be exported.
+      const boxes = [...new Set([...configured.map((m) => m.number), ...store.boxes()])];
+      for (const box of boxes) {
+        const c = store.counts(box);
+        out([box, names.get(box) ?? '(not configured)', `new ${c.new}`, `saved ${c.saved}`].join('\t'));
+      }
+      return 0;
+    }
+    if (action === 'list' && args.length === 1) {
+      for (const m of store.list(args[0]!)) {
+        out([m.id, m.status, new Date(m.receivedAt).toISOString(), m.callerNumber, m.callerName ?? '', (m.durationMs / 1000).toFixed(1), join(dir, m.file)].join('\t'));
+      }
+      return 0;
+    }
+    const [box, idText, target] = args;
+    const id = Number(idText);
+    const valid = box !== undefined && Number.isInteger(id) && ((action === 'export' && target !== undefined && args.length === 3) || (action === 'delete' && args.length === 2));
+    if (!valid) fail(USAGE);
+    const m = store.get(id);
+    if (!m || m.box !== box) {
+      process.stderr.write(`no message ${idText} in voicemail box ${box}\n`);
+      return 1;
+    }
+    if (action === 'export') {
+      copyFileSync(join(dir, m.file), resolve(target!));
+      out(`${resolve(target!)}: message ${id} of box ${box} (${(m.durationMs / 1000).toFixed(1)} s from ${m.callerNumber})`);
+      return 0;
+    }
+    // The row first: a file without a row is harmless, a row without its file is a message that cannot play.
+    store.remove(id);
+    rmSync(join(dir, m.file), { force: true });
+    out(`deleted message ${id} of box ${box}`);
+    return 0;
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
@@ -408,6 +463,11 @@ async function main(argv: string[]): Promise<void> {
     const selector = action === 'clear' ? lockSelector(rest) : undefined;
     if (!selector) fail(USAGE);
     process.exitCode = clearLocksCommand(values.config, selector);
+    return;
+  }
+  if (positionals[0] === 'voicemail') {
+    if (!values.config) fail(USAGE);
+    process.exitCode = voicemailCommand(values.config, positionals[1], positionals.slice(2));
     return;
   }
   if (positionals[0] === 'registrations') {

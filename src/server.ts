@@ -47,11 +47,13 @@ import { OutsideLine } from './features/outside-line.js';
 import { DidBulkForwarding } from './features/did-forwarding.js';
 import { Ivrs, missingIvrPrompts } from './features/ivr.js';
 import { promptLanguage } from './pbx/extension-audio.js';
+import { Voicemail } from './features/voicemail/voicemail.js';
+import { MailboxEvents } from './features/voicemail/mailbox-events.js';
+import { VoicemailStore } from './store/voicemail-store.js';
+import { VoicemailBoxStore } from './store/voicemail-box-store.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Notifier } from './sip/subscription.js';
-import { VoicemailStore } from './store/voicemail-store.js';
-import { MailboxEvents } from './features/voicemail/mailbox-events.js';
-import { extensionMailboxes, type Mailboxes } from './features/voicemail/mailboxes.js';
+import { configuredMailboxes, type Mailboxes } from './features/voicemail/mailboxes.js';
 import { MessageWaiting } from './features/voicemail/mwi.js';
 import { VoicemailMailer } from './features/voicemail/mail-notify.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
@@ -68,8 +70,8 @@ export interface ServerOptions {
   /** The one clock every timer and timestamp comes from (tests drive it). Default: the real clock. */
   clock?: Clock;
   /**
-   * The voicemail boxes as message-waiting and e-mail notification see them. Default: each extension
-   * owns the box with its number (extensionMailboxes); tests give their own.
+   * The voicemail boxes as message-waiting and e-mail notification see them. Default:
+   * the configured boxes (configuredMailboxes); tests give their own.
    */
   mailboxes?: Mailboxes;
 }
@@ -94,11 +96,14 @@ export class HibikiServer {
   readonly park: ParkLot;
   readonly forwarding: ForwardingService;
   readonly screening: Screening;
-  readonly clock: Clock;
-  /** Voicemail messages (F-VM). */
-  readonly voicemail: VoicemailStore;
-  /** What the voicemail applications report: deposits (e-mail) and count changes (lamps). */
+  /**
+   * F-VM: every deposit, status change and deletion of a voicemail message, after the WAV and the row are in
+   * place (message-waiting lamps and e-mail listen here). Messages deleted by the CLI are not announced:
+   * the CLI is another process; the counts are right again at the box's next change.
+   */
   readonly mailboxEvents = new MailboxEvents();
+  readonly voicemailStore: VoicemailStore;
+  readonly clock: Clock;
   /** SUBSCRIBE handling (RFC 6665), one event package per feature. */
   readonly notifier: Notifier;
   /** Message-waiting lamps (RFC 3842). */
@@ -211,6 +216,18 @@ export class HibikiServer {
     const callsOf = (extension: string) => this.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
     this.park = new ParkLot({ prompts: this.prompts, clock, config: configNow, logger: this.logger, store: new ParkStore(this.db) });
+    this.voicemailStore = new VoicemailStore(this.db);
+    const voicemail = new Voicemail({
+      store: this.voicemailStore,
+      boxes: new VoicemailBoxStore(this.db),
+      events: this.mailboxEvents,
+      prompts: this.prompts,
+      clock,
+      config: configNow,
+      dir: resolve(config.data.dir, 'voicemail'),
+      // PIN guessing counts towards blocking its source address (F-AUTH), never towards locking a username.
+      onPinFailure: (address) => this.guard.recordFailure(undefined, address),
+    });
     // Every feature, in one list: destinations in the dial plan, in-call codes, the phone's hold and transfer keys.
     const features = [
       new Extensions({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, callsOf }),
@@ -225,17 +242,17 @@ export class HibikiServer {
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
       new Ivrs({ prompts: this.prompts, clock }),
+      voicemail,
     ];
     for (const f of features) this.core.use(f);
-    this.voicemail = new VoicemailStore(this.db);
-    const mailboxes = opts.mailboxes ?? extensionMailboxes(() => this.config.extensions);
+    const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);
     this.notifier = new Notifier(this.stack);
     this.mwi = new MessageWaiting({
       stack: this.stack,
       notifier: this.notifier,
       auth: this.authenticator,
       registrations: this.registrar,
-      counts: (box) => this.voicemail.counts(box),
+      counts: (box) => this.voicemailStore.counts(box),
       events: this.mailboxEvents,
       mailboxes,
       settings: () => this.config.mwi,
@@ -244,7 +261,7 @@ export class HibikiServer {
     });
     this.mailer = new VoicemailMailer({
       outbox: new MailOutboxStore(this.db),
-      messages: this.voicemail,
+      messages: this.voicemailStore,
       events: this.mailboxEvents,
       mailboxes,
       config: () => ({ smtp: this.config.smtp, timeZone: this.config.tenant.timezone }),

@@ -50,14 +50,6 @@ export function isPromptRef(text: string): boolean {
   return WAV_PATH.test(text) ? text.length > 4 : PROMPT_NAME.test(text);
 }
 
-/**
- * Whether `box` is a voicemail box a destination may name. For now every extension has one; shared boxes
- * (issue #10, voicemail) extend this at merge.
- */
-export function isVoicemailBox(config: { extensions: ReadonlyArray<{ number: string }> }, box: string): boolean {
-  return config.extensions.some((e) => e.number === box);
-}
-
 /** YAML reads 2001 as a number; destinations are text. */
 const destinationSchema = z
   .union([z.string(), z.number().int().nonnegative()], { error: 'a destination is a number or voicemail:<box>, prompt:<name>, repeat, parent or hangup' })
@@ -147,6 +139,9 @@ export interface IvrCheckContext {
   groupNumbers: ReadonlySet<string>;
   /** The park lot and slots. */
   lotNumbers: readonly string[];
+  /** Shared voicemail boxes' numbers, and the voicemail pilot (F-VM). */
+  boxNumbers: ReadonlySet<string>;
+  voicemailPilot: string;
   serviceCodes: Record<string, string>;
   routes: DestinationContext['routes'];
   restrictions: RestrictionRules;
@@ -166,6 +161,9 @@ export function checkIvrs(c: IvrCheckContext, ctx: IssueSink): void {
     if (exts.has(ivr.number)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number} clashes with extension ${ivr.number}` });
     if (c.groupNumbers.has(ivr.number)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number} clashes with group ${ivr.number}` });
     if (c.lotNumbers.includes(ivr.number)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number} clashes with the park lot or a park slot` });
+    if (c.boxNumbers.has(ivr.number)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number} clashes with voicemail box ${ivr.number}` });
+    if (ivr.number.startsWith(c.voicemailPilot) || c.voicemailPilot.startsWith(ivr.number))
+      ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number} overlaps the voicemail pilot ${c.voicemailPilot}` });
     for (const [key, code] of Object.entries(c.serviceCodes)) {
       if (ivr.number.startsWith(code) || code.startsWith(ivr.number)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number} overlaps service code ${code} (serviceCodes.${key})` });
     }
@@ -179,7 +177,7 @@ export function checkIvrs(c: IvrCheckContext, ctx: IssueSink): void {
   const check = (ivr: IvrConfig, text: string, path: (string | number)[], where: 'key' | 'default' | 'schedule') => {
     const d = parseIvrDestination(text);
     if (!d) return;
-    if (d.kind === 'voicemail' && !isVoicemailBox({ extensions: c.extensions }, d.box)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number}: unknown voicemail box ${d.box}` });
+    if (d.kind === 'voicemail' && c.destinations.isMailbox?.(d.box) !== true) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number}: unknown voicemail box ${d.box}` });
     if (d.kind === 'prompt' && WAV_PATH.test(d.prompt) && !existsSync(d.prompt)) ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number}: prompt file ${d.prompt} not found` });
     if (d.kind === 'repeat' && where === 'default') ctx.addIssue({ code: 'custom', path, message: `IVR ${ivr.number}: defaultDestination repeat would play the menu forever` });
     if (d.kind === 'number') {

@@ -20,9 +20,23 @@ const digitString = (pattern: RegExp, message: string) =>
  * (not self, no 184/186 prefix, not 1XX, not a park number, local or taken by an outbound route, not
  * restricted, international only when allowed) is in src/rules/number-rules.ts, checked in schema.ts.
  */
-export const forwardDestinationSchema = digitString(/^[0-9][0-9-]{0,40}$/, 'a forwarding destination is digits (hyphens allowed)')
-  .transform((v) => v.replace(/-/g, ''))
-  .pipe(z.string().max(32, 'a forwarding destination has at most 32 digits'));
+const DESTINATION_DIGITS = 'a forwarding destination is digits (hyphens allowed)';
+/** F-VM: `voicemail` (the owner's own box) or `voicemail:<box>`; checked against the boxes in schema.ts. */
+export const VOICEMAIL_DESTINATION = /^voicemail(:[2-9][0-9]{1,14})?$/;
+export const forwardDestinationSchema = z.union([z.string(), z.number().int().nonnegative()], { error: DESTINATION_DIGITS }).transform((raw, ctx) => {
+  const v = String(raw);
+  if (VOICEMAIL_DESTINATION.test(v)) return v;
+  if (!/^[0-9][0-9-]{0,40}$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `${DESTINATION_DIGITS}, voicemail or voicemail:<box>` });
+    return z.NEVER;
+  }
+  const digits = v.replace(/-/g, '');
+  if (digits.length > 32) {
+    ctx.addIssue({ code: 'custom', message: 'a forwarding destination has at most 32 digits' });
+    return z.NEVER;
+  }
+  return digits;
+});
 
 /** A block-list or restriction-list entry: exact digits, or digits followed by * for a prefix. */
 export const numberPatternSchema = digitString(/^\+?[0-9]{1,32}\*?$/, 'a number pattern is digits (optional leading +), with a trailing * for a prefix');

@@ -20,6 +20,7 @@ import {
 } from './routing-schema.js';
 import { mwiSchema, smtpSchema } from './mail-schema.js';
 import { checkIvrs, ivrListSchema } from './ivr-schema.js';
+import { checkVoicemail, voicemailBoxesSchema, voicemailExtensionFields, voicemailSettingsSchema } from './voicemail-schema.js';
 
 /** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
 export interface ConflictParams {
@@ -501,7 +502,9 @@ const inboundSchema = z
       .pipe(z.string().regex(/^(\+?[0-9]{1,20}|\*)$/, 'a DID is digits (optional +) or * for any'))
       .describe('Dialled number as it arrives from the trunk (Request-URI user), or * for any.'),
     trunk: z.string().optional().describe('Only for calls from this trunk (any trunk when unset).'),
-    destination: extensionNumberSchema.describe('Extension, group or IVR that the DID reaches (an IVR with schedule rows routes by time: open hours → a group, closed → its menu).'),
+    destination: extensionNumberSchema.describe(
+      'Extension, group, IVR or shared voicemail box that the DID reaches (an IVR with schedule rows routes by time: open hours → a group, closed → its menu).',
+    ),
     blockList: z.array(numberPatternSchema).default([]).describe('Caller numbers refused on this DID (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Anonymous callers to this DID hear an announcement and get 433 / Q.850 21.'),
   })
@@ -562,6 +565,7 @@ const extensionSchema = z
       .describe('internal: extensions only; domestic: plus outside numbers; international: plus international numbers (restrictions.internationalPrefixes).'),
     blockList: z.array(numberPatternSchema).max(30, 'at most 30 blocked numbers per extension').default([]).describe('Caller numbers refused (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Calls without a caller number hear an announcement and get 433 Anonymity Disallowed / Q.850 21.'),
+    ...voicemailExtensionFields,
   })
   .strict();
 
@@ -623,6 +627,8 @@ export const configObjectSchema = z
     mwi: mwiSchema.prefault({}),
     smtp: smtpSchema.optional(),
     ivrs: ivrListSchema,
+    voicemail: voicemailSettingsSchema.prefault({}),
+    voicemailBoxes: voicemailBoxesSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -680,12 +686,15 @@ export const configObjectSchema = z
     // F-FWD destination rules see the dial plan as the router does: extensions and groups are local, park
     // numbers are no destination, anything else needs an outbound route, and 184/186 would be stripped.
     const ivrNumbers = new Set(c.ivrs.map((v) => v.number));
+    const boxNumbers = new Set(c.voicemailBoxes.map((b) => b.number));
     const destinations: DestinationContext = {
-      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n),
+      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n) || boxNumbers.has(n),
       isParkNumber: (n) => isParkNumber(n, c.park),
       routes: c.routes,
       callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
+      isMailbox: (n) => c.extensions.some((e) => e.number === n && e.voicemail) || c.voicemailBoxes.some((b) => b.number === n),
     };
+    checkVoicemail({ ...c, groupNumbers: groupNumbers.keys(), lotNumbers }, ctx);
     c.groups.forEach((g, i) => {
       const dest = g.noAnswerDestination;
       if (dest === undefined) return;
@@ -738,17 +747,30 @@ export const configObjectSchema = z
       }
     }
     c.inbound.forEach((d, i) => {
-      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination))
-        ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group or IVR ${d.destination}` });
+      // A DID may also reach an IVR, or a shared voicemail box directly (a number that only takes messages).
+      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination) && !boxNumbers.has(d.destination)) {
+        ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group, IVR or voicemail box ${d.destination}` });
+      }
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
     });
     checkIvrs(
-      { ivrs: c.ivrs, extensions: c.extensions, groupNumbers: new Set(groupNumbers.keys()), lotNumbers, serviceCodes: c.serviceCodes, routes: c.routes, restrictions: c.restrictions, destinations },
+      {
+        ivrs: c.ivrs,
+        extensions: c.extensions,
+        groupNumbers: new Set(groupNumbers.keys()),
+        lotNumbers,
+        boxNumbers,
+        voicemailPilot: c.voicemail.pilot,
+        serviceCodes: c.serviceCodes,
+        routes: c.routes,
+        restrictions: c.restrictions,
+        destinations,
+      },
       ctx,
     );
     // F-DIALPLAN: a route prefix that starts like an extension number would make that extension unreachable.
     c.routes.forEach((r, i) => {
-      for (const e of [...exts, ...groupNumbers.keys()]) {
+      for (const e of [...exts, ...groupNumbers.keys(), ...c.voicemailBoxes.map((b) => b.number)]) {
         if (e.startsWith(r.prefix) && e.length >= r.minLength && e.length <= r.maxLength) {
           ctx.addIssue({ code: 'custom', path: ['routes', i, 'prefix'], message: `route prefix ${r.prefix} overlaps local number ${e}` });
           break;

@@ -65,8 +65,10 @@ export class Extensions implements Feature, CallApplication<ExtensionConfig> {
     const fw = this.deps.forwarding.effective(ext.number);
 
     /** Leave this extension for its forwarding destination, or undefined when the chain must stop here. */
-    const forward = (destination: string | undefined, feature: ForwardFeature, why: { q850: number; status?: number; reason: string }): Promise<DeliveryOutcome> | undefined => {
-      if (destination === undefined || d.cancelled) return undefined;
+    const forward = (target: string | undefined, feature: ForwardFeature, why: { q850: number; status?: number; reason: string }): Promise<DeliveryOutcome> | undefined => {
+      if (target === undefined || d.cancelled) return undefined;
+      // F-VM: `voicemail` is this extension's own box, a destination the dial plan resolves as voicemail:<box>.
+      const destination = target === 'voicemail' ? `voicemail:${ext.number}` : target;
       if (d.hops >= config.forwarding.maxForwardHops) {
         call.log.info({ extension: ext.number, destination, hops: d.hops }, 'forwarding stops: hop limit');
         return undefined;

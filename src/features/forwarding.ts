@@ -422,6 +422,7 @@ export class ForwardingService {
       isParkNumber: (n) => isParkNumber(n, config.park),
       routes: config.routes,
       callPrefixes: { withhold: config.serviceCodes.withhold, present: config.serviceCodes.present },
+      isMailbox: (n) => extensions.get(n)?.voicemail === true || config.voicemailBoxes.some((b) => b.number === n),
     };
     const bulkByExtension = new Map<string, Array<{ set: string; member: BulkMember }>>();
     const bulkByDid = new Map<string, Array<{ set: string; member: BulkMember }>>();

@@ -82,7 +82,9 @@ export class ServiceCodes implements Feature, CallApplication<ServiceCodeAction>
         prompt = action.on ? 'setting-done' : 'setting-cancelled';
         reason = `service code: dnd ${action.on ? 'on' : 'off'}`;
       } else {
-        const r = forwarding.setCondition(extension, action.condition, action.on, action.on ? action.destination : undefined, 'service-code');
+        // F-VM: the voicemail pilot as the number (1425 + 1410) forwards to the extension's own box.
+        const destination = action.on && action.destination === this.deps.config().voicemail.pilot ? 'voicemail' : action.on ? action.destination : undefined;
+        const r = forwarding.setCondition(extension, action.condition, action.on, destination, 'service-code');
         if (r.ok) {
           prompt = action.on ? 'setting-done' : 'setting-cancelled';
           reason = `service code: ${action.condition} ${action.on ? `on${r.destination ? ` to ${r.destination}` : ''}` : 'off'}`;

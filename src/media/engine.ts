@@ -60,6 +60,34 @@ export interface PlayHandle {
   done: Promise<'completed' | 'stopped'>;
 }
 
+export interface RecordOptions {
+  /** The recording stops by itself at this length (s). */
+  maxSeconds: number;
+  /** Seconds without sound after which it stops (0 = never); the silent stretch is left out of the file. */
+  maxSilenceSeconds?: number;
+  /** Mean absolute 16-bit sample value under which a frame counts as silence (default about -40 dBFS). */
+  silenceThreshold?: number;
+}
+
+/**
+ * How a recording ended: stop() was called, it reached maxSeconds, maxSilenceSeconds of silence, the endpoint
+ * was destroyed (the party hung up; the file is complete), or the file could not be written.
+ */
+export type RecordEnd = 'stopped' | 'max-length' | 'silence' | 'ended' | 'failed';
+
+export interface RecordResult {
+  reason: RecordEnd;
+  /** Length of the audio in the file (ms); 0 when it failed. */
+  durationMs: number;
+  error?: string;
+}
+
+export interface RecordHandle {
+  stop(): void;
+  /** Resolves once the file is complete on disk (header written), however the recording ended. */
+  done: Promise<RecordResult>;
+}
+
 export class MediaError extends Error {
   constructor(
     message: string,
@@ -100,6 +128,11 @@ export interface MediaEngine {
 
   /** Play 8 kHz mono 16-bit WAV files in order, encoded to the endpoint's codec, paced at 20 ms. */
   play(id: EndpointId, files: string[], opts?: { loop?: boolean }): PlayHandle;
+  /**
+   * Record what the endpoint's party sends (its inbound audio) to `path` as an 8 kHz mono 16-bit PCM WAV.
+   * The folder must exist. One recording per endpoint: a new one stops the previous.
+   */
+  record(id: EndpointId, path: string, opts: RecordOptions): RecordHandle;
   /** Send digits to the endpoint's remote party as RFC 4733 telephone-events. */
   sendDtmf(id: EndpointId, digits: string, opts?: { durationMs?: number }): void;
   /** A digit that arrived by signalling (SIP INFO) for this endpoint: treated exactly like RFC 4733 input. */

@@ -65,7 +65,8 @@ export type DeliveryOutcome =
   | { kind: 'picked'; leg: Leg; extension: string }
   /**
    * The destination rings no phone but takes the caller itself (an IVR, a voicemail box): a group's
-   * no-answer destination or a forwarding target that is one gets the caller's leg, as if dialled.
+   * no-answer destination or a forwarding target that is one gets the caller's leg, as if dialled. Only a
+   * caller's own delivery (connect) can do that; a leg dialled by a feature (dial) treats it as not answered.
    */
   | { kind: 'application'; destination: Destination }
   | ({ kind: 'failed'; disposition: Disposition; hangupBy: HangupBy } & Refusal)
@@ -170,6 +171,21 @@ export interface CollectOptions {
 
 export type CollectResult = { kind: 'digits'; digits: string; terminated: boolean } | { kind: 'timeout' } | { kind: 'too-long'; digits: string } | { kind: 'gone' };
 
+export interface RecordCallOptions {
+  maxSeconds: number;
+  /** Seconds of silence that end the recording (0 or unset: never). */
+  maxSilenceSeconds?: number;
+  /** Keys that end the recording (e.g. '#'); the key itself is not part of the recording's result. */
+  stopKeys?: string;
+}
+
+/**
+ * How a recording on a leg ended: a stop key, its length limit, silence, the party hanging up (the file is
+ * complete), or a failure to write it.
+ */
+export type RecordOutcome =
+  { kind: 'key'; key: string; durationMs: number } | { kind: 'max-length' | 'silence' | 'hangup'; durationMs: number } | { kind: 'failed'; durationMs: number; error: string };
+
 /** Options of connecting a caller to what a ringable destination answers with. */
 export interface ConnectOptions {
   presentation: 'present' | 'withhold';
@@ -199,6 +215,11 @@ export interface CallApi {
   play(leg: LegHandle | Leg, files: string[], opts?: { loop?: boolean }): PlayHandle;
   /** Collect digits from a leg until the terminator, a timeout or too many digits. */
   collect(leg: LegHandle, opts: CollectOptions): Promise<CollectResult>;
+  /**
+   * Record what a leg's party says to `path` (8 kHz mono 16-bit WAV; the folder must exist) until a stop key,
+   * maxSeconds, silence or hang-up. The leg is held while recording (its digits stop it) and given back after.
+   */
+  record(leg: LegHandle, path: string, opts: RecordCallOptions): Promise<RecordOutcome>;
   /** Ring a number for this call (dial plan, forwarding, groups, pickup) and return the answered leg, not bridged. */
   dial(number: string, opts: DialOptions): Promise<DialResult>;
   /**

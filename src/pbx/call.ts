@@ -20,8 +20,22 @@ export type IvrPath = `ivr:${string}`;
 export function isIvrPath(feature: string | undefined): feature is IvrPath {
   return feature !== undefined && feature.startsWith('ivr:');
 }
+/** F-VM: `voicemail:<box>` a message left in (or refused by) that box; `voicemail` a retrieval call (1410). */
+export type VoicemailFeature = `voicemail:${string}` | 'voicemail';
 export type CallFeature =
-  'transfer_blind' | 'transfer_attended' | 'park' | 'park_empty' | 'pickup' | 'pickup_none' | 'service_code' | 'blocked' | 'anonymous_rejected' | 'barred' | ForwardFeature | IvrPath;
+  | 'transfer_blind'
+  | 'transfer_attended'
+  | 'park'
+  | 'park_empty'
+  | 'pickup'
+  | 'pickup_none'
+  | 'service_code'
+  | 'blocked'
+  | 'anonymous_rejected'
+  | 'barred'
+  | ForwardFeature
+  | IvrPath
+  | VoicemailFeature;
 
 /**
  * One forwarding hop the call went through before reaching its last destination (F-FWD): the

@@ -121,6 +121,17 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   const outcome = await ring(delivery);
   ringback?.stop();
   if (outcome.kind === 'cancelled') return;
+  if (outcome.kind === 'application' && !settled) {
+    // The caller goes to a call application (voicemail) instead of a phone: the callee-side endpoint is not
+    // needed, and the application takes the caller's leg from here (it answers or refuses it).
+    settled = true;
+    call.removeLeg(legB);
+    media.destroy(epB);
+    mine.release();
+    call.log.info({ application: outcome.destination.app.name, callee: outcome.destination.callee.number }, 'caller handed to a call application');
+    await outcome.destination.app.run(session, legA, outcome.destination.args);
+    return;
+  }
   if (settled) {
     if (outcome.kind === 'answered') {
       outcome.release?.();
@@ -139,15 +150,8 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
     await completePickup(session, core, mine, legB, outcome.leg, outcome.extension);
     return;
   }
-  if (outcome.kind === 'application') {
-    // The destination takes the caller itself (a group's no-answer destination that is an IVR): the
-    // callee side made for ringing goes, and the destination runs with the caller's leg.
-    call.removeLeg(legB);
-    media.destroy(epB);
-    mine.release();
-    await outcome.destination.app.run(session, legA, outcome.destination.args);
-    return;
-  }
+  // Handled above before `settled`; here only for the type.
+  if (outcome.kind === 'application') return;
 
   const dialog = outcome.dialog;
   try {

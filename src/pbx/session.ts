@@ -25,6 +25,8 @@ import {
   type DialResult,
   type Origin,
   type PickRequest,
+  type RecordCallOptions,
+  type RecordOutcome,
   type Refusal,
   type RingContext,
 } from './application.js';
@@ -169,6 +171,38 @@ export class CallSession implements CoreSession {
     });
   }
 
+  async record(h: LegHandle, path: string, opts: RecordCallOptions): Promise<RecordOutcome> {
+    const leg = h.leg;
+    if (leg.ended || leg.endpoint === undefined) return { kind: 'hangup', durationMs: 0 };
+    const handle = this.core.media.record(leg.endpoint, path, { maxSeconds: opts.maxSeconds, maxSilenceSeconds: opts.maxSilenceSeconds });
+    let key: string | undefined;
+    let gone = false;
+    const stopKeys = opts.stopKeys ?? '';
+    const mine = leg.take({
+      label: 'recording',
+      ended: () => {
+        gone = true;
+        handle.stop();
+      },
+      digit: (_l, d) => {
+        if (key !== undefined || !stopKeys.includes(d)) return;
+        key = d;
+        handle.stop();
+      },
+    });
+    const r = await handle.done;
+    mine.release();
+    if (r.reason === 'failed') {
+      this.log.error({ path, err: r.error }, 'recording failed');
+      return { kind: 'failed', durationMs: r.durationMs, error: r.error ?? 'unknown error' };
+    }
+    if (key !== undefined) return { kind: 'key', key, durationMs: r.durationMs };
+    if (gone || r.reason === 'ended') return { kind: 'hangup', durationMs: r.durationMs };
+    if (r.reason === 'max-length' || r.reason === 'silence') return { kind: r.reason, durationMs: r.durationMs };
+    // Stopped without a key or a hang-up: only the call's end does that (its legs' media are freed).
+    return { kind: 'hangup', durationMs: r.durationMs };
+  }
+
   async dial(number: string, opts: DialOptions): Promise<DialResult> {
     const { legMedia, media, registry, router, inDialog } = this.core;
     const call = this.call;
@@ -206,6 +240,11 @@ export class CallSession implements CoreSession {
       call.log.info({ number, pickedUpBy: outcome.leg.extension }, 'leg answered by pickup');
       return { ok: true, leg: outcome.leg.take(owner) };
     }
+    if (outcome.kind === 'application') {
+      // A dialled leg cannot be handed to an application (an IVR, voicemail): for the feature, nobody answered.
+      media.destroy(ep);
+      return { ok: false, status: 480, cause: 19, disposition: 'no_answer' };
+    }
     if (outcome.kind !== 'answered' || call.isFinished) {
       media.destroy(ep);
       if (outcome.kind === 'answered') {
@@ -213,8 +252,6 @@ export class CallSession implements CoreSession {
         void outcome.dialog.destroy({ headers: { reason: formatReason(16) } });
       }
       if (outcome.kind === 'failed') return { ok: false, status: outcome.status, cause: outcome.cause, disposition: outcome.disposition };
-      // A destination that takes a caller itself (an IVR) cannot be dialled as an extra leg.
-      if (outcome.kind === 'application') return { ok: false, status: 404, cause: 1, disposition: 'failed' };
       return { ok: false, status: 487, cause: 16, disposition: 'cancelled' };
     }
     const accepted = await legMedia.accept(ep, outcome.dialog.remote.sdp);

@@ -75,6 +75,8 @@ export interface DestinationContext {
   routes: readonly RouteMatch[];
   /** The per-call prefixes (serviceCodes.withhold / present) the router strips when the call is placed. */
   callPrefixes: { withhold: string; present: string };
+  /** Whether a voicemail box with this number takes messages (F-VM); unset: no voicemail destinations. */
+  isMailbox?: (box: string) => boolean;
 }
 
 /**
@@ -85,6 +87,12 @@ export interface DestinationContext {
  * outbound route.
  */
 export function forwardDestinationVerdict(destination: string, owner: { number: string; outboundClass: OutboundClass }, rules: RestrictionRules, ctx: DestinationContext): Verdict {
+  // F-VM: `voicemail` is the owner's own box, `voicemail:<box>` any box; the box must exist and take messages.
+  const vm = /^voicemail(?::([0-9]+))?$/.exec(destination);
+  if (vm) {
+    const box = vm[1] ?? owner.number;
+    return ctx.isMailbox?.(box) ? { ok: true } : { ok: false, reason: vm[1] === undefined ? `${owner.number} has no voicemail box` : `no voicemail box ${box}` };
+  }
   if (!/^[0-9]{1,32}$/.test(destination)) return { ok: false, reason: 'a forwarding destination is 1–32 digits' };
   if (destination === owner.number) return { ok: false, reason: 'an extension cannot forward to itself' };
   const { withhold, present } = ctx.callPrefixes;

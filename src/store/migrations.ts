@@ -188,6 +188,22 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'voicemail_boxes',
+    // F-VM: what a box owner changed by phone: a new PIN (with the YAML PIN it replaced, so that an admin's
+    // later edit of the YAML wins) and whether a recorded greeting (<data.dir>/voicemail/<box>/greeting.wav)
+    // is in use.
+    sql: `
+      CREATE TABLE voicemail_boxes (
+        box        TEXT    PRIMARY KEY,
+        pin        TEXT,
+        admin_pin  TEXT,
+        greeting   INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 9,
     name: 'mail_outbox',
     // Voicemail notification mails not yet delivered (issue #10), so a failed or interrupted send is

@@ -61,7 +61,7 @@ function summary(r: SipRequest): string {
 
 /** Adds a message as the voicemail deposit does, and says so on the server's mailbox events. */
 function deposit(h: RunningHibiki, box: string): number {
-  const m = h.server.voicemail.add({
+  const m = h.server.voicemailStore.add({
     box,
     file: `${box}/test-${Date.now()}.wav`,
     receivedAt: Date.now(),
@@ -71,13 +71,13 @@ function deposit(h: RunningHibiki, box: string): number {
     durationMs: 4000,
     callId: undefined,
   });
-  h.server.mailboxEvents.emit('changed', box, h.server.voicemail.counts(box));
+  h.server.mailboxEvents.emit('changed', box, h.server.voicemailStore.counts(box));
   return m.id;
 }
 
 function remove(h: RunningHibiki, id: number): void {
-  const m = h.server.voicemail.remove(id);
-  if (m) h.server.mailboxEvents.emit('changed', m.box, h.server.voicemail.counts(m.box));
+  const m = h.server.voicemailStore.remove(id);
+  if (m) h.server.mailboxEvents.emit('changed', m.box, h.server.voicemailStore.counts(m.box));
 }
 
 describe('message-waiting indication', () => {
@@ -117,12 +117,12 @@ describe('message-waiting indication', () => {
         .every((n) => n.callId === sub.callId),
     ).toBe(true);
 
-    h.server.voicemail.setStatus(id, 'saved');
-    h.server.mailboxEvents.emit('changed', '2001', h.server.voicemail.counts('2001'));
+    h.server.voicemailStore.setStatus(id, 'saved');
+    h.server.mailboxEvents.emit('changed', '2001', h.server.voicemailStore.counts('2001'));
     const oneEach = (u: RawUa) => notifies(u).some((n) => summary(n).includes('Voice-Message: 1/1 (0/0)'));
     expect(await waitFor(() => oneEach(desk) && oneEach(soft))).toBe(true);
 
-    for (const m of h.server.voicemail.list('2001')) remove(h, m.id);
+    for (const m of h.server.voicemailStore.list('2001')) remove(h, m.id);
     const dark = (u: RawUa) => summary(notifies(u).at(-1)!).startsWith('Messages-Waiting: no') && summary(notifies(u).at(-1)!).includes('Voice-Message: 0/0');
     expect(await waitFor(() => dark(desk) && dark(soft))).toBe(true);
   });

@@ -10,7 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHibiki, type RunningHibiki } from '../support/hibiki.js';
 import { createSelfSignedCert, removeCert, type TestCert } from '../support/tls-cert.js';
-import { extensionMailboxes, type Mailboxes } from '../../src/features/voicemail/mailboxes.js';
+import { configuredMailboxes, type Mailboxes } from '../../src/features/voicemail/mailboxes.js';
 import { DEFAULT_EXTENSIONS } from '../support/hibiki.js';
 
 interface Received {
@@ -133,7 +133,7 @@ function deposit(h: RunningHibiki, box: string, wav: Buffer): { id: number; path
   const file = `${box}/${Date.now()}-1.wav`;
   const path = join(h.dataDir, 'voicemail', file);
   writeFileSync(path, wav);
-  const m = h.server.voicemail.add({
+  const m = h.server.voicemailStore.add({
     box,
     file,
     receivedAt: Date.UTC(2026, 11, 2, 14, 5, 9),
@@ -144,7 +144,7 @@ function deposit(h: RunningHibiki, box: string, wav: Buffer): { id: number; path
     callId: 'vm-call-1',
   });
   h.server.mailboxEvents.emit('deposited', m, path);
-  h.server.mailboxEvents.emit('changed', box, h.server.voicemail.counts(box));
+  h.server.mailboxEvents.emit('changed', box, h.server.voicemailStore.counts(box));
   return { id: m.id, path };
 }
 
@@ -157,9 +157,9 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<boolea
   return check();
 }
 
-/** The default boxes (one per extension), with an address on 2001's. */
+/** The configured boxes, with an address on 2001's. */
 function withEmail(h: () => RunningHibiki | undefined, attach: boolean): Mailboxes {
-  const base = extensionMailboxes(() => h()?.server.currentConfig.extensions ?? []);
+  const base = configuredMailboxes(() => h()!.server.currentConfig);
   return {
     list: () => base.list(),
     lookup: (box) => {
@@ -197,7 +197,7 @@ describe('voicemail e-mail notification', () => {
     expect(bytes.equals(readFileSync(path))).toBe(true);
     expect(bytes.equals(wav)).toBe(true);
     // Sent, and nothing else changed: the message is still new, its file still there.
-    expect(h.server.voicemail.get(id)?.status).toBe('new');
+    expect(h.server.voicemailStore.get(id)?.status).toBe('new');
     expect(readFileSync(path).equals(wav)).toBe(true);
     expect(h.logs.some((l) => l.msg === 'voicemail notification mail sent' && l.box === '2001' && l.callId === 'vm-call-1' && l.attached === true)).toBe(true);
   });

@@ -50,6 +50,13 @@ import { HoldMusic } from '../../src/features/hold.js';
 import { BlindTransfer } from '../../src/features/transfer.js';
 import { AttendedTransfer } from '../../src/features/attended-transfer.js';
 import { Ivrs } from '../../src/features/ivr.js';
+import { Voicemail } from '../../src/features/voicemail/voicemail.js';
+import { MailboxEvents } from '../../src/features/voicemail/mailbox-events.js';
+import { VoicemailStore } from '../../src/store/voicemail-store.js';
+import { VoicemailBoxStore } from '../../src/store/voicemail-box-store.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeClock } from './fake-clock.js';
 import { captureLogger } from './logger.js';
 import { SIP_PORT, SipNetwork, advance, settle } from './sip-network.js';
@@ -137,6 +144,12 @@ export class CoreHarness implements Contacts {
   readonly forwarding: ForwardingService;
   readonly park: ParkLot;
   readonly prompts: PromptCatalogue;
+  /** Voicemail: the store, the events the server would emit, and the folder messages are written to (a temporary one). */
+  readonly voicemailStore: VoicemailStore;
+  readonly voicemailBoxes: VoicemailBoxStore;
+  readonly mailboxEvents = new MailboxEvents();
+  readonly voicemailDir: string;
+  readonly pinFailures: string[] = [];
   private readonly db: Database;
   private readonly phones: Phone[] = [];
   private readonly registered = new Map<string, Phone[]>();
@@ -187,6 +200,9 @@ export class CoreHarness implements Contacts {
     const callsOf = (extension: string) => this.core.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
     this.park = new ParkLot({ prompts: this.prompts, clock, config: configNow, logger, store: new ParkStore(this.db) });
+    this.voicemailDir = join(mkdtempSync(join(tmpdir(), 'hibiki-harness-')), 'voicemail');
+    this.voicemailStore = new VoicemailStore(this.db);
+    this.voicemailBoxes = new VoicemailBoxStore(this.db);
     // The features as server.ts lists them (keep the two lists in step).
     const features = [
       new Extensions({ router: this.router, registrar: this, forwarding: this.forwarding, callsOf }),
@@ -201,6 +217,16 @@ export class CoreHarness implements Contacts {
       new BlindTransfer({ prompts: this.prompts, clock, config: configNow, park: this.park, hold }),
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
       new Ivrs({ prompts: this.prompts, clock }),
+      new Voicemail({
+        store: this.voicemailStore,
+        boxes: this.voicemailBoxes,
+        events: this.mailboxEvents,
+        prompts: this.prompts,
+        clock,
+        config: configNow,
+        dir: this.voicemailDir,
+        onPinFailure: (address) => this.pinFailures.push(address),
+      }),
     ];
     for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
   }
@@ -292,5 +318,7 @@ export class CoreHarness implements Contacts {
     for (const p of this.phones) await p.stop();
     await this.stack.stop();
     this.db.close();
+    // A voicemail call cut by stop() may still be finishing a file; retry until the folder stays empty.
+    rmSync(join(this.voicemailDir, '..'), { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
   }
 }

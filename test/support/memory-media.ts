@@ -3,7 +3,7 @@
 // Everything else is recorded for the test to ask about: which endpoints are bridged, what each one plays
 // (prompts end after their length on the fake clock), the DTMF policy, the digits each party hears. The test
 // plays the parties: press() is a key pressed on a phone, rtpTimeout() a party whose RTP stopped.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   MediaError,
   type Codec,
@@ -18,9 +18,13 @@ import {
   type NegotiatedMedia,
   type OfferOptions,
   type PlayHandle,
+  type RecordHandle,
+  type RecordOptions,
+  type RecordResult,
 } from '../../src/media/engine.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, type Negotiation, type OfferedMedia } from '../../src/media/sdp.js';
-import { parseWav } from '../../src/media/builtin/wav.js';
+import { buildWav, parseWav } from '../../src/media/builtin/wav.js';
+import { DEFAULT_SILENCE_THRESHOLD } from '../../src/media/builtin/recorder.js';
 import type { Clock, TimerHandle } from '../../src/util/clock.js';
 
 export const MEDIA_ADDRESS = '127.0.99.1';
@@ -52,7 +56,24 @@ interface Endpoint {
   heard: string;
   held: string[];
   player: { record: PlayRecord; finish: (reason: 'completed' | 'stopped') => void } | undefined;
+  recorder: Recorder | undefined;
   live: boolean;
+}
+
+/**
+ * A recording in progress: the samples the test's party "says" (talk()) are kept and written as a real WAV
+ * when it ends; silence is timed on the fake clock from the last frame with sound, as the built-in engine
+ * times it from the last packet with sound.
+ */
+interface Recorder {
+  path: string;
+  samples: number[];
+  maxSamples: number;
+  maxSilenceMs: number;
+  threshold: number;
+  lastSoundAtSample: number;
+  silenceTimer: TimerHandle | undefined;
+  finish: (reason: RecordResult['reason']) => void;
 }
 
 /** Samples in each prompt file read so far (prompts do not change during a test run). */
@@ -96,6 +117,42 @@ export class MemoryMedia implements MediaEngine {
   press(id: EndpointId, digits: string, source: DtmfSource = 'rfc4733'): void {
     const ep = this.require(id);
     for (const d of digits) if (ep.live) this.received(ep, d.toUpperCase(), source);
+  }
+
+  /**
+   * The party says something: `ms` of a sine at `hz` (amplitude 0 = silence), in 20 ms frames, all at once
+   * (the fake clock does not move). What a recording on the endpoint keeps; otherwise it is not heard.
+   */
+  talk(id: EndpointId, ms: number, opts: { hz?: number; amplitude?: number } = {}): void {
+    const ep = this.require(id);
+    const rec = ep.recorder;
+    if (!rec) return;
+    const hz = opts.hz ?? 440;
+    const amplitude = opts.amplitude ?? 8000;
+    const frames = Math.round(ms / FRAME_MS);
+    for (let f = 0; f < frames && ep.recorder === rec; f++) {
+      let energy = 0;
+      for (let i = 0; i < FRAME_SAMPLES && rec.samples.length < rec.maxSamples; i++) {
+        const s = Math.round(amplitude * Math.sin((2 * Math.PI * hz * rec.samples.length) / 8000));
+        rec.samples.push(s);
+        energy += Math.abs(s);
+      }
+      if (energy / FRAME_SAMPLES >= rec.threshold) {
+        rec.lastSoundAtSample = rec.samples.length;
+        this.armSilence(rec);
+      }
+      if (rec.samples.length >= rec.maxSamples) rec.finish('max-length');
+    }
+  }
+
+  /** Whether the endpoint is being recorded now. */
+  isRecording(id: EndpointId): boolean {
+    return this.endpoints.get(id)?.recorder !== undefined;
+  }
+
+  private armSilence(rec: Recorder): void {
+    rec.silenceTimer?.cancel();
+    if (rec.maxSilenceMs > 0) rec.silenceTimer = this.clock.setTimer(rec.maxSilenceMs, () => rec.finish('silence'));
   }
 
   /** The party's RTP stopped: the engine reports the timeout. */
@@ -180,6 +237,7 @@ export class MemoryMedia implements MediaEngine {
       heard: '',
       held: [],
       player: undefined,
+      recorder: undefined,
       live: true,
     };
     this.endpoints.set(id, ep);
@@ -246,6 +304,7 @@ export class MemoryMedia implements MediaEngine {
     if (!ep) return;
     this.unbridge(id);
     ep.player?.finish('stopped');
+    ep.recorder?.finish('ended');
     ep.live = false;
     this.endpoints.delete(id);
   }
@@ -294,6 +353,44 @@ export class MemoryMedia implements MediaEngine {
     if (length === 0) finish('completed');
     else if (!record.loop) timer = this.clock.setTimer(length, () => finish('completed'));
     return { stop: () => finish('stopped'), done };
+  }
+
+  record(id: EndpointId, path: string, opts: RecordOptions): RecordHandle {
+    const ep = this.endpoints.get(id);
+    let resolve!: (r: RecordResult) => void;
+    const done = new Promise<RecordResult>((r) => (resolve = r));
+    if (!ep) {
+      resolve({ reason: 'failed', durationMs: 0, error: `unknown media endpoint ${id}` });
+      return { stop: () => undefined, done };
+    }
+    ep.recorder?.finish('stopped');
+    let finished = false;
+    const rec: Recorder = {
+      path,
+      samples: [],
+      maxSamples: Math.round(opts.maxSeconds * 8000),
+      maxSilenceMs: Math.round((opts.maxSilenceSeconds ?? 0) * 1000),
+      threshold: opts.silenceThreshold ?? DEFAULT_SILENCE_THRESHOLD,
+      lastSoundAtSample: 0,
+      silenceTimer: undefined,
+      finish: (reason) => {
+        if (finished) return;
+        finished = true;
+        rec.silenceTimer?.cancel();
+        if (ep.recorder === rec) ep.recorder = undefined;
+        // As the built-in engine: a recording stopped by silence leaves the silence out (0.2 s tail kept).
+        const keep = reason === 'silence' ? Math.min(rec.samples.length, rec.lastSoundAtSample + 1600) : rec.samples.length;
+        try {
+          writeFileSync(path, buildWav(Int16Array.from(rec.samples.slice(0, keep))));
+          resolve({ reason, durationMs: Math.round(keep / 8) });
+        } catch (err) {
+          resolve({ reason: 'failed', durationMs: 0, error: (err as Error).message });
+        }
+      },
+    };
+    ep.recorder = rec;
+    this.armSilence(rec);
+    return { stop: () => rec.finish('stopped'), done };
   }
 
   /** How long these files play (ms), as play() times them. */

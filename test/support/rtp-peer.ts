@@ -5,6 +5,7 @@
 // checked at the far end), RFC 4733 telephone-events, and a record of every datagram received.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import { alawEncode, sine, ulawEncode } from './audio.js';
 
 export type Codec = 'PCMU' | 'PCMA';
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -410,6 +411,8 @@ export class RtpPeer {
   private seq = randomInt(0, 0x8000);
   private toneCounter = 0;
   private toneOn = false;
+  /** While set, audio frames carry a real sine (for tests that analyse the audio) instead of test-tone frames. */
+  private sineTone: { hz: number; amplitude: number; sample: number } | undefined;
   private burst: Array<{ remaining: number; done: () => void }> = [];
   private digits: QueuedDigit[] = [];
   private activeDigit: ActiveDigit | undefined;
@@ -578,6 +581,14 @@ export class RtpPeer {
     this.toneOn = false;
   }
 
+  /**
+   * Make the audio frames sent from now on (startTone, sendPackets) a sine of `hz` — real sound, such as a
+   * voicemail recording keeps — instead of the marked test-tone frames; undefined goes back to those.
+   */
+  useSine(hz: number | undefined, amplitude = 8000): void {
+    this.sineTone = hz === undefined ? undefined : { hz, amplitude, sample: 0 };
+  }
+
   get toneRunning(): boolean {
     return this.toneOn;
   }
@@ -685,9 +696,16 @@ export class RtpPeer {
       this.sentCounts.withheld++;
       return;
     }
-    const payload = toneFrame(this.toneSeed, this.toneCounter++);
+    const payload = this.sineTone ? this.sineFrame(this.sineTone, r.codec) : toneFrame(this.toneSeed, this.toneCounter++);
     this.transmit({ payloadType: r.payloadType, marker, seq: this.seq++, timestamp: this.timestampOf(frame), ssrc: this.ssrc }, payload);
     this.sentCounts.audioPackets++;
+  }
+
+  private sineFrame(t: { hz: number; amplitude: number; sample: number }, codec: Codec): Buffer {
+    const pcm = sine(t.hz, FRAME_BYTES, t.amplitude, t.sample);
+    t.sample += FRAME_BYTES;
+    const encode = codec === 'PCMU' ? ulawEncode : alawEncode;
+    return Buffer.from(Array.from(pcm, encode));
   }
 
   private digitFrame(frame: number): void {

@@ -1,7 +1,8 @@
 // What message-waiting and e-mail notification need to know of a voicemail box, behind one lookup the
 // server wires to the voicemail configuration: who owns it, whose phones show its lamp, where its
 // notification mail goes and in which language.
-import type { ExtensionConfig } from '../../config/schema.js';
+import type { HibikiConfig } from '../../config/schema.js';
+import { mailbox, mailboxes } from './mailbox.js';
 
 export interface MailboxInfo {
   /** Display name of the box (the owner's name for an extension's box). */
@@ -25,39 +26,12 @@ export interface Mailboxes {
 }
 
 /**
- * Until the voicemail configuration lands: every extension owns the box with its number (on unless the
- * extension says `voicemail: false`), its lamp shows on that extension's phones, and its mail settings
- * are the extension's `email` and `voicemailAttach` keys — read defensively, as this schema may not
- * have them yet.
+ * The configured boxes (F-VM): each extension's own box unless it says `voicemail: false`, and the shared
+ * `voicemailBoxes`, as the voicemail resolver describes them, read from the configuration in force.
  */
-export function extensionMailboxes(extensions: () => readonly ExtensionConfig[]): Mailboxes {
-  // Indexed once per configuration (a reload brings a new list), not searched on every lookup.
-  let indexed: readonly ExtensionConfig[] | undefined;
-  let byNumber = new Map<string, ExtensionConfig>();
-  const find = (box: string): ExtensionConfig | undefined => {
-    const list = extensions();
-    if (list !== indexed) {
-      indexed = list;
-      byNumber = new Map(list.map((e) => [e.number, e]));
-    }
-    return byNumber.get(box);
-  };
+export function configuredMailboxes(config: () => HibikiConfig): Mailboxes {
   return {
-    lookup(box) {
-      const ext = find(box);
-      if (!ext) return undefined;
-      const extra: Record<string, unknown> = { ...ext };
-      if (extra.voicemail === false) return undefined;
-      return {
-        name: ext.name,
-        email: typeof extra.email === 'string' && extra.email.length > 0 ? extra.email : undefined,
-        attach: extra.voicemailAttach !== false,
-        notify: [ext.number],
-        language: ext.language,
-      };
-    },
-    list() {
-      return extensions().map((e) => e.number);
-    },
+    lookup: (box) => mailbox(config(), box),
+    list: () => mailboxes(config()).map((m) => m.number),
   };
 }

@@ -7,6 +7,7 @@ import type { DtmfReceiver } from './rfc4733.js';
 import type { DtmfSender } from './dtmf-sender.js';
 import type { PromptPlayer } from './player.js';
 import type { InbandDtmfDetector } from './goertzel.js';
+import type { WavRecorder } from './recorder.js';
 
 /** What an inbound payload type carries, as a small number for the per-packet lookup table. */
 export const Kind = { None: 0, Pcmu: 1, Pcma: 2, TelephoneEvent: 3 } as const;
@@ -36,6 +37,8 @@ export class RelayEndpoint {
   /** Set while the leg negotiated no telephone-event: its DTMF can only arrive as tones in the audio. */
   inbandDtmf: InbandDtmfDetector | null = null;
   player: { playId: number; player: PromptPlayer } | null = null;
+  /** What the party says is being written to a file (voicemail). */
+  recorder: { recId: number; recorder: WavRecorder } | null = null;
   // Counters (EndpointStats).
   packetsIn = 0;
   packetsOut = 0;

@@ -18,10 +18,14 @@ import {
   type NegotiatedMedia,
   type OfferOptions,
   type PlayHandle,
+  type RecordHandle,
+  type RecordOptions,
+  type RecordResult,
 } from '../engine.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, directionReceives, directionSends, type Negotiation, type OfferedMedia } from '../sdp.js';
 import { DEFAULT_DTMF_DURATION_MS } from './dtmf-sender.js';
 import { PromptCache } from './prompt-cache.js';
+import { DEFAULT_SILENCE_THRESHOLD } from './recorder.js';
 import type { FromWorker, StreamConfig, ToWorker } from './protocol.js';
 import { digitToEvent } from './rfc4733.js';
 
@@ -125,12 +129,14 @@ export class BuiltinMediaEngine implements MediaEngine {
   private readonly endpoints = new Map<EndpointId, EndpointState>();
   private readonly requests = new Map<number, PendingRequest>();
   private readonly plays = new Map<number, PlayEntry>();
+  private readonly recordings = new Map<number, (r: RecordResult) => void>();
   private readonly prompts = new PromptCache();
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };
   private readonly restarts: number[] = [];
   private nextRequest = 1;
   private nextEndpoint = 1;
   private nextPlay = 1;
+  private nextRecording = 1;
 
   constructor(private readonly options: BuiltinMediaEngineOptions) {
     this.logger = options.logger.child({ component: 'media' });
@@ -236,6 +242,10 @@ export class BuiltinMediaEngine implements MediaEngine {
     for (const r of this.requests.values()) r.reject(err);
     this.requests.clear();
     for (const [playId] of this.plays) this.finishPlay(playId, 'stopped');
+    for (const [recId, resolve] of this.recordings) {
+      this.recordings.delete(recId);
+      resolve({ reason: 'failed', durationMs: 0, error: err.message });
+    }
   }
 
   private post(msg: ToWorker): void {
@@ -273,6 +283,14 @@ export class BuiltinMediaEngine implements MediaEngine {
       case 'play-done':
         this.finishPlay(msg.playId, msg.reason);
         break;
+      case 'record-done': {
+        const resolve = this.recordings.get(msg.recId);
+        this.recordings.delete(msg.recId);
+        const r: RecordResult = { reason: msg.reason, durationMs: Math.round(msg.samples / 8) };
+        if (msg.error !== undefined) r.error = msg.error;
+        resolve?.(r);
+        break;
+      }
       case 'log': {
         const fields = msg.id === undefined ? {} : { endpoint: msg.id, label: this.endpoints.get(msg.id)?.label };
         this.logger[msg.level](fields, msg.msg);
@@ -435,6 +453,31 @@ export class BuiltinMediaEngine implements MediaEngine {
     if (!entry) return;
     this.plays.delete(playId);
     entry.resolve(reason);
+  }
+
+  record(id: EndpointId, path: string, opts: RecordOptions): RecordHandle {
+    const recId = this.nextRecording++;
+    const done = new Promise<RecordResult>((resolve) => this.recordings.set(recId, resolve));
+    if (!this.endpoints.has(id) || !this.worker) {
+      this.recordings.get(recId)?.({ reason: 'failed', durationMs: 0, error: `unknown media endpoint ${id}` });
+      this.recordings.delete(recId);
+      return { stop: () => undefined, done };
+    }
+    this.post({
+      t: 'record',
+      id,
+      recId,
+      path,
+      maxSamples: Math.max(0, Math.round(opts.maxSeconds * 8000)),
+      maxSilenceMs: Math.max(0, Math.round((opts.maxSilenceSeconds ?? 0) * 1000)),
+      silenceThreshold: opts.silenceThreshold ?? DEFAULT_SILENCE_THRESHOLD,
+    });
+    return {
+      stop: () => {
+        if (this.recordings.has(recId)) this.post({ t: 'stop-record', recId });
+      },
+      done,
+    };
   }
 
   sendDtmf(id: EndpointId, digits: string, opts: { durationMs?: number } = {}): void {

@@ -1,6 +1,7 @@
 // Messages between the main thread (BuiltinMediaEngine) and the media worker: small control messages in,
 // events and replies out. Nothing here is per packet.
 import type { Codec, DtmfPolicy, DtmfSource, EndpointStats } from '../engine.js';
+import type { RecordStopReason } from './recorder.js';
 
 export interface WorkerSettings {
   bindAddress: string;
@@ -38,6 +39,9 @@ export type ToWorker =
   /** `audio`: G.711 bytes in `codec` (the worker transcodes when the leg's codec differs). */
   | { t: 'play'; id: string; playId: number; audio: Uint8Array; codec: Codec; loop: boolean }
   | { t: 'stop-play'; playId: number }
+  /** Record the endpoint's inbound audio to `path` (see recorder.ts). */
+  | { t: 'record'; id: string; recId: number; path: string; maxSamples: number; maxSilenceMs: number; silenceThreshold: number }
+  | { t: 'stop-record'; recId: number }
   | { t: 'dtmf-policy'; id: string; policy: DtmfPolicy }
   | { t: 'release-dtmf'; id: string; forward: boolean }
   | { t: 'send-dtmf'; id: string; digits: string; durationMs: number }
@@ -55,5 +59,6 @@ export type FromWorker =
   | { t: 'dtmf'; id: string; digit: string; durationMs: number; source: DtmfSource }
   | { t: 'rtp-timeout'; id: string }
   | { t: 'play-done'; playId: number; reason: 'completed' | 'stopped' }
+  | { t: 'record-done'; recId: number; reason: RecordStopReason; samples: number; error?: string }
   | { t: 'log'; level: WorkerLogLevel; msg: string; id?: string }
   | { t: 'closed' };

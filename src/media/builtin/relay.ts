@@ -11,6 +11,7 @@ import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace,
 import { InbandDtmfDetector } from './goertzel.js';
 import { FRAME_SAMPLES, PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
+import { WavRecorder } from './recorder.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
 import { DtmfReceiver, TELEPHONE_EVENT_LENGTH, parseTelephoneEvent, writeTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
@@ -18,6 +19,9 @@ import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
 type Post = (msg: FromWorker) => void;
 
 const now = (): number => performance.now();
+
+/** How often recordings are checked for silence without packets (ms). */
+const RECORD_CHECK_MS = 100;
 
 /** How often sockets connected to a silent latched source are checked (see openSilentSockets). */
 const UNLATCH_CHECK_MS = 250;
@@ -61,6 +65,7 @@ export class MediaRelay {
   private readonly event: TelephoneEvent = { event: 0, end: false, volume: 0, duration: 0 };
   private sweepTimer: NodeJS.Timeout | undefined;
   private unlatchTimer: NodeJS.Timeout | undefined;
+  private recordTimer: NodeJS.Timeout | undefined;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
 
@@ -105,6 +110,12 @@ export class MediaRelay {
       case 'stop-play':
         this.stopPlay(msg.playId);
         break;
+      case 'record':
+        this.record(msg.id, msg.recId, msg.path, msg.maxSamples, msg.maxSilenceMs, msg.silenceThreshold);
+        break;
+      case 'stop-record':
+        this.stopRecord(msg.recId);
+        break;
       case 'dtmf-policy':
         this.withEndpoint(msg.id, (ep) => {
           ep.policy = msg.policy;
@@ -136,6 +147,8 @@ export class MediaRelay {
   async shutdown(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.unlatchTimer) clearInterval(this.unlatchTimer);
+    if (this.recordTimer) clearInterval(this.recordTimer);
+    this.recordTimer = undefined;
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
@@ -254,6 +267,8 @@ export class MediaRelay {
     this.endpoints.delete(ep.id);
     this.unbridge(ep);
     if (ep.player) ep.player.player.stop();
+    // The party hung up while recording: what was said is kept (a voicemail left by hanging up).
+    ep.recorder?.recorder.stop('ended');
     ep.dtmfSender.stop();
     ep.dtmfReceiver.dispose();
     ep.rtp.removeAllListeners('message');
@@ -315,6 +330,9 @@ export class MediaRelay {
     }
     // Before transcoding below, which rewrites the payload in place.
     if (ep.inbandDtmf !== null && ep.stream?.receive) this.detectInband(ep, ep.inbandDtmf, msg, kind);
+    if (ep.recorder !== null && ep.stream?.receive && (kind === Kind.Pcmu || kind === Kind.Pcma)) {
+      ep.recorder.recorder.push(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE, view.timestamp, view.ssrc, t);
+    }
     // Comfort noise and anything not negotiated is not relayed.
     if (kind === Kind.None || !ep.stream?.receive) return;
     const peer = ep.peer;
@@ -444,6 +462,50 @@ export class MediaRelay {
     const switched = ep.out.rewrite(pkt, source, 0, 0, now());
     setPayloadType(pkt, stream.payloadType, n === 0 || switched);
     ep.send(pkt);
+  }
+
+  // ---- recording ------------------------------------------------------------------------------------
+
+  private record(id: string, recId: number, path: string, maxSamples: number, maxSilenceMs: number, silenceThreshold: number): void {
+    const ep = this.endpoints.get(id);
+    if (!ep) {
+      this.post({ t: 'record-done', recId, reason: 'failed', samples: 0, error: 'unknown media endpoint' });
+      return;
+    }
+    ep.recorder?.recorder.stop('stopped');
+    const entry = {
+      recId,
+      recorder: new WavRecorder({ path, maxSamples, maxSilenceMs, silenceThreshold }, now(), (r) => {
+        if (ep.recorder === entry) ep.recorder = null;
+        this.post({ t: 'record-done', recId, ...r });
+      }),
+    };
+    ep.recorder = entry;
+    // Silence is also the absence of packets, which no packet handler would notice.
+    this.recordTimer ??= setInterval(() => this.guard(() => this.tickRecorders()), RECORD_CHECK_MS);
+  }
+
+  private stopRecord(recId: number): void {
+    for (const ep of this.endpoints.values()) {
+      if (ep.recorder?.recId === recId) {
+        ep.recorder.recorder.stop('stopped');
+        return;
+      }
+    }
+  }
+
+  private tickRecorders(): void {
+    const t = now();
+    let active = 0;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.recorder) continue;
+      ep.recorder.recorder.tick(t);
+      if (ep.recorder && !ep.recorder.recorder.isFinished) active++;
+    }
+    if (active === 0 && this.recordTimer) {
+      clearInterval(this.recordTimer);
+      this.recordTimer = undefined;
+    }
   }
 
   // ---- latching -------------------------------------------------------------------------------------

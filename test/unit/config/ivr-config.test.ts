@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatConfigError, type ConfigError } from '../../../src/config/errors.js';
 import { loadConfigText, type ConfigLoadResult } from '../../../src/config/load.js';
-import { isVoicemailBox, parseIvrDestination } from '../../../src/config/ivr-schema.js';
+import { parseIvrDestination } from '../../../src/config/ivr-schema.js';
 
 const head = `tenant:
   domain: pbx.example.com
@@ -227,10 +227,14 @@ describe('destination strings', () => {
     for (const bad of ['', 'voicemail:', 'voicemail:abc', 'prompt:', 'queue:300', 'sales', '20 01']) expect(parseIvrDestination(bad)).toBeUndefined();
   });
 
-  it('isVoicemailBox accepts extension numbers', () => {
-    const config = { extensions: [{ number: '2001' }] };
-    expect(isVoicemailBox(config, '2001')).toBe(true);
-    expect(isVoicemailBox(config, '2002')).toBe(false);
+  it('voicemail:<box> names an extension with a box or a shared box; an IVR number may not clash with a box or the pilot', () => {
+    const boxes = `voicemailBoxes:\n  - { number: "3500", name: Sales box }\n`;
+    okOf(loadConfigText(`${head}${boxes}ivrs:\n  - { number: "500", name: A, greeting: ivr-welcome, keys: { 1: "voicemail:3500", 2: "voicemail:2001", 3: "3500" } }\n`, 'hibiki.yaml'));
+    const noBox = head.replace('{ number: "2002", name: Bob, password: b }', '{ number: "2002", name: Bob, password: b, voicemail: false }');
+    const errors = errorsOf(loadConfigText(`${noBox}ivrs:\n  - { number: "500", name: A, greeting: ivr-welcome, keys: { 1: "voicemail:2002" } }\n`, 'hibiki.yaml'));
+    expect(errors.map((e) => e.message).join('\n')).toContain('unknown voicemail box 2002');
+    expect(oneError(`${boxes}ivrs:\n  - { number: "3500", name: A, greeting: ivr-welcome }\n`, 'clashes with voicemail box 3500').line).toBe(4);
+    expect(oneError(`voicemail: { pilot: "59" }\nivrs:\n  - { number: "590", name: A, greeting: ivr-welcome }\n`, 'overlaps the voicemail pilot 59').line).toBe(3);
   });
 });
 

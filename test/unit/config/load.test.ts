@@ -109,6 +109,8 @@ describe('loadConfigText: valid files', () => {
         outboundClass: 'domestic',
         blockList: [],
         rejectAnonymous: false,
+        voicemail: true,
+        voicemailAttach: true,
       },
     ]);
   });

@@ -564,3 +564,43 @@ describe('BuiltinMediaEngine lifecycle', () => {
     await expect(engine.createEndpoint()).rejects.toMatchObject({ sipStatus: 503 });
   });
 });
+
+describe('recording (voicemail)', () => {
+  /** µ-law frame i of a 500 Hz sine. */
+  const sineFrame = (i: number) =>
+    encode(
+      Int16Array.from({ length: 160 }, (_, k) => Math.round(8000 * Math.sin((2 * Math.PI * 500 * (i * 160 + k)) / 8000))),
+      'PCMU',
+    );
+
+  it("writes the leg's inbound audio to a WAV and stops at maxSeconds", async () => {
+    const engine = await startEngine();
+    const a = await leg(engine);
+    const file = join(promptDir, 'rec-max.wav');
+    const rec = engine.record(a.id, file, { maxSeconds: 1 });
+    // Sent at once: the recorder keeps the packets' own timing (timestamps), not their arrival.
+    for (let i = 0; i < 80; i++) a.phone.sendRtp({ pt: 0, seq: 100 + i, ts: 4000 + i * 160, ssrc: 0x77, marker: i === 0, payload: sineFrame(i) }, a.port);
+    expect(await rec.done).toEqual({ reason: 'max-length', durationMs: 1000 });
+    const samples = parseWav(await readFile(file), file);
+    expect(samples.length).toBe(8000);
+    let crossings = 0;
+    for (let i = 1; i < samples.length; i++) if (samples[i - 1]! < 0 !== samples[i]! < 0) crossings++;
+    expect(crossings / 2).toBeGreaterThan(495);
+    expect(crossings / 2).toBeLessThan(505);
+  });
+
+  it('stops after maxSilenceSeconds without packets, on stop(), and when the endpoint is destroyed', async () => {
+    const engine = await startEngine();
+    const a = await leg(engine);
+    const silent = engine.record(a.id, join(promptDir, 'rec-silence.wav'), { maxSeconds: 60, maxSilenceSeconds: 0.3 });
+    expect(await silent.done).toEqual({ reason: 'silence', durationMs: 0 });
+    const stopped = engine.record(a.id, join(promptDir, 'rec-stop.wav'), { maxSeconds: 60 });
+    stopped.stop();
+    expect((await stopped.done).reason).toBe('stopped');
+    const ended = engine.record(a.id, join(promptDir, 'rec-ended.wav'), { maxSeconds: 60 });
+    engine.destroy(a.id);
+    expect((await ended.done).reason).toBe('ended');
+    expect(parseWav(await readFile(join(promptDir, 'rec-ended.wav')), 'rec-ended.wav').length).toBe(0);
+    expect((await engine.record('nope', join(promptDir, 'x.wav'), { maxSeconds: 1 }).done).reason).toBe('failed');
+  });
+});
