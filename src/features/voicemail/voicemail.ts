@@ -16,6 +16,7 @@ import type { PromptCatalogue, PromptLanguage, PromptName } from '../../media/pr
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { Arrival, CallApi, CallApplication, DeliveryOutcome, Destination, Feature, FeatureRegistry, RingContext } from '../../pbx/application.js';
 import type { Leg, LegHandle } from '../../pbx/leg.js';
+import { isIvrPath } from '../../pbx/call.js';
 import { failure } from '../../pbx/delivery.js';
 import { promptLanguage } from '../../pbx/extension-audio.js';
 import type { VoicemailBoxStore } from '../../store/voicemail-box-store.js';
@@ -109,7 +110,10 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
       },
     });
     if (!(await this.answer(session, mine))) return;
-    call.feature = `voicemail:${box}`;
+    // Reached through an IVR, the CDR keeps the IVR's path (which ends with this box), as other destinations do.
+    const here = `voicemail:${box}` as const;
+    if (!isIvrPath(call.feature)) call.feature = here;
+    else if (!call.feature.endsWith(`>${here}`)) call.feature = `${call.feature}>${here}`;
     const lang = mb.language;
     const play = async (files: string[]) => {
       const h = session.play(mine, files);

@@ -58,18 +58,13 @@ function plays(ep: string): string[] {
   return h.media.plays(ep).map((p) => p.files.map((f) => f.replace(/^.*\/prompts\//, '')).join(','));
 }
 
-/** A voicemail deposit stand-in: resolves `voicemail:<box>` as the voicemail feature will, and records who it got. */
-class FakeVoicemail implements Feature, CallApplication<string> {
-  readonly name = 'voicemail';
-  readonly got: Array<{ box: string; answered: boolean }> = [];
-  register(r: FeatureRegistry): void {
-    r.destination({ name: 'voicemail', tier: 'local', resolve: (d) => (d.startsWith('voicemail:') ? { app: this, args: d.slice(10), callee: { number: d.slice(10) } } : undefined) });
+/** Play prompts out on the fake clock until `check` holds (the voicemail greeting before its recording). */
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) {
+    await h.settle();
+    if (!check()) await h.advance(500);
   }
-  async run(session: CallApi, leg: Leg, box: string): Promise<void> {
-    const mine = leg.take({ label: 'fake voicemail', ended: () => session.hangup('caller', 16, 'caller hung up') });
-    this.got.push({ box, answered: await session.answer(mine) });
-    session.hangup('system', 16, 'message left');
-  }
+  expect(check(), what).toBe(true);
 }
 
 describe('IVR menu', () => {
@@ -182,14 +177,18 @@ describe('IVR menu', () => {
     expect(h.cdr()).toMatchObject({ feature: 'ivr:500>9>ivr:510>#>*>ivr:500>7>2>600', answeredBy: '2004', hangupBy: 'callee' });
   });
 
-  it('voicemail:<box> hands the answered caller to what the dial plan reaches for it', async () => {
-    const vm = new FakeVoicemail();
-    await start({ extraFeatures: () => [vm] });
-    const { out } = await callIvr();
+  it('voicemail:<box> hands the answered caller to that box: its greeting, a message left, the path in the CDR', async () => {
+    await start();
+    const { out, ep } = await callIvr();
     out.call!.press('4');
-    await h.settle();
-    expect(vm.got).toEqual([{ box: '2003', answered: true }]);
-    expect(h.cdr()).toMatchObject({ feature: 'ivr:500>4>voicemail:2003' });
+    await until('recording in box 2003', () => h.media.isRecording(ep));
+    expect(h.media.plays(ep).some((p) => p.files.some((f) => f.endsWith('vm-greeting-before.wav')))).toBe(true);
+    h.media.talk(ep, 2000, { hz: 440 });
+    h.media.press(ep, '#');
+    await until('message stored', () => h.voicemailStore.list('2003').length === 1);
+    expect(h.voicemailStore.list('2003')[0]).toMatchObject({ box: '2003', callerNumber: '2001', durationMs: 2000 });
+    await h.advance(10_000);
+    expect(h.cdr()).toMatchObject({ feature: 'ivr:500>4>voicemail:2003', answeredBy: 'hibiki' });
   });
 
   it('an outside number on a key leaves through the outbound route', async () => {
