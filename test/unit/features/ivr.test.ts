@@ -3,9 +3,7 @@
 // by the clock in the tenant's time zone (weekday, hours, a listed date, a Japanese public holiday with and
 // without ★ rows), IVRs reached from a DID and from a group's no-answer, and the CDR path.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallApi, CallApplication, Feature, FeatureRegistry } from '../../../src/pbx/application.js';
 import { missingIvrPrompts } from '../../../src/features/ivr.js';
-import type { Leg } from '../../../src/pbx/leg.js';
 import { CoreHarness, type HarnessOptions } from '../../support/core-harness.js';
 import type { OutgoingCall, Phone } from '../../support/core-phone.js';
 
