@@ -160,17 +160,8 @@ export class DialogLayer {
     const remoteContact = req.contacts?.[0];
     const remoteTarget = remoteContact && !remoteContact.wildcard ? contactUriText(req.get('contact') as string) : req.uri;
     const d = new Dialog(this.stack, {
-      role: 'uas',
-      callId: req.callId,
-      localTag: res.toTag,
-      remoteTag: req.fromTag ?? '',
-      localAddress: ok.get('to') as string,
-      remoteAddress: req.get('from') as string,
+      ...uasDialogInit(req, res, ok),
       remoteTarget,
-      routeSet: req.getAll('record-route'),
-      localSeq: Math.floor(Math.random() * 10000),
-      remoteSeq: req.cseq?.seq ?? 0,
-      flow: responseTarget(req),
       localSdp: opts.localSdp,
       remoteSdp: req.body.length > 0 ? req.body.toString('utf8') : undefined,
     });
@@ -194,19 +185,7 @@ export class DialogLayer {
     // RFC 3261 §12.1.1, which RFC 6665 §4.3 applies to subscription dialogs: the 2xx copies Record-Route.
     if (!headers.some(([k]) => k === 'record-route')) for (const rr of req.getAll('record-route')) headers.push(['record-route', rr]);
     const ok = res.send(200, undefined, { headers });
-    const d = new Dialog(this.stack, {
-      role: 'uas',
-      callId: req.callId,
-      localTag: res.toTag,
-      remoteTag: req.fromTag ?? '',
-      localAddress: ok.get('to') as string,
-      remoteAddress: req.get('from') as string,
-      remoteTarget: contactUriText(req.get('contact') as string),
-      routeSet: req.getAll('record-route'),
-      localSeq: Math.floor(Math.random() * 10000),
-      remoteSeq: req.cseq?.seq ?? 0,
-      flow: responseTarget(req),
-    });
+    const d = new Dialog(this.stack, { ...uasDialogInit(req, res, ok), remoteTarget: contactUriText(req.get('contact') as string) });
     this.add(d);
     return d;
   }
@@ -555,4 +534,20 @@ export function contactUriText(value: string): string {
   }
   const semi = value.indexOf(';');
   return (semi >= 0 ? value.slice(0, semi) : value).trim();
+}
+
+/** What every dialog we answer takes from the request and our 2xx (RFC 3261 §12.1.1): INVITE and SUBSCRIBE alike. */
+function uasDialogInit(req: SipRequest, res: ServerResponse, ok: SipResponse) {
+  return {
+    role: 'uas' as const,
+    callId: req.callId,
+    localTag: res.toTag,
+    remoteTag: req.fromTag ?? '',
+    localAddress: ok.get('to') as string,
+    remoteAddress: req.get('from') as string,
+    routeSet: req.getAll('record-route'),
+    localSeq: Math.floor(Math.random() * 10000),
+    remoteSeq: req.cseq?.seq ?? 0,
+    flow: responseTarget(req),
+  };
 }
