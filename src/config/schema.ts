@@ -65,7 +65,7 @@ const tenantSchema = z
       .boolean()
       .default(true)
       .describe(
-        'Japanese public holidays (the @holiday-jp/holiday_jp calendar) count as holidays in IVR schedules, besides the holidays listed. Forwarding-schedule holiday rows use the listed holidays only.',
+        'Japanese public holidays (the @holiday-jp/holiday_jp calendar) count as holidays, besides the holidays listed: in IVR schedules (holidayOnly rows) and forwarding schedules (holiday rows) alike.',
       ),
   })
   .strict()

@@ -8,7 +8,7 @@ import type { ExtensionConfig, HibikiConfig } from '../config/schema.js';
 import { ForwardingStore } from '../store/forwarding-store.js';
 import { forwardDestinationVerdict, isParkNumber, type DestinationContext, type Verdict } from '../rules/number-rules.js';
 import { canonicalDid } from '../rules/numbers.js';
-import { matchScheduleIndex } from './schedule.js';
+import { matchScheduleIndex, tenantHolidays } from './schedule.js';
 
 export type ForwardCondition = 'cfu' | 'cfb' | 'cfna' | 'cfur';
 export const forwardConditions: readonly ForwardCondition[] = ['cfu', 'cfb', 'cfna', 'cfur'];
@@ -232,7 +232,7 @@ export class ForwardingService {
     const ext = idx.extensions.get(extension);
     const schedule = ext?.forwardingSchedule !== undefined ? config.schedules.find((s) => s.name === ext.forwardingSchedule) : undefined;
     if (ext && schedule) {
-      const rowIndex = matchScheduleIndex(schedule.rows, this.deps.now(), config.tenant.timezone, config.tenant.holidays);
+      const rowIndex = matchScheduleIndex(schedule.rows, this.deps.now(), config.tenant.timezone, tenantHolidays(config.tenant));
       const row = rowIndex >= 0 ? schedule.rows[rowIndex] : undefined;
       if (row) {
         if (row.action === 'none' || row.destination === undefined) return { ...base, source: 'schedule' };

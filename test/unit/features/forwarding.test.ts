@@ -18,9 +18,10 @@ const TUE_10 = Date.parse('2026-11-24T10:00:00+09:00');
 
 type Ext = Record<string, unknown>;
 
-function buildConfig(opts: { ext?: Record<string, Ext>; extra?: Record<string, unknown>; numbers?: string[] } = {}): HibikiConfig {
+/** Monday 2026-11-23 is a public holiday (勤労感謝の日): the calendar is off unless a test turns it on. */
+function buildConfig(opts: { ext?: Record<string, Ext>; extra?: Record<string, unknown>; numbers?: string[]; japaneseHolidays?: boolean } = {}): HibikiConfig {
   return configSchema.parse({
-    tenant: { domain: 'pbx.example.com', holidays: ['2026-11-24'] },
+    tenant: { domain: 'pbx.example.com', holidays: ['2026-11-24'], ...(opts.japaneseHolidays === undefined ? { japaneseHolidays: false } : { japaneseHolidays: opts.japaneseHolidays }) },
     listen: [{ transport: 'udp', port: 5060 }],
     extensions: (opts.numbers ?? NUMBERS).map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, ...opts.ext?.[n] })),
     groups: [{ number: '3000', name: '営業', members: ['2001', '2003'] }],
@@ -300,6 +301,14 @@ describe('effective forwarding', () => {
       },
     ];
     const ext = { '2002': { forwardingSchedule: 'office', forwarding: { unconditional: '2001', noAnswerTimeout: 12 }, dnd: true }, '2001': { forwardingSchedule: 'self' } };
+
+    it('holiday rows also match Japanese public holidays when tenant.japaneseHolidays is on (Monday 2026-11-23)', () => {
+      const { fwd } = service(buildConfig({ ext, extra: { schedules }, japaneseHolidays: true }));
+      clock = MON_10;
+      expect(fwd.effective('2002')).toEqual({ cfu: '2004', noAnswerTimeout: 12, dnd: true, source: 'schedule' });
+      clock = Date.parse('2026-11-25T10:00:00+09:00'); // Wednesday, a working day
+      expect(fwd.effective('2002')).toEqual({ noAnswerTimeout: 12, dnd: true, source: 'schedule' });
+    });
 
     it('a matching row decides: none → no forwarding, cfna → only that; no match → the normal state', () => {
       const { fwd } = service(buildConfig({ ext, extra: { schedules } }));
