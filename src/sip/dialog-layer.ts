@@ -1,19 +1,20 @@
 // Dialog creation and in-dialog request routing (RFC 3261 §12–§15), with reliable provisionals and
 // PRACK (RFC 3262) and session timers (RFC 4028) on top.
-import type { HeaderEntry, SipRequest, SipResponse } from './message.js';
+import type { SipRequest, SipResponse } from './message.js';
 import type { DialogHost } from './dialog-host.js';
 import type { ServerResponse } from './server-response.js';
 import { Dialog, dialogKey, type RefreshBy } from './dialog.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
+import { contactUriText, uacDialogInit, uasDialogInit } from './dialog-init.js';
+import { inviteHeaders, nextInviteAttempt } from './invite-request.js';
 import { resolveTarget } from './target.js';
 import type { SendTarget } from './transport/types.js';
 import { ConnectionHolds } from './transport/connection-holds.js';
-import { responseTarget } from './transaction/response-routing.js';
 import type { ClientTransaction } from './transaction/layer.js';
 import { buildAuthorization } from './digest.js';
 import { ProvisionalAcknowledger, ReliableProvisionalSender, type ReliableSenderOptions } from './reliable-provisional.js';
-import { maxSessionExpires, negotiateAsUas, parseMinSE, parseSessionExpires, sessionTimerFromAnswer, sessionTimerRequestHeaders, sessionTimerResponseHeaders } from './session-timer.js';
+import { maxSessionExpires, negotiateAsUas, parseMinSE, parseSessionExpires, sessionTimerFromAnswer, sessionTimerResponseHeaders } from './session-timer.js';
 
 export interface UasOptions {
   localSdp?: string;
@@ -57,8 +58,6 @@ const IN_DIALOG_EVENTS: Record<string, 'modify' | 'update' | 'info' | 'refer' | 
 };
 
 /** Option tags every INVITE we send advertises (RFC 3262 §4; RFC 4028 §7.1 when timers are on). */
-const UAC_OPTION_TAGS = ['100rel'];
-
 export class DialogLayer {
   private dialogs = new Map<string, Dialog>();
   /** Each confirmed dialog keeps the connection it was made over open until it ends. */
@@ -198,14 +197,7 @@ export class DialogLayer {
       const uri = parseUri(opts.uri);
       if (!uri) throw new Error(`bad URI ${opts.uri}`);
       const target = opts.target ?? (await resolveTarget(uri));
-      const headers = headerEntries(opts.headers);
-      if (!headers.some(([k]) => k === 'contact')) headers.push(['contact', `<${stack.contactUri(target.transport, target.address)}>`]);
-      if (opts.localSdp !== undefined && !headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'application/sdp']);
-      advertiseOptionTags(headers, cfg ? [...UAC_OPTION_TAGS, 'timer'] : UAC_OPTION_TAGS);
-      if (cfg && !headers.some(([k]) => k === 'session-expires')) {
-        // RFC 4028 §7.1: ask for our interval and let the UAS pick the refresher.
-        headers.push(...sessionTimerRequestHeaders(cfg.sessionExpires, cfg.minSE));
-      }
+      const headers = inviteHeaders(opts.headers, `<${stack.contactUri(target.transport, target.address)}>`, opts.localSdp !== undefined, cfg);
       const req = stack.buildRequest({
         method: 'INVITE',
         uri: opts.uri,
@@ -225,18 +217,7 @@ export class DialogLayer {
         let cseq = req.cseq?.seq ?? 1;
         /** RFC 3261 §22.2 / RFC 4028 §7.4 retries: same Call-ID, From tag and target, next CSeq, new branch. */
         const retry = (invite: SipRequest, amend: (again: SipRequest) => void): void => {
-          const again = stack.buildRequest({
-            method: 'INVITE',
-            uri: invite.uri,
-            headers: invite.headers.filter(([k]) => k !== 'via' && k !== 'cseq' && k !== 'from' && k !== 'to' && k !== 'call-id' && k !== 'max-forwards' && k !== 'user-agent'),
-            body: invite.body,
-            from: invite.get('from'),
-            to: invite.get('to'),
-            callId: invite.callId,
-            cseq: ++cseq,
-          });
-          const maxForwards = invite.get('max-forwards');
-          if (maxForwards !== undefined) again.set('max-forwards', maxForwards);
+          const again = nextInviteAttempt(stack, invite, ++cseq);
           amend(again);
           send(again);
         };
@@ -334,22 +315,7 @@ export class DialogLayer {
   }
 
   private uacDialogObject(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined, localSeq?: number): Dialog {
-    const contact = res.get('contact');
-    return new Dialog(this.stack, {
-      role: 'uac',
-      callId: req.callId,
-      localTag: req.fromTag ?? '',
-      remoteTag: res.toTag ?? '',
-      localAddress: req.get('from') as string,
-      remoteAddress: res.get('to') as string,
-      remoteTarget: contact ? contactUriText(contact) : req.uri,
-      routeSet: res.getAll('record-route').reverse(),
-      localSeq: Math.max(localSeq ?? 0, req.cseq?.seq ?? 1),
-      remoteSeq: 0,
-      flow: res.source?.connectionId ? { ...target, connectionId: res.source.connectionId } : target,
-      localSdp,
-      remoteSdp: res.body.length > 0 ? res.body.toString('utf8') : undefined,
-    });
+    return new Dialog(this.stack, uacDialogInit(req, res, target, localSdp, localSeq));
   }
 
   /** A 2xx from a fork we did not keep: ACK it and hang it up (RFC 3261 §13.2.2.4). */
@@ -515,39 +481,4 @@ function isSdp(m: SipRequest | SipResponse): boolean {
 
 function earlyKey(callId: string, localTag: string): string {
   return `${callId}\n${localTag}`;
-}
-
-/** Make the Supported header(s) of an outgoing request list every tag in `tags`. */
-function advertiseOptionTags(headers: HeaderEntry[], tags: string[]): void {
-  const present = new Set<string>();
-  for (const [k, v] of headers) if (k === 'supported') for (const t of v.split(',')) present.add(t.trim().toLowerCase());
-  const missing = tags.filter((t) => !present.has(t));
-  if (missing.length > 0) headers.push(['supported', missing.join(', ')]);
-}
-
-/** The URI inside a Contact/Record-Route header value. */
-export function contactUriText(value: string): string {
-  const lt = value.indexOf('<');
-  if (lt >= 0) {
-    const gt = value.indexOf('>', lt);
-    return value.slice(lt + 1, gt < 0 ? undefined : gt);
-  }
-  const semi = value.indexOf(';');
-  return (semi >= 0 ? value.slice(0, semi) : value).trim();
-}
-
-/** What every dialog we answer takes from the request and our 2xx (RFC 3261 §12.1.1): INVITE and SUBSCRIBE alike. */
-function uasDialogInit(req: SipRequest, res: ServerResponse, ok: SipResponse) {
-  return {
-    role: 'uas' as const,
-    callId: req.callId,
-    localTag: res.toTag,
-    remoteTag: req.fromTag ?? '',
-    localAddress: ok.get('to') as string,
-    remoteAddress: req.get('from') as string,
-    routeSet: req.getAll('record-route'),
-    localSeq: Math.floor(Math.random() * 10000),
-    remoteSeq: req.cseq?.seq ?? 0,
-    flow: responseTarget(req),
-  };
 }

@@ -11,7 +11,7 @@ import type { Dialog } from './dialog.js';
 import type { SipStack } from './stack.js';
 import type { TimerHandle } from '../util/clock.js';
 import { isToken, parseParams } from './params.js';
-import { contactUriText } from './dialog-layer.js';
+import { contactUriText } from './dialog-init.js';
 
 /** The Event header (RFC 6665 §8.2.1): the package name and the optional id parameter. */
 export interface EventHeader {

@@ -12,8 +12,8 @@ import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HibikiConfig } from '../../config/schema.js';
-import type { PromptCatalogue, PromptLanguage, PromptName } from '../../media/prompts.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { PromptCatalogue } from '../../media/prompts.js';
+import type { Clock } from '../../util/clock.js';
 import type { Arrival, CallApi, CallApplication, DeliveryOutcome, Destination, Feature, FeatureRegistry, RingContext } from '../../pbx/application.js';
 import type { Leg, LegHandle } from '../../pbx/leg.js';
 import { isIvrPath } from '../../pbx/call.js';
@@ -24,6 +24,7 @@ import type { VoicemailMessage, VoicemailStore } from '../../store/voicemail-sto
 import { pinProblem } from '../../rules/pin.js';
 import type { MailboxEvents } from './mailbox-events.js';
 import { mailbox, type Mailbox } from './mailbox.js';
+import { Menu } from './menu.js';
 import { countFiles, envelopeFiles } from './speech.js';
 
 export interface VoicemailDeps {
@@ -40,8 +41,6 @@ export interface VoicemailDeps {
 }
 
 export type VoicemailArgs = { kind: 'deposit'; box: string } | { kind: 'retrieve' };
-
-type Answer = { kind: 'key'; key: string } | { kind: 'timeout' } | { kind: 'gone' };
 
 /** Timeouts of the menu before the call is ended (no key at all). */
 const MENU_TIMEOUTS = 3;
@@ -409,97 +408,5 @@ export class Voicemail implements Feature, CallApplication<VoicemailArgs> {
     this.deps.boxes.setPin(box, pin, mb.pin, this.deps.clock.now());
     session.log.info({ event: 'voicemail', box }, 'voicemail PIN changed');
     await menu.play(['vm-pin-changed']);
-  }
-}
-
-/**
- * Prompts and keys on the retrieval leg: a key pressed while a prompt plays stops it and counts (barge-in);
- * after the prompt, digitTimeout without a key is a timeout.
- */
-class Menu {
-  constructor(
-    private readonly session: CallApi,
-    readonly handle: LegHandle,
-    private readonly deps: VoicemailDeps,
-    readonly lang: PromptLanguage,
-    readonly gone: () => boolean,
-  ) {}
-
-  file(name: PromptName): string {
-    return this.deps.prompts.file(name, this.lang);
-  }
-
-  /** A key pressed during play(): it cuts the prompt short and is the answer to the next ask (type-ahead). */
-  private pending: string | undefined;
-
-  async play(names: PromptName[]): Promise<void> {
-    if (this.gone()) return;
-    const files = names.map((n) => this.file(n));
-    let playing: { stop(): void } | undefined;
-    const mine = this.handle.leg.take({
-      label: 'voicemail prompt',
-      ended: () => playing?.stop(),
-      digit: (_l, d) => {
-        if (this.pending !== undefined) return;
-        this.pending = d;
-        playing?.stop();
-      },
-    });
-    const h = this.session.play(mine, files);
-    playing = h;
-    await h.done;
-    mine.release();
-  }
-
-  /** Play `files` and wait for one key. */
-  ask(files: string[]): Promise<Answer> {
-    const timeoutMs = this.deps.config().voicemail.digitTimeout * 1000;
-    return new Promise((resolve) => {
-      if (this.gone()) {
-        resolve({ kind: 'gone' });
-        return;
-      }
-      const typed = this.pending;
-      this.pending = undefined;
-      if (typed !== undefined) {
-        resolve({ kind: 'key', key: typed });
-        return;
-      }
-      let timer: TimerHandle | undefined;
-      let settled = false;
-      const settle = (a: Answer) => {
-        if (settled) return;
-        settled = true;
-        timer?.cancel();
-        playing.stop();
-        mine.release();
-        resolve(a);
-      };
-      const mine = this.handle.leg.take({
-        label: 'voicemail menu',
-        ended: () => settle({ kind: 'gone' }),
-        digit: (_l, d) => settle({ kind: 'key', key: d }),
-      });
-      const playing = this.session.play(mine, files);
-      playing.done.then(
-        () => {
-          if (!settled) timer = this.deps.clock.setTimer(timeoutMs, () => settle({ kind: 'timeout' }));
-        },
-        () => settle({ kind: 'timeout' }),
-      );
-    });
-  }
-
-  /** Digits ended by # (box numbers, PINs), the first may interrupt the prompt; undefined when none came or the caller left. */
-  async digits(names: PromptName[]): Promise<string | undefined> {
-    const first = await this.ask(names.map((n) => this.file(n)));
-    if (first.kind !== 'key') return undefined;
-    if (first.key === '#') return '';
-    const timeoutMs = this.deps.config().voicemail.digitTimeout * 1000;
-    const rest = await this.session.collect(this.handle, { terminator: '#', firstDigitTimeoutMs: timeoutMs, interDigitTimeoutMs: timeoutMs, maxDigits: 16 });
-    if (rest.kind === 'digits') return first.key + rest.digits;
-    if (rest.kind === 'timeout') return first.key;
-    if (rest.kind === 'too-long') return first.key + rest.digits;
-    return undefined;
   }
 }

@@ -7,7 +7,7 @@ import type { Dialog, DestroyCause } from '../../../src/sip/dialog.js';
 import { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { parseMessage } from '../../../src/sip/parser.js';
 import { buildResponse } from '../../../src/sip/response-builder.js';
-import { contactUriText } from '../../../src/sip/dialog-layer.js';
+import { contactUriText } from '../../../src/sip/dialog-init.js';
 import { parseRAck, parseRSeq, ProvisionalAcknowledger } from '../../../src/sip/reliable-provisional.js';
 import type { SendTarget, TransportName } from '../../../src/sip/transport/types.js';
 
