@@ -1,8 +1,7 @@
 // BuiltinMediaEngine: the MediaEngine of DESIGN.md on the main thread. SDP offer/answer is done here; the
 // RTP sockets and the per-packet work live in one worker thread (worker.ts) that this class drives with small
 // control messages and that reports DTMF, RTP timeouts, prompt ends and stats back.
-import { readdir, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { checkBuild, workerLocation } from './worker-location.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import {
@@ -71,30 +70,6 @@ const SHUTDOWN_GRACE_MS = 2000;
 /** Worker restarts allowed within RESTART_WINDOW_MS before the engine gives up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
-
-/**
- * Where the worker's code is. Compiled, it is the sibling worker.js. When this module runs from its
- * TypeScript source (vitest), the worker cannot: a worker thread is a plain Node isolate that vitest's
- * transform does not reach, and Node 20 has no TypeScript stripping. So the compiled worker in dist/ is used;
- * `npm run build` must have run (npm test's pretest does), and checkBuild() refuses a build older than the
- * sources rather than run stale code.
- */
-function workerLocation(): { url: URL; fromSource: boolean } {
-  const here = new URL(import.meta.url);
-  if (here.pathname.endsWith('.ts')) return { url: new URL('../../../dist/media/builtin/worker.js', here), fromSource: true };
-  return { url: new URL('./worker.js', here), fromSource: false };
-}
-
-async function checkBuild(workerUrl: URL): Promise<void> {
-  const srcDir = fileURLToPath(new URL('.', import.meta.url));
-  const distDir = fileURLToPath(new URL('.', workerUrl));
-  const sources = [...(await readdir(srcDir)).filter((f) => f.endsWith('.ts')).map((f) => srcDir + f), fileURLToPath(new URL('../engine.ts', import.meta.url))];
-  for (const src of sources) {
-    const built = src.startsWith(srcDir) ? distDir + src.slice(srcDir.length).replace(/\.ts$/, '.js') : fileURLToPath(new URL('../engine.js', workerUrl));
-    const [s, b] = await Promise.all([stat(src), stat(built).catch(() => null)]);
-    if (!b || b.mtimeMs < s.mtimeMs) throw new MediaError(`media worker build is missing or older than ${src}: run \`npm run build\``, 500);
-  }
-}
 
 function sessionId(): string {
   // RFC 4566 §5.2: a numeric id, unique enough; NTP-like time plus randomness.

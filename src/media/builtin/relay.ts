@@ -11,7 +11,7 @@ import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace,
 import { InbandDtmfDetector } from './goertzel.js';
 import { FRAME_SAMPLES, PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
-import { WavRecorder } from './recorder.js';
+import { RelayRecordings } from './relay-recordings.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
 import { DtmfReceiver, TELEPHONE_EVENT_LENGTH, parseTelephoneEvent, writeTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
@@ -19,9 +19,6 @@ import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
 type Post = (msg: FromWorker) => void;
 
 const now = (): number => performance.now();
-
-/** How often recordings are checked for silence without packets (ms). */
-const RECORD_CHECK_MS = 100;
 
 /** How often sockets connected to a silent latched source are checked (see openSilentSockets). */
 const UNLATCH_CHECK_MS = 250;
@@ -65,7 +62,7 @@ export class MediaRelay {
   private readonly event: TelephoneEvent = { event: 0, end: false, volume: 0, duration: 0 };
   private sweepTimer: NodeJS.Timeout | undefined;
   private unlatchTimer: NodeJS.Timeout | undefined;
-  private recordTimer: NodeJS.Timeout | undefined;
+  private readonly recordings: RelayRecordings;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
 
@@ -73,6 +70,7 @@ export class MediaRelay {
     private readonly settings: WorkerSettings,
     private readonly post: Post,
   ) {
+    this.recordings = new RelayRecordings(post, (fn) => this.guard(fn));
     this.allocator = new PortPairAllocator(settings.rtpPorts[0], settings.rtpPorts[1]);
     this.family = settings.bindAddress.includes(':') ? 'udp6' : 'udp4';
     if (settings.rtpTimeoutMs > 0) {
@@ -110,11 +108,14 @@ export class MediaRelay {
       case 'stop-play':
         this.stopPlay(msg.playId);
         break;
-      case 'record':
-        this.record(msg.id, msg.recId, msg.path, msg.maxSamples, msg.maxSilenceMs, msg.silenceThreshold);
+      case 'record': {
+        const ep = this.endpoints.get(msg.id);
+        if (ep) this.recordings.start(ep, msg);
+        else this.post({ t: 'record-done', recId: msg.recId, reason: 'failed', samples: 0, error: 'unknown media endpoint' });
         break;
+      }
       case 'stop-record':
-        this.stopRecord(msg.recId);
+        this.recordings.stop(msg.recId);
         break;
       case 'dtmf-policy':
         this.withEndpoint(msg.id, (ep) => {
@@ -147,8 +148,7 @@ export class MediaRelay {
   async shutdown(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.unlatchTimer) clearInterval(this.unlatchTimer);
-    if (this.recordTimer) clearInterval(this.recordTimer);
-    this.recordTimer = undefined;
+    this.recordings.shutdown();
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
@@ -462,50 +462,6 @@ export class MediaRelay {
     const switched = ep.out.rewrite(pkt, source, 0, 0, now());
     setPayloadType(pkt, stream.payloadType, n === 0 || switched);
     ep.send(pkt);
-  }
-
-  // ---- recording ------------------------------------------------------------------------------------
-
-  private record(id: string, recId: number, path: string, maxSamples: number, maxSilenceMs: number, silenceThreshold: number): void {
-    const ep = this.endpoints.get(id);
-    if (!ep) {
-      this.post({ t: 'record-done', recId, reason: 'failed', samples: 0, error: 'unknown media endpoint' });
-      return;
-    }
-    ep.recorder?.recorder.stop('stopped');
-    const entry = {
-      recId,
-      recorder: new WavRecorder({ path, maxSamples, maxSilenceMs, silenceThreshold }, now(), (r) => {
-        if (ep.recorder === entry) ep.recorder = null;
-        this.post({ t: 'record-done', recId, ...r });
-      }),
-    };
-    ep.recorder = entry;
-    // Silence is also the absence of packets, which no packet handler would notice.
-    this.recordTimer ??= setInterval(() => this.guard(() => this.tickRecorders()), RECORD_CHECK_MS);
-  }
-
-  private stopRecord(recId: number): void {
-    for (const ep of this.endpoints.values()) {
-      if (ep.recorder?.recId === recId) {
-        ep.recorder.recorder.stop('stopped');
-        return;
-      }
-    }
-  }
-
-  private tickRecorders(): void {
-    const t = now();
-    let active = 0;
-    for (const ep of this.endpoints.values()) {
-      if (!ep.recorder) continue;
-      ep.recorder.recorder.tick(t);
-      if (ep.recorder && !ep.recorder.recorder.isFinished) active++;
-    }
-    if (active === 0 && this.recordTimer) {
-      clearInterval(this.recordTimer);
-      this.recordTimer = undefined;
-    }
   }
 
   // ---- latching -------------------------------------------------------------------------------------
