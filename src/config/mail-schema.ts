@@ -1,10 +1,7 @@
 // The tenant's outgoing mail (SMTP) settings, for voicemail e-mail notification (F-VM, issue #10), and
 // the message-waiting indication settings (RFC 3842). Kept beside schema.ts, which includes both.
 import { z } from 'zod';
-
-function int(def: number, min: number, max: number, text: string) {
-  return z.number().int().min(min).max(max).default(def).describe(text);
-}
+import { int } from './schema-kit.js';
 
 const hostPattern = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:.]+$/;
 

@@ -3,10 +3,7 @@
 // (F-SERVICE-CODES), screening and outbound restrictions (F-SCREEN). Cross-references between these
 // sections and the extensions are checked in schema.ts, where the whole file is seen.
 import { z } from 'zod';
-
-function int(def: number, min: number, max: number, text: string) {
-  return z.number().int().min(min).max(max).default(def).describe(text);
-}
+import { int } from './schema-kit.js';
 
 /** YAML reads 0312345678 as a string only when quoted; accept numbers too and keep the digits. */
 const digitString = (pattern: RegExp, message: string) =>

@@ -3,11 +3,8 @@
 // the rest of the file (numbers unique, notify lists name extensions, forwarding to a box that exists) are
 // in checkVoicemail(), called from schema.ts where the whole file is seen.
 import { z } from 'zod';
+import { int } from './schema-kit.js';
 import { pinProblem } from '../rules/pin.js';
-
-function int(def: number, min: number, max: number, text: string) {
-  return z.number().int().min(min).max(max).default(def).describe(text);
-}
 
 /** YAML reads 1234 as a number and 0123 as a string only when quoted: accept both, keep the digits. */
 export const pinSchema = z

@@ -1,0 +1,137 @@
+// YAML schema of call handling: the media engine, call timers and limits, in-call codes and DTMF, the park
+// lot, prompts, and call-detail records (see docs/configuration.md).
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { DEFAULT_CODES, validateCodes } from '../rules/code-config.js';
+import { int } from './schema-kit.js';
+
+export const mediaSchema = z
+  .object({
+    engine: z.enum(['builtin']).default('builtin').describe('Media engine: the built-in G.711 RTP engine.'),
+    address: z
+      .string()
+      .refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address')
+      .optional()
+      .describe('Address written into SDP (c=); default: the SIP advertised address (127.0.0.1 toward loopback peers, else the first non-internal address).'),
+    bindAddress: z
+      .string()
+      .refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address')
+      .default('0.0.0.0')
+      .describe('Local address the RTP sockets bind to.'),
+    rtpPorts: z
+      .tuple([z.number().int().min(1024).max(65534), z.number().int().min(1025).max(65535)])
+      .default([10000, 20000])
+      .describe('Inclusive UDP port range for RTP/RTCP pairs (RTP on even ports).'),
+    rtpTimeout: int(60, 0, 3600, 'Seconds without RTP from a party in an answered call before the call is ended with Q.850 cause 41; 0 turns it off.'),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.rtpPorts[0] >= m.rtpPorts[1]) ctx.addIssue({ code: 'custom', path: ['rtpPorts'], message: 'rtpPorts must be [min, max] with min < max' });
+  })
+  .describe('Media (RTP) handling.');
+
+export const callsSchema = z
+  .object({
+    ringTimeout: int(60, 5, 360, 'Default seconds a called extension rings before the call fails as no answer (Q.850 19); an extension may set its own.'),
+    sessionExpires: int(1800, 90, 86_400, 'RFC 4028 session interval (s) requested on each leg; refreshes keep calls alive through proxies.'),
+    minSE: int(90, 90, 86_400, 'RFC 4028 Min-SE (s): shorter session intervals are answered 422.'),
+    maxSessionExpires: int(
+      10_800,
+      90,
+      86_400,
+      'Longest RFC 4028 session interval (s) hibiki runs, whatever a peer asks for: a larger Session-Expires or Min-SE from a peer is lowered to it (when it comes in a 2xx, hibiki then refreshes the session itself).',
+    ),
+    maxForwards: int(70, 1, 255, 'Max-Forwards put on calls hibiki originates; an incoming call with Max-Forwards 0 gets 483.'),
+    transferRingTimeout: int(30, 5, 300, 'Seconds a transfer target rings before the call goes back to the transferor (recall).'),
+  })
+  .strict()
+  .superRefine(
+    (c, ctx) => {
+      if (c.sessionExpires < c.minSE) ctx.addIssue({ code: 'custom', path: ['sessionExpires'], message: `sessionExpires (${c.sessionExpires}) must not be less than minSE (${c.minSE})` });
+      if (c.maxSessionExpires < c.sessionExpires) {
+        ctx.addIssue({ code: 'custom', path: ['maxSessionExpires'], message: `maxSessionExpires (${c.maxSessionExpires}) must not be less than sessionExpires (${c.sessionExpires})` });
+      }
+    },
+    // A value already out of its own range is reported once, not again against its neighbours.
+    { when: (payload) => payload.issues.length === 0 },
+  )
+  .describe('Call handling defaults.');
+
+const inCallCode = (def: string, text: string) => z.string().default(def).describe(text);
+
+export const codesSchema = z
+  .object({
+    park: inCallCode(DEFAULT_CODES.park, 'In-call code that parks the other party (F-PARK).'),
+    blindTransfer: inCallCode(DEFAULT_CODES.blindTransfer, 'In-call code + target + confirm: blind (direct) transfer (F-XFER-BLIND).'),
+    attendedTransfer: inCallCode(DEFAULT_CODES.attendedTransfer, 'In-call code + target + confirm: consult transfer (F-XFER-ATTENDED).'),
+    dialConfirm: inCallCode(DEFAULT_CODES.dialConfirm, 'Ends transfer-target entry at once (1–3 chars starting with * or #).'),
+    dtmfSend: inCallCode(DEFAULT_CODES.dtmfSend, 'Lifts DTMF suppression for the rest of the call (1–3 chars starting with * or #).'),
+  })
+  .strict()
+  .superRefine((codes, ctx) => {
+    const { errors } = validateCodes(codes);
+    for (const e of errors) ctx.addIssue({ code: 'custom', path: [e.key], message: e.message });
+  })
+  .describe('In-call feature codes typed on the keypad (F-CODES); park/transfer codes must be prefix-free against each other.');
+
+export const dtmfSchema = z
+  .object({
+    suppress: z
+      .boolean()
+      .default(true)
+      .describe(
+        'No digit typed by a local user reaches the far end unless the DTMF-send code was pressed in that call. false: digits are forwarded, except feature codes, which are held back and replayed on mismatch.',
+      ),
+    featureDigitTimeout: int(1000, 100, 10_000, 'How long (ms) a partly typed feature code waits for its next digit.'),
+    transferDigitTimeout: int(4000, 1000, 30_000, 'Silence (ms) that ends transfer-target entry when the dial-confirm code is not pressed.'),
+  })
+  .strict()
+  .describe('DTMF handling in calls (F-CODES).');
+
+export const parkSchema = z
+  .object({
+    slots: z
+      .tuple([z.number().int().min(0), z.number().int().min(0)])
+      .default([9001, 9020])
+      .describe('First and last park slot number (inclusive); dialling a slot retrieves the call parked there.'),
+    lot: z
+      .string()
+      .regex(/^[2-9][0-9]{1,14}$/)
+      .default('9000')
+      .describe('Lot number: a blind transfer to it parks the call in a free slot.'),
+    findSlot: z.enum(['first', 'next']).default('first').describe('first: the lowest free slot; next: the free slot after the one used last.'),
+    timeout: int(120, 10, 3600, 'Seconds a call stays parked before it rings back the parker.'),
+    comebackTimeout: int(30, 5, 600, 'Seconds the parker is rung back before the call goes to timeoutDestination.'),
+    timeoutDestination: z
+      .string()
+      .regex(/^[0-9*#+]{2,32}$/, 'a number to dial')
+      .optional()
+      .describe('Number a parked call rings when the parker does not answer the comeback (e.g. an operator or voicemail); unset: the call ends with cause 19.'),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.slots[0] > p.slots[1]) ctx.addIssue({ code: 'custom', path: ['slots'], message: 'slots must be [first, last] with first ≤ last' });
+    if (p.slots[1] - p.slots[0] > 999) ctx.addIssue({ code: 'custom', path: ['slots'], message: 'at most 1000 park slots' });
+  })
+  .describe('Call park (F-PARK).');
+
+export const promptsSchema = z
+  .object({
+    dir: z.string().min(1).optional().describe('Folder with the prompt sets (ja/, en/, tones/); default: the prompts shipped with hibiki.'),
+    mohDir: z.string().min(1).optional().describe('Folder of music-on-hold classes (one sub-folder per class, files played in order); default: the shipped moh/.'),
+  })
+  .strict()
+  .describe('Prompts and music on hold (F-AUDIO): 8 kHz mono 16-bit PCM WAV files, validated at start.');
+
+export const cdrSchema = z
+  .object({
+    retentionDays: int(92, 1, 36_500, 'Call-detail records older than this are purged daily.'),
+    heartbeatInterval: int(
+      10,
+      1,
+      3600,
+      'Seconds between the "server alive" timestamps written to the database. After a crash, the calls that were up are recorded as ended at the last one, so their billsec falls short by at most this much.',
+    ),
+  })
+  .strict()
+  .describe('Call-detail records (F-CDR).');

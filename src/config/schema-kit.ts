@@ -1,0 +1,16 @@
+// Small pieces every config schema module uses.
+import { z } from 'zod';
+
+/** Issue params understood by the loader: the path of the other entry in a clash, so both lines can be named. */
+export interface ConflictParams {
+  conflictWith: (string | number)[];
+}
+
+/** An integer setting with its default, range and description (the generated docs read all four). */
+export function int(def: number, min: number, max: number, text: string) {
+  return z.number().int().min(min).max(max).default(def).describe(text);
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
