@@ -85,7 +85,7 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<boolea
 function withEmail(h: () => RunningHibiki | undefined, attach: boolean): Mailboxes {
   const base = configuredMailboxes(() => h()!.server.currentConfig);
   return {
-    list: () => base.list(),
+    shownOn: (ext) => base.shownOn(ext),
     lookup: (box) => {
       const info = base.lookup(box);
       return info && box === '2001' ? { ...info, email: 'alice@example.com', attach, language: 'en' } : info;

@@ -20,25 +20,33 @@ export interface Mailbox {
   owner: string | undefined;
 }
 
-/** The box with this number, or undefined when there is none (unknown, or an extension with voicemail off). */
-export function mailbox(config: HibikiConfig, box: string): Mailbox | undefined {
-  const ext = config.extensions.find((e) => e.number === box);
-  if (ext) {
-    if (!ext.voicemail) return undefined;
-    const m: Mailbox = { number: ext.number, name: ext.name, pin: ext.pin, attach: ext.voicemailAttach, notify: [ext.number], language: ext.language, owner: ext.number };
-    if (ext.email !== undefined) m.email = ext.email;
-    return m;
-  }
-  const shared = config.voicemailBoxes.find((b) => b.number === box);
-  if (!shared) return undefined;
+type ExtensionEntry = HibikiConfig['extensions'][number];
+type SharedEntry = HibikiConfig['voicemailBoxes'][number];
+
+function extensionBox(ext: ExtensionEntry): Mailbox | undefined {
+  if (!ext.voicemail) return undefined;
+  const m: Mailbox = { number: ext.number, name: ext.name, pin: ext.pin, attach: ext.voicemailAttach, notify: [ext.number], language: ext.language, owner: ext.number };
+  if (ext.email !== undefined) m.email = ext.email;
+  return m;
+}
+
+function sharedBox(shared: SharedEntry): Mailbox {
   const m: Mailbox = { number: shared.number, name: shared.name, pin: shared.pin, attach: shared.voicemailAttach, notify: [...shared.notify], language: shared.language, owner: undefined };
   if (shared.email !== undefined) m.email = shared.email;
   return m;
 }
 
+/** The box with this number, or undefined when there is none (unknown, or an extension with voicemail off). */
+export function mailbox(config: HibikiConfig, box: string): Mailbox | undefined {
+  const ext = config.extensions.find((e) => e.number === box);
+  if (ext) return extensionBox(ext);
+  const shared = config.voicemailBoxes.find((b) => b.number === box);
+  return shared ? sharedBox(shared) : undefined;
+}
+
 /** Every box (extensions' own first, then shared ones), e.g. for the CLI listing and the MWI start-up. */
 export function mailboxes(config: HibikiConfig): Mailbox[] {
-  return [...config.extensions.map((e) => e.number), ...config.voicemailBoxes.map((b) => b.number)].map((n) => mailbox(config, n)).filter((m): m is Mailbox => m !== undefined);
+  return [...config.extensions.map(extensionBox).filter((m): m is Mailbox => m !== undefined), ...config.voicemailBoxes.map(sharedBox)];
 }
 
 /** The destination string for depositing into a box, as forwarding, groups and IVRs name it. */

@@ -2,7 +2,7 @@
 // server wires to the voicemail configuration: who owns it, whose phones show its lamp, where its
 // notification mail goes and in which language.
 import type { HibikiConfig } from '../../config/schema.js';
-import { mailbox, mailboxes } from './mailbox.js';
+import { mailboxes, type Mailbox } from './mailbox.js';
 
 export interface MailboxInfo {
   /** Display name of the box (the owner's name for an extension's box). */
@@ -19,10 +19,10 @@ export interface MailboxInfo {
 /** The box of that number, or undefined when there is none (or it is disabled). */
 export type MailboxLookup = (box: string) => MailboxInfo | undefined;
 
-/** The lookup, and every box number it knows (to find the boxes whose lamp a phone shows). */
+/** The lookup, and the boxes whose lamp an extension's phones show (asked at every new registration). */
 export interface Mailboxes {
   lookup: MailboxLookup;
-  list(): Iterable<string>;
+  shownOn(extension: string): Iterable<string>;
 }
 
 /**
@@ -30,8 +30,27 @@ export interface Mailboxes {
  * `voicemailBoxes`, as the voicemail resolver describes them, read from the configuration in force.
  */
 export function configuredMailboxes(config: () => HibikiConfig): Mailboxes {
+  // Indexed once per configuration (a reload brings a new object): lookups come per NOTIFY and per
+  // registration, and a search of every extension each time would grow with the size of the site.
+  let indexed: HibikiConfig | undefined;
+  let byNumber = new Map<string, Mailbox>();
+  let byExtension = new Map<string, string[]>();
+  const index = (): void => {
+    const c = config();
+    if (c === indexed) return;
+    indexed = c;
+    byNumber = new Map(mailboxes(c).map((m) => [m.number, m]));
+    byExtension = new Map();
+    for (const m of byNumber.values()) for (const e of m.notify) byExtension.set(e, [...(byExtension.get(e) ?? []), m.number]);
+  };
   return {
-    lookup: (box) => mailbox(config(), box),
-    list: () => mailboxes(config()).map((m) => m.number),
+    lookup: (box) => {
+      index();
+      return byNumber.get(box);
+    },
+    shownOn: (extension) => {
+      index();
+      return byExtension.get(extension) ?? [];
+    },
   };
 }

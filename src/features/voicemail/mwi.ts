@@ -244,8 +244,7 @@ export class MessageWaiting implements EventPackage {
       if (!this.running || !this.o.settings().unsolicited) return;
       const live = this.o.registrations.contacts(b.aor).find((c) => c.binding.contact === b.contact);
       if (!live) return;
-      for (const box of this.o.mailboxes.list()) {
-        if (!this.o.mailboxes.lookup(box)?.notify.includes(b.aor)) continue;
+      for (const box of this.o.mailboxes.shownOn(b.aor)) {
         if (!this.subscribed(box, live.binding)) this.sendUnsolicited(box, live.binding, live.target);
       }
     });

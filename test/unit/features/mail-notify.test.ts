@@ -73,7 +73,7 @@ const BOXES: Record<string, MailboxInfo> = {
   '2002': { name: 'Bob', email: 'bob@example.com', attach: false, notify: ['2002'], language: 'ja' },
   '2003': { name: 'Carol', attach: true, notify: ['2003'], language: 'ja' },
 };
-const mailboxes: Mailboxes = { lookup: (b) => BOXES[b], list: () => Object.keys(BOXES) };
+const mailboxes: Mailboxes = { lookup: (b) => BOXES[b], shownOn: (ext) => Object.keys(BOXES).filter((b) => BOXES[b]?.notify.includes(ext)) };
 
 let dir: string;
 let db: BetterSqlite3.Database;

@@ -74,7 +74,7 @@ const BOXES: Record<string, MailboxInfo> = {
   '2003': { name: 'Carol', attach: true, notify: ['2003'], language: 'ja' },
   '300': { name: 'Sales', attach: true, notify: ['2001', '2002'], language: 'ja' },
 };
-const mailboxes: Mailboxes = { lookup: (box) => BOXES[box], list: () => Object.keys(BOXES) };
+const mailboxes: Mailboxes = { lookup: (box) => BOXES[box], shownOn: (ext) => Object.keys(BOXES).filter((b) => BOXES[b]?.notify.includes(ext)) };
 
 let network: SipNetwork;
 let clock: FakeClock;
