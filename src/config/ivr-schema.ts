@@ -51,7 +51,7 @@ export function isPromptRef(text: string): boolean {
 }
 
 /** YAML reads 2001 as a number; destinations are text. */
-const destinationSchema = z
+export const destinationSchema = z
   .union([z.string(), z.number().int().nonnegative()], { error: 'a destination is a number or voicemail:<box>, prompt:<name>, repeat, parent or hangup' })
   .transform((v) => String(v))
   .refine((v) => parseIvrDestination(v) !== undefined, 'a destination is a number, voicemail:<box>, prompt:<name or file.wav>, repeat, parent or hangup');
@@ -63,7 +63,7 @@ const promptRefSchema = z
   .refine((p) => !WAV_PATH.test(p) || existsSync(p), { error: (issue) => `prompt file ${String(issue.input)} not found` });
 
 /** A prompt for every caller, or one per language. */
-const promptSchema = z.union([
+export const promptSchema = z.union([
   promptRefSchema,
   z
     .object({ ja: promptRefSchema.optional(), en: promptRefSchema.optional() })

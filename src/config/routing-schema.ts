@@ -214,6 +214,8 @@ export const serviceCodesSchema = z
     present: code('186', '+ number: present caller ID for this call (F-CLIR).'),
     pickup: code('*8', 'Pick up a call ringing in my pickup groups; + group number: in that group (F-PICKUP).'),
     directedPickup: code('**', "+ extension: pick up that extension's ringing call."),
+    agentPause: code('*51', 'Pause me as an agent in every queue; + a queue number: in that queue (F-AGENT).'),
+    agentResume: code('*52', 'Resume (available) in every queue; + a queue number: in that queue; also ends after-call work and an auto-pause.'),
   })
   .strict()
   .superRefine((codes, ctx) => {

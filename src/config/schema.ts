@@ -19,6 +19,7 @@ import {
 } from './routing-schema.js';
 import { mwiSchema, smtpSchema } from './mail-schema.js';
 import { checkIvrs, ivrListSchema } from './ivr-schema.js';
+import { checkQueues, queueListSchema } from './queue-schema.js';
 import { int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
@@ -230,6 +231,7 @@ export const configObjectSchema = z
     ivrs: ivrListSchema,
     voicemail: voicemailSettingsSchema.prefault({}),
     voicemailBoxes: voicemailBoxesSchema,
+    queues: queueListSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -288,8 +290,9 @@ export const configObjectSchema = z
     // numbers are no destination, anything else needs an outbound route, and 184/186 would be stripped.
     const ivrNumbers = new Set(c.ivrs.map((v) => v.number));
     const boxNumbers = new Set(c.voicemailBoxes.map((b) => b.number));
+    const queueNumbers = new Set(c.queues.map((q) => q.number));
     const destinations: DestinationContext = {
-      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n) || boxNumbers.has(n),
+      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n) || boxNumbers.has(n) || queueNumbers.has(n),
       isParkNumber: (n) => isParkNumber(n, c.park),
       routes: c.routes,
       callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
@@ -349,11 +352,29 @@ export const configObjectSchema = z
     }
     c.inbound.forEach((d, i) => {
       // A DID may also reach an IVR, or a shared voicemail box directly (a number that only takes messages).
-      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination) && !boxNumbers.has(d.destination)) {
-        ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group, IVR or voicemail box ${d.destination}` });
+      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination) && !boxNumbers.has(d.destination) && !queueNumbers.has(d.destination)) {
+        ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group, IVR, queue or voicemail box ${d.destination}` });
       }
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
     });
+    const taken = new Map<string, string>();
+    for (const n of exts) taken.set(n, `extension ${n}`);
+    for (const n of groupNumbers.keys()) taken.set(n, `group ${n}`);
+    for (const n of ivrNumbers) taken.set(n, `IVR ${n}`);
+    for (const n of boxNumbers) taken.set(n, `voicemail box ${n}`);
+    for (const n of lotNumbers) taken.set(n, 'the park lot or a park slot');
+    checkQueues(
+      {
+        queues: c.queues,
+        taken,
+        extensions: exts,
+        codes: [...Object.entries(c.serviceCodes).map(([k, code]) => ({ code, name: `service code serviceCodes.${k}` })), { code: c.voicemail.pilot, name: 'the voicemail pilot' }],
+        routes: c.routes,
+        restrictions: c.restrictions,
+        destinations,
+      },
+      ctx,
+    );
     checkIvrs(
       {
         ivrs: c.ivrs,

@@ -49,6 +49,8 @@ export function callCdrs(ids: { callId: string; linkedId: string }, o: CallOutco
     feature: o.feature,
     transferredBy: o.transferredBy,
     forwardedFrom: o.forwardedFrom,
+    queue: o.queue,
+    queueWaitMs: o.queueWaitMs,
   });
   return [...hops, main];
 }

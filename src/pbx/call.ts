@@ -78,6 +78,9 @@ export interface CallOutcome extends CallEnd {
   feature?: CallFeature;
   transferredBy?: string;
   forwardedFrom?: string;
+  /** The queue the call waited in (F-QUEUE), and how long (ms) until an agent answered or it left. */
+  queue?: string;
+  queueWaitMs?: number;
   hops: ForwardHop[];
 }
 
@@ -106,6 +109,9 @@ export class Call extends EventEmitter<CallEvents> {
   transferredBy: string | undefined;
   /** The extension whose forwarding sent the call to its current callee (CDR forwarded_from). */
   forwardedFrom: string | undefined;
+  /** The queue the call waited in and for how long (CDR queue, queue_wait). */
+  queue: string | undefined;
+  queueWaitMs: number | undefined;
   /** Earlier forwarding hops, oldest first. */
   readonly hops: ForwardHop[] = [];
 
@@ -178,6 +184,8 @@ export class Call extends EventEmitter<CallEvents> {
       feature: this.feature,
       transferredBy: this.transferredBy,
       forwardedFrom: this.forwardedFrom,
+      queue: this.queue,
+      queueWaitMs: this.queueWaitMs,
       hops: this.hops,
     };
   }

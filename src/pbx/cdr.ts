@@ -46,6 +46,8 @@ export interface CallFacts {
   trunk?: string;
   queue?: string;
   recordingPath?: string;
+  /** Milliseconds a queue call waited (F-QUEUE). */
+  queueWaitMs?: number;
 }
 
 type CauseSource = 'explicit' | 'reason' | 'status' | 'default';
@@ -125,5 +127,6 @@ export function buildCdr(facts: CallFacts): CdrRecord {
     trunk: facts.trunk ?? null,
     queue: facts.queue ?? null,
     recordingPath: facts.recordingPath ?? null,
+    queueWait: facts.queueWaitMs === undefined ? null : Math.max(0, Math.round(facts.queueWaitMs / 1000)),
   };
 }

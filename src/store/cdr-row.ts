@@ -46,6 +46,8 @@ export interface CdrRecord {
   trunk: string | null;
   queue: string | null;
   recordingPath: string | null;
+  /** Whole seconds a queue call waited before an agent answered or it left the queue (F-QUEUE); null for other calls. */
+  queueWait: number | null;
 }
 
 /** Table column of each field, in the order SPEC F-CDR lists them (also the CSV column order). */
@@ -75,6 +77,7 @@ export const cdrColumns = {
   trunk: 'trunk',
   queue: 'queue',
   recordingPath: 'recording_path',
+  queueWait: 'queue_wait',
 } as const satisfies Record<keyof CdrRecord, string>;
 
 export type CdrField = keyof typeof cdrColumns;
@@ -109,6 +112,7 @@ export function cdrToRow(rec: CdrRecord): Omit<CdrRow, 'id'> {
     trunk: rec.trunk,
     queue: rec.queue,
     recording_path: rec.recordingPath,
+    queue_wait: rec.queueWait,
   };
 }
 
@@ -139,5 +143,6 @@ export function cdrFromRow(row: CdrRow): CdrRecord {
     trunk: row.trunk,
     queue: row.queue,
     recordingPath: row.recording_path,
+    queueWait: row.queue_wait,
   };
 }

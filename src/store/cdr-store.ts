@@ -59,11 +59,12 @@ export class CdrStore {
     this.insertStmt = db.prepare<NewCdrRow>(`
       INSERT INTO cdr (call_id, linked_id, started_at, answered_at, ended_at, duration, billsec, direction,
         disposition, caller_number, caller_name, dialed_number, callee_number, answered_by, forwarded_from,
-        transferred_by, feature, hangup_by, q850_cause, sip_status, hangup_reason, trunk, queue, recording_path)
+        transferred_by, feature, hangup_by, q850_cause, sip_status, hangup_reason, trunk, queue, recording_path,
+        queue_wait)
       VALUES (@call_id, @linked_id, @started_at, @answered_at, @ended_at, @duration, @billsec, @direction,
         @disposition, @caller_number, @caller_name, @dialed_number, @callee_number, @answered_by, @forwarded_from,
         @transferred_by, @feature, @hangup_by, @q850_cause, @sip_status, @hangup_reason, @trunk, @queue,
-        @recording_path)`);
+        @recording_path, @queue_wait)`);
     this.insertAll = db.transaction((rows: NewCdrRow[]) => rows.map((r) => Number(this.insertStmt.run(r).lastInsertRowid)));
     // Ordered by start time, then id for calls that started in the same millisecond.
     const where = 'WHERE started_at >= @from AND started_at < @to';

@@ -227,6 +227,42 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX mail_outbox_next ON mail_outbox (next_attempt_at);
     `,
   },
+  {
+    version: 10,
+    name: 'queues',
+    // F-QUEUE / F-AGENT (issue #11). queue_events is append-only, like Asterisk's queue_log: every figure of
+    // the queue statistics (live, hourly, daily, per agent, time in each state) is computed from it, so any
+    // figure can be recomputed. `at` is epoch milliseconds; call_id is the caller's call (CDR call_id).
+    // agent_states holds what an agent or supervisor set (pause with its reason, after-call work until a
+    // time), per queue, so it survives a restart; the live state (ringing, in call, offline) is the server's.
+    // cdr.queue_wait: seconds a queue call waited before an agent answered or it left the queue.
+    sql: `
+      CREATE TABLE queue_events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        queue   TEXT    NOT NULL,
+        call_id TEXT,
+        agent   TEXT,
+        event   TEXT    NOT NULL,
+        wait_ms INTEGER,
+        talk_ms INTEGER,
+        detail  TEXT
+      );
+      CREATE INDEX queue_events_at ON queue_events (at);
+      CREATE INDEX queue_events_queue_at ON queue_events (queue, at);
+      CREATE INDEX queue_events_call ON queue_events (call_id);
+      CREATE TABLE agent_states (
+        queue      TEXT    NOT NULL,
+        agent      TEXT    NOT NULL,
+        state      TEXT    NOT NULL CHECK (state IN ('paused', 'wrapup')),
+        reason     TEXT,
+        since      INTEGER NOT NULL,
+        until      INTEGER,
+        PRIMARY KEY (queue, agent)
+      );
+      ALTER TABLE cdr ADD COLUMN queue_wait INTEGER;
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
