@@ -69,7 +69,7 @@ export const queueSchema = z
     greeting: promptSchema.optional().describe('Played once after the queue answers (a prompt name or WAV path, or {ja, en}). Unset: none.'),
     periodicAnnouncement: promptSchema.default('queue-periodic').describe('Played to a waiting caller every periodicAnnouncementInterval seconds ("all our agents are busy…").'),
     periodicAnnouncementInterval: int(30, 0, 3600, 'Seconds between periodic announcements; 0: none.'),
-    announcePosition: z.boolean().default(true).describe("With each periodic announcement, tell the caller their position in the queue."),
+    announcePosition: z.boolean().default(true).describe('With each periodic announcement, tell the caller their position in the queue.'),
     announceWaitTime: z
       .boolean()
       .default(true)
@@ -155,7 +155,11 @@ export function checkQueues(c: QueueCheckContext, ctx: IssueSink): void {
     q.members.forEach((m, j) => {
       // Deleting an extension that is still an agent is refused (F-USER): remove it from the queue first.
       if (!c.extensions.has(m.extension))
-        ctx.addIssue({ code: 'custom', path: ['queues', i, 'members', j], message: `queue ${q.number} member ${m.extension} is not an extension (remove it from the queue when deleting the extension)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['queues', i, 'members', j],
+          message: `queue ${q.number} member ${m.extension} is not an extension (remove it from the queue when deleting the extension)`,
+        });
     });
     const check = (key: 'overflowDestination' | 'timeoutDestination' | 'exitDestination') => {
       const text = q[key];
