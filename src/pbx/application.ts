@@ -220,8 +220,12 @@ export interface CallApi {
    * maxSeconds, silence or hang-up. The leg is held while recording (its digits stop it) and given back after.
    */
   record(leg: LegHandle, path: string, opts: RecordCallOptions): Promise<RecordOutcome>;
-  /** Ring a number for this call (dial plan, forwarding, groups, pickup) and return the answered leg, not bridged. */
-  dial(number: string, opts: DialOptions): Promise<DialResult>;
+  /**
+   * Ring a number for this call (dial plan, forwarding, groups, pickup) and return the answered leg, not
+   * bridged. Instead of a number, a feature may give its own ringing (a queue ringing its agents' phones
+   * directly, without their forwarding); `label` then names the leg's media endpoint in logs.
+   */
+  dial(target: string | { label: string; ring: (delivery: RingContext) => Promise<DeliveryOutcome> }, opts: DialOptions): Promise<DialResult>;
   /**
    * Ring a destination for an offered caller (its media is set up first) and connect them on answer; the
    * caller gets the destination's failure otherwise. Options default to the call's own (origin, presentation, DID).

@@ -203,7 +203,8 @@ export class CallSession implements CoreSession {
     return { kind: 'hangup', durationMs: r.durationMs };
   }
 
-  async dial(number: string, opts: DialOptions): Promise<DialResult> {
+  async dial(target: string | { label: string; ring: (delivery: RingContext) => Promise<DeliveryOutcome> }, opts: DialOptions): Promise<DialResult> {
+    const number = typeof target === 'string' ? target : target.label;
     const { legMedia, media, registry, router, inDialog } = this.core;
     const call = this.call;
     const config = this.config();
@@ -228,7 +229,7 @@ export class CallSession implements CoreSession {
     const stop = () => delivery.cancel();
     call.once('ended', stop);
     opts.onRinging?.(stop);
-    const outcome = await delivery.toNumber(number, DIRECT);
+    const outcome = await (typeof target === 'string' ? delivery.toNumber(target, DIRECT) : target.ring(delivery));
     call.off('ended', stop);
     const owner = opts.owner ?? new HangsUpCall(this);
     if (outcome.kind === 'picked') {
