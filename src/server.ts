@@ -56,6 +56,7 @@ import { Notifier } from './sip/subscription.js';
 import { configuredMailboxes, type Mailboxes } from './features/voicemail/mailboxes.js';
 import { MessageWaiting } from './features/voicemail/mwi.js';
 import { VoicemailMailer } from './features/voicemail/mail-notify.js';
+import { QueueCenter } from './features/queue/queue-center.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -108,6 +109,8 @@ export class HibikiServer {
   readonly notifier: Notifier;
   /** Message-waiting lamps (RFC 3842). */
   readonly mwi: MessageWaiting;
+  /** ACD queues and agents (F-QUEUE, F-AGENT). */
+  readonly queues: QueueCenter;
   /** E-mail notification of new voicemail, with its outbox. */
   readonly mailer: VoicemailMailer;
   /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
@@ -228,6 +231,16 @@ export class HibikiServer {
       // PIN guessing counts towards blocking its source address (F-AUTH), never towards locking a username.
       onPinFailure: (address) => this.guard.recordFailure(undefined, address),
     });
+    this.queues = new QueueCenter({
+      db: this.db,
+      config: configNow,
+      clock,
+      registrar: this.registrar,
+      extension: (n) => this.router.extension(n),
+      callsOf,
+      prompts: this.prompts,
+      logger: this.logger,
+    });
     // Every feature, in one list: destinations in the dial plan, in-call codes, the phone's hold and transfer keys.
     const features = [
       new Extensions({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, callsOf }),
@@ -243,6 +256,7 @@ export class HibikiServer {
       new AttendedTransfer({ prompts: this.prompts, clock, config: configNow }),
       new Ivrs({ prompts: this.prompts, clock }),
       voicemail,
+      ...this.queues.features,
     ];
     for (const f of features) this.core.use(f);
     const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);
@@ -314,6 +328,7 @@ export class HibikiServer {
     this.mwi.start();
     this.mailer.start();
     this.core.start();
+    this.queues.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();
@@ -396,6 +411,7 @@ export class HibikiServer {
     this.trunks.stop();
     this.qualifier.stop();
     this.mwi.stop();
+    this.queues.stop();
     this.mailer.stop();
     this.notifier.stop();
     this.registrar.stop();

@@ -6,7 +6,6 @@
 // Destinations are the strings of config/ivr-schema.ts. Moving to another IVR stays in this application,
 // so `parent` knows where the caller came from and the CDR's feature column shows the whole path with the
 // keys pressed, e.g. `ivr:100>1>ivr:110>2>2001`.
-import { resolve } from 'node:path';
 import type { HibikiConfig } from '../config/schema.js';
 import { parseIvrDestination, type IvrConfig, type IvrDestination } from '../config/ivr-schema.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
@@ -15,6 +14,7 @@ import { ends, type IvrPath } from '../pbx/call.js';
 import type { Leg, LegHandle } from '../pbx/leg.js';
 import type { Clock } from '../util/clock.js';
 import { matchIvrScheduleIndex, tenantHolidays } from './schedule.js';
+import { promptRefFiles, promptSettingFiles, promptSettingRefs } from './prompt-ref.js';
 
 export interface IvrDeps {
   prompts: PromptCatalogue;
@@ -223,20 +223,11 @@ export class Ivrs implements Feature, CallApplication<IvrArgs> {
 
   /** The files of a prompt setting: one reference, or one per language (the IVR's language first). */
   private promptFiles(p: IvrConfig['greeting'], lang: PromptLanguage, log: CallApi['log']): string[] {
-    const ref = typeof p === 'string' ? p : (p[lang] ?? p.ja ?? p.en);
-    return ref === undefined ? [] : this.files(ref, lang, log);
+    return promptSettingFiles(this.deps.prompts, p, lang, log);
   }
 
-  /** A prompt name from the prompt folders, or a WAV file path (relative to the working directory). */
   private files(ref: string, lang: PromptLanguage, log: CallApi['log']): string[] {
-    if (/\.wav$/i.test(ref)) return [resolve(ref)];
-    const file = this.deps.prompts.find(ref, lang);
-    if (file === undefined) {
-      // The caller still gets the menu's keys; the admin gets a warning to fix the prompt set.
-      log.warn({ prompt: ref, lang }, 'IVR prompt not found');
-      return [];
-    }
-    return [file];
+    return promptRefFiles(this.deps.prompts, ref, lang, log);
   }
 }
 
@@ -248,8 +239,7 @@ export function missingIvrPrompts(config: HibikiConfig, prompts: PromptCatalogue
   const out: string[] = [];
   for (const ivr of config.ivrs) {
     const check = (what: string, p: IvrConfig['greeting']) => {
-      const refs = typeof p === 'string' ? [[ivr.language, p] as const] : (['ja', 'en'] as const).flatMap((l) => (p[l] !== undefined ? [[l, p[l]] as const] : []));
-      for (const [lang, ref] of refs) {
+      for (const [lang, ref] of promptSettingRefs(p, ivr.language)) {
         if (!/\.wav$/i.test(ref) && prompts.find(ref, lang) === undefined) out.push(`IVR ${ivr.number}: ${what} prompt "${ref}" not found`);
       }
     };

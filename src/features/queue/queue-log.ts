@@ -1,0 +1,36 @@
+// Writing queue events (the append-only queue_events log of the statistics). A queue call produces half a
+// dozen events within a few milliseconds (entered, agent ringing, answered, agent in call…): they are
+// collected and written in one transaction at the end of the current turn of the event loop, not one
+// commit each. flush() writes at once (shutdown, tests).
+import type { Logger } from 'pino';
+import type { QueueEvent, QueueEventStore } from '../../store/queue-event-store.js';
+
+export class QueueLog {
+  private pending: QueueEvent[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly store: QueueEventStore,
+    private readonly logger: Logger,
+  ) {}
+
+  add(e: QueueEvent): void {
+    this.pending.push(e);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.store.appendMany(batch);
+    } catch (err) {
+      // Statistics must never take a call down; the log line keeps what was lost.
+      this.logger.error({ err, events: batch.length }, 'queue events not written');
+    }
+  }
+}
