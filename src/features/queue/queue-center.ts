@@ -51,7 +51,10 @@ export class QueueCenter {
     this.events = new QueueEventStore(db);
     this.log = new QueueLog(this.events, logger);
     this.holds = new AgentHolds(new AgentStateStore(db), this.events);
-    this.history = new AgentHistoryBook(() => config().tenant.timezone, () => clock.now());
+    this.history = new AgentHistoryBook(
+      () => config().tenant.timezone,
+      () => clock.now(),
+    );
     this.board = new AgentBoard({ config, registrar, extension: deps.extension, holds: this.holds, log: this.log, callsOf: deps.callsOf, now: () => clock.now() });
     this.dispatcher = new Dispatcher({ config, clock, registrar, board: this.board, holds: this.holds, history: this.history, log: this.log, prompts, logger });
     this.features = [
