@@ -194,6 +194,11 @@ export class Dispatcher {
           for (const a of agents) board.ringing(a, false);
           if (!r.ok) {
             l.offering.delete(w);
+            if (!w.waiting) {
+              // The caller left: the ringing was stopped, no agent missed a call.
+              for (const a of agents) board.poke(a);
+              return;
+            }
             const now = clock.now();
             for (const a of agents) {
               log.add({ at: now, queue: q.number, callId: w.session.call.callId, agent: a, event: 'RINGNOANSWER', detail: r.disposition });

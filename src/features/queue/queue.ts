@@ -112,12 +112,12 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
           resolve();
         });
       };
-      /** Answer the caller (once) and start what a waiting caller hears. */
-      const answerAndWait = async (): Promise<boolean> => {
+      /** Answer the caller (once) and, unless an agent is taking the call, start what a waiting caller hears. */
+      const answerAndWait = async (listen = true): Promise<boolean> => {
         ringFirst?.cancel();
         if (!(await session.answer(mine))) return false;
         if (!call.isAnswered) call.markAnswered('hibiki');
-        if (left || audio) return true;
+        if (left || audio || !listen) return true;
         audio = new WaitingAudio(session, mine, clock, {
           greeting: q.greeting === undefined ? [] : promptSettingFiles(this.deps.prompts, q.greeting, q.language, qlog),
           moh: this.moh(q),
@@ -139,7 +139,7 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
         connect: async () => {
           // An agent answered: the caller is answered (still ringing with ringBeforeQueueSeconds) and leaves the line.
           if (left) return false;
-          if (!(await answerAndWait()) || left) return false;
+          if (!(await answerAndWait(false)) || left) return false;
           leaveLine();
           resolve();
           return true;
