@@ -1,5 +1,5 @@
 // Removing an extension from the YAML file (F-USER): refused while it is still a member of a hunt group,
-// pickup group or bulk-forwarding set unless forced, in which case it is taken out of them too. The file is
+// queue, pickup group or bulk-forwarding set unless forced, in which case it is taken out of them too. The file is
 // edited as a YAML document, so comments and layout elsewhere survive, and the result is validated in full
 // before anything is written: a running server then reloads it like any other edit.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -65,6 +65,8 @@ export function removeExtensionFromText(text: string, fileName: string, number: 
   scan('groups', 'group', 'number', (m) => str(m) === number);
   scan('pickupGroups', 'pickup group', 'number', (m) => str(m) === number);
   scan('bulkForwarding', 'bulk-forwarding set', 'name', (m) => isMap(m) && str(m.get('extension', true)) === number);
+  // A queue member is an extension number or {extension, level}.
+  scan('queues', 'queue', 'number', (m) => (isMap(m) ? str(m.get('extension', true)) : str(m)) === number);
 
   if (memberships.length > 0 && !force) {
     return { ok: false, reason: `extension ${number} is still a member of ${memberships.map((m) => `${m.what} (line ${m.line})`).join(', ')}; remove it there first or use --force`, memberships };

@@ -199,7 +199,7 @@ inbound:
   - { did: "0399998888", destination: "501" }
 `;
     expect(oneError(yaml, 'play the menu forever').line).toBe(2);
-    expect(oneError(yaml, 'unknown extension, group, IVR or voicemail box 501').line).toBe(4);
+    expect(oneError(yaml, 'unknown extension, group, IVR, queue or voicemail box 501').line).toBe(4);
   });
 
   it('a schedule row with to before from, and a bad date', () => {

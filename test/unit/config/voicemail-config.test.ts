@@ -89,7 +89,7 @@ describe('voicemail config', () => {
   it('lets a DID ring a shared box; a route prefix may not swallow a box number', () => {
     const boxes = 'voicemailBoxes:\n  - { number: "3500", name: X }\ntrunks:\n  - { name: carrier, host: 192.0.2.10 }\n';
     okOf(loadConfigText(head + boxes + 'inbound:\n  - { did: "0312345678", destination: "3500" }\n', 'hibiki.yaml'));
-    oneError(boxes + 'inbound:\n  - { did: "0312345678", destination: "3600" }\n', 'unknown extension, group, IVR or voicemail box 3600');
+    oneError(boxes + 'inbound:\n  - { did: "0312345678", destination: "3600" }\n', 'unknown extension, group, IVR, queue or voicemail box 3600');
     oneError(boxes + 'routes:\n  - { name: out, prefix: "35", trunk: carrier }\n', 'route prefix 35 overlaps local number 3500');
   });
 
