@@ -2,6 +2,7 @@
 // figure can be recomputed from the events alone.
 import { describe, expect, it } from 'vitest';
 import { bucketStart, liveFigures, nextBucket, parseAgentState, periodFigures, startOfDay, zonedTime } from '../../../src/features/queue/stats.js';
+import { durationText, localText, parseStatsTime, QueueCommandError, statsRange } from '../../../src/features/queue/stats-report.js';
 import type { QueueEvent } from '../../../src/store/queue-event-store.js';
 
 const TZ = 'Asia/Tokyo';
@@ -203,5 +204,24 @@ describe('time zone helpers', () => {
     expect(parseAgentState('paused')).toEqual({ state: 'paused', reason: null });
     expect(parseAgentState('in_call')).toEqual({ state: 'in_call', reason: null });
     expect(parseAgentState('dancing')).toBeUndefined();
+  });
+});
+
+describe('report helpers', () => {
+  it('reads --from and --to in the tenant time zone; a bare --to date includes that day', () => {
+    expect(parseStatsTime('2026-12-03', 'from', TZ)).toBe(jst(0));
+    expect(parseStatsTime('2026-12-03T09:30', 'from', TZ)).toBe(jst(9, 30));
+    expect(parseStatsTime('2026-12-03', 'to', TZ)).toBe(jst(0, 0, 0, 4));
+    expect(parseStatsTime('2026-12-31', 'to', TZ)).toBe(Date.UTC(2026, 11, 31, 15));
+    expect(statsRange('2026-12-03T09:00', '2026-12-03T10:00', TZ)).toEqual({ from: jst(9), to: jst(10) });
+    for (const bad of ['2026-02-29', '2026-13-01', '2026-12-03T24:00', '2026-12-3', 'yesterday']) expect(() => parseStatsTime(bad, 'from', TZ)).toThrow(QueueCommandError);
+    expect(() => statsRange('2026-12-03T10:00', '2026-12-03T10:00', TZ)).toThrow('--to 2026-12-03T10:00 is not after --from 2026-12-03T10:00');
+  });
+
+  it('formats durations and wall-clock times', () => {
+    expect(durationText(0)).toBe('0:00:00');
+    expect(durationText(3_000_999)).toBe('0:50:00');
+    expect(durationText(90_061_000)).toBe('25:01:01');
+    expect(localText(jst(9, 5, 12), TZ)).toBe('2026-12-03 09:05:12');
   });
 });
