@@ -23,7 +23,7 @@ import { monthIn, previousMonth } from './features/screening.js';
 import { VoicemailStore } from './store/voicemail-store.js';
 import { mailboxes } from './features/voicemail/mailbox.js';
 import { agentPause, agentResume, agentShow, queueShow, queueStats, QueueCommandError, statsRange } from './features/queue/stats-report.js';
-import { encodeCsv } from './store/cdr-export.js';
+import { encodeCsv, type CdrCsvEncoding } from './store/cdr-export.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -400,11 +400,11 @@ interface CallCentreFlags {
   reason?: string;
 }
 
-const ENCODINGS = new Map([
+const ENCODINGS = new Map<string, CdrCsvEncoding>([
   ['utf8', 'utf8'],
   ['sjis', 'shift_jis'],
   ['shift_jis', 'shift_jis'],
-] as const);
+]);
 
 /**
  * `queue show|stats`, `agent show|pause|resume` (formatting in features/queue/stats-report.ts). The range of
@@ -414,7 +414,7 @@ function callCentreCommand(file: string, args: string[], v: CallCentreFlags): nu
   const [what, action, a, b] = args;
   const stats = what === 'queue' && action === 'stats' && args.length === 2;
   const statsFlags = v.from !== undefined || v.to !== undefined || v.by !== undefined || v.agents === true || v.csv === true;
-  const encoding = ENCODINGS.get((v.encoding ?? 'utf8') as 'utf8');
+  const encoding = ENCODINGS.get(v.encoding ?? 'utf8');
   if (!encoding) fail(`--encoding must be utf8 or sjis, not ${v.encoding}\n${USAGE}`);
   if (stats && (!v.from || !v.to)) fail(`queue stats needs --from and --to\n${USAGE}`);
   if (stats && v.by !== undefined && v.by !== 'hour' && v.by !== 'day') fail(`--by must be hour or day, not ${v.by}\n${USAGE}`);
