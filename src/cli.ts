@@ -22,6 +22,8 @@ import { ScreeningStore } from './store/screening-store.js';
 import { monthIn, previousMonth } from './features/screening.js';
 import { VoicemailStore } from './store/voicemail-store.js';
 import { mailboxes } from './features/voicemail/mailbox.js';
+import { agentPause, agentResume, agentShow, queueShow, queueStats, QueueCommandError, statsRange } from './features/queue/stats-report.js';
+import { encodeCsv, type CdrCsvEncoding } from './store/cdr-export.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -56,6 +58,15 @@ const USAGE = `usage:
                                                copy a message's WAV to FILE (play it with any audio player)
   hibiki voicemail delete BOX ID --config FILE delete a message and its file; a running server's lamps follow
                                                at the box's next change
+  hibiki queue show [NUMBER] --config FILE     live figures of today per queue: calls, callers waiting, agents by state
+  hibiki queue stats --from YYYY-MM-DD[THH:MM] --to YYYY-MM-DD[THH:MM] [--by hour|day] [--agents] [--csv]
+                     [--encoding utf8|sjis] --config FILE
+                                               figures per hour (default) or day and queue, or with --agents per
+                                               agent; tenant time; a --to date without a time includes that day
+  hibiki agent show [EXTENSION] --config FILE  agents' holds per queue (paused with reason, wrapup, since, until)
+  hibiki agent pause EXTENSION [QUEUE] [--reason TEXT] --config FILE
+  hibiki agent resume EXTENSION [QUEUE] --config FILE
+                                               pause or resume an agent in one queue or every queue it is in
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -379,6 +390,65 @@ function voicemailCommand(file: string, action: string | undefined, args: string
   });
 }
 
+interface CallCentreFlags {
+  from?: string;
+  to?: string;
+  by?: string;
+  agents?: boolean;
+  csv?: boolean;
+  encoding?: string;
+  reason?: string;
+}
+
+const ENCODINGS = new Map<string, CdrCsvEncoding>([
+  ['utf8', 'utf8'],
+  ['sjis', 'shift_jis'],
+  ['shift_jis', 'shift_jis'],
+]);
+
+/**
+ * `queue show|stats`, `agent show|pause|resume` (formatting in features/queue/stats-report.ts). The range of
+ * `queue stats` is checked before the database is opened; a wrong queue or membership exits 2 as bad usage.
+ */
+function callCentreCommand(file: string, args: string[], v: CallCentreFlags): number {
+  const [what, action, a, b] = args;
+  const stats = what === 'queue' && action === 'stats' && args.length === 2;
+  const statsFlags = v.from !== undefined || v.to !== undefined || v.by !== undefined || v.agents === true || v.csv === true;
+  const encoding = ENCODINGS.get(v.encoding ?? 'utf8');
+  if (!encoding) fail(`--encoding must be utf8 or sjis, not ${v.encoding}\n${USAGE}`);
+  if (stats && (!v.from || !v.to)) fail(`queue stats needs --from and --to\n${USAGE}`);
+  if (stats && v.by !== undefined && v.by !== 'hour' && v.by !== 'day') fail(`--by must be hour or day, not ${v.by}\n${USAGE}`);
+  if (!stats && statsFlags) fail(USAGE);
+  const noReason = v.reason === undefined;
+  let job: (db: Database, config: HibikiConfig, now: number) => string[] | string;
+  if (what === 'queue' && action === 'show' && args.length <= 3 && noReason) job = (db, c, now) => queueShow(db, c, a, now);
+  else if (stats && noReason)
+    job = (db, c, now) => queueStats(db, c, { ...statsRange(v.from!, v.to!, c.tenant.timezone), by: v.by === 'day' ? 'day' : 'hour', agents: v.agents === true, csv: v.csv === true }, now);
+  else if (what === 'agent' && action === 'show' && args.length <= 3 && noReason) job = (db, c, now) => agentShow(db, c, a, now);
+  else if (what === 'agent' && action === 'pause' && a !== undefined && args.length <= 4) job = (db, c, now) => agentPause(db, c, a, b, v.reason, now);
+  else if (what === 'agent' && action === 'resume' && a !== undefined && args.length <= 4 && noReason) job = (db, c, now) => agentResume(db, c, a, b, now);
+  else fail(USAGE);
+  const loaded = loadOrReport(file);
+  if (!loaded) return 1;
+  const config = loaded.config;
+  if (stats) {
+    try {
+      statsRange(v.from!, v.to!, config.tenant.timezone);
+    } catch (err) {
+      fail(`${(err as Error).message}\n${USAGE}`);
+    }
+  }
+  try {
+    const result = withDatabase(config, (db) => job(db, config, Date.now()));
+    process.stdout.write(encodeCsv(Array.isArray(result) ? result.map((l) => l + '\n').join('') : result, encoding));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof QueueCommandError)) throw err;
+    process.stderr.write(err.message + '\n');
+    return 2;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
@@ -399,6 +469,10 @@ async function main(argv: string[]): Promise<void> {
       encoding: { type: 'string' },
       out: { type: 'string' },
       force: { type: 'boolean' },
+      by: { type: 'string' },
+      agents: { type: 'boolean' },
+      csv: { type: 'boolean' },
+      reason: { type: 'string' },
     },
   });
   if (values.help) {
@@ -468,6 +542,11 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === 'voicemail') {
     if (!values.config) fail(USAGE);
     process.exitCode = voicemailCommand(values.config, positionals[1], positionals.slice(2));
+    return;
+  }
+  if (positionals[0] === 'queue' || positionals[0] === 'agent') {
+    if (!values.config) fail(USAGE);
+    process.exitCode = callCentreCommand(values.config, positionals, values);
     return;
   }
   if (positionals[0] === 'registrations') {

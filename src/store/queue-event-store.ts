@@ -91,6 +91,22 @@ export class QueueEventStore {
   }
 
   /**
+   * The last AGENT event of every (queue, agent) pair before `at` (latest time, then latest row): each
+   * agent's state when a statistics period starts.
+   */
+  lastAgentStatesBefore(at: number): QueueEvent[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, at, queue, call_id, agent, event, wait_ms, talk_ms, detail FROM (
+           SELECT e.*, ROW_NUMBER() OVER (PARTITION BY queue, agent ORDER BY at DESC, id DESC) AS rn
+             FROM queue_events e WHERE event = 'AGENT' AND at < ?)
+          WHERE rn = 1 ORDER BY queue, agent`,
+      )
+      .all(at) as Row[];
+    return rows.map(fromRow);
+  }
+
+  /**
    * Calls that entered a queue and have no outcome yet (ANSWER, ABANDON, OVERFLOW, TIMEOUT, EXIT, LOST),
    * entered at or after `since`: the callers waiting now, seen from another process (the CLI), or the
    * ones a crash cut (the server closes them with LOST when it starts).
