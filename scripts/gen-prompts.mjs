@@ -290,6 +290,41 @@ const VOICEMAIL = {
   },
 };
 for (const [language, text] of Object.entries(VOICEMAIL)) Object.assign(SPOKEN[language].text, text);
+// ---------- queue prompts (F-QUEUE, F-AGENT, issue #11) ----------
+// What a waiting caller hears (the periodic announcement, position and estimated wait) and the confirmations an
+// agent hears after the pause/resume service codes. Position and wait are spoken by concatenation with the number
+// prompts above (0–9, vm-n-10…): English "You are caller number" 3; Japanese あなたの じゅんばんわ 3 ばんめです,
+// hence queue-position-after (ja) and queue-minute (en, for "1 minute") exist in one language only.
+// queue-welcome (a greeting) and queue-call (a whisper) are samples for the README; sites record their own.
+const QUEUE = {
+  ja: {
+    'queue-welcome': 'おでんわ ありがとうございます。たんとうしゃに おつなぎします。しばらく おまちください',
+    'queue-periodic': 'ただいま でんわが こみあっております。このまま しばらく おまちください',
+    'queue-position': 'あなたの じゅんばんわ',
+    'queue-position-after': 'ばんめです',
+    'queue-wait': 'およその おまちじかんわ',
+    'queue-minutes': 'ふんです',
+    'queue-wait-short': 'まもなく おつなぎします',
+    'queue-call': 'キューからの ちゃくしんです',
+    'agent-paused': 'ていしちゅうに しました',
+    'agent-resumed': 'たいきちゅうに しました',
+    'agent-not-member': 'この キューの メンバーでわ ありません',
+  },
+  en: {
+    'queue-welcome': 'Thank you for calling. Please hold, and the next available agent will take your call.',
+    'queue-periodic': 'All of our agents are busy. Please stay on the line.',
+    'queue-position': 'You are caller number',
+    'queue-wait': 'Your estimated wait is about',
+    'queue-minutes': 'minutes',
+    'queue-minute': 'minute',
+    'queue-wait-short': 'Your estimated wait is less than a minute',
+    'queue-call': 'Queue call',
+    'agent-paused': 'You are now paused',
+    'agent-resumed': 'You are now available',
+    'agent-not-member': 'You are not an agent of this queue',
+  },
+};
+for (const [language, text] of Object.entries(QUEUE)) Object.assign(SPOKEN[language].text, text);
 
 // ---------- WAV in and out ----------
 

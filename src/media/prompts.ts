@@ -160,9 +160,28 @@ export const VOICEMAIL_PROMPTS = [
   'vm-month-11',
   'vm-month-12',
 ] as const;
+/**
+ * Queues (F-QUEUE, F-AGENT): the waiting caller's periodic announcement, position and estimated wait (spoken with
+ * the digit and vm-n-… number prompts), and the agent's pause/resume confirmations. As with voicemail, some exist
+ * in one language only because the sentences are built differently: queue-position-after is Japanese (…3 ばんめです),
+ * queue-minute English ("1 minute"). The samples queue-welcome (a greeting) and queue-call (a whisper) are shipped
+ * but optional, like ivr-welcome: a queue names them in its config.
+ */
+export const QUEUE_PROMPTS = [
+  'queue-periodic',
+  'queue-position',
+  'queue-position-after',
+  'queue-wait',
+  'queue-minutes',
+  'queue-minute',
+  'queue-wait-short',
+  'agent-paused',
+  'agent-resumed',
+  'agent-not-member',
+] as const;
 export const TONE_PROMPTS = ['confirm-tone', 'error-tone', 'ringback', 'busy-tone', 'vm-beep'] as const;
 /** Every prompt the features play; each must resolve to a valid file. */
-export const REQUIRED_PROMPTS = [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...TONE_PROMPTS] as const;
+export const REQUIRED_PROMPTS = [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...QUEUE_PROMPTS, ...TONE_PROMPTS] as const;
 export type PromptName = (typeof REQUIRED_PROMPTS)[number];
 
 /**
@@ -186,6 +205,9 @@ export const TONE_FALLBACK: Partial<Record<PromptName, PromptName>> = {
   'ivr-invalid': 'error-tone',
   'ivr-no-input': 'error-tone',
   'ivr-goodbye': 'confirm-tone',
+  'agent-paused': 'confirm-tone',
+  'agent-resumed': 'confirm-tone',
+  'agent-not-member': 'error-tone',
 };
 
 export const TONES_FOLDER = 'tones';

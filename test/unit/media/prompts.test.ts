@@ -4,7 +4,17 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildWav, parseWav } from '../../../src/media/builtin/wav.js';
-import { DIGIT_PROMPTS, PromptCatalogue, PromptNotFoundError, REQUIRED_PROMPTS, SPOKEN_PROMPTS, TONE_PROMPTS, VOICEMAIL_PROMPTS, type PromptLanguage } from '../../../src/media/prompts.js';
+import {
+  DIGIT_PROMPTS,
+  PromptCatalogue,
+  PromptNotFoundError,
+  REQUIRED_PROMPTS,
+  SPOKEN_PROMPTS,
+  TONE_PROMPTS,
+  VOICEMAIL_PROMPTS,
+  QUEUE_PROMPTS,
+  type PromptLanguage,
+} from '../../../src/media/prompts.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PROMPTS = join(REPO, 'prompts');
@@ -47,7 +57,7 @@ function eightBit(): Buffer {
 /** A complete valid set in one language folder plus tones and a default MOH class. */
 function completeSet(language: PromptLanguage): Record<string, Buffer> {
   const files: Record<string, Buffer> = { 'moh/default/1.wav': good() };
-  for (const n of [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS]) files[`prompts/${language}/${n}.wav`] = good();
+  for (const n of [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...QUEUE_PROMPTS]) files[`prompts/${language}/${n}.wav`] = good();
   for (const n of TONE_PROMPTS) files[`prompts/tones/${n}.wav`] = good();
   return files;
 }
