@@ -220,7 +220,7 @@ class Bench {
     mkdirSync(runDir);
     const dataDir = join(runDir, 'data');
     const configPath = writeYaml(runDir, configLines({ port, dataDir, strategy, agents: this.agents }));
-    const server = await startServer({ configPath, port, core: this.pin.server });
+    const server = await startServer({ configPath, port, core: this.pin.server, cpuProfDir: process.env.HIBIKI_CPU_PROF });
     const target = { host: '127.0.0.1', port };
     const agentPort = await freeUdpPort();
     const regDir = join(runDir, 'register');

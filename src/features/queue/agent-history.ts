@@ -92,7 +92,17 @@ export class AgentHistoryBook {
     t.calls += 1;
   }
 
+  /** The last date worked out, by zone and minute: every dispatch asks for today's, and Intl formatting is not cheap. */
+  private lastDate: { zone: string; minute: number; date: string } | undefined;
+
   private localDate(epochMs: number): string {
-    return localTime(epochMs, this.timeZone()).date;
+    const zone = this.timeZone();
+    // Every zone's offset is a whole number of minutes, so the date cannot change within a minute.
+    const minute = Math.floor(epochMs / 60_000);
+    const c = this.lastDate;
+    if (c && c.zone === zone && c.minute === minute) return c.date;
+    const date = localTime(epochMs, zone).date;
+    this.lastDate = { zone, minute, date };
+    return date;
   }
 }

@@ -144,12 +144,11 @@ export class Dispatcher {
     const q = this.deps.config().queues.find((c) => c.number === queue) ?? l.waiters[0]!.queue;
     const now = this.deps.clock.now();
     const mono = this.deps.clock.monotonic();
+    // Who may take a call is worked out once per pass; each offer takes its agents out of the list.
+    let available: Candidate[] | undefined;
     for (const w of l.waiters) {
       if (l.offering.has(w) || !w.waiting) continue;
-      const available: Candidate[] = [];
-      q.members.forEach((m, index) => {
-        if (this.deps.board.offerable(q, m.extension, now)) available.push({ extension: m.extension, level: m.level, index });
-      });
+      available ??= q.members.flatMap((m, index) => (this.deps.board.offerable(q, m.extension, now) ? [{ extension: m.extension, level: m.level, index }] : []));
       if (available.length === 0) return;
       const { history } = this.deps;
       const decision = chooseAgents(q.strategy, available, {
@@ -162,6 +161,7 @@ export class Dispatcher {
       // Strictness: the chosen level's agents in their retry window hold the call at that level.
       if (ready.length === 0) return;
       const agents = decision.ringAll ? ready : [ready[0]!];
+      available = available.filter((c) => !agents.includes(c.extension));
       this.offer(q, l, w, agents);
     }
   }
