@@ -4,6 +4,7 @@
 // - a waiting caller hears the greeting once, then the music, then the periodic announcement, then the
 //   music again; the agent (registering only then) rings, answers and hears the whisper alone while the
 //   caller keeps hearing the music; then both talk;
+// - a greeting longer than the announcement interval is heard whole, the announcement right after it;
 // - with announcePosition the announcement is followed by the caller's position, spoken with the shipped
 //   English digit prompts: the first caller hears "1", the second "2" (told apart by their lengths).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,7 @@ function toneWav(path: string, hz: number, seconds: number): string {
 }
 
 const greeting = toneWav(join(dir, 'greeting.wav'), GREETING_HZ, 1);
+const longGreeting = toneWav(join(dir, 'long-greeting.wav'), GREETING_HZ, 3);
 const periodic = toneWav(join(dir, 'periodic.wav'), PERIODIC_HZ, 0.5);
 const whisper = toneWav(join(dir, 'whisper.wav'), WHISPER_HZ, 0.5);
 const mohDir = join(dir, 'moh');
@@ -184,6 +186,31 @@ describe('queue media (RTP)', () => {
     await waitUntil(() => h.server.cdr.query({}).length === 1, 10_000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ dialedNumber: '6000', queue: '6000', answeredBy: '2002', disposition: 'answered' });
   }, 90_000);
+
+  it('a greeting longer than the announcement interval is heard whole, then the announcement, then the music', async () => {
+    // The announcement falls due 2 s after the answer, in the middle of the 3 s greeting.
+    const { phone } = await start({ greeting: longGreeting });
+    const alice = await phone('2001');
+    const aliceCall = await alice.call('6000');
+    await aliceCall.rtp.changed.waitFor(
+      () => {
+        const s = segments(aliceCall);
+        return s.length >= 3 && s[2]!.frames >= 10 ? true : undefined;
+      },
+      30_000,
+      () => `greeting, announcement, music (heard ${describeSegments(aliceCall)})`,
+    );
+    const s = segments(aliceCall);
+    expect(
+      s.slice(0, 3).map((x) => x.hz),
+      describeSegments(aliceCall),
+    ).toEqual([GREETING_HZ, PERIODIC_HZ, MOH_HZ]);
+    // All of the greeting's 150 frames, then the whole announcement.
+    expect(s[0]!.frames, describeSegments(aliceCall)).toBeGreaterThanOrEqual(148);
+    expect(s[1]!.frames, describeSegments(aliceCall)).toBeGreaterThanOrEqual(23);
+    expect(s[1]!.frames, describeSegments(aliceCall)).toBeLessThanOrEqual(26);
+    await aliceCall.hangup();
+  }, 60_000);
 
   it('announcePosition: after the announcement the first caller hears position 1, the second position 2 (shipped English digits)', async () => {
     const { h, phone } = await start({ announcePosition: true, language: 'en' });
