@@ -5,6 +5,7 @@
 //   music again; the agent (registering only then) rings, answers and hears the whisper alone while the
 //   caller keeps hearing the music; then both talk;
 // - a greeting longer than the announcement interval is heard whole, the announcement right after it;
+// - a caller who hangs up during the whisper ends the agent's call too, and is no missed call for the agent;
 // - with announcePosition the announcement is followed by the caller's position, spoken with the shipped
 //   English digit prompts: the first caller hears "1", the second "2" (told apart by their lengths).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ function toneWav(path: string, hz: number, seconds: number): string {
 
 const greeting = toneWav(join(dir, 'greeting.wav'), GREETING_HZ, 1);
 const longGreeting = toneWav(join(dir, 'long-greeting.wav'), GREETING_HZ, 3);
+const longWhisper = toneWav(join(dir, 'long-whisper.wav'), WHISPER_HZ, 3);
 const periodic = toneWav(join(dir, 'periodic.wav'), PERIODIC_HZ, 0.5);
 const whisper = toneWav(join(dir, 'whisper.wav'), WHISPER_HZ, 0.5);
 const mohDir = join(dir, 'moh');
@@ -211,6 +213,39 @@ describe('queue media (RTP)', () => {
     expect(s[1]!.frames, describeSegments(aliceCall)).toBeLessThanOrEqual(26);
     await aliceCall.hangup();
   }, 60_000);
+
+  it('the caller hangs up while the agent hears the whisper: the agent gets BYE, ABANDON and no RINGNOANSWER; the agent takes the next call', async () => {
+    const { h, phone } = await start({ whisper: longWhisper });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const aliceCall = await alice.call('6000');
+    const bobCall = await (await bob.waitForCall({ timeoutMs: 15_000 })).answer();
+    // The 3 s whisper is playing to the agent.
+    await bobCall.rtp.changed.waitFor(
+      () => (count(bobCall, WHISPER_HZ) >= 10 ? true : undefined),
+      15_000,
+      () => `the whisper at the agent (${count(bobCall, WHISPER_HZ)} frames)`,
+    );
+    await aliceCall.hangup();
+    expect((await bobCall.waitForEnd(10_000)).by).toBe('remote');
+    expect(count(bobCall, WHISPER_HZ)).toBeLessThan(150);
+    expect(count(aliceCall, WHISPER_HZ)).toBe(0);
+
+    const ofCall = () => h.server.queues.events.between(0, Date.now() + 1).filter((e) => e.callId === aliceCall.callId);
+    await waitUntil(() => ofCall().some((e) => e.event === 'ABANDON'), 10_000);
+    await waitUntil(() => h.server.calls.active().length === 0, 10_000);
+    expect(ofCall().map((e) => e.event)).toEqual(['ENTER', 'ABANDON']);
+
+    // The agent is available again: the next caller reaches them.
+    const carolCall = await carol.call('6000');
+    const bobAgain = await (await bob.waitForCall({ timeoutMs: 15_000 })).answer();
+    await talking(carolCall, bobAgain, 51, 52);
+    await carolCall.hangup();
+    await bobAgain.waitForEnd(10_000);
+    await waitUntil(() => h.server.cdr.query({}).length === 2, 10_000);
+    expect(h.server.queues.events.between(0, Date.now() + 1).filter((e) => e.event === 'RINGNOANSWER')).toEqual([]);
+  }, 90_000);
 
   it('announcePosition: after the announcement the first caller hears position 1, the second position 2 (shipped English digits)', async () => {
     const { h, phone } = await start({ announcePosition: true, language: 'en' });
