@@ -218,6 +218,13 @@ export class Dispatcher {
             return;
           }
           await this.whisper(q, w, agentHandle);
+          if (!w.waiting) {
+            // The caller left during the whisper: the agent answered, so no missed call; their leg goes too.
+            l.offering.delete(w);
+            if (!agentHandle.leg.ended) w.session.drop(agentHandle);
+            board.poke(agent);
+            return;
+          }
           if (agentGone || agentHandle.leg.ended) {
             // The agent's phone failed (or they hung up) before the caller was connected: back to the front.
             l.offering.delete(w);
