@@ -294,7 +294,7 @@ for (const [language, text] of Object.entries(VOICEMAIL)) Object.assign(SPOKEN[l
 // What a waiting caller hears (the periodic announcement, position and estimated wait) and the confirmations an
 // agent hears after the pause/resume service codes. Position and wait are spoken by concatenation with the number
 // prompts above (0–9, vm-n-10…): English "You are caller number" 3; Japanese あなたの じゅんばんわ 3 ばんめです,
-// hence queue-position-after (ja) and queue-minute (en, for "1 minute") exist in one language only.
+// hence queue-position-after (ja) exists in one language only; a wait of a minute or less is queue-wait-short.
 // queue-welcome (a greeting) and queue-call (a whisper) are samples for the README; sites record their own.
 const QUEUE = {
   ja: {
@@ -316,7 +316,6 @@ const QUEUE = {
     'queue-position': 'You are caller number',
     'queue-wait': 'Your estimated wait is about',
     'queue-minutes': 'minutes',
-    'queue-minute': 'minute',
     'queue-wait-short': 'Your estimated wait is less than a minute',
     'queue-call': 'Queue call',
     'agent-paused': 'You are now paused',

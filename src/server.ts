@@ -57,6 +57,7 @@ import { configuredMailboxes, type Mailboxes } from './features/voicemail/mailbo
 import { MessageWaiting } from './features/voicemail/mwi.js';
 import { VoicemailMailer } from './features/voicemail/mail-notify.js';
 import { QueueCenter } from './features/queue/queue-center.js';
+import { missingQueuePrompts } from './features/queue/queue.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -314,6 +315,8 @@ export class HibikiServer {
     // F-IVR: a greeting or prompt name the prompt set lacks is an error at start (a reload logs it).
     const ivrPrompts = missingIvrPrompts(this.config, this.prompts);
     if (ivrPrompts.length > 0) throw new Error(`IVR prompts not found:\n${ivrPrompts.join('\n')}`);
+    const queuePrompts = missingQueuePrompts(this.config, this.prompts);
+    if (queuePrompts.length > 0) throw new Error(`queue prompts not found:\n${queuePrompts.join('\n')}`);
     await this.media.start();
     // Locks from the store are in force before the first request can arrive.
     this.guard.start();
@@ -387,6 +390,7 @@ export class HibikiServer {
     if (next.log.statsInterval !== prev.log.statsInterval) this.stats?.start(next.log.statsInterval);
     this.dropBindingsOfUnavailableExtensions();
     for (const problem of missingIvrPrompts(next, this.prompts)) this.logger.error({ problem }, 'IVR prompt not found; callers hear nothing in its place');
+    for (const problem of missingQueuePrompts(next, this.prompts)) this.logger.error({ problem }, 'queue prompt or music class not found; callers hear nothing (or the default music) in its place');
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
   }
 

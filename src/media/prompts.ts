@@ -163,8 +163,8 @@ export const VOICEMAIL_PROMPTS = [
 /**
  * Queues (F-QUEUE, F-AGENT): the waiting caller's periodic announcement, position and estimated wait (spoken with
  * the digit and vm-n-… number prompts), and the agent's pause/resume confirmations. As with voicemail, some exist
- * in one language only because the sentences are built differently: queue-position-after is Japanese (…3 ばんめです),
- * queue-minute English ("1 minute"). The samples queue-welcome (a greeting) and queue-call (a whisper) are shipped
+ * in one language only because the sentences are built differently: queue-position-after is Japanese (…3 ばんめです).
+ * The samples queue-welcome (a greeting) and queue-call (a whisper) are shipped
  * but optional, like ivr-welcome: a queue names them in its config.
  */
 export const QUEUE_PROMPTS = [
@@ -173,7 +173,6 @@ export const QUEUE_PROMPTS = [
   'queue-position-after',
   'queue-wait',
   'queue-minutes',
-  'queue-minute',
   'queue-wait-short',
   'agent-paused',
   'agent-resumed',

@@ -46,6 +46,8 @@ export interface Destination<A = unknown> {
   outbound?: boolean;
   /** The screening this destination gets when a call comes straight to it. */
   screening?: Screening;
+  /** An inbound call refused for its trunk's channel limit leaves no CDR (a queue: such calls are not counted either). */
+  uncountedWithoutChannel?: boolean;
 }
 
 /** How ringing a destination ended. */

@@ -107,7 +107,14 @@ export class CallSetup {
       const screening = destination.screening === 'none' ? {} : (destination.screening ?? {});
       const verdict = this.screen({ did: origin.did, trunk: trunk.name, extension: screening.extension }, { number: caller.number, anonymous });
       if (!verdict.ok) return this.refuse(attempt, verdict, verdict.feature, verdict.prompt);
-      if (!trunks.acquire(trunk.name)) return this.refuse(attempt, { status: 503, cause: 34, reason: 'trunk channel limit' });
+      if (!trunks.acquire(trunk.name)) {
+        if (destination.uncountedWithoutChannel) {
+          // A queue does not count such calls, and they leave no CDR (F-QUEUE, the seed's rule).
+          log.info({ did: dialledRaw, trunk: trunk.name }, 'trunk channel limit: call to a queue refused without a record');
+          return void res.send(503, undefined, { headers: { reason: formatReason(34) } });
+        }
+        return this.refuse(attempt, { status: 503, cause: 34, reason: 'trunk channel limit' });
+      }
       const call = this.open(attempt, destination, offer);
       call.once('ended', () => trunks.release(trunk.name));
       await this.run(call, destination, origin, anonymous ? 'withhold' : 'present');

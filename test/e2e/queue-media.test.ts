@@ -4,10 +4,11 @@
 // - a waiting caller hears the greeting once, then the music, then the periodic announcement, then the
 //   music again; the agent (registering only then) rings, answers and hears the whisper alone while the
 //   caller keeps hearing the music; then both talk;
-// - a greeting longer than the announcement interval is heard whole, the announcement right after it;
+// - a greeting longer than the announcement interval is heard whole; the interval is music time after it;
 // - a caller who hangs up during the whisper ends the agent's call too, and is no missed call for the agent;
 // - with announcePosition the announcement is followed by the caller's position, spoken with the shipped
-//   English digit prompts: the first caller hears "1", the second "2" (told apart by their lengths).
+//   English prompts: the first caller hears "you are caller number 1", the second "… 2" (told apart by
+//   their lengths).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,28 +190,29 @@ describe('queue media (RTP)', () => {
     expect(h.server.cdr.query({})[0]).toMatchObject({ dialedNumber: '6000', queue: '6000', answeredBy: '2002', disposition: 'answered' });
   }, 90_000);
 
-  it('a greeting longer than the announcement interval is heard whole, then the announcement, then the music', async () => {
-    // The announcement falls due 2 s after the answer, in the middle of the 3 s greeting.
+  it('a greeting longer than the announcement interval is heard whole; the interval of music follows it, then the announcement', async () => {
+    // The interval is music time: it starts when the 3 s greeting ends, which no announcement cuts short.
     const { phone } = await start({ greeting: longGreeting });
     const alice = await phone('2001');
     const aliceCall = await alice.call('6000');
     await aliceCall.rtp.changed.waitFor(
       () => {
         const s = segments(aliceCall);
-        return s.length >= 3 && s[2]!.frames >= 10 ? true : undefined;
+        return s.length >= 4 && s[3]!.frames >= 10 ? true : undefined;
       },
       30_000,
-      () => `greeting, announcement, music (heard ${describeSegments(aliceCall)})`,
+      () => `greeting, music, announcement, music (heard ${describeSegments(aliceCall)})`,
     );
     const s = segments(aliceCall);
     expect(
-      s.slice(0, 3).map((x) => x.hz),
+      s.slice(0, 4).map((x) => x.hz),
       describeSegments(aliceCall),
-    ).toEqual([GREETING_HZ, PERIODIC_HZ, MOH_HZ]);
-    // All of the greeting's 150 frames, then the whole announcement.
+    ).toEqual([GREETING_HZ, MOH_HZ, PERIODIC_HZ, MOH_HZ]);
+    // All of the greeting's 150 frames, about 2 s of music, then the whole announcement.
     expect(s[0]!.frames, describeSegments(aliceCall)).toBeGreaterThanOrEqual(148);
-    expect(s[1]!.frames, describeSegments(aliceCall)).toBeGreaterThanOrEqual(23);
-    expect(s[1]!.frames, describeSegments(aliceCall)).toBeLessThanOrEqual(26);
+    expect(s[1]!.frames, describeSegments(aliceCall)).toBeGreaterThanOrEqual(90);
+    expect(s[2]!.frames, describeSegments(aliceCall)).toBeGreaterThanOrEqual(23);
+    expect(s[2]!.frames, describeSegments(aliceCall)).toBeLessThanOrEqual(26);
     await aliceCall.hangup();
   }, 60_000);
 
@@ -265,8 +267,10 @@ describe('queue media (RTP)', () => {
       );
     }
     const prompts = fileURLToPath(new URL('../../prompts/en/', import.meta.url));
-    const one = framesOf(join(prompts, '1.wav'));
-    const two = framesOf(join(prompts, '2.wav'));
+    // "You are caller number" then the digit.
+    const lead = framesOf(join(prompts, 'queue-position.wav'));
+    const one = lead + framesOf(join(prompts, '1.wav'));
+    const two = lead + framesOf(join(prompts, '2.wav'));
     // The two digits differ in length by more than the tolerance, so each caller's count names one digit.
     expect(Math.abs(one - two)).toBeGreaterThan(2);
     const atAlice = spokenAfterAnnouncement(aliceCall)!;

@@ -164,6 +164,27 @@ describe('trunks', () => {
     await carrierCall.hangup();
   });
 
+  it('a call to a queue refused for the channel limit is not counted by the queue and leaves no CDR (F-QUEUE)', async () => {
+    const c = await carrier();
+    const config = { ...trunkConfig(c.ua.address.port, { channels: 1, register: false, username: undefined, password: undefined }), inbound: [{ did: '0399998888', destination: '6000' }] };
+    const h = (hibiki = await startHibiki({ config: { ...config, queues: [{ number: '6000', name: 'Support', members: ['2002'], periodicAnnouncementInterval: 0 }] } }));
+    const target = { host: '127.0.0.1', port: h.port('udp'), transport: 'udp' as const };
+    // The queue answers the first caller at once (no agent is registered): the trunk's only channel is in use.
+    const first = await c.ua.call('0399998888', { target, from: '<sip:0455556666@carrier.test>' });
+    const err = await c.ua.call('0399998888', { target, from: '<sip:0455557777@carrier.test>' }).then(
+      () => undefined,
+      (e: unknown) => e as CallFailedError,
+    );
+    expect(err).toBeInstanceOf(CallFailedError);
+    expect(err?.status).toBe(503);
+    expect(err?.response?.get('reason')).toMatch(/cause=34/);
+    await first.hangup();
+    await until(() => h.server.cdr.query({}).length === 1);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ callerNumber: '0455556666', queue: '6000' });
+    await until(() => h.server.queues.events.between(0, Date.now() + 1).some((e) => e.event === 'ABANDON'));
+    expect(h.server.queues.events.between(0, Date.now() + 1).filter((e) => e.event === 'ENTER')).toHaveLength(1);
+  });
+
   it('routes an inbound DID from the trunk to its extension', async () => {
     const c = await carrier();
     const h = (hibiki = await startHibiki({ config: trunkConfig(c.ua.address.port, { register: false, username: undefined, password: undefined }) }));

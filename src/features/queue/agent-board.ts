@@ -134,11 +134,40 @@ export class AgentBoard {
     for (const queue of this.queuesOf(agent)) this.check(queue, agent, now);
   }
 
-  /** Check every agent of every queue (registrations that lapsed, holds that ended, a new configuration). */
+  /**
+   * Check every agent of every queue (registrations that lapsed, holds that ended, a new configuration); an
+   * agent taken out of a queue (or a queue removed) is logged offline there, so its last state does not run
+   * on in the statistics.
+   */
   sweep(): void {
     const now = this.deps.now();
     for (const h of this.deps.holds.expired(now)) this.check(h.queue, h.agent, now);
-    for (const q of this.deps.config().queues) for (const m of q.members) this.check(q.number, m.extension, now);
+    const members = new Set<string>();
+    for (const q of this.deps.config().queues) {
+      for (const m of q.members) {
+        members.add(`${q.number}\n${m.extension}`);
+        this.check(q.number, m.extension, now);
+      }
+    }
+    for (const [queue, agents] of this.logged) {
+      for (const [agent, state] of agents) {
+        if (members.has(`${queue}\n${agent}`)) continue;
+        if (state !== 'offline') this.deps.log.add({ at: now, queue, agent, event: 'AGENT', detail: 'offline' });
+        agents.delete(agent);
+      }
+    }
+  }
+
+  /** The server is stopping: every agent is offline from now until the next start logs them again. */
+  allOffline(): void {
+    const now = this.deps.now();
+    for (const [queue, agents] of this.logged) {
+      for (const [agent, state] of agents) {
+        if (state === 'offline') continue;
+        this.deps.log.add({ at: now, queue, agent, event: 'AGENT', detail: 'offline' });
+        agents.set(agent, 'offline');
+      }
+    }
   }
 
   private check(queue: string, agent: string, now: number): void {

@@ -80,7 +80,6 @@ export class QueueCenter {
     this.board.sweep();
     registrar.onEvent((e) => this.dispatcher.agentChanged(e.binding.aor));
     this.sweep = every(clock, SWEEP_MS, () => {
-      if (this.deps.config().queues.length === 0) return;
       if (this.holds.refresh()) for (const q of this.deps.config().queues) this.dispatcher.dispatch(q.number);
       this.board.sweep();
     });
@@ -90,6 +89,7 @@ export class QueueCenter {
     this.sweep?.cancel();
     this.sweep = undefined;
     this.dispatcher.stop();
+    this.board.allOffline();
     this.log.flush();
   }
 }

@@ -6,14 +6,14 @@
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../../config/schema.js';
 import { queueDestination, type QueueConfig } from '../../config/queue-schema.js';
-import type { PromptCatalogue, PromptLanguage } from '../../media/prompts.js';
+import type { PromptCatalogue, PromptLanguage, PromptName } from '../../media/prompts.js';
 import type { CallApi, CallApplication, Feature, FeatureRegistry, Refusal } from '../../pbx/application.js';
 import { ends } from '../../pbx/call.js';
 import type { Leg, LegHandle } from '../../pbx/leg.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { mohFiles } from '../../pbx/extension-audio.js';
 import { numberFiles } from '../voicemail/speech.js';
-import { promptRefFiles, promptSettingFiles } from '../prompt-ref.js';
+import { promptRefFiles, promptSettingFiles, promptSettingRefs } from '../prompt-ref.js';
 import { WaitingAudio } from './waiting-audio.js';
 import type { Dispatcher, Waiter } from './dispatcher.js';
 import type { QueueLog } from './queue-log.js';
@@ -48,7 +48,7 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
       resolve: (number, _origin, config) => {
         const queue = config.queues.find((q) => q.number === number);
         // A queue has no block list of its own: the tenant's applies.
-        return queue ? { app: this, args: { queue }, callee: { number: queue.number, name: queue.name }, screening: {} } : undefined;
+        return queue ? { app: this, args: { queue }, callee: { number: queue.number, name: queue.name }, screening: {}, uncountedWithoutChannel: true } : undefined;
       },
     });
   }
@@ -202,9 +202,10 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
     }
   }
 
+  /** The queue's music class; the default class when it has none (the server reports unknown classes at start). */
   private moh(q: QueueConfig): string[] {
-    const files = this.deps.prompts.moh(q.moh);
-    return files.length > 0 ? files : mohFiles(this.deps.config(), this.deps.prompts, undefined);
+    const classes = this.deps.prompts.mohClassNames();
+    return classes.includes(q.moh) ? this.deps.prompts.moh(q.moh) : mohFiles(this.deps.config(), this.deps.prompts, undefined);
   }
 
   /** The periodic announcement, then the caller's position and estimated wait when the queue says them. */
@@ -212,25 +213,52 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
     const lang = q.language;
     const files = promptSettingFiles(this.deps.prompts, q.periodicAnnouncement, lang, log);
     const position = this.deps.dispatcher.positionOf(w);
-    if (q.announcePosition && position > 0) files.push(...this.say(lang, ['queue-position'], position, ['queue-position-after']));
+    if (q.announcePosition && position > 0) files.push(...positionFiles(this.deps.prompts, lang, position));
     if (q.announceWaitTime) {
       const estimate = this.deps.dispatcher.estimatedWaitMs(q.number, position);
-      if (estimate !== undefined) {
-        const minutes = Math.ceil(estimate / 60_000);
-        if (minutes <= 1) files.push(...this.named(lang, 'queue-wait-short'));
-        else files.push(...this.say(lang, ['queue-wait'], minutes, ['queue-minutes']));
-      }
+      if (estimate !== undefined) files.push(...waitFiles(this.deps.prompts, lang, Math.ceil(estimate / 60_000)));
     }
     return files;
   }
+}
 
-  /** Prompts before a number, the number, prompts after it; a prompt the language lacks is left out. */
-  private say(lang: PromptLanguage, before: string[], n: number, after: string[]): string[] {
-    return [...before.flatMap((p) => this.named(lang, p)), ...numberFiles(this.deps.prompts, lang, n), ...after.flatMap((p) => this.named(lang, p))];
-  }
+/** "You are caller number N" / "あなたの順番は N 番目です": each language asks only for its own prompts. */
+export function positionFiles(prompts: PromptCatalogue, lang: PromptLanguage, position: number): string[] {
+  const say = (name: PromptName) => prompts.file(name, lang);
+  const n = numberFiles(prompts, lang, position);
+  return lang === 'ja' ? [say('queue-position'), ...n, say('queue-position-after')] : [say('queue-position'), ...n];
+}
 
-  private named(lang: PromptLanguage, name: string): string[] {
-    const f = this.deps.prompts.find(name, lang);
-    return f === undefined ? [] : [f];
+/** "Your estimated wait is about N minutes" (less than a minute: "…less than a minute" / "まもなくおつなぎします"). */
+export function waitFiles(prompts: PromptCatalogue, lang: PromptLanguage, minutes: number): string[] {
+  const say = (name: PromptName) => prompts.file(name, lang);
+  if (minutes <= 1) return [say('queue-wait-short')];
+  return [say('queue-wait'), ...numberFiles(prompts, lang, minutes), say('queue-minutes')];
+}
+
+/**
+ * What the queues name that the prompt set lacks (a prompt name, a music class), one line each: the schema
+ * cannot know the prompt folders, so the server checks them when it starts and after a reload.
+ */
+export function missingQueuePrompts(config: HibikiConfig, prompts: PromptCatalogue): string[] {
+  const out: string[] = [];
+  const classes = new Set(prompts.mohClassNames());
+  for (const q of config.queues) {
+    if (!classes.has(q.moh)) out.push(`queue ${q.number}: music-on-hold class "${q.moh}" not found (classes: ${[...classes].join(', ')})`);
+    const check = (what: string, p: QueueConfig['periodicAnnouncement'] | undefined) => {
+      if (p === undefined) return;
+      for (const [lang, ref] of promptSettingRefs(p, q.language)) {
+        if (!/\.wav$/i.test(ref) && prompts.find(ref, lang) === undefined) out.push(`queue ${q.number}: ${what} prompt "${ref}" not found`);
+      }
+    };
+    check('greeting', q.greeting);
+    check('periodicAnnouncement', q.periodicAnnouncement);
+    check('whisper', q.whisper);
+    for (const key of ['overflowDestination', 'timeoutDestination', 'exitDestination'] as const) {
+      const text = q[key];
+      const d = text === undefined ? undefined : queueDestination(text);
+      if (d?.kind === 'prompt') check(key, d.prompt);
+    }
   }
+  return out;
 }

@@ -1,8 +1,7 @@
 // What a caller waiting in a queue hears (F-QUEUE): the greeting once, then music on hold, interrupted every
-// periodicAnnouncementInterval by the periodic announcement (with the caller's position and estimated wait,
-// worked out when it plays). The greeting is never cut: an announcement falling due while it plays comes
-// right after it and the next one an interval later (as in Asterisk, where the greeting plays before the
-// waiting loop starts). stop() silences it at once (an agent answered, the caller leaves).
+// periodicAnnouncementInterval seconds of music by the periodic announcement (with the caller's position and
+// estimated wait, worked out when it plays). Neither the greeting nor an announcement is ever cut short by
+// the next one. stop() silences it at once (an agent answered, the caller leaves).
 import type { PlayHandle } from '../../media/engine.js';
 import type { CallApi } from '../../pbx/application.js';
 import type { LegHandle } from '../../pbx/leg.js';
@@ -21,9 +20,6 @@ export class WaitingAudio {
   private current: PlayHandle | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
-  /** The greeting is playing: an announcement falling due now waits for its end. */
-  private greeting = false;
-  private announcementDue = false;
   /** Bumped at each new play, so the end of a play that was replaced starts nothing. */
   private generation = 0;
 
@@ -35,18 +31,8 @@ export class WaitingAudio {
   ) {}
 
   start(): void {
-    if (this.opts.greeting.length > 0) {
-      this.greeting = true;
-      this.play(this.opts.greeting, () => {
-        this.greeting = false;
-        if (!this.announcementDue) return this.music();
-        // The announcement that fell due during the greeting; the next one an interval after it.
-        this.announcementDue = false;
-        if (!this.announce()) this.music();
-        this.schedule();
-      });
-    } else this.music();
-    this.schedule();
+    if (this.opts.greeting.length > 0) this.play(this.opts.greeting, () => this.music());
+    else this.music();
   }
 
   stop(): void {
@@ -58,29 +44,21 @@ export class WaitingAudio {
     this.current = undefined;
   }
 
-  private schedule(): void {
-    if (this.opts.intervalMs <= 0 || this.stopped) return;
-    this.timer = this.clock.setTimer(this.opts.intervalMs, () => {
-      if (this.stopped) return;
-      if (this.greeting) {
-        this.announcementDue = true;
-        return;
-      }
-      this.announce();
-      this.schedule();
-    });
-  }
-
-  /** The periodic announcement, then the music; false when it has no files (the music goes on). */
-  private announce(): boolean {
-    const files = this.opts.periodic();
-    if (files.length === 0) return false;
-    this.play(files, () => this.music());
-    return true;
-  }
-
+  /**
+   * Music until the next announcement: the interval is music time, counted from the end of the greeting or
+   * of the last announcement, so neither is ever cut short and a long announcement (position and wait
+   * included) still leaves the caller the music between two of them.
+   */
   private music(): void {
     this.play(this.opts.moh, undefined, true);
+    if (this.opts.intervalMs <= 0 || this.stopped) return;
+    this.timer?.cancel();
+    this.timer = this.clock.setTimer(this.opts.intervalMs, () => {
+      if (this.stopped) return;
+      const files = this.opts.periodic();
+      if (files.length > 0) this.play(files, () => this.music());
+      else this.music();
+    });
   }
 
   private play(files: string[], then: (() => void) | undefined, loop = false): void {
