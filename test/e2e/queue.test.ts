@@ -8,6 +8,7 @@ import type { RunningHibiki } from '../support/hibiki.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call, TestUA } from '../support/test-ua.js';
 import type { QueueEvent } from '../../src/store/queue-event-store.js';
+import { liveFigures, periodFigures, startOfDay } from '../../src/features/queue/stats.js';
 
 const session = hibikiSession();
 const NUMBERS = ['2001', '2002', '2003', '2004', '2005'];
@@ -251,4 +252,51 @@ describe('queues', () => {
     await waitUntil(() => h.server.cdr.query({}).length === 1, 5000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ dialedNumber: '500', queue: '6000', answeredBy: '2002', feature: 'ivr:500>1>6000' });
   }, 30_000);
+
+  it('statistics: after answered, abandoned, overflow and timeout calls the live and daily figures are exact', async () => {
+    const { h, phone } = await start([{ members: ['2002'], maxWaiting: 1, timeout: 3 }]);
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const dave = await phone('2004');
+    // 1. answered by bob.
+    expect(await answeredBy(await alice.call('6000'), [bob], 140)).toBe('2002');
+    // 2. bob pauses; alice waits and gives up: abandoned.
+    await agentCode(bob, '*51');
+    const abandoned = await alice.call('6000');
+    await waitUntil(() => h.server.queues.dispatcher.waitingCount('6000') === 1, 5000);
+    await abandoned.hangup();
+    // 3. carol waits (maxWaiting 1); dave cannot: overflow. 4. carol reaches the 3 s timeout.
+    const carolCall = await carol.call('6000');
+    await waitUntil(() => h.server.queues.dispatcher.waitingCount('6000') === 1, 5000);
+    expect((await failure(dave.call('6000'))).status).toBe(486);
+    expect((await carolCall.waitForEnd(10_000)).by).toBe('remote');
+    await waitUntil(() => events(h, 'TIMEOUT').length === 1 && events(h).filter((e) => e.event === 'AGENT' && e.detail === 'paused').length === 1, 5000);
+
+    const now = Date.now();
+    const config = h.server.currentConfig;
+    const store = h.server.queues.events;
+    const tz = config.tenant.timezone;
+    const [live] = liveFigures({ queues: config.queues, today: store.between(startOfDay(now, tz), now + 1), open: store.open(0), agentStates: store.lastAgentStates(), now });
+    expect(live).toMatchObject({ queue: '6000', offered: 4, answered: 1, abandoned: 1, overflow: 1, timeout: 1, exited: 0, lost: 0, answerRate: 0.25, waitingNow: 0, longestWaitMs: 0 });
+    expect(live!.agents).toEqual({ online: 1, available: 0, ringing: 0, inCall: 0, paused: 1, wrapup: 0 });
+    const answer = events(h, 'ANSWER')[0]!;
+    const day = periodFigures(store.between(0, now + 1), { from: startOfDay(now - 60_000, tz), to: now + 1, bucket: 'day', timeZone: tz, stateBefore: [], now, queues: ['6000'] });
+    const totals = day.queues.reduce(
+      (a, r) => ({ offered: a.offered + r.offered, answered: a.answered + r.answered, abandoned: a.abandoned + r.abandoned, overflow: a.overflow + r.overflow, timeout: a.timeout + r.timeout }),
+      {
+        offered: 0,
+        answered: 0,
+        abandoned: 0,
+        overflow: 0,
+        timeout: 0,
+      },
+    );
+    expect(totals).toEqual({ offered: 4, answered: 1, abandoned: 1, overflow: 1, timeout: 1 });
+    expect(day.queues.find((r) => r.answered === 1)).toMatchObject({ avgWaitMs: answer.waitMs, maxWaitMs: answer.waitMs });
+    const bobRows = day.agents.filter((r) => r.agent === '2002');
+    expect(bobRows.reduce((n, r) => n + r.answered, 0)).toBe(1);
+    expect(bobRows.reduce((n, r) => n + r.talkMs, 0)).toBe(events(h, 'COMPLETE')[0]!.talkMs);
+    expect(bobRows.reduce((n, r) => n + r.stateMs.paused, 0)).toBeGreaterThan(0);
+  }, 60_000);
 });
