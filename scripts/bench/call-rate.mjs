@@ -17,14 +17,14 @@
 //   --profile [RATE]             one more run under `node --cpu-prof` and a summary of the hot spots
 //   --json FILE                  write the results as JSON (used by run.mjs)
 //   --keep                       keep the temporary directory (configs, sipp logs, profiles)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, stopChild } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
-import { elapsedSeconds, runSipp, sippVerdict, sippVersion } from './lib/sipp.mjs';
+import { elapsedSeconds, runSipp, sippVerdict, preflight } from './lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from './lib/call-setup.mjs';
@@ -231,13 +231,7 @@ export function report(results) {
 export async function main(argv) {
   installCleanup();
   const opts = parseOptions(argv);
-  const version = sippVersion();
-  if (!version) throw new Error('sipp not found (Debian/Ubuntu: apt-get install sip-tester)');
-  try {
-    readFileSync(CLI);
-  } catch {
-    throw new Error(`${CLI} missing: run "npm run build" first`);
-  }
+  const version = preflight(CLI);
   const bench = new Bench(opts);
   log(`call rate: ${opts.rates.join(', ')} calls/s × ${opts.duration} s, hold ${opts.hold} ms, ${bench.pin.note} (both sipps on the generator core), sipp ${version}`);
   const results = { startedAt: new Date().toISOString(), options: opts, pinning: bench.pin, sipp: version, loadBefore: loadavg()[0], rates: [] };

@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
-import { runSipp, sippVersion } from './lib/sipp.mjs';
+import { runSipp, preflight } from './lib/sipp.mjs';
 import { benchConfigHead, benchPassword, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms } from './lib/report.mjs';
 import { CARRIER_HOST, REGISTER, RTP_PORTS } from './lib/call-setup.mjs';
@@ -382,13 +382,7 @@ export function report(results) {
 export async function main(argv) {
   installCleanup();
   const opts = parseOptions(argv);
-  const version = sippVersion();
-  if (!version) throw new Error('sipp not found (Debian/Ubuntu: apt-get install sip-tester)');
-  try {
-    readFileSync(CLI);
-  } catch {
-    throw new Error(`${CLI} missing: run "npm run build" first`);
-  }
+  const version = preflight(CLI);
   const bench = new Bench(opts);
   log(
     `queue: ${opts.strategies.join(', ')}; ${opts.agents} agents, ${opts.rate} calls/s × ${opts.duration} s, patience ${opts.patience} s, ${bench.pin.note} (all sipps on the generator core), sipp ${version}`,

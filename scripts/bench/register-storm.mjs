@@ -17,14 +17,14 @@
 //   --json FILE                   write the results as JSON (used by run.mjs)
 //   --keep                        keep the temporary directory (configs, sipp logs, profiles)
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, pinned, rssBytes, track } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
-import { elapsedSeconds, runSipp, sippVerdict, sippVersion } from './lib/sipp.mjs';
+import { elapsedSeconds, runSipp, sippVerdict, preflight } from './lib/sipp.mjs';
 import { benchPassword, CLI, freeUdpPort, startServer, writeBenchConfig } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 
@@ -276,13 +276,7 @@ export function formatRates(rates) {
 export async function main(argv) {
   installCleanup();
   const opts = parseOptions(argv);
-  const version = sippVersion();
-  if (!version) throw new Error('sipp not found (Debian/Ubuntu: apt-get install sip-tester)');
-  try {
-    readFileSync(CLI);
-  } catch {
-    throw new Error(`${CLI} missing: run "npm run build" first`);
-  }
+  const version = preflight(CLI);
   const bench = new Bench(opts);
   const startedAt = new Date();
   log(`register storm: ${opts.rates.join(', ')} reg/s × ${opts.duration} s, ${bench.users.length} extensions, ${bench.pin.note}, sipp ${version}`);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { forwardDestinationVerdict, type DestinationContext, type RestrictionRules } from '../rules/number-rules.js';
 import { weekdays } from './routing-schema.js';
+import type { IssueSink } from './schema-kit.js';
 
 /** The keys of a phone keypad an IVR menu can map (A–D are not on ordinary phones). */
 export const IVR_KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'] as const;
@@ -128,9 +129,6 @@ export const ivrListSchema = z.array(ivrSchema).max(1000).default([]).describe('
 
 export type IvrConfig = z.infer<typeof ivrSchema>;
 export type IvrScheduleRow = IvrConfig['schedule'][number];
-
-/** A zod refinement context, as schema.ts's superRefine gives it. */
-type IssueSink = { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string; params?: { conflictWith: (string | number)[] } }): void };
 
 /** What checkIvrs needs of the rest of the file (schema.ts has worked it out already). */
 export interface IvrCheckContext {

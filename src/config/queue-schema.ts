@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { forwardDestinationVerdict, type DestinationContext, type RestrictionRules } from '../rules/number-rules.js';
 import { destinationSchema, parseIvrDestination, promptSchema, type IvrDestination } from './ivr-schema.js';
-import { int } from './schema-kit.js';
+import { int, type IssueSink } from './schema-kit.js';
 
 export const QUEUE_STRATEGIES = ['ringall', 'leastrecent', 'shortesttalk', 'random', 'roundrobin', 'weighted', 'fewestcalls', 'linear'] as const;
 export type QueueStrategy = (typeof QUEUE_STRATEGIES)[number];
@@ -116,9 +116,6 @@ export function queueDestination(text: string): QueueDestination {
   const d = parseIvrDestination(text);
   return d === undefined || d.kind === 'repeat' || d.kind === 'parent' ? { kind: 'hangup' } : d;
 }
-
-/** A zod refinement context, as schema.ts's superRefine gives it. */
-type IssueSink = { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string; params?: { conflictWith: (string | number)[] } }): void };
 
 /** What checkQueues needs of the rest of the file. */
 export interface QueueCheckContext {

@@ -11,6 +11,9 @@ export function int(def: number, min: number, max: number, text: string) {
   return z.number().int().min(min).max(max).default(def).describe(text);
 }
 
+/** A zod refinement context, as schema.ts's superRefine gives it to the cross-checks of each section. */
+export type IssueSink = { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string; params?: ConflictParams }): void };
+
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

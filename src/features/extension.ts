@@ -18,6 +18,19 @@ export interface Contacts {
   contacts(aor: string): Array<{ binding: { contact: string; reachable: boolean }; target: SendTarget }>;
 }
 
+/** Every device of several extensions that can be rung now, and whose each is (a group's or a queue's agents). */
+export function ringTargetsOf(contacts: Contacts, extensions: readonly string[]): { targets: RingTarget[]; extensionOf: Map<string, string> } {
+  const targets: RingTarget[] = [];
+  const extensionOf = new Map<string, string>();
+  for (const ext of extensions) {
+    for (const t of ringTargets(contacts, ext)) {
+      extensionOf.set(t.label, ext);
+      targets.push(t);
+    }
+  }
+  return { targets, extensionOf };
+}
+
 /** The devices of an extension that can be rung now. */
 export function ringTargets(contacts: Contacts, extension: string): RingTarget[] {
   return contacts

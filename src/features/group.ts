@@ -4,11 +4,10 @@
 // members are skipped. Nobody answering sends the call to the group's noAnswerDestination.
 import { failure } from '../pbx/delivery.js';
 import type { GroupConfig, Router } from '../pbx/router.js';
-import type { RingTarget } from '../pbx/ringer.js';
 import { DIRECT, type Arrival, type CallApi, type CallApplication, type DeliveryOutcome, type Feature, type FeatureRegistry, type RingContext, type RingResult } from '../pbx/application.js';
 import type { Leg } from '../pbx/leg.js';
 import type { HuntGroups } from './hunt.js';
-import { ringTargets, type Contacts } from './extension.js';
+import { ringTargets, ringTargetsOf, type Contacts } from './extension.js';
 
 export interface GroupDeps {
   router: Router;
@@ -81,16 +80,9 @@ export class Groups implements Feature, CallApplication<GroupConfig> {
       const members = hunt.order(group, this.available(group));
       if (members.length > 0) {
         rang = true;
-        const byContact = new Map<string, string>();
-        const contacts: RingTarget[] = [];
-        for (const m of members) {
-          for (const c of ringTargets(this.deps.registrar, m)) {
-            byContact.set(c.label, m);
-            contacts.push(c);
-          }
-        }
+        const { targets: contacts, extensionOf } = ringTargetsOf(this.deps.registrar, members);
         const outcome = await d.ring({ contacts, extensions: members, from, to: `<sip:${group.number}@${config.tenant.domain}>`, ringTimeoutSec: group.timeout, local: true });
-        if (outcome.kind === 'answered') return answered(outcome, byContact.get(outcome.label) ?? members[0]!);
+        if (outcome.kind === 'answered') return answered(outcome, extensionOf.get(outcome.label) ?? members[0]!);
         if (outcome.kind === 'picked' || outcome.kind === 'cancelled') return outcome;
       }
     } else {

@@ -15,15 +15,6 @@ export interface AgentHold {
   until: number | null;
 }
 
-interface Row {
-  queue: string;
-  agent: string;
-  state: 'paused' | 'wrapup';
-  reason: string | null;
-  since: number;
-  until: number | null;
-}
-
 export class AgentStateStore {
   private readonly selectAll: Statement;
   private readonly upsert: Statement;
@@ -39,7 +30,7 @@ export class AgentStateStore {
   }
 
   all(): AgentHold[] {
-    return (this.selectAll.all() as Row[]).map((r) => ({ ...r }));
+    return this.selectAll.all() as AgentHold[];
   }
 
   set(h: AgentHold): void {

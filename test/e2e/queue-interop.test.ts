@@ -7,11 +7,12 @@
 //   its CDR names the queue.
 import { describe, expect, it } from 'vitest';
 import type { RunningHibiki, StartOptions } from '../support/hibiki.js';
-import { callAuthUri, runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
+import { callAuthUri, runSipp, sippAuth, type SippProcess } from '../support/sipp.js';
 import { startSipJsPhone, type SipJsPhone } from '../support/sipjs-call.js';
 import { freePort } from '../support/ports.js';
 import { waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
+import { expectPassed, sippInBackground, udp, within } from '../support/interop.js';
 import type { Call } from '../support/test-ua.js';
 import type { QueueEvent } from '../../src/store/queue-event-store.js';
 
@@ -41,31 +42,6 @@ function start(queue: Record<string, unknown>, opts: StartOptions = {}) {
     ...opts,
     config: { auth, queues: [{ number: '6000', name: 'Support', members: ['2002', '2003'], periodicAnnouncementInterval: 0, ...queue }] },
   });
-}
-
-function udp(h: RunningHibiki): { host: string; port: number } {
-  return { host: '127.0.0.1', port: h.port('udp') };
-}
-
-/** Settles like `p`, or rejects after `ms` saying what did not happen. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function expectPassed(res: SippResult, who: string): void {
-  expect(res.errors, `${who} errors\n${res.messages.slice(-3000)}`).toBe('');
-  expect(res.code, `${who} exit code\n${res.stdout.slice(-2000)}`).toBe(0);
-}
-
-async function sippInBackground(run: SippRun): Promise<SippProcess> {
-  const p = await startSipp(run);
-  background.push(p);
-  await p.listening();
-  return p;
 }
 
 /** A sipp phone registered as `ext` on a fixed port, so a later sipp UAS on that port receives its calls. */
@@ -107,7 +83,7 @@ describe('queues with real peers', () => {
     const ports = { '2002': await registerSippPhone(h, '2002'), '2003': await registerSippPhone(h, '2003') };
     // Each agent takes two of the four calls.
     const agents = await Promise.all(
-      (['2002', '2003'] as const).map((ext) => sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: ports[ext], rtpEcho: true, calls: 2, timeoutSec: 90 })),
+      (['2002', '2003'] as const).map((ext) => sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: ports[ext], rtpEcho: true, calls: 2, timeoutSec: 90 }, background)),
     );
     const alice = await phone('2001');
 

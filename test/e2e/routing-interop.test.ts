@@ -7,11 +7,12 @@
 // - a sequential hunt group whose first member (sipp) is busy (486) and whose second (sipp) answers.
 import { describe, expect, it } from 'vitest';
 import type { RunningHibiki, StartOptions } from '../support/hibiki.js';
-import { callAuthUri, runSipp, sippAuth, startSipp, type SippProcess, type SippResult, type SippRun } from '../support/sipp.js';
+import { callAuthUri, runSipp, sippAuth, type SippProcess, type SippResult } from '../support/sipp.js';
 import { startDialingBaresip, type BaresipOptions, type DialingBaresip } from '../support/baresip.js';
 import { freePort } from '../support/ports.js';
 import { ringingCall, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
+import { expectPassed, sippInBackground, udp, within } from '../support/interop.js';
 import type { Call } from '../support/test-ua.js';
 import type { CdrRecord } from '../../src/store/cdr-row.js';
 
@@ -34,31 +35,6 @@ const session = hibikiSession({
 
 function start(opts: StartOptions = {}) {
   return session.start({ ...opts, config: { auth, ...opts.config } });
-}
-
-function udp(h: RunningHibiki): { host: string; port: number } {
-  return { host: '127.0.0.1', port: h.port('udp') };
-}
-
-/** Settles like `p`, or rejects after `ms` saying what did not happen. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function expectPassed(res: SippResult, who: string): void {
-  expect(res.errors, `${who} errors\n${res.messages.slice(-3000)}`).toBe('');
-  expect(res.code, `${who} exit code\n${res.stdout.slice(-2000)}`).toBe(0);
-}
-
-async function sippInBackground(run: SippRun): Promise<SippProcess> {
-  const p = await startSipp(run);
-  background.push(p);
-  await p.listening();
-  return p;
 }
 
 /** baresip as a phone that dials on command (test/support/baresip.ts), stopped after the test. */
@@ -167,7 +143,7 @@ describe('routing features with real peers', () => {
       ],
     });
     const carolPort = await registerSippPhone(h, '2003');
-    const carol = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: carolPort, rtpEcho: true });
+    const carol = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: carolPort, rtpEcho: true }, background);
     const alice = await phone('2001');
 
     const outgoing = await alice.dial('2002', PCMA_ONLY);
@@ -226,8 +202,8 @@ describe('routing features with real peers', () => {
     const { h, phone } = await start({ config: { groups: [{ number: '600', name: 'Sales', strategy: 'sequential', members: ['2002', '2003'], memberRingTime: 5 }] } });
     const bobPort = await registerSippPhone(h, '2002');
     const carolPort = await registerSippPhone(h, '2003');
-    const bob = await sippInBackground({ scenario: 'uas-busy.xml', target: udp(h), localPort: bobPort });
-    const carol = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: carolPort, rtpEcho: true });
+    const bob = await sippInBackground({ scenario: 'uas-busy.xml', target: udp(h), localPort: bobPort }, background);
+    const carol = await sippInBackground({ scenario: 'uas-call.xml', target: udp(h), localPort: carolPort, rtpEcho: true }, background);
     const alice = await phone('2001');
 
     const outgoing = await alice.dial('600', PCMA_ONLY);

@@ -9,6 +9,18 @@ import { join } from 'node:path';
 import { cpuTimeUs, pinned, track } from './proc.mjs';
 import { readRtt } from './percentile.mjs';
 
+/** What every benchmark needs before it starts: sipp installed and the server built. Returns sipp's version. */
+export function preflight(cli) {
+  const version = sippVersion();
+  if (!version) throw new Error('sipp not found (Debian/Ubuntu: apt-get install sip-tester)');
+  try {
+    readFileSync(cli);
+  } catch {
+    throw new Error(`${cli} missing: run "npm run build" first`);
+  }
+  return version;
+}
+
 export function sippVersion() {
   const r = spawnSync('sipp', ['-v'], { encoding: 'utf8' });
   if (r.error) return undefined;

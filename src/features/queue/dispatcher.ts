@@ -13,10 +13,9 @@ import type { PromptCatalogue } from '../../media/prompts.js';
 import type { CallApi, DeliveryOutcome, RingContext, RingResult } from '../../pbx/application.js';
 import { failure } from '../../pbx/delivery.js';
 import type { LegHandle } from '../../pbx/leg.js';
-import type { RingTarget } from '../../pbx/ringer.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { every } from '../../util/clock.js';
-import { ringTargets, type Contacts } from '../extension.js';
+import { ringTargetsOf, type Contacts } from '../extension.js';
 import { promptSettingFiles } from '../prompt-ref.js';
 import type { AgentBoard } from './agent-board.js';
 import type { AgentHolds } from './agent-holds.js';
@@ -254,14 +253,7 @@ export class Dispatcher {
 
   /** Ring the chosen agents' phones directly (their own forwarding does not apply, as for hunt groups). */
   private async ringAgents(d: RingContext, q: QueueConfig, agents: string[]): Promise<DeliveryOutcome> {
-    const byContact = new Map<string, string>();
-    const contacts: RingTarget[] = [];
-    for (const a of agents) {
-      for (const c of ringTargets(this.deps.registrar, a)) {
-        byContact.set(c.label, a);
-        contacts.push(c);
-      }
-    }
+    const { targets: contacts, extensionOf } = ringTargetsOf(this.deps.registrar, agents);
     if (contacts.length === 0) return failure(480, 20, 'failed', `queue ${q.number}: agents not registered`);
     const outcome: RingResult = await d.ring({
       contacts,
@@ -272,7 +264,7 @@ export class Dispatcher {
       local: true,
     });
     if (outcome.kind === 'answered') {
-      const agent = byContact.get(outcome.label) ?? agents[0]!;
+      const agent = extensionOf.get(outcome.label) ?? agents[0]!;
       return { kind: 'answered', dialog: outcome.dialog, label: outcome.label, party: { number: agent, name: d.config.extensions.find((e) => e.number === agent)?.name }, extension: agent };
     }
     if (outcome.kind === 'picked' || outcome.kind === 'cancelled') return outcome;
