@@ -281,6 +281,8 @@ describe('queues', () => {
     expect(live).toMatchObject({ queue: '6000', offered: 4, answered: 1, abandoned: 1, overflow: 1, timeout: 1, exited: 0, lost: 0, answerRate: 0.25, waitingNow: 0, longestWaitMs: 0 });
     expect(live!.agents).toEqual({ online: 1, available: 0, ringing: 0, inCall: 0, paused: 1, wrapup: 0 });
     const answer = events(h, 'ANSWER')[0]!;
+    // The estimated wait (Asterisk's): the average wait of the recently answered calls × the position.
+    expect(h.server.queues.dispatcher.estimatedWaitMs('6000', 2)).toBe(answer.waitMs! * 2);
     const day = periodFigures(store.between(0, now + 1), { from: startOfDay(now - 60_000, tz), to: now + 1, bucket: 'day', timeZone: tz, stateBefore: [], now, queues: ['6000'] });
     const totals = day.queues.reduce(
       (a, r) => ({ offered: a.offered + r.offered, answered: a.answered + r.answered, abandoned: a.abandoned + r.abandoned, overflow: a.overflow + r.overflow, timeout: a.timeout + r.timeout }),
