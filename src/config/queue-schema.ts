@@ -178,4 +178,34 @@ export function checkQueues(c: QueueCheckContext, ctx: IssueSink): void {
     check('timeoutDestination');
     check('exitDestination');
   });
+  reportOverflowLoops(c.queues, index, ctx);
+}
+
+/**
+ * Queues whose overflowDestination leads back to themselves through other queues' overflow: a call that
+ * can wait in none of them would go round without end at once (a timeout takes time, and the exit key is
+ * the caller's choice, so only overflow makes such a loop).
+ */
+function reportOverflowLoops(queues: readonly QueueConfig[], index: ReadonlyMap<string, number>, ctx: IssueSink): void {
+  const next = (q: QueueConfig): QueueConfig | undefined => {
+    const d = q.overflowDestination === undefined ? undefined : queueDestination(q.overflowDestination);
+    const i = d?.kind === 'number' ? index.get(d.number) : undefined;
+    return i === undefined ? undefined : queues[i];
+  };
+  const reported = new Set<string>();
+  queues.forEach((start, i) => {
+    const path: string[] = [start.number];
+    for (let q = next(start); q !== undefined && path.length <= queues.length; q = next(q)) {
+      if (q.number === start.number) {
+        const key = [...path].sort().join(',');
+        if (!reported.has(key)) {
+          reported.add(key);
+          ctx.addIssue({ code: 'custom', path: ['queues', i, 'overflowDestination'], message: `queue overflow loop: ${[...path, start.number].join(' → ')}` });
+        }
+        return;
+      }
+      if (path.includes(q.number)) return;
+      path.push(q.number);
+    }
+  });
 }

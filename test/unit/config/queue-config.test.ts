@@ -82,6 +82,14 @@ describe('queue config', () => {
     oneError('queues:\n  - { number: "6000", name: S, overflowDestination: "6000" }\n', 'cannot send its calls back to itself');
     oneError('queues:\n  - { number: "6000", name: S, timeoutDestination: "4444" }\n', 'queue 6000: unknown destination 4444');
     okOf(loadConfigText(head + 'queues:\n  - { number: "6000", name: S, timeoutDestination: "2003", exitKey: "*", exitDestination: hangup }\n', 'hibiki.yaml'));
+    // Overflow from 6000 to 6001 and back would go round at once.
+    oneError('queues:\n  - { number: "6000", name: S, overflowDestination: "6001" }\n  - { number: "6001", name: T, overflowDestination: "6000" }\n', 'queue overflow loop: 6000 → 6001 → 6000');
+    okOf(
+      loadConfigText(
+        head + 'queues:\n  - { number: "6000", name: S, overflowDestination: "6001", timeoutDestination: "6001" }\n  - { number: "6001", name: T, timeoutDestination: "6000" }\n',
+        'hibiki.yaml',
+      ),
+    );
   });
 
   it('a queue is a destination for DIDs, IVR keys and forwarding', () => {
