@@ -393,7 +393,7 @@ describe('IVR prompts', () => {
     await start({ ivr: { greeting: { ja: 'no-such-greeting', en: 'ivr-welcome' }, keys: { 1: 'prompt:no-such-prompt', 5: 'hangup' } } });
     expect(missingIvrPrompts(h.config, h.prompts)).toEqual(['IVR 500: greeting prompt "no-such-greeting" not found', 'IVR 500: key 1 prompt "no-such-prompt" not found']);
     const { out } = await callIvr();
-    expect(h.logs.some((l) => l.msg === 'IVR prompt not found' && l.prompt === 'no-such-greeting')).toBe(true);
+    expect(h.logs.some((l) => l.msg === 'prompt not found' && l.prompt === 'no-such-greeting')).toBe(true);
     out.call!.press('5');
     await h.settle();
     expect(out.call!.ended).toMatchObject({ by: 'remote' });
