@@ -193,7 +193,7 @@ describe('buildCdr: times and defaults', () => {
 });
 
 describe('CDR columns', () => {
-  it('are exactly the SPEC F-CDR columns, in order', () => {
+  it('are exactly the SPEC F-CDR columns, in order, then queue_wait (the wait of a queue call, issue #11)', () => {
     expect(cdrFields.map((f) => cdrColumns[f])).toEqual([
       'id',
       'call_id',
@@ -220,6 +220,7 @@ describe('CDR columns', () => {
       'trunk',
       'queue',
       'recording_path',
+      'queue_wait',
     ]);
   });
 
