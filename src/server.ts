@@ -238,7 +238,7 @@ export class HibikiServer {
       clock,
       registrar: this.registrar,
       extension: (n) => this.router.extension(n),
-      callsOf,
+      callCounts: () => this.calls.callCounts(),
       prompts: this.prompts,
       logger: this.logger,
     });

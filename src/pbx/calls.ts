@@ -88,6 +88,13 @@ export class CallRegistry {
     return n;
   }
 
+  /** How many calls each extension is part of right now, in one pass over the calls (a queue's look at all its agents). */
+  callCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const c of this.calls) for (const ext of new Set(c.extensions())) counts.set(ext, (counts.get(ext) ?? 0) + 1);
+    return counts;
+  }
+
   /** The answered leg whose dialog has these identifiers (Replaces, RFC 3891). */
   findLeg(callId: string, localTag: string, remoteTag: string): { call: Call; leg: Leg } | undefined {
     for (const call of this.calls) {

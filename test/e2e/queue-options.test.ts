@@ -11,10 +11,10 @@ import type { QueueEvent } from '../../src/store/queue-event-store.js';
 const session = hibikiSession();
 const NUMBERS = ['2001', '2002', '2003', '2004'];
 
-function start(queue: Record<string, unknown>) {
+function start(queue: Record<string, unknown>, config: Record<string, unknown> = {}) {
   return session.start({
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, language: 'en' })),
-    config: { queues: [{ number: '6000', name: 'Support', members: ['2002', '2003'], periodicAnnouncementInterval: 0, retryDelay: 0, strategy: 'linear', ...queue }] },
+    config: { ...config, queues: [{ number: '6000', name: 'Support', members: ['2002', '2003'], periodicAnnouncementInterval: 0, retryDelay: 0, strategy: 'linear', ...queue }] },
   });
 }
 
@@ -143,4 +143,39 @@ describe('queue options', () => {
     await second.hangup();
     await waitUntil(() => h.server.queues.events.between(0, Date.now() + 1).some((e) => e.event === 'AGENT' && e.detail === 'wrapup'), 5000);
   }, 40_000);
+
+  it('an agent who transfers the caller on is free at once: COMPLETE when their leg ends, the next call is theirs', async () => {
+    const { h, phone } = await start({ members: ['2002'] });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const dave = await phone('2004');
+    const aliceCall = await alice.call('6000');
+    const bobCall = await (await bob.waitForCall()).answer();
+    await talking(aliceCall, bobCall, 80, 81);
+    await bobCall.sendDtmf('#82004#', { method: 'rfc4733' });
+    const daveCall = await (await dave.waitForCall({ timeoutMs: 10_000 })).answer();
+    await talking(aliceCall, daveCall, 82, 83);
+    await waitUntil(() => events(h, 'COMPLETE').length === 1, 5000);
+    expect(events(h, 'COMPLETE')[0]).toMatchObject({ agent: '2002', detail: 'transfer' });
+    // Alice and dave are still talking; bob takes the next queue call.
+    const carolCall = await carol.call('6000');
+    const bobCall2 = await (await bob.waitForCall({ timeoutMs: 10_000 })).answer();
+    await talking(carolCall, bobCall2, 84, 85);
+    await Promise.all([aliceCall.hangup(), carolCall.hangup()]);
+  }, 40_000);
+
+  it('a waiting caller whose RTP stops is ended (cause 41) and leaves the line, counted as abandoned', async () => {
+    const { h, phone } = await start({ members: ['2002'] }, { media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpTimeout: 2 } });
+    const alice = await phone('2001');
+    // No agent is registered, and alice sends no RTP.
+    const aliceCall = await alice.call('6000');
+    expect((await aliceCall.waitForEnd(10_000)).reason).toMatch(/cause=41/);
+    await waitUntil(() => events(h, 'ABANDON').length === 1, 5000);
+    expect(h.server.queues.dispatcher.waitingCount('6000')).toBe(0);
+    // An agent logging in now is offered nothing.
+    const bob = await phone('2002');
+    await expect(bob.waitForCall({ timeoutMs: 2000 })).rejects.toThrow();
+    expect(events(h, 'RINGNOANSWER')).toHaveLength(0);
+  }, 30_000);
 });

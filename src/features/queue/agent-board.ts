@@ -17,8 +17,8 @@ export interface AgentBoardDeps {
   extension(number: string): { suspended?: boolean } | undefined;
   holds: AgentHolds;
   log: QueueLog;
-  /** Calls the extension is in now (any call, queue or not). */
-  callsOf(extension: string): number;
+  /** How many calls each extension is in now (any call, queue or not), in one pass over the calls. */
+  callCounts(): ReadonlyMap<string, number>;
   now(): number;
 }
 
@@ -70,13 +70,21 @@ export class AgentBoard {
     m.set(agent, state);
   }
 
-  stateOf(queue: string, agent: string, now = this.deps.now()): AgentState {
+  /**
+   * The extensions' call counts, for one synchronous pass over many agents (dispatch, sweep): counting
+   * the calls of each agent separately would scan every call once per agent.
+   */
+  counts(): ReadonlyMap<string, number> {
+    return this.deps.callCounts();
+  }
+
+  stateOf(queue: string, agent: string, now = this.deps.now(), counts = this.counts()): AgentState {
     const ext = this.deps.extension(agent);
     if (!ext || ext.suspended || ringTargets(this.deps.registrar, agent).length === 0) return 'offline';
     if ((this.ringingOffers.get(agent) ?? 0) > 0) return 'ringing';
     const calls = this.queueCalls.get(agent);
     if (calls?.some((c) => c.leg.holding)) return 'on_hold';
-    if (this.deps.callsOf(agent) > 0) return 'in_call';
+    if ((counts.get(agent) ?? 0) > 0) return 'in_call';
     const hold = this.deps.holds.holdOf(queue, agent, now);
     if (hold) return hold.state;
     return 'available';
@@ -94,12 +102,12 @@ export class AgentBoard {
    * ringing for another call, and either in no call or only in calls from this queue, fewer than
    * callsPerAgent (an agent busy on a direct call or a call from another queue is not available).
    */
-  offerable(q: QueueConfig, agent: string, now = this.deps.now()): boolean {
+  offerable(q: QueueConfig, agent: string, now = this.deps.now(), counts = this.counts()): boolean {
     const ext = this.deps.extension(agent);
     if (!ext || ext.suspended) return false;
     if ((this.ringingOffers.get(agent) ?? 0) > 0) return false;
     if (this.deps.holds.holdOf(q.number, agent, now)) return false;
-    const inCalls = this.deps.callsOf(agent);
+    const inCalls = counts.get(agent) ?? 0;
     if (inCalls > 0) {
       const mine = this.queueCalls.get(agent) ?? [];
       if (mine.length !== inCalls || mine.some((c) => c.queue !== q.number) || mine.length >= q.callsPerAgent) return false;
@@ -131,7 +139,8 @@ export class AgentBoard {
   /** Log the agent's state in each of their queues where it changed. */
   poke(agent: string): void {
     const now = this.deps.now();
-    for (const queue of this.queuesOf(agent)) this.check(queue, agent, now);
+    const counts = this.counts();
+    for (const queue of this.queuesOf(agent)) this.check(queue, agent, now, counts);
   }
 
   /**
@@ -141,12 +150,13 @@ export class AgentBoard {
    */
   sweep(): void {
     const now = this.deps.now();
-    for (const h of this.deps.holds.expired(now)) this.check(h.queue, h.agent, now);
+    const counts = this.counts();
+    for (const h of this.deps.holds.expired(now)) this.check(h.queue, h.agent, now, counts);
     const members = new Set<string>();
     for (const q of this.deps.config().queues) {
       for (const m of q.members) {
         members.add(`${q.number}\n${m.extension}`);
-        this.check(q.number, m.extension, now);
+        this.check(q.number, m.extension, now, counts);
       }
     }
     for (const [queue, agents] of this.logged) {
@@ -170,8 +180,8 @@ export class AgentBoard {
     }
   }
 
-  private check(queue: string, agent: string, now: number): void {
-    const state = this.loggedForm(queue, agent, this.stateOf(queue, agent, now), now);
+  private check(queue: string, agent: string, now: number, counts: ReadonlyMap<string, number>): void {
+    const state = this.loggedForm(queue, agent, this.stateOf(queue, agent, now, counts), now);
     if (this.logged.get(queue)?.get(agent) === state) return;
     this.remember(queue, agent, state);
     this.deps.log.add({ at: now, queue, agent, event: 'AGENT', detail: state });

@@ -11,6 +11,7 @@ import type { HibikiConfig } from '../../config/schema.js';
 import type { QueueConfig } from '../../config/queue-schema.js';
 import type { PromptCatalogue } from '../../media/prompts.js';
 import type { CallApi, DeliveryOutcome, RingContext, RingResult } from '../../pbx/application.js';
+import type { CallOutcome } from '../../pbx/call.js';
 import { failure } from '../../pbx/delivery.js';
 import type { LegHandle } from '../../pbx/leg.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
@@ -102,7 +103,8 @@ export class Dispatcher {
    */
   admits(q: QueueConfig): boolean {
     const now = this.deps.clock.now();
-    const free = q.members.filter((m) => this.deps.board.offerable(q, m.extension, now)).length;
+    const counts = this.deps.board.counts();
+    const free = q.members.filter((m) => this.deps.board.offerable(q, m.extension, now, counts)).length;
     return this.waitingCount(q.number) < q.maxWaiting + free;
   }
 
@@ -147,7 +149,10 @@ export class Dispatcher {
     let available: Candidate[] | undefined;
     for (const w of l.waiters) {
       if (l.offering.has(w) || !w.waiting) continue;
-      available ??= q.members.flatMap((m, index) => (this.deps.board.offerable(q, m.extension, now) ? [{ extension: m.extension, level: m.level, index }] : []));
+      if (available === undefined) {
+        const counts = this.deps.board.counts();
+        available = q.members.flatMap((m, index) => (this.deps.board.offerable(q, m.extension, now, counts) ? [{ extension: m.extension, level: m.level, index }] : []));
+      }
       if (available.length === 0) return;
       const { history } = this.deps;
       const decision = chooseAgents(q.strategy, available, {
@@ -183,7 +188,11 @@ export class Dispatcher {
         {
           presentedAs: { number: caller.number, name },
           ringTimeoutSec: q.agentRingTime,
-          onRinging: (cancel) => this.cancels.set(w, cancel),
+          onRinging: (cancel) => {
+            // The caller may have left while the offer's media was being set up: stop at once.
+            if (w.waiting) this.cancels.set(w, cancel);
+            else cancel();
+          },
           owner: { label: 'queue agent', ended: () => (agentGone = true) },
         },
       )
@@ -209,6 +218,8 @@ export class Dispatcher {
           }
           const agentHandle = r.leg;
           const agent = agentHandle.leg.extension ?? agents[0]!;
+          // The others of a ring-all offer stopped ringing.
+          for (const a of agents) if (a !== agent) board.poke(a);
           if (!w.waiting) {
             // The caller left while the agent's phone was being answered.
             l.offering.delete(w);
@@ -257,7 +268,8 @@ export class Dispatcher {
     if (contacts.length === 0) return failure(480, 20, 'failed', `queue ${q.number}: agents not registered`);
     const outcome: RingResult = await d.ring({
       contacts,
-      extensions: agents,
+      // Not offered to call pickup: a queue call is for its agents, whose states and statistics it keeps.
+      extensions: [],
       from: d.fromHeader(d.caller.name),
       to: `<sip:${q.number}@${d.config.tenant.domain}>`,
       ringTimeoutSec: q.agentRingTime,
@@ -281,10 +293,13 @@ export class Dispatcher {
     await w.session.play(agent, files).done;
   }
 
-  /** The offer to `agent` was not taken: retry window, and auto-pause when the queue has it. */
+  /**
+   * The offer to `agent` was not taken: a retry window; and an auto-pause when the queue has it and the
+   * agent's phone let it ring out or was busy (not for a failure on our side, such as no free RTP port).
+   */
   private missed(q: QueueConfig, l: Line, agent: string, disposition: string): void {
     l.retryUntil.set(agent, this.deps.clock.monotonic() + q.retryDelay * 1000);
-    if (!q.autoPause || disposition === 'cancelled') return;
+    if (!q.autoPause || (disposition !== 'no_answer' && disposition !== 'busy')) return;
     const now = this.deps.clock.now();
     const until = q.autoPauseSeconds > 0 ? now + q.autoPauseSeconds * 1000 : undefined;
     this.deps.holds.pause(agent, [q.number], { reason: 'auto', by: 'auto-pause', now, until });
@@ -304,15 +319,26 @@ export class Dispatcher {
     log.add({ at: answeredAt, queue: q.number, callId: call.callId, agent, event: 'ANSWER', waitMs });
     w.log.info({ agent, waitMs }, 'queue call answered');
     const endQueueCall = board.inQueueCall(agent, q.number, agentHandle.leg);
-    call.once('ended', (outcome) => {
+    let hangupBy: string | undefined;
+    const onEnded = (outcome: CallOutcome | undefined) => {
+      hangupBy = outcome?.hangupBy;
+    };
+    call.once('ended', onEnded);
+    // The queue call is over for the agent when their leg ends: the caller hung up, the agent did, or the
+    // agent transferred the caller on (the call goes on without them).
+    agentHandle.leg.holds(() => {
       endQueueCall();
       const endedAt = clock.now();
-      const by = outcome?.hangupBy === 'caller' ? 'caller' : outcome?.hangupBy === 'callee' ? 'agent' : 'system';
-      log.add({ at: endedAt, queue: q.number, callId: call.callId, agent, event: 'COMPLETE', talkMs: Math.max(0, endedAt - answeredAt), detail: by });
-      history.callEnded(q.number, agent, { answeredAt, endedAt });
-      if (q.wrapupSeconds !== undefined) holds.wrapup(agent, q.number, endedAt, q.wrapupSeconds === 0 ? null : endedAt + q.wrapupSeconds * 1000);
-      board.poke(agent);
-      for (const queue of board.queuesOf(agent)) this.dispatchSoon(queue);
+      // The call's end, if the leg's end ends it, is known once the hang-up has run to its end.
+      setImmediate(() => {
+        call.off('ended', onEnded);
+        const by = hangupBy === undefined ? 'transfer' : hangupBy === 'caller' ? 'caller' : hangupBy === 'callee' ? 'agent' : 'system';
+        log.add({ at: endedAt, queue: q.number, callId: call.callId, agent, event: 'COMPLETE', talkMs: Math.max(0, endedAt - answeredAt), detail: by });
+        history.callEnded(q.number, agent, { answeredAt, endedAt });
+        if (q.wrapupSeconds !== undefined) holds.wrapup(agent, q.number, endedAt, q.wrapupSeconds === 0 ? null : endedAt + q.wrapupSeconds * 1000);
+        board.poke(agent);
+        for (const queue of board.queuesOf(agent)) this.dispatchSoon(queue);
+      });
     });
     w.session.bridge(w.handle, agentHandle);
     board.poke(agent);

@@ -26,7 +26,7 @@ export interface QueueCenterDeps {
   clock: Clock;
   registrar: Contacts & { onEvent(fn: (e: RegistrationEvent) => void): void };
   extension(number: string): { suspended?: boolean } | undefined;
-  callsOf(extension: string): number;
+  callCounts(): ReadonlyMap<string, number>;
   prompts: PromptCatalogue;
   logger: Logger;
 }
@@ -55,7 +55,7 @@ export class QueueCenter {
       () => config().tenant.timezone,
       () => clock.now(),
     );
-    this.board = new AgentBoard({ config, registrar, extension: deps.extension, holds: this.holds, log: this.log, callsOf: deps.callsOf, now: () => clock.now() });
+    this.board = new AgentBoard({ config, registrar, extension: deps.extension, holds: this.holds, log: this.log, callCounts: deps.callCounts, now: () => clock.now() });
     this.dispatcher = new Dispatcher({ config, clock, registrar, board: this.board, holds: this.holds, history: this.history, log: this.log, prompts, logger });
     this.features = [
       new Queues({ prompts, clock, config, dispatcher: this.dispatcher, log: this.log, logger }),

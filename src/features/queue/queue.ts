@@ -38,6 +38,8 @@ const BUSY: Refusal = { status: 486, cause: 17, reason: 'queue busy' };
 
 export class Queues implements Feature, CallApplication<QueueArgs> {
   readonly name = 'queue';
+  /** The queues each call has overflowed from (an overflow loop through forwarding is stopped the second time round). */
+  private readonly overflowed = new WeakMap<object, Set<string>>();
 
   constructor(private readonly deps: QueuesDeps) {}
 
@@ -63,11 +65,18 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
     log.add({ at: arrivedAt, queue: q.number, callId: call.callId, event: 'ENTER', detail: call.caller.number });
 
     if (!dispatcher.admits(q)) {
-      qlog.info({ waiting: dispatcher.waitingCount(q.number) }, 'queue full: overflow');
+      // A call that overflowed from this queue before and came back (through forwarding, a schedule…)
+      // would go round at once: the second time it gets busy instead.
+      const overflowed = this.overflowed.get(call) ?? new Set<string>();
+      this.overflowed.set(call, overflowed);
+      const again = overflowed.has(q.number);
+      overflowed.add(q.number);
+      const destination = again ? undefined : q.overflowDestination;
+      qlog.info({ waiting: dispatcher.waitingCount(q.number), again }, 'queue full: overflow');
       call.queueWaitMs = 0;
-      log.add({ at: arrivedAt, queue: q.number, callId: call.callId, event: 'OVERFLOW', waitMs: 0, detail: q.overflowDestination ?? 'busy' });
+      log.add({ at: arrivedAt, queue: q.number, callId: call.callId, event: 'OVERFLOW', waitMs: 0, detail: destination ?? 'busy' });
       const mine = leg.take({ label: 'queue overflow', ended: (_l, end) => call.end(end.cancelled ? ends.cancelled('caller cancelled at the queue') : ends.failed(487, 16, 'caller left')) });
-      await this.goTo(session, mine, q, q.overflowDestination, 'overflow');
+      await this.goTo(session, mine, q, destination, 'overflow');
       return;
     }
 
@@ -85,16 +94,24 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
         dispatcher.remove(waiter);
         call.queueWaitMs = waitedMs();
       };
+      /** The caller is gone (hung up, or the call ended otherwise: media timeout, a failed answer). */
+      const abandoned = (why: string) => {
+        leaveLine();
+        qlog.info({ waitedMs: call.queueWaitMs, why }, 'caller left the queue');
+        log.add({ at: clock.now(), queue: q.number, callId: call.callId, event: 'ABANDON', waitMs: call.queueWaitMs, detail: why });
+        resolve();
+      };
+      // A call can end without the caller's leg telling its owner (the RTP timeout, a failed answer).
+      call.once('ended', () => {
+        if (!left) abandoned('call ended');
+      });
       const mine: LegHandle = leg.take({
         label: 'queue',
         ended: (_l, end) => {
           if (left) return;
-          leaveLine();
-          qlog.info({ waitedMs: call.queueWaitMs }, 'caller left the queue');
-          log.add({ at: clock.now(), queue: q.number, callId: call.callId, event: 'ABANDON', waitMs: call.queueWaitMs });
+          abandoned('caller hung up');
           if (end.cancelled) call.end(ends.cancelled('caller cancelled in the queue'));
           else if (!call.isFinished) session.hangup('caller', end.cause, 'caller hung up in the queue');
-          resolve();
         },
         digit: (_l, d) => {
           if (left || d !== q.exitKey) return;
@@ -112,10 +129,13 @@ export class Queues implements Feature, CallApplication<QueueArgs> {
           resolve();
         });
       };
+      // One answer, shared by the ring-first timer and an agent answering at the same moment.
+      let answering: Promise<boolean> | undefined;
       /** Answer the caller (once) and, unless an agent is taking the call, start what a waiting caller hears. */
       const answerAndWait = async (listen = true): Promise<boolean> => {
         ringFirst?.cancel();
-        if (!(await session.answer(mine))) return false;
+        answering ??= session.answer(mine);
+        if (!(await answering)) return false;
         if (!call.isAnswered) call.markAnswered('hibiki');
         if (left || audio || !listen) return true;
         audio = new WaitingAudio(session, mine, clock, {
