@@ -324,6 +324,29 @@ const QUEUE = {
   },
 };
 for (const [language, text] of Object.entries(QUEUE)) Object.assign(SPOKEN[language].text, text);
+// ---------- conference prompts (F-CONF, issue #15) ----------
+// The participant count is spoken by concatenation with the number prompts: English "The number of participants
+// is" 3; Japanese さんかしゃわ 3 にんです, hence conf-count-after (ja) in one language only.
+const CONFERENCE = {
+  ja: {
+    'conf-full': 'この かいぎしつわ まんいんです',
+    'conf-alone': 'ほかの さんかしゃわ まだ いません',
+    'conf-count': 'さんかしゃわ',
+    'conf-count-after': 'にんです',
+    'conf-muted': 'ミュートに しました',
+    'conf-unmuted': 'ミュートを かいじょ しました',
+    'conf-wait-moderator': 'しかいしゃの さんかを おまちください',
+  },
+  en: {
+    'conf-full': 'This conference is full',
+    'conf-alone': 'You are the only participant',
+    'conf-count': 'The number of participants is',
+    'conf-muted': 'You are muted',
+    'conf-unmuted': 'You are unmuted',
+    'conf-wait-moderator': 'Please wait for the moderator',
+  },
+};
+for (const [language, text] of Object.entries(CONFERENCE)) Object.assign(SPOKEN[language].text, text);
 
 // ---------- WAV in and out ----------
 
@@ -498,6 +521,9 @@ const TONES = {
   // Voicemail: the beep before recording (F-VM), 1 kHz for 0.4 s, then a short pause so the caller's first
   // words are not spoken over it.
   'vm-beep': () => concat(tone(0.4, [[1000, 0.35]]), silence(0.1)),
+  // Conference (F-CONF): someone joined (rising) or left (falling), heard by the others in the room.
+  'conf-join': () => concat(tone(0.12, [[660, 0.25]]), tone(0.18, [[990, 0.25]])),
+  'conf-leave': () => concat(tone(0.12, [[990, 0.25]]), tone(0.18, [[660, 0.25]])),
 };
 
 // ---------- music on hold ----------

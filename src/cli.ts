@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command line: `hibiki --config FILE` runs the server; `hibiki config check FILE` validates a file;
 // the other commands read or change the state in the data directory, which the running server shares.
+import { ConferenceCommandError, conferenceCommand, conferenceList } from './features/conference/conference-report.js';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -66,6 +67,8 @@ const USAGE = `usage:
   hibiki agent show [EXTENSION] --config FILE  agents' holds per queue (paused with reason, wrapup, since, until)
   hibiki agent pause EXTENSION [QUEUE] [--reason TEXT] --config FILE
   hibiki agent resume EXTENSION [QUEUE] --config FILE
+  hibiki conference list --config FILE         rooms in progress and their participants
+  hibiki conference kick|mute|unmute ROOM PARTICIPANT --config FILE
                                                pause or resume an agent in one queue or every queue it is in
   hibiki --help | --version`;
 
@@ -449,6 +452,25 @@ function callCentreCommand(file: string, args: string[], v: CallCentreFlags): nu
   }
 }
 
+/** `conference list | kick|mute|unmute ROOM PARTICIPANT` (work in features/conference/conference-report.ts). */
+function conferenceCliCommand(file: string, args: string[]): number {
+  const [action, room, participant] = args;
+  const list = action === 'list' && args.length === 1;
+  const command = (action === 'kick' || action === 'mute' || action === 'unmute') && room !== undefined && participant !== undefined && args.length === 3;
+  if (!list && !command) fail(USAGE);
+  const loaded = loadOrReport(file);
+  if (!loaded) return 1;
+  try {
+    const lines = withDatabase(loaded.config, (db) => (list ? conferenceList(db, loaded.config, Date.now()) : [conferenceCommand(db, room!, participant!, action as 'kick' | 'mute' | 'unmute', Date.now())]));
+    out(lines.join('\n'));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConferenceCommandError)) throw err;
+    process.stderr.write(err.message + '\n');
+    return 2;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
@@ -547,6 +569,11 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === 'queue' || positionals[0] === 'agent') {
     if (!values.config) fail(USAGE);
     process.exitCode = callCentreCommand(values.config, positionals, values);
+    return;
+  }
+  if (positionals[0] === 'conference') {
+    if (!values.config) fail(USAGE);
+    process.exitCode = conferenceCliCommand(values.config, positionals.slice(1));
     return;
   }
   if (positionals[0] === 'registrations') {

@@ -51,13 +51,16 @@ import { Voicemail } from './features/voicemail/voicemail.js';
 import { MailboxEvents } from './features/voicemail/mailbox-events.js';
 import { VoicemailStore } from './store/voicemail-store.js';
 import { VoicemailBoxStore } from './store/voicemail-box-store.js';
-import { systemClock, type Clock } from './util/clock.js';
+import { every, systemClock, type Clock, type TimerHandle } from './util/clock.js';
 import { Notifier } from './sip/subscription.js';
 import { configuredMailboxes, type Mailboxes } from './features/voicemail/mailboxes.js';
 import { MessageWaiting } from './features/voicemail/mwi.js';
 import { VoicemailMailer } from './features/voicemail/mail-notify.js';
 import { QueueCenter } from './features/queue/queue-center.js';
 import { missingQueuePrompts } from './features/queue/queue.js';
+import { Conference } from './features/conference/conference.js';
+import { Rooms } from './features/conference/rooms.js';
+import { ConferenceStore } from './store/conference-store.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -112,6 +115,9 @@ export class HibikiServer {
   readonly mwi: MessageWaiting;
   /** ACD queues and agents (F-QUEUE, F-AGENT). */
   readonly queues: QueueCenter;
+  /** Conference rooms in progress (F-CONF). */
+  readonly rooms: Rooms;
+  private roomCommands: TimerHandle | undefined;
   /** E-mail notification of new voicemail, with its outbox. */
   readonly mailer: VoicemailMailer;
   /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
@@ -242,6 +248,7 @@ export class HibikiServer {
       prompts: this.prompts,
       logger: this.logger,
     });
+    this.rooms = new Rooms({ media: this.media, prompts: this.prompts, store: new ConferenceStore(this.db), now, logger: this.logger });
     // Every feature, in one list: destinations in the dial plan, in-call codes, the phone's hold and transfer keys.
     const features = [
       new Extensions({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, callsOf }),
@@ -258,6 +265,7 @@ export class HibikiServer {
       new Ivrs({ prompts: this.prompts, clock }),
       voicemail,
       ...this.queues.features,
+      new Conference({ rooms: this.rooms, prompts: this.prompts, config: configNow, logger: this.logger }),
     ];
     for (const f of features) this.core.use(f);
     const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);
@@ -332,6 +340,8 @@ export class HibikiServer {
     this.mailer.start();
     this.core.start();
     this.queues.start();
+    // The CLI's kick and mute commands (another process) are read from the database.
+    this.roomCommands = every(this.stack.clock, 1000, () => this.rooms.runCommands());
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
     this.dropBindingsOfUnavailableExtensions();
@@ -416,6 +426,7 @@ export class HibikiServer {
     this.qualifier.stop();
     this.mwi.stop();
     this.queues.stop();
+    this.roomCommands?.cancel();
     this.mailer.stop();
     this.notifier.stop();
     this.registrar.stop();

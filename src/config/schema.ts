@@ -20,6 +20,7 @@ import {
 import { mwiSchema, smtpSchema } from './mail-schema.js';
 import { checkIvrs, ivrListSchema } from './ivr-schema.js';
 import { checkQueues, queueListSchema } from './queue-schema.js';
+import { checkConferenceRooms, conferenceSchema } from './conference-schema.js';
 import { int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
@@ -232,6 +233,7 @@ export const configObjectSchema = z
     voicemail: voicemailSettingsSchema.prefault({}),
     voicemailBoxes: voicemailBoxesSchema,
     queues: queueListSchema,
+    conference: conferenceSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -291,8 +293,9 @@ export const configObjectSchema = z
     const ivrNumbers = new Set(c.ivrs.map((v) => v.number));
     const boxNumbers = new Set(c.voicemailBoxes.map((b) => b.number));
     const queueNumbers = new Set(c.queues.map((q) => q.number));
+    const roomNumbers = new Set(c.conference.rooms.map((r) => r.number));
     const destinations: DestinationContext = {
-      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n) || boxNumbers.has(n) || queueNumbers.has(n),
+      isLocal: (n) => exts.has(n) || groupNumbers.has(n) || ivrNumbers.has(n) || boxNumbers.has(n) || queueNumbers.has(n) || roomNumbers.has(n),
       isParkNumber: (n) => isParkNumber(n, c.park),
       routes: c.routes,
       callPrefixes: { withhold: c.serviceCodes.withhold, present: c.serviceCodes.present },
@@ -352,7 +355,7 @@ export const configObjectSchema = z
     }
     c.inbound.forEach((d, i) => {
       // A DID may also reach an IVR, or a shared voicemail box directly (a number that only takes messages).
-      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination) && !boxNumbers.has(d.destination) && !queueNumbers.has(d.destination)) {
+      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination) && !boxNumbers.has(d.destination) && !queueNumbers.has(d.destination) && !roomNumbers.has(d.destination)) {
         ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group, IVR, queue or voicemail box ${d.destination}` });
       }
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
@@ -372,6 +375,15 @@ export const configObjectSchema = z
         routes: c.routes,
         restrictions: c.restrictions,
         destinations,
+      },
+      ctx,
+    );
+    for (const q of c.queues) taken.set(q.number, `queue ${q.number}`);
+    checkConferenceRooms(
+      {
+        rooms: c.conference.rooms,
+        taken,
+        codes: [...Object.entries(c.serviceCodes).map(([k, code]) => ({ code, name: `service code serviceCodes.${k}` })), { code: c.voicemail.pilot, name: 'the voicemail pilot' }],
       },
       ctx,
     );

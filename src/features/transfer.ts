@@ -170,6 +170,15 @@ export class BlindTransfer implements Feature {
     if (!progress) session.drop(leaving);
     // The other party hanging up while the target rings ends the call (and with it the ringing).
     const held = otherHandle.handOver({ label: 'being transferred', ended: (l, end) => hangUpCall(ctx, l, end) });
+    if (session.takesLeg(number)) {
+      // An IVR, a voicemail box, a queue or a conference room takes the transferred party itself.
+      moh?.stop();
+      progress?.(200, 'OK', true);
+      if (progress) session.drop(leaving);
+      call.log.info({ target: number }, 'transfer hands the call to an application');
+      await session.handTo(held, number);
+      return;
+    }
     const presentedAs = other.party;
     const result = await session.dial(number, { presentedAs, ringTimeoutSec: config.calls.transferRingTimeout, by: transferor.extension });
     if (call.isFinished) return;

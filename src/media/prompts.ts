@@ -178,9 +178,11 @@ export const QUEUE_PROMPTS = [
   'agent-resumed',
   'agent-not-member',
 ] as const;
-export const TONE_PROMPTS = ['confirm-tone', 'error-tone', 'ringback', 'busy-tone', 'vm-beep'] as const;
+/** Conference rooms (F-CONF): conf-count-after is Japanese only (さんかしゃわ 3 にんです). */
+export const CONFERENCE_PROMPTS = ['conf-full', 'conf-alone', 'conf-count', 'conf-count-after', 'conf-muted', 'conf-unmuted', 'conf-wait-moderator'] as const;
+export const TONE_PROMPTS = ['confirm-tone', 'error-tone', 'ringback', 'busy-tone', 'vm-beep', 'conf-join', 'conf-leave'] as const;
 /** Every prompt the features play; each must resolve to a valid file. */
-export const REQUIRED_PROMPTS = [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...QUEUE_PROMPTS, ...TONE_PROMPTS] as const;
+export const REQUIRED_PROMPTS = [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...QUEUE_PROMPTS, ...CONFERENCE_PROMPTS, ...TONE_PROMPTS] as const;
 export type PromptName = (typeof REQUIRED_PROMPTS)[number];
 
 /**

@@ -256,6 +256,11 @@ export interface CallApi {
   findDialog(callId: string, localTag: string, remoteTag: string): { session: CallApi; leg: Leg } | undefined;
   /** Whether a number reaches anything (transfer targets). */
   canReach(number: string): boolean;
+  /**
+   * Whether a number reaches a destination that takes the caller's leg itself instead of ringing a phone
+   * (an IVR, a voicemail box, a queue, a conference room): a transfer hands the leg to it (handTo).
+   */
+  takesLeg(number: string): boolean;
 }
 
 /** A destination: receives a call whose leg `leg` dialled it (or was sent to it). */

@@ -35,7 +35,9 @@ export type CallFeature =
   | 'barred'
   | ForwardFeature
   | IvrPath
-  | VoicemailFeature;
+  | VoicemailFeature
+  /** F-CONF: a call into a conference room. */
+  | 'conference';
 
 /**
  * One forwarding hop the call went through before reaching its last destination (F-FWD): the

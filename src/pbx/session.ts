@@ -328,6 +328,11 @@ export class CallSession implements CoreSession {
     return this.core.dialPlan.reach(number, this.origin, this.config()) !== undefined;
   }
 
+  takesLeg(number: string): boolean {
+    const d = this.core.dialPlan.reach(number, this.origin, this.config());
+    return d !== undefined && d.app.ring === undefined;
+  }
+
   // ---- for the call core -------------------------------------------------------------
 
   /** @internal A delivery for this call. */

@@ -263,6 +263,33 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE cdr ADD COLUMN queue_wait INTEGER;
     `,
   },
+  {
+    version: 12,
+    name: 'conference',
+    // F-CONF (issue #15): the participants of the rooms in progress, written by the server so that the CLI
+    // (another process) can list them, and the CLI's kick/mute commands, read back and deleted by the
+    // server. Nothing here outlives the server: it empties both tables when it starts. Version 12: 11 is
+    // hot desk's, written at the same time.
+    sql: `
+      CREATE TABLE conference_participants (
+        id        TEXT    PRIMARY KEY,
+        room      TEXT    NOT NULL,
+        call_id   TEXT    NOT NULL,
+        number    TEXT    NOT NULL,
+        name      TEXT,
+        moderator INTEGER NOT NULL,
+        muted     INTEGER NOT NULL,
+        joined_at INTEGER NOT NULL
+      );
+      CREATE TABLE conference_commands (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        room        TEXT    NOT NULL,
+        participant TEXT    NOT NULL,
+        action      TEXT    NOT NULL CHECK (action IN ('kick', 'mute', 'unmute')),
+        at          INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
