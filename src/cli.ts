@@ -461,7 +461,9 @@ function conferenceCliCommand(file: string, args: string[]): number {
   const loaded = loadOrReport(file);
   if (!loaded) return 1;
   try {
-    const lines = withDatabase(loaded.config, (db) => (list ? conferenceList(db, loaded.config, Date.now()) : [conferenceCommand(db, room!, participant!, action as 'kick' | 'mute' | 'unmute', Date.now())]));
+    const lines = withDatabase(loaded.config, (db) =>
+      list ? conferenceList(db, loaded.config, Date.now()) : [conferenceCommand(db, room!, participant!, action as 'kick' | 'mute' | 'unmute', Date.now())],
+    );
     out(lines.join('\n'));
     return 0;
   } catch (err) {

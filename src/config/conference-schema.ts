@@ -15,7 +15,9 @@ const roomSchema = z
   .object({
     number: digits(/^[2-9][0-9]{1,14}$/, 'a room number is 2–15 digits and starts with 2–9').describe('Number dialled to join the room; unique across every local number.'),
     name: z.string().min(1).optional().describe('Room name (any UTF-8), for logs and the CLI.'),
-    pin: digits(/^[0-9]{1,12}$/, 'a PIN is 1–12 digits').optional().describe('Participants enter it (followed by #) before joining. Unset: no PIN.'),
+    pin: digits(/^[0-9]{1,12}$/, 'a PIN is 1–12 digits')
+      .optional()
+      .describe('Participants enter it (followed by #) before joining. Unset: no PIN.'),
     moderatorPin: digits(/^[0-9]{1,12}$/, 'a PIN is 1–12 digits')
       .optional()
       .describe('Entering this PIN joins as moderator; while no moderator has joined, participants wait with music and do not hear each other. Unset: the room starts with its first participant.'),

@@ -63,7 +63,16 @@ export class ConferenceStore {
   }
 
   participants(): ConferenceParticipantRow[] {
-    return (this.list.all() as Row[]).map((r) => ({ room: r.room, id: r.id, callId: r.call_id, number: r.number, name: r.name, moderator: r.moderator === 1, muted: r.muted === 1, joinedAt: r.joined_at }));
+    return (this.list.all() as Row[]).map((r) => ({
+      room: r.room,
+      id: r.id,
+      callId: r.call_id,
+      number: r.number,
+      name: r.name,
+      moderator: r.moderator === 1,
+      muted: r.muted === 1,
+      joinedAt: r.joined_at,
+    }));
   }
 
   /** From the CLI: something to do to a participant. */

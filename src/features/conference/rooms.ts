@@ -86,7 +86,16 @@ export class Rooms {
     if (r.started) for (const x of r.participants) this.enter(r, x);
     else this.wait(participant);
     this.aloneMusic(r);
-    this.deps.store.put({ room: room.number, id: participant.id, callId: p.session.call.callId, number: p.number, name: p.name ?? null, moderator: p.moderator, muted: false, joinedAt: participant.joinedAt });
+    this.deps.store.put({
+      room: room.number,
+      id: participant.id,
+      callId: p.session.call.callId,
+      number: p.number,
+      name: p.name ?? null,
+      moderator: p.moderator,
+      muted: false,
+      joinedAt: participant.joinedAt,
+    });
     return participant;
   }
 

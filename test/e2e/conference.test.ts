@@ -1,0 +1,140 @@
+// F-CONF end to end with test UAs and real RTP: three participants send different tones; each hears the
+// other two and never itself; mute takes a voice out of the room; join and leave tones; a PIN; a full room;
+// a call moved into a room by blind transfer; the CLI's list and kick.
+import { describe, expect, it } from 'vitest';
+import { alawDecode, toneShare, ulawDecode } from '../support/audio.js';
+import { failure, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import type { Call } from '../support/test-ua.js';
+import { ConferenceStore } from '../../src/store/conference-store.js';
+import { openDatabase } from '../../src/store/db.js';
+
+const session = hibikiSession();
+const NUMBERS = ['2001', '2002', '2003', '2004'];
+const TONES: Record<string, number> = { '2001': 400, '2002': 700, '2003': 1100 };
+
+function start(conference: Record<string, unknown> = {}) {
+  return session.start({
+    extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, language: 'en' })),
+    config: {
+      conference: {
+        rooms: [
+          { number: '9201', announceCount: false },
+          { number: '9202', pin: '2468', announceCount: false },
+          { number: '9203', maxParticipants: 2, announceCount: false },
+        ],
+        ...conference,
+      },
+    },
+  });
+}
+
+/** The share of each tone in the audio a call received over its last `frames` 20 ms frames (0–1). */
+function heard(call: Call, hz: number, frames = 25): number {
+  const eventPt = call.rtp.telephoneEventPt;
+  const decode = (call.rtp.remote?.codec ?? 'PCMU') === 'PCMU' ? ulawDecode : alawDecode;
+  const audio = call.rtp.packets.filter((p) => p.payloadType !== eventPt && p.payload.length === 160).slice(-frames);
+  if (audio.length < frames) return 0;
+  let sum = 0;
+  for (const p of audio) sum += toneShare(Array.from(p.payload, decode), hz);
+  return sum / audio.length;
+}
+
+/** Wait until what `call` hears has each tone of `present` and none of `absent`. */
+async function hears(call: Call, present: number[], absent: number[]): Promise<void> {
+  await waitUntil(() => present.every((hz) => heard(call, hz) > 0.2) && absent.every((hz) => heard(call, hz) < 0.05), 15_000).catch(() => {
+    throw new Error(`heard ${[...present, ...absent].map((hz) => `${hz} Hz ${heard(call, hz).toFixed(2)}`).join(', ')}; wanted ${present.join('+')} and not ${absent.join(', ')}`);
+  });
+}
+
+describe('conference rooms', () => {
+  it('three participants: each hears the other two and not itself; a muted one is heard by nobody', async () => {
+    const { phone } = await start();
+    const calls: Record<string, Call> = {};
+    for (const n of ['2001', '2002', '2003']) {
+      const p = await phone(n);
+      const c = await p.call('9201');
+      c.rtp.useSine(TONES[n]);
+      c.rtp.startTone();
+      calls[n] = c;
+    }
+    const all = Object.values(TONES);
+    for (const n of ['2001', '2002', '2003']) {
+      const own = TONES[n]!;
+      await hears(
+        calls[n]!,
+        all.filter((hz) => hz !== own),
+        [own],
+      );
+    }
+    // 2002 mutes (key 1): 2001 and 2003 stop hearing 700 Hz.
+    await calls['2002']!.sendDtmf('1', { method: 'rfc4733' });
+    await hears(calls['2001']!, [1100], [400, 700]);
+    await hears(calls['2003']!, [400], [700, 1100]);
+    await calls['2002']!.sendDtmf('1', { method: 'rfc4733' });
+    await hears(calls['2001']!, [700, 1100], [400]);
+    for (const c of Object.values(calls)) c.rtp.stopTone();
+    await Promise.all(Object.values(calls).map((c) => c.hangup()));
+  }, 60_000);
+
+  it('a PIN is asked (three attempts); the right one joins; a full room refuses with 486', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const wrong = await alice.call('9202');
+    for (let i = 0; i < 3; i++) await wrong.sendDtmf('1111#', { method: 'rfc4733' });
+    expect((await wrong.waitForEnd(30_000)).by).toBe('remote');
+    const right = await alice.call('9202');
+    await right.sendDtmf('2468#', { method: 'rfc4733' });
+    await waitUntil(() => h.server.rooms.rooms().some((r) => r.room.number === '9202' && r.participants.length === 1), 15_000);
+    await right.hangup();
+    // 9203 takes two.
+    const a = await alice.call('9203');
+    const b = await bob.call('9203');
+    await talking(a, b, 10, 11);
+    const err = await failure(carol.call('9203'));
+    expect(err.status).toBe(486);
+    await Promise.all([a.hangup(), b.hangup()]);
+  }, 60_000);
+
+  it('join and leave tones reach the others; the last one out ends the room; kick from the CLI store', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const a = await alice.call('9201');
+    await waitUntil(() => h.server.rooms.rooms().length === 1, 10_000);
+    const before = a.rtp.received().audioPackets;
+    const b = await bob.call('9201');
+    // Alice hears something when bob joins (the join tone over the silence of the room).
+    await waitUntil(() => a.rtp.received().audioPackets > before + 5, 10_000);
+    await talking(a, b, 20, 21);
+    const listed = h.server.rooms.rooms()[0]!.participants.map((p) => p.number);
+    expect(listed).toEqual(['2001', '2002']);
+    // The CLI's kick, through the store: bob is hung up within a second or two.
+    const bobId = h.server.rooms.rooms()[0]!.participants[1]!.id;
+    const db = openDatabase(h.dataDir);
+    new ConferenceStore(db).addCommand({ room: '9201', participant: bobId, action: 'kick' }, Date.now());
+    db.close();
+    expect((await b.waitForEnd(10_000)).by).toBe('remote');
+    await waitUntil(() => h.server.rooms.rooms()[0]?.participants.length === 1, 5000);
+    await a.hangup();
+    await waitUntil(() => h.server.rooms.rooms().length === 0, 5000);
+  }, 60_000);
+
+  it('a call is moved into a room by blind transfer (#8 + room number)', async () => {
+    const { h, phone } = await start();
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const inRoom = await carol.call('9201');
+    const outgoing = await alice.dial('2002');
+    const bobCall = await (await bob.waitForCall()).answer();
+    const aliceCall = await outgoing.answered;
+    await talking(aliceCall, bobCall, 30, 31);
+    await bobCall.sendDtmf('#89201#', { method: 'rfc4733' });
+    await waitUntil(() => h.server.rooms.rooms()[0]?.participants.length === 2, 15_000);
+    await talking(aliceCall, inRoom, 32, 33);
+    await Promise.all([aliceCall.hangup(), inRoom.hangup()]);
+  }, 60_000);
+});
