@@ -59,6 +59,7 @@ import { VoicemailMailer } from './features/voicemail/mail-notify.js';
 import { QueueCenter } from './features/queue/queue-center.js';
 import { missingQueuePrompts } from './features/queue/queue.js';
 import { Conference } from './features/conference/conference.js';
+import { Spy } from './features/spy.js';
 import { Rooms } from './features/conference/rooms.js';
 import { ConferenceStore } from './store/conference-store.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
@@ -266,6 +267,7 @@ export class HibikiServer {
       voicemail,
       ...this.queues.features,
       new Conference({ rooms: this.rooms, prompts: this.prompts, config: configNow, logger: this.logger }),
+      new Spy({ media: this.media, bridgedLegOf: (ext) => this.calls.bridgedLegOf(ext), prompts: this.prompts, config: configNow, logger: this.logger }),
     ];
     for (const f of features) this.core.use(f);
     const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);

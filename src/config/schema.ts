@@ -21,6 +21,7 @@ import { mwiSchema, smtpSchema } from './mail-schema.js';
 import { checkIvrs, ivrListSchema } from './ivr-schema.js';
 import { checkQueues, queueListSchema } from './queue-schema.js';
 import { checkConferenceRooms, conferenceSchema } from './conference-schema.js';
+import { spySchema } from './spy-schema.js';
 import { int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
@@ -234,6 +235,7 @@ export const configObjectSchema = z
     voicemailBoxes: voicemailBoxesSchema,
     queues: queueListSchema,
     conference: conferenceSchema.prefault({}),
+    spy: spySchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -37,7 +37,9 @@ export type CallFeature =
   | IvrPath
   | VoicemailFeature
   /** F-CONF: a call into a conference room. */
-  | 'conference';
+  | 'conference'
+  /** F-SPY: a supervisor's monitor, whisper or barge session. */
+  | 'spy';
 
 /**
  * One forwarding hop the call went through before reaching its last destination (F-FWD): the

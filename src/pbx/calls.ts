@@ -95,6 +95,17 @@ export class CallRegistry {
     return counts;
   }
 
+  /** The leg of an extension in a bridged call now (the first found), with the leg it is bridged to: what a supervisor listens to (F-SPY). */
+  bridgedLegOf(extension: string): { call: Call; leg: Leg; peer: Leg } | undefined {
+    for (const call of this.calls) {
+      for (const leg of call.legs) {
+        if (leg.extension !== extension || leg.state !== 'answered' || !leg.peer || leg.peer.ended) continue;
+        return { call, leg, peer: leg.peer };
+      }
+    }
+    return undefined;
+  }
+
   /** The answered leg whose dialog has these identifiers (Replaces, RFC 3891). */
   findLeg(callId: string, localTag: string, remoteTag: string): { call: Call; leg: Leg } | undefined {
     for (const call of this.calls) {

@@ -2,7 +2,7 @@
 // other two and never itself; mute takes a voice out of the room; join and leave tones; a PIN; a full room;
 // a call moved into a room by blind transfer; the CLI's list and kick.
 import { describe, expect, it } from 'vitest';
-import { alawDecode, toneShare, ulawDecode } from '../support/audio.js';
+import { hears } from '../support/tones.js';
 import { failure, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call } from '../support/test-ua.js';
@@ -26,24 +26,6 @@ function start(conference: Record<string, unknown> = {}) {
         ...conference,
       },
     },
-  });
-}
-
-/** The share of each tone in the audio a call received over its last `frames` 20 ms frames (0–1). */
-function heard(call: Call, hz: number, frames = 25): number {
-  const eventPt = call.rtp.telephoneEventPt;
-  const decode = (call.rtp.remote?.codec ?? 'PCMU') === 'PCMU' ? ulawDecode : alawDecode;
-  const audio = call.rtp.packets.filter((p) => p.payloadType !== eventPt && p.payload.length === 160).slice(-frames);
-  if (audio.length < frames) return 0;
-  let sum = 0;
-  for (const p of audio) sum += toneShare(Array.from(p.payload, decode), hz);
-  return sum / audio.length;
-}
-
-/** Wait until what `call` hears has each tone of `present` and none of `absent`. */
-async function hears(call: Call, present: number[], absent: number[]): Promise<void> {
-  await waitUntil(() => present.every((hz) => heard(call, hz) > 0.2) && absent.every((hz) => heard(call, hz) < 0.05), 15_000).catch(() => {
-    throw new Error(`heard ${[...present, ...absent].map((hz) => `${hz} Hz ${heard(call, hz).toFixed(2)}`).join(', ')}; wanted ${present.join('+')} and not ${absent.join(', ')}`);
   });
 }
 
