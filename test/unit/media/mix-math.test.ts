@@ -12,8 +12,14 @@ function frame(fill: (i: number) => number, n = 4): Int16Array {
 describe('mix arithmetic', () => {
   it('sums in 32 bits and clamps to int16 instead of wrapping round', () => {
     const acc = new Int32Array(4);
-    addInto(acc, frame(() => 30000));
-    addInto(acc, frame(() => 30000));
+    addInto(
+      acc,
+      frame(() => 30000),
+    );
+    addInto(
+      acc,
+      frame(() => 30000),
+    );
     expect([...acc]).toEqual([60000, 60000, 60000, 60000]);
     const out = new Uint8Array(4);
     encodeClamped(acc, out, 0, encodeTable('PCMU'));
