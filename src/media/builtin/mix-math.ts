@@ -73,11 +73,21 @@ export class SampleRing {
     return true;
   }
 
+  /** Drops the `n` oldest samples (or all there are). */
+  drop(n: number): void {
+    const k = Math.min(n, this.count);
+    this.read = (this.read + k) % this.capacity;
+    this.count -= k;
+  }
+
   clear(): void {
     this.read = 0;
     this.count = 0;
   }
 }
+
+/** Ticks in a row with a whole frame still waiting after the take before the backlog is cut (500 ms). */
+export const BACKLOG_TICKS = 25;
 
 /** The decode table of a codec. */
 export function decodeTable(codec: Codec): Int16Array {
@@ -141,6 +151,11 @@ export class MixInput {
   ) {}
 
   readonly speech = new SampleRing();
+  /**
+   * Ticks in a row after which a whole frame of speech was still waiting: a burst after a network stall
+   * leaves a standing backlog that only adds delay, so after BACKLOG_TICKS of it one frame is dropped.
+   */
+  backlog = 0;
   readonly prompt = new SampleRing();
   /** Whether received audio is buffered at all (a muted member's or silent monitor's is not). */
   speaks = true;

@@ -5,7 +5,7 @@
 import type { RelayEndpoint } from './endpoint.js';
 import { FramePacer } from './player.js';
 import type { ToWorker } from './protocol.js';
-import { MIX_FRAME, MixInput, addInto, applyGain, dbToGain, encodeClamped, encodeTable, subtractInto } from './mix-math.js';
+import { BACKLOG_TICKS, MIX_FRAME, MixInput, addInto, applyGain, dbToGain, encodeClamped, encodeTable, subtractInto } from './mix-math.js';
 import { RTP_HEADER_LENGTH, setPayloadType, writeSequence, writeUint32 } from './rtp.js';
 
 const now = (): number => performance.now();
@@ -119,8 +119,14 @@ export class Mix {
     total.fill(0);
     for (const m of members) {
       const stream = m.ep.stream;
-      m.has = m.input.speaks && stream !== null && stream.receive && m.input.speech.take(m.pcm);
+      const input = m.input;
+      m.has = input.speaks && stream !== null && stream.receive && input.speech.take(m.pcm);
       if (m.has) addInto(total, m.pcm);
+      if (input.speech.available < MIX_FRAME) input.backlog = 0;
+      else if (++input.backlog >= BACKLOG_TICKS) {
+        input.speech.drop(MIX_FRAME);
+        input.backlog = 0;
+      }
     }
     const t = now();
     for (const m of members) this.send(m, t);
