@@ -16,6 +16,18 @@ export type DtmfPolicy = 'pass' | 'suppress' | 'holdback';
 
 export type DtmfSource = 'rfc4733' | 'info' | 'inband';
 
+/** A set of endpoints whose audio is mixed (a conference room, a monitored call). */
+export type MixId = string;
+
+export interface MixMember {
+  /** Whom this endpoint hears: every other member that speaks ('all'), or only these endpoints (a supervisor hears the agent and the caller; an agent hears the caller and, when whispered to, the supervisor). */
+  hears: 'all' | EndpointId[];
+  /** Whether what this endpoint's party says goes into the mix (false: muted, or a silent monitor). */
+  speaks: boolean;
+  /** Gain in dB applied to what this member hears (volume keys), −12…+12, default 0. */
+  volumeDb?: number;
+}
+
 export interface EndpointOptions {
   /** For logs: the call's Call-ID / leg label. */
   label?: string;
@@ -135,6 +147,17 @@ export interface MediaEngine {
   /** Audio both ways between two endpoints (payload types remapped, SSRC/seq/ts continuous per leg). */
   bridge(a: EndpointId, b: EndpointId): void;
   unbridge(id: EndpointId): void;
+
+  // Mixing: each member hears the saturating sum of the members it hears that speak (never itself), plus any
+  // prompt played to it, encoded for its own codec. Telephone-events are never mixed; 'dtmf' events keep
+  // coming for members (a conference reads its keypad controls from them).
+  /** A new, empty mix (a conference room, a monitored call). */
+  createMix(): MixId;
+  /** Put an endpoint into a mix, or change its membership. An endpoint is in at most one mix, and a mixed endpoint is not bridged (joining unbridges it; bridge() takes it out of its mix). */
+  joinMix(mix: MixId, id: EndpointId, member: MixMember): void;
+  leaveMix(mix: MixId, id: EndpointId): void;
+  /** Ends the mix; its members stay allocated, unbridged and silent. */
+  destroyMix(mix: MixId): void;
 
   /** Play 8 kHz mono 16-bit WAV files in order, encoded to the endpoint's codec, paced at 20 ms. */
   play(id: EndpointId, files: string[], opts?: { loop?: boolean }): PlayHandle;

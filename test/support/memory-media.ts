@@ -15,6 +15,8 @@ import {
   type EndpointStats,
   type MediaEngine,
   type MediaEngineEvents,
+  type MixId,
+  type MixMember,
   type NegotiatedMedia,
   type OfferOptions,
   type PlayHandle,
@@ -58,6 +60,8 @@ interface Endpoint {
   player: { record: PlayRecord; finish: (reason: 'completed' | 'stopped') => void } | undefined;
   recorder: Recorder | undefined;
   live: boolean;
+  /** The mix the endpoint is in, if any. */
+  mix: MixId | undefined;
 }
 
 /**
@@ -89,6 +93,8 @@ export class MemoryMedia implements MediaEngine {
   private gate: { skip: number; opened: Promise<void> } | undefined;
   private nextId = 1;
   private nextPort = 30000;
+  private readonly mixes = new Map<MixId, Map<EndpointId, MixMember>>();
+  private nextMix = 1;
 
   constructor(private readonly clock: Clock) {}
 
@@ -199,6 +205,21 @@ export class MemoryMedia implements MediaEngine {
     return this.endpoints.get(id)?.policy;
   }
 
+  /** The members of a mix now and how each is mixed (undefined when the mix does not exist). */
+  mixMembers(mix: MixId): ReadonlyMap<EndpointId, MixMember> | undefined {
+    return this.mixes.get(mix);
+  }
+
+  /** The mix the endpoint is in, if any. */
+  mixOf(id: EndpointId): MixId | undefined {
+    return this.endpoints.get(id)?.mix;
+  }
+
+  /** Mixes not destroyed. */
+  get mixIds(): MixId[] {
+    return [...this.mixes.keys()];
+  }
+
   /** Endpoints not destroyed. */
   get liveCount(): number {
     return this.endpoints.size;
@@ -239,6 +260,7 @@ export class MemoryMedia implements MediaEngine {
       player: undefined,
       recorder: undefined,
       live: true,
+      mix: undefined,
     };
     this.endpoints.set(id, ep);
     this.byPort.set(port, ep);
@@ -303,6 +325,7 @@ export class MemoryMedia implements MediaEngine {
     const ep = this.endpoints.get(id);
     if (!ep) return;
     this.unbridge(id);
+    if (ep.mix !== undefined) this.leaveMix(ep.mix, id);
     ep.player?.finish('stopped');
     ep.recorder?.finish('ended');
     ep.live = false;
@@ -317,6 +340,8 @@ export class MemoryMedia implements MediaEngine {
     if (!x || !y || x === y) return;
     if (x.peer !== y) this.unbridge(a);
     if (y.peer !== x) this.unbridge(b);
+    if (x.mix !== undefined) this.leaveMix(x.mix, a);
+    if (y.mix !== undefined) this.leaveMix(y.mix, b);
     x.peer = y;
     y.peer = x;
   }
@@ -326,6 +351,38 @@ export class MemoryMedia implements MediaEngine {
     if (!ep) return;
     if (ep.peer && ep.peer.peer === ep) ep.peer.peer = undefined;
     ep.peer = undefined;
+  }
+
+  // Mixing keeps membership only (no audio), for tests to inspect with mixMembers() / mixOf().
+
+  createMix(): MixId {
+    const mix = `x${this.nextMix++}`;
+    this.mixes.set(mix, new Map());
+    return mix;
+  }
+
+  joinMix(mix: MixId, id: EndpointId, member: MixMember): void {
+    const members = this.mixes.get(mix);
+    const ep = this.endpoints.get(id);
+    if (!members || !ep) return;
+    this.unbridge(id);
+    if (ep.mix !== undefined && ep.mix !== mix) this.leaveMix(ep.mix, id);
+    ep.mix = mix;
+    members.set(id, { hears: member.hears === 'all' ? 'all' : [...member.hears], speaks: member.speaks, volumeDb: Math.min(12, Math.max(-12, member.volumeDb ?? 0)) });
+  }
+
+  leaveMix(mix: MixId, id: EndpointId): void {
+    const members = this.mixes.get(mix);
+    if (!members?.delete(id)) return;
+    const ep = this.endpoints.get(id);
+    if (ep?.mix === mix) ep.mix = undefined;
+  }
+
+  destroyMix(mix: MixId): void {
+    const members = this.mixes.get(mix);
+    if (!members) return;
+    for (const id of [...members.keys()]) this.leaveMix(mix, id);
+    this.mixes.delete(mix);
   }
 
   play(id: EndpointId, files: string[], opts: { loop?: boolean } = {}): PlayHandle {

@@ -14,6 +14,8 @@ import {
   type EndpointStats,
   type MediaEngine,
   type MediaEngineEvents,
+  type MixId,
+  type MixMember,
   type NegotiatedMedia,
   type OfferOptions,
   type PlayHandle,
@@ -21,6 +23,7 @@ import {
   type RecordOptions,
   type RecordResult,
 } from '../engine.js';
+import { MAX_VOLUME_DB, MIN_VOLUME_DB } from './mix-math.js';
 import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, directionReceives, directionSends, type Negotiation, type OfferedMedia } from '../sdp.js';
 import { DEFAULT_DTMF_DURATION_MS } from './dtmf-sender.js';
 import { PromptCache } from './prompt-cache.js';
@@ -112,6 +115,9 @@ export class BuiltinMediaEngine implements MediaEngine {
   private nextEndpoint = 1;
   private nextPlay = 1;
   private nextRecording = 1;
+  private nextMix = 1;
+  /** Mixes that exist in the worker (gone with it when it exits). */
+  private readonly mixes = new Set<MixId>();
 
   constructor(private readonly options: BuiltinMediaEngineOptions) {
     this.logger = options.logger.child({ component: 'media' });
@@ -153,6 +159,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     await worker.terminate();
     this.abandonAll(new MediaError('media engine stopped', 503));
     this.endpoints.clear();
+    this.mixes.clear();
   }
 
   private async spawn(): Promise<void> {
@@ -202,6 +209,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     this.abandonAll(new MediaError('media worker exited', 500));
     const lost = [...this.endpoints.keys()];
     this.endpoints.clear();
+    this.mixes.clear();
     for (const id of lost) this.emit('rtp-timeout', id);
     const t = Date.now();
     while (this.restarts.length > 0 && t - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
@@ -383,6 +391,33 @@ export class BuiltinMediaEngine implements MediaEngine {
 
   unbridge(id: EndpointId): void {
     if (this.endpoints.has(id)) this.post({ t: 'unbridge', id });
+  }
+
+  // ---- mixing (mixer.ts in the worker; like bridging, an unknown endpoint or mix is ignored) ----------------
+
+  createMix(): MixId {
+    const mix = `x${this.nextMix++}`;
+    this.mixes.add(mix);
+    this.post({ t: 'mix-create', mix });
+    return mix;
+  }
+
+  joinMix(mix: MixId, id: EndpointId, member: MixMember): void {
+    if (!this.mixes.has(mix) || !this.endpoints.has(id)) {
+      this.logger.debug({ mix, endpoint: id }, 'joinMix: mix or endpoint not found');
+      return;
+    }
+    const db = member.volumeDb;
+    const volumeDb = db === undefined || !Number.isFinite(db) ? 0 : Math.min(MAX_VOLUME_DB, Math.max(MIN_VOLUME_DB, db));
+    this.post({ t: 'mix-join', mix, id, hears: member.hears === 'all' ? 'all' : [...member.hears], speaks: member.speaks, volumeDb });
+  }
+
+  leaveMix(mix: MixId, id: EndpointId): void {
+    if (this.mixes.has(mix) && this.endpoints.has(id)) this.post({ t: 'mix-leave', mix, id });
+  }
+
+  destroyMix(mix: MixId): void {
+    if (this.mixes.delete(mix)) this.post({ t: 'mix-destroy', mix });
   }
 
   play(id: EndpointId, files: string[], opts: { loop?: boolean } = {}): PlayHandle {

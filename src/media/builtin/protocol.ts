@@ -47,6 +47,11 @@ export type ToWorker =
   | { t: 'send-dtmf'; id: string; digits: string; durationMs: number }
   | { t: 'inject-dtmf'; id: string; digit: string; durationMs: number }
   | { t: 'stats'; req: number; id: string }
+  /** Mixing (mixer.ts). `volumeDb` is the listener's gain, already clamped to −12…+12. */
+  | { t: 'mix-create'; mix: string }
+  | { t: 'mix-join'; mix: string; id: string; hears: 'all' | string[]; speaks: boolean; volumeDb: number }
+  | { t: 'mix-leave'; mix: string; id: string }
+  | { t: 'mix-destroy'; mix: string }
   | { t: 'shutdown' };
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -9,6 +9,8 @@ import { DtmfSender } from './dtmf-sender.js';
 import { RelayEndpoint, Kind, kindOf } from './endpoint.js';
 import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace, transcodeTable } from './g711.js';
 import { InbandDtmfDetector } from './goertzel.js';
+import { decodeTable } from './mix-math.js';
+import { RelayMixes } from './mixer.js';
 import { FRAME_SAMPLES, PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
 import { RelayRecordings } from './relay-recordings.js';
@@ -63,6 +65,7 @@ export class MediaRelay {
   private sweepTimer: NodeJS.Timeout | undefined;
   private unlatchTimer: NodeJS.Timeout | undefined;
   private readonly recordings: RelayRecordings;
+  private readonly mixes: RelayMixes;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
 
@@ -71,6 +74,11 @@ export class MediaRelay {
     private readonly post: Post,
   ) {
     this.recordings = new RelayRecordings(post, (fn) => this.guard(fn));
+    this.mixes = new RelayMixes(
+      (fn) => this.guard(fn),
+      () => this.nextSource++,
+      (msg, id) => this.log('debug', msg, id),
+    );
     this.allocator = new PortPairAllocator(settings.rtpPorts[0], settings.rtpPorts[1]);
     this.family = settings.bindAddress.includes(':') ? 'udp6' : 'udp4';
     if (settings.rtpTimeoutMs > 0) {
@@ -138,6 +146,22 @@ export class MediaRelay {
         this.post({ t: 'stats', req: msg.req, stats: ep ? ep.stats() : null });
         break;
       }
+      case 'mix-create':
+        this.mixes.create(msg.mix);
+        break;
+      case 'mix-join':
+        this.withEndpoint(msg.id, (ep) => {
+          // A mixed endpoint is not bridged (MediaEngine.joinMix).
+          this.unbridge(ep);
+          this.mixes.join(ep, msg);
+        });
+        break;
+      case 'mix-leave':
+        this.withEndpoint(msg.id, (ep) => this.mixes.leave(ep, msg.mix));
+        break;
+      case 'mix-destroy':
+        this.mixes.destroy(msg.mix);
+        break;
       case 'init':
       case 'shutdown':
         break;
@@ -149,6 +173,7 @@ export class MediaRelay {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.unlatchTimer) clearInterval(this.unlatchTimer);
     this.recordings.shutdown();
+    this.mixes.shutdown();
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
@@ -266,6 +291,7 @@ export class MediaRelay {
     if (this.endpoints.get(ep.id) !== ep) return;
     this.endpoints.delete(ep.id);
     this.unbridge(ep);
+    this.mixes.leaveAny(ep);
     if (ep.player) ep.player.player.stop();
     // The party hung up while recording: what was said is kept (a voicemail left by hanging up).
     ep.recorder?.recorder.stop('ended');
@@ -285,6 +311,9 @@ export class MediaRelay {
     }
     if (a.peer !== b) this.unbridge(a);
     if (b.peer !== a) this.unbridge(b);
+    // A bridged endpoint is in no mix (MediaEngine.bridge).
+    this.mixes.leaveAny(a);
+    this.mixes.leaveAny(b);
     a.peer = b;
     b.peer = a;
   }
@@ -335,6 +364,11 @@ export class MediaRelay {
     }
     // Comfort noise and anything not negotiated is not relayed.
     if (kind === Kind.None || !ep.stream?.receive) return;
+    // A mixed endpoint's audio waits, decoded, for its mix's next tick.
+    if (ep.mix !== null) {
+      if (ep.mix.speaks) ep.mix.speech.pushG711(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE);
+      return;
+    }
     const peer = ep.peer;
     if (!peer || !peer.canSend || peer.busyWithOwnMedia) return;
     const target = peer.stream!;
@@ -431,7 +465,8 @@ export class MediaRelay {
         audio,
         codec,
         loop,
-        (payload, n) => this.guard(() => this.sendFrame(ep, source, payload, codec, n)),
+        // In a mix the prompt is heard on top of the conference: the mix's tick adds it in.
+        (payload, n) => this.guard(() => (ep.mix !== null ? ep.mix.prompt.pushG711(payload, 0, payload.length, decodeTable(codec)) : this.sendFrame(ep, source, payload, codec, n))),
         (reason) => {
           if (ep.player === entry) ep.player = null;
           this.post({ t: 'play-done', playId, reason });
