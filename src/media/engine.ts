@@ -110,16 +110,6 @@ export class MediaError extends Error {
   }
 }
 
-export type MixId = string;
-export interface MixMember {
-  /** Whom this endpoint hears: every other member that speaks ('all'), or only these endpoints (a supervisor hears the agent and the caller; an agent hears the caller and, when whispered to, the supervisor). */
-  hears: 'all' | EndpointId[];
-  /** Whether what this endpoint's party says goes into the mix (false: muted, or a silent monitor). */
-  speaks: boolean;
-  /** Gain in dB applied to what this member hears (volume keys), −12…+12, default 0. */
-  volumeDb?: number;
-}
-
 export interface MediaEngineEvents {
   dtmf: (id: EndpointId, digit: string, durationMs: number, source: DtmfSource) => void;
   'rtp-timeout': (id: EndpointId) => void;
@@ -176,14 +166,6 @@ export interface MediaEngine {
 
   stats(id: EndpointId): Promise<EndpointStats>;
   destroy(id: EndpointId): void;
-
-  /** A new, empty mix (a conference room, a monitored call). */
-  createMix(): MixId;
-  /** Put an endpoint into a mix, or change its membership. An endpoint is in at most one mix, and a mixed endpoint is not bridged (joining unbridges it; bridge() takes it out of its mix). */
-  joinMix(mix: MixId, id: EndpointId, member: MixMember): void;
-  leaveMix(mix: MixId, id: EndpointId): void;
-  /** Ends the mix; its members stay allocated, unbridged and silent. */
-  destroyMix(mix: MixId): void;
 
   on<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this;
   off<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this;
