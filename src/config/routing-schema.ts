@@ -216,6 +216,8 @@ export const serviceCodesSchema = z
     directedPickup: code('**', "+ extension: pick up that extension's ringing call."),
     agentPause: code('*51', 'Pause me as an agent in every queue; + a queue number: in that queue (F-AGENT).'),
     agentResume: code('*52', 'Resume (available) in every queue; + a queue number: in that queue; also ends after-call work and an auto-pause.'),
+    hotDeskLogin: code('998', '+ extension, then its PIN: this phone rings for that extension and presents it (F-HOTDESK).'),
+    hotDeskLogout: code('997', 'Give back the extension this phone took with the hot-desk login.'),
   })
   .strict()
   .superRefine((codes, ctx) => {
