@@ -263,6 +263,22 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE cdr ADD COLUMN queue_wait INTEGER;
     `,
   },
+  {
+    version: 11,
+    name: 'hotdesk_logins',
+    // F-HOTDESK (issue #15): which extension a hot-desk device has taken. One row per device, and one device per
+    // extension (a new login elsewhere moves it), so both columns are unique. since/expires are epoch ms;
+    // a row whose expires has passed is no login any more and is deleted when next seen.
+    sql: `
+      CREATE TABLE hotdesk_logins (
+        device    TEXT    NOT NULL PRIMARY KEY,
+        extension TEXT    NOT NULL UNIQUE,
+        since     INTEGER NOT NULL,
+        expires   INTEGER NOT NULL
+      );
+      CREATE INDEX hotdesk_logins_expires ON hotdesk_logins (expires);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */
