@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { int } from './schema-kit.js';
 
+const EXPIRES = 'expires is endOfDay or a number of hours (more than 0, up to 8760)';
+
 /** Fields every extension gets (spread into the extension schema). */
 export const hotDeskExtensionFields = {
   hotDesk: z
@@ -18,7 +20,7 @@ export const hotDeskSettingsSchema = z
   .object({
     anyDevice: z.boolean().default(false).describe('Any registered device may take another extension with 998 + extension + PIN, not only those with hotDesk: true.'),
     expires: z
-      .union([z.literal('endOfDay'), z.number().positive().max(8760)], { error: 'expires is endOfDay or a number of hours (up to 8760)' })
+      .union([z.literal('endOfDay'), z.number().positive(EXPIRES).max(8760, EXPIRES)], { error: EXPIRES })
       .default('endOfDay')
       .describe('When a hot-desk login ends by itself: endOfDay (the next midnight in tenant.timezone) or a number of hours after the login.'),
     pinAttempts: int(3, 1, 10, 'Wrong PINs after which a hot-desk login call is refused; each wrong PIN counts towards blocking the source address (auth.ipFailures).'),

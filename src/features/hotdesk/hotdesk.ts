@@ -96,26 +96,26 @@ export class HotDesk implements Feature, CallApplication<HotDeskAction> {
     const end = (reason: string) => session.hangup(leg.ended ? 'caller' : 'system', 16, reason);
     const timeoutMs = settings.digitTimeout * 1000;
     for (let attempt = 1; attempt <= settings.pinAttempts; attempt++) {
-      const entered = await this.collectPin(session, mine, lang, timeoutMs);
+      // After a wrong PIN, "wrong PIN" and the request again are one prompt that a key interrupts (type-ahead).
+      const entered = await this.collectPin(session, mine, attempt === 1 ? ['vm-enter-pin'] : ['vm-wrong-pin', 'vm-enter-pin'], lang, timeoutMs);
       if (entered === undefined) return end('hot desk: caller left');
       if (entered === pin) {
         this.deps.logins.login(device.number, target.number);
         await play(['setting-done']);
         return end(`hot desk: ${device.number} logged in as ${target.number}`);
       }
-      session.log.info({ event: 'hotdesk', device: device.number, extension: target.number, attempt, address }, 'hot-desk PIN refused');
+      session.log.info({ event: 'hotdesk', device: device.number, extension: target.number, attempt, address, noInput: entered === '' }, 'hot-desk PIN refused');
       // Every wrong PIN is a guess: it counts towards blocking the address, as a wrong password does.
       if (entered !== '' && address !== undefined) this.deps.onPinFailure?.(address);
-      await play(['vm-wrong-pin']);
     }
     session.log.warn({ event: 'security', kind: 'hotdesk_pin', device: device.number, extension: target.number, address, attempts: settings.pinAttempts }, 'hot-desk PIN attempts exhausted');
-    await play(['not-available']);
+    await play(['vm-wrong-pin', 'not-available']);
     end('hot desk: PIN attempts exhausted');
   }
 
   /** The PIN typed after the prompt (a key stops the prompt), '' when none came in time, undefined when the caller left. */
-  private async collectPin(session: CallApi, h: LegHandle, lang: PromptLanguage, timeoutMs: number): Promise<string | undefined> {
-    const prompt = session.play(h, this.files(['vm-enter-pin'], lang));
+  private async collectPin(session: CallApi, h: LegHandle, names: PromptName[], lang: PromptLanguage, timeoutMs: number): Promise<string | undefined> {
+    const prompt = session.play(h, this.files(names, lang));
     const r = await session.collect(h, { terminator: '#', firstDigitTimeoutMs: timeoutMs, interDigitTimeoutMs: timeoutMs, maxDigits: 16, prompt });
     switch (r.kind) {
       case 'digits':
