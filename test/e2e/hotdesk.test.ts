@@ -3,6 +3,8 @@
 // from the device present 2002 (INVITE From, CDR caller). 997 gives the extension back; a login on another
 // device moves it; it survives a restart and ends at midnight in the tenant's time zone. Three wrong PINs
 // are refused and count towards the F-AUTH address block.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { failure, nextRung, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
@@ -18,6 +20,8 @@ const EXTENSIONS: TestExtension[] = [
   { number: '8001', name: 'Desk 1', password: 'secret-8001', hotDesk: true },
   { number: '8002', name: 'Desk 2', password: 'secret-8002', hotDesk: true },
 ];
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 const session = hibikiSession({ defaults: { extensions: EXTENSIONS } });
 const { start } = session;
@@ -170,6 +174,22 @@ describe('hot desk', () => {
     expect(h.server.hotDesk.deviceOf('2002')).toBeUndefined();
     expect(h.server.hotDesk.deviceOf('2003')).toBeUndefined();
   }, 30_000);
+
+  // A CLI run is a whole process start (a second or more on a busy machine): a generous limit.
+  it('hibiki hotdesk list shows the login; hibiki hotdesk logout ends it for the running server', async () => {
+    const { h, phone } = await start();
+    const desk = await phone('8001');
+    await hotDeskCode(desk, '9982002', PIN);
+    const list = spawnSync(process.execPath, [CLI, 'hotdesk', 'list', '--config', h.configPath], { encoding: 'utf8' });
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout.trim().split('\t').slice(0, 2)).toEqual(['2002', '8001']);
+    const logout = spawnSync(process.execPath, [CLI, 'hotdesk', 'logout', '2002', '--config', h.configPath], { encoding: 'utf8' });
+    expect(logout.status, logout.stderr).toBe(0);
+    expect(logout.stdout).toContain('logged out: 2002 from 8001');
+    expect(h.server.hotDesk.deviceOf('2002')).toBeUndefined();
+    const again = spawnSync(process.execPath, [CLI, 'hotdesk', 'logout', '2002', '--config', h.configPath], { encoding: 'utf8' });
+    expect(again.status).toBe(1);
+  }, 120_000);
 
   it('hotDesk.anyDevice: an ordinary phone may take an extension', async () => {
     const { h, phone } = await start({ config: { hotDesk: { anyDevice: true } } });
