@@ -25,6 +25,7 @@ import { VoicemailStore } from './store/voicemail-store.js';
 import { mailboxes } from './features/voicemail/mailbox.js';
 import { agentPause, agentResume, agentShow, queueShow, queueStats, QueueCommandError, statsRange } from './features/queue/stats-report.js';
 import { encodeCsv, type CdrCsvEncoding } from './store/cdr-export.js';
+import { hotDeskList, hotDeskLogout } from './features/hotdesk/cli.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -70,6 +71,9 @@ const USAGE = `usage:
   hibiki conference list --config FILE         rooms in progress and their participants
   hibiki conference kick|mute|unmute ROOM PARTICIPANT --config FILE
                                                pause or resume an agent in one queue or every queue it is in
+  hibiki hotdesk list --config FILE            hot-desk logins (extension, device, since, expires)
+  hibiki hotdesk logout EXT --config FILE      end the hot-desk login of an extension (or of a device);
+                                               exits 1 when there is none
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -576,6 +580,17 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === 'conference') {
     if (!values.config) fail(USAGE);
     process.exitCode = conferenceCliCommand(values.config, positionals.slice(1));
+    return;
+  }
+  if (positionals[0] === 'hotdesk') {
+    const [, action, number] = positionals;
+    const valid = (action === 'list' && positionals.length === 2) || (action === 'logout' && number !== undefined && positionals.length === 3);
+    if (!values.config || !valid) fail(USAGE);
+    process.exitCode = withConfigDatabase(values.config, (db) => {
+      const r = action === 'list' ? hotDeskList(db, Date.now()) : hotDeskLogout(db, number!, Date.now());
+      for (const line of r.lines) out(line);
+      return r.exitCode;
+    });
     return;
   }
   if (positionals[0] === 'registrations') {

@@ -62,6 +62,9 @@ import { Conference } from './features/conference/conference.js';
 import { Spy } from './features/spy.js';
 import { Rooms } from './features/conference/rooms.js';
 import { ConferenceStore } from './store/conference-store.js';
+import { HotDesk } from './features/hotdesk/hotdesk.js';
+import { HotDeskLogins } from './features/hotdesk/logins.js';
+import { HotDeskStore } from './store/hotdesk-store.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -121,6 +124,8 @@ export class HibikiServer {
   private roomCommands: TimerHandle | undefined;
   /** E-mail notification of new voicemail, with its outbox. */
   readonly mailer: VoicemailMailer;
+  /** Hot-desk logins (F-HOTDESK): which device rings for, and calls as, which extension. */
+  readonly hotDesk: HotDeskLogins;
   /** Crash recovery: the answered calls as rows, and the heartbeat (issue #14). */
   readonly activeCalls: ActiveCallStore;
   private readonly journal: CallJournal;
@@ -185,6 +190,7 @@ export class HibikiServer {
     this.registrar = new Registrar(this.stack, this.registrations, this.authenticator, this.directory, config.registrar, this.logger);
     this.qualifier = new Qualifier(this.stack, this.registrations, config.registrar, this.logger, config.tenant.domain);
     this.router = new Router(config);
+    this.hotDesk = new HotDeskLogins({ store: new HotDeskStore(this.db), registrar: this.registrar, config: () => this.config, clock: this.clock, logger: this.logger });
     this.trunks = new TrunkManager(this.stack, this.logger);
     this.cdr = new CdrStore(this.db);
     this.activeCalls = new ActiveCallStore(this.db);
@@ -212,7 +218,8 @@ export class HibikiServer {
       clock,
       logger: this.logger,
       router: this.router,
-      authenticator: this.authenticator,
+      // F-HOTDESK: a device with a hot-desk login places its calls as the extension it has taken.
+      authenticator: this.hotDesk.invites(this.authenticator),
       trunks: this.trunks,
       // Read at the start of each call: a call keeps the plan it started with (F-RELOAD).
       config: () => this.config,
@@ -225,12 +232,16 @@ export class HibikiServer {
     this.calls = this.core.calls;
     const configNow = () => this.config;
     const callsOf = (extension: string) => this.calls.callsOf(extension);
+    // Every feature that rings an extension sees the hot-desk device that has taken it among its contacts.
+    const ringable = { contacts: (aor: string) => this.hotDesk.contacts(aor), onEvent: this.registrar.onEvent.bind(this.registrar) };
     const hold = new HoldMusic(this.prompts, configNow);
     this.park = new ParkLot({ prompts: this.prompts, clock, config: configNow, logger: this.logger, store: new ParkStore(this.db) });
     this.voicemailStore = new VoicemailStore(this.db);
+    // The voicemail PIN is also the hot-desk PIN: both read it from the same box rows.
+    const boxes = new VoicemailBoxStore(this.db);
     const voicemail = new Voicemail({
       store: this.voicemailStore,
-      boxes: new VoicemailBoxStore(this.db),
+      boxes,
       events: this.mailboxEvents,
       prompts: this.prompts,
       clock,
@@ -243,7 +254,7 @@ export class HibikiServer {
       db: this.db,
       config: configNow,
       clock,
-      registrar: this.registrar,
+      registrar: ringable,
       extension: (n) => this.router.extension(n),
       callCounts: () => this.calls.callCounts(),
       prompts: this.prompts,
@@ -252,8 +263,8 @@ export class HibikiServer {
     this.rooms = new Rooms({ media: this.media, prompts: this.prompts, store: new ConferenceStore(this.db), now, logger: this.logger });
     // Every feature, in one list: destinations in the dial plan, in-call codes, the phone's hold and transfer keys.
     const features = [
-      new Extensions({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, callsOf }),
-      new Groups({ router: this.router, registrar: this.registrar, forwarding: this.forwarding, hunt: new HuntGroups(new HuntStore(this.db)), callsOf }),
+      new Extensions({ router: this.router, registrar: ringable, forwarding: this.forwarding, callsOf }),
+      new Groups({ router: this.router, registrar: ringable, forwarding: this.forwarding, hunt: new HuntGroups(new HuntStore(this.db)), callsOf }),
       new OutsideLine({ router: this.router, trunks: this.trunks, prompts: this.prompts }),
       new DidBulkForwarding(this.forwarding),
       new ScreeningFeature(this.screening, this.prompts, configNow),
@@ -268,6 +279,15 @@ export class HibikiServer {
       ...this.queues.features,
       new Conference({ rooms: this.rooms, prompts: this.prompts, config: configNow, logger: this.logger }),
       new Spy({ media: this.media, bridgedLegOf: (ext) => this.calls.bridgedLegOf(ext), prompts: this.prompts, config: configNow, logger: this.logger }),
+      new HotDesk({
+        logins: this.hotDesk,
+        prompts: this.prompts,
+        config: configNow,
+        pin: (ext) => boxes.pin(ext.number, ext.pin),
+        // As voicemail's: a wrong PIN counts towards blocking its source address (F-AUTH), never a username.
+        onPinFailure: (address) => this.guard.recordFailure(undefined, address),
+        logger: this.logger,
+      }),
     ];
     for (const f of features) this.core.use(f);
     const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);
@@ -337,6 +357,7 @@ export class HibikiServer {
     this.recovery = recovery.run();
     this.journal.startHeartbeat(() => this.config.cdr.heartbeatInterval);
     this.registrar.start();
+    this.hotDesk.start();
     this.qualifier.start();
     this.mwi.start();
     this.mailer.start();
@@ -432,6 +453,7 @@ export class HibikiServer {
     this.mailer.stop();
     this.notifier.stop();
     this.registrar.stop();
+    this.hotDesk.stop();
     this.guard.stop();
     // Let the BYEs of the calls just ended leave before the sockets close.
     await new Promise((r) => setTimeout(r, 50));

@@ -219,6 +219,8 @@ export const serviceCodesSchema = z
     spyMonitor: code('995', '+ extension: listen to that extension\'s call, unheard (F-SPY; keys 4/5/6 switch mode).'),
     spyWhisper: code('994', '+ extension: speak to that extension only (whisper, coaching).'),
     spyBarge: code('996', '+ extension: join that extension\'s call, heard by both parties.'),
+    hotDeskLogin: code('998', '+ extension, then its PIN: this phone rings for that extension and presents it (F-HOTDESK).'),
+    hotDeskLogout: code('997', 'Give back the extension this phone took with the hot-desk login.'),
   })
   .strict()
   .superRefine((codes, ctx) => {

@@ -26,6 +26,7 @@ import { int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
 import { checkVoicemail, voicemailBoxesSchema, voicemailExtensionFields, voicemailSettingsSchema } from './voicemail-schema.js';
+import { hotDeskExtensionFields, hotDeskSettingsSchema } from './hotdesk-schema.js';
 
 export type { ConflictParams } from './schema-kit.js';
 export { digestAlgorithms } from './server-schema.js';
@@ -170,6 +171,7 @@ const extensionSchema = z
     blockList: z.array(numberPatternSchema).max(30, 'at most 30 blocked numbers per extension').default([]).describe('Caller numbers refused (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Calls without a caller number hear an announcement and get 433 Anonymity Disallowed / Q.850 21.'),
     ...voicemailExtensionFields,
+    ...hotDeskExtensionFields,
   })
   .strict();
 
@@ -236,6 +238,7 @@ export const configObjectSchema = z
     queues: queueListSchema,
     conference: conferenceSchema.prefault({}),
     spy: spySchema.prefault({}),
+    hotDesk: hotDeskSettingsSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

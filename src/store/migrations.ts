@@ -264,12 +264,27 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 11,
+    name: 'hotdesk_logins',
+    // F-HOTDESK (issue #15): which extension a hot-desk device has taken. One row per device, and one device per
+    // extension (a new login elsewhere moves it), so both columns are unique. since/expires are epoch ms;
+    // a row whose expires has passed is no login any more and is deleted when next seen.
+    sql: `
+      CREATE TABLE hotdesk_logins (
+        device    TEXT    NOT NULL PRIMARY KEY,
+        extension TEXT    NOT NULL UNIQUE,
+        since     INTEGER NOT NULL,
+        expires   INTEGER NOT NULL
+      );
+      CREATE INDEX hotdesk_logins_expires ON hotdesk_logins (expires);
+    `,
+  },
+  {
     version: 12,
     name: 'conference',
     // F-CONF (issue #15): the participants of the rooms in progress, written by the server so that the CLI
     // (another process) can list them, and the CLI's kick/mute commands, read back and deleted by the
-    // server. Nothing here outlives the server: it empties both tables when it starts. Version 12: 11 is
-    // hot desk's, written at the same time.
+    // server. Nothing here outlives the server: it empties both tables when it starts.
     sql: `
       CREATE TABLE conference_participants (
         id        TEXT    PRIMARY KEY,

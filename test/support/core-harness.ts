@@ -51,6 +51,9 @@ import { BlindTransfer } from '../../src/features/transfer.js';
 import { AttendedTransfer } from '../../src/features/attended-transfer.js';
 import { Ivrs } from '../../src/features/ivr.js';
 import { Voicemail } from '../../src/features/voicemail/voicemail.js';
+import { HotDesk } from '../../src/features/hotdesk/hotdesk.js';
+import { HotDeskLogins } from '../../src/features/hotdesk/logins.js';
+import { HotDeskStore } from '../../src/store/hotdesk-store.js';
 import { MailboxEvents } from '../../src/features/voicemail/mailbox-events.js';
 import { VoicemailStore } from '../../src/store/voicemail-store.js';
 import { VoicemailBoxStore } from '../../src/store/voicemail-box-store.js';
@@ -150,6 +153,7 @@ export class CoreHarness implements Contacts {
   readonly mailboxEvents = new MailboxEvents();
   readonly voicemailDir: string;
   readonly pinFailures: string[] = [];
+  readonly hotDesk: HotDeskLogins;
   private readonly db: Database;
   private readonly phones: Phone[] = [];
   private readonly registered = new Map<string, Phone[]>();
@@ -182,13 +186,14 @@ export class CoreHarness implements Contacts {
     this.forwarding = new ForwardingService({ db: this.db, config: configNow, now, logger });
     this.forwarding.applyConfig(config);
     const screening = new Screening({ store: new ScreeningStore(this.db), config: configNow, now, logger });
+    this.hotDesk = new HotDeskLogins({ store: new HotDeskStore(this.db), registrar: { contacts: (aor) => this.contacts(aor) }, config: configNow, clock, logger });
     this.core = new CallCore({
       stack: this.stack,
       media: this.media,
       clock,
       logger,
       router: this.router,
-      authenticator: new FromUserAuthenticator(this.router),
+      authenticator: this.hotDesk.invites(new FromUserAuthenticator(this.router)),
       trunks: this.trunks,
       config: configNow,
       onCallEnded: (call, outcome) => {
@@ -205,8 +210,8 @@ export class CoreHarness implements Contacts {
     this.voicemailBoxes = new VoicemailBoxStore(this.db);
     // The features as server.ts lists them (keep the two lists in step).
     const features = [
-      new Extensions({ router: this.router, registrar: this, forwarding: this.forwarding, callsOf }),
-      new Groups({ router: this.router, registrar: this, forwarding: this.forwarding, hunt: new HuntGroups(new HuntStore(this.db)), callsOf }),
+      new Extensions({ router: this.router, registrar: this.hotDesk, forwarding: this.forwarding, callsOf }),
+      new Groups({ router: this.router, registrar: this.hotDesk, forwarding: this.forwarding, hunt: new HuntGroups(new HuntStore(this.db)), callsOf }),
       new OutsideLine({ router: this.router, trunks: this.trunks, prompts: this.prompts }),
       new DidBulkForwarding(this.forwarding),
       new ScreeningFeature(screening, this.prompts, configNow),
@@ -226,6 +231,14 @@ export class CoreHarness implements Contacts {
         config: configNow,
         dir: this.voicemailDir,
         onPinFailure: (address) => this.pinFailures.push(address),
+      }),
+      new HotDesk({
+        logins: this.hotDesk,
+        prompts: this.prompts,
+        config: configNow,
+        pin: (ext) => this.voicemailBoxes.pin(ext.number, ext.pin),
+        onPinFailure: (address) => this.pinFailures.push(address),
+        logger,
       }),
     ];
     for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
