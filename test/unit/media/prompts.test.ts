@@ -13,6 +13,7 @@ import {
   TONE_PROMPTS,
   VOICEMAIL_PROMPTS,
   QUEUE_PROMPTS,
+  CONFERENCE_PROMPTS,
   type PromptLanguage,
 } from '../../../src/media/prompts.js';
 
@@ -57,7 +58,7 @@ function eightBit(): Buffer {
 /** A complete valid set in one language folder plus tones and a default MOH class. */
 function completeSet(language: PromptLanguage): Record<string, Buffer> {
   const files: Record<string, Buffer> = { 'moh/default/1.wav': good() };
-  for (const n of [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...QUEUE_PROMPTS]) files[`prompts/${language}/${n}.wav`] = good();
+  for (const n of [...DIGIT_PROMPTS, ...SPOKEN_PROMPTS, ...VOICEMAIL_PROMPTS, ...QUEUE_PROMPTS, ...CONFERENCE_PROMPTS]) files[`prompts/${language}/${n}.wav`] = good();
   for (const n of TONE_PROMPTS) files[`prompts/tones/${n}.wav`] = good();
   return files;
 }
