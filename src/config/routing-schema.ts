@@ -216,9 +216,9 @@ export const serviceCodesSchema = z
     directedPickup: code('**', "+ extension: pick up that extension's ringing call."),
     agentPause: code('*51', 'Pause me as an agent in every queue; + a queue number: in that queue (F-AGENT).'),
     agentResume: code('*52', 'Resume (available) in every queue; + a queue number: in that queue; also ends after-call work and an auto-pause.'),
-    spyMonitor: code('995', '+ extension: listen to that extension\'s call, unheard (F-SPY; keys 4/5/6 switch mode).'),
+    spyMonitor: code('995', "+ extension: listen to that extension's call, unheard (F-SPY; keys 4/5/6 switch mode)."),
     spyWhisper: code('994', '+ extension: speak to that extension only (whisper, coaching).'),
-    spyBarge: code('996', '+ extension: join that extension\'s call, heard by both parties.'),
+    spyBarge: code('996', "+ extension: join that extension's call, heard by both parties."),
     hotDeskLogin: code('998', '+ extension, then its PIN: this phone rings for that extension and presents it (F-HOTDESK).'),
     hotDeskLogout: code('997', 'Give back the extension this phone took with the hot-desk login.'),
   })

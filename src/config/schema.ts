@@ -360,7 +360,14 @@ export const configObjectSchema = z
     }
     c.inbound.forEach((d, i) => {
       // A DID may also reach an IVR, or a shared voicemail box directly (a number that only takes messages).
-      if (!exts.has(d.destination) && !groupNumbers.has(d.destination) && !ivrNumbers.has(d.destination) && !boxNumbers.has(d.destination) && !queueNumbers.has(d.destination) && !roomNumbers.has(d.destination)) {
+      if (
+        !exts.has(d.destination) &&
+        !groupNumbers.has(d.destination) &&
+        !ivrNumbers.has(d.destination) &&
+        !boxNumbers.has(d.destination) &&
+        !queueNumbers.has(d.destination) &&
+        !roomNumbers.has(d.destination)
+      ) {
         ctx.addIssue({ code: 'custom', path: ['inbound', i, 'destination'], message: `unknown extension, group, IVR, queue or voicemail box ${d.destination}` });
       }
       if (d.trunk !== undefined && !trunks.has(d.trunk)) ctx.addIssue({ code: 'custom', path: ['inbound', i, 'trunk'], message: `unknown trunk ${d.trunk}` });
