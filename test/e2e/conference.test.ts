@@ -6,15 +6,24 @@ import { hears } from '../support/tones.js';
 import { failure, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call } from '../support/test-ua.js';
+import { startSipJsPhone, type SipJsPhone } from '../support/sipjs-call.js';
 import { ConferenceStore } from '../../src/store/conference-store.js';
 import { openDatabase } from '../../src/store/db.js';
 
-const session = hibikiSession();
+let sipjs: SipJsPhone | undefined;
+// SIP.js leaves first, while hibiki still answers it.
+const session = hibikiSession({
+  async beforeStop() {
+    await sipjs?.stop();
+    sipjs = undefined;
+  },
+});
 const NUMBERS = ['2001', '2002', '2003', '2004'];
 const TONES: Record<string, number> = { '2001': 400, '2002': 700, '2003': 1100 };
 
 function start(conference: Record<string, unknown> = {}) {
   return session.start({
+    transports: [{ transport: 'udp' }, { transport: 'ws' }],
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, language: 'en' })),
     config: {
       conference: {
@@ -118,5 +127,23 @@ describe('conference rooms', () => {
     await waitUntil(() => h.server.rooms.rooms()[0]?.participants.length === 2, 15_000);
     await talking(aliceCall, inRoom, 32, 33);
     await Promise.all([aliceCall.hangup(), inRoom.hangup()]);
+  }, 60_000);
+
+  it('SIP.js over WebSocket in a room with two test UAs: each hears the other two', async () => {
+    const { h, phone } = await start();
+    const a = await (await phone('2001')).call('9201');
+    const b = await (await phone('2002')).call('9201');
+    const carol = (sipjs = await startSipJsPhone({ server: `ws://127.0.0.1:${h.port('ws')}`, user: '2003', password: 'secret-2003' }));
+    expect(await carol.register(), carol.logs.join('\n')).toEqual({ registered: true });
+    const c = await carol.call('9201', 15_000);
+    a.rtp.useSine(400);
+    b.rtp.useSine(700);
+    c.rtp.useSine(1100);
+    for (const x of [a, b, c]) x.rtp.startTone();
+    await hears(c, [400, 700], [1100]);
+    await hears(a, [700, 1100], [400]);
+    for (const x of [a, b, c]) x.rtp.stopTone();
+    await c.hangup();
+    await Promise.all([a.hangup(), b.hangup()]);
   }, 60_000);
 });

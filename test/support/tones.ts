@@ -2,10 +2,13 @@
 // (conference rooms, monitoring), so the marked test-tone frames of talking() cannot be used.
 import { alawDecode, toneShare, ulawDecode } from './audio.js';
 import { waitUntil } from './call-helpers.js';
-import type { Call } from './test-ua.js';
+import type { RtpPeer } from './rtp-peer.js';
+
+/** Anything with an RTP peer: a test UA's call, a SIP.js call. */
+type Listener = { rtp: RtpPeer };
 
 /** The share of a tone in the audio a call received over its last `frames` 20 ms frames (0–1). */
-export function heard(call: Call, hz: number, frames = 25): number {
+export function heard(call: Listener, hz: number, frames = 25): number {
   const eventPt = call.rtp.telephoneEventPt;
   const decode = (call.rtp.remote?.codec ?? 'PCMU') === 'PCMU' ? ulawDecode : alawDecode;
   const audio = call.rtp.packets.filter((p) => p.payloadType !== eventPt && p.payload.length === 160).slice(-frames);
@@ -16,7 +19,7 @@ export function heard(call: Call, hz: number, frames = 25): number {
 }
 
 /** Wait until what `call` hears has each tone of `present` (a fifth of the power or more) and none of `absent`. */
-export async function hears(call: Call, present: number[], absent: number[], timeoutMs = 15_000): Promise<void> {
+export async function hears(call: Listener, present: number[], absent: number[], timeoutMs = 15_000): Promise<void> {
   await waitUntil(() => present.every((hz) => heard(call, hz) > 0.2) && absent.every((hz) => heard(call, hz) < 0.05), timeoutMs).catch(() => {
     throw new Error(`heard ${[...present, ...absent].map((hz) => `${hz} Hz ${heard(call, hz).toFixed(2)}`).join(', ')}; wanted ${present.join('+')} and not ${absent.join(', ')}`);
   });
