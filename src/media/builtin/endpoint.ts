@@ -8,6 +8,7 @@ import type { DtmfSender } from './dtmf-sender.js';
 import type { PromptPlayer } from './player.js';
 import type { InbandDtmfDetector } from './goertzel.js';
 import type { WavRecorder } from './recorder.js';
+import type { CallSide } from './call-recorder.js';
 
 /** What an inbound payload type carries, as a small number for the per-packet lookup table. */
 export const Kind = { None: 0, Pcmu: 1, Pcma: 2, TelephoneEvent: 3 } as const;
@@ -39,6 +40,8 @@ export class RelayEndpoint {
   player: { playId: number; player: PromptPlayer } | null = null;
   /** What the party says is being written to a file (voicemail). */
   recorder: { recId: number; recorder: WavRecorder } | null = null;
+  /** What the party says also goes to this side of a call recording. */
+  callTap: CallSide | null = null;
   // Counters (EndpointStats).
   packetsIn = 0;
   packetsOut = 0;
