@@ -20,6 +20,7 @@ import {
 import { mwiSchema, smtpSchema } from './mail-schema.js';
 import { checkIvrs, ivrListSchema } from './ivr-schema.js';
 import { checkQueues, queueListSchema } from './queue-schema.js';
+import { recordFieldSchema, recordingSchema } from './recording-schema.js';
 import { int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
@@ -168,6 +169,7 @@ const extensionSchema = z
     blockList: z.array(numberPatternSchema).max(30, 'at most 30 blocked numbers per extension').default([]).describe('Caller numbers refused (403 / Q.850 21); a trailing * matches a prefix.'),
     rejectAnonymous: z.boolean().default(false).describe('Calls without a caller number hear an announcement and get 433 Anonymity Disallowed / Q.850 21.'),
     ...voicemailExtensionFields,
+    record: recordFieldSchema,
   })
   .strict();
 
@@ -232,6 +234,7 @@ export const configObjectSchema = z
     voicemail: voicemailSettingsSchema.prefault({}),
     voicemailBoxes: voicemailBoxesSchema,
     queues: queueListSchema,
+    recording: recordingSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

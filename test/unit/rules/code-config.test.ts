@@ -8,7 +8,7 @@ function withCodes(over: Partial<InCallCodes>): InCallCodes {
 
 describe('DEFAULT_CODES', () => {
   it('are the SPEC F-CODES defaults', () => {
-    expect(DEFAULT_CODES).toEqual({ park: '#72', blindTransfer: '#8', attendedTransfer: '#9', dialConfirm: '#', dtmfSend: '*#' });
+    expect(DEFAULT_CODES).toEqual({ park: '#72', blindTransfer: '#8', attendedTransfer: '#9', dialConfirm: '#', dtmfSend: '*#', record: '*1' });
   });
 
   it('validate cleanly, although dialConfirm # is a prefix of #72, #8 and #9 (different context)', () => {
