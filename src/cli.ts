@@ -24,6 +24,7 @@ import { VoicemailStore } from './store/voicemail-store.js';
 import { mailboxes } from './features/voicemail/mailbox.js';
 import { agentPause, agentResume, agentShow, queueShow, queueStats, QueueCommandError, statsRange } from './features/queue/stats-report.js';
 import { encodeCsv, type CdrCsvEncoding } from './store/cdr-export.js';
+import { exportRecording, listRecordings } from './features/recording/recordings-cli.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -67,6 +68,10 @@ const USAGE = `usage:
   hibiki agent pause EXTENSION [QUEUE] [--reason TEXT] --config FILE
   hibiki agent resume EXTENSION [QUEUE] --config FILE
                                                pause or resume an agent in one queue or every queue it is in
+  hibiki recordings list [--from YYYY-MM-DD] [--to YYYY-MM-DD] --config FILE
+                                               recorded calls (call id, linked id, started, caller, callee, billsec, file)
+  hibiki recordings export CALL_ID FILE --config FILE
+                                               copy a call's recording (by CDR call id or linked id) to FILE
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -449,6 +454,24 @@ function callCentreCommand(file: string, args: string[], v: CallCentreFlags): nu
   }
 }
 
+function recordingsCommand(file: string, what: { from?: string; to?: string } | { id: string; file: string }): number {
+  return withConfigDatabase(file, (db) => {
+    const cdr = new CdrStore(db);
+    try {
+      if ('id' in what) {
+        out(`${exportRecording(cdr, what.id, resolve(what.file))} -> ${resolve(what.file)}`);
+        return 0;
+      }
+      const range = cdrExportRange(what.from ?? '1970-01-01', what.to ?? '9999-12-31');
+      for (const line of listRecordings(cdr, range)) out(line);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 1;
+    }
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
@@ -547,6 +570,13 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === 'queue' || positionals[0] === 'agent') {
     if (!values.config) fail(USAGE);
     process.exitCode = callCentreCommand(values.config, positionals, values);
+    return;
+  }
+  if (positionals[0] === 'recordings') {
+    const [, action, id, target] = positionals;
+    const ok = (action === 'list' && positionals.length === 2) || (action === 'export' && id !== undefined && target !== undefined && positionals.length === 4);
+    if (!values.config || !ok) fail(USAGE);
+    process.exitCode = recordingsCommand(values.config, action === 'list' ? { from: values.from, to: values.to } : { id: id!, file: target! });
     return;
   }
   if (positionals[0] === 'registrations') {

@@ -58,6 +58,8 @@ import { MessageWaiting } from './features/voicemail/mwi.js';
 import { VoicemailMailer } from './features/voicemail/mail-notify.js';
 import { QueueCenter } from './features/queue/queue-center.js';
 import { missingQueuePrompts } from './features/queue/queue.js';
+import { CallRecording } from './features/recording/call-recording.js';
+import { startRecordingPurge, type RecordingPurge } from './features/recording/recording-purge.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -120,6 +122,8 @@ export class HibikiServer {
   /** Settles when the BYEs of the calls a crash cut have their answers (a resolved empty summary when there were none). */
   recovery: Promise<RecoverySummary> | undefined;
   private purge: RetentionPurge | undefined;
+  private recordingPurge: RecordingPurge | undefined;
+  private readonly recording: CallRecording;
   private stats: ProcessStats | undefined;
   private readonly authenticator: RequestAuthenticator;
   /**
@@ -199,6 +203,7 @@ export class HibikiServer {
       mohRoot: resolve(config.prompts.mohDir ?? fileURLToPath(new URL('../moh', import.meta.url))),
       languages: ['ja', 'en'],
     });
+    this.recording = new CallRecording({ media: this.media, prompts: this.prompts, config: () => this.config, dir: resolve(config.data.dir, 'recordings'), logger: this.logger });
     this.core = new CallCore({
       stack: this.stack,
       media: this.media,
@@ -211,7 +216,11 @@ export class HibikiServer {
       config: () => this.config,
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
       // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
-      onBridged: (call) => this.journal.record(call),
+      // The recording follows the legs too (issue #15).
+      onBridged: (call) => {
+        this.journal.record(call);
+        this.recording.bridged(call);
+      },
       // An IVR's caller, already answered, hears this while the destination it chose rings.
       ringback: (leg) => [this.prompts.file('ringback', promptLanguage(this.config, leg.extension))],
     });
@@ -258,6 +267,7 @@ export class HibikiServer {
       new Ivrs({ prompts: this.prompts, clock }),
       voicemail,
       ...this.queues.features,
+      this.recording,
     ];
     for (const f of features) this.core.use(f);
     const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);
@@ -334,6 +344,7 @@ export class HibikiServer {
     this.queues.start();
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
+    this.recordingPurge = startRecordingPurge({ dir: resolve(this.config.data.dir, 'recordings'), retentionDays: () => this.config.recording.retentionDays, logger: this.logger });
     this.dropBindingsOfUnavailableExtensions();
     this.stats = new ProcessStats({
       logger: this.logger,
@@ -412,6 +423,7 @@ export class HibikiServer {
     this.core.stop();
     this.journal.stopHeartbeat();
     this.purge?.stop();
+    this.recordingPurge?.stop();
     this.trunks.stop();
     this.qualifier.stop();
     this.mwi.stop();

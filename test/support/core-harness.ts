@@ -51,6 +51,7 @@ import { BlindTransfer } from '../../src/features/transfer.js';
 import { AttendedTransfer } from '../../src/features/attended-transfer.js';
 import { Ivrs } from '../../src/features/ivr.js';
 import { Voicemail } from '../../src/features/voicemail/voicemail.js';
+import { CallRecording } from '../../src/features/recording/call-recording.js';
 import { MailboxEvents } from '../../src/features/voicemail/mailbox-events.js';
 import { VoicemailStore } from '../../src/store/voicemail-store.js';
 import { VoicemailBoxStore } from '../../src/store/voicemail-box-store.js';
@@ -149,6 +150,9 @@ export class CoreHarness implements Contacts {
   readonly voicemailBoxes: VoicemailBoxStore;
   readonly mailboxEvents = new MailboxEvents();
   readonly voicemailDir: string;
+  /** Where the call recordings go (a temporary folder per harness). */
+  readonly recordingsDir: string;
+  readonly recording: CallRecording;
   readonly pinFailures: string[] = [];
   private readonly db: Database;
   private readonly phones: Phone[] = [];
@@ -182,6 +186,9 @@ export class CoreHarness implements Contacts {
     this.forwarding = new ForwardingService({ db: this.db, config: configNow, now, logger });
     this.forwarding.applyConfig(config);
     const screening = new Screening({ store: new ScreeningStore(this.db), config: configNow, now, logger });
+    this.recordingsDir = join(mkdtempSync(join(tmpdir(), 'hibiki-harness-rec-')), 'recordings');
+    const recording = new CallRecording({ media: this.media, prompts: this.prompts, config: configNow, dir: this.recordingsDir, logger });
+    this.recording = recording;
     this.core = new CallCore({
       stack: this.stack,
       media: this.media,
@@ -196,6 +203,7 @@ export class CoreHarness implements Contacts {
         this.cdrs.push(...callCdrs(call, outcome));
       },
       ringback: () => [this.prompts.file('ringback', 'ja')],
+      onBridged: (call) => recording.bridged(call),
     });
     const callsOf = (extension: string) => this.core.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
@@ -227,6 +235,7 @@ export class CoreHarness implements Contacts {
         dir: this.voicemailDir,
         onPinFailure: (address) => this.pinFailures.push(address),
       }),
+      recording,
     ];
     for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
   }
