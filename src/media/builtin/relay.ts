@@ -73,7 +73,11 @@ export class MediaRelay {
     private readonly post: Post,
   ) {
     this.recordings = new RelayRecordings(post, (fn) => this.guard(fn));
-    this.callRecordings = new RelayCallRecordings(post, (fn) => this.guard(fn), (id) => this.endpoints.get(id));
+    this.callRecordings = new RelayCallRecordings(
+      post,
+      (fn) => this.guard(fn),
+      (id) => this.endpoints.get(id),
+    );
     this.allocator = new PortPairAllocator(settings.rtpPorts[0], settings.rtpPorts[1]);
     this.family = settings.bindAddress.includes(':') ? 'udp6' : 'udp4';
     if (settings.rtpTimeoutMs > 0) {
