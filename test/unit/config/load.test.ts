@@ -111,6 +111,7 @@ describe('loadConfigText: valid files', () => {
         rejectAnonymous: false,
         voicemail: true,
         voicemailAttach: true,
+        record: 'never',
       },
     ]);
   });
