@@ -28,6 +28,8 @@ interface Recording {
   handle: CallRecordHandle;
   path: string;
   paused: boolean;
+  /** The legs recorded now: left (or first) channel, right channel. */
+  legs: [Leg, Leg];
 }
 
 const STRENGTH: Record<RecordPolicy, number> = { never: 0, 'on-demand': 1, always: 2 };
@@ -84,7 +86,10 @@ export class CallRecording implements Feature {
     if (!pair) return;
     const rec = this.recordings.get(call);
     if (rec) {
-      rec.handle.retarget(pair[0].endpoint!, pair[1].endpoint!);
+      // The party that stays keeps its channel, whichever role its leg has (a caller may transfer too).
+      const [left, right] = pair[1] === rec.legs[0] || pair[0] === rec.legs[1] ? [pair[1], pair[0]] : pair;
+      rec.legs = [left, right];
+      rec.handle.retarget(left.endpoint!, right.endpoint!);
       return;
     }
     if (recordPolicy(call, this.deps.config()) === 'always') this.start(call, pair, 'always');
@@ -132,7 +137,7 @@ export class CallRecording implements Feature {
     // The call's own id (CDR linked_id): file-name safe, unlike a SIP Call-ID, and kept through transfers.
     const path = join(folder, `${call.linkedId}.wav`);
     const handle = this.deps.media.recordCall(a.endpoint!, b.endpoint!, path, { format: config.recording.format });
-    this.recordings.set(call, { handle, path, paused: false });
+    this.recordings.set(call, { handle, path, paused: false, legs: [a, b] });
     call.recordingPath = path;
     call.log.info({ event: 'recording', path, policy: why, format: config.recording.format }, 'recording started');
     call.once('ended', () => handle.stop());

@@ -75,4 +75,22 @@ describe('call recording (call core)', () => {
     expect(base(h.media.nowPlaying(again.bobCall.endpoint)!.files[0]!)).toBe('error-tone.wav');
     expect(h.media.callRecordings[0]!.paused).toBe(false);
   });
+
+  it('a transfer keeps writing the same recording; the party who stays keeps its channel', async () => {
+    const { aliceCall, bobCall } = await connected('2002', { extensions: [{ number: '2002', record: 'always' }] });
+    const carol = await h.phone('2003');
+    // The caller transfers: Bob stays and keeps the right channel, Carol takes Alice's left one.
+    aliceCall.press('#82003#');
+    await h.settle();
+    const carolCall = carol.takeCall().answer();
+    await h.settle();
+    expect(h.media.callRecordings).toHaveLength(1);
+    expect(h.media.callRecordings[0]!.targets).toEqual([
+      [aliceCall.endpoint, bobCall.endpoint],
+      [carolCall.endpoint, bobCall.endpoint],
+    ]);
+    carolCall.hangup();
+    await h.settle();
+    expect(h.media.callRecordings[0]!.state).toBe('stopped');
+  });
 });
