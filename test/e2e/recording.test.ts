@@ -190,4 +190,26 @@ describe('call recording', () => {
     const carolFrames = framesOf(right, 900);
     expect(Math.min(...carolFrames)).toBeGreaterThan(Math.max(...bobFrames));
   });
+
+  it('a queue with record: always — the waiting caller left, the agent who answers right; the CDR names the queue and the file', async () => {
+    const { h, phone } = await session.start({
+      extensions: extensions({}),
+      config: { queues: [{ number: '6000', name: 'Support', members: ['2002'], periodicAnnouncementInterval: 0, retryDelay: 0, record: 'always' }] },
+    });
+    const alice = await phone('2001');
+    const agent = await phone('2002');
+    const ringing = agent.waitForCall({ timeoutMs: 10_000 });
+    const caller = await alice.call('6000');
+    const callee = await (await ringing).answer();
+    sines(caller, 500, callee, 900);
+    await talkFor(caller, callee, 75);
+    await caller.hangup();
+    await callee.waitForEnd();
+    const { wav } = await recordingOf(h);
+    expect(h.server.cdr.query({}).find((r) => r.disposition === 'answered')).toMatchObject({ queue: '6000', answeredBy: '2002' });
+    expect(secondsOf(channel(wav.samples, 2, 0), 500)).toBeGreaterThan(1);
+    expect(secondsOf(channel(wav.samples, 2, 1), 900)).toBeGreaterThan(1);
+    // Each party only in its own channel.
+    expect(secondsOf(channel(wav.samples, 2, 0), 900) + secondsOf(channel(wav.samples, 2, 1), 500)).toBe(0);
+  }, 30_000);
 });
