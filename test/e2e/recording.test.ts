@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunningHibiki } from '../support/hibiki.js';
+import type { RunningHibiki, TestExtension } from '../support/hibiki.js';
 import { connect, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { readWav, toneShare, zeroCrossingHz } from '../support/audio.js';
@@ -14,7 +14,7 @@ import type { Call } from '../support/test-ua.js';
 const session = hibikiSession();
 const FRAME = 160;
 
-function extensions(record: Record<string, string>): Array<Record<string, string>> {
+function extensions(record: Record<string, string>): TestExtension[] {
   return ['2001', '2002', '2003'].map((n) => ({ number: n, password: `secret-${n}`, ...(record[n] ? { record: record[n] } : {}) }));
 }
 
