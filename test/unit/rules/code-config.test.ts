@@ -133,3 +133,18 @@ describe('validateCodes: prefix-freeness', () => {
     expect(r.errors[0]?.key).toBe('park');
   });
 });
+
+describe('validateCodes: the record code (issue #15)', () => {
+  it('must be prefix-free with the other in-call codes', () => {
+    const overlapsTransfer = validateCodes(withCodes({ record: '#81' }));
+    expect(overlapsTransfer.errors).toEqual([expect.objectContaining({ key: 'record', conflictsWith: 'blindTransfer' })]);
+    const overlapsSend = validateCodes(withCodes({ record: '*' }));
+    expect(overlapsSend.errors).toEqual([expect.objectContaining({ key: 'record', conflictsWith: 'dtmfSend' })]);
+    expect(validateCodes(withCodes({ record: '*2' })).errors).toEqual([]);
+  });
+
+  it('is 1–4 characters of 0-9, * and #', () => {
+    expect(validateCodes(withCodes({ record: '*1A' })).errors).toEqual([expect.objectContaining({ key: 'record' })]);
+    expect(validateCodes(withCodes({ record: '' })).errors).toEqual([expect.objectContaining({ key: 'record' })]);
+  });
+});
