@@ -9,6 +9,8 @@ const now = (): number => performance.now();
 
 interface Entry {
   recorder: CallRecorder;
+  /** Settles once the file is complete (header written) or failed. */
+  finished: Promise<void>;
   a: RelayEndpoint | undefined;
   b: RelayEndpoint | undefined;
 }
@@ -24,12 +26,15 @@ export class RelayCallRecordings {
   ) {}
 
   start(msg: Extract<ToWorker, { t: 'record-call' }>): void {
+    let settle!: () => void;
+    const finished = new Promise<void>((resolve) => (settle = resolve));
     const recorder = new CallRecorder(msg.path, msg.channels, now(), (r) => {
       this.detach(entry);
       this.active.delete(msg.recId);
       this.post({ t: 'record-done', recId: msg.recId, ...r });
+      settle();
     });
-    const entry: Entry = { recorder, a: undefined, b: undefined };
+    const entry: Entry = { recorder, finished, a: undefined, b: undefined };
     this.active.set(msg.recId, entry);
     this.attach(entry, msg.a, msg.b);
     this.timer ??= setInterval(() => this.guard(() => this.tick()), FRAME_MS);
@@ -57,11 +62,13 @@ export class RelayCallRecordings {
     entry.recorder.stop(reason);
   }
 
-  /** The worker is closing: every file is completed as it stands. */
-  shutdown(): void {
+  /** The worker is closing: every file is completed as it stands; resolves once their headers are written. */
+  shutdown(): Promise<void> {
+    const finishing = [...this.active.values()].map((e) => e.finished);
     for (const recId of [...this.active.keys()]) this.stop(recId, 'ended');
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    return Promise.all(finishing).then(() => undefined);
   }
 
   private attach(entry: Entry, a: string, b: string): void {

@@ -168,10 +168,12 @@ export class MediaRelay {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.unlatchTimer) clearInterval(this.unlatchTimer);
     this.recordings.shutdown();
-    this.callRecordings.shutdown();
+    // Before the thread ends: a call recording's header (its sizes) is written when it stops.
+    const recordings = this.callRecordings.shutdown();
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
+    await recordings;
   }
 
   private log(level: WorkerLogLevel, msg: string, id?: string): void {
