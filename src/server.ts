@@ -216,10 +216,10 @@ export class HibikiServer {
       config: () => this.config,
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
       // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
-      // The recording follows the legs too (issue #15).
+      // The recording follows the legs too (issue #15); first, so the journal row already names its file.
       onBridged: (call) => {
-        this.journal.record(call);
         this.recording.bridged(call);
+        this.journal.record(call);
       },
       // An IVR's caller, already answered, hears this while the destination it chose rings.
       ringback: (leg) => [this.prompts.file('ringback', promptLanguage(this.config, leg.extension))],
