@@ -26,6 +26,7 @@ import { mailboxes } from './features/voicemail/mailbox.js';
 import { agentPause, agentResume, agentShow, queueShow, queueStats, QueueCommandError, statsRange } from './features/queue/stats-report.js';
 import { encodeCsv, type CdrCsvEncoding } from './store/cdr-export.js';
 import { hotDeskList, hotDeskLogout } from './features/hotdesk/cli.js';
+import { exportRecording, listRecordings } from './features/recording/recordings-cli.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -74,6 +75,10 @@ const USAGE = `usage:
   hibiki hotdesk list --config FILE            hot-desk logins (extension, device, since, expires)
   hibiki hotdesk logout EXT --config FILE      end the hot-desk login of an extension (or of a device);
                                                exits 1 when there is none
+  hibiki recordings list [--from YYYY-MM-DD] [--to YYYY-MM-DD] --config FILE
+                                               recorded calls (call id, linked id, started, caller, callee, billsec, file)
+  hibiki recordings export CALL_ID FILE --config FILE
+                                               copy a call's recording (by CDR call id or linked id) to FILE
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -477,6 +482,24 @@ function conferenceCliCommand(file: string, args: string[]): number {
   }
 }
 
+function recordingsCommand(file: string, what: { from?: string; to?: string } | { id: string; file: string }): number {
+  return withConfigDatabase(file, (db) => {
+    const cdr = new CdrStore(db);
+    try {
+      if ('id' in what) {
+        out(`${exportRecording(cdr, what.id, resolve(what.file))} -> ${resolve(what.file)}`);
+        return 0;
+      }
+      const range = cdrExportRange(what.from ?? '1970-01-01', what.to ?? '9999-12-31');
+      for (const line of listRecordings(cdr, range)) out(line);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 1;
+    }
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
@@ -591,6 +614,13 @@ async function main(argv: string[]): Promise<void> {
       for (const line of r.lines) out(line);
       return r.exitCode;
     });
+    return;
+  }
+  if (positionals[0] === 'recordings') {
+    const [, action, id, target] = positionals;
+    const ok = (action === 'list' && positionals.length === 2) || (action === 'export' && id !== undefined && target !== undefined && positionals.length === 4);
+    if (!values.config || !ok) fail(USAGE);
+    process.exitCode = recordingsCommand(values.config, action === 'list' ? { from: values.from, to: values.to } : { id: id!, file: target! });
     return;
   }
   if (positionals[0] === 'registrations') {

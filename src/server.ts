@@ -65,6 +65,8 @@ import { ConferenceStore } from './store/conference-store.js';
 import { HotDesk } from './features/hotdesk/hotdesk.js';
 import { HotDeskLogins } from './features/hotdesk/logins.js';
 import { HotDeskStore } from './store/hotdesk-store.js';
+import { CallRecording } from './features/recording/call-recording.js';
+import { startRecordingPurge, type RecordingPurge } from './features/recording/recording-purge.js';
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
@@ -132,6 +134,8 @@ export class HibikiServer {
   /** Settles when the BYEs of the calls a crash cut have their answers (a resolved empty summary when there were none). */
   recovery: Promise<RecoverySummary> | undefined;
   private purge: RetentionPurge | undefined;
+  private recordingPurge: RecordingPurge | undefined;
+  private readonly recording: CallRecording;
   private stats: ProcessStats | undefined;
   private readonly authenticator: RequestAuthenticator;
   /**
@@ -212,6 +216,7 @@ export class HibikiServer {
       mohRoot: resolve(config.prompts.mohDir ?? fileURLToPath(new URL('../moh', import.meta.url))),
       languages: ['ja', 'en'],
     });
+    this.recording = new CallRecording({ media: this.media, prompts: this.prompts, config: () => this.config, dir: resolve(config.data.dir, 'recordings'), logger: this.logger });
     this.core = new CallCore({
       stack: this.stack,
       media: this.media,
@@ -225,7 +230,11 @@ export class HibikiServer {
       config: () => this.config,
       onCallEnded: (call, outcome) => this.writeCdr(call, outcome),
       // Answered, and re-bridged (transfer, pickup, park): the journal row follows the legs that are up.
-      onBridged: (call) => this.journal.record(call),
+      // The recording follows the legs too (issue #15); first, so the journal row already names its file.
+      onBridged: (call) => {
+        this.recording.bridged(call);
+        this.journal.record(call);
+      },
       // An IVR's caller, already answered, hears this while the destination it chose rings.
       ringback: (leg) => [this.prompts.file('ringback', promptLanguage(this.config, leg.extension))],
     });
@@ -288,6 +297,7 @@ export class HibikiServer {
         onPinFailure: (address) => this.guard.recordFailure(undefined, address),
         logger: this.logger,
       }),
+      this.recording,
     ];
     for (const f of features) this.core.use(f);
     const mailboxes = opts.mailboxes ?? configuredMailboxes(() => this.config);
@@ -367,6 +377,7 @@ export class HibikiServer {
     this.roomCommands = every(this.stack.clock, 1000, () => this.rooms.runCommands());
     await this.trunks.start(this.config);
     this.purge = startRetentionPurge(this.cdr, this.config.cdr.retentionDays, this.logger);
+    this.recordingPurge = startRecordingPurge({ dir: resolve(this.config.data.dir, 'recordings'), retentionDays: () => this.config.recording.retentionDays, logger: this.logger });
     this.dropBindingsOfUnavailableExtensions();
     this.stats = new ProcessStats({
       logger: this.logger,
@@ -445,6 +456,7 @@ export class HibikiServer {
     this.core.stop();
     this.journal.stopHeartbeat();
     this.purge?.stop();
+    this.recordingPurge?.stop();
     this.trunks.stop();
     this.qualifier.stop();
     this.mwi.stop();

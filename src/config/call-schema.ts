@@ -66,13 +66,14 @@ export const codesSchema = z
     attendedTransfer: inCallCode(DEFAULT_CODES.attendedTransfer, 'In-call code + target + confirm: consult transfer (F-XFER-ATTENDED).'),
     dialConfirm: inCallCode(DEFAULT_CODES.dialConfirm, 'Ends transfer-target entry at once (1–3 chars starting with * or #).'),
     dtmfSend: inCallCode(DEFAULT_CODES.dtmfSend, 'Lifts DTMF suppression for the rest of the call (1–3 chars starting with * or #).'),
+    record: inCallCode(DEFAULT_CODES.record, 'In-call code that starts / stops recording the call where recording is on-demand (F-CDR recording).'),
   })
   .strict()
   .superRefine((codes, ctx) => {
     const { errors } = validateCodes(codes);
     for (const e of errors) ctx.addIssue({ code: 'custom', path: [e.key], message: e.message });
   })
-  .describe('In-call feature codes typed on the keypad (F-CODES); park/transfer codes must be prefix-free against each other.');
+  .describe('In-call feature codes typed on the keypad (F-CODES); park, transfer, DTMF-send and record codes must be prefix-free against each other.');
 
 export const dtmfSchema = z
   .object({

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { forwardDestinationVerdict, type DestinationContext, type RestrictionRules } from '../rules/number-rules.js';
 import { destinationSchema, parseIvrDestination, promptSchema, type IvrDestination } from './ivr-schema.js';
 import { int, type IssueSink } from './schema-kit.js';
+import { recordFieldSchema } from './recording-schema.js';
 
 export const QUEUE_STRATEGIES = ['ringall', 'leastrecent', 'shortesttalk', 'random', 'roundrobin', 'weighted', 'fewestcalls', 'linear'] as const;
 export type QueueStrategy = (typeof QUEUE_STRATEGIES)[number];
@@ -92,6 +93,7 @@ export const queueSchema = z
       .max(86400)
       .optional()
       .describe('After-call work: seconds an agent gets no call from this queue after one ends; 0: until the agent resumes (*52). Unset: none.'),
+    record: recordFieldSchema,
   })
   .strict()
   .superRefine((q, ctx) => {

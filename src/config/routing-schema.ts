@@ -4,6 +4,7 @@
 // sections and the extensions are checked in schema.ts, where the whole file is seen.
 import { z } from 'zod';
 import { int } from './schema-kit.js';
+import { recordFieldSchema } from './recording-schema.js';
 
 /** YAML reads 0312345678 as a string only when quoted; accept numbers too and keep the digits. */
 const digitString = (pattern: RegExp, message: string) =>
@@ -86,6 +87,7 @@ const groupSchema = z
         'Where the call goes when no member answers within timeout: an extension, another group, an IVR, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).',
       ),
     displayPrefix: z.string().max(20).optional().describe("Text put in front of the caller's display name on the members' phones, e.g. [営業]."),
+    record: recordFieldSchema,
   })
   .strict();
 

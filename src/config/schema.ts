@@ -22,6 +22,7 @@ import { checkIvrs, ivrListSchema } from './ivr-schema.js';
 import { checkQueues, queueListSchema } from './queue-schema.js';
 import { checkConferenceRooms, conferenceSchema } from './conference-schema.js';
 import { spySchema } from './spy-schema.js';
+import { recordFieldSchema, recordingSchema } from './recording-schema.js';
 import { int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
@@ -172,6 +173,7 @@ const extensionSchema = z
     rejectAnonymous: z.boolean().default(false).describe('Calls without a caller number hear an announcement and get 433 Anonymity Disallowed / Q.850 21.'),
     ...voicemailExtensionFields,
     ...hotDeskExtensionFields,
+    record: recordFieldSchema,
   })
   .strict();
 
@@ -239,6 +241,7 @@ export const configObjectSchema = z
     conference: conferenceSchema.prefault({}),
     spy: spySchema.prefault({}),
     hotDesk: hotDeskSettingsSchema.prefault({}),
+    recording: recordingSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

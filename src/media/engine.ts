@@ -100,6 +100,21 @@ export interface RecordHandle {
   done: Promise<RecordResult>;
 }
 
+/** A two-party call recording (F-CDR recording_path): stereo puts a's party left and b's right; mono sums them. */
+export interface CallRecordOptions {
+  format: 'stereo' | 'mono';
+}
+
+export interface CallRecordHandle {
+  /** Record another pair of endpoints into the same file (a transfer or pickup replaced a leg). */
+  retarget(a: EndpointId, b: EndpointId): void;
+  /** Leave time out of the file (on-demand recording stopped) or write again; the clock keeps both channels aligned. */
+  pause(paused: boolean): void;
+  stop(): void;
+  /** Resolves once the file is complete on disk; durationMs is the audio written (pauses left out). */
+  done: Promise<RecordResult>;
+}
+
 export class MediaError extends Error {
   constructor(
     message: string,
@@ -156,6 +171,13 @@ export interface MediaEngine {
    * The folder must exist. One recording per endpoint: a new one stops the previous.
    */
   record(id: EndpointId, path: string, opts: RecordOptions): RecordHandle;
+  /**
+   * Record what both parties of a call say to `path` as an 8 kHz 16-bit PCM WAV (2 channels: a's inbound
+   * audio left, b's right; or 1 channel, the two summed with saturation), written on a 20 ms clock so the
+   * channels stay aligned (silence where a side sent nothing). The folder must exist. It goes on across
+   * endpoints being destroyed (a side is then silent) until stop() or retarget().
+   */
+  recordCall(a: EndpointId, b: EndpointId, path: string, opts: CallRecordOptions): CallRecordHandle;
   /** Send digits to the endpoint's remote party as RFC 4733 telephone-events. */
   sendDtmf(id: EndpointId, digits: string, opts?: { durationMs?: number }): void;
   /** A digit that arrived by signalling (SIP INFO) for this endpoint: treated exactly like RFC 4733 input. */

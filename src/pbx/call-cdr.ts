@@ -51,6 +51,7 @@ export function callCdrs(ids: { callId: string; linkedId: string }, o: CallOutco
     forwardedFrom: o.forwardedFrom,
     queue: o.queue,
     queueWaitMs: o.queueWaitMs,
+    recordingPath: o.recordingPath,
   });
   return [...hops, main];
 }

@@ -85,6 +85,8 @@ export interface CallOutcome extends CallEnd {
   /** The queue the call waited in (F-QUEUE), and how long (ms) until an agent answered or it left. */
   queue?: string;
   queueWaitMs?: number;
+  /** The call's recording (CDR recording_path), when it was recorded. */
+  recordingPath?: string;
   hops: ForwardHop[];
 }
 
@@ -116,6 +118,8 @@ export class Call extends EventEmitter<CallEvents> {
   /** The queue the call waited in and for how long (CDR queue, queue_wait). */
   queue: string | undefined;
   queueWaitMs: number | undefined;
+  /** Where the call is being recorded (set when recording starts, so the CDR names the file). */
+  recordingPath: string | undefined;
   /** Earlier forwarding hops, oldest first. */
   readonly hops: ForwardHop[] = [];
 
@@ -190,6 +194,7 @@ export class Call extends EventEmitter<CallEvents> {
       forwardedFrom: this.forwardedFrom,
       queue: this.queue,
       queueWaitMs: this.queueWaitMs,
+      recordingPath: this.recordingPath,
       hops: this.hops,
     };
   }

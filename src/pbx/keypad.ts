@@ -5,7 +5,7 @@ import { realClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { InCallCodes } from '../rules/code-config.js';
 
-export type CodeAction = 'park' | 'blindTransfer' | 'attendedTransfer' | 'dtmfSend';
+export type CodeAction = 'park' | 'blindTransfer' | 'attendedTransfer' | 'dtmfSend' | 'record';
 
 export interface MatcherEvents {
   /** Digits that turned out not to be a code: forward them to the far end, in order (suppress=false mode). */
@@ -28,7 +28,7 @@ export interface FeatureCodeMatcherOptions {
   logger?: Logger;
 }
 
-const ACTIONS: readonly CodeAction[] = ['park', 'blindTransfer', 'attendedTransfer', 'dtmfSend'];
+const ACTIONS: readonly CodeAction[] = ['park', 'blindTransfer', 'attendedTransfer', 'dtmfSend', 'record'];
 
 /** RFC 4733 §3.2 events 0–15: the sixteen DTMF keys. */
 const DTMF_KEY = /^[0-9*#A-D]$/;

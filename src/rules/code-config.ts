@@ -9,6 +9,8 @@ export interface InCallCodes {
   dialConfirm: string;
   /** Lifts DTMF suppression for the rest of the call. */
   dtmfSend: string;
+  /** Starts / stops recording the call (on-demand recording). */
+  record: string;
 }
 
 export const DEFAULT_CODES: Readonly<InCallCodes> = Object.freeze({
@@ -17,6 +19,7 @@ export const DEFAULT_CODES: Readonly<InCallCodes> = Object.freeze({
   attendedTransfer: '#9',
   dialConfirm: '#',
   dtmfSend: '*#',
+  record: '*1',
 });
 
 export interface CodeIssue {
@@ -36,7 +39,7 @@ const ACTION_CODE = /^[0-9*#]{1,4}$/;
 /** Dial-confirm and DTMF-send: 1–3 characters, the first one * or # (SPEC F-CODES seed rule). */
 const CONTROL_CODE = /^[*#][0-9*#]{0,2}$/;
 
-const ACTION_KEYS = ['park', 'blindTransfer', 'attendedTransfer'] as const satisfies ReadonlyArray<keyof InCallCodes>;
+const ACTION_KEYS = ['park', 'blindTransfer', 'attendedTransfer', 'record'] as const satisfies ReadonlyArray<keyof InCallCodes>;
 const CONTROL_KEYS = ['dialConfirm', 'dtmfSend'] as const satisfies ReadonlyArray<keyof InCallCodes>;
 
 /**
@@ -48,7 +51,7 @@ const CONTROL_KEYS = ['dialConfirm', 'dtmfSend'] as const satisfies ReadonlyArra
  * (after #8/#9), a different context from the bridged call where the other codes live. The default `#` is a prefix of
  * `#72`, `#8` and `#9`, and that is intended, so dialConfirm is only checked for its own format.
  */
-export const PREFIX_FREE_KEYS = ['park', 'blindTransfer', 'attendedTransfer', 'dtmfSend'] as const satisfies ReadonlyArray<keyof InCallCodes>;
+export const PREFIX_FREE_KEYS = ['park', 'blindTransfer', 'attendedTransfer', 'dtmfSend', 'record'] as const satisfies ReadonlyArray<keyof InCallCodes>;
 
 export function validateCodes(codes: InCallCodes): CodeValidation {
   const errors: CodeIssue[] = [];

@@ -54,6 +54,7 @@ import { Voicemail } from '../../src/features/voicemail/voicemail.js';
 import { HotDesk } from '../../src/features/hotdesk/hotdesk.js';
 import { HotDeskLogins } from '../../src/features/hotdesk/logins.js';
 import { HotDeskStore } from '../../src/store/hotdesk-store.js';
+import { CallRecording } from '../../src/features/recording/call-recording.js';
 import { MailboxEvents } from '../../src/features/voicemail/mailbox-events.js';
 import { VoicemailStore } from '../../src/store/voicemail-store.js';
 import { VoicemailBoxStore } from '../../src/store/voicemail-box-store.js';
@@ -152,6 +153,9 @@ export class CoreHarness implements Contacts {
   readonly voicemailBoxes: VoicemailBoxStore;
   readonly mailboxEvents = new MailboxEvents();
   readonly voicemailDir: string;
+  /** Where the call recordings go (a temporary folder per harness). */
+  readonly recordingsDir: string;
+  readonly recording: CallRecording;
   readonly pinFailures: string[] = [];
   readonly hotDesk: HotDeskLogins;
   private readonly db: Database;
@@ -187,6 +191,9 @@ export class CoreHarness implements Contacts {
     this.forwarding.applyConfig(config);
     const screening = new Screening({ store: new ScreeningStore(this.db), config: configNow, now, logger });
     this.hotDesk = new HotDeskLogins({ store: new HotDeskStore(this.db), registrar: { contacts: (aor) => this.contacts(aor) }, config: configNow, clock, logger });
+    this.recordingsDir = join(mkdtempSync(join(tmpdir(), 'hibiki-harness-rec-')), 'recordings');
+    const recording = new CallRecording({ media: this.media, prompts: this.prompts, config: configNow, dir: this.recordingsDir, logger });
+    this.recording = recording;
     this.core = new CallCore({
       stack: this.stack,
       media: this.media,
@@ -201,6 +208,7 @@ export class CoreHarness implements Contacts {
         this.cdrs.push(...callCdrs(call, outcome));
       },
       ringback: () => [this.prompts.file('ringback', 'ja')],
+      onBridged: (call) => recording.bridged(call),
     });
     const callsOf = (extension: string) => this.core.calls.callsOf(extension);
     const hold = new HoldMusic(this.prompts, configNow);
@@ -240,6 +248,7 @@ export class CoreHarness implements Contacts {
         onPinFailure: (address) => this.pinFailures.push(address),
         logger,
       }),
+      recording,
     ];
     for (const f of [...features, ...(opts.extraFeatures?.(this) ?? [])]) this.core.use(f);
   }

@@ -6,6 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   MediaError,
+  type CallRecordHandle,
+  type CallRecordOptions,
   type Codec,
   type Direction,
   type DtmfPolicy,
@@ -80,6 +82,21 @@ interface Recorder {
   finish: (reason: RecordResult['reason']) => void;
 }
 
+/**
+ * A call recording (recordCall): the endpoint pairs it was pointed at, in order, whether it is paused, and
+ * how it ended. Its file is written when it stops: a WAV of silence as long as the recorded (unpaused) time
+ * on the fake clock, in the asked format.
+ */
+export interface CallRecording {
+  path: string;
+  format: CallRecordOptions['format'];
+  targets: Array<[EndpointId, EndpointId]>;
+  paused: boolean;
+  state: 'recording' | 'stopped';
+  /** Recorded (unpaused) time so far, up to the last pause or the stop (ms). */
+  recordedMs: number;
+}
+
 /** Samples in each prompt file read so far (prompts do not change during a test run). */
 const sampleCounts = new Map<string, number>();
 
@@ -90,6 +107,8 @@ export class MemoryMedia implements MediaEngine {
   private readonly byPort = new Map<number, Endpoint>();
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };
   private readonly history: PlayRecord[] = [];
+  /** Every call recording started, oldest first. */
+  readonly callRecordings: CallRecording[] = [];
   private gate: { skip: number; opened: Promise<void> } | undefined;
   private nextId = 1;
   private nextPort = 30000;
@@ -448,6 +467,41 @@ export class MemoryMedia implements MediaEngine {
     ep.recorder = rec;
     this.armSilence(rec);
     return { stop: () => rec.finish('stopped'), done };
+  }
+
+  recordCall(a: EndpointId, b: EndpointId, path: string, opts: CallRecordOptions): CallRecordHandle {
+    let resolve!: (r: RecordResult) => void;
+    const done = new Promise<RecordResult>((r) => (resolve = r));
+    const rec: CallRecording = { path, format: opts.format, targets: [[a, b]], paused: false, state: 'recording', recordedMs: 0 };
+    this.callRecordings.push(rec);
+    let since = this.clock.monotonic();
+    const settle = (): void => {
+      if (!rec.paused) rec.recordedMs += this.clock.monotonic() - since;
+      since = this.clock.monotonic();
+    };
+    return {
+      retarget: (x, y) => {
+        if (rec.state === 'recording') rec.targets.push([x, y]);
+      },
+      pause: (paused) => {
+        if (rec.state !== 'recording' || paused === rec.paused) return;
+        settle();
+        rec.paused = paused;
+      },
+      stop: () => {
+        if (rec.state !== 'recording') return;
+        settle();
+        rec.state = 'stopped';
+        const channels = opts.format === 'stereo' ? 2 : 1;
+        try {
+          writeFileSync(path, buildWav(new Int16Array(Math.round(rec.recordedMs * 8) * channels), 8000, channels));
+          resolve({ reason: 'stopped', durationMs: rec.recordedMs });
+        } catch (err) {
+          resolve({ reason: 'failed', durationMs: 0, error: (err as Error).message });
+        }
+      },
+      done,
+    };
   }
 
   /** How long these files play (ms), as play() times them. */

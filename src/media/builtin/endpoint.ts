@@ -9,6 +9,7 @@ import type { PromptPlayer } from './player.js';
 import type { InbandDtmfDetector } from './goertzel.js';
 import type { WavRecorder } from './recorder.js';
 import type { MixInput } from './mix-math.js';
+import type { CallSide } from './call-recorder.js';
 
 /** What an inbound payload type carries, as a small number for the per-packet lookup table. */
 export const Kind = { None: 0, Pcmu: 1, Pcma: 2, TelephoneEvent: 3 } as const;
@@ -42,6 +43,8 @@ export class RelayEndpoint {
   recorder: { recId: number; recorder: WavRecorder } | null = null;
   /** Set while the endpoint is in a mix: its audio and prompts go to the mix's tick, not to a peer. */
   mix: MixInput | null = null;
+  /** What the party says also goes to this side of a call recording. */
+  callTap: CallSide | null = null;
   // Counters (EndpointStats).
   packetsIn = 0;
   packetsOut = 0;

@@ -6,6 +6,8 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import {
   MediaError,
+  type CallRecordHandle,
+  type CallRecordOptions,
   type Codec,
   type Direction,
   type DtmfPolicy,
@@ -485,6 +487,31 @@ export class BuiltinMediaEngine implements MediaEngine {
     return {
       stop: () => {
         if (this.recordings.has(recId)) this.post({ t: 'stop-record', recId });
+      },
+      done,
+    };
+  }
+
+  recordCall(a: EndpointId, b: EndpointId, path: string, opts: CallRecordOptions): CallRecordHandle {
+    const recId = this.nextRecording++;
+    const done = new Promise<RecordResult>((resolve) => this.recordings.set(recId, resolve));
+    if (!this.worker) {
+      this.recordings.get(recId)?.({ reason: 'failed', durationMs: 0, error: 'media engine not started' });
+      this.recordings.delete(recId);
+      return { retarget: () => undefined, pause: () => undefined, stop: () => undefined, done };
+    }
+    // Unknown endpoints are not an error: a side stays silent until retarget() names one that exists.
+    this.post({ t: 'record-call', recId, a, b, path, channels: opts.format === 'mono' ? 1 : 2 });
+    const live = (): boolean => this.recordings.has(recId);
+    return {
+      retarget: (x, y) => {
+        if (live()) this.post({ t: 'retarget-record-call', recId, a: x, b: y });
+      },
+      pause: (paused) => {
+        if (live()) this.post({ t: 'pause-record-call', recId, paused });
+      },
+      stop: () => {
+        if (live()) this.post({ t: 'stop-record-call', recId });
       },
       done,
     };

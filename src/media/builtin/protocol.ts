@@ -42,6 +42,11 @@ export type ToWorker =
   /** Record the endpoint's inbound audio to `path` (see recorder.ts). */
   | { t: 'record'; id: string; recId: number; path: string; maxSamples: number; maxSilenceMs: number; silenceThreshold: number }
   | { t: 'stop-record'; recId: number }
+  /** Record both parties of a call (see call-recorder.ts); ends with a 'record-done' of the same recId. */
+  | { t: 'record-call'; recId: number; a: string; b: string; path: string; channels: 1 | 2 }
+  | { t: 'retarget-record-call'; recId: number; a: string; b: string }
+  | { t: 'pause-record-call'; recId: number; paused: boolean }
+  | { t: 'stop-record-call'; recId: number }
   | { t: 'dtmf-policy'; id: string; policy: DtmfPolicy }
   | { t: 'release-dtmf'; id: string; forward: boolean }
   | { t: 'send-dtmf'; id: string; digits: string; durationMs: number }

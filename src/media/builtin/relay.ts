@@ -14,6 +14,7 @@ import { RelayMixes } from './mixer.js';
 import { FRAME_SAMPLES, PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
 import { RelayRecordings } from './relay-recordings.js';
+import { RelayCallRecordings } from './relay-call-recordings.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
 import { DtmfReceiver, TELEPHONE_EVENT_LENGTH, parseTelephoneEvent, writeTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
@@ -66,6 +67,7 @@ export class MediaRelay {
   private unlatchTimer: NodeJS.Timeout | undefined;
   private readonly recordings: RelayRecordings;
   private readonly mixes: RelayMixes;
+  private readonly callRecordings: RelayCallRecordings;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
 
@@ -78,6 +80,11 @@ export class MediaRelay {
       (fn) => this.guard(fn),
       () => this.nextSource++,
       (msg, id) => this.log('debug', msg, id),
+    );
+    this.callRecordings = new RelayCallRecordings(
+      post,
+      (fn) => this.guard(fn),
+      (id) => this.endpoints.get(id),
     );
     this.allocator = new PortPairAllocator(settings.rtpPorts[0], settings.rtpPorts[1]);
     this.family = settings.bindAddress.includes(':') ? 'udp6' : 'udp4';
@@ -124,6 +131,18 @@ export class MediaRelay {
       }
       case 'stop-record':
         this.recordings.stop(msg.recId);
+        break;
+      case 'record-call':
+        this.callRecordings.start(msg);
+        break;
+      case 'retarget-record-call':
+        this.callRecordings.retarget(msg.recId, msg.a, msg.b);
+        break;
+      case 'pause-record-call':
+        this.callRecordings.pause(msg.recId, msg.paused);
+        break;
+      case 'stop-record-call':
+        this.callRecordings.stop(msg.recId);
         break;
       case 'dtmf-policy':
         this.withEndpoint(msg.id, (ep) => {
@@ -174,9 +193,12 @@ export class MediaRelay {
     if (this.unlatchTimer) clearInterval(this.unlatchTimer);
     this.recordings.shutdown();
     this.mixes.shutdown();
+    // Before the thread ends: a call recording's header (its sizes) is written when it stops.
+    const recordings = this.callRecordings.shutdown();
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
+    await recordings;
   }
 
   private log(level: WorkerLogLevel, msg: string, id?: string): void {
@@ -361,6 +383,9 @@ export class MediaRelay {
     if (ep.inbandDtmf !== null && ep.stream?.receive) this.detectInband(ep, ep.inbandDtmf, msg, kind);
     if (ep.recorder !== null && ep.stream?.receive && (kind === Kind.Pcmu || kind === Kind.Pcma)) {
       ep.recorder.recorder.push(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE, view.timestamp, view.ssrc, t);
+    }
+    if (ep.callTap !== null && ep.stream?.receive && (kind === Kind.Pcmu || kind === Kind.Pcma)) {
+      ep.callTap.push(msg, view.payloadOffset, view.payloadLength, kind === Kind.Pcmu ? ULAW_DECODE : ALAW_DECODE);
     }
     // Comfort noise and anything not negotiated is not relayed.
     if (kind === Kind.None || !ep.stream?.receive) return;

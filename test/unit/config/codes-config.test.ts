@@ -9,7 +9,7 @@ describe('codes in the configuration', () => {
     const r = loadConfigText(base, 'hibiki.yaml');
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config.codes).toEqual({ park: '#72', blindTransfer: '#8', attendedTransfer: '#9', dialConfirm: '#', dtmfSend: '*#' });
+    expect(r.config.codes).toEqual({ park: '#72', blindTransfer: '#8', attendedTransfer: '#9', dialConfirm: '#', dtmfSend: '*#', record: '*1' });
     expect(r.config.dtmf).toEqual({ suppress: true, featureDigitTimeout: 1000, transferDigitTimeout: 4000 });
   });
 

@@ -112,6 +112,7 @@ describe('loadConfigText: valid files', () => {
         voicemail: true,
         voicemailAttach: true,
         hotDesk: false,
+        record: 'never',
       },
     ]);
   });

@@ -8,7 +8,7 @@ import { HuntGroups } from '../../../src/features/hunt.js';
 import type { GroupConfig } from '../../../src/pbx/router.js';
 
 function group(strategy: GroupConfig['strategy'], members = ['2001', '2002', '2003', '2004']): GroupConfig {
-  return { number: '600', name: 'Sales', strategy, members, memberRingTime: 20, timeout: 60 };
+  return { number: '600', name: 'Sales', strategy, members, memberRingTime: 20, timeout: 60, record: 'never' };
 }
 
 describe('hunt order', () => {

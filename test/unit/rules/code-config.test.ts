@@ -8,7 +8,7 @@ function withCodes(over: Partial<InCallCodes>): InCallCodes {
 
 describe('DEFAULT_CODES', () => {
   it('are the SPEC F-CODES defaults', () => {
-    expect(DEFAULT_CODES).toEqual({ park: '#72', blindTransfer: '#8', attendedTransfer: '#9', dialConfirm: '#', dtmfSend: '*#' });
+    expect(DEFAULT_CODES).toEqual({ park: '#72', blindTransfer: '#8', attendedTransfer: '#9', dialConfirm: '#', dtmfSend: '*#', record: '*1' });
   });
 
   it('validate cleanly, although dialConfirm # is a prefix of #72, #8 and #9 (different context)', () => {
@@ -131,5 +131,20 @@ describe('validateCodes: prefix-freeness', () => {
     const r = validateCodes(withCodes({ park: '' }));
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]?.key).toBe('park');
+  });
+});
+
+describe('validateCodes: the record code (issue #15)', () => {
+  it('must be prefix-free with the other in-call codes', () => {
+    const overlapsTransfer = validateCodes(withCodes({ record: '#81' }));
+    expect(overlapsTransfer.errors).toEqual([expect.objectContaining({ key: 'record', conflictsWith: 'blindTransfer' })]);
+    const overlapsSend = validateCodes(withCodes({ record: '*' }));
+    expect(overlapsSend.errors).toEqual([expect.objectContaining({ key: 'record', conflictsWith: 'dtmfSend' })]);
+    expect(validateCodes(withCodes({ record: '*2' })).errors).toEqual([]);
+  });
+
+  it('is 1–4 characters of 0-9, * and #', () => {
+    expect(validateCodes(withCodes({ record: '*1A' })).errors).toEqual([expect.objectContaining({ key: 'record' })]);
+    expect(validateCodes(withCodes({ record: '' })).errors).toEqual([expect.objectContaining({ key: 'record' })]);
   });
 });
