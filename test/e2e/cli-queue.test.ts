@@ -9,7 +9,7 @@ import iconv from 'iconv-lite';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { localText } from '../../src/features/queue/stats-report.js';
-import { startOfDay } from '../../src/features/queue/stats.js';
+import { startOfDay } from '../../src/util/zoned-time.js';
 import { AgentStateStore } from '../../src/store/agent-state-store.js';
 import { openDatabase } from '../../src/store/db.js';
 import { QueueEventStore, type QueueEvent } from '../../src/store/queue-event-store.js';

@@ -8,7 +8,8 @@ import type { RunningHibiki } from '../support/hibiki.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call, TestUA } from '../support/test-ua.js';
 import type { QueueEvent } from '../../src/store/queue-event-store.js';
-import { liveFigures, periodFigures, startOfDay } from '../../src/features/queue/stats.js';
+import { liveFigures, periodFigures } from '../../src/features/queue/stats.js';
+import { startOfDay } from '../../src/util/zoned-time.js';
 
 const session = hibikiSession();
 const NUMBERS = ['2001', '2002', '2003', '2004', '2005'];

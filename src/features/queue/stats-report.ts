@@ -7,7 +7,8 @@ import { csvField } from '../../store/cdr-export.js';
 import type { Database } from '../../store/db.js';
 import { AGENT_STATES, QueueEventStore } from '../../store/queue-event-store.js';
 import { AgentHolds } from './agent-holds.js';
-import { liveFigures, periodFigures, startOfDay, wallClock, zonedTime, type AgentPeriodRow, type Bucket, type LiveQueueFigures, type QueuePeriodRow } from './stats.js';
+import { liveFigures, periodFigures, type AgentPeriodRow, type Bucket, type LiveQueueFigures, type QueuePeriodRow } from './stats.js';
+import { startOfDay, wallClock, zonedTime } from '../../util/zoned-time.js';
 
 /** A mistake in the command (unknown queue, not a member, bad date): the CLI prints it and exits 2. */
 export class QueueCommandError extends Error {}

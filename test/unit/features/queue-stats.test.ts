@@ -1,7 +1,8 @@
 // Queue statistics from scripted event logs: every figure is asserted exactly, as the spec requires that any
 // figure can be recomputed from the events alone.
 import { describe, expect, it } from 'vitest';
-import { bucketStart, liveFigures, nextBucket, parseAgentState, periodFigures, startOfDay, zonedTime } from '../../../src/features/queue/stats.js';
+import { bucketStart, liveFigures, nextBucket, parseAgentState, periodFigures } from '../../../src/features/queue/stats.js';
+import { startOfDay, zonedTime } from '../../../src/util/zoned-time.js';
 import { durationText, localText, parseStatsTime, QueueCommandError, statsRange } from '../../../src/features/queue/stats-report.js';
 import type { QueueEvent } from '../../../src/store/queue-event-store.js';
 

@@ -1,7 +1,8 @@
 // F-HOTDESK expiry: the default ends a login at the next midnight of the tenant's time zone, whatever the
 // server's own zone; a number of hours counts from the login.
 import { describe, expect, it } from 'vitest';
-import { loginExpiry, nextMidnight } from '../../../../src/features/hotdesk/expiry.js';
+import { loginExpiry } from '../../../../src/features/hotdesk/expiry.js';
+import { nextMidnight } from '../../../../src/util/zoned-time.js';
 
 describe('hot-desk login expiry', () => {
   it('endOfDay: the next midnight in Asia/Tokyo (UTC+9), from any time of the day', () => {
