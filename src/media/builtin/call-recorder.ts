@@ -5,8 +5,7 @@
 // nothing (silence suppression, hold, a leg being replaced by a transfer) is written as silence. Runs in the
 // media worker; the file is written asynchronously so the packet path never waits for the disk.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { buildWav } from './wav.js';
+import { finishWavFile, WAV_HEADER_BYTES } from './wav.js';
 
 export const FRAME_MS = 20;
 export const FRAME = 160;
@@ -16,7 +15,6 @@ const PRIME_SAMPLES = 2 * FRAME;
 const MAX_BUFFERED = 6 * FRAME;
 /** Frames handed to the file stream per write (1 s): few writes, little memory. */
 const FRAMES_PER_CHUNK = 50;
-const HEADER_BYTES = 44;
 
 /** One party's audio waiting for the clock: a jitter buffer of decoded 16-bit samples. */
 export class CallSide {
@@ -131,7 +129,7 @@ export class CallRecorder {
       else this.finish('failed');
     });
     // The sizes are unknown until the end; a placeholder keeps the data at its final offset.
-    this.stream.write(Buffer.alloc(HEADER_BYTES));
+    this.stream.write(Buffer.alloc(WAV_HEADER_BYTES));
   }
 
   get isFinished(): boolean {
@@ -194,16 +192,7 @@ export class CallRecorder {
     this.onDone(r);
   }
 
-  private async writeHeader(samples: number): Promise<void> {
-    const header = buildWav(new Int16Array(0), 8000, this.channels);
-    const bytes = samples * 2 * this.channels;
-    header.writeUInt32LE(36 + bytes, 4);
-    header.writeUInt32LE(bytes, 40);
-    const file = await open(this.path, 'r+');
-    try {
-      await file.write(header, 0, HEADER_BYTES, 0);
-    } finally {
-      await file.close();
-    }
+  private writeHeader(samples: number): Promise<void> {
+    return finishWavFile(this.path, samples, this.channels);
   }
 }

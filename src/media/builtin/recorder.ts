@@ -5,8 +5,7 @@
 // endpoint goes. Runs in the media worker; the file is written asynchronously so the packet path never
 // waits for the disk.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { buildWav } from './wav.js';
+import { finishWavFile, WAV_HEADER_BYTES } from './wav.js';
 
 export type RecordStopReason = 'stopped' | 'max-length' | 'silence' | 'ended' | 'failed';
 
@@ -30,7 +29,6 @@ export interface RecorderResult {
   error?: string;
 }
 
-const HEADER_BYTES = 44;
 const SAMPLE_RATE = 8000;
 /** Decoded samples are handed to the file stream in chunks of this size (1 s): few writes, little memory. */
 const CHUNK_SAMPLES = SAMPLE_RATE;
@@ -70,7 +68,7 @@ export class WavRecorder {
       else this.finish('failed');
     });
     // The header's sizes are unknown until the end; a placeholder keeps the data at its final offset.
-    this.stream.write(Buffer.alloc(HEADER_BYTES));
+    this.stream.write(Buffer.alloc(WAV_HEADER_BYTES));
   }
 
   get isFinished(): boolean {
@@ -165,16 +163,7 @@ export class WavRecorder {
   }
 
   /** The real RIFF and data sizes, and the file cut to them (a silent tail is dropped). */
-  private async writeHeader(samples: number): Promise<void> {
-    const header = buildWav(new Int16Array(0));
-    header.writeUInt32LE(36 + samples * 2, 4);
-    header.writeUInt32LE(samples * 2, 40);
-    const file = await open(this.opts.path, 'r+');
-    try {
-      await file.write(header, 0, HEADER_BYTES, 0);
-      await file.truncate(HEADER_BYTES + samples * 2);
-    } finally {
-      await file.close();
-    }
+  private writeHeader(samples: number): Promise<void> {
+    return finishWavFile(this.opts.path, samples, 1);
   }
 }

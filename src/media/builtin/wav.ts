@@ -1,6 +1,6 @@
 // WAV prompts (F-AUDIO): only 8000 Hz mono 16-bit PCM is accepted; anything else is an error that names the
 // file and its actual format, so a bad prompt is caught when it is loaded, not heard as noise in a call.
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 
 export class WavFormatError extends Error {
   constructor(
@@ -86,4 +86,25 @@ export function buildWav(samples: Int16Array, rate = 8000, channels = 1): Buffer
   buf.writeUInt32LE(dataBytes, 40);
   for (let i = 0; i < samples.length; i++) buf.writeInt16LE(samples[i]!, 44 + i * 2);
   return buf;
+}
+
+/** Bytes of the canonical PCM WAV header buildWav writes (a recording starts with this many zeros). */
+export const WAV_HEADER_BYTES = 44;
+
+/**
+ * Finish a WAV a recorder streamed after a zeroed header: write the real header for `frames` sample frames of
+ * `channels` channels, and cut the file there (a recording's dropped tail goes).
+ */
+export async function finishWavFile(path: string, frames: number, channels = 1): Promise<void> {
+  const bytes = frames * 2 * channels;
+  const header = buildWav(new Int16Array(0), 8000, channels);
+  header.writeUInt32LE(36 + bytes, 4);
+  header.writeUInt32LE(bytes, 40);
+  const file = await open(path, 'r+');
+  try {
+    await file.write(header, 0, WAV_HEADER_BYTES, 0);
+    await file.truncate(WAV_HEADER_BYTES + bytes);
+  } finally {
+    await file.close();
+  }
 }
