@@ -123,8 +123,11 @@ export class Conference implements Feature, CallApplication<RoomArgs> {
   /** The PIN (followed by #): the room's, or the moderator's; three attempts. */
   private async pin(session: CallApi, mine: LegHandle, room: RoomConfig, lang: PromptLanguage, say: (files: string[]) => Promise<void>): Promise<'participant' | 'moderator' | 'wrong' | 'gone'> {
     for (let attempt = 0; attempt < PIN_ATTEMPTS; attempt++) {
+      // After a wrong PIN, "wrong PIN" and the request again are one prompt a key interrupts: digits typed
+      // over it count.
+      const prompt = attempt === 0 ? [this.file('vm-enter-pin', lang)] : [this.file('vm-wrong-pin', lang), this.file('vm-enter-pin', lang)];
       const r = await session.collect(mine, {
-        prompt: session.play(mine, [this.file('vm-enter-pin', lang)]),
+        prompt: session.play(mine, prompt),
         terminator: '#',
         firstDigitTimeoutMs: 10_000,
         interDigitTimeoutMs: 5_000,
@@ -137,8 +140,8 @@ export class Conference implements Feature, CallApplication<RoomArgs> {
         if (room.moderatorPin !== undefined && r.digits === room.moderatorPin) return 'moderator';
         if (r.digits === room.pin || (open && r.digits === '')) return 'participant';
       } else if (r.kind === 'timeout' && open) return 'participant';
-      await say([this.file('vm-wrong-pin', lang)]);
     }
+    await say([this.file('vm-wrong-pin', lang)]);
     return 'wrong';
   }
 
