@@ -2,7 +2,7 @@
 // other two and never itself; mute takes a voice out of the room; join and leave tones; a PIN; a full room;
 // a call moved into a room by blind transfer; the CLI's list and kick.
 import { describe, expect, it } from 'vitest';
-import { hears } from '../support/tones.js';
+import { hears, toneFrames } from '../support/tones.js';
 import { failure, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import type { Call } from '../support/test-ua.js';
@@ -29,6 +29,7 @@ function start(conference: Record<string, unknown> = {}) {
       conference: {
         rooms: [
           { number: '9201', announceCount: false },
+          { number: '9204', announceCount: false, musicWhileAlone: false },
           { number: '9202', pin: '2468', announceCount: false },
           { number: '9203', maxParticipants: 2, announceCount: false },
         ],
@@ -93,22 +94,25 @@ describe('conference rooms', () => {
     const { h, phone } = await start();
     const alice = await phone('2001');
     const bob = await phone('2002');
-    const a = await alice.call('9201');
+    // 9204 has no music while alone: alice hears the silence of the room until the join tone (660 then 990 Hz).
+    const a = await alice.call('9204');
     await waitUntil(() => h.server.rooms.rooms().length === 1, 10_000);
-    const before = a.rtp.received().audioPackets;
-    const b = await bob.call('9201');
-    // Alice hears something when bob joins (the join tone over the silence of the room).
-    await waitUntil(() => a.rtp.received().audioPackets > before + 5, 10_000);
+    await a.rtp.waitForPackets(25, 10_000);
+    expect(toneFrames(a, 990)).toBe(0);
+    const b = await bob.call('9204');
+    await waitUntil(() => toneFrames(a, 990) >= 3, 10_000);
     await talking(a, b, 20, 21);
     const listed = h.server.rooms.rooms()[0]!.participants.map((p) => p.number);
     expect(listed).toEqual(['2001', '2002']);
-    // The CLI's kick, through the store: bob is hung up within a second or two.
+    // The CLI's kick, through the store: bob is hung up within a second or two; alice hears the leave tone.
+    const joinTones = toneFrames(a, 660);
     const bobId = h.server.rooms.rooms()[0]!.participants[1]!.id;
     const db = openDatabase(h.dataDir);
-    new ConferenceStore(db).addCommand({ room: '9201', participant: bobId, action: 'kick' }, Date.now());
+    new ConferenceStore(db).addCommand({ room: '9204', participant: bobId, action: 'kick' }, Date.now());
     db.close();
     expect((await b.waitForEnd(10_000)).by).toBe('remote');
     await waitUntil(() => h.server.rooms.rooms()[0]?.participants.length === 1, 5000);
+    await waitUntil(() => toneFrames(a, 660) >= joinTones + 3, 10_000);
     await a.hangup();
     await waitUntil(() => h.server.rooms.rooms().length === 0, 5000);
   }, 60_000);

@@ -18,6 +18,15 @@ export function heard(call: Listener, hz: number, frames = 25): number {
   return sum / audio.length;
 }
 
+/** How many 20 ms frames a call received that are a clean tone at `hz` (a prompt or signal tone). */
+export function toneFrames(call: Listener, hz: number): number {
+  const eventPt = call.rtp.telephoneEventPt;
+  const decode = (call.rtp.remote?.codec ?? 'PCMU') === 'PCMU' ? ulawDecode : alawDecode;
+  let n = 0;
+  for (const p of call.rtp.packets) if (p.payloadType !== eventPt && p.payload.length === 160 && toneShare(Array.from(p.payload, decode), hz) > 0.8) n++;
+  return n;
+}
+
 /** Wait until what `call` hears has each tone of `present` (a fifth of the power or more) and none of `absent`. */
 export async function hears(call: Listener, present: number[], absent: number[], timeoutMs = 15_000): Promise<void> {
   await waitUntil(() => present.every((hz) => heard(call, hz) > 0.2) && absent.every((hz) => heard(call, hz) < 0.05), timeoutMs).catch(() => {
