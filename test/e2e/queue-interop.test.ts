@@ -12,8 +12,7 @@ import { startSipJsPhone, type SipJsPhone } from '../support/sipjs-call.js';
 import { freePort } from '../support/ports.js';
 import { waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
-import { expectPassed, sippInBackground, udp, within } from '../support/interop.js';
-import type { Call } from '../support/test-ua.js';
+import { echoedThroughPeer, expectPassed, sippInBackground, udp, within } from '../support/interop.js';
 import type { QueueEvent } from '../../src/store/queue-event-store.js';
 
 // sipp 3.6 answers an MD5 challenge only (see register-sipp tests).
@@ -56,22 +55,6 @@ async function registerSippPhone(h: RunningHibiki, ext: string): Promise<number>
 /** uas-call.xml answers PCMA only: one codec end to end keeps the echoed test-tone frames byte-exact. */
 const PCMA_ONLY = { codecs: ['PCMA' as const] };
 
-/** The caller's tone goes through the queue's bridge to a peer that echoes it and comes back intact. */
-async function echoedThroughPeer(call: Call, seed: number): Promise<void> {
-  call.rtp.startTone({ seed });
-  try {
-    await waitUntil(() => call.rtp.received().tone.seeds.has(seed) && call.rtp.received().tone.intact >= 10, 10_000).catch(() => {
-      const r = call.rtp.received();
-      throw new Error(`tone ${seed} did not come back: ${r.audioPackets} audio packets, tone ${JSON.stringify({ ...r.tone, seeds: [...r.tone.seeds] })}`);
-    });
-  } finally {
-    call.rtp.stopTone();
-  }
-  const got = call.rtp.received();
-  expect(got.tone.seeds).toEqual(new Set([seed]));
-  expect(got.tone.outOfOrder).toBe(0);
-}
-
 /** The queue events written so far (QueueLog writes them at the end of the event-loop turn). */
 function queueEvents(h: RunningHibiki): QueueEvent[] {
   return h.server.queues.events.between(0, Date.now() + 1);
@@ -90,7 +73,7 @@ describe('queues with real peers', () => {
     for (let i = 0; i < 4; i++) {
       const call = await within(alice.call('6000', PCMA_ONLY), 10_000, `queue call ${i + 1} answered`);
       // The queue answers at once; the caller's tone comes back only once an agent is bridged.
-      await echoedThroughPeer(call, 100 + i);
+      await echoedThroughPeer(call, 100 + i, 10_000);
       await call.hangup();
       await waitUntil(() => h.server.cdr.query({}).length === i + 1 && h.server.calls.active().length === 0, 10_000);
     }

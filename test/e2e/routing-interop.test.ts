@@ -12,8 +12,7 @@ import { startDialingBaresip, type BaresipOptions, type DialingBaresip } from '.
 import { freePort } from '../support/ports.js';
 import { ringingCall, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
-import { expectPassed, sippInBackground, udp, within } from '../support/interop.js';
-import type { Call } from '../support/test-ua.js';
+import { echoedThroughPeer, expectPassed, sippInBackground, udp, within } from '../support/interop.js';
 import type { CdrRecord } from '../../src/store/cdr-row.js';
 
 // sipp 3.6 and baresip 1.0 answer an MD5 challenge only (see register-sipp / register-baresip tests).
@@ -78,22 +77,6 @@ async function cdrRows(h: RunningHibiki, count: number, timeoutMs = 3000): Promi
  */
 const PCMA_ONLY = { codecs: ['PCMA' as const] };
 
-/** The caller's tone goes out through hibiki to a peer that echoes it and comes back intact. */
-async function echoedThroughPeer(call: Call, seed: number): Promise<void> {
-  call.rtp.startTone({ seed });
-  try {
-    await waitUntil(() => call.rtp.received().tone.seeds.has(seed) && call.rtp.received().tone.intact >= 10, 5000).catch(() => {
-      const r = call.rtp.received();
-      throw new Error(`tone ${seed} did not come back: ${r.audioPackets} audio packets, tone ${JSON.stringify({ ...r.tone, seeds: [...r.tone.seeds] })}`);
-    });
-  } finally {
-    call.rtp.stopTone();
-  }
-  const got = call.rtp.received();
-  expect(got.tone.seeds).toEqual(new Set([seed]));
-  expect(got.tone.outOfOrder).toBe(0);
-}
-
 /** The messages of a sipp trace (-trace_msg), in order: when, which way, and their first line. */
 function traceTimeline(messages: string): Array<{ at: number; dir: 'sent' | 'received'; line: string }> {
   // Each entry: "----------------------------------------------- 2026-11-22 05:42:15.746123", then
@@ -151,7 +134,7 @@ describe('routing features with real peers', () => {
     // sipp's 180 was relayed before its 200.
     expect(outgoing.provisional).toContain(180);
     // Alice's tone reaches sipp through hibiki and comes back (sipp echoes RTP).
-    await echoedThroughPeer(aliceCall, 81);
+    await echoedThroughPeer(aliceCall, 81, 5000);
     await aliceCall.hangup();
 
     const res = await within(carol.result, 10_000, 'sipp 2003 finished');
@@ -189,7 +172,7 @@ describe('routing features with real peers', () => {
     expect(carol.output).toMatch(/INVITE sip:\*\*2002@hibiki\.test[^\r\n]* SIP\/2\.0\r?\n(?:[^\r\n]+\r?\n)*?Authorization: Digest username="2003"/);
 
     // baresip plays what it receives back into its source (aubridge): Alice hears her own tone.
-    await echoedThroughPeer(aliceCall, 91);
+    await echoedThroughPeer(aliceCall, 91, 5000);
     await aliceCall.hangup();
     await carol.waitForEvent('CALL_CLOSED');
 
@@ -210,7 +193,7 @@ describe('routing features with real peers', () => {
     const aliceCall = await within(outgoing.answered, 10_000, 'the group call answered by sipp 2003');
     const bobRes = await within(bob.result, 5000, 'sipp 2002 (busy) finished');
     expectPassed(bobRes, 'sipp 2002 (busy)');
-    await echoedThroughPeer(aliceCall, 95);
+    await echoedThroughPeer(aliceCall, 95, 5000);
     await aliceCall.hangup();
     const carolRes = await within(carol.result, 10_000, 'sipp 2003 finished');
     expectPassed(carolRes, 'sipp 2003');

@@ -1,5 +1,7 @@
 // Helpers of the tests that drive hibiki with outside peers (sipp, baresip, SIP.js).
 import { expect } from 'vitest';
+import { waitUntil } from './call-helpers.js';
+import type { Call } from './test-ua.js';
 import type { RunningHibiki } from './hibiki.js';
 import { startSipp, type SippProcess, type SippResult, type SippRun } from './sipp.js';
 
@@ -29,4 +31,20 @@ export async function sippInBackground(run: SippRun, background: SippProcess[]):
   background.push(p);
   await p.listening();
   return p;
+}
+
+/** The caller's tone goes out through hibiki to a peer that echoes it and comes back intact and in order. */
+export async function echoedThroughPeer(call: Call, seed: number, timeoutMs: number): Promise<void> {
+  call.rtp.startTone({ seed });
+  try {
+    await waitUntil(() => call.rtp.received().tone.seeds.has(seed) && call.rtp.received().tone.intact >= 10, timeoutMs).catch(() => {
+      const r = call.rtp.received();
+      throw new Error(`tone ${seed} did not come back: ${r.audioPackets} audio packets, tone ${JSON.stringify({ ...r.tone, seeds: [...r.tone.seeds] })}`);
+    });
+  } finally {
+    call.rtp.stopTone();
+  }
+  const got = call.rtp.received();
+  expect(got.tone.seeds).toEqual(new Set([seed]));
+  expect(got.tone.outOfOrder).toBe(0);
 }
