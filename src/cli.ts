@@ -27,6 +27,7 @@ import { agentPause, agentResume, agentShow, queueShow, queueStats, QueueCommand
 import { encodeCsv, type CdrCsvEncoding } from './store/cdr-export.js';
 import { hotDeskList, hotDeskLogout } from './features/hotdesk/cli.js';
 import { exportRecording, listRecordings } from './features/recording/recordings-cli.js';
+import { adminCreate, adminList, adminUnlock } from './api/admin-cli.js';
 import { conditionDestination, forwardConditions, ForwardingService, type BulkResult, type EffectiveForwarding, type ForwardCondition } from './features/forwarding.js';
 
 const USAGE = `usage:
@@ -79,6 +80,11 @@ const USAGE = `usage:
                                                recorded calls (call id, linked id, started, caller, callee, billsec, file)
   hibiki recordings export CALL_ID FILE --config FILE
                                                copy a call's recording (by CDR call id or linked id) to FILE
+  hibiki admin create NAME [--role admin|supervisor|agent|user] [--extension NUMBER] [--password-stdin] --config FILE
+                                               make a console/API account (the first admin comes from here); without
+                                               --password-stdin a password is generated and printed once
+  hibiki admin list --config FILE              accounts (name, role, extension, locked)
+  hibiki admin unlock NAME --config FILE       clear an account's login lock
   hibiki --help | --version`;
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -500,6 +506,12 @@ function recordingsCommand(file: string, what: { from?: string; to?: string } | 
   });
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'config') {
     if (argv[1] !== 'check' || !argv[2]) fail(USAGE);
@@ -524,6 +536,9 @@ async function main(argv: string[]): Promise<void> {
       agents: { type: 'boolean' },
       csv: { type: 'boolean' },
       reason: { type: 'string' },
+      role: { type: 'string' },
+      extension: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -621,6 +636,36 @@ async function main(argv: string[]): Promise<void> {
     const ok = (action === 'list' && positionals.length === 2) || (action === 'export' && id !== undefined && target !== undefined && positionals.length === 4);
     if (!values.config || !ok) fail(USAGE);
     process.exitCode = recordingsCommand(values.config, action === 'list' ? { from: values.from, to: values.to } : { id: id!, file: target! });
+    return;
+  }
+  if (positionals[0] === 'admin') {
+    const [, action, name] = positionals;
+    const valid =
+      (action === 'create' && name !== undefined && positionals.length === 3) ||
+      (action === 'list' && positionals.length === 2) ||
+      (action === 'unlock' && name !== undefined && positionals.length === 3);
+    if (!values.config || !valid) fail(USAGE);
+    const loaded = loadOrReport(values.config);
+    if (!loaded) {
+      process.exitCode = 1;
+      return;
+    }
+    const password = values['password-stdin'] ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
+    // Not withDatabase: creating hashes the password asynchronously, and the database must stay open for it.
+    const db = openDatabase(resolve(loaded.config.data.dir));
+    let r;
+    try {
+      r =
+        action === 'create'
+          ? await adminCreate(db, loaded.config, { username: name!, role: values.role, extension: values.extension, password })
+          : action === 'list'
+            ? adminList(db, Date.now())
+            : adminUnlock(db, name!);
+    } finally {
+      db.close();
+    }
+    for (const line of r.lines) (r.exitCode === 0 ? out : (l: string) => process.stderr.write(l + '\n'))(line);
+    process.exitCode = r.exitCode;
     return;
   }
   if (positionals[0] === 'registrations') {

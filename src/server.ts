@@ -70,6 +70,9 @@ import { startRecordingPurge, type RecordingPurge } from './features/recording/r
 import { MailOutboxStore } from './store/mail-outbox-store.js';
 import { fileURLToPath } from 'node:url';
 import { ProcessStats } from './log/process-stats.js';
+import type { AddressInfo } from 'node:net';
+import { ConfigEditor } from './config/config-editor.js';
+import { ApiServer } from './api/http-server.js';
 
 export interface ServerOptions {
   config: HibikiConfig;
@@ -145,6 +148,11 @@ export class HibikiServer {
    */
   private readonly digest: DigestServer;
   private watcher: ConfigWatcher | undefined;
+  /** Edits of the config file made by the API (issue #12); undefined without a config file. */
+  readonly configEditor: ConfigEditor | undefined;
+  private api: ApiServer | undefined;
+  /** Where the HTTP API and console listen, once started (with `http:` in the config). */
+  httpAddress: AddressInfo | undefined;
   private config: HibikiConfig;
   private stopped = false;
   /** security.trustedAddresses: sources the rate limit never blocks (trunks are trusted too). */
@@ -179,6 +187,8 @@ export class HibikiServer {
       protection: { ...protectionOf(config), trusted: (address) => this.trusted.has(address) || this.trunks.matchInbound(address) !== undefined },
     });
     this.db = openDatabase(resolve(config.data.dir));
+    // An API edit is applied at once; the watcher's own reload of the same file later changes nothing.
+    this.configEditor = opts.configPath ? new ConfigEditor(opts.configPath, (c) => this.applyConfig(c)) : undefined;
     // Bindings expire by the server's one clock, as the registrar's sweep does.
     this.registrations = new RegistrationStore(this.db, () => this.clock.now(), this.logger);
     this.directory = new Directory(config);
@@ -400,6 +410,10 @@ export class HibikiServer {
       });
       this.watcher.start();
     }
+    if (this.config.http) {
+      this.api = new ApiServer(this, this.config.http);
+      this.httpAddress = await this.api.start(this.config.http.host, this.config.http.port);
+    }
     const listening = this.stack.listening().map((p) => `${p.transport}:${p.host}:${p.port}`);
     this.logger.info({ listening, extensions: this.config.extensions.length, bindings: this.registrations.count() }, 'hibiki started');
   }
@@ -415,8 +429,14 @@ export class HibikiServer {
    */
   applyConfig(next: HibikiConfig): void {
     const prev = this.config;
-    if (JSON.stringify(prev.listen) !== JSON.stringify(next.listen) || prev.data.dir !== next.data.dir) {
-      this.logger.warn('listen and data.dir changes take effect after a restart');
+    if (
+      JSON.stringify(prev.listen) !== JSON.stringify(next.listen) ||
+      prev.data.dir !== next.data.dir ||
+      prev.http?.host !== next.http?.host ||
+      prev.http?.port !== next.http?.port ||
+      prev.http?.cert !== next.http?.cert
+    ) {
+      this.logger.warn('listen, http and data.dir address changes take effect after a restart');
     }
     this.config = next;
     this.forwarding.applyConfig(next);
@@ -451,6 +471,7 @@ export class HibikiServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.api?.stop();
     this.watcher?.stop();
     this.stats?.stop();
     this.core.stop();

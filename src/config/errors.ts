@@ -7,6 +7,8 @@ export interface ConfigError {
   /** 1-based column, when known. */
   column?: number;
   message: string;
+  /** Where in the document, as `extensions[3].ringTimeout`, when the problem is a value (the API names it as the field). */
+  path?: string;
 }
 
 export function formatConfigError(e: ConfigError): string {

@@ -121,7 +121,7 @@ class NodeLocator {
 
   at(path: PathSegment[], message: string): ConfigError {
     const loc = this.locate(path);
-    return { file: this.fileName, line: loc.line, column: loc.column, message };
+    return { file: this.fileName, line: loc.line, column: loc.column, message, path: formatPath(path) };
   }
 
   describeIssue(issue: z.core.$ZodIssue): ConfigError[] {
@@ -139,7 +139,7 @@ class NodeLocator {
       const other = this.locate(issue.params.conflictWith);
       message += ` (also at line ${other.line}, ${formatPath(issue.params.conflictWith)})`;
     }
-    return [{ file: this.fileName, line: loc.line, column: loc.column, message }];
+    return [{ file: this.fileName, line: loc.line, column: loc.column, message, path: formatPath(path) }];
   }
 
   /**

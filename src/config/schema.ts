@@ -3,6 +3,7 @@
 // timer/limit carries a default and a describe() text from which docs/configuration.md is generated.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { httpSchema } from './http-schema.js';
 import { forwardDestinationVerdict, isParkNumber, type DestinationContext } from '../rules/number-rules.js';
 import {
   bulkSetSchema,
@@ -144,6 +145,7 @@ const extensionSchema = z
   .object({
     number: extensionNumberSchema.describe('Extension number, also the SIP username.'),
     name: z.string().min(1).describe('Display name (any UTF-8).'),
+    kana: z.string().max(100).optional().describe('Reading of the name (kana), for directories and sorting (F-USER).'),
     password: z.string({ error: 'must be a string (quote it in YAML)' }).min(1, 'must not be empty').describe('SIP digest password. Required: there is no default password.'),
     maxContacts: int(5, 1, 100, 'Simultaneous registrations allowed; the oldest is replaced beyond this.'),
     suspended: z.boolean().default(false).describe('A suspended extension cannot register, call or be called.'),
@@ -242,6 +244,7 @@ export const configObjectSchema = z
     spy: spySchema.prefault({}),
     hotDesk: hotDeskSettingsSchema.prefault({}),
     recording: recordingSchema.prefault({}),
+    http: httpSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

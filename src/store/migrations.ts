@@ -305,6 +305,43 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: 'api_accounts_audit',
+    // Issue #12: console and API accounts (passwords as scrypt hashes), API tokens and login sessions
+    // (SHA-256 of the random token: it has 256 bits of its own, a slow hash adds nothing), and the audit
+    // trail of every login and change, readable by admins.
+    sql: `
+      CREATE TABLE api_accounts (
+        username      TEXT    PRIMARY KEY,
+        password_hash TEXT    NOT NULL,
+        role          TEXT    NOT NULL CHECK (role IN ('admin', 'supervisor', 'agent', 'user')),
+        extension     TEXT,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until  INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+      );
+      CREATE TABLE api_tokens (
+        token_hash TEXT    PRIMARY KEY,
+        username   TEXT    NOT NULL REFERENCES api_accounts(username) ON DELETE CASCADE,
+        kind       TEXT    NOT NULL CHECK (kind IN ('session', 'token')),
+        label      TEXT    NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+      );
+      CREATE INDEX api_tokens_user ON api_tokens (username);
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        actor   TEXT    NOT NULL,
+        address TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        target  TEXT    NOT NULL DEFAULT '',
+        detail  TEXT    NOT NULL DEFAULT ''
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+    `,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */

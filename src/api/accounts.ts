@@ -1,0 +1,111 @@
+// Console and API accounts (issue #12): logins with the lockout of F-WEB (http.loginAttempts failures lock an
+// account for http.loginLockMinutes), login sessions and API tokens, and who a bearer token belongs to.
+// Every login, failed or not, goes to the audit trail.
+import type { ApiAccountStore, ApiRole } from '../store/api-account-store.js';
+import type { AuditStore } from '../store/audit-store.js';
+import { hashPassword, newToken, tokenHash, verifyPassword } from './credentials.js';
+
+/** Who a request comes from. */
+export interface Principal {
+  username: string;
+  role: ApiRole;
+  /** Set for `user` accounts (and agents bound to an extension): the one extension they may see and change. */
+  extension: string | undefined;
+  /** The hash of the bearer token the request carried (logout ends exactly this session). */
+  tokenHash: string;
+}
+
+export interface LoginLimits {
+  attempts: number;
+  lockMinutes: number;
+  sessionHours: number;
+}
+
+export type LoginResult = { ok: true; token: string; principal: Principal; expiresAt: number } | { ok: false; locked: boolean };
+
+// A fixed hash to verify against when the username does not exist, so a probe cannot tell names apart by time.
+const absentHash = hashPassword('absent-account-timing-guard');
+
+export class Accounts {
+  constructor(
+    private readonly store: ApiAccountStore,
+    private readonly audit: AuditStore,
+    private readonly now: () => number,
+    private readonly limits: () => LoginLimits,
+  ) {}
+
+  async create(a: { username: string; password: string; role: ApiRole; extension?: string }): Promise<boolean> {
+    const passwordHash = await hashPassword(a.password);
+    return this.store.create({ username: a.username, passwordHash, role: a.role, extension: a.extension, createdAt: this.now() });
+  }
+
+  async login(username: string, password: string, address: string): Promise<LoginResult> {
+    const account = this.store.get(username);
+    const now = this.now();
+    const entry = (action: string) => this.audit.add({ at: now, actor: username, address, action, target: username, detail: '' });
+    if (account && account.lockedUntil > now) {
+      // Locked: the password is not even checked, so guessing on stays useless until the lock ends.
+      entry('login-locked');
+      return { ok: false, locked: true };
+    }
+    const good = await verifyPassword(password, account?.passwordHash ?? (await absentHash));
+    // Re-read: another login may have locked the account while this one was hashing.
+    const fresh = this.store.get(username);
+    if (!account || !fresh || !good || fresh.lockedUntil > this.now()) {
+      if (!fresh) {
+        entry('login-failed');
+        return { ok: false, locked: false };
+      }
+      const { attempts, lockMinutes } = this.limits();
+      const count = this.store.recordFailure(username, attempts, now + lockMinutes * 60_000);
+      const locked = count >= attempts || fresh.lockedUntil > this.now();
+      entry(locked ? 'login-failed-locked' : 'login-failed');
+      return { ok: false, locked };
+    }
+    this.store.recordSuccess(username);
+    const token = newToken();
+    const expiresAt = now + this.limits().sessionHours * 3_600_000;
+    const hash = tokenHash(token);
+    this.store.addToken({ tokenHash: hash, username, kind: 'session', label: address, createdAt: now, expiresAt });
+    entry('login');
+    return { ok: true, token, expiresAt, principal: { username, role: fresh.role, extension: fresh.extension, tokenHash: hash } };
+  }
+
+  /** The principal a bearer token stands for, or undefined (unknown, expired, account removed). */
+  resolve(token: string): Principal | undefined {
+    const hash = tokenHash(token);
+    const row = this.store.token(hash);
+    if (!row) return undefined;
+    if (row.expiresAt !== undefined && row.expiresAt <= this.now()) {
+      this.store.removeToken(hash);
+      return undefined;
+    }
+    const account = this.store.get(row.username);
+    if (!account) return undefined;
+    return { username: account.username, role: account.role, extension: account.extension, tokenHash: hash };
+  }
+
+  logout(p: Principal): void {
+    this.store.removeToken(p.tokenHash);
+  }
+
+  /** A new API token for an account; the token itself is shown only now. */
+  issueToken(username: string, label: string, expiresAt: number | undefined): { token: string; id: string } {
+    const token = newToken();
+    const hash = tokenHash(token);
+    this.store.addToken({ tokenHash: hash, username, kind: 'token', label, createdAt: this.now(), expiresAt });
+    return { token, id: hash.slice(0, 16) };
+  }
+
+  async setPassword(username: string, password: string): Promise<boolean> {
+    const ok = this.store.update(username, { passwordHash: await hashPassword(password) });
+    // Sessions opened with the old password end with it.
+    if (ok) this.store.removeSessions(username);
+    return ok;
+  }
+
+  async checkPassword(username: string, password: string): Promise<boolean> {
+    const a = this.store.get(username);
+    return a !== undefined && (await verifyPassword(password, a.passwordHash));
+  }
+}
