@@ -1,6 +1,22 @@
 // Issue #12: console/API logins, roles, the lockout after 3 failures, tokens, accounts and the audit trail.
+import { request } from 'node:https';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../support/api.js';
+import { createSelfSignedCert } from '../support/tls-cert.js';
+
+/** A login over HTTPS that trusts only the test's own certificate. */
+function httpsLogin(port: number, ca: Buffer, body: object): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/login', method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 
 let h: RunningApi | undefined;
 afterEach(async () => {
@@ -73,5 +89,18 @@ describe('HTTP API authentication (F-API, F-WEB)', () => {
     const doc = await h.client().get<{ openapi: string; paths: Record<string, unknown> }>('/api/openapi.json');
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/login', '/api/extensions', '/api/extensions/{number}', '/api/audit']));
+  });
+
+  it('serves the API over HTTPS with the configured certificate', async () => {
+    const cert = await createSelfSignedCert();
+    try {
+      h = await startApi({ config: { http: { host: '127.0.0.1', port: 0, cert: cert.certPath, key: cert.keyPath } } });
+      await h.createAccount('root', 'correct horse', 'admin');
+      const r = await httpsLogin(h.server.httpAddress!.port, readFileSync(cert.certPath), { username: 'root', password: 'correct horse' });
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toMatchObject({ username: 'root', role: 'admin' });
+    } finally {
+      rmSync(cert.dir, { recursive: true, force: true });
+    }
   });
 });
