@@ -31,21 +31,29 @@ export class ConfigEditor {
   ) {}
 
   edit<T>(change: DocumentEdit<T>): EditResult<T> {
-    const text = readFileSync(this.file, 'utf8');
-    const doc = parseDocument(text);
-    if (doc.errors.length > 0) return { ok: false, refusal: { status: 409, message: `${this.file} cannot be parsed: ${doc.errors[0]!.message}` } };
-    const changed = change(doc);
-    if ('refusal' in changed) return { ok: false, refusal: changed.refusal };
-    const next = doc.toString();
-    const check = loadConfigText(next, this.file);
-    if (!check.ok) {
-      const first = check.errors[0]!;
-      return { ok: false, refusal: { status: 400, field: first.path, message: first.message, errors: check.errors } };
+    // Another process (the CLI, an admin's editor) may write the file while this edit is computed: the edit
+    // is made again on what is then on disk rather than overwriting it.
+    for (let attempt = 1; ; attempt++) {
+      const text = readFileSync(this.file, 'utf8');
+      const doc = parseDocument(text);
+      if (doc.errors.length > 0) return { ok: false, refusal: { status: 409, message: `${this.file} cannot be parsed: ${doc.errors[0]!.message}` } };
+      const changed = change(doc);
+      if ('refusal' in changed) return { ok: false, refusal: changed.refusal };
+      const next = doc.toString();
+      const check = loadConfigText(next, this.file);
+      if (!check.ok) {
+        const first = check.errors[0]!;
+        return { ok: false, refusal: { status: 400, field: first.path, message: first.message, errors: check.errors } };
+      }
+      if (readFileSync(this.file, 'utf8') !== text) {
+        if (attempt < 3) continue;
+        return { ok: false, refusal: { status: 409, message: `${this.file} keeps changing under this edit; try again` } };
+      }
+      const tmp = `${this.file}.tmp-${process.pid}`;
+      writeFileSync(tmp, next, 'utf8');
+      renameSync(tmp, this.file);
+      this.onWritten(check.config);
+      return { ok: true, config: check.config, value: changed.value };
     }
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, next, 'utf8');
-    renameSync(tmp, this.file);
-    this.onWritten(check.config);
-    return { ok: true, config: check.config, value: changed.value };
   }
 }
