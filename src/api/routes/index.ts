@@ -2,5 +2,6 @@
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
 import { extensionRoutes } from './extension-routes.js';
+import { forwardingRoutes } from './forwarding-routes.js';
 
-export const routeModules: RouteModule[] = [authRoutes, extensionRoutes];
+export const routeModules: RouteModule[] = [authRoutes, extensionRoutes, forwardingRoutes];
