@@ -159,7 +159,8 @@ function parseState(json: string): ForwardingState | undefined {
     const valid = d === null || (typeof d === 'number' && Number.isInteger(d) && d >= 0 && d < destinations.length);
     st.conditions[c] = { on: x.on && valid && d !== null, destination: valid ? (d as number | null) : null };
   }
-  if (typeof o.noAnswerTimeout === 'number' && Number.isInteger(o.noAnswerTimeout) && o.noAnswerTimeout >= MIN_NO_ANSWER_TIMEOUT && o.noAnswerTimeout <= MAX_NO_ANSWER_TIMEOUT) st.noAnswerTimeout = o.noAnswerTimeout;
+  if (typeof o.noAnswerTimeout === 'number' && Number.isInteger(o.noAnswerTimeout) && o.noAnswerTimeout >= MIN_NO_ANSWER_TIMEOUT && o.noAnswerTimeout <= MAX_NO_ANSWER_TIMEOUT)
+    st.noAnswerTimeout = o.noAnswerTimeout;
   st.dnd = o.dnd === true;
   return st;
 }

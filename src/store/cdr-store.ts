@@ -126,7 +126,7 @@ export class CdrStore {
     const where = ['started_at >= @from', 'started_at < @to'];
     const params: Record<string, string | number> = { ...rangeParams(q) };
     if (q.number !== undefined) {
-      where.push('(instr(caller_number, @number) > 0 OR instr(dialed_number, @number) > 0 OR instr(IFNULL(callee_number, \'\'), @number) > 0 OR instr(IFNULL(answered_by, \'\'), @number) > 0)');
+      where.push("(instr(caller_number, @number) > 0 OR instr(dialed_number, @number) > 0 OR instr(IFNULL(callee_number, ''), @number) > 0 OR instr(IFNULL(answered_by, ''), @number) > 0)");
       params.number = q.number;
     }
     if (q.direction !== undefined) {

@@ -51,9 +51,7 @@ export const screeningRoutes: RouteModule = (app, { ctx }) => {
           rejectAnonymous: e.rejectAnonymous,
           rejected: ctx.screening.counters({ extension: e.number }),
         })),
-        dids: config.inbound
-          .filter((i) => i.did !== '*')
-          .map((i) => ({ did: i.did, blockList: i.blockList, rejectAnonymous: i.rejectAnonymous, rejected: ctx.screening.counters({ did: i.did }) })),
+        dids: config.inbound.filter((i) => i.did !== '*').map((i) => ({ did: i.did, blockList: i.blockList, rejectAnonymous: i.rejectAnonymous, rejected: ctx.screening.counters({ did: i.did }) })),
         counters: [...totals].map(([target, t]) => ({ target, ...t })),
       };
     },

@@ -61,24 +61,17 @@ export const voicemailRoutes: RouteModule = (app, { ctx, audit }) => {
     },
   );
 
-  app.get(
-    '/api/voicemail/:box/messages/:id/audio',
-    { schema: { tags: ['voicemail'], summary: 'The recording (audio/wav).', params: messageParams } },
-    async (req, reply) => {
-      box(req, req.params.box, false);
-      const m = message(req.params.box, req.params.id);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(join(dir(), m.file));
-      } catch {
-        throw notFound(`the recording of message ${m.id}`);
-      }
-      return reply
-        .type('audio/wav')
-        .header('content-disposition', `attachment; filename="voicemail-${m.box}-${m.id}.wav"`)
-        .send(bytes);
-    },
-  );
+  app.get('/api/voicemail/:box/messages/:id/audio', { schema: { tags: ['voicemail'], summary: 'The recording (audio/wav).', params: messageParams } }, async (req, reply) => {
+    box(req, req.params.box, false);
+    const m = message(req.params.box, req.params.id);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(dir(), m.file));
+    } catch {
+      throw notFound(`the recording of message ${m.id}`);
+    }
+    return reply.type('audio/wav').header('content-disposition', `attachment; filename="voicemail-${m.box}-${m.id}.wav"`).send(bytes);
+  });
 
   app.patch(
     '/api/voicemail/:box/messages/:id',
@@ -95,22 +88,18 @@ export const voicemailRoutes: RouteModule = (app, { ctx, audit }) => {
     },
   );
 
-  app.delete(
-    '/api/voicemail/:box/messages/:id',
-    { schema: { tags: ['voicemail'], summary: 'Delete a message and its recording.', params: messageParams } },
-    async (req, reply) => {
-      box(req, req.params.box, true);
-      const m = message(req.params.box, req.params.id);
-      // The row first: a file without a row is harmless, a row without its file is a message that cannot play.
-      const removed = ctx.voicemailStore.remove(m.id);
-      if (removed) {
-        await unlink(join(dir(), removed.file)).catch((err: unknown) => ctx.logger.warn({ err, file: removed.file }, 'voicemail file not removed'));
-        changed(m.box);
-      }
-      audit(req, 'voicemail.delete', `${m.box}/${m.id}`, { caller: m.callerNumber });
-      return reply.status(204).send();
-    },
-  );
+  app.delete('/api/voicemail/:box/messages/:id', { schema: { tags: ['voicemail'], summary: 'Delete a message and its recording.', params: messageParams } }, async (req, reply) => {
+    box(req, req.params.box, true);
+    const m = message(req.params.box, req.params.id);
+    // The row first: a file without a row is harmless, a row without its file is a message that cannot play.
+    const removed = ctx.voicemailStore.remove(m.id);
+    if (removed) {
+      await unlink(join(dir(), removed.file)).catch((err: unknown) => ctx.logger.warn({ err, file: removed.file }, 'voicemail file not removed'));
+      changed(m.box);
+    }
+    audit(req, 'voicemail.delete', `${m.box}/${m.id}`, { caller: m.callerNumber });
+    return reply.status(204).send();
+  });
 
   app.put(
     '/api/extensions/:number/pin',
