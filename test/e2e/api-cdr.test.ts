@@ -123,6 +123,9 @@ describe('CDR CSV export', () => {
     expect(third.headers.get('content-disposition')).toBe('attachment; filename="cdr-20260501-20260502-003.csv"');
     expect(lines(third.text)).toHaveLength(54);
     expect(lines(third.text).at(-1)).toContain('call-1002@192.0.2.1');
+    const head = await admin.request('HEAD', '/api/cdr/export.csv?from=2026-05-01&to=2026-05-02');
+    expect(head.status).toBe(200);
+    expect(head.headers.get('x-hibiki-parts')).toBe('3');
     const missing = await admin.get<{ field: string }>('/api/cdr/export.csv?from=2026-05-01&to=2026-05-02&part=4');
     expect(missing.status).toBe(404);
     expect(missing.body.field).toBe('part');

@@ -3,16 +3,13 @@
 // statistics from the queue event log, computed as `hibiki queue show|stats` computes them.
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { agentQueues, parseStatsTime, QueueCommandError } from '../../features/queue/stats-report.js';
+import { agentQueues, parseStatsTime, QueueCommandError, WAITING_HORIZON_MS } from '../../features/queue/stats-report.js';
 import { liveFigures, periodFigures } from '../../features/queue/stats.js';
 import { AGENT_STATES } from '../../store/queue-event-store.js';
 import { startOfDay } from '../../util/zoned-time.js';
 import { allow, ownExtension, principalOf } from '../access.js';
 import { badRequest, notFound } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
-
-/** A caller who has waited longer than this is a leftover of a crash, not waiting (as `hibiki queue show`). */
-const WAITING_HORIZON_MS = 86_400_000;
 
 const agentStateEnum = z.enum(AGENT_STATES);
 const countsOut = {
