@@ -45,7 +45,7 @@ function row(n: number, startedAt: string, over: Partial<CdrRecord> = {}): CdrRe
 }
 
 beforeAll(async () => {
-  h = await startApi({ config: { http: { csvRowsPerFile: 100 } } });
+  h = await startApi({ config: { http: { csvRowsPerFile: 100, cdrPageRows: 50 } } });
   admin = await h.login('root', 'correct horse', 'admin');
   const rows: CdrRecord[] = [];
   // 250 internal calls on 1 May, then a few distinctive ones on 2 May.
@@ -68,6 +68,7 @@ describe('CDR search', () => {
     expect(r.status).toBe(200);
     expect(r.body.total).toBe(253);
     expect(r.body.rows.map((x) => x.callId)).toEqual(['call-1002@192.0.2.1', 'call-1001@192.0.2.1']);
+    expect((await admin.get<Search>('/api/cdr')).body.rows).toHaveLength(50);
     const next = await admin.get<Search>('/api/cdr?limit=2&offset=2');
     expect(next.body.rows[0]!.callId).toBe('call-1000@192.0.2.1');
     expect(next.body.rows[0]).toMatchObject({ direction: 'inbound', callerName: '東京 太郎', answeredBy: '2003', trunk: 'carrier' });
@@ -90,6 +91,7 @@ describe('CDR search', () => {
       ['from=2026-02-30', 'from'],
       ['to=yesterday', 'to'],
       ['limit=0', 'limit'],
+      ['limit=51', 'limit'],
       ['from=2026-05-03&to=2026-05-01', 'to'],
     ]) {
       const r = await admin.get<{ field: string }>(`/api/cdr?${query}`);

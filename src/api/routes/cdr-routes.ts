@@ -9,10 +9,8 @@ import { allow, principalOf } from '../access.js';
 import { ApiError, badRequest, forbidden } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
 
-/** Rows one search returns when `limit` is not given. */
+/** Rows one search returns when `limit` is not given (at most http.cdrPageRows). */
 const DEFAULT_PAGE = 100;
-/** The most rows one search page may return (larger sets: page with offset, or export CSV). */
-const MAX_PAGE = 1000;
 
 const nullableString = z.string().nullable();
 export const cdrOut = z.object({
@@ -76,7 +74,7 @@ export const cdrRoutes: RouteModule = (app, { ctx, settings }) => {
           number: z.string().max(40).optional().describe('Contained in the caller, dialled, callee or answering number.'),
           direction: z.enum(cdrDirections as [CdrDirection, ...CdrDirection[]]).optional(),
           disposition: z.enum(cdrDispositions as [CdrDisposition, ...CdrDisposition[]]).optional(),
-          limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE),
+          limit: z.coerce.number().int().min(1).optional().describe(`Rows per page, at most http.cdrPageRows (default 1000); default ${DEFAULT_PAGE}.`),
           offset: z.coerce.number().int().min(0).default(0),
         }),
         response: { 200: z.object({ total: z.number().describe('Rows matching, over all pages.'), rows: z.array(cdrOut) }) },
@@ -90,10 +88,13 @@ export const cdrRoutes: RouteModule = (app, { ctx, settings }) => {
         if (p.extension === undefined) throw forbidden('your account has no extension: no call records to show');
         party = p.extension;
       }
+      const maxPage = settings().cdrPageRows;
+      if (q.limit !== undefined && q.limit > maxPage) throw badRequest(`limit is at most ${maxPage} (http.cdrPageRows)`, 'limit');
+      const limit = q.limit ?? Math.min(DEFAULT_PAGE, maxPage);
       const from = bound(q.from, 'from');
       const to = bound(q.to, 'to');
       if (from && to && to <= from) throw badRequest('to must be after from', 'to');
-      const r = ctx.cdr.search({ from, to, number: q.number, direction: q.direction, disposition: q.disposition, party, limit: q.limit, offset: q.offset });
+      const r = ctx.cdr.search({ from, to, number: q.number, direction: q.direction, disposition: q.disposition, party, limit, offset: q.offset });
       return { total: r.total, rows: r.rows.map((x) => ({ ...x, id: x.id ?? 0 })) };
     },
   );
