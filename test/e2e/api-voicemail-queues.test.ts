@@ -126,8 +126,8 @@ describe('voicemail over the API', () => {
 });
 
 describe('queues and agents over the API', () => {
-  it('shows the queue live, pauses and resumes an agent (as the agent, too), and refuses strangers', async () => {
-    await registeredPhone(h, '2002', phones);
+  it('shows the queue and a waiting caller live, pauses and resumes an agent (as the agent, too), and refuses strangers', async () => {
+    const bob = await registeredPhone(h, '2002', phones);
     await waitUntil(() => h.server.queues.board.stateOf('6000', '2002') === 'available', 5000);
     const live = await admin.get<Array<Record<string, unknown> & { agents: Array<{ extension: string; state: string }> }>>('/api/queues');
     expect(live.status).toBe(200);
@@ -143,10 +143,20 @@ describe('queues and agents over the API', () => {
     const board = await admin.get<Array<{ agents: Array<{ extension: string; state: string; pausedReason?: string }> }>>('/api/queues');
     expect(board.body[0]!.agents[0]).toMatchObject({ extension: '2002', state: 'paused', pausedReason: 'lunch' });
 
+    // A caller waits while the only registered agent is paused; resuming (as the agent) offers them the call.
+    const alice = await registeredPhone(h, '2001', phones);
+    const outgoing = await alice.dial('6000');
+    await waitUntil(() => h.server.queues.events.open(0).length === 1, 10_000);
+    const waiting = await admin.get<Array<{ waiting: unknown[]; today: { offered: number } }>>('/api/queues');
+    expect(waiting.body[0]!.waiting).toEqual([{ position: 1, caller: '2001', waitingSeconds: expect.any(Number) }]);
+    expect(waiting.body[0]!.today.offered).toBe(1);
+    const ringing = bob.waitForCall({ timeoutMs: 10_000 });
     const agent = await h.login('bob', 'bob-password', 'agent', '2002');
     const resumed = await agent.post<{ queues: Array<Record<string, unknown>> }>('/api/agents/2002/resume', {});
     expect(resumed.status).toBe(200);
-    expect(resumed.body.queues).toEqual([{ queue: '6000', changed: true, state: 'available' }]);
+    expect(resumed.body.queues).toEqual([{ queue: '6000', changed: true, state: expect.stringMatching(/^(available|ringing)$/) }]);
+    await ringing;
+    await (await outgoing.answered).hangup();
     expect((await agent.post('/api/agents/2003/pause', {})).status).toBe(403);
     expect((await agent.get('/api/queues')).status).toBe(403);
     expect((await admin.post<{ field: string }>('/api/agents/2004/pause', {})).body.field).toBe('queue');
