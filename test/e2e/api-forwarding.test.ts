@@ -147,4 +147,34 @@ describe('forwarding and DND over the API', () => {
     expect((await admin.post('/api/bulk-forwarding/nosuch/on')).status).toBe(404);
     expect((await admin.post('/api/bulk-forwarding/disaster/maybe')).status).toBe(400);
   });
+
+  it('describes every feature route in the OpenAPI document', async () => {
+    const doc = await h.client().get<{ paths: Record<string, unknown> }>('/api/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/extensions/{number}/forwarding',
+        '/api/extensions/{number}/forwarding/{condition}',
+        '/api/extensions/{number}/dnd',
+        '/api/extensions/{number}/pin',
+        '/api/forwarding',
+        '/api/schedules',
+        '/api/bulk-forwarding',
+        '/api/bulk-forwarding/{name}/{action}',
+        '/api/voicemail/{box}/messages',
+        '/api/voicemail/{box}/messages/{id}',
+        '/api/voicemail/{box}/messages/{id}/audio',
+        '/api/queues',
+        '/api/queues/stats',
+        '/api/agents/{extension}/pause',
+        '/api/agents/{extension}/resume',
+        '/api/screening',
+        '/api/ivrs',
+        '/api/conferences',
+        '/api/conferences/{room}/participants/{id}/{action}',
+        '/api/cdr',
+        '/api/cdr/export.csv',
+      ]),
+    );
+  });
 });
