@@ -8,6 +8,7 @@ import type { MessageCounts } from '../../src/store/voicemail-store.js';
 import { ScreeningStore } from '../../src/store/screening-store.js';
 import { VoicemailBoxStore } from '../../src/store/voicemail-box-store.js';
 import { startApi, type ApiClient, type RunningApi } from '../support/api.js';
+import { readWav, toneShare } from '../support/audio.js';
 import { registeredPhone, waitUntil } from '../support/call-helpers.js';
 import type { TestUA } from '../support/test-ua.js';
 
@@ -88,6 +89,39 @@ describe('voicemail over the API', () => {
     const audit = await admin.get<{ entries: Array<{ action: string; target: string }> }>('/api/audit?actor=root');
     expect(audit.body.entries.map((e) => e.action)).toEqual(expect.arrayContaining(['voicemail.status', 'voicemail.delete']));
   });
+
+  it('a message left by a real call after no-answer forwarding set through the API is listed and downloaded as WAV', async () => {
+    const user = await h.login('dora', 'dora-password', 'user', '2004');
+    expect((await user.put('/api/extensions/2004/forwarding', { noAnswerTimeout: 1 })).status).toBe(200);
+    const fwd = await user.put<{ effective: { cfna?: string } }>('/api/extensions/2004/forwarding/cfna', { on: true, destination: 'voicemail' });
+    expect(fwd.status).toBe(200);
+    expect(fwd.body.effective.cfna).toBe('voicemail');
+    const alice = await registeredPhone(h, '2001', phones);
+    const dora = await registeredPhone(h, '2004', phones);
+    const recordings = () => h.logs.filter((l) => l.msg === 'voicemail recording').length;
+    const before = recordings();
+    const out = await alice.dial('2004');
+    (await dora.waitForCall({ timeoutMs: 5000 })).ring();
+    const call = await out.answered;
+    await waitUntil(() => recordings() > before, 30_000);
+    call.rtp.useSine(700);
+    await call.rtp.sendPackets(100);
+    await call.sendDtmf('#');
+    await call.waitForEnd(20_000);
+    await waitUntil(() => h.server.voicemailStore.list('2004').length === 1, 5000);
+
+    const list = await user.get<Array<{ id: number; caller: string; seconds: number; status: string }>>('/api/voicemail/2004/messages');
+    expect(list.body).toEqual([expect.objectContaining({ caller: '2001', status: 'new' })]);
+    expect(list.body[0]!.seconds).toBeGreaterThan(1.5);
+    expect(list.body[0]!.seconds).toBeLessThan(2.5);
+    const got = await fetch(`${h.baseUrl}/api/voicemail/2004/messages/${list.body[0]!.id}/audio`, { headers: { authorization: `Bearer ${user.token}` } });
+    expect(got.status).toBe(200);
+    const wav = readWav(Buffer.from(await got.arrayBuffer()));
+    expect(wav).toMatchObject({ format: 1, channels: 1, rate: 8000 });
+    expect(toneShare(wav.samples, 700)).toBeGreaterThan(0.9);
+    expect((await user.delete(`/api/voicemail/2004/messages/${list.body[0]!.id}`)).status).toBe(204);
+    expect(h.server.voicemailStore.list('2004')).toEqual([]);
+  }, 60_000);
 
   it('keeps a user to their own box; shared boxes are for admins', async () => {
     const mine = deposit('2003', '2001', Buffer.from('RIFFx'));
