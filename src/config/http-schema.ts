@@ -19,6 +19,7 @@ export const httpSchema = z
     sessionHours: int(12, 1, 8760, 'Lifetime of a console login session (h); API tokens have their own expiry.'),
     eventBuffer: int(1000, 10, 100_000, 'Events kept for clients that reconnect to /api/events with their last sequence number.'),
     csvRowsPerFile: int(40_000, 100, 1_000_000, 'Rows per CDR CSV file; a longer export is split into numbered files.'),
+    cdrPageRows: int(1000, 10, 100_000, 'Most CDR rows one GET /api/cdr page returns (limit); larger sets are paged with offset or exported as CSV.'),
     bodyLimitKiB: int(4096, 16, 65_536, 'Largest request body accepted (KiB); larger gets 413. CSV imports count here.'),
   })
   .strict()

@@ -15,6 +15,9 @@ export const forwardConditions: readonly ForwardCondition[] = ['cfu', 'cfb', 'cf
 
 export const MAX_DESTINATIONS = 5;
 export const DEFAULT_NO_ANSWER_TIMEOUT = 20;
+/** The range the YAML allows for forwarding.noAnswerTimeout; a stored state outside it is not read back. */
+export const MIN_NO_ANSWER_TIMEOUT = 1;
+export const MAX_NO_ANSWER_TIMEOUT = 180;
 
 export interface ForwardingState {
   /** At most MAX_DESTINATIONS stored destinations, oldest first. */
@@ -156,7 +159,8 @@ function parseState(json: string): ForwardingState | undefined {
     const valid = d === null || (typeof d === 'number' && Number.isInteger(d) && d >= 0 && d < destinations.length);
     st.conditions[c] = { on: x.on && valid && d !== null, destination: valid ? (d as number | null) : null };
   }
-  if (typeof o.noAnswerTimeout === 'number' && Number.isInteger(o.noAnswerTimeout) && o.noAnswerTimeout >= 1 && o.noAnswerTimeout <= 180) st.noAnswerTimeout = o.noAnswerTimeout;
+  if (typeof o.noAnswerTimeout === 'number' && Number.isInteger(o.noAnswerTimeout) && o.noAnswerTimeout >= MIN_NO_ANSWER_TIMEOUT && o.noAnswerTimeout <= MAX_NO_ANSWER_TIMEOUT)
+    st.noAnswerTimeout = o.noAnswerTimeout;
   st.dnd = o.dnd === true;
   return st;
 }
@@ -325,6 +329,21 @@ export class ForwardingService {
       this.save(ext, st);
     });
     this.deps.logger.info({ event: 'forwarding', extension, condition: 'dnd', on, by }, 'do-not-disturb changed');
+  }
+
+  /** The no-answer time before cfna applies (1–180 s, as in the YAML). Throws for an unknown extension or a bad value. */
+  setNoAnswerTimeout(extension: string, seconds: number, by: ChangedBy = 'api'): void {
+    const ext = this.indexOf(this.deps.config()).extensions.get(extension);
+    if (!ext) throw new Error(`unknown extension ${extension}`);
+    if (!Number.isInteger(seconds) || seconds < MIN_NO_ANSWER_TIMEOUT || seconds > MAX_NO_ANSWER_TIMEOUT) {
+      throw new RangeError(`noAnswerTimeout must be a whole number of seconds from ${MIN_NO_ANSWER_TIMEOUT} to ${MAX_NO_ANSWER_TIMEOUT}`);
+    }
+    this.store.exclusive(() => {
+      const st = cloneState(this.state(extension));
+      st.noAnswerTimeout = seconds;
+      this.save(ext, st);
+    });
+    this.deps.logger.info({ event: 'forwarding', extension, noAnswerTimeout: seconds, by }, 'no-answer timeout changed');
   }
 
   /** Switch a bulk set on; per member, whether it now forwards. Throws for an unknown set. */

@@ -98,6 +98,16 @@ function ymd(d: Date): string {
   return p(d.getFullYear(), 4) + p(d.getMonth() + 1, 2) + p(d.getDate(), 2);
 }
 
+/** `cdr-YYYYMMDD-YYYYMMDD`: the local first and last day of [from, to). */
+export function cdrExportBaseName(from: Date, to: Date): string {
+  return `cdr-${ymd(from)}-${ymd(new Date(to.getTime() - 1))}`;
+}
+
+/** `<base>.csv` when the export is one file, else `<base>-001.csv`, `-002`, … (part counts from 1). */
+export function cdrExportFileName(base: string, part: number, parts: number): string {
+  return parts === 1 ? `${base}.csv` : `${base}-${String(part).padStart(3, '0')}.csv`;
+}
+
 /**
  * The instants for a CLI range of whole local days, `--from 2024-05-01 --to 2024-05-31`: from the start
  * of the first day to the start of the day after the last, in the server's time zone. Throws RangeError
@@ -175,7 +185,7 @@ export function exportCdrCsv(store: CdrStore, options: CdrExportOptions): string
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || to <= from) {
     throw new RangeError('CDR export range must be two valid dates with from before to');
   }
-  const base = options.baseName ?? `cdr-${ymd(from)}-${ymd(new Date(to.getTime() - 1))}`;
+  const base = options.baseName ?? cdrExportBaseName(from, to);
   const header = encodeCsv(cdrCsvHeader(), encoding);
   const done: CsvFile[] = [];
   let current: CsvFile | undefined;
@@ -184,7 +194,7 @@ export function exportCdrCsv(store: CdrStore, options: CdrExportOptions): string
     store.readSnapshot(() => {
       const total = store.count({ from, to });
       const fileCount = Math.max(1, Math.ceil(total / rowsPerFile));
-      const nameOf = (i: number): string => join(dir, fileCount === 1 ? `${base}.csv` : `${base}-${String(i + 1).padStart(3, '0')}.csv`);
+      const nameOf = (i: number): string => join(dir, cdrExportFileName(base, i + 1, fileCount));
       const open = (): CsvFile => {
         const f = new CsvFile(nameOf(done.length));
         f.write(header);

@@ -3,7 +3,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { cdrFromRow, cdrToRow } from './cdr-row.js';
-import type { CdrRecord, CdrRow } from './cdr-row.js';
+import type { CdrDirection, CdrDisposition, CdrRecord, CdrRow } from './cdr-row.js';
 
 /** Calls whose start lies in [from, to); an absent bound is open. */
 export interface CdrRange {
@@ -15,6 +15,18 @@ export interface CdrQuery extends CdrRange {
   /** Rows to return at most; all when absent. */
   limit?: number;
   offset?: number;
+}
+
+/** A search (the API's CDR list): every given criterion must hold. */
+export interface CdrSearch extends CdrRange {
+  /** Contained in the caller, dialled, callee or answering number. */
+  number?: string;
+  direction?: CdrDirection;
+  disposition?: CdrDisposition;
+  /** Exactly the caller, the callee or the one who answered (a user sees only their own calls). */
+  party?: string;
+  limit: number;
+  offset: number;
 }
 
 type NewCdrRow = Omit<CdrRow, 'id'>;
@@ -107,6 +119,40 @@ export class CdrStore {
    */
   iterateRows(range: CdrRange = {}): IterableIterator<CdrRow> {
     return this.iterateStmt.iterate(rangeParams(range));
+  }
+
+  /** Rows matching a search, newest first, with how many match in all; one read transaction for both. */
+  search(q: CdrSearch): { total: number; rows: CdrRecord[] } {
+    const where = ['started_at >= @from', 'started_at < @to'];
+    const params: Record<string, string | number> = { ...rangeParams(q) };
+    if (q.number !== undefined) {
+      where.push("(instr(caller_number, @number) > 0 OR instr(dialed_number, @number) > 0 OR instr(IFNULL(callee_number, ''), @number) > 0 OR instr(IFNULL(answered_by, ''), @number) > 0)");
+      params.number = q.number;
+    }
+    if (q.direction !== undefined) {
+      where.push('direction = @direction');
+      params.direction = q.direction;
+    }
+    if (q.disposition !== undefined) {
+      where.push('disposition = @disposition');
+      params.disposition = q.disposition;
+    }
+    if (q.party !== undefined) {
+      where.push('(caller_number = @party OR callee_number = @party OR answered_by = @party)');
+      params.party = q.party;
+    }
+    const clause = `WHERE ${where.join(' AND ')}`;
+    const limit = nonNegativeInteger(q.limit, 'limit', -1);
+    const offset = nonNegativeInteger(q.offset, 'offset', 0);
+    return this.readSnapshot(() => ({
+      total: (this.db.prepare(`SELECT COUNT(*) AS n FROM cdr ${clause}`).get(params) as { n: number }).n,
+      rows: (this.db.prepare(`SELECT * FROM cdr ${clause} ORDER BY started_at DESC, id DESC LIMIT @limit OFFSET @offset`).all({ ...params, limit, offset }) as CdrRow[]).map(cdrFromRow),
+    }));
+  }
+
+  /** Stored rows of the range, oldest first, `limit` of them from `offset` (one file of a split export). */
+  pageRows(range: CdrRange, limit: number, offset: number): CdrRow[] {
+    return this.queryStmt.all({ ...rangeParams(range), limit: nonNegativeInteger(limit, 'limit', -1), offset: nonNegativeInteger(offset, 'offset', 0) });
   }
 
   /**

@@ -1,6 +1,13 @@
 // Every route module of the API, in one list (issue #12). A new resource adds its module here.
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
+import { cdrRoutes } from './cdr-routes.js';
+import { conferenceRoutes } from './conference-routes.js';
 import { extensionRoutes } from './extension-routes.js';
+import { forwardingRoutes } from './forwarding-routes.js';
+import { ivrRoutes } from './ivr-routes.js';
+import { queueRoutes } from './queue-routes.js';
+import { screeningRoutes } from './screening-routes.js';
+import { voicemailRoutes } from './voicemail-routes.js';
 
-export const routeModules: RouteModule[] = [authRoutes, extensionRoutes];
+export const routeModules: RouteModule[] = [authRoutes, extensionRoutes, forwardingRoutes, voicemailRoutes, queueRoutes, screeningRoutes, ivrRoutes, conferenceRoutes, cdrRoutes];

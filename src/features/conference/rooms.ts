@@ -139,16 +139,19 @@ export class Rooms {
   /** Carry out what the CLI asked (kick, mute, unmute); true when something was done. */
   runCommands(): boolean {
     let done = false;
-    for (const c of this.deps.store.takeCommands()) {
-      const p = this.live.get(c.room)?.participants.find((x) => x.id === c.participant);
-      if (!p) continue;
-      done = true;
-      if (c.action === 'kick') {
-        this.leave(p, 'kicked');
-        p.session.hangup('system', 16, `kicked from conference ${c.room}`);
-      } else this.setMuted(p, c.action === 'mute');
-    }
+    for (const c of this.deps.store.takeCommands()) if (this.command(c.room, c.participant, c.action)) done = true;
     return done;
+  }
+
+  /** Kick, mute or unmute a participant now (the API, or a CLI command read back); false when not in the room. */
+  command(room: string, participant: string, action: 'kick' | 'mute' | 'unmute'): boolean {
+    const p = this.live.get(room)?.participants.find((x) => x.id === participant);
+    if (!p) return false;
+    if (action === 'kick') {
+      this.leave(p, 'kicked');
+      p.session.hangup('system', 16, `kicked from conference ${room}`);
+    } else this.setMuted(p, action === 'mute');
+    return true;
   }
 
   private enter(r: LiveRoom, p: Participant): void {

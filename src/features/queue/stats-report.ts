@@ -16,7 +16,7 @@ export class QueueCommandError extends Error {}
 type Config = Pick<HibikiConfig, 'queues' | 'tenant' | 'extensions'>;
 
 /** A caller who has waited longer than this is taken as a leftover of a crash, not as waiting. */
-const WAITING_HORIZON_MS = 86_400_000;
+export const WAITING_HORIZON_MS = 86_400_000;
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
