@@ -1,6 +1,8 @@
 // Every route module of the API, in one list (issue #12). A new resource adds its module here.
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
+import { extensionCsvRoutes } from './extension-csv-routes.js';
 import { extensionRoutes } from './extension-routes.js';
+import { groupRoutes } from './group-routes.js';
 
-export const routeModules: RouteModule[] = [authRoutes, extensionRoutes];
+export const routeModules: RouteModule[] = [authRoutes, extensionCsvRoutes, extensionRoutes, groupRoutes];
