@@ -4,7 +4,6 @@
 // the caller runs it inside ConfigEditor.edit, which validates the whole result before anything is written.
 import { isMap, isSeq, type Document, type YAMLMap } from 'yaml';
 import type { EditRefusal } from './config-editor.js';
-import type { ConfigError } from './errors.js';
 import { loadConfigText } from './load.js';
 import { removeExtensionFromDocument, type Membership } from './remove-extension.js';
 import type { HibikiConfig } from './schema.js';
@@ -154,8 +153,22 @@ export function updateExtension(doc: Document, config: HibikiConfig, number: str
 export function stillReferenced(doc: Document, what: string): EditRefusal | undefined {
   const check = loadConfigText(doc.toString(), 'config');
   if (check.ok) return undefined;
-  const places = check.errors.map((e: ConfigError) => e.path ?? `line ${e.line}`);
-  return { status: 409, message: `${what} is still used: ${check.errors.map((e) => `${e.path ?? `line ${e.line}`}: ${e.message}`).join('; ')}`, field: places[0], errors: check.errors };
+  const where = check.errors.map((e) => `${describePath(doc, e.path) ?? `line ${e.line}`}: ${e.message}`);
+  return { status: 409, message: `${what} is still used: ${where.join('; ')}`, field: check.errors[0]!.path, errors: check.errors };
+}
+
+/** `groups[0].noAnswerDestination` → `group 610 (groups[0].noAnswerDestination)`: the index alone means little to a reader. */
+function describePath(doc: Document, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  const m = /^([A-Za-z]+)\[(\d+)\]/.exec(path);
+  if (!m) return path;
+  const entry = seqAt(doc, m[1]!)?.items[Number(m[2])];
+  if (!isMap(entry)) return path;
+  for (const key of ['number', 'name', 'did']) {
+    const v = str(entry.get(key, true));
+    if (v !== undefined) return `${m[1]} entry ${key} ${v} (${path})`;
+  }
+  return path;
 }
 
 export function removeExtensionEntry(doc: Document, text: string, number: string, force: boolean): { removedFrom: Membership[] } | { refusal: EditRefusal } {
