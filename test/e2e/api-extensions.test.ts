@@ -286,6 +286,16 @@ describe('groups and pickup groups', () => {
     const supervisor = await h!.login('sup', 'supervisor-pw', 'supervisor');
     expect((await supervisor.delete('/api/pickup-groups/1')).status).toBe(403);
   });
+
+  it('documents every route in the OpenAPI document', async () => {
+    await start();
+    const doc = await h!.client().get<{ paths: Record<string, Record<string, unknown>> }>('/api/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths['/api/extensions/{number}']!).sort()).toEqual(['delete', 'get', 'patch']);
+    for (const path of ['/api/extensions', '/api/extensions/export.csv', '/api/extensions/import', '/api/groups', '/api/groups/{number}', '/api/pickup-groups', '/api/pickup-groups/{number}']) {
+      expect(doc.body.paths[path], path).toBeDefined();
+    }
+  });
 });
 
 describe('extension CSV over HTTP (F-CSV)', () => {
