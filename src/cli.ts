@@ -17,6 +17,7 @@ import { ParkStore } from './store/park-store.js';
 import { cdrExportRange, exportCdrCsv } from './store/cdr-export.js';
 import type { HibikiConfig } from './config/schema.js';
 import { removeExtension } from './config/remove-extension.js';
+import { extensionsExportCommand, extensionsImportCommand } from './config/extension-csv-cli.js';
 import { AuthLockStore, type AuthLock, type LockSelector } from './store/auth-lock-store.js';
 import { clearLocks } from './registrar/auth-guard.js';
 import { ScreeningStore } from './store/screening-store.js';
@@ -56,6 +57,12 @@ const USAGE = `usage:
   hibiki extension remove NUMBER --config FILE [--force]
                                                delete an extension from the YAML; refused while it is a member of a
                                                group, pickup group or bulk set unless --force takes it out of them
+  hibiki extensions import FILE [--encoding auto|utf8|shift_jis] --config FILE
+                                               add and update extensions from a CSV file (docs/api-extensions.md);
+                                               all or nothing: any bad row rejects the file, every error listed
+  hibiki extensions export [--encoding utf8|shift_jis] [--include-passwords] [--out FILE] --config FILE
+                                               every extension as CSV (to stdout without --out); passwords and
+                                               PINs only with --include-passwords
   hibiki voicemail list [BOX] --config FILE    voicemail boxes with their new and saved counts; with BOX its
                                                messages (id, status, received, caller, name, seconds, file)
   hibiki voicemail export BOX ID FILE --config FILE
@@ -539,6 +546,7 @@ async function main(argv: string[]): Promise<void> {
       role: { type: 'string' },
       extension: { type: 'string' },
       'password-stdin': { type: 'boolean' },
+      'include-passwords': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -591,6 +599,18 @@ async function main(argv: string[]): Promise<void> {
     const [, action, number] = positionals;
     if (action !== 'remove' || !number || positionals.length !== 3 || !values.config) fail(USAGE);
     process.exitCode = removeExtensionCommand(values.config, number, values.force === true);
+    return;
+  }
+  if (positionals[0] === 'extensions') {
+    const [, action, file] = positionals;
+    const valid = (action === 'import' && file !== undefined && positionals.length === 3) || (action === 'export' && positionals.length === 2);
+    if (!values.config || !valid) fail(USAGE);
+    const r =
+      action === 'import' ? extensionsImportCommand(values.config, file!, values.encoding) : extensionsExportCommand(values.config, values.encoding, values['include-passwords'] === true, values.out);
+    for (const line of r.errors) process.stderr.write(line + '\n');
+    for (const line of r.lines) out(line);
+    if (r.data) process.stdout.write(r.data);
+    process.exitCode = r.exitCode;
     return;
   }
   if (positionals[0] === 'locks') {

@@ -188,7 +188,12 @@ export class HibikiServer {
     });
     this.db = openDatabase(resolve(config.data.dir));
     // An API edit is applied at once; the watcher's own reload of the same file later changes nothing.
-    this.configEditor = opts.configPath ? new ConfigEditor(opts.configPath, (c) => this.applyConfig(c)) : undefined;
+    this.configEditor = opts.configPath
+      ? new ConfigEditor(opts.configPath, (c) => {
+          this.watcher?.supersede();
+          this.applyConfig(c);
+        })
+      : undefined;
     // Bindings expire by the server's one clock, as the registrar's sweep does.
     this.registrations = new RegistrationStore(this.db, () => this.clock.now(), this.logger);
     this.directory = new Directory(config);

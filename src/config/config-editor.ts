@@ -20,8 +20,11 @@ export interface EditRefusal {
 
 export type EditResult<T> = { ok: true; config: HibikiConfig; value: T } | { ok: false; refusal: EditRefusal };
 
-/** A mutation of the document: returns a value for the caller, or a refusal (nothing is written). */
-export type DocumentEdit<T> = (doc: Document) => { value: T } | { refusal: EditRefusal };
+/**
+ * A mutation of the document: returns a value for the caller, or a refusal (nothing is written). `text` is
+ * the file as read, which the document's node ranges point into (for line numbers in messages).
+ */
+export type DocumentEdit<T> = (doc: Document, text: string) => { value: T } | { refusal: EditRefusal };
 
 export class ConfigEditor {
   constructor(
@@ -37,7 +40,7 @@ export class ConfigEditor {
       const text = readFileSync(this.file, 'utf8');
       const doc = parseDocument(text);
       if (doc.errors.length > 0) return { ok: false, refusal: { status: 409, message: `${this.file} cannot be parsed: ${doc.errors[0]!.message}` } };
-      const changed = change(doc);
+      const changed = change(doc, text);
       if ('refusal' in changed) return { ok: false, refusal: changed.refusal };
       const next = doc.toString();
       const check = loadConfigText(next, this.file);

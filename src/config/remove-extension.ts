@@ -3,7 +3,8 @@
 // edited as a YAML document, so comments and layout elsewhere survive, and the result is validated in full
 // before anything is written: a running server then reloads it like any other edit.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { isMap, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
+import { lineOf, seqAt, str } from './yaml-nodes.js';
 import { formatConfigError } from './errors.js';
 import { loadConfigText } from './load.js';
 
@@ -15,36 +16,23 @@ export interface Membership {
 
 export type RemoveResult = { ok: true; removedFrom: Membership[] } | { ok: false; reason: string; memberships?: Membership[] };
 
-function lineOf(text: string, offset: number | undefined): number {
-  if (offset === undefined) return 0;
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
+/** Why a removal was refused: 404 when there is no such extension, 409 when something still uses it. */
+export type DocumentRemoval = { ok: true; removedFrom: Membership[] } | { ok: false; status: 404 | 409; reason: string; memberships?: Membership[] };
 
-function seqAt(doc: Document, key: string): YAMLSeq | undefined {
-  const node = doc.get(key, true);
-  return isSeq(node) ? node : undefined;
-}
-
-function str(node: unknown): string | undefined {
-  if (node === null || node === undefined) return undefined;
-  const v = typeof node === 'object' && 'value' in (node as object) ? (node as { value: unknown }).value : node;
-  return v === null || v === undefined ? undefined : String(v);
-}
-
-/** Plans (and with `apply`, performs) the removal on the YAML text; returns the new text when it is valid. */
-export function removeExtensionFromText(text: string, fileName: string, number: string, force: boolean): RemoveResult & { text?: string } {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) return { ok: false, reason: `${fileName}: ${doc.errors[0]!.message}` };
+/**
+ * Removes the extension from a parsed document (with `force`, from its groups, queues, pickup groups and
+ * bulk-forwarding sets too). `text` is the source the document was parsed from, for line numbers. The
+ * result is not validated here: the caller checks the whole file.
+ */
+export function removeExtensionFromDocument(doc: Document, text: string, fileName: string, number: string, force: boolean): DocumentRemoval {
   const extensions = seqAt(doc, 'extensions');
   const index = extensions?.items.findIndex((item) => isMap(item) && str((item as YAMLMap).get('number', true)) === number) ?? -1;
-  if (!extensions || index < 0) return { ok: false, reason: `extension ${number} is not in ${fileName}` };
+  if (!extensions || index < 0) return { ok: false, status: 404, reason: `extension ${number} is not in ${fileName}` };
 
   // Inbound rules route DIDs: a rule left pointing nowhere is a decision for the admin, not for --force.
   for (const rule of seqAt(doc, 'inbound')?.items ?? []) {
     if (isMap(rule) && str(rule.get('destination', true)) === number) {
-      return { ok: false, reason: `DID ${str(rule.get('did', true))} (line ${lineOf(text, rule.range?.[0])}) rings extension ${number}: change that inbound rule first` };
+      return { ok: false, status: 409, reason: `DID ${str(rule.get('did', true))} (line ${lineOf(text, rule.range?.[0])}) rings extension ${number}: change that inbound rule first` };
     }
   }
 
@@ -69,15 +57,29 @@ export function removeExtensionFromText(text: string, fileName: string, number: 
   scan('queues', 'queue', 'number', (m) => (isMap(m) ? str(m.get('extension', true)) : str(m)) === number);
 
   if (memberships.length > 0 && !force) {
-    return { ok: false, reason: `extension ${number} is still a member of ${memberships.map((m) => `${m.what} (line ${m.line})`).join(', ')}; remove it there first or use --force`, memberships };
+    return {
+      ok: false,
+      status: 409,
+      reason: `extension ${number} is still a member of ${memberships.map((m) => `${m.what} (line ${m.line})`).join(', ')}; remove it there first or use --force`,
+      memberships,
+    };
   }
   // Splice from the end of each list so earlier indexes stay valid.
   for (const remove of removals.reverse()) remove();
   extensions.items.splice(index, 1);
+  return { ok: true, removedFrom: memberships };
+}
+
+/** Plans the removal on the YAML text; returns the new text when it is valid. */
+export function removeExtensionFromText(text: string, fileName: string, number: string, force: boolean): RemoveResult & { text?: string } {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) return { ok: false, reason: `${fileName}: ${doc.errors[0]!.message}` };
+  const removal = removeExtensionFromDocument(doc, text, fileName, number, force);
+  if (!removal.ok) return { ok: false, reason: removal.reason, memberships: removal.memberships };
   const next = doc.toString();
   const check = loadConfigText(next, fileName);
   if (!check.ok) return { ok: false, reason: `the file would be invalid after the removal:\n${check.errors.map(formatConfigError).join('\n')}` };
-  return { ok: true, removedFrom: memberships, text: next };
+  return { ok: true, removedFrom: removal.removedFrom, text: next };
 }
 
 /** Remove the extension from the file on disk (atomically: a temporary file renamed over it). */

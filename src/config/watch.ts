@@ -62,6 +62,14 @@ export class ConfigWatcher {
     this.dirWatcher = undefined;
   }
 
+  /**
+   * The file was just written and applied by this process (ConfigEditor): a load still reading the older
+   * file must not apply it over the newer config. The write's own change event loads the file again.
+   */
+  supersede(): void {
+    this.generation++;
+  }
+
   /** Loads and applies the file now (SIGHUP). Returns whether the new config was applied. */
   reloadNow(reason: string): boolean {
     const gen = ++this.generation;

@@ -3,11 +3,25 @@ import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
 import { cdrRoutes } from './cdr-routes.js';
 import { conferenceRoutes } from './conference-routes.js';
+import { extensionCsvRoutes } from './extension-csv-routes.js';
 import { extensionRoutes } from './extension-routes.js';
 import { forwardingRoutes } from './forwarding-routes.js';
+import { groupRoutes } from './group-routes.js';
 import { ivrRoutes } from './ivr-routes.js';
 import { queueRoutes } from './queue-routes.js';
 import { screeningRoutes } from './screening-routes.js';
 import { voicemailRoutes } from './voicemail-routes.js';
 
-export const routeModules: RouteModule[] = [authRoutes, extensionRoutes, forwardingRoutes, voicemailRoutes, queueRoutes, screeningRoutes, ivrRoutes, conferenceRoutes, cdrRoutes];
+export const routeModules: RouteModule[] = [
+  authRoutes,
+  extensionCsvRoutes,
+  extensionRoutes,
+  groupRoutes,
+  forwardingRoutes,
+  voicemailRoutes,
+  queueRoutes,
+  screeningRoutes,
+  ivrRoutes,
+  conferenceRoutes,
+  cdrRoutes,
+];
