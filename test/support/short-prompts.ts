@@ -35,7 +35,7 @@ export function shortPromptsDir(names: readonly string[], ms = 300): string {
 /** What a caller to a voicemail box hears before the beep (the system greeting with the box's digits) and after it. */
 export const VOICEMAIL_DEPOSIT_PROMPTS = ['vm-greeting-before', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'vm-greeting-after', 'vm-leave-message', 'vm-thank-you'] as const;
 
-/** What the retrieval menu says before a message plays (Japanese): month, day, hour, minutes, the caller's digits. */
+/** What the retrieval menu says before a message plays (Japanese) besides the caller's digits: month, day, hour, minutes, 'from'. */
 export const VOICEMAIL_ENVELOPE_PROMPTS = [
   ...Array.from({ length: 12 }, (_, i) => `vm-month-${i + 1}`),
   ...Array.from({ length: 31 }, (_, i) => `vm-day-${i + 1}`),
