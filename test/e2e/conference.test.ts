@@ -1,7 +1,8 @@
 // F-CONF end to end with test UAs and real RTP: three participants send different tones; each hears the
 // other two and never itself; mute takes a voice out of the room; join and leave tones; a PIN; a full room;
 // a call moved into a room by blind transfer; the CLI's list and kick.
-import { describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { hears, toneFrames } from '../support/tones.js';
 import { failure, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
@@ -9,6 +10,7 @@ import type { Call } from '../support/test-ua.js';
 import { startSipJsPhone, type SipJsPhone } from '../support/sipjs-call.js';
 import { ConferenceStore } from '../../src/store/conference-store.js';
 import { openDatabase } from '../../src/store/db.js';
+import { shortPromptsDir } from '../support/short-prompts.js';
 
 let sipjs: SipJsPhone | undefined;
 // SIP.js leaves first, while hibiki still answers it.
@@ -20,12 +22,17 @@ const session = hibikiSession({
 });
 const NUMBERS = ['2001', '2002', '2003', '2004'];
 const TONES: Record<string, number> = { '2001': 400, '2002': 700, '2003': 1100 };
+// The prompts that end a refused caller's call (the last 'wrong PIN', 'goodbye', 'room full') are only waited
+// out: 300 ms of each. 'Enter the PIN', which the PINs are typed over, keeps its length.
+const PROMPTS_DIR = shortPromptsDir(['vm-wrong-pin', 'vm-goodbye', 'conf-full']);
+afterAll(() => rmSync(PROMPTS_DIR, { recursive: true, force: true }));
 
 function start(conference: Record<string, unknown> = {}) {
   return session.start({
     transports: [{ transport: 'udp' }, { transport: 'ws' }],
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, language: 'en' })),
     config: {
+      prompts: { dir: PROMPTS_DIR },
       conference: {
         rooms: [
           { number: '9201', announceCount: false },

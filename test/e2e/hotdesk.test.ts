@@ -4,13 +4,15 @@
 // device moves it; it survives a restart and ends at midnight in the tenant's time zone. Three wrong PINs
 // are refused and count towards the F-AUTH address block.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { failure, nextRung, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { TestUA, type Call } from '../support/test-ua.js';
 import type { RunningHibiki } from '../support/hibiki.js';
-import type { TestExtension } from '../support/hibiki.js';
+import type { StartOptions, TestExtension } from '../support/hibiki.js';
+import { shortPromptsDir } from '../support/short-prompts.js';
 
 const PIN = '2580';
 const EXTENSIONS: TestExtension[] = [
@@ -23,8 +25,13 @@ const EXTENSIONS: TestExtension[] = [
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
+// The prompts that end a code's call are only waited out here (the test checks that a prompt arrived, more
+// than 20 packets of it, not what it says): 600 ms of each. The PIN request, typed over, keeps its length.
+const PROMPTS_DIR = shortPromptsDir(['setting-done', 'setting-cancelled', 'not-available', 'vm-wrong-pin'], 600);
+afterAll(() => rmSync(PROMPTS_DIR, { recursive: true, force: true }));
+
 const session = hibikiSession({ defaults: { extensions: EXTENSIONS } });
-const { start } = session;
+const start = (opts: StartOptions = {}) => session.start({ ...opts, config: { prompts: { dir: PROMPTS_DIR }, ...opts.config } });
 
 /** hibiki's prompt is arriving: the PIN collection is listening. */
 async function promptPlaying(call: Call): Promise<void> {

@@ -2,13 +2,22 @@
 // a third phone retrieves it by dialling the slot, an empty slot gets a prompt and 404, a full lot
 // leaves the call as it was, a blind transfer to the lot number parks, and the park timeout rings
 // the parker back.
-import { describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { waitUntil, talking, connect, failure } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
+import { shortPromptsDir } from '../support/short-prompts.js';
 
 const EXTENSIONS = ['2001', '2002', '2003', '2004', '2005'].map((n) => ({ number: n, password: `secret-${n}` }));
 
 const { start } = hibikiSession({ defaults: { extensions: EXTENSIONS } });
+
+// Where a test only waits for a park prompt to end (the parker's announcement is some 6 s: "parked at" and four
+// digits; the empty slot's and the full lot's some 3 s), 300 ms of each. The first test, which checks that the
+// announcement arrives, has the shipped set.
+const SHORT_PROMPTS = shortPromptsDir(['parked-at', 'park-full', 'park-empty', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+afterAll(() => rmSync(SHORT_PROMPTS, { recursive: true, force: true }));
+const prompts = { dir: SHORT_PROMPTS };
 
 describe('call park', () => {
   it('parks with #72, announces the slot to the parker, and a third phone retrieves the call by dialling the slot', async () => {
@@ -38,7 +47,7 @@ describe('call park', () => {
   }, 30_000);
 
   it('answers an empty slot with a prompt and 404, CDR park_empty', async () => {
-    const { h, phone } = await start();
+    const { h, phone } = await start({ config: { prompts } });
     const carol = await phone('2003');
     const err = await failure(carol.call('9005'));
     expect(err.status).toBe(404);
@@ -48,7 +57,7 @@ describe('call park', () => {
   }, 20_000);
 
   it('keeps the call as it was when the lot is full', async () => {
-    const { h, phone } = await start({ config: { park: { slots: [9001, 9001] } } });
+    const { h, phone } = await start({ config: { park: { slots: [9001, 9001] }, prompts } });
     const alice = await phone('2001');
     const bob = await phone('2002');
     const carol = await phone('2003');
@@ -59,16 +68,18 @@ describe('call park', () => {
     expect(h.server.park.list()).toHaveLength(1);
 
     const second = await connect(carol, dave, '2004');
+    const errorBefore = second.callee.rtp.received().tone.foreign;
     await second.callee.sendDtmf('#72', { method: 'rfc4733' });
-    // Dave hears the error, then is back with Carol.
-    await new Promise((r) => setTimeout(r, 4000));
-    expect(second.callee.ended).toBeUndefined();
+    // Dave hears the error, then is back with Carol: he hears her only once the prompt has ended.
+    await waitUntil(() => h.logs.some((l) => l.msg === 'park lot full'), 5000);
+    await waitUntil(() => second.callee.rtp.received().tone.foreign > errorBefore, 5000);
     await talking(second.caller, second.callee, 21, 22);
+    expect(second.callee.ended).toBeUndefined();
     expect(h.server.park.list()).toHaveLength(1);
   }, 40_000);
 
   it('parks on a blind transfer to the lot number', async () => {
-    const { h, phone } = await start();
+    const { h, phone } = await start({ config: { prompts } });
     const alice = await phone('2001');
     const bob = await phone('2002');
     const { callee: bobCall } = await connect(alice, bob, '2002');

@@ -2,7 +2,8 @@
 // the call by the ring strategy and skill level, the answering agent is bridged to the caller; overflow,
 // timeout, abandon, auto-pause, after-call work and pauses per queue (*51/*52, surviving a restart) decide
 // who is offered what; the CDR and the queue events record it.
-import { describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { failure, nextRung, talking, waitUntil } from '../support/call-helpers.js';
 import type { RunningHibiki } from '../support/hibiki.js';
 import { hibikiSession } from '../support/session.js';
@@ -10,14 +11,22 @@ import type { Call, TestUA } from '../support/test-ua.js';
 import type { QueueEvent } from '../../src/store/queue-event-store.js';
 import { liveFigures, periodFigures } from '../../src/features/queue/stats.js';
 import { startOfDay } from '../../src/util/zoned-time.js';
+import { shortPromptsDir } from '../support/short-prompts.js';
 
 const session = hibikiSession();
+// An agent's *51 / *52 call is only waited out to hibiki's BYE (agentCode): 300 ms of each confirmation.
+const PROMPTS_DIR = shortPromptsDir(['agent-paused', 'agent-resumed', 'agent-not-member']);
+afterAll(() => rmSync(PROMPTS_DIR, { recursive: true, force: true }));
 const NUMBERS = ['2001', '2002', '2003', '2004', '2005'];
 
 function start(queues: Array<Record<string, unknown>>, opts: { dataDir?: string; config?: Record<string, unknown> } = {}) {
   return session.start({
     extensions: NUMBERS.map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, language: 'en' })),
-    config: { queues: queues.map((q) => ({ number: '6000', name: 'Support', members: ['2002', '2003'], periodicAnnouncementInterval: 0, retryDelay: 0, ...q })), ...opts.config },
+    config: {
+      queues: queues.map((q) => ({ number: '6000', name: 'Support', members: ['2002', '2003'], periodicAnnouncementInterval: 0, retryDelay: 0, ...q })),
+      prompts: { dir: PROMPTS_DIR },
+      ...opts.config,
+    },
     dataDir: opts.dataDir,
   });
 }

@@ -1,17 +1,22 @@
 // F-SPY end to end with test UAs and real RTP: a caller and an agent talk; a supervisor monitoring (995)
 // hears both and neither hears them; whisper (994 or key 4) lets the agent alone hear the supervisor; barge
 // (996 or key 6) lets both; when the supervisor hangs up the two talk as before. No rule: refused.
-import { describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { failure, talking } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { hears } from '../support/tones.js';
+import { shortPromptsDir } from '../support/short-prompts.js';
 
 const session = hibikiSession();
+// The refusal's announcement is waited out before the 403 and not looked at: 300 ms of it.
+const PROMPTS_DIR = shortPromptsDir(['call-barred']);
+afterAll(() => rmSync(PROMPTS_DIR, { recursive: true, force: true }));
 
 function start() {
   return session.start({
     extensions: ['2001', '2002', '2003', '2004'].map((n) => ({ number: n, name: `User ${n}`, password: `secret-${n}`, language: 'en' })),
-    config: { spy: { rules: [{ supervisor: '2003', targets: ['2002'] }] } },
+    config: { spy: { rules: [{ supervisor: '2003', targets: ['2002'] }] }, prompts: { dir: PROMPTS_DIR } },
   });
 }
 

@@ -4,9 +4,9 @@
 // get `Messages-Waiting: yes` with one new message; Bob's address receives the mail through a real SMTP
 // server with the WAV attached, byte for byte the file on disk. Bob then listens (1410 + PIN) and deletes
 // the message over RTP DTMF, and both phones see the lamp go off.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import { RawUa, challenges } from '../support/raw-ua.js';
@@ -14,6 +14,12 @@ import { mimeParts, startSmtpSink, type SmtpSink } from '../support/smtp-sink.js
 import { buildAuthorization } from '../../src/sip/digest.js';
 import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/message.js';
 import type { RunningHibiki } from '../support/hibiki.js';
+import { shortPromptsDir, VOICEMAIL_DEPOSIT_PROMPTS, VOICEMAIL_ENVELOPE_PROMPTS } from '../support/short-prompts.js';
+
+// Alice waits out the deposit prompts (the system greeting alone is some 15 s), Bob the message's date and
+// caller; nothing here is about what they say.
+const PROMPTS_DIR = shortPromptsDir([...VOICEMAIL_DEPOSIT_PROMPTS, ...VOICEMAIL_ENVELOPE_PROMPTS]);
+afterAll(() => rmSync(PROMPTS_DIR, { recursive: true, force: true }));
 
 let smtp: SmtpSink | undefined;
 const raw: RawUa[] = [];
@@ -64,6 +70,7 @@ describe('voicemail notifications from a real deposit', () => {
         tenant: { domain: 'hibiki.test', timezone: 'Asia/Tokyo' },
         smtp: { host: '127.0.0.1', port: smtp.port, starttls: 'required', tlsVerify: false, from: 'pbx@hibiki.test' },
         mwi: { unsolicitedDelaySeconds: 0 },
+        prompts: { dir: PROMPTS_DIR },
       },
     });
     const alice = await phone('2001');

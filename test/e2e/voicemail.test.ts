@@ -3,16 +3,23 @@
 // right length; the owner dials 1410, enters the PIN, hears the message over RTP (the tone arrives), deletes
 // it and the file is gone. Also: a short message is discarded, a full box takes none, three wrong PINs end
 // the call with a security event.
-import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
 import type { RunningHibiki } from '../support/hibiki.js';
 import type { Call } from '../support/test-ua.js';
 import { alawDecode, readWav, toneShare, ulawDecode, zeroCrossingHz } from '../support/audio.js';
+import { shortPromptsDir, VOICEMAIL_DEPOSIT_PROMPTS, VOICEMAIL_ENVELOPE_PROMPTS } from '../support/short-prompts.js';
 
 const session = hibikiSession();
+
+// The deposit prompts are waited out four times here (the system greeting alone is some 15 s), the message's
+// date and caller once, and nothing checks what they say; the menu prompts that keys are typed over or that
+// a key may cut short keep their length.
+const PROMPTS_DIR = shortPromptsDir([...VOICEMAIL_DEPOSIT_PROMPTS, ...VOICEMAIL_ENVELOPE_PROMPTS, 'vm-box-full']);
+afterAll(() => rmSync(PROMPTS_DIR, { recursive: true, force: true }));
 
 const TONE_HZ = 700;
 /** 3 s of tone: 150 frames of 20 ms. */
@@ -25,7 +32,7 @@ function start(config: Record<string, unknown> = {}) {
       { number: '2002', name: 'Bob', password: 'secret-2002', pin: '2580', forwarding: { noAnswer: 'voicemail', noAnswerTimeout: 1 } },
       { number: '2003', name: 'Carol', password: 'secret-2003' },
     ],
-    config,
+    config: { prompts: { dir: PROMPTS_DIR }, ...config },
   });
 }
 
