@@ -29,6 +29,37 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // The web console runs in the browser as plain ES modules (src/api/web, issue #12).
+    files: ['src/api/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'navigator',
+          'localStorage',
+          'sessionStorage',
+          'fetch',
+          'URL',
+          'URLSearchParams',
+          'WebSocket',
+          'Node',
+          'CSS',
+          'alert',
+          'confirm',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+    rules: { 'no-console': 'error' },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },

@@ -1,6 +1,7 @@
 // Every route module of the API, in one list (issue #12). A new resource adds its module here.
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
+import { consoleRoutes } from './console-routes.js';
 import { extensionRoutes } from './extension-routes.js';
 
-export const routeModules: RouteModule[] = [authRoutes, extensionRoutes];
+export const routeModules: RouteModule[] = [authRoutes, extensionRoutes, consoleRoutes];
