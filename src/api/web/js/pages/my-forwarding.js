@@ -1,0 +1,95 @@
+// User: their own forwarding — the five stored destinations, each condition on/off with its destination,
+// the no-answer timer — and do-not-disturb.
+import { act, badge, clear, field, formError, h, notice, submitter } from '../dom.js';
+import { t } from '../i18n.js';
+import { onLive } from '../live.js';
+import { conditions, forwarding } from '../resources.js';
+
+export function render(main, s) {
+  const number = s.extension;
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const body = h('div');
+  const status = h('div');
+
+  async function load() {
+    const f = await forwarding.of(number);
+    const listId = 'fwd-destinations';
+    const datalist = h(
+      'datalist',
+      { id: listId },
+      f.destinations.filter(Boolean).map((d) => h('option', { value: d })),
+    );
+
+    const destForm = h(
+      'form',
+      { class: 'grid', id: 'destinations-form' },
+      f.destinations.map((d, i) => field(t('fwd.destination', { n: i + 1 }), `destinations.${i}`, { value: d })),
+      field(t('fwd.noAnswerTimeout'), 'noAnswerTimeout', { type: 'number', value: f.noAnswerTimeout, min: 1, max: 180 }),
+      formError(),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('common.save'))),
+    );
+    submitter(
+      destForm,
+      (v) =>
+        forwarding.setSettings(number, {
+          destinations: f.destinations.map((_, i) => v[`destinations.${i}`]).filter(Boolean),
+          noAnswerTimeout: Number(v.noAnswerTimeout),
+        }),
+      async () => {
+        clear(status, notice(t('common.saved')));
+        await load();
+      },
+    );
+
+    const rows = conditions.map((k) => {
+      const c = f.conditions[k];
+      const form = h(
+        'form',
+        { class: 'inline condition', id: `condition-${k}`, dataset: { condition: k } },
+        h('strong', { class: 'condition-name' }, t(`fwd.${k}`)),
+        c.on ? badge(t('common.on'), 'warn') : badge(t('common.off')),
+        field(t('fwd.on'), 'on', { type: 'checkbox', checked: c.on }),
+        field(t('fwd.to'), 'destination', { value: c.destination, placeholder: t('fwd.number') }),
+        h('button', { type: 'submit' }, t('common.save')),
+        formError(),
+      );
+      form.elements.destination.setAttribute('list', listId);
+      submitter(
+        form,
+        (v) => forwarding.setCondition(number, k, v.on, v.destination),
+        async () => {
+          clear(status, notice(t('fwd.conditionSaved', { condition: t(`fwd.${k}`) })));
+          await load();
+        },
+      );
+      return h('div', { class: 'card' }, form, h('p', { class: 'muted' }, t(`fwd.${k}.help`)));
+    });
+
+    const dndError = h('p', { class: 'form-error', role: 'alert' });
+    const dnd = h(
+      'section',
+      { class: 'card', id: 'dnd' },
+      h('h2', {}, t('fwd.dnd')),
+      h('p', {}, f.dnd ? badge(t('common.on'), 'bad') : badge(t('common.off')), ' ', t('fwd.dnd.help')),
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () =>
+            act(dndError, async () => {
+              await forwarding.setDnd(number, !f.dnd);
+              await load();
+            }),
+        },
+        f.dnd ? t('fwd.dndOff') : t('fwd.dndOn'),
+      ),
+      dndError,
+    );
+
+    clear(body, datalist, h('section', { class: 'card' }, h('h2', {}, t('fwd.destinations')), destForm), h('h2', {}, t('fwd.conditions')), rows, dnd);
+  }
+
+  clear(main, h('h1', {}, t('fwd.title', { number })), status, error, body);
+  void act(error, load);
+  return onLive(['forwarding'], () => act(error, load));
+}
