@@ -82,6 +82,7 @@ export default tseslint.config(
         AbortController: 'readonly',
         TextDecoder: 'readonly',
         TextEncoder: 'readonly',
+        fetch: 'readonly',
       },
     },
     rules: { '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }] },

@@ -4,7 +4,7 @@ import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { queues } from '../resources.js';
 
-const stateKind = { available: 'ok', idle: 'ok', ready: 'ok', busy: 'warn', ringing: 'warn', talking: 'warn', wrapup: 'warn', paused: 'bad', loggedOut: '', offline: '' };
+const stateKind = { available: 'ok', idle: 'ok', busy: 'warn', inCall: 'warn', ringing: 'warn', talking: 'warn', wrapup: 'warn', paused: 'bad', loggedOut: '', offline: '' };
 
 function counter(label, value) {
   return h('div', { class: 'counter' }, h('b', {}, value ?? 0), label);
@@ -41,7 +41,7 @@ export function render(main) {
               { class: 'counters' },
               counter(t('queue.waiting'), waiting.length),
               counter(t('queue.available'), by('available') + by('idle')),
-              counter(t('queue.busy'), by('busy') + by('talking') + by('ringing')),
+              counter(t('queue.busy'), by('busy') + by('inCall') + by('talking') + by('ringing')),
               counter(t('queue.paused'), by('paused')),
               Object.entries(q.today ?? {}).map(([k, v]) => counter(t(`queue.today.${k}`), typeof v === 'number' ? Math.round(v * 10) / 10 : String(v))),
             ),
