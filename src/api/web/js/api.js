@@ -30,7 +30,7 @@ export function whenUnauthorized(fn) {
 
 /**
  * One API request. `body` is sent as JSON unless `contentType` says otherwise (CSV import sends text);
- * `as: 'blob'` returns the body as a Blob (CSV export, voicemail audio).
+ * `as: 'blob'` returns the body as a Blob (voicemail audio), `as: 'response'` the fetch Response (downloads).
  */
 export async function api(method, path, body, opts = {}) {
   const headers = {};
@@ -54,6 +54,7 @@ export async function api(method, path, body, opts = {}) {
     throw new ApiError(res.status, parsed);
   }
   if (opts.as === 'blob') return res.blob();
+  if (opts.as === 'response') return res;
   if (res.status === 204) return undefined;
   const type = res.headers.get('content-type') ?? '';
   return type.includes('json') ? res.json() : res.text();
@@ -73,9 +74,11 @@ export function query(params) {
   return s ? `?${s}` : '';
 }
 
-/** Saves a file the API answered with (the token cannot ride on a plain link). */
-export async function download(path, filename) {
-  const blob = await api('GET', path, undefined, { as: 'blob' });
+/** Saves a file the API answered with (the token cannot ride on a plain link); returns the response. */
+export async function download(path, fallbackName) {
+  const res = await api('GET', path, undefined, { as: 'response' });
+  const blob = await res.blob();
+  const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -84,4 +87,5 @@ export async function download(path, filename) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return res;
 }

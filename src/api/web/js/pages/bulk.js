@@ -1,9 +1,13 @@
 // Admin: schedules, and the bulk (disaster) forwarding sets switched on or off with the result per member.
-import { act, badge, clear, h, table } from '../dom.js';
+import { act, badge, clear, h, table, when } from '../dom.js';
 import { t } from '../i18n.js';
+import { onLive } from '../live.js';
 import { forwarding } from '../resources.js';
 
-const text = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const resultKind = { ok: 'ok', unchanged: '', error: 'bad' };
+
+/** A schedule row in one line: days or date, the hours, what happens. */
+const scheduleRow = (r) => [r.date ?? (r.days ?? []).join(','), r.holiday ? t('bulk.holiday') : '', `${r.from}–${r.to}`, r.action, r.destination ? `→ ${r.destination}` : ''].filter(Boolean).join(' ');
 
 export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
@@ -19,8 +23,10 @@ export function render(main) {
         h('h2', {}, t(on ? 'bulk.resultOn' : 'bulk.resultOff', { name })),
         table(
           [
-            { label: t('ext.number'), cell: (x) => x.extension ?? x.number ?? '' },
-            { label: t('bulk.result'), cell: (x) => (x.ok === false || x.error ? badge(x.error ?? x.message ?? t('bulk.failed'), 'bad') : badge(x.message ?? t('bulk.ok'), 'ok')) },
+            { label: t('bulk.member'), cell: (x) => x.member },
+            { label: t('bulk.result'), cell: (x) => badge(t(`bulk.result.${x.result}`), resultKind[x.result]) },
+            { label: t('bulk.destination'), cell: (x) => x.destination ?? '' },
+            { label: t('bulk.detail'), cell: (x) => x.detail ?? '' },
           ],
           r,
         ),
@@ -30,22 +36,22 @@ export function render(main) {
 
   const load = () =>
     act(error, async () => {
-      const [bulk, sched] = await Promise.all([forwarding.bulkSets(), forwarding.schedules().catch(() => [])]);
+      const [bulk, sched] = await Promise.all([forwarding.bulkSets(), forwarding.schedules()]);
       clear(
         sets,
         table(
           [
             { label: t('bulk.name'), cell: (s) => s.name },
-            { label: t('bulk.state'), cell: (s) => (s.on || s.active ? badge(t('common.on'), 'warn') : badge(t('common.off'))) },
-            { label: t('bulk.members'), cell: (s) => text(s.members ?? s.extensions) },
-            { label: t('bulk.destination'), cell: (s) => text(s.destination) },
+            { label: t('bulk.state'), cell: (s) => (s.active ? badge(t('common.on'), 'warn') : badge(t('common.off'))) },
+            { label: t('bulk.changed'), cell: (s) => when(s.changedAt) },
+            { label: t('bulk.members'), cell: (s) => s.members },
             {
               label: '',
               class: 'actions',
               cell: (s) => [
-                h('button', { type: 'button', class: 'danger', onclick: () => switchSet(s.name, true) }, t('bulk.turnOn')),
+                h('button', { type: 'button', class: 'danger', disabled: s.active, onclick: () => switchSet(s.name, true) }, t('bulk.turnOn')),
                 ' ',
-                h('button', { type: 'button', onclick: () => switchSet(s.name, false) }, t('bulk.turnOff')),
+                h('button', { type: 'button', disabled: !s.active, onclick: () => switchSet(s.name, false) }, t('bulk.turnOff')),
               ],
             },
           ],
@@ -58,8 +64,8 @@ export function render(main) {
         table(
           [
             { label: t('bulk.name'), cell: (s) => s.name },
-            { label: t('bulk.rows'), cell: (s) => text(s.rows ?? s.entries) },
-            { label: t('bulk.active'), cell: (s) => text(s.active ?? s.current) },
+            { label: t('bulk.rows'), cell: (s) => (s.rows ?? []).map((r) => h('div', {}, scheduleRow(r))) },
+            { label: t('bulk.extensions'), cell: (s) => (s.extensions ?? []).join(', ') },
           ],
           sched,
         ),
@@ -68,4 +74,5 @@ export function render(main) {
 
   clear(main, h('h1', {}, t('nav.bulk')), error, sets, results, h('h2', {}, t('bulk.schedules')), schedules);
   void load();
+  return onLive(['config', 'forwarding'], load);
 }

@@ -22,8 +22,10 @@ export function render(main) {
             { label: t('calls.dialed'), cell: (c) => c.dialed ?? '' },
             {
               label: t('calls.legs'),
-              cell: (c) => (c.legs ?? []).map((l) => h('div', { class: 'muted' }, typeof l === 'object' ? [l.number ?? l.target ?? l.id ?? '', l.state ? ` (${l.state})` : ''].join('') : String(l))),
+              cell: (c) =>
+                (c.legs ?? []).map((l) => h('div', { class: 'muted' }, `${t(`calls.role.${l.role}`)} ${l.extension ?? l.number ?? ''} · ${l.state}${l.held ? ` · ${t('calls.held')}` : ''}`)),
             },
+            { label: t('calls.answeredBy'), cell: (c) => c.answeredBy ?? '' },
             {
               label: '',
               class: 'actions',

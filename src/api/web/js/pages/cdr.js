@@ -1,27 +1,24 @@
 // CDR search with filters, paging and the CSV download of the same filters.
-import { act, clear, field, formError, h, submitter, table, values, when } from '../dom.js';
-import { download } from '../api.js';
+import { ApiError, download } from '../api.js';
+import { act, clear, field, formError, h, showError, submitter, table, values, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { cdr } from '../resources.js';
 
 const pageSize = 50;
-const party = (v) => (v && typeof v === 'object' ? `${v.number ?? ''}${v.name ? ` ${v.name}` : ''}` : (v ?? ''));
 
-/** One CDR row as the table shows it, whichever field names the API uses. */
+/** One CDR row as the table shows it. */
 function read(r) {
   return {
-    at: r.startedAt ?? r.start ?? r.at,
-    from: party(r.caller ?? r.from ?? r.src),
-    to: party(r.dialed ?? r.callee ?? r.to ?? r.dst),
-    answeredBy: party(r.answeredBy ?? r.connected),
-    direction: r.direction ?? '',
-    disposition: r.disposition ?? '',
-    seconds: r.billableSeconds ?? r.billsec ?? r.talkSeconds ?? r.duration ?? r.seconds ?? '',
+    at: r.startedAt,
+    from: `${r.callerNumber}${r.callerName ? ` ${r.callerName}` : ''}`,
+    to: r.calleeNumber && r.calleeNumber !== r.dialedNumber ? `${r.dialedNumber} → ${r.calleeNumber}` : r.dialedNumber,
+    answeredBy: r.answeredBy ?? '',
+    direction: t(`cdr.${r.direction}`),
+    disposition: t(`cdr.${r.disposition}`),
+    seconds: r.billsec,
+    reason: r.hangupReason ?? '',
   };
 }
-
-/** A datetime-local value as an ISO time with the browser's offset. */
-const iso = (local) => (local ? new Date(local).toISOString() : undefined);
 
 export function render(main) {
   const result = h('div', { id: 'cdr-result' });
@@ -30,8 +27,8 @@ export function render(main) {
   const form = h(
     'form',
     { class: 'grid', id: 'cdr-form' },
-    field(t('cdr.from'), 'from', { type: 'datetime-local' }),
-    field(t('cdr.to'), 'to', { type: 'datetime-local' }),
+    field(t('cdr.from'), 'from', { type: 'date' }),
+    field(t('cdr.to'), 'to', { type: 'date' }),
     field(t('cdr.number'), 'number'),
     field(t('cdr.direction'), 'direction', {
       options: [
@@ -45,9 +42,10 @@ export function render(main) {
       options: [
         ['', t('common.any')],
         ['answered', t('cdr.answered')],
-        ['no-answer', t('cdr.noAnswer')],
+        ['no_answer', t('cdr.no_answer')],
         ['busy', t('cdr.busy')],
         ['failed', t('cdr.failed')],
+        ['cancelled', t('cdr.cancelled')],
       ],
     }),
     formError(),
@@ -55,14 +53,28 @@ export function render(main) {
       'div',
       { class: 'form-actions' },
       h('button', { type: 'submit', class: 'primary' }, t('cdr.search')),
-      h('button', { type: 'button', onclick: () => act(error, () => download(cdr.exportPath({ ...filters(), encoding: 'utf8' }), 'cdr.csv')) }, t('cdr.csv', { encoding: 'UTF-8' })),
-      h('button', { type: 'button', onclick: () => act(error, () => download(cdr.exportPath({ ...filters(), encoding: 'shift_jis' }), 'cdr-sjis.csv')) }, t('cdr.csv', { encoding: 'Shift_JIS' })),
+      h('button', { type: 'button', onclick: () => exportCsv('utf8') }, t('cdr.csv', { encoding: 'UTF-8' })),
+      h('button', { type: 'button', onclick: () => exportCsv('shift_jis') }, t('cdr.csv', { encoding: 'Shift_JIS' })),
     ),
   );
 
   function filters() {
     const v = values(form);
-    return { from: iso(v.from), to: iso(v.to), number: v.number, direction: v.direction, disposition: v.disposition };
+    return { from: v.from, to: v.to, number: v.number, direction: v.direction, disposition: v.disposition };
+  }
+
+  /** The export is of whole days (from and to), in files of http.csvRowsPerFile rows: every part is saved. */
+  async function exportCsv(encoding) {
+    const { from, to } = filters();
+    for (const el of form.querySelectorAll('.form-error, .field-error')) el.replaceChildren();
+    try {
+      if (!from || !to) throw new ApiError(400, { message: t('cdr.exportDays'), field: from ? 'to' : 'from' });
+      const first = await download(cdr.exportPath({ from, to, encoding, part: 1 }), `cdr-${from}-${to}.csv`);
+      const parts = Number(first.headers.get('x-hibiki-parts') ?? 1);
+      for (let part = 2; part <= parts; part++) await download(cdr.exportPath({ from, to, encoding, part }), `cdr-${from}-${to}-${part}.csv`);
+    } catch (err) {
+      showError(form, err);
+    }
   }
 
   async function search() {
@@ -80,6 +92,7 @@ export function render(main) {
           { label: t('cdr.direction'), cell: (x) => x.direction },
           { label: t('cdr.disposition'), cell: (x) => x.disposition },
           { label: t('cdr.seconds'), cell: (x) => x.seconds },
+          { label: t('cdr.reason'), cell: (x) => x.reason },
         ],
         rows,
         { class: 'cdr-rows', empty: t('cdr.none') },

@@ -12,18 +12,28 @@ const multi = (s) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-/** The form's values as the API body; empty optional fields are left out (or cleared on edit). */
+/**
+ * The form's values as the API body. On create, empty optional fields are left out; on edit, an emptied
+ * field is null (the API removes it) and an empty password or PIN means unchanged.
+ */
 function body(v, editing) {
   const out = { name: v.name };
   if (!editing) out.number = v.number;
   if (v.password) out.password = v.password;
   if (v.pin) out.pin = v.pin;
-  for (const k of ['kana', 'callerId', 'memo']) if (v[k] || editing) out[k] = v[k];
+  for (const k of ['kana', 'callerId', 'memo']) {
+    if (v[k]) out[k] = v[k];
+    else if (editing) out[k] = null;
+  }
+  if (v.ringTimeout) out.ringTimeout = Number(v.ringTimeout);
+  else if (editing) out.ringTimeout = null;
   out.departments = multi(v.departments);
   out.pickupGroups = multi(v.pickupGroups);
-  if (v.ringTimeout) out.ringTimeout = Number(v.ringTimeout);
   return out;
 }
+
+/** The import answer lists the numbers created and updated. */
+const count = (v) => (Array.isArray(v) ? v.length : (v ?? 0));
 
 export function render(main) {
   const list = h('div', { id: 'extension-list' });
@@ -166,7 +176,7 @@ export function render(main) {
     try {
       // The bytes go as they are: Shift_JIS is decoded by the server.
       const r = await extensions.import(new Uint8Array(await file.arrayBuffer()), importForm.elements.encoding.value);
-      clear(importResult, notice(t('csv.done', { created: r?.created ?? 0, updated: r?.updated ?? 0 })));
+      clear(importResult, notice(t('csv.done', { created: count(r?.created), updated: count(r?.updated) })));
       await load();
     } catch (err) {
       showError(importForm, err);

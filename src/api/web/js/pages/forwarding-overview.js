@@ -4,12 +4,10 @@ import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { conditions, forwarding } from '../resources.js';
 
-/** One condition of an overview row, whichever of the two shapes it comes in. */
+/** One condition of an overview row: the destination in force now (row.effective), if any. */
 function condition(row, key) {
-  const c = row.conditions?.[key] ?? row[key];
-  if (!c) return '';
-  if (typeof c === 'string') return c;
-  return c.on ? badge(`→ ${c.destination ?? ''}`, 'warn') : h('span', { class: 'muted' }, c.destination ? `(${c.destination})` : '');
+  const to = row.effective?.[key];
+  return to ? badge(`→ ${to}`, 'warn') : '';
 }
 
 export function render(main) {
@@ -25,9 +23,9 @@ export function render(main) {
             { label: t('ext.number'), cell: (r) => r.number ?? r.extension },
             { label: t('ext.name'), cell: (r) => r.name ?? '' },
             ...conditions.map((k) => ({ label: t(`fwd.${k}`), cell: (r) => condition(r, k) })),
-            { label: t('fwd.noAnswerTimeout'), cell: (r) => r.noAnswerTimeout ?? '' },
+            { label: t('fwd.noAnswerTimeout'), cell: (r) => r.effective?.noAnswerTimeout ?? '' },
             { label: t('fwd.dnd'), cell: (r) => (r.dnd ? badge(t('common.on'), 'bad') : '') },
-            { label: t('fwd.schedule'), cell: (r) => r.schedule ?? r.forwardingSchedule ?? '' },
+            { label: t('fwd.source'), cell: (r) => (r.effective?.source && r.effective.source !== 'normal' ? badge(t(`fwd.source.${r.effective.source}`), 'warn') : '') },
           ],
           rows,
           { key: (r) => r.number ?? r.extension },

@@ -5,7 +5,7 @@ import { onLive } from '../live.js';
 import { locks } from '../resources.js';
 
 /** The DELETE body that clears this one lock. */
-const which = (l) => (l.kind === 'address' ? { kind: 'address', address: l.address } : { kind: l.kind, user: l.user });
+const which = (l) => (l.kind === 'address' ? { kind: 'address', address: l.address } : l.kind === 'user' ? { kind: 'user', user: l.user, address: l.address ?? null } : { kind: l.kind, user: l.user });
 
 export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
@@ -23,7 +23,7 @@ export function render(main) {
         table(
           [
             { label: t('locks.kind'), cell: (l) => t(`locks.${l.kind}`) },
-            { label: t('locks.who'), cell: (l) => l.user ?? l.address ?? '' },
+            { label: t('locks.who'), cell: (l) => [l.user, l.address].filter(Boolean).join(' @ ') },
             { label: t('locks.since'), cell: (l) => when(l.lockedAt) },
             { label: t('locks.until'), cell: (l) => when(l.until) },
             { label: t('locks.reason'), cell: (l) => l.reason ?? '' },

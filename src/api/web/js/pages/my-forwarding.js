@@ -20,26 +20,42 @@ export function render(main, s) {
       f.destinations.filter(Boolean).map((d) => h('option', { value: d })),
     );
 
-    const destForm = h(
+    // The stored destinations are the numbers the conditions were given (up to five, as with the service
+    // codes); a condition can take one of them or a new number.
+    const stored = h(
+      'ol',
+      { id: 'destinations' },
+      f.destinations.map((d) => h('li', {}, d || h('span', { class: 'muted' }, t('fwd.empty')))),
+    );
+    const timerForm = h(
       'form',
-      { class: 'grid', id: 'destinations-form' },
-      f.destinations.map((d, i) => field(t('fwd.destination', { n: i + 1 }), `destinations.${i}`, { value: d })),
+      { class: 'inline', id: 'timer-form' },
       field(t('fwd.noAnswerTimeout'), 'noAnswerTimeout', { type: 'number', value: f.noAnswerTimeout, min: 1, max: 180 }),
+      h('button', { type: 'submit' }, t('common.save')),
       formError(),
-      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, t('common.save'))),
     );
     submitter(
-      destForm,
-      (v) =>
-        forwarding.setSettings(number, {
-          destinations: f.destinations.map((_, i) => v[`destinations.${i}`]).filter(Boolean),
-          noAnswerTimeout: Number(v.noAnswerTimeout),
-        }),
+      timerForm,
+      (v) => forwarding.setSettings(number, { noAnswerTimeout: Number(v.noAnswerTimeout) }),
       async () => {
         clear(status, notice(t('common.saved')));
         await load();
       },
     );
+    const now = f.effective;
+    const inForce =
+      now && now.source !== 'normal'
+        ? h(
+            'p',
+            { class: 'notice' },
+            t(`fwd.source.${now.source}`),
+            ': ',
+            ['cfu', 'cfb', 'cfna', 'cfur']
+              .filter((k) => now[k])
+              .map((k) => `${t(`fwd.${k}`)} → ${now[k]}`)
+              .join(', '),
+          )
+        : null;
 
     const rows = conditions.map((k) => {
       const c = f.conditions[k];
@@ -86,7 +102,15 @@ export function render(main, s) {
       dndError,
     );
 
-    clear(body, datalist, h('section', { class: 'card' }, h('h2', {}, t('fwd.destinations')), destForm), h('h2', {}, t('fwd.conditions')), rows, dnd);
+    clear(
+      body,
+      datalist,
+      inForce,
+      h('section', { class: 'card' }, h('h2', {}, t('fwd.destinations')), stored, h('p', { class: 'muted' }, t('fwd.destinations.help')), timerForm),
+      h('h2', {}, t('fwd.conditions')),
+      rows,
+      dnd,
+    );
   }
 
   clear(main, h('h1', {}, t('fwd.title', { number })), status, error, body);

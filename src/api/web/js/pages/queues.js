@@ -1,10 +1,12 @@
 // Supervisor: the queue dashboard — callers waiting, today's counters, each agent's state, pause/resume.
-import { act, badge, clear, h, table, when } from '../dom.js';
+import { act, badge, clear, h, table } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { queues } from '../resources.js';
 
-const stateKind = { available: 'ok', idle: 'ok', busy: 'warn', inCall: 'warn', ringing: 'warn', talking: 'warn', wrapup: 'warn', paused: 'bad', loggedOut: '', offline: '' };
+const stateKind = { available: 'ok', ringing: 'warn', in_call: 'warn', on_hold: 'warn', wrapup: 'warn', paused: 'bad', offline: '' };
+/** Today's counters shown, in this order (answerRate is 0–1). */
+const todayKeys = ['offered', 'answered', 'abandoned', 'overflow', 'timeout', 'answerRate', 'avgWaitSeconds', 'longestWaitSeconds'];
 
 function counter(label, value) {
   return h('div', { class: 'counter' }, h('b', {}, value ?? 0), label);
@@ -40,18 +42,21 @@ export function render(main) {
               'div',
               { class: 'counters' },
               counter(t('queue.waiting'), waiting.length),
-              counter(t('queue.available'), by('available') + by('idle')),
-              counter(t('queue.busy'), by('busy') + by('inCall') + by('talking') + by('ringing')),
+              counter(t('queue.available'), by('available')),
+              counter(t('queue.busy'), by('ringing') + by('in_call') + by('on_hold') + by('wrapup')),
               counter(t('queue.paused'), by('paused')),
-              Object.entries(q.today ?? {}).map(([k, v]) => counter(t(`queue.today.${k}`), typeof v === 'number' ? Math.round(v * 10) / 10 : String(v))),
+              todayKeys
+                .filter((k) => typeof q.today?.[k] === 'number')
+                .map((k) => counter(t(`queue.today.${k}`), k === 'answerRate' ? `${Math.round(q.today[k] * 100)}%` : Math.round(q.today[k] * 10) / 10)),
             ),
             waiting.length
               ? [
                   h('h3', {}, t('queue.waitingList')),
                   table(
                     [
-                      { label: t('calls.caller'), cell: (w) => (typeof w === 'object' ? `${w.number ?? w.caller?.number ?? ''} ${w.name ?? w.caller?.name ?? ''}` : String(w)) },
-                      { label: t('queue.since'), cell: (w) => when(w.since ?? w.joinedAt) },
+                      { label: t('queue.position'), cell: (w) => w.position },
+                      { label: t('calls.caller'), cell: (w) => w.caller },
+                      { label: t('queue.waitSeconds'), cell: (w) => w.waitingSeconds },
                     ],
                     waiting,
                   ),
@@ -62,7 +67,7 @@ export function render(main) {
               [
                 { label: t('ext.number'), cell: (a) => a.extension },
                 { label: t('ext.name'), cell: (a) => a.name ?? '' },
-                { label: t('queue.state'), cell: (a) => badge(t(`agent.${a.state}`), `${stateKind[a.state] ?? ''} agent-state`) },
+                { label: t('queue.state'), cell: (a) => [badge(t(`agent.${a.state}`), `${stateKind[a.state] ?? ''} agent-state`), a.pausedReason ? ` ${a.pausedReason}` : ''] },
                 {
                   label: '',
                   class: 'actions',

@@ -27,7 +27,7 @@ export function render(main, s) {
         list,
         table(
           [
-            { label: t('vm.status'), cell: (m) => (m.status === 'new' ? badge(t('vm.new'), 'warn') : badge(t('vm.old'))) },
+            { label: t('vm.status'), cell: (m) => (m.status === 'new' ? badge(t('vm.new'), 'warn') : badge(t('vm.saved'))) },
             { label: t('vm.received'), cell: (m) => when(m.receivedAt) },
             { label: t('vm.caller'), cell: (m) => `${m.caller ?? ''}${m.callerName ? ` ${m.callerName}` : ''}` },
             { label: t('vm.seconds'), cell: (m) => m.seconds ?? '' },
