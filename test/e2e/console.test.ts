@@ -2,6 +2,9 @@
 // real server — logins and the lockout, the extensions page with live registration status, the form that adds
 // an extension, the CSV import's per-line errors, a user's own forwarding followed by a real call, CDR search.
 // Every wait is on a page or SIP condition; nothing sleeps.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startApi, type RunningApi } from '../support/api.js';
@@ -63,7 +66,23 @@ async function until(step: () => Promise<void>, done: () => Promise<boolean>, wh
 
 const menu = (page: Page) => page.locator('#nav a').allTextContents();
 
+/** Every file under `dir`, relative to it, with its contents. */
+function files(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.set(relative(dir, join(e.parentPath, e.name)), readFileSync(join(e.parentPath, e.name), 'utf8'));
+  }
+  return out;
+}
+
 describe('web console (F-WEB)', () => {
+  it('ships in dist/ exactly as in src/ (npm run build copies it next to the compiled server)', () => {
+    const src = files(fileURLToPath(new URL('../../src/api/web/', import.meta.url)));
+    const dist = files(fileURLToPath(new URL('../../dist/api/web/', import.meta.url)));
+    expect([...src.keys()]).toContain('index.html');
+    expect(dist).toEqual(src);
+  });
+
   it('is served by hibiki with a self-only Content-Security-Policy, in Japanese or English', async () => {
     h = await startApi();
     const res = await fetch(`${h.baseUrl}/`);
