@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests drive hibiki with, when missing:
-# sipp (package sip-tester), baresip, and openssl (self-signed certificates for TLS tests).
+# sipp (package sip-tester), baresip, openssl (self-signed certificates for TLS tests), and chromium (the web
+# console's real-browser tests, driven by playwright-core).
 set -euo pipefail
 
 need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -2,6 +2,7 @@
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
 import { cdrRoutes } from './cdr-routes.js';
+import { consoleRoutes } from './console-routes.js';
 import { conferenceRoutes } from './conference-routes.js';
 import { extensionCsvRoutes } from './extension-csv-routes.js';
 import { extensionRoutes } from './extension-routes.js';
@@ -24,4 +25,6 @@ export const routeModules: RouteModule[] = [
   ivrRoutes,
   conferenceRoutes,
   cdrRoutes,
+  // Last: the console's static files answer what no API route took.
+  consoleRoutes,
 ];
