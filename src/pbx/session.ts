@@ -85,6 +85,8 @@ export class CallSession implements CoreSession {
     const call = this.call;
     const finish = () => {
       if (invite && !invite.res.finalResponseSent) invite.res.send(refusal.status, undefined, { headers: { reason: formatReason(refusal.cause) } });
+      // A leg already answered (a click-to-call caller's phone) has a dialog to end: a BYE with the cause.
+      if (leg.state === 'answered') this.core.legs.drop(leg, refusal.cause);
       leg.markEnded();
       call.end({ disposition: opts.disposition ?? 'failed', hangupBy: opts.hangupBy ?? 'system', q850: refusal.cause, sipStatus: refusal.status, reason: refusal.reason });
     };
