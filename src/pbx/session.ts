@@ -91,7 +91,9 @@ export class CallSession implements CoreSession {
       call.end({ disposition: opts.disposition ?? 'failed', hangupBy: opts.hangupBy ?? 'system', q850: refusal.cause, sipStatus: refusal.status, reason: refusal.reason });
     };
     const files = opts.prompt ?? [];
-    if (!invite || invite.sdp === undefined || files.length === 0 || leg.ended) {
+    // An answered leg (a click-to-call caller) hears the announcement in its call; an offered one as early media.
+    const answered = leg.state === 'answered';
+    if ((!answered && (!invite || invite.sdp === undefined)) || files.length === 0 || leg.ended) {
       finish();
       return;
     }
@@ -107,7 +109,7 @@ export class CallSession implements CoreSession {
     const mine = leg.take(owner);
     try {
       const prepared = await legMedia.prepare(leg);
-      if (prepared.ok && !call.isFinished && legMedia.sendEarlyMedia(leg) && leg.endpoint !== undefined) {
+      if (prepared.ok && !call.isFinished && (answered || legMedia.sendEarlyMedia(leg)) && leg.endpoint !== undefined) {
         playing = media.play(leg.endpoint, files);
         await playing.done;
       }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startApi, type ApiClient, type RunningApi } from '../support/api.js';
 import { connect, registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
 import { RawUa } from '../support/raw-ua.js';
-import type { TestUA } from '../support/test-ua.js';
+import { TestUA } from '../support/test-ua.js';
 import type { CdrRecord } from '../../src/store/cdr-row.js';
 
 let h: RunningApi | undefined;
@@ -146,6 +146,54 @@ describe('click-to-call and calls in progress', () => {
     const [row] = await cdrRows(h, 1);
     expect(row).toMatchObject({ callerNumber: '2001', dialedNumber: '2003', disposition: 'failed', q850Cause: 20 });
   }, 20_000);
+
+  it('dials an outside number through the trunk as the extension would: outbound CDR, a channel in use; a barred extension hears why', async () => {
+    const carrier = await TestUA.create({ user: 'carrier', host: '127.0.0.2', domain: 'carrier.test' });
+    phones.push(carrier);
+    h = await startApi({
+      extensions: [
+        { number: '2001', name: 'Alice', password: 'secret-2001' },
+        { number: '2002', name: 'Bob', password: 'secret-2002', outboundClass: 'internal' },
+      ],
+      config: {
+        trunks: [{ name: 'carrier', host: '127.0.0.2', port: carrier.address.port, register: false, domain: 'carrier.test', callerId: '0311112222' }],
+        routes: [{ name: 'out', prefix: '0', trunk: 'carrier' }],
+      },
+    });
+    const alice = await registeredPhone(h, '2001', phones);
+    const bob = await registeredPhone(h, '2002', phones);
+    const admin = await h.login('root', 'correct horse', 'admin');
+
+    const aliceRings = alice.waitForCall({ timeoutMs: 8000 });
+    const started = await admin.post<{ id: string }>('/api/calls', { from: '2001', to: '0398765432' });
+    expect(started.status).toBe(202);
+    const toAlice = await aliceRings;
+    expect(toAlice.from).toContain('sip:0398765432@');
+    const carrierRings = carrier.waitForCall({ timeoutMs: 8000 });
+    const aliceCall = await toAlice.answer();
+    const toCarrier = await carrierRings;
+    // The carrier sees the trunk's caller ID, as for a call Alice dials herself.
+    expect(toCarrier.from).toContain('sip:0311112222@');
+    const carrierCall = await toCarrier.answer();
+    await talking(aliceCall, carrierCall, 31, 32);
+    expect((await admin.get<CallView[]>('/api/calls')).body[0]).toMatchObject({ id: started.body.id, direction: 'outbound', trunk: 'carrier', state: 'answered' });
+    expect((await admin.get<Array<{ channelsInUse: number }>>('/api/trunks')).body[0]!.channelsInUse).toBe(1);
+    await carrierCall.hangup();
+    await aliceCall.waitForEnd();
+    const [row] = await cdrRows(h, 1);
+    expect(row).toMatchObject({ linkedId: started.body.id, callerNumber: '2001', dialedNumber: '0398765432', direction: 'outbound', trunk: 'carrier', disposition: 'answered', hangupBy: 'callee' });
+    await waitUntil(() => h!.server.trunks.active('carrier') === 0, 3000);
+
+    // Bob may not call outside: his phone rings, and once answered he hears the barred announcement and a BYE (cause 21).
+    const bobRings = bob.waitForCall({ timeoutMs: 8000 });
+    expect((await admin.post('/api/calls', { from: '2002', to: '0398765432' })).status).toBe(202);
+    const bobCall = await (await bobRings).answer();
+    const end = await bobCall.waitForEnd(15_000);
+    expect(end.reason).toContain('cause=21');
+    expect(bobCall.rtp.received().tone.foreign).toBeGreaterThan(10);
+    const rows = await cdrRows(h, 2);
+    expect(rows.find((r) => r.callerNumber === '2002')).toMatchObject({ dialedNumber: '0398765432', direction: 'outbound', disposition: 'failed', q850Cause: 21 });
+  }, 40_000);
 
   it('refuses bad click-to-call requests: fields (400), roles (403), unknown extension (404), unregistered phone (409)', async () => {
     h = await startApi();
