@@ -195,6 +195,32 @@ describe('click-to-call and calls in progress', () => {
     expect(rows.find((r) => r.callerNumber === '2002')).toMatchObject({ dialedNumber: '0398765432', direction: 'outbound', disposition: 'failed', q850Cause: 21 });
   }, 40_000);
 
+  it('ends cleanly when the caller hangs up while the number rings, or the API hangs up while the caller rings', async () => {
+    h = await startApi();
+    const alice = await registeredPhone(h, '2001', phones);
+    const bob = await registeredPhone(h, '2002', phones);
+    const admin = await h.login('root', 'correct horse', 'admin');
+
+    const aliceRings = alice.waitForCall({ timeoutMs: 8000 });
+    const first = await admin.post<{ id: string }>('/api/calls', { from: '2001', to: '2002' });
+    const bobRings = bob.waitForCall({ timeoutMs: 8000 });
+    const aliceCall = await (await aliceRings).answer();
+    const toBob = await bobRings;
+    await aliceCall.hangup();
+    await toBob.waitForCancel();
+    const [row] = await cdrRows(h, 1);
+    expect(row).toMatchObject({ linkedId: first.body.id, callerNumber: '2001', dialedNumber: '2002', disposition: 'cancelled', hangupBy: 'caller', billsec: 0 });
+
+    const aliceRingsAgain = alice.waitForCall({ timeoutMs: 8000 });
+    const second = await admin.post<{ id: string }>('/api/calls', { from: '2001', to: '2002' });
+    const ringingAlice = await aliceRingsAgain;
+    expect((await admin.delete(`/api/calls/${second.body.id}`)).status).toBe(204);
+    await ringingAlice.waitForCancel();
+    const rows = await cdrRows(h, 2);
+    expect(rows.find((r) => r.linkedId === second.body.id)).toMatchObject({ callerNumber: '2001', hangupBy: 'system', q850Cause: 16, answeredAt: null });
+    await waitUntil(() => h!.server.calls.size === 0, 3000);
+  }, 30_000);
+
   it('refuses bad click-to-call requests: fields (400), roles (403), unknown extension (404), unregistered phone (409)', async () => {
     h = await startApi();
     await registeredPhone(h, '2001', phones);
