@@ -239,6 +239,10 @@ describe('click-to-call and calls in progress', () => {
     await expectError(admin.delete('/api/calls/no-such-call'), 404);
     expect(h.server.calls.size).toBe(0);
     expect(h.server.cdr.query({})).toEqual([]);
+    const doc = await h.client().get<{ paths: Record<string, unknown> }>('/api/openapi.json');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/api/registrations', '/api/registrations/{extension}', '/api/calls', '/api/calls/{id}', '/api/trunks', '/api/park', '/api/locks']),
+    );
   }, 20_000);
 });
 
