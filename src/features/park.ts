@@ -9,7 +9,7 @@ import type { PlayHandle } from '../media/engine.js';
 import type { PromptCatalogue, PromptLanguage } from '../media/prompts.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { CallApi, CallApplication, Feature, FeatureRegistry, InCallContext } from '../pbx/application.js';
-import type { Leg, LegHandle } from '../pbx/leg.js';
+import type { Leg, LegHandle, Party } from '../pbx/leg.js';
 import { mohFiles, promptLanguage } from '../pbx/extension-audio.js';
 import { endCallOnFailure } from '../pbx/failures.js';
 
@@ -65,6 +65,13 @@ export class ParkLot implements Feature, CallApplication<string> {
   /** Parked calls, for listings (slot, party, parked by, since). */
   list(): Array<{ slot: string; party: string; parkedBy: string | undefined; since: number }> {
     return [...this.slots.values()].map((p) => ({ slot: p.slot, party: p.handle.leg.party.number, parkedBy: p.parkedBy, since: p.since })).sort((a, b) => a.slot.localeCompare(b.slot));
+  }
+
+  /** Parked calls with the parked party's name as presented (the HTTP API). */
+  parked(): Array<{ slot: string; party: Party; parkedBy: string | undefined; since: number }> {
+    return [...this.slots.values()]
+      .map((p) => ({ slot: p.slot, party: { number: p.handle.leg.party.number, name: p.handle.leg.party.name }, parkedBy: p.parkedBy, since: p.since }))
+      .sort((a, b) => a.slot.localeCompare(b.slot));
   }
 
   isLot(number: string): boolean {

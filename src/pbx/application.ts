@@ -87,6 +87,8 @@ export interface RingParams {
   auth?: { username: string; password: string };
   /** P-Asserted-Identity toward a trunk, for a withheld caller. */
   assertedIdentity?: string;
+  /** More headers of the INVITEs (a click-to-call's auto-answer request). */
+  headers?: [string, string][];
 }
 
 export type RingResult = RingOutcome | { kind: 'picked'; leg: Leg; extension: string };

@@ -23,10 +23,14 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   const call = session.call;
   const config = session.config();
   const invite = legA.invite;
-  if (!invite) throw new Error('connect: the caller leg has no INVITE to answer');
-  // Handed on after it was answered (by an IVR): no provisional or final response is left to send; the
-  // caller hears ringback from us, and a failure ends the call with a BYE.
+  // Handed on after it was answered (by an IVR), or rung by hibiki itself (click-to-call, which has no
+  // INVITE from the caller): no provisional or final response is left to send; the caller hears ringback
+  // from us, and a failure ends the call with a BYE.
   const answeredCaller = legA.state === 'answered';
+  if (!invite && !answeredCaller) throw new Error('connect: the caller leg has no INVITE to answer');
+  // A click-to-call caller answered its own phone, not this call: until the destination answers, the call
+  // is not answered (its CDR keeps the destination's disposition).
+  const billed = call.isAnswered;
   let ringback: PlayHandle | undefined;
 
   let settled = false;
@@ -38,6 +42,11 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
       if (settled) return;
       settled = true;
       cancelRinging?.();
+      if (answeredCaller && !billed) {
+        call.log.info('caller hung up while the destination rang');
+        call.end(ends.cancelled(`caller hung up while ${call.callee.number} rang`));
+        return;
+      }
       if (answeredCaller) {
         call.log.info('caller hung up while the destination rang');
         call.end({ disposition: 'answered', hangupBy: 'caller', q850: end.cause, sipStatus: 200, reason: `caller hung up while ${call.callee.number} rang` });
@@ -55,10 +64,17 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
 
   const fail = (f: Failure) => {
     ringback?.stop();
+    if (answeredCaller && !billed) {
+      if (call.isFinished) return;
+      for (const leg of call.legs) core.legs.drop(leg, f.cause);
+      call.end({ disposition: f.disposition, hangupBy: f.hangupBy, q850: f.cause, sipStatus: f.status, reason: f.reason });
+      return;
+    }
     if (answeredCaller) {
       if (!call.isFinished) core.legs.hangup(call, f.hangupBy, f.cause, f.reason);
       return;
     }
+    if (!invite) return;
     if (!invite.res.finalResponseSent) invite.res.send(f.status, undefined, { headers: { reason: formatReason(f.cause) } });
     call.end({ disposition: f.disposition, hangupBy: f.hangupBy, q850: f.cause, sipStatus: f.status, reason: f.reason });
   };
@@ -85,7 +101,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   let earlyMedia = false;
   const onProvisional = async (r: import('../sip/message.js').SipResponse) => {
     if (settled) return;
-    if ((r.status === 183 || (r.status === 180 && r.body.length > 0)) && !earlyMedia && isSdp(r) && (invite.sdp !== undefined || answeredCaller)) {
+    if ((r.status === 183 || (r.status === 180 && r.body.length > 0)) && !earlyMedia && isSdp(r) && (invite?.sdp !== undefined || answeredCaller)) {
       earlyMedia = true;
       try {
         await media.acceptAnswer(epB, r.body.toString('utf8'));
@@ -98,7 +114,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
       }
       return;
     }
-    if (!ringingSent && (r.status === 180 || r.status === 183) && !invite.res.finalResponseSent) {
+    if (!ringingSent && (r.status === 180 || r.status === 183) && invite && !invite.res.finalResponseSent) {
       ringingSent = true;
       invite.res.send(180);
     }
@@ -107,7 +123,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   const delivery = session.delivery({
     offer: offered.sdp,
     presentation: opts.presentation,
-    maxForwards: invite.req.maxForwards ?? config.calls.maxForwards,
+    maxForwards: invite?.req.maxForwards ?? config.calls.maxForwards,
     origin: opts.origin,
     did: opts.did,
     channelHeld: opts.channelHeld,
@@ -116,9 +132,12 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
     },
   });
   cancelRinging = () => delivery.cancel();
+  // The call can also be ended from outside (an administrator's hang-up): nothing keeps ringing for it.
+  call.once('ended', cancelRinging);
   if (answeredCaller) ringback = session.play(legA, core.ringback(legA), { loop: true });
 
   const outcome = await ring(delivery);
+  call.off('ended', cancelRinging);
   ringback?.stop();
   if (outcome.kind === 'cancelled') return;
   if (outcome.kind === 'application' && !settled) {
@@ -184,7 +203,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   }
   // answered_by names the extension (as pickup and park do); the device that answered is in the log line.
   // A caller answered earlier (by an IVR) keeps its answer time: billing runs from there.
-  if (answeredCaller) call.answeredBy = outcome.extension ?? outcome.label;
+  if (billed) call.answeredBy = outcome.extension ?? outcome.label;
   else call.markAnswered(outcome.extension ?? outcome.label);
   call.log.info({ answeredBy: outcome.label, callee: outcome.party.number }, 'call answered');
   if (outcome.whenCallEnds) call.once('ended', outcome.whenCallEnds);

@@ -18,6 +18,7 @@ import type { CoreServices } from './services.js';
 import { CallSetup, type InviteAuthenticator, type TrunkChannels } from './call-setup.js';
 import type { InCallFeatures } from './bridge.js';
 import type { Leg } from './leg.js';
+import { originate, type OriginateDeps, type OriginateRequest, type OriginateResult } from './originate.js';
 import type { DialPlanEntry, Feature, FeatureRegistry, HoldHandler, InCallAction, InCallContext, Origin, ReferHandler, ScreenHandler } from './application.js';
 
 export interface CallCoreDeps {
@@ -79,6 +80,7 @@ export class CallCore {
   private readonly setup: CallSetup;
   private readonly sessions = new WeakMap<Call, CallSession>();
   private readonly features: Feature[] = [];
+  private readonly originateDeps: OriginateDeps;
 
   constructor(deps: CallCoreDeps) {
     const { stack, media, clock, logger, router } = deps;
@@ -119,6 +121,26 @@ export class CallCore {
       screen: () => this.registry.screenHandler,
       session: (call, context) => this.session(call, context),
     });
+    this.originateDeps = {
+      media,
+      clock,
+      logger,
+      registry: this.calls,
+      dialPlan: this.dialPlan,
+      config: deps.config,
+      screen: () => this.registry.screenHandler,
+      session: (call, context) => this.session(call, context),
+    };
+  }
+
+  /** Click-to-call: ring `from`'s phones, then dial `to` as that extension (pbx/originate.ts). */
+  originate(req: OriginateRequest): OriginateResult {
+    return originate(this.originateDeps, req);
+  }
+
+  /** End a call in progress from outside it (an administrator): every leg gets a BYE with the cause, then the CDR. */
+  hangup(call: Call, cause: number, reason: string): void {
+    this.services.legs.hangup(call, 'system', cause, reason);
   }
 
   /** Register a feature (server.ts lists them all, in one place). */

@@ -180,6 +180,7 @@ export class Delivery implements RingContext {
       // RFC 3325: the asserted identity travels only toward a trusted trunk, which strips it onward.
       if (!p.local && p.assertedIdentity) headers.push(['p-asserted-identity', p.assertedIdentity]);
     }
+    if (p.headers) headers.push(...p.headers);
     return new Promise((resolve) => {
       let done = false;
       const removers: Array<() => void> = [];

@@ -57,7 +57,8 @@ export class LegMedia {
    * without SDP) kept in leg.localSdp for the 2xx or 183. Done once; later calls return the first result.
    */
   async prepare(leg: Leg): Promise<MediaResult> {
-    if (leg.localSdp !== undefined) return { ok: true };
+    // A leg answered already (a dialled leg handed to a destination, a click-to-call caller) has its media.
+    if (leg.localSdp !== undefined || leg.state === 'answered') return { ok: true };
     const invite = leg.invite;
     if (leg.endpoint === undefined) {
       let endpoint: EndpointId;

@@ -85,11 +85,15 @@ export class CallSession implements CoreSession {
     const call = this.call;
     const finish = () => {
       if (invite && !invite.res.finalResponseSent) invite.res.send(refusal.status, undefined, { headers: { reason: formatReason(refusal.cause) } });
+      // A leg already answered (a click-to-call caller's phone) has a dialog to end: a BYE with the cause.
+      if (leg.state === 'answered') this.core.legs.drop(leg, refusal.cause);
       leg.markEnded();
       call.end({ disposition: opts.disposition ?? 'failed', hangupBy: opts.hangupBy ?? 'system', q850: refusal.cause, sipStatus: refusal.status, reason: refusal.reason });
     };
     const files = opts.prompt ?? [];
-    if (!invite || invite.sdp === undefined || files.length === 0 || leg.ended) {
+    // An answered leg (a click-to-call caller) hears the announcement in its call; an offered one as early media.
+    const answered = leg.state === 'answered';
+    if ((!answered && (!invite || invite.sdp === undefined)) || files.length === 0 || leg.ended) {
       finish();
       return;
     }
@@ -105,7 +109,7 @@ export class CallSession implements CoreSession {
     const mine = leg.take(owner);
     try {
       const prepared = await legMedia.prepare(leg);
-      if (prepared.ok && !call.isFinished && legMedia.sendEarlyMedia(leg) && leg.endpoint !== undefined) {
+      if (prepared.ok && !call.isFinished && (answered || legMedia.sendEarlyMedia(leg)) && leg.endpoint !== undefined) {
         playing = media.play(leg.endpoint, files);
         await playing.done;
       }

@@ -20,7 +20,7 @@ export interface RegistrarSettings {
 }
 
 export type RegistrationEvent =
-  { type: 'registered'; binding: Binding; refreshed: boolean } | { type: 'unregistered'; binding: Binding; reason: 'request' | 'expired' | 'replaced' | 'suspended' | 'removed' };
+  { type: 'registered'; binding: Binding; refreshed: boolean } | { type: 'unregistered'; binding: Binding; reason: 'request' | 'expired' | 'replaced' | 'suspended' | 'removed' | 'cleared' };
 
 export class Registrar {
   private listeners: Array<(e: RegistrationEvent) => void> = [];
@@ -86,7 +86,7 @@ export class Registrar {
   }
 
   /** Drop every binding of an extension (e.g. it was suspended or deleted by a reload). */
-  removeAll(aor: string, reason: 'suspended' | 'removed'): void {
+  removeAll(aor: string, reason: 'suspended' | 'removed' | 'cleared'): void {
     const bindings = this.store.list(aor);
     if (bindings.length === 0) return;
     this.store.removeAll(aor);

@@ -1,6 +1,7 @@
 // Every route module of the API, in one list (issue #12). A new resource adds its module here.
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
+import { callRoutes } from './call-routes.js';
 import { cdrRoutes } from './cdr-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { conferenceRoutes } from './conference-routes.js';
@@ -9,8 +10,12 @@ import { extensionRoutes } from './extension-routes.js';
 import { forwardingRoutes } from './forwarding-routes.js';
 import { groupRoutes } from './group-routes.js';
 import { ivrRoutes } from './ivr-routes.js';
+import { lockRoutes } from './lock-routes.js';
+import { parkRoutes } from './park-routes.js';
 import { queueRoutes } from './queue-routes.js';
+import { registrationRoutes } from './registration-routes.js';
 import { screeningRoutes } from './screening-routes.js';
+import { trunkRoutes } from './trunk-routes.js';
 import { voicemailRoutes } from './voicemail-routes.js';
 
 export const routeModules: RouteModule[] = [
@@ -18,6 +23,11 @@ export const routeModules: RouteModule[] = [
   extensionCsvRoutes,
   extensionRoutes,
   groupRoutes,
+  registrationRoutes,
+  callRoutes,
+  trunkRoutes,
+  parkRoutes,
+  lockRoutes,
   forwardingRoutes,
   voicemailRoutes,
   queueRoutes,
