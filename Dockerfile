@@ -11,6 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
+# The build copies the web console's static files (src/api/web) next to the compiled API.
+COPY scripts/copy-web.mjs ./scripts/copy-web.mjs
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -25,8 +27,9 @@ COPY config/hibiki.yaml /etc/hibiki/hibiki.yaml
 RUN ln -s /app/dist/cli.js /usr/local/bin/hibiki && chmod +x /app/dist/cli.js \
  && mkdir -p /var/lib/hibiki && chown node:node /var/lib/hibiki
 USER node
-# SIP over UDP/TCP, TLS, WebSocket.
-EXPOSE 5060/udp 5060/tcp 5061/tcp 8088/tcp
+# SIP over UDP/TCP, TLS, WebSocket; the HTTP API and web console (http.port; the shipped config binds it to
+# 127.0.0.1 — set http.host, with cert and key, to reach it from outside the host).
+EXPOSE 5060/udp 5060/tcp 5061/tcp 8088/tcp 8080/tcp
 # data.dir ./data resolves against the working directory: /var/lib/hibiki/data.
 WORKDIR /var/lib/hibiki
 CMD ["hibiki", "--config", "/etc/hibiki/hibiki.yaml"]
