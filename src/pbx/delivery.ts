@@ -182,6 +182,7 @@ export class Delivery implements RingContext {
     }
     return new Promise((resolve) => {
       let done = false;
+      let rang = false;
       const removers: Array<() => void> = [];
       const finish = (o: RingResult) => {
         if (done) return;
@@ -202,7 +203,12 @@ export class Delivery implements RingContext {
         noResponseTimeoutSec: p.noResponseTimeoutSec,
         log: this.log,
         onProvisional: (r) => {
-          if (!done) this.opts.onProvisional?.(r);
+          if (done) return;
+          if (!rang && (r.status === 180 || r.status === 183)) {
+            rang = true;
+            this.call.report({ state: 'ringing', extensions: [...p.extensions] });
+          }
+          this.opts.onProvisional?.(r);
         },
       });
       this.stopRinging = () => ringer.cancel();
