@@ -97,7 +97,7 @@ export type CallSummary = Omit<CallOutcome, 'endedAt' | 'disposition' | 'hangupB
 export type CallMoment =
   /** The PBX took the call in (an INVITE it will route): counted as a call attempt per second. */
   | { state: 'started' }
-  /** Phones of these extensions (none: a trunk or another destination) signalled ringing (first 180/183). */
+  /** The PBX rings these extensions' phones (none: a trunk or another destination): its INVITEs went out. */
   | { state: 'ringing'; extensions: string[] }
   /** The call was answered, by an extension or by the PBX itself (`hibiki`: IVR, voicemail, queue). */
   | { state: 'answered'; by: string }

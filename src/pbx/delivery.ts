@@ -182,7 +182,6 @@ export class Delivery implements RingContext {
     }
     return new Promise((resolve) => {
       let done = false;
-      let rang = false;
       const removers: Array<() => void> = [];
       const finish = (o: RingResult) => {
         if (done) return;
@@ -203,15 +202,11 @@ export class Delivery implements RingContext {
         noResponseTimeoutSec: p.noResponseTimeoutSec,
         log: this.log,
         onProvisional: (r) => {
-          if (done) return;
-          if (!rang && (r.status === 180 || r.status === 183)) {
-            rang = true;
-            this.call.report({ state: 'ringing', extensions: [...p.extensions] });
-          }
-          this.opts.onProvisional?.(r);
+          if (!done) this.opts.onProvisional?.(r);
         },
       });
       this.stopRinging = () => ringer.cancel();
+      this.call.report({ state: 'ringing', extensions: [...p.extensions] });
       const since = this.monotonic();
       // One picker at a time: the phones keep ringing until the picker's own leg is answered, so a picker
       // that cancels (or sends an unusable offer) leaves the call ringing as before.

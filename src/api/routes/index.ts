@@ -2,5 +2,7 @@
 import type { RouteModule } from '../route-types.js';
 import { authRoutes } from './auth-routes.js';
 import { extensionRoutes } from './extension-routes.js';
+import { eventRoutes } from '../events/event-routes.js';
+import { metricsRoutes } from '../metrics/metrics-routes.js';
 
-export const routeModules: RouteModule[] = [authRoutes, extensionRoutes];
+export const routeModules: RouteModule[] = [authRoutes, extensionRoutes, eventRoutes, metricsRoutes];
