@@ -1,6 +1,7 @@
 // Issue #12 (F-EVENTS): the live event stream over a WebSocket — a scripted call between two phones seen
 // in order, the replay of missed events with ?since=, the gap when they fell out of the buffer, a user's
 // view limited to their own extension, and the token check.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../support/api.js';
 import { connect, registeredPhone, ringingCall } from '../support/call-helpers.js';
@@ -130,6 +131,39 @@ describe('the live event stream (F-EVENTS)', () => {
     for (const e of mine.events.filter((x) => x.type === 'call')) expect(e.caller).toMatchObject({ number: '2001' });
     expect(all.events.filter((e) => e.type === 'registration').map((e) => e.extension)).toEqual(['2002', '2003', '2001']);
     expect(all.events.filter(isCall('ended'))).toHaveLength(2);
+  });
+
+  it('tells configuration reloads and rejections, and a console account locked by failed logins, to admins only', async () => {
+    h = await startApi();
+    const admin = await h.login('root', 'correct horse', 'admin');
+    const user = await h.login('alice', 'alice-password', 'user', '2001');
+    const all = await stream(h, { token: admin.token });
+    const mine = await stream(h, { token: user.token });
+
+    const good = readFileSync(h.configPath, 'utf8');
+    writeFileSync(h.configPath, `${good}\nnotASection: 1\n`);
+    expect(h.server.reload('SIGHUP')).toBe(false);
+    const rejected = await all.waitFor((m) => m.type === 'config' && m.action === 'rejected');
+    expect(rejected.reason).toBe('SIGHUP');
+    expect((rejected.errors as Array<{ message: string }>).length).toBeGreaterThan(0);
+    writeFileSync(h.configPath, good);
+    expect(h.server.reload('SIGHUP')).toBe(true);
+    expect(await all.waitFor((m) => m.type === 'config' && m.action === 'reloaded')).toMatchObject({ reason: 'SIGHUP', extensions: 3 });
+
+    await h.createAccount('ops', 'the-right-one', 'admin');
+    const c = h.client();
+    for (let i = 0; i < 3; i++) await c.post('/api/login', { username: 'ops', password: 'wrong-one' });
+    const locked = await all.waitFor((m) => m.type === 'security');
+    expect(locked).toMatchObject({ action: 'account-locked', account: 'ops', address: '127.0.0.1' });
+    // A fourth failure finds the account locked already: no second event.
+    await c.post('/api/login', { username: 'ops', password: 'wrong-one' });
+    const alice = await registeredPhone(h, '2001', phones);
+    await mine.waitFor(isReg('2001'));
+    await all.waitFor(isReg('2001'));
+    expect(all.events.filter((e) => e.type === 'security')).toHaveLength(1);
+    expect(mine.events.map((e) => e.type)).toEqual(['registration']);
+    await alice.unregister();
+    expect(await mine.waitFor(isReg('2001', 'unregistered'))).toMatchObject({ reason: 'request' });
   });
 
   it('refuses a connection without a valid token with 401', async () => {

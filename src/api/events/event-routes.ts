@@ -75,7 +75,7 @@ export const eventRoutes: RouteModule = async (app, deps) => {
       const off = hub.subscribe((e) => {
         if (sees(principal, e)) send(e.json);
       });
-      // Anything a client sends is ignored (the stream is one-way); pings are answered by ws itself.
+      // Anything a client sends is ignored: the stream is one-way.
       socket.on('close', () => {
         open = false;
         off();
