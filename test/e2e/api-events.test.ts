@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../support/api.js';
-import { connect, registeredPhone, ringingCall } from '../support/call-helpers.js';
+import { connect, registeredPhone, ringingCall, waitUntil } from '../support/call-helpers.js';
 import { EventStream, type StreamMessage } from '../support/event-stream.js';
 import type { TestUA } from '../support/test-ua.js';
 
@@ -165,6 +165,32 @@ describe('the live event stream (F-EVENTS)', () => {
     await alice.unregister();
     expect(await mine.waitFor(isReg('2001', 'unregistered'))).toMatchObject({ reason: 'request' });
   });
+
+  it('closes a client that stops reading with 1013 once it is http.eventClientBufferKiB behind, and goes on serving the others', async () => {
+    h = await startApi({ config: { http: { eventClientBufferKiB: 64, eventBuffer: 10 } } });
+    const admin = await h.login('root', 'correct horse', 'admin');
+    const slow = await stream(h, { token: admin.token });
+    const fast = await stream(h, { token: admin.token });
+    slow.socket.pause();
+    // Big events, many of them: more than the socket buffers of the loopback connection take in.
+    const errors = Array.from({ length: 50 }, (_, i) => ({ file: h!.configPath, line: i + 1, message: 'x'.repeat(200) }));
+    const sent = 2000;
+    // A few at a time, each batch read by the other client before the next: it keeps up, the paused one cannot.
+    for (let i = 0; i < sent; i += 4) {
+      for (let j = i; j < i + 4; j++) h.server.configEvents.tell({ type: 'rejected', reason: `flood ${j}`, errors });
+      await fast.waitFor((m) => m.reason === `flood ${i + 3}`);
+    }
+    slow.socket.resume();
+    await waitUntil(() => slow.closed !== undefined, 30_000);
+    expect(slow.closed?.code).toBe(1013);
+    // It got a prefix of the events, not all of them.
+    const got = slow.events.length;
+    expect(got).toBeGreaterThan(0);
+    expect(got).toBeLessThan(sent);
+    expect(slow.events.map((e) => e.reason)).toEqual(Array.from({ length: got }, (_, i) => `flood ${i}`));
+    expect(h.logs.some((l) => l.msg === 'event stream client too slow; disconnected')).toBe(true);
+    expect(fast.closed).toBeUndefined();
+  }, 60_000);
 
   it('refuses a connection without a valid token with 401', async () => {
     h = await startApi();

@@ -86,6 +86,8 @@ export class EventStream {
   async close(): Promise<void> {
     if (this.closed) return;
     const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    // A paused socket would never read the server's answer to the close.
+    this.socket.resume();
     this.socket.close();
     await closed;
   }
