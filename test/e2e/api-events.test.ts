@@ -133,6 +133,29 @@ describe('the live event stream (F-EVENTS)', () => {
     expect(all.events.filter(isCall('ended'))).toHaveLength(2);
   });
 
+  it('tells a park: the call parked, the slot taken and freed by a retrieval, and the retrieved call ending', async () => {
+    h = await startApi();
+    const admin = await h.login('root', 'correct horse', 'admin');
+    const s = await stream(h, { token: admin.token });
+    const alice = await registeredPhone(h, '2001', phones);
+    const bob = await registeredPhone(h, '2002', phones);
+    const carol = await registeredPhone(h, '2003', phones);
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
+    await bobCall.sendDtmf('#72', { method: 'rfc4733' });
+    const parked = await s.waitFor((m) => m.type === 'park' && m.action === 'parked', 15_000);
+    expect(parked).toMatchObject({ slot: '9001', party: '2001', parkedBy: '2002' });
+    expect(await s.waitFor(isCall('parked'))).toMatchObject({ slot: '9001', by: '2002' });
+    await bobCall.waitForEnd(15_000);
+
+    const carolCall = await carol.call('9001');
+    expect(await s.waitFor((m) => m.type === 'park' && m.action === 'retrieved')).toMatchObject({ slot: '9001', party: '2001' });
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    const ended = await s.waitFor((m) => isCall('ended')(m) && m.callId === parked.callId);
+    expect(ended).toMatchObject({ cause: 16, disposition: 'answered', answeredBy: '2003' });
+    expect(new Set(ended.extensions as string[])).toEqual(new Set(['2001', '2002', '2003']));
+  }, 40_000);
+
   it('tells configuration reloads and rejections, and a console account locked by failed logins, to admins only', async () => {
     h = await startApi();
     const admin = await h.login('root', 'correct horse', 'admin');
