@@ -18,7 +18,7 @@ export const metricsRoutes: RouteModule = (app, deps) => {
       // Compared as hashes: equal lengths for timingSafeEqual, and no timing hint of the token's length.
       if (!timingSafeEqual(digest(given), digest(wanted))) return reply.status(401).send(errorBody(401, 'GET /metrics needs Authorization: Bearer <http.metricsToken>'));
     }
-    const text = await metrics.registry.metrics();
+    const text = await metrics.scrape();
     return reply.type(metrics.registry.contentType).send(text);
   });
 };

@@ -8,15 +8,14 @@ import type { CallMoment } from '../../pbx/call-activity.js';
 import type { Call } from '../../pbx/call.js';
 import type { ApiContext } from '../context.js';
 
-/** One media totals request serves every RTP metric of one scrape. */
-const TOTALS_REUSE_MS = 250;
-
 export class PbxMetrics {
   readonly registry = new Registry();
   private readonly starts: number[] = [];
   private readonly off: () => void;
+  /** The media engine's totals for the scrape in progress: one worker request serves every RTP metric of it. */
+  private totals: Promise<MediaTotals> | undefined;
 
-  constructor(private readonly ctx: ApiContext) {
+  constructor(ctx: ApiContext) {
     const r = this.registry;
     collectDefaultMetrics({ register: r });
     const { calls, stack, registrations, queues } = ctx;
@@ -58,7 +57,7 @@ export class PbxMetrics {
       },
     });
     new Gauge({ name: 'hibiki_sip_dialogs', help: 'SIP dialogs in progress.', registers: [r], collect: gauge(() => stack.dialogs.size) });
-    const totals = this.mediaTotals();
+    const totals = () => (this.totals ??= ctx.media.totals());
     const rtp = (name: string, help: string, key: Exclude<keyof MediaTotals, 'endpoints'>) =>
       new Counter({
         name,
@@ -133,13 +132,10 @@ export class PbxMetrics {
     return this.starts.length;
   }
 
-  private mediaTotals(): () => Promise<MediaTotals> {
-    let last: { at: number; totals: Promise<MediaTotals> } | undefined;
-    return () => {
-      const now = performance.now();
-      if (!last || now - last.at > TOTALS_REUSE_MS) last = { at: now, totals: this.ctx.media.totals() };
-      return last.totals;
-    };
+  /** The exposition text of every metric, read now. */
+  async scrape(): Promise<string> {
+    this.totals = undefined;
+    return this.registry.metrics();
   }
 
   stop(): void {
