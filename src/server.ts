@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
 import { ConfigWatcher } from './config/watch.js';
+import { ConfigEvents } from './config/config-events.js';
 import { SipStack, type ProtectionSettings } from './sip/stack.js';
 import { AddressSet } from './sip/address-set.js';
 import { DigestServer, type DigestSettings } from './sip/digest.js';
@@ -148,6 +149,8 @@ export class HibikiServer {
    */
   private readonly digest: DigestServer;
   private watcher: ConfigWatcher | undefined;
+  /** Every configuration applied or refused (the event stream, issue #12). */
+  readonly configEvents = new ConfigEvents();
   /** Edits of the config file made by the API (issue #12); undefined without a config file. */
   readonly configEditor: ConfigEditor | undefined;
   private api: ApiServer | undefined;
@@ -191,7 +194,7 @@ export class HibikiServer {
     this.configEditor = opts.configPath
       ? new ConfigEditor(opts.configPath, (c) => {
           this.watcher?.supersede();
-          this.applyConfig(c);
+          this.applyConfig(c, 'api');
         })
       : undefined;
     // Bindings expire by the server's one clock, as the registrar's sweep does.
@@ -411,7 +414,8 @@ export class HibikiServer {
         file: this.opts.configPath,
         debounceMs: this.config.reload.debounceMs,
         logger: this.logger,
-        onChange: (c) => this.applyConfig(c),
+        onChange: (c, reason) => this.applyConfig(c, reason),
+        onRejected: (errors, reason) => this.configEvents.tell({ type: 'rejected', reason, errors }),
       });
       this.watcher.start();
     }
@@ -432,7 +436,7 @@ export class HibikiServer {
    * F-RELOAD: a validated new config takes effect for new requests; registrations and
    * runtime state stay. Listen sockets and the data directory need a restart.
    */
-  applyConfig(next: HibikiConfig): void {
+  applyConfig(next: HibikiConfig, reason = 'api'): void {
     const prev = this.config;
     if (
       JSON.stringify(prev.listen) !== JSON.stringify(next.listen) ||
@@ -461,6 +465,7 @@ export class HibikiServer {
     for (const problem of missingIvrPrompts(next, this.prompts)) this.logger.error({ problem }, 'IVR prompt not found; callers hear nothing in its place');
     for (const problem of missingQueuePrompts(next, this.prompts)) this.logger.error({ problem }, 'queue prompt or music class not found; callers hear nothing (or the default music) in its place');
     this.logger.info({ extensions: next.extensions.length }, 'configuration reloaded');
+    this.configEvents.tell({ type: 'reloaded', reason, extensions: next.extensions.length });
   }
 
   /** Extensions that were deleted or suspended lose their registrations (F-USER). */

@@ -26,13 +26,28 @@ export type LoginResult = { ok: true; token: string; principal: Principal; expir
 // A fixed hash to verify against when the username does not exist, so a probe cannot tell names apart by time.
 const absentHash = hashPassword('absent-account-timing-guard');
 
+/** An account locked by failed logins: from which address the locking attempt came, and until when (epoch ms). */
+export interface AccountLock {
+  username: string;
+  address: string;
+  until: number;
+}
+
 export class Accounts {
+  private readonly lockListeners = new Set<(lock: AccountLock) => void>();
+
   constructor(
     private readonly store: ApiAccountStore,
     private readonly audit: AuditStore,
     private readonly now: () => number,
     private readonly limits: () => LoginLimits,
   ) {}
+
+  /** Be told when failed logins lock an account (the event stream); returns the unsubscribe. */
+  onLock(fn: (lock: AccountLock) => void): () => void {
+    this.lockListeners.add(fn);
+    return () => this.lockListeners.delete(fn);
+  }
 
   async create(a: { username: string; password: string; role: ApiRole; extension?: string }): Promise<boolean> {
     const passwordHash = await hashPassword(a.password);
@@ -60,6 +75,8 @@ export class Accounts {
       const count = this.store.recordFailure(username, attempts, now + lockMinutes * 60_000);
       const locked = count >= attempts || fresh.lockedUntil > this.now();
       entry(locked ? 'login-failed-locked' : 'login-failed');
+      // Told once, by the failure that locked the account (later failures only find it locked).
+      if (locked && fresh.lockedUntil <= now) for (const fn of this.lockListeners) fn({ username, address, until: now + lockMinutes * 60_000 });
       return { ok: false, locked };
     }
     this.store.recordSuccess(username);

@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { ConfigEditor } from '../config/config-editor.js';
+import type { ConfigEvents } from '../config/config-events.js';
 import type { HibikiConfig } from '../config/schema.js';
 import type { MailboxEvents } from '../features/voicemail/mailbox-events.js';
 import type { ForwardingService } from '../features/forwarding.js';
@@ -31,6 +32,8 @@ export interface ApiContext {
   readonly currentConfig: HibikiConfig;
   /** Edits of the YAML file; undefined when the server was not started from a file (changes are then refused). */
   readonly configEditor: ConfigEditor | undefined;
+  /** Every configuration applied or refused. */
+  readonly configEvents: ConfigEvents;
   readonly stack: SipStack;
   readonly media: MediaEngine;
   readonly registrations: RegistrationStore;

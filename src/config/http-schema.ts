@@ -18,6 +18,13 @@ export const httpSchema = z
     loginLockMinutes: int(60, 1, 525_600, 'How long a locked console account stays locked (min).'),
     sessionHours: int(12, 1, 8760, 'Lifetime of a console login session (h); API tokens have their own expiry.'),
     eventBuffer: int(1000, 10, 100_000, 'Events kept for clients that reconnect to /api/events with their last sequence number.'),
+    eventClientBufferKiB: int(
+      1024,
+      16,
+      1_048_576,
+      'Unsent data an /api/events client may fall behind by (KiB); a client that reads slower is disconnected (close code 1013) so it cannot grow memory.',
+    ),
+    metricsToken: z.string().min(16).optional().describe('When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; unset, /metrics is open to whoever reaches the HTTP port.'),
     csvRowsPerFile: int(40_000, 100, 1_000_000, 'Rows per CDR CSV file; a longer export is split into numbered files.'),
     cdrPageRows: int(1000, 10, 100_000, 'Most CDR rows one GET /api/cdr page returns (limit); larger sets are paged with offset or exported as CSV.'),
     bodyLimitKiB: int(4096, 16, 65_536, 'Largest request body accepted (KiB); larger gets 413. CSV imports count here.'),

@@ -14,7 +14,9 @@ export interface ConfigWatcherOptions {
   file: string;
   debounceMs: number;
   logger: Logger;
-  onChange(config: HibikiConfig): void;
+  onChange(config: HibikiConfig, reason: string): void;
+  /** The file did not validate (the running configuration stays in force). */
+  onRejected?(errors: ConfigError[], reason: string): void;
 }
 
 export class ConfigWatcher {
@@ -23,7 +25,8 @@ export class ConfigWatcher {
   private readonly name: string;
   private readonly debounceMs: number;
   private readonly logger: Logger;
-  private readonly onChange: (config: HibikiConfig) => void;
+  private readonly onChange: (config: HibikiConfig, reason: string) => void;
+  private readonly onRejected: ((errors: ConfigError[], reason: string) => void) | undefined;
   private fileWatcher: FSWatcher | undefined;
   private dirWatcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -38,6 +41,7 @@ export class ConfigWatcher {
     this.debounceMs = opts.debounceMs;
     this.logger = opts.logger;
     this.onChange = opts.onChange;
+    this.onRejected = opts.onRejected;
   }
 
   start(): void {
@@ -105,11 +109,12 @@ export class ConfigWatcher {
     if (!result.ok) {
       for (const e of result.errors) this.logProblem('error', e);
       this.logger.error({ file: this.file, reason, errors: result.errors.length }, 'configuration not reloaded; the running configuration stays in force');
+      this.onRejected?.(result.errors, reason);
       return false;
     }
     for (const w of result.warnings) this.logProblem('warn', w);
     try {
-      this.onChange(result.config);
+      this.onChange(result.config, reason);
     } catch (err) {
       this.logger.error({ file: this.file, reason, err }, 'applying the reloaded configuration failed');
       return false;

@@ -28,6 +28,8 @@ interface Consultation {
   transferor: Leg;
   held: Leg;
   target: Leg | undefined;
+  /** The number dialled for the target. */
+  number: string;
   /** Cancels the target's ringing while it has not answered. */
   cancelRinging: (() => void) | undefined;
   heldAudio: PlayHandle | undefined;
@@ -99,6 +101,7 @@ export class AttendedTransfer implements Feature {
       transferor,
       held,
       target: undefined,
+      number,
       cancelRinging: undefined,
       heldAudio: moh,
       transferorAudio: session.play(transferor, [prompts.file('ringback', this.language(transferor))], { loop: true }),
@@ -201,6 +204,7 @@ export class AttendedTransfer implements Feature {
     }
     // Blonde transfer: the held party hears ringback until the target answers.
     c.blonde = true;
+    call.report({ state: 'transferred', kind: 'attended', by: call.transferredBy, to: c.number });
     c.heldAudio?.stop();
     c.heldAudio = c.session.play(c.held, [this.deps.prompts.file('ringback', this.language(c.held))], { loop: true });
   }
@@ -214,6 +218,7 @@ export class AttendedTransfer implements Feature {
     call.feature = 'transfer_attended';
     call.transferredBy = c.transferor.extension ?? c.transferor.party.number;
     call.callee = target.party;
+    call.report({ state: 'transferred', kind: 'attended', by: call.transferredBy, to: target.party.number });
     c.session.bridge(c.held.take(PASSING), target.take(PASSING));
     call.log.info('attended transfer completed');
   }

@@ -39,11 +39,20 @@ export interface ParkDeps {
 }
 
 export type ParkEventType = 'parked' | 'retrieved' | 'timeout' | 'abandoned';
+/** A slot taken (parked) or freed (retrieved, abandoned), or a park timeout (the comeback starts). */
+export interface ParkEvent {
+  type: ParkEventType;
+  slot: string;
+  party: string;
+  parkedBy: string | undefined;
+  callId: string;
+}
 
 export class ParkLot implements Feature, CallApplication<string> {
   readonly name = 'park slot';
   private slots = new Map<string, ParkedCall>();
   private lastSlot: number | undefined;
+  private readonly listeners = new Set<(e: ParkEvent) => void>();
 
   constructor(private readonly deps: ParkDeps) {
     deps.store?.clear();
@@ -78,8 +87,15 @@ export class ParkLot implements Feature, CallApplication<string> {
     return number === this.deps.config().park.lot;
   }
 
+  /** Be told of every park event (the event stream); returns the unsubscribe. */
+  onEvent(fn: (e: ParkEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
   private emit(type: ParkEventType, p: { slot: string; party: string; parkedBy: string | undefined }, callId: string): void {
     this.deps.logger.info({ event: 'park', type, callId, ...p }, `park ${type}`);
+    for (const fn of this.listeners) fn({ type, callId, ...p });
   }
 
   private language(ext: string | undefined): PromptLanguage {
@@ -163,6 +179,7 @@ export class ParkLot implements Feature, CallApplication<string> {
       this.emit('abandoned', { slot, party, parkedBy }, call.callId);
     });
     call.feature = 'park';
+    call.report({ state: 'parked', slot, by: parkedBy });
     const leaving = parker.handOver({ label: 'parker (leaving)', ended: () => undefined, digit: (_leg, d) => keypad?.(d) });
     this.emit('parked', { slot, party, parkedBy }, call.callId);
     this.deps.store?.put({ slot, party, parkedBy, since: parked.since });

@@ -140,6 +140,7 @@ export class BlindTransfer implements Feature {
     call.feature = 'transfer_attended';
     call.transferredBy = ctx.leg.extension ?? ctx.leg.party.number;
     call.callee = target.party;
+    call.report({ state: 'transferred', kind: 'attended', by: call.transferredBy, to: target.party.number });
     session.bridge(heldHandle, targetHandle);
     const dialog = ctx.leg.dialog;
     if (dialog && dialog.state !== 'terminated') {
@@ -165,6 +166,7 @@ export class BlindTransfer implements Feature {
     call.feature = 'transfer_blind';
     call.transferredBy = transferor.extension ?? transferor.party.number;
     call.log.info({ target: number, transferor: call.transferredBy }, 'blind transfer');
+    call.report({ state: 'transferred', kind: 'blind', by: call.transferredBy, to: number });
     // The transferor's phone may hang up on its own (REFER); that must not end the call.
     const leaving = transferorHandle.handOver(LEAVING);
     if (!progress) session.drop(leaving);

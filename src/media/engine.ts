@@ -66,6 +66,20 @@ export interface EndpointStats {
   dtmfEvents: number;
 }
 
+/** Packet counts of the whole engine since it started: every endpoint, those already destroyed included. */
+export interface MediaTotals {
+  /** RTP packets received. */
+  packetsIn: number;
+  /** RTP packets sent (relayed, prompts, telephone-events). */
+  packetsOut: number;
+  /** RTP packets forwarded from one endpoint to the one it is bridged to. */
+  relayed: number;
+  /** Packets missing from the received sequence-number spaces. */
+  lost: number;
+  /** Endpoints allocated now. */
+  endpoints: number;
+}
+
 export interface PlayHandle {
   stop(): void;
   /** Resolves when playback ends (completed or stopped). */
@@ -187,6 +201,8 @@ export interface MediaEngine {
   releaseDtmf(id: EndpointId, forward: boolean): void;
 
   stats(id: EndpointId): Promise<EndpointStats>;
+  /** The engine's packet counts since it started (/metrics). */
+  totals(): Promise<MediaTotals>;
   destroy(id: EndpointId): void;
 
   on<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this;

@@ -133,6 +133,7 @@ export class Bridge implements LegOwner {
   hold(leg: Leg, holding: boolean): void {
     const ctx = this.context(leg);
     if (!ctx) return;
+    this.session.call.report({ state: holding ? 'held' : 'resumed', by: leg.extension ?? leg.party.number });
     if (holding) {
       this.stopFlow(ctx.other);
       this.deps.features.holdHandler?.hold(ctx);

@@ -93,9 +93,27 @@ export interface CallOutcome extends CallEnd {
 /** What a call knows before it ends: every fact of its CDR but how it ended. */
 export type CallSummary = Omit<CallOutcome, 'endedAt' | 'disposition' | 'hangupBy' | 'q850' | 'sipStatus' | 'reason'>;
 
+/** A moment in a call's life. `ended` comes once per call that ends with a CDR (a dissolved call has none). */
+export type CallMoment =
+  /** The PBX took the call in (an INVITE it will route): counted as a call attempt per second. */
+  | { state: 'started' }
+  /** The PBX rings these extensions' phones (none: a trunk or another destination): its INVITEs went out. */
+  | { state: 'ringing'; extensions: string[] }
+  /** The call was answered, by an extension or by the PBX itself (`hibiki`: IVR, voicemail, queue). */
+  | { state: 'answered'; by: string }
+  /** A party put the call on hold (held) or took it off hold (resumed); `by` is its extension or number. */
+  | { state: 'held' | 'resumed'; by: string }
+  /** The call was transferred by `by` to `to` (a number; for attended transfers the target party). */
+  | { state: 'transferred'; kind: 'blind' | 'attended'; by: string; to: string }
+  /** The call was parked in `slot` by `by`. */
+  | { state: 'parked'; slot: string; by: string | undefined }
+  | { state: 'ended'; outcome: CallOutcome };
+
 /** The events of a call: 'ended' with the outcome for its CDR, or undefined when it dissolved into another call. */
 export interface CallEvents {
   ended: [outcome: CallOutcome | undefined];
+  /** A moment worth telling watchers (the registry relays it to CallActivity). */
+  moment: [moment: Exclude<CallMoment, { state: 'ended' | 'started' }>];
 }
 
 let seq = 0;
@@ -176,6 +194,12 @@ export class Call extends EventEmitter<CallEvents> {
   markAnswered(by: string): void {
     this.answeredAt = this.clock.now();
     this.answeredBy = by;
+    this.report({ state: 'answered', by });
+  }
+
+  /** Tell watchers of a moment of this call (ringing, hold, transfer, park); nothing after it ended. */
+  report(moment: Exclude<CallMoment, { state: 'ended' | 'started' }>): void {
+    if (!this.finished) this.emit('moment', moment);
   }
 
   /** Every fact of the CDR known so far (crash recovery keeps it while the call is up). */

@@ -4,11 +4,14 @@ import type { Logger } from 'pino';
 import type { EndpointId, MediaEngine } from '../media/engine.js';
 import type { Call, CallOutcome } from './call.js';
 import type { Leg } from './leg.js';
+import { CallActivity, type CallMoment } from './call-activity.js';
 
 export class CallRegistry {
   private readonly calls = new Set<Call>();
   private readonly legByEndpoint = new Map<EndpointId, Leg>();
   private readonly callByLeg = new WeakMap<Leg, Call>();
+  /** Every tracked call's moments, for the event stream and the metrics. */
+  readonly activity = new CallActivity();
 
   constructor(
     private readonly media: MediaEngine,
@@ -40,7 +43,11 @@ export class CallRegistry {
   add(call: Call): void {
     if (this.calls.has(call)) return;
     this.calls.add(call);
+    const relay = (moment: CallMoment) => this.tell(call, moment);
+    call.on('moment', relay);
+    this.tell(call, { state: 'started' });
     call.once('ended', (outcome) => {
+      call.off('moment', relay);
       this.calls.delete(call);
       for (const leg of call.legs) this.forgetEndpoint(leg);
       if (outcome) {
@@ -49,8 +56,18 @@ export class CallRegistry {
         } catch (err) {
           call.log.error({ err }, 'call-ended handler failed');
         }
+        this.tell(call, { state: 'ended', outcome });
       }
     });
+  }
+
+  private tell(call: Call, moment: CallMoment): void {
+    try {
+      this.activity.emit('moment', call, moment);
+    } catch (err) {
+      // A watcher's bug must not break the call path.
+      call.log.error({ err }, 'call activity listener failed');
+    }
   }
 
   /** Put a leg in a call (and index its media endpoint for DTMF and timeouts). */

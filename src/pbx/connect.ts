@@ -203,8 +203,10 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   }
   // answered_by names the extension (as pickup and park do); the device that answered is in the log line.
   // A caller answered earlier (by an IVR) keeps its answer time: billing runs from there.
-  if (billed) call.answeredBy = outcome.extension ?? outcome.label;
-  else call.markAnswered(outcome.extension ?? outcome.label);
+  if (billed) {
+    call.answeredBy = outcome.extension ?? outcome.label;
+    call.report({ state: 'answered', by: call.answeredBy });
+  } else call.markAnswered(outcome.extension ?? outcome.label);
   call.log.info({ answeredBy: outcome.label, callee: outcome.party.number }, 'call answered');
   if (outcome.whenCallEnds) call.once('ended', outcome.whenCallEnds);
   session.applyDtmfPolicy(legB);

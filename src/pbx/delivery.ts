@@ -207,6 +207,7 @@ export class Delivery implements RingContext {
         },
       });
       this.stopRinging = () => ringer.cancel();
+      this.call.report({ state: 'ringing', extensions: [...p.extensions] });
       const since = this.monotonic();
       // One picker at a time: the phones keep ringing until the picker's own leg is answered, so a picker
       // that cancels (or sends an unusable offer) leaves the call ringing as before.

@@ -80,6 +80,7 @@ export class AuthGuard {
   /** Failure times per source address inside the sliding window, oldest first. */
   private readonly ipFailures = new Map<string, number[]>();
   private expiryTimer: TimerHandle | undefined;
+  private readonly lockListeners = new Set<(lock: AuthLock) => void>();
 
   constructor(private readonly deps: AuthGuardDeps) {
     this.limits = deps.limits;
@@ -238,8 +239,15 @@ export class AuthGuard {
 
   // ---- locks ----------------------------------------------------------------------------------
 
+  /** Be told of every new lock (the event stream); returns the unsubscribe. */
+  onLock(fn: (lock: AuthLock) => void): () => void {
+    this.lockListeners.add(fn);
+    return () => this.lockListeners.delete(fn);
+  }
+
   private lock(lock: AuthLock, details: Record<string, unknown>): void {
     this.deps.store.put(lock);
+    for (const fn of this.lockListeners) fn(lock);
     this.cache.set(cacheKey(lock.kind, lock.user, lock.address), lock);
     this.deps.logger.warn(
       { event: 'security', ...lockFields(lock), kind: lock.kind === 'address' ? 'ip-blocked' : 'user-locked', reason: lock.reason, until: new Date(lock.until).toISOString(), ...details },

@@ -50,8 +50,12 @@ export class Registrar {
     this.settings = settings;
   }
 
-  onEvent(fn: (e: RegistrationEvent) => void): void {
+  /** Returns the unsubscribe (the API server's event stream stops listening when it stops). */
+  onEvent(fn: (e: RegistrationEvent) => void): () => void {
     this.listeners.push(fn);
+    return () => {
+      this.listeners = this.listeners.filter((f) => f !== fn);
+    };
   }
 
   private emit(e: RegistrationEvent): void {

@@ -1,6 +1,7 @@
 // The SIP stack's application API, shaped like drachtio-srf: method handlers receive (req, res),
 // out-of-dialog requests are sent with request(), dialogs are made with createUAS/createUAC.
 // It wires transport → parser → transactions → (dialogs | application) and knows nothing of the PBX.
+import { SipCounters } from './sip-counters.js';
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -108,6 +109,8 @@ function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
 export class SipStack implements ResponseHost, DialogHost<Dialog> {
   readonly transport: SipTransport;
   readonly transactions: TransactionLayer;
+  /** Messages received and sent, by method and status (/metrics). */
+  readonly counters = new SipCounters();
   readonly dialogs: DialogLayer;
   readonly logger: Logger;
   /** Server / User-Agent value; '' leaves both headers out. Settable: a reload changes it for new messages. */
@@ -152,7 +155,10 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
       });
     this.inviteFlows = new ConnectionHolds(this.transport, 'transaction');
     this.transactions = new TransactionLayer({
-      send: (msg, target, cb) => this.transport.send(msg.toBuffer(), target, cb),
+      send: (msg, target, cb) => {
+        this.counters.sent(msg);
+        this.transport.send(msg.toBuffer(), target, cb);
+      },
       clock: this.clock,
       timers: opts.timers,
       logger: opts.logger,
@@ -332,6 +338,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
       }
       const msg = parsed.message;
       msg.source = source;
+      this.counters.received(msg);
       if (msg instanceof SipResponse) this.onResponse(msg);
       else this.onRequest(msg);
     } catch (err) {
@@ -356,6 +363,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
         return;
       }
     }
+    this.counters.sent(res);
     this.transport.send(res.toBuffer(), target);
   }
 
@@ -598,6 +606,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
 
   /** Send a message outside any transaction (ACK for 2xx, 2xx retransmissions). */
   sendRaw(msg: SipRequest | SipResponse, target: SendTarget): void {
+    this.counters.sent(msg);
     this.transport.send(msg.toBuffer(), target);
   }
 }

@@ -15,6 +15,7 @@ import {
   type EndpointId,
   type EndpointOptions,
   type EndpointStats,
+  type MediaTotals,
   type MediaEngine,
   type MediaEngineEvents,
   type MixId,
@@ -338,6 +339,11 @@ export class MemoryMedia implements MediaEngine {
   async stats(id: EndpointId): Promise<EndpointStats> {
     this.require(id);
     return { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, lost: 0, remote: null, latched: false, lastPacketAt: null, dtmfEvents: 0 };
+  }
+
+  /** No packets flow in memory; the endpoint count is real. */
+  async totals(): Promise<MediaTotals> {
+    return { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: this.liveCount };
   }
 
   destroy(id: EndpointId): void {

@@ -17,6 +17,8 @@ import { registrationRoutes } from './registration-routes.js';
 import { screeningRoutes } from './screening-routes.js';
 import { trunkRoutes } from './trunk-routes.js';
 import { voicemailRoutes } from './voicemail-routes.js';
+import { eventRoutes } from '../events/event-routes.js';
+import { metricsRoutes } from '../metrics/metrics-routes.js';
 
 export const routeModules: RouteModule[] = [
   authRoutes,
@@ -35,6 +37,8 @@ export const routeModules: RouteModule[] = [
   ivrRoutes,
   conferenceRoutes,
   cdrRoutes,
+  eventRoutes,
+  metricsRoutes,
   // Last: the console's static files answer what no API route took.
   consoleRoutes,
 ];

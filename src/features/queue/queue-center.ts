@@ -9,7 +9,7 @@ import type { PromptCatalogue } from '../../media/prompts.js';
 import type { Feature } from '../../pbx/application.js';
 import type { RegistrationEvent } from '../../registrar/registrar.js';
 import { AgentStateStore } from '../../store/agent-state-store.js';
-import { QueueEventStore } from '../../store/queue-event-store.js';
+import { QueueEventStore, type QueueEvent } from '../../store/queue-event-store.js';
 import { every, type Clock, type TimerHandle } from '../../util/clock.js';
 import type { Contacts } from '../extension.js';
 import { AgentBoard } from './agent-board.js';
@@ -61,6 +61,16 @@ export class QueueCenter {
       new Queues({ prompts, clock, config, dispatcher: this.dispatcher, log: this.log, logger }),
       new AgentCodes({ holds: this.holds, board: this.board, prompts, clock, config, logger, changed: (agent) => this.dispatcher.agentChanged(agent) }),
     ];
+  }
+
+  /** Every queue event (ENTER, ANSWER, AGENT…) as it happens; returns the unsubscribe. */
+  onEvent(fn: (e: QueueEvent) => void): () => void {
+    return this.log.onEvent(fn);
+  }
+
+  /** Callers waiting in a queue now. */
+  waiting(queue: string): number {
+    return this.dispatcher.waitingCount(queue);
   }
 
   /**

@@ -11,13 +11,27 @@ const FLUSH_MS = 100;
 export class QueueLog {
   private pending: QueueEvent[] = [];
   private scheduled = false;
+  private readonly listeners = new Set<(e: QueueEvent) => void>();
 
   constructor(
     private readonly store: QueueEventStore,
     private readonly logger: Logger,
   ) {}
 
+  /** Be told of every queue event as it happens, before it is written (the event stream); returns the unsubscribe. */
+  onEvent(fn: (e: QueueEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
   add(e: QueueEvent): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.logger.error({ err }, 'queue event listener failed');
+      }
+    }
     this.pending.push(e);
     if (this.scheduled) return;
     this.scheduled = true;

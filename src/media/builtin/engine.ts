@@ -14,6 +14,7 @@ import {
   type EndpointId,
   type EndpointOptions,
   type EndpointStats,
+  type MediaTotals,
   type MediaEngine,
   type MediaEngineEvents,
   type MixId,
@@ -253,7 +254,8 @@ export class BuiltinMediaEngine implements MediaEngine {
     switch (msg.t) {
       case 'created':
       case 'failed':
-      case 'stats': {
+      case 'stats':
+      case 'totals': {
         const pending = this.requests.get(msg.req);
         this.requests.delete(msg.req);
         pending?.resolve(msg);
@@ -383,6 +385,12 @@ export class BuiltinMediaEngine implements MediaEngine {
     const reply = await this.request((req) => ({ t: 'stats', req, id }));
     if (reply.t !== 'stats' || !reply.stats) throw new MediaError(`unknown media endpoint ${id}`, 500);
     return reply.stats;
+  }
+
+  async totals(): Promise<MediaTotals> {
+    const reply = await this.request((req) => ({ t: 'totals', req }));
+    if (reply.t !== 'totals') throw new MediaError('media worker answered a totals request with something else', 500);
+    return reply.totals;
   }
 
   // ---- bridging, prompts, DTMF (fire-and-forget: an unknown endpoint is ignored, it may just have ended) ----

@@ -1,6 +1,6 @@
 // Messages between the main thread (BuiltinMediaEngine) and the media worker: small control messages in,
 // events and replies out. Nothing here is per packet.
-import type { Codec, DtmfPolicy, DtmfSource, EndpointStats } from '../engine.js';
+import type { Codec, DtmfPolicy, DtmfSource, EndpointStats, MediaTotals } from '../engine.js';
 import type { RecordStopReason } from './recorder.js';
 
 export interface WorkerSettings {
@@ -52,6 +52,7 @@ export type ToWorker =
   | { t: 'send-dtmf'; id: string; digits: string; durationMs: number }
   | { t: 'inject-dtmf'; id: string; digit: string; durationMs: number }
   | { t: 'stats'; req: number; id: string }
+  | { t: 'totals'; req: number }
   /** Mixing (mixer.ts). `volumeDb` is the listener's gain, already clamped to −12…+12. */
   | { t: 'mix-create'; mix: string }
   | { t: 'mix-join'; mix: string; id: string; hears: 'all' | string[]; speaks: boolean; volumeDb: number }
@@ -66,6 +67,7 @@ export type FromWorker =
   | { t: 'created'; req: number; port: number }
   | { t: 'failed'; req: number; message: string; sipStatus: number }
   | { t: 'stats'; req: number; stats: EndpointStats | null }
+  | { t: 'totals'; req: number; totals: MediaTotals }
   | { t: 'dtmf'; id: string; digit: string; durationMs: number; source: DtmfSource }
   | { t: 'rtp-timeout'; id: string }
   | { t: 'play-done'; playId: number; reason: 'completed' | 'stopped' }

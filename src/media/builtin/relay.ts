@@ -4,7 +4,7 @@
 // arrives from the network is validated; nothing here may throw out of a socket or timer callback.
 import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { isIP, isIPv4 } from 'node:net';
-import type { Codec, DtmfSource } from '../engine.js';
+import type { Codec, DtmfSource, MediaTotals } from '../engine.js';
 import { DtmfSender } from './dtmf-sender.js';
 import { RelayEndpoint, Kind, kindOf } from './endpoint.js';
 import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace, transcodeTable } from './g711.js';
@@ -58,6 +58,9 @@ function closeSocket(socket: Socket): Promise<void> {
 
 export class MediaRelay {
   private readonly endpoints = new Map<string, RelayEndpoint>();
+  /** Packet counts of the endpoints already destroyed, and the packets relayed so far (MediaTotals). */
+  private readonly gone = { packetsIn: 0, packetsOut: 0, lost: 0 };
+  private relayed = 0;
   private readonly allocator: PortPairAllocator;
   private readonly family: 'udp4' | 'udp6';
   private nextSource = 1;
@@ -165,6 +168,9 @@ export class MediaRelay {
         this.post({ t: 'stats', req: msg.req, stats: ep ? ep.stats() : null });
         break;
       }
+      case 'totals':
+        this.post({ t: 'totals', req: msg.req, totals: this.totals() });
+        break;
       case 'mix-create':
         this.mixes.create(msg.mix);
         break;
@@ -309,9 +315,23 @@ export class MediaRelay {
     ep.timedOut = false;
   }
 
+  /** The counts of the endpoints that are gone, plus those of the live ones. */
+  private totals(): MediaTotals {
+    const t = { ...this.gone, relayed: this.relayed, endpoints: this.endpoints.size };
+    for (const ep of this.endpoints.values()) {
+      t.packetsIn += ep.packetsIn;
+      t.packetsOut += ep.packetsOut;
+      t.lost += ep.lost;
+    }
+    return t;
+  }
+
   private async destroy(ep: RelayEndpoint): Promise<void> {
     if (this.endpoints.get(ep.id) !== ep) return;
     this.endpoints.delete(ep.id);
+    this.gone.packetsIn += ep.packetsIn;
+    this.gone.packetsOut += ep.packetsOut;
+    this.gone.lost += ep.lost;
     this.unbridge(ep);
     this.mixes.leaveAny(ep);
     if (ep.player) ep.player.player.stop();
@@ -403,6 +423,7 @@ export class MediaRelay {
     const switched = peer.out.rewrite(msg, ep.source, view.ssrc, 0, t);
     setPayloadType(msg, target.payloadType, view.marker || switched);
     peer.send(msg);
+    this.relayed++;
   }
 
   private onTelephoneEvent(ep: RelayEndpoint, msg: Buffer, t: number): void {
@@ -420,6 +441,7 @@ export class MediaRelay {
     peer.out.rewrite(msg, ep.source, ssrc, ev.duration, t);
     setPayloadType(msg, peer.stream!.telephoneEventPt, marker);
     peer.send(msg);
+    this.relayed++;
   }
 
   // ---- DTMF -----------------------------------------------------------------------------------------

@@ -1,0 +1,24 @@
+// GET /metrics (issue #12): the Prometheus text exposition of this server's metrics. Outside /api, so no
+// login; with http.metricsToken set, the scraper must send it as a bearer token.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { errorBody } from '../errors.js';
+import type { RouteModule } from '../route-types.js';
+import { PbxMetrics } from './pbx-metrics.js';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export const metricsRoutes: RouteModule = (app, deps) => {
+  const metrics = new PbxMetrics(deps.ctx);
+  app.addHook('onClose', async () => metrics.stop());
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    const wanted = deps.settings().metricsToken;
+    if (wanted !== undefined) {
+      const header = req.headers.authorization ?? '';
+      const given = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+      // Compared as hashes: equal lengths for timingSafeEqual, and no timing hint of the token's length.
+      if (!timingSafeEqual(digest(given), digest(wanted))) return reply.status(401).send(errorBody(401, 'GET /metrics needs Authorization: Bearer <http.metricsToken>'));
+    }
+    const text = await metrics.scrape();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+};
