@@ -211,6 +211,10 @@ describe('queues and agents over the API', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.field).toBe('from');
     expect((await admin.get<{ field: string }>('/api/queues/stats?from=2026-03-02&to=2026-03-01')).body.field).toBe('to');
+    // A range of thousands of years by hour would freeze the server building its periods: refused at once.
+    const wide = await admin.get<{ field: string; message: string }>('/api/queues/stats?from=1000-01-01&to=9999-12-31&by=hour');
+    expect(wide.status).toBe(400);
+    expect(wide.body).toMatchObject({ field: 'to', message: expect.stringMatching(/at most 5000/) });
   });
 });
 

@@ -3,7 +3,7 @@
 // statistics from the queue event log, computed as `hibiki queue show|stats` computes them.
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { agentQueues, parseStatsTime, QueueCommandError, WAITING_HORIZON_MS } from '../../features/queue/stats-report.js';
+import { agentQueues, parseStatsTime, QueueCommandError, statsSpanProblem, WAITING_HORIZON_MS } from '../../features/queue/stats-report.js';
 import { liveFigures, periodFigures } from '../../features/queue/stats.js';
 import { AGENT_STATES } from '../../store/queue-event-store.js';
 import { startOfDay } from '../../util/zoned-time.js';
@@ -135,6 +135,8 @@ export const queueRoutes: RouteModule = (app, { ctx, audit }) => {
       const from = time(req.query.from, 'from');
       const to = time(req.query.to, 'to');
       if (to <= from) throw badRequest(`to ${req.query.to} is not after from ${req.query.from}`, 'to');
+      const tooWide = statsSpanProblem(from, to, req.query.by);
+      if (tooWide) throw badRequest(tooWide.replace(', or use --by day', ', or use by=day'), 'to');
       const events = ctx.queues.events;
       const f = periodFigures(events.between(from, to), {
         from,

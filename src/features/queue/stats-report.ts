@@ -48,10 +48,22 @@ export function parseStatsTime(text: string, name: 'from' | 'to', timeZone: stri
   return zonedTime({ year: year!, month: month!, day: wholeDay ? day! + 1 : day!, hour: hour!, minute: minute! }, timeZone);
 }
 
-export function statsRange(fromText: string, toText: string, timeZone: string): { from: number; to: number } {
+/** A report is one row per queue per hour or day: a bound keeps a wide range from freezing the server. */
+export const MAX_STATS_PERIODS = 5000;
+
+/** Why a range holds too many periods for one report, or undefined. */
+export function statsSpanProblem(from: number, to: number, by: 'hour' | 'day'): string | undefined {
+  const periods = Math.ceil((to - from) / (by === 'hour' ? 3_600_000 : 86_400_000));
+  if (periods <= MAX_STATS_PERIODS) return undefined;
+  return `the range holds ${periods} ${by}s; one report covers at most ${MAX_STATS_PERIODS} (split it, or use --by day)`;
+}
+
+export function statsRange(fromText: string, toText: string, timeZone: string, by: 'hour' | 'day' = 'hour'): { from: number; to: number } {
   const from = parseStatsTime(fromText, 'from', timeZone);
   const to = parseStatsTime(toText, 'to', timeZone);
   if (to <= from) throw new QueueCommandError(`--to ${toText} is not after --from ${fromText}`);
+  const problem = statsSpanProblem(from, to, by);
+  if (problem) throw new QueueCommandError(problem);
   return { from, to };
 }
 
