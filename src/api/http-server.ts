@@ -18,7 +18,7 @@ import type { ApiApp, RouteDeps } from './route-types.js';
 
 export type { ApiApp, RouteDeps, RouteModule } from './route-types.js';
 
-/** Paths under /api that need no login. */
+/** Routes under /api that need no login. */
 const openPaths = new Set(['/api/login', '/api/openapi.json']);
 
 export class ApiServer {
@@ -91,11 +91,13 @@ export class ApiServer {
     });
     app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody(404, `no route ${req.method} ${req.url.split('?')[0]}`)));
     app.addHook('onRequest', async (req) => {
-      const path = req.url.split('?')[0]!;
-      if (!path.startsWith('/api/') || openPaths.has(path)) return;
+      // Decided on the route the router matched, not on the raw URL: `/%61pi/…` or an absolute URL reaches the
+      // same handler as `/api/…`. Unmatched paths answer 404 and reach nothing.
+      const route = req.routeOptions.url;
+      if (route === undefined || !route.startsWith('/api/') || openPaths.has(route)) return;
       const header = req.headers.authorization;
       // A browser's WebSocket cannot set headers: the event stream alone takes the token in the query.
-      const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : path === '/api/events' ? new URL(req.url, 'http://x').searchParams.get('token') : null;
+      const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : route === '/api/events' ? new URL(req.url, 'http://x').searchParams.get('token') : null;
       const principal = token ? this.deps.accounts.resolve(token) : undefined;
       if (!principal) throw new ApiError(401, token ? 'the token is unknown or has expired; log in again' : 'log in first (Authorization: Bearer <token>)');
       req.principal = principal;

@@ -28,6 +28,8 @@ describe('HTTP API authentication (F-API, F-WEB)', () => {
   it('refuses requests without a token, logs in, and names who the token is', async () => {
     h = await startApi();
     expect((await h.client().get('/api/extensions')).status).toBe(401);
+    // The router decodes and strips what the raw URL holds: the check follows the route, not the text.
+    expect((await h.client().get('/%61pi/accounts')).status).toBe(401);
     const admin = await h.login('root', 'correct horse', 'admin');
     const me = await admin.get<{ username: string; role: string }>('/api/me');
     expect(me.body).toMatchObject({ username: 'root', role: 'admin' });
