@@ -26,5 +26,6 @@ export function writeConfig<T>(ctx: ApiContext, change: DocumentEdit<T>, fields:
     const refusal = r.refusal.field !== undefined && r.refusal.status === 400 ? { ...r.refusal, field: fields(r.refusal.field) } : r.refusal;
     throw refusalError(refusal);
   }
+  if (r.applyError !== undefined) ctx.logger.error({ err: r.applyError }, 'the API wrote the config file but the running server did not take it; the file watcher will retry');
   return { config: r.config, value: r.value };
 }

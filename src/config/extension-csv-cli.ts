@@ -44,6 +44,7 @@ export function extensionsExportCommand(configFile: string, encoding = 'utf8', i
   if (!loaded.ok) return fail(...loaded.errors.map(formatConfigError));
   const data = exportExtensionCsv(loaded.config, encoding as CsvExportEncoding, includePasswords);
   if (out === undefined) return { exitCode: 0, lines: [], errors: [], data };
-  writeFileSync(out, data);
+  // With passwords the file holds every SIP secret: readable by its owner only.
+  writeFileSync(out, data, { mode: includePasswords ? 0o600 : 0o644 });
   return { exitCode: 0, lines: [`${loaded.config.extensions.length} extensions written to ${out}`], errors: [] };
 }

@@ -2,7 +2,8 @@
 // queue, pickup group or bulk-forwarding set unless forced, in which case it is taken out of them too. The file is
 // edited as a YAML document, so comments and layout elsewhere survive, and the result is validated in full
 // before anything is written: a running server then reloads it like any other edit.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeReplacing } from './config-editor.js';
 import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { lineOf, seqAt, str } from './yaml-nodes.js';
 import { formatConfigError } from './errors.js';
@@ -87,8 +88,7 @@ export function removeExtension(file: string, number: string, force: boolean): R
   const text = readFileSync(file, 'utf8');
   const result = removeExtensionFromText(text, file, number, force);
   if (!result.ok || result.text === undefined) return result;
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, result.text);
-  renameSync(tmp, file);
+  const problem = writeReplacing(file, result.text);
+  if (problem !== undefined) return { ok: false, reason: `${file} could not be written: ${problem}` };
   return { ok: true, removedFrom: result.removedFrom };
 }

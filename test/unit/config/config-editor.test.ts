@@ -1,6 +1,6 @@
 // Issue #12: the API's YAML write-back — comments and order kept, every edit validated in full, a refused
 // edit leaves the file untouched, and an edit is redone on what another process wrote meanwhile.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -89,5 +89,30 @@ describe('ConfigEditor', () => {
     expect(r.ok).toBe(true);
     const numbers = applied[0]!.extensions.map((e) => e.number);
     expect(numbers).toEqual(['2001', '2005', '2002']);
+  });
+});
+
+describe('ConfigEditor file handling', () => {
+  it('keeps the mode of the file it replaces (it holds SIP passwords) and writes through a symlink', () => {
+    chmodSync(file, 0o600);
+    const link = join(dir, 'linked.yaml');
+    symlinkSync(file, link);
+    const linked = new ConfigEditor(link, () => undefined);
+    expect(linked.edit(addExtension('2002')).ok).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toMatch(/number: ["']2002["']/);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('reports a file it cannot write as 503 and leaves the original and no temp file of its own', () => {
+    // Something already holds the temp file's name (a directory, so even root cannot write over it).
+    mkdirSync(`${file}.tmp-${process.pid}`);
+    const r = editor.edit(addExtension('2002'));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.refusal).toMatchObject({ status: 503, message: expect.stringMatching(/could not be written/) });
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    expect(statSync(`${file}.tmp-${process.pid}`).isDirectory()).toBe(true);
+    expect(applied).toHaveLength(0);
   });
 });
