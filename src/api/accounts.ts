@@ -17,11 +17,13 @@ export interface Principal {
 
 export interface LoginLimits {
   attempts: number;
+  /** Failed logins from one address in a minute before its logins are refused with 429. */
+  addressFailuresPerMinute: number;
   lockMinutes: number;
   sessionHours: number;
 }
 
-export type LoginResult = { ok: true; token: string; principal: Principal; expiresAt: number } | { ok: false; locked: boolean };
+export type LoginResult = { ok: true; token: string; principal: Principal; expiresAt: number } | { ok: false; locked: boolean; throttled?: boolean };
 
 // A fixed hash to verify against when the username does not exist, so a probe cannot tell names apart by time.
 const absentHash = hashPassword('absent-account-timing-guard');
@@ -54,9 +56,30 @@ export class Accounts {
     return this.store.create({ username: a.username, passwordHash, role: a.role, extension: a.extension, createdAt: this.now() });
   }
 
+  /** Failed logins per source address in the last minute (any username, known or not). */
+  private readonly failuresByAddress = new Map<string, number[]>();
+
+  private throttled(address: string, now: number): boolean {
+    const recent = (this.failuresByAddress.get(address) ?? []).filter((t) => t > now - 60_000);
+    if (recent.length === 0) this.failuresByAddress.delete(address);
+    else this.failuresByAddress.set(address, recent);
+    return recent.length >= this.limits().addressFailuresPerMinute;
+  }
+
+  private noteFailure(address: string, now: number): void {
+    const list = this.failuresByAddress.get(address) ?? [];
+    list.push(now);
+    this.failuresByAddress.set(address, list);
+  }
+
   async login(username: string, password: string, address: string): Promise<LoginResult> {
-    const account = this.store.get(username);
     const now = this.now();
+    if (this.throttled(address, now)) {
+      // Names that do not exist are never locked: without this, one address could make the server hash forever.
+      this.audit.add({ at: now, actor: username, address, action: 'login-throttled', target: username, detail: '' });
+      return { ok: false, locked: false, throttled: true };
+    }
+    const account = this.store.get(username);
     const entry = (action: string) => this.audit.add({ at: now, actor: username, address, action, target: username, detail: '' });
     if (account && account.lockedUntil > now) {
       // Locked: the password is not even checked, so guessing on stays useless until the lock ends.
@@ -67,6 +90,7 @@ export class Accounts {
     // Re-read: another login may have locked the account while this one was hashing.
     const fresh = this.store.get(username);
     if (!account || !fresh || !good || fresh.lockedUntil > this.now()) {
+      this.noteFailure(address, now);
       if (!fresh) {
         entry('login-failed');
         return { ok: false, locked: false };
@@ -80,6 +104,7 @@ export class Accounts {
       return { ok: false, locked };
     }
     this.store.recordSuccess(username);
+    this.store.purgeExpired(now);
     const token = newToken();
     const expiresAt = now + this.limits().sessionHours * 3_600_000;
     const hash = tokenHash(token);
@@ -114,11 +139,31 @@ export class Accounts {
     return { token, id: hash.slice(0, 16) };
   }
 
-  async setPassword(username: string, password: string): Promise<boolean> {
+  /**
+   * A new password ends every session and API token of the account (whoever held the old password may have
+   * made them), except `keep`: the session of the person changing their own password.
+   */
+  async setPassword(username: string, password: string, keep?: string): Promise<boolean> {
     const ok = this.store.update(username, { passwordHash: await hashPassword(password) });
-    // Sessions opened with the old password end with it.
-    if (ok) this.store.removeSessions(username);
+    if (ok) this.store.removeCredentials(username, keep);
     return ok;
+  }
+
+  /**
+   * The current password, asked before a change: a wrong one counts as a failed login (a stolen session must
+   * not be a way to guess the password without the lock).
+   */
+  async confirmPassword(p: Principal, password: string, address: string): Promise<'ok' | 'wrong' | 'locked'> {
+    if (await this.checkPassword(p.username, password)) return 'ok';
+    const now = this.now();
+    const { attempts, lockMinutes } = this.limits();
+    const count = this.store.recordFailure(p.username, attempts, now + lockMinutes * 60_000);
+    this.audit.add({ at: now, actor: p.username, address, action: 'password-confirm-failed', target: p.username, detail: '' });
+    if (count < attempts) return 'wrong';
+    // Locked: the sessions end too, or the lock would stop nothing.
+    this.store.removeCredentials(p.username);
+    for (const fn of this.lockListeners) fn({ username: p.username, address, until: now + lockMinutes * 60_000 });
+    return 'locked';
   }
 
   async checkPassword(username: string, password: string): Promise<boolean> {

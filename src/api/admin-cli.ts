@@ -27,7 +27,7 @@ export async function adminCreate(
   if (problem) return { exitCode: 2, lines: [`the password ${problem}`] };
   const store = new ApiAccountStore(db);
   const audit = new AuditStore(db);
-  const accounts = new Accounts(store, audit, Date.now, () => ({ attempts: 3, lockMinutes: 60, sessionHours: 12 }));
+  const accounts = new Accounts(store, audit, Date.now, () => ({ attempts: 3, addressFailuresPerMinute: 20, lockMinutes: 60, sessionHours: 12 }));
   if (!(await accounts.create({ username: a.username, password, role, extension: a.extension }))) return { exitCode: 1, lines: [`account ${a.username} already exists`] };
   audit.add({ at: Date.now(), actor: 'cli', address: 'local', action: 'account.create', target: a.username, detail: JSON.stringify({ role, extension: a.extension }) });
   const lines = [`account ${a.username} created (role ${role}${a.extension ? `, extension ${a.extension}` : ''})`];

@@ -49,7 +49,7 @@ export class ApiServer {
       auditStore,
       accounts: new Accounts(accountStore, auditStore, now, () => {
         const s = settings();
-        return { attempts: s.loginAttempts, lockMinutes: s.loginLockMinutes, sessionHours: s.sessionHours };
+        return { attempts: s.loginAttempts, addressFailuresPerMinute: s.loginFailuresPerAddress, lockMinutes: s.loginLockMinutes, sessionHours: s.sessionHours };
       }),
       audit: auditWriter(auditStore, now),
       settings,

@@ -16,6 +16,12 @@ export const httpSchema = z
     key: z.string().min(1).optional().describe('PEM private key file for `cert`.'),
     loginAttempts: int(3, 1, 100, 'Consecutive failed console/API logins that lock an account (F-WEB).'),
     loginLockMinutes: int(60, 1, 525_600, 'How long a locked console account stays locked (min).'),
+    loginFailuresPerAddress: int(
+      20,
+      1,
+      100_000,
+      'Failed logins from one source address within a minute (any account name, existing or not) after which its logins get 429 until the minute has passed.',
+    ),
     sessionHours: int(12, 1, 8760, 'Lifetime of a console login session (h); API tokens have their own expiry.'),
     eventBuffer: int(1000, 10, 100_000, 'Events kept for clients that reconnect to /api/events with their last sequence number.'),
     eventClientBufferKiB: int(

@@ -148,9 +148,9 @@ export class ApiAccountStore {
     return this.db.prepare('DELETE FROM api_tokens WHERE token_hash = ?').run(tokenHash).changes === 1;
   }
 
-  /** Ends every session of an account (a password change, a lock by an admin). */
-  removeSessions(username: string): void {
-    this.db.prepare("DELETE FROM api_tokens WHERE username = ? AND kind = 'session'").run(username);
+  /** Ends every session and API token of an account but `keep` (a password change). */
+  removeCredentials(username: string, keep?: string): void {
+    this.db.prepare('DELETE FROM api_tokens WHERE username = ? AND token_hash != ?').run(username, keep ?? '');
   }
 
   purgeExpired(now: number): number {

@@ -74,6 +74,13 @@ describe('HTTP API authentication (F-API, F-WEB)', () => {
     expect(noExt.body.field).toBe('extension');
     expect((await admin.post('/api/accounts', { username: 'bob', password: 'long-enough', role: 'user', extension: '2002' })).status).toBe(201);
     expect((await admin.post('/api/accounts', { username: 'bob', password: 'long-enough', role: 'user', extension: '2002' })).status).toBe(409);
+    // The only admin cannot demote itself: nobody could administer the server afterwards.
+    const demote = await admin.patch<{ field: string }>('/api/accounts/root', { role: 'user', extension: '2001' });
+    expect(demote.status).toBe(409);
+    expect(demote.body.field).toBe('role');
+    // Changing one's own password keeps the session that did it.
+    expect((await admin.put('/api/me/password', { current: 'correct horse', password: 'battery staple' })).status).toBe(204);
+    expect((await admin.get('/api/me')).status).toBe(200);
     const notJson = await admin.request('POST', '/api/accounts', '{not json', { 'content-type': 'application/json' });
     expect(notJson.status).toBe(400);
   });

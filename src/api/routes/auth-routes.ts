@@ -45,6 +45,7 @@ export const authRoutes: RouteModule = (app, { ctx, accounts, accountStore, audi
     async (req) => {
       const r = await accounts.login(req.body.username, req.body.password, req.ip);
       if (!r.ok) {
+        if (r.throttled) throw new ApiError(429, 'too many failed logins from this address; wait a minute');
         if (r.locked) throw new ApiError(403, `too many failed logins: the account is locked for ${ctx.currentConfig.http?.loginLockMinutes ?? 60} minutes`);
         throw new ApiError(401, 'wrong username or password');
       }
@@ -71,9 +72,12 @@ export const authRoutes: RouteModule = (app, { ctx, accounts, accountStore, audi
     { schema: { tags: ['auth'], summary: 'Change your own console password.', body: z.object({ current: passwordSchema, password: passwordSchema }) } },
     async (req, reply) => {
       const p = principalOf(req);
-      if (!(await accounts.checkPassword(p.username, req.body.current))) throw badRequest('the current password is wrong', 'current');
+      const confirmed = await accounts.confirmPassword(p, req.body.current, req.ip);
+      if (confirmed === 'locked') throw new ApiError(403, 'too many wrong passwords: the account is locked and its sessions ended');
+      if (confirmed === 'wrong') throw badRequest('the current password is wrong', 'current');
       newPassword(req.body.password);
-      await accounts.setPassword(p.username, req.body.password);
+      // The session making the change stays; every other session and API token of the account ends.
+      await accounts.setPassword(p.username, req.body.password, p.tokenHash);
       audit(req, 'account.password', p.username);
       return reply.status(204).send();
     },
@@ -117,6 +121,7 @@ export const authRoutes: RouteModule = (app, { ctx, accounts, accountStore, audi
       const role = b.role ?? a.role;
       const extension = b.extension === null ? undefined : (b.extension ?? a.extension);
       checkExtension(role, extension);
+      if (a.role === 'admin' && role !== 'admin' && accountStore.list().filter((x) => x.role === 'admin').length === 1) throw conflict('the last admin account cannot lose its role', 'role');
       if (b.password !== undefined) {
         newPassword(b.password);
         await accounts.setPassword(a.username, b.password);

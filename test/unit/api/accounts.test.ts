@@ -27,7 +27,7 @@ beforeEach(() => {
     store,
     audit,
     () => now,
-    () => ({ attempts: 3, lockMinutes: 60, sessionHours: 12 }),
+    () => ({ attempts: 3, addressFailuresPerMinute: 20, lockMinutes: 60, sessionHours: 12 }),
   );
 });
 
@@ -93,5 +93,34 @@ describe('logins', () => {
     expect(accounts.resolve(token)?.username).toBe('ops');
     store.remove('ops');
     expect(accounts.resolve(token)).toBeUndefined();
+  });
+
+  it('a password change ends the other sessions and every API token, but not the session making it', async () => {
+    const mine = await accounts.login('ops', 'right-password', '192.0.2.1');
+    const other = await accounts.login('ops', 'right-password', '192.0.2.2');
+    if (!mine.ok || !other.ok) throw new Error('login failed');
+    const { token } = accounts.issueToken('ops', 'script', undefined);
+    await accounts.setPassword('ops', 'another-password', mine.principal.tokenHash);
+    expect(accounts.resolve(mine.token)?.username).toBe('ops');
+    expect(accounts.resolve(other.token)).toBeUndefined();
+    expect(accounts.resolve(token)).toBeUndefined();
+  });
+
+  it('a wrong current password counts towards the lock, and the lock ends the sessions', async () => {
+    const r = await accounts.login('ops', 'right-password', '192.0.2.1');
+    if (!r.ok) throw new Error('login failed');
+    expect(await accounts.confirmPassword(r.principal, 'guess-1', '192.0.2.1')).toBe('wrong');
+    expect(await accounts.confirmPassword(r.principal, 'guess-2', '192.0.2.1')).toBe('wrong');
+    expect(await accounts.confirmPassword(r.principal, 'guess-3', '192.0.2.1')).toBe('locked');
+    expect(accounts.resolve(r.token)).toBeUndefined();
+    expect(await accounts.login('ops', 'right-password', '192.0.2.1')).toEqual({ ok: false, locked: true });
+  });
+
+  it('throttles an address after 20 failed logins in a minute, whatever names it tries, until the minute passes', async () => {
+    for (let i = 0; i < 20; i++) expect((await accounts.login(`nobody-${i}`, 'x', '198.51.100.7')).ok).toBe(false);
+    expect(await accounts.login('ops', 'right-password', '198.51.100.7')).toEqual({ ok: false, locked: false, throttled: true });
+    expect((await accounts.login('ops', 'right-password', '192.0.2.1')).ok).toBe(true);
+    now += 60_001;
+    expect((await accounts.login('ops', 'right-password', '198.51.100.7')).ok).toBe(true);
   });
 });
