@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { forwardDestinationVerdict, type DestinationContext, type RestrictionRules } from '../rules/number-rules.js';
 import { destinationSchema, parseIvrDestination, promptSchema, type IvrDestination } from './ivr-schema.js';
-import { int, type IssueSink } from './schema-kit.js';
+import { headerText, int, type IssueSink } from './schema-kit.js';
 import { recordFieldSchema } from './recording-schema.js';
 
 export const QUEUE_STRATEGIES = ['ringall', 'leastrecent', 'shortesttalk', 'random', 'roundrobin', 'weighted', 'fewestcalls', 'linear'] as const;
@@ -78,7 +78,7 @@ export const queueSchema = z
     moh: z.string().min(1).default('default').describe('Music-on-hold class the waiting caller hears.'),
     whisper: promptSchema.optional().describe('Played to the agent alone when they answer, before the caller is connected (e.g. the queue name).'),
     callsPerAgent: int(1, 1, 10, 'Calls from this queue an agent may have at once (offers beyond the first need call waiting on the phone).'),
-    displayPrefix: z.string().max(32).optional().describe('Put before the caller name the agent\u2019s phone shows, e.g. "[サポート] ".'),
+    displayPrefix: headerText().pipe(z.string().max(32)).optional().describe('Put before the caller name the agent\u2019s phone shows, e.g. "[サポート] ".'),
     exitKey: z
       .enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'])
       .optional()

@@ -3,7 +3,7 @@
 // (F-SERVICE-CODES), screening and outbound restrictions (F-SCREEN). Cross-references between these
 // sections and the extensions are checked in schema.ts, where the whole file is seen.
 import { z } from 'zod';
-import { int } from './schema-kit.js';
+import { headerText, int } from './schema-kit.js';
 import { recordFieldSchema } from './recording-schema.js';
 
 /** YAML reads 0312345678 as a string only when quoted; accept numbers too and keep the digits. */
@@ -86,7 +86,7 @@ const groupSchema = z
       .describe(
         'Where the call goes when no member answers within timeout: an extension, another group, an IVR, or an outside number an outbound route takes (not an emergency/1XX number, a park number, a restricted number or one with the 184/186 prefix). Unset: 480 (or 486 when every member was busy).',
       ),
-    displayPrefix: z.string().max(20).optional().describe("Text put in front of the caller's display name on the members' phones, e.g. [営業]."),
+    displayPrefix: headerText().pipe(z.string().max(20)).optional().describe("Text put in front of the caller's display name on the members' phones, e.g. [営業]."),
     record: recordFieldSchema,
   })
   .strict();

@@ -17,3 +17,12 @@ export type IssueSink = { addIssue(issue: { code: 'custom'; path: (string | numb
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * Text that ends up in a SIP header (display names, prefixes): a line break would end the header and let the
+ * value inject others, so control characters are refused.
+ */
+export function headerText() {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  return z.string().refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs)');
+}

@@ -24,7 +24,7 @@ import { checkQueues, queueListSchema } from './queue-schema.js';
 import { checkConferenceRooms, conferenceSchema } from './conference-schema.js';
 import { spySchema } from './spy-schema.js';
 import { recordFieldSchema, recordingSchema } from './recording-schema.js';
-import { int, isRecord, type ConflictParams } from './schema-kit.js';
+import { headerText, int, isRecord, type ConflictParams } from './schema-kit.js';
 import { cdrSchema, callsSchema, codesSchema, dtmfSchema, mediaSchema, parkSchema, promptsSchema } from './call-schema.js';
 import { authSchema, dataSchema, hostnamePattern, listenListSchema, logSchema, registrarSchema, reloadSchema, securitySchema, sipSchema } from './server-schema.js';
 import { checkVoicemail, voicemailBoxesSchema, voicemailExtensionFields, voicemailSettingsSchema } from './voicemail-schema.js';
@@ -144,8 +144,8 @@ const routeSchema = z
 const extensionSchema = z
   .object({
     number: extensionNumberSchema.describe('Extension number, also the SIP username.'),
-    name: z.string().min(1).describe('Display name (any UTF-8).'),
-    kana: z.string().max(100).optional().describe('Reading of the name (kana), for directories and sorting (F-USER).'),
+    name: headerText().pipe(z.string().min(1)).describe('Display name (any UTF-8).'),
+    kana: headerText().pipe(z.string().max(100)).optional().describe('Reading of the name (kana), for directories and sorting (F-USER).'),
     password: z.string({ error: 'must be a string (quote it in YAML)' }).min(1, 'must not be empty').describe('SIP digest password. Required: there is no default password.'),
     maxContacts: int(5, 1, 100, 'Simultaneous registrations allowed; the oldest is replaced beyond this.'),
     suspended: z.boolean().default(false).describe('A suspended extension cannot register, call or be called.'),

@@ -261,5 +261,7 @@ export class Delivery implements RingContext {
 }
 
 function quoteDisplay(name: string): string {
-  return `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+  // Control characters (a line break would end the header) are dropped whatever the source of the name.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+  return `"${name.replace(/[\u0000-\u001f\u007f]/g, '').replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
