@@ -127,6 +127,15 @@ export class Accounts {
     return { username: account.username, role: account.role, extension: account.extension, tokenHash: hash };
   }
 
+  /** The principal again, as its token and account stand now (role changes included), or undefined when ended. */
+  recheck(p: Principal): Principal | undefined {
+    const row = this.store.token(p.tokenHash);
+    if (!row || (row.expiresAt !== undefined && row.expiresAt <= this.now())) return undefined;
+    const account = this.store.get(row.username);
+    if (!account) return undefined;
+    return { username: account.username, role: account.role, extension: account.extension, tokenHash: p.tokenHash };
+  }
+
   logout(p: Principal): void {
     this.store.removeToken(p.tokenHash);
   }

@@ -215,6 +215,15 @@ describe('the live event stream (F-EVENTS)', () => {
     expect(fast.closed).toBeUndefined();
   }, 60_000);
 
+  it('closes an open stream with 1008 once its session is logged out', async () => {
+    h = await startApi();
+    const admin = await h.login('root', 'correct horse', 'admin');
+    const s = await stream(h, { token: admin.token });
+    expect((await admin.post('/api/logout')).status).toBe(204);
+    await waitUntil(() => s.closed !== undefined, 20_000);
+    expect(s.closed?.code).toBe(1008);
+  });
+
   it('refuses a connection without a valid token with 401', async () => {
     h = await startApi();
     expect(await EventStream.status(h.baseUrl)).toBe(401);

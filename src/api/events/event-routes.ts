@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Principal } from '../accounts.js';
 import { principalOf } from '../access.js';
 import type { RouteModule } from '../route-types.js';
+import { every } from '../../util/clock.js';
 import { EventHub, type HubEntry } from './hub.js';
 import { connectSources } from './sources.js';
 
@@ -23,6 +24,11 @@ function sees(p: Principal, e: HubEntry): boolean {
   if (p.role === 'admin' || p.role === 'supervisor') return true;
   return p.extension !== undefined && e.concerns.includes(p.extension);
 }
+
+/** How often an open stream's token is checked again (a logout ends the stream within this time). */
+const SESSION_RECHECK_MS = 5000;
+/** WebSocket close code 1008: the session behind the stream ended. */
+const POLICY_VIOLATION = 1008;
 
 export const eventRoutes: RouteModule = async (app, deps) => {
   const hub = new EventHub(
@@ -49,7 +55,7 @@ export const eventRoutes: RouteModule = async (app, deps) => {
       },
     },
     (socket: WebSocket, req) => {
-      const principal = principalOf(req);
+      let principal = principalOf(req);
       const log = req.log.child({ user: principal.username });
       const limit = () => deps.settings().eventClientBufferKiB * 1024;
       let open = true;
@@ -75,10 +81,22 @@ export const eventRoutes: RouteModule = async (app, deps) => {
       const off = hub.subscribe((e) => {
         if (sees(principal, e)) send(e.json);
       });
+      // The token was checked when the stream opened; a logout, password change, revoked token, changed role
+      // or deleted account must not leave the stream running, so it is looked at again every few seconds.
+      const recheck = every(deps.ctx.clock, SESSION_RECHECK_MS, () => {
+        const now = deps.accounts.recheck(principal);
+        if (now) {
+          principal = now;
+          return;
+        }
+        open = false;
+        socket.close(POLICY_VIOLATION, 'the session has ended: log in again');
+      });
       // Anything a client sends is ignored: the stream is one-way.
       socket.on('close', () => {
         open = false;
         off();
+        recheck.cancel();
       });
     },
   );
