@@ -48,6 +48,9 @@ export function importExtensionCsv(editor: ConfigEditor, bytes: Buffer, encoding
   const updated: string[] = [];
   let lineErrors: LineError[] = [];
   const result = editor.edit<null>((doc, text) => {
+    // The editor runs this again when another process wrote the file meanwhile: each run starts afresh.
+    created.length = 0;
+    updated.length = 0;
     const current = configOfText(text);
     if ('refusal' in current) return current;
     const config = current.config;
