@@ -153,6 +153,10 @@ describe('voicemail over the API', () => {
     expect(boxes.pin('2001', '2580')).toBe('8024');
     expect((await user.put('/api/extensions/2002/pin', { pin: '8024' })).status).toBe(403);
     expect((await admin.put('/api/extensions/9999/pin', { pin: '8024' })).status).toBe(404);
+    // A PIN set here (not in the YAML) shows as set on the extension.
+    expect((await admin.get<{ hasPin: boolean }>('/api/extensions/2002')).body.hasPin).toBe(false);
+    expect((await admin.put('/api/extensions/2002/pin', { pin: '8024' })).status).toBe(204);
+    expect((await admin.get<{ hasPin: boolean }>('/api/extensions/2002')).body.hasPin).toBe(true);
     const audit = await admin.get<{ entries: Array<{ action: string; detail: string }> }>('/api/audit?actor=alice');
     const row = audit.body.entries.find((e) => e.action === 'pin.set');
     expect(row?.detail).not.toContain('8024');

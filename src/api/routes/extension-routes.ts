@@ -6,6 +6,7 @@ import type { Membership } from '../../config/remove-extension.js';
 import { extensionNumberPattern, type ExtensionConfig, type HibikiConfig } from '../../config/schema.js';
 import { pinProblem } from '../../rules/pin.js';
 import type { Binding } from '../../store/registrations.js';
+import { VoicemailBoxStore } from '../../store/voicemail-box-store.js';
 import { allow, ownExtension } from '../access.js';
 import { entryField, writeConfig } from '../config-write.js';
 import { notFound } from '../errors.js';
@@ -60,7 +61,8 @@ export function membershipsOf(config: HibikiConfig, number: string): { departmen
   };
 }
 
-export function extensionView(config: HibikiConfig, e: ExtensionConfig, bindings: Binding[]): ExtensionOut {
+/** `pin`: the PIN in force, which a phone or the API may have set over the YAML one (VoicemailBoxStore). */
+export function extensionView(config: HibikiConfig, e: ExtensionConfig, bindings: Binding[], pin: (e: ExtensionConfig) => string | undefined): ExtensionOut {
   return {
     number: e.number,
     name: e.name,
@@ -71,7 +73,7 @@ export function extensionView(config: HibikiConfig, e: ExtensionConfig, bindings
     language: e.language,
     memo: e.memo,
     suspended: e.suspended,
-    hasPin: e.pin !== undefined,
+    hasPin: pin(e) !== undefined,
     registered: bindings.length > 0,
     contacts: bindings.map(contactView),
   };
@@ -141,10 +143,12 @@ export const extensionPatchBody = z
 const extensionFieldOf = entryField('extensions', { groups: 'departments', pickupGroups: 'pickupGroups', serviceCodes: 'number', routes: 'number', queues: 'number', conference: 'number' });
 
 export const extensionRoutes: RouteModule = (app, { ctx, audit }) => {
+  const boxes = new VoicemailBoxStore(ctx.db);
+  const pinOf = (e: ExtensionConfig) => boxes.pin(e.number, e.pin);
   const view = (config: HibikiConfig, number: string): ExtensionOut => {
     const e = config.extensions.find((x) => x.number === number);
     if (!e) throw notFound(`extension ${number}`);
-    return extensionView(config, e, ctx.registrations.list(number));
+    return extensionView(config, e, ctx.registrations.list(number), pinOf);
   };
 
   app.get(
@@ -165,7 +169,7 @@ export const extensionRoutes: RouteModule = (app, { ctx, audit }) => {
       const q = req.query.q?.toLowerCase();
       return config.extensions
         .filter((e) => !q || e.number.includes(q) || e.name.toLowerCase().includes(q) || (e.kana ?? '').includes(q))
-        .map((e) => extensionView(config, e, byAor.get(e.number) ?? []));
+        .map((e) => extensionView(config, e, byAor.get(e.number) ?? [], pinOf));
     },
   );
 
@@ -177,7 +181,7 @@ export const extensionRoutes: RouteModule = (app, { ctx, audit }) => {
       const config = ctx.currentConfig;
       const e = config.extensions.find((x) => x.number === req.params.number);
       if (!e) throw notFound(`extension ${req.params.number}`);
-      return extensionView(config, e, ctx.registrations.list(e.number));
+      return extensionView(config, e, ctx.registrations.list(e.number), pinOf);
     },
   );
 
