@@ -11,8 +11,12 @@ export function render(main) {
   const form = h('form', { class: 'inline' }, field(t('audit.actor'), 'actor'), field(t('audit.action'), 'action'), h('button', { type: 'submit', class: 'primary' }, t('common.filter')), formError());
   let offset = 0;
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   async function load() {
+    const mine = ++loads;
     const r = await audit.search({ actor: form.elements.actor.value.trim(), action: form.elements.action.value.trim(), limit: pageSize, offset });
+    if (mine !== loads) return;
     clear(
       result,
       h('p', { class: 'muted' }, t('audit.count', { total: r.total })),

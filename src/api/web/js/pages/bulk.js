@@ -34,9 +34,13 @@ export function render(main) {
       await load();
     });
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(error, async () => {
+      const mine = ++loads;
       const [bulk, sched] = await Promise.all([forwarding.bulkSets(), forwarding.schedules()]);
+      if (mine !== loads) return;
       clear(
         sets,
         table(

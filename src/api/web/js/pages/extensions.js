@@ -42,9 +42,13 @@ export function render(main) {
   const search = h('input', { type: 'search', name: 'q', placeholder: t('ext.search'), 'aria-label': t('ext.search') });
   let editing;
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(rowError, async () => {
+      const mine = ++loads;
       const rows = await extensions.list(search.value.trim() || undefined);
+      if (mine !== loads) return;
       clear(list, table(columns(), rows, { key: (r) => r.number, empty: t('ext.none') }));
     });
 

@@ -13,9 +13,13 @@ function condition(row, key) {
 export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const list = h('div');
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(error, async () => {
+      const mine = ++loads;
       const rows = await forwarding.overview();
+      if (mine !== loads) return;
       clear(
         list,
         table(

@@ -12,9 +12,13 @@ export function render(main) {
   const pickup = h('div');
   const formSlot = h('div');
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(error, async () => {
+      const mine = ++loads;
       const [all, pick] = await Promise.all([groups.list(), groups.pickup().catch(() => [])]);
+      if (mine !== loads) return;
       clear(
         list,
         table(

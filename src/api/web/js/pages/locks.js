@@ -15,9 +15,13 @@ export function render(main) {
       await locks.clear(body);
       await load();
     });
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(error, async () => {
+      const mine = ++loads;
       const rows = await locks.list();
+      if (mine !== loads) return;
       clear(
         list,
         table(

@@ -11,8 +11,12 @@ export function render(main, s) {
   const body = h('div');
   const status = h('div');
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   async function load() {
+    const mine = ++loads;
     const f = await forwarding.of(number);
+    if (mine !== loads) return;
     const listId = 'fwd-destinations';
     const datalist = h(
       'datalist',

@@ -21,9 +21,13 @@ export function render(main) {
       await load();
     });
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(error, async () => {
+      const mine = ++loads;
       const all = await queues.list();
+      if (mine !== loads) return;
       if (all.length === 0) {
         clear(board, h('p', { class: 'empty' }, t('queue.none')));
         return;

@@ -20,9 +20,13 @@ export function render(main, s) {
       await load();
     });
 
+  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
+  let loads = 0;
   const load = () =>
     act(error, async () => {
+      const mine = ++loads;
       const rows = await voicemail.messages(box);
+      if (mine !== loads) return;
       clear(
         list,
         table(
