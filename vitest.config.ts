@@ -10,6 +10,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Two files at a time: end-to-end tests mostly wait on real time, so two run in about the time of one
+    // (vitest's default on a 2-core machine is one worker, which made the suite the sum of every file).
+    maxWorkers: 2,
     reporters: ['default'],
   },
 });
