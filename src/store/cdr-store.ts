@@ -138,7 +138,8 @@ export class CdrStore {
       params.disposition = q.disposition;
     }
     if (q.party !== undefined) {
-      where.push('(caller_number = @party OR callee_number = @party OR answered_by = @party)');
+      // An outside number that happens to equal an extension (a tie-line caller 2001) is not that extension.
+      where.push("((caller_number = @party AND direction != 'inbound') OR (callee_number = @party AND direction != 'outbound') OR answered_by = @party)");
       params.party = q.party;
     }
     const clause = `WHERE ${where.join(' AND ')}`;

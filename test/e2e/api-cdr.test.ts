@@ -106,6 +106,10 @@ describe('CDR search', () => {
     expect(mine.status).toBe(200);
     expect(mine.body.rows.map((x) => x.callId).sort()).toEqual(['call-1000@192.0.2.1', 'call-1001@192.0.2.1']);
     expect((await carol.get<Search>('/api/cdr?direction=outbound')).body.total).toBe(0);
+    // A caller on a tie line whose number reads like 2003 is not extension 2003: its call is not carol's.
+    h.server.cdr.insertMany([row(2000, at(3, 0), { direction: 'inbound', callerNumber: '2003', dialedNumber: '0501234567', calleeNumber: '2004', answeredBy: '2004', trunk: 'tieline' })]);
+    expect((await carol.get<Search>('/api/cdr?from=2026-05-03&to=2026-05-03')).body.total).toBe(0);
+    expect((await admin.get<Search>('/api/cdr?from=2026-05-03&to=2026-05-03')).body.total).toBe(1);
     expect((await carol.get('/api/cdr/export.csv?from=2026-05-01&to=2026-05-02')).status).toBe(403);
   });
 });

@@ -71,7 +71,11 @@ export function callView(call: Call): CallOut {
 
 /** Whether an extension is part of a call: its caller, the callee, or a party of one of its legs. */
 function involves(call: Call, extension: string): boolean {
-  return call.caller.number === extension || call.callee.number === extension || call.answeredBy === extension || call.extensions().includes(extension);
+  // The caller of an inbound call and the callee of an outbound one are outside numbers, even when they read
+  // like an extension (a tie line's caller 2001).
+  const caller = call.direction !== 'inbound' && call.caller.number === extension;
+  const callee = call.direction !== 'outbound' && call.callee.number === extension;
+  return caller || callee || call.answeredBy === extension || call.extensions().includes(extension);
 }
 
 /** Admins and supervisors see every call; anyone else only the calls of the extension their account is bound to. */
