@@ -1,14 +1,14 @@
 // Extensions (issue #12, F-USER): the list with live registration status, and one extension. Static fields
 // live in the YAML file; changes go through the config editor (comments kept, validated, reloaded).
 import { z } from 'zod';
-import { addExtension, configOfText, removeExtensionEntry, updateExtension } from '../../config/extension-edit.js';
+import { addExtension, removeExtensionEntry, updateExtension } from '../../config/extension-edit.js';
 import type { Membership } from '../../config/remove-extension.js';
 import { extensionNumberPattern, type ExtensionConfig, type HibikiConfig } from '../../config/schema.js';
 import { pinProblem } from '../../rules/pin.js';
 import type { Binding } from '../../store/registrations.js';
 import { VoicemailBoxStore } from '../../store/voicemail-box-store.js';
 import { allow, ownExtension } from '../access.js';
-import { entryField, writeConfig } from '../config-write.js';
+import { entryField, writeChange, writeConfig } from '../config-write.js';
 import { notFound } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
 
@@ -192,16 +192,7 @@ export const extensionRoutes: RouteModule = (app, { ctx, audit }) => {
       schema: { tags: ['extensions'], summary: 'Add an extension (written to the YAML file; it can register at once).', body: extensionCreateBody, response: { 201: extensionOut } },
     },
     async (req, reply) => {
-      const { config } = writeConfig(
-        ctx,
-        (doc, text) => {
-          const current = configOfText(text);
-          if ('refusal' in current) return current;
-          const refusal = addExtension(doc, current.config, req.body);
-          return refusal ? { refusal } : { value: null };
-        },
-        extensionFieldOf,
-      );
+      const config = writeChange(ctx, (doc, current) => addExtension(doc, current, req.body), extensionFieldOf);
       audit(req, 'extension.create', req.body.number, req.body);
       return reply.status(201).send(view(config, req.body.number));
     },
@@ -220,16 +211,7 @@ export const extensionRoutes: RouteModule = (app, { ctx, audit }) => {
       },
     },
     async (req) => {
-      const { config } = writeConfig(
-        ctx,
-        (doc, text) => {
-          const current = configOfText(text);
-          if ('refusal' in current) return current;
-          const refusal = updateExtension(doc, current.config, req.params.number, req.body);
-          return refusal ? { refusal } : { value: null };
-        },
-        extensionFieldOf,
-      );
+      const config = writeChange(ctx, (doc, current) => updateExtension(doc, current, req.params.number, req.body), extensionFieldOf);
       audit(req, 'extension.update', req.params.number, req.body);
       return view(config, req.params.number);
     },

@@ -1,12 +1,12 @@
 // Hunt groups / departments and pickup groups (issue #12, F-HUNT, F-DEPT, F-PICKUP): read from the running
 // config, written to the YAML file through the config editor (comments kept, validated, applied at once).
 import { z } from 'zod';
-import { addGroup, addPickupGroup, configOfText, removeGroup, removePickupGroup, updateGroup, updatePickupGroup } from '../../config/extension-edit.js';
+import { addGroup, addPickupGroup, removeGroup, removePickupGroup, updateGroup, updatePickupGroup } from '../../config/extension-edit.js';
 import { RECORD_POLICIES } from '../../config/recording-schema.js';
 import { huntStrategies } from '../../config/routing-schema.js';
 import type { HibikiConfig } from '../../config/schema.js';
 import { allow } from '../access.js';
-import { entryField, writeConfig } from '../config-write.js';
+import { entryField, writeChange } from '../config-write.js';
 import { notFound } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
 
@@ -112,29 +112,13 @@ export const groupRoutes: RouteModule = (app, { ctx, audit }) => {
     '/api/groups',
     { preHandler: write, schema: { tags: ['groups'], summary: 'Add a group (its number must be free in the whole dial plan).', body: groupCreateBody, response: { 201: groupOut } } },
     async (req, reply) => {
-      const { config } = writeConfig(
-        ctx,
-        (doc, text) => {
-          const current = configOfText(text);
-          if ('refusal' in current) return current;
-          const refusal = addGroup(doc, current.config, req.body);
-          return refusal ? { refusal } : { value: null };
-        },
-        groupFieldOf,
-      );
+      const config = writeChange(ctx, (doc, current) => addGroup(doc, current, req.body), groupFieldOf);
       audit(req, 'group.create', req.body.number, req.body);
       return reply.status(201).send(groupView(config, req.body.number));
     },
   );
   app.patch('/api/groups/:number', { preHandler: write, schema: { tags: ['groups'], summary: 'Change a group.', params, body: groupPatchBody, response: { 200: groupOut } } }, async (req) => {
-    const { config } = writeConfig(
-      ctx,
-      (doc) => {
-        const refusal = updateGroup(doc, req.params.number, req.body);
-        return refusal ? { refusal } : { value: null };
-      },
-      groupFieldOf,
-    );
+    const config = writeChange(ctx, (doc) => updateGroup(doc, req.params.number, req.body), groupFieldOf);
     audit(req, 'group.update', req.params.number, req.body);
     return groupView(config, req.params.number);
   });
@@ -142,14 +126,7 @@ export const groupRoutes: RouteModule = (app, { ctx, audit }) => {
     '/api/groups/:number',
     { preHandler: write, schema: { tags: ['groups'], summary: 'Delete a group; 409 naming every place (DID, forwarding, IVR key, queue…) that still sends calls to it.', params } },
     async (req, reply) => {
-      writeConfig(
-        ctx,
-        (doc) => {
-          const refusal = removeGroup(doc, req.params.number);
-          return refusal ? { refusal } : { value: null };
-        },
-        groupFieldOf,
-      );
+      writeChange(ctx, (doc) => removeGroup(doc, req.params.number), groupFieldOf);
       audit(req, 'group.delete', req.params.number);
       return reply.status(204).send();
     },
@@ -162,16 +139,7 @@ export const groupRoutes: RouteModule = (app, { ctx, audit }) => {
     pickupView(ctx.currentConfig, req.params.number),
   );
   app.post('/api/pickup-groups', { preHandler: write, schema: { tags: ['groups'], summary: 'Add a pickup group.', body: pickupCreateBody, response: { 201: pickupGroupOut } } }, async (req, reply) => {
-    const { config } = writeConfig(
-      ctx,
-      (doc, text) => {
-        const current = configOfText(text);
-        if ('refusal' in current) return current;
-        const refusal = addPickupGroup(doc, current.config, req.body);
-        return refusal ? { refusal } : { value: null };
-      },
-      pickupFieldOf,
-    );
+    const config = writeChange(ctx, (doc, current) => addPickupGroup(doc, current, req.body), pickupFieldOf);
     audit(req, 'pickupGroup.create', req.body.number, req.body);
     return reply.status(201).send(pickupView(config, req.body.number));
   });
@@ -179,27 +147,13 @@ export const groupRoutes: RouteModule = (app, { ctx, audit }) => {
     '/api/pickup-groups/:number',
     { preHandler: write, schema: { tags: ['groups'], summary: 'Change a pickup group.', params, body: pickupPatchBody, response: { 200: pickupGroupOut } } },
     async (req) => {
-      const { config } = writeConfig(
-        ctx,
-        (doc) => {
-          const refusal = updatePickupGroup(doc, req.params.number, req.body);
-          return refusal ? { refusal } : { value: null };
-        },
-        pickupFieldOf,
-      );
+      const config = writeChange(ctx, (doc) => updatePickupGroup(doc, req.params.number, req.body), pickupFieldOf);
       audit(req, 'pickupGroup.update', req.params.number, req.body);
       return pickupView(config, req.params.number);
     },
   );
   app.delete('/api/pickup-groups/:number', { preHandler: write, schema: { tags: ['groups'], summary: 'Delete a pickup group.', params } }, async (req, reply) => {
-    writeConfig(
-      ctx,
-      (doc) => {
-        const refusal = removePickupGroup(doc, req.params.number);
-        return refusal ? { refusal } : { value: null };
-      },
-      pickupFieldOf,
-    );
+    writeChange(ctx, (doc) => removePickupGroup(doc, req.params.number), pickupFieldOf);
     audit(req, 'pickupGroup.delete', req.params.number);
     return reply.status(204).send();
   });
