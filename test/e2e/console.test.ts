@@ -76,6 +76,20 @@ function files(dir: string): Map<string, string> {
 }
 
 describe('web console (F-WEB)', () => {
+  it('opens every page of the admin menu with its heading, without an error on the page or in the browser', async () => {
+    const page = await logInAsAdmin();
+    const entries = await menu(page);
+    expect(entries.length).toBeGreaterThanOrEqual(10);
+    for (const name of entries.filter((e) => e !== 'Log out')) {
+      await page.locator('#nav a', { hasText: name }).first().click();
+      await page.locator('main h1').first().waitFor();
+      // Each page's first load has settled when its error box is still empty after the table or form shows.
+      await page.waitForLoadState('networkidle');
+      const errors = (await page.locator('main .form-error').allTextContents()).filter((t) => t.trim() !== '');
+      expect({ page: name, errors }).toEqual({ page: name, errors: [] });
+    }
+  }, 60_000);
+
   it('ships in dist/ exactly as in src/ (npm run build copies it next to the compiled server)', () => {
     const src = files(fileURLToPath(new URL('../../src/api/web/', import.meta.url)));
     const dist = files(fileURLToPath(new URL('../../dist/api/web/', import.meta.url)));

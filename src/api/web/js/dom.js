@@ -179,3 +179,17 @@ export async function act(errorBox, fn) {
     else alert(text);
   }
 }
+
+/**
+ * A page's load: fetch what it shows, then draw it. Only the newest load draws: an earlier, slower answer (a
+ * poll, an event's reload) must not overwrite what a newer one, started after a change, has drawn.
+ */
+export function loader(errorBox, fetch, draw) {
+  let loads = 0;
+  return () =>
+    act(errorBox, async () => {
+      const mine = ++loads;
+      const data = await fetch();
+      if (mine === loads) draw(data);
+    });
+}

@@ -1,5 +1,5 @@
 // Admin: console and API accounts (role, the extension a user belongs to), create, unlock, delete.
-import { act, badge, clear, field, formError, h, notice, submitter, table, when } from '../dom.js';
+import { act, badge, clear, field, formError, h, loader, notice, submitter, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { accounts } from '../resources.js';
 
@@ -9,13 +9,10 @@ export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const list = h('div');
   const done = h('div');
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const rows = await accounts.list();
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => accounts.list(),
+    (rows) => {
       clear(
         list,
         table(
@@ -64,7 +61,8 @@ export function render(main) {
           rows,
         ),
       );
-    });
+    },
+  );
   const form = h(
     'form',
     { class: 'grid', id: 'account-form' },

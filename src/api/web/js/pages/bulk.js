@@ -1,5 +1,5 @@
 // Admin: schedules, and the bulk (disaster) forwarding sets switched on or off with the result per member.
-import { act, badge, clear, h, table, when } from '../dom.js';
+import { act, badge, clear, h, loader, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { forwarding } from '../resources.js';
@@ -34,13 +34,10 @@ export function render(main) {
       await load();
     });
 
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const [bulk, sched] = await Promise.all([forwarding.bulkSets(), forwarding.schedules()]);
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => Promise.all([forwarding.bulkSets(), forwarding.schedules()]),
+    ([bulk, sched]) => {
       clear(
         sets,
         table(
@@ -74,7 +71,8 @@ export function render(main) {
           sched,
         ),
       );
-    });
+    },
+  );
 
   clear(main, h('h1', {}, t('nav.bulk')), error, sets, results, h('h2', {}, t('bulk.schedules')), schedules);
   void load();

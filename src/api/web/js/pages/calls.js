@@ -1,5 +1,5 @@
 // Calls in progress, live, with hang-up.
-import { act, badge, clear, h, table, when } from '../dom.js';
+import { act, badge, clear, h, loader, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { calls } from '../resources.js';
@@ -9,13 +9,10 @@ const party = (p) => (p ? `${p.number ?? ''}${p.name ? ` ${p.name}` : ''}` : '')
 export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const list = h('div');
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const rows = await calls.list();
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => calls.list(),
+    (rows) => {
       clear(
         list,
         table(
@@ -53,7 +50,8 @@ export function render(main) {
           { key: (c) => c.id, empty: t('calls.none') },
         ),
       );
-    });
+    },
+  );
   clear(main, h('h1', {}, t('nav.calls')), error, list);
   void load();
   return onLive(['call'], load);

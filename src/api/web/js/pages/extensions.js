@@ -1,7 +1,7 @@
 // Admin: extensions with their live registration status; search, add, edit, suspend/resume, delete, and
 // CSV import (every bad line listed) and export.
 import { download } from '../api.js';
-import { act, badge, clear, field, formError, h, notice, showError, submitter, table, when } from '../dom.js';
+import { act, badge, clear, field, formError, h, loader, notice, showError, submitter, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { extensions } from '../resources.js';
@@ -42,15 +42,13 @@ export function render(main) {
   const search = h('input', { type: 'search', name: 'q', placeholder: t('ext.search'), 'aria-label': t('ext.search') });
   let editing;
 
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(rowError, async () => {
-      const mine = ++loads;
-      const rows = await extensions.list(search.value.trim() || undefined);
-      if (mine !== loads) return;
+  const load = loader(
+    rowError,
+    () => extensions.list(search.value.trim() || undefined),
+    (rows) => {
       clear(list, table(columns(), rows, { key: (r) => r.number, empty: t('ext.none') }));
-    });
+    },
+  );
 
   function columns() {
     return [

@@ -1,5 +1,5 @@
 // Admin: the forwarding of every extension on one page (which conditions are on, where to, DND, schedule).
-import { act, badge, clear, h, table } from '../dom.js';
+import { badge, clear, h, loader, table } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { conditions, forwarding } from '../resources.js';
@@ -13,13 +13,10 @@ function condition(row, key) {
 export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const list = h('div');
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const rows = await forwarding.overview();
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => forwarding.overview(),
+    (rows) => {
       clear(
         list,
         table(
@@ -35,7 +32,8 @@ export function render(main) {
           { key: (r) => r.number ?? r.extension },
         ),
       );
-    });
+    },
+  );
   clear(main, h('h1', {}, t('nav.forwarding')), error, list);
   void load();
   return onLive(['config', 'forwarding'], load);

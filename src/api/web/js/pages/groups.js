@@ -1,5 +1,5 @@
 // Admin: groups (departments, hunt groups) with their members, and pickup groups.
-import { act, clear, field, formError, h, notice, submitter, table } from '../dom.js';
+import { act, clear, field, formError, h, loader, notice, submitter, table } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { groups } from '../resources.js';
@@ -12,13 +12,10 @@ export function render(main) {
   const pickup = h('div');
   const formSlot = h('div');
 
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const [all, pick] = await Promise.all([groups.list(), groups.pickup().catch(() => [])]);
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => Promise.all([groups.list(), groups.pickup().catch(() => [])]),
+    ([all, pick]) => {
       clear(
         list,
         table(
@@ -65,7 +62,8 @@ export function render(main) {
           pick,
         ),
       );
-    });
+    },
+  );
 
   function edit(g) {
     const form = h(

@@ -1,5 +1,5 @@
 // Admin: what the auth guard and the login lockout are holding (users, addresses, console accounts), with unlock.
-import { act, clear, h, table, when } from '../dom.js';
+import { act, clear, h, loader, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { locks } from '../resources.js';
@@ -15,13 +15,10 @@ export function render(main) {
       await locks.clear(body);
       await load();
     });
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const rows = await locks.list();
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => locks.list(),
+    (rows) => {
       clear(
         list,
         table(
@@ -37,7 +34,8 @@ export function render(main) {
           { empty: t('locks.none') },
         ),
       );
-    });
+    },
+  );
   clear(main, h('h1', {}, t('nav.locks')), h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'danger', onclick: () => unlock({ kind: 'all' }) }, t('locks.unlockAll'))), error, list);
   void load();
   return onLive(['security'], load);

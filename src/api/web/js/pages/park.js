@@ -1,5 +1,5 @@
 // The park lot: who waits in which slot, parked by whom, since when.
-import { act, clear, h, table, when } from '../dom.js';
+import { clear, h, loader, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { park } from '../resources.js';
@@ -7,13 +7,10 @@ import { park } from '../resources.js';
 export function render(main) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const list = h('div');
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const rows = await park.list();
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => park.list(),
+    (rows) => {
       clear(
         list,
         table(
@@ -27,7 +24,8 @@ export function render(main) {
           { empty: t('park.none') },
         ),
       );
-    });
+    },
+  );
   clear(main, h('h1', {}, t('nav.park')), error, list);
   void load();
   return onLive(['park'], load);

@@ -1,5 +1,5 @@
 // Supervisor: the queue dashboard — callers waiting, today's counters, each agent's state, pause/resume.
-import { act, badge, clear, h, table } from '../dom.js';
+import { act, badge, clear, h, loader, table } from '../dom.js';
 import { t } from '../i18n.js';
 import { onLive } from '../live.js';
 import { queues } from '../resources.js';
@@ -21,13 +21,10 @@ export function render(main) {
       await load();
     });
 
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const all = await queues.list();
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => queues.list(),
+    (all) => {
       if (all.length === 0) {
         clear(board, h('p', { class: 'empty' }, t('queue.none')));
         return;
@@ -87,7 +84,8 @@ export function render(main) {
           );
         }),
       );
-    });
+    },
+  );
   clear(main, h('h1', {}, t('nav.queues')), error, board);
   void load();
   return onLive(['queue', 'agent', 'call'], load);

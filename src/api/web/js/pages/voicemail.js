@@ -1,5 +1,5 @@
 // User: their voicemail — list, play (the WAV is fetched with the token, then played from memory), delete.
-import { act, badge, clear, h, table, when } from '../dom.js';
+import { act, badge, clear, h, loader, table, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { voicemail } from '../resources.js';
 
@@ -20,13 +20,10 @@ export function render(main, s) {
       await load();
     });
 
-  // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
-  let loads = 0;
-  const load = () =>
-    act(error, async () => {
-      const mine = ++loads;
-      const rows = await voicemail.messages(box);
-      if (mine !== loads) return;
+  const load = loader(
+    error,
+    () => voicemail.messages(box),
+    (rows) => {
       clear(
         list,
         table(
@@ -62,7 +59,8 @@ export function render(main, s) {
           { key: (m) => m.id, empty: t('vm.none') },
         ),
       );
-    });
+    },
+  );
   clear(main, h('h1', {}, t('vm.title', { box })), error, player, list);
   void load();
   return () => {
