@@ -50,6 +50,13 @@ export interface BulkResult {
   detail?: string;
 }
 
+/** A change of an extension's forwarding or DND at run time (phone codes, API, CLI in this process, bulk sets). */
+export interface ForwardingChange {
+  extension: string;
+  what: ForwardCondition | 'dnd' | 'noAnswerTimeout' | 'bulk';
+  by: ChangedBy;
+}
+
 export interface BulkStatus {
   name: string;
   active: boolean;
@@ -183,6 +190,17 @@ export function conditionDestination(st: ForwardingState, c: ForwardCondition): 
 export class ForwardingService {
   private readonly store: ForwardingStore;
   private index: ConfigIndex | undefined;
+  private readonly changeListeners = new Set<(c: ForwardingChange) => void>();
+
+  /** Be told of every run-time change (the event stream); returns the unsubscribe. */
+  onChange(fn: (c: ForwardingChange) => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  private changed(c: ForwardingChange): void {
+    for (const fn of this.changeListeners) fn(c);
+  }
 
   constructor(private readonly deps: ForwardingDeps) {
     this.store = new ForwardingStore(deps.db);
@@ -314,8 +332,10 @@ export class ForwardingService {
       return { ok: true, destination: st.destinations[slot] };
     });
     const log = { event: 'forwarding', extension, condition, on, destination: result.ok ? result.destination : destination, by };
-    if (result.ok) this.deps.logger.info(log, 'forwarding changed');
-    else this.deps.logger.info({ ...log, reason: result.reason }, 'forwarding change refused');
+    if (result.ok) {
+      this.deps.logger.info(log, 'forwarding changed');
+      this.changed({ extension, what: condition, by });
+    } else this.deps.logger.info({ ...log, reason: result.reason }, 'forwarding change refused');
     return result;
   }
 
@@ -329,6 +349,7 @@ export class ForwardingService {
       this.save(ext, st);
     });
     this.deps.logger.info({ event: 'forwarding', extension, condition: 'dnd', on, by }, 'do-not-disturb changed');
+    this.changed({ extension, what: 'dnd', by });
   }
 
   /** The no-answer time before cfna applies (1–180 s, as in the YAML). Throws for an unknown extension or a bad value. */
@@ -344,6 +365,7 @@ export class ForwardingService {
       this.save(ext, st);
     });
     this.deps.logger.info({ event: 'forwarding', extension, noAnswerTimeout: seconds, by }, 'no-answer timeout changed');
+    this.changed({ extension, what: 'noAnswerTimeout', by });
   }
 
   /** Switch a bulk set on; per member, whether it now forwards. Throws for an unknown set. */
@@ -390,6 +412,7 @@ export class ForwardingService {
       },
       active ? 'bulk forwarding on' : 'bulk forwarding off',
     );
+    for (const r of results) if (r.kind === 'extension' && r.result === 'ok') this.changed({ extension: r.member, what: 'bulk', by });
     return results;
   }
 

@@ -215,6 +215,21 @@ describe('the live event stream (F-EVENTS)', () => {
     expect(fast.closed).toBeUndefined();
   }, 60_000);
 
+  it('tells forwarding and DND changes, with what is in force after them, to the extension and admins only', async () => {
+    h = await startApi();
+    const admin = await h.login('root', 'correct horse', 'admin');
+    const user = await h.login('alice', 'alice-password', 'user', '2001');
+    const all = await stream(h, { token: admin.token });
+    const mine = await stream(h, { token: user.token });
+    expect((await admin.put('/api/extensions/2002/dnd', { on: true })).status).toBe(200);
+    expect((await user.put('/api/extensions/2001/forwarding/cfu', { on: true, destination: '2003' })).status).toBe(200);
+    const cfu = await mine.waitFor((m) => m.type === 'forwarding');
+    expect(cfu).toMatchObject({ extension: '2001', changed: 'cfu', effective: { cfu: '2003', dnd: false } });
+    await all.waitFor((m) => m.type === 'forwarding' && m.extension === '2001');
+    expect(all.events.filter((e) => e.type === 'forwarding').map((e) => `${String(e.extension)}:${String(e.changed)}`)).toEqual(['2002:dnd', '2001:cfu']);
+    expect(mine.events.filter((e) => e.type === 'forwarding').map((e) => e.extension)).toEqual(['2001']);
+  });
+
   it('closes an open stream with 1008 once its session is logged out', async () => {
     h = await startApi();
     const admin = await h.login('root', 'correct horse', 'admin');

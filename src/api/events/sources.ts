@@ -3,6 +3,7 @@
 // Each names the extensions it concerns, which decides who besides admins and supervisors sees it.
 import type { ConfigEvent } from '../../config/config-events.js';
 import type { HibikiConfig } from '../../config/schema.js';
+import type { ForwardingChange } from '../../features/forwarding.js';
 import type { ParkEvent } from '../../features/park.js';
 import type { CallMoment } from '../../pbx/call-activity.js';
 import type { Call } from '../../pbx/call.js';
@@ -20,6 +21,7 @@ export function connectSources(hub: EventHub, ctx: ApiContext, accounts: Account
     ctx.registrar.onEvent((e) => registration(hub, e)),
     subscribe(ctx.calls.activity, 'moment', (call: Call, m: CallMoment) => calls.moment(call, m)),
     ctx.park.onEvent((e) => park(hub, e)),
+    ctx.forwarding.onChange((c) => forwarding(hub, c, ctx)),
     // The waiting count is read once the queue has taken the caller in or out of its line (same tick).
     ctx.queues.onEvent((e) => queueMicrotask(() => queue(hub, e, ctx.queues.waiting(e.queue)))),
     subscribe(ctx.configEvents, 'event', (e: ConfigEvent) => config(hub, e)),
@@ -34,6 +36,12 @@ export function connectSources(hub: EventHub, ctx: ApiContext, accounts: Account
 function subscribe<A extends unknown[]>(emitter: { on(e: string, fn: (...a: A) => void): unknown; off(e: string, fn: (...a: A) => void): unknown }, event: string, fn: (...a: A) => void): () => void {
   emitter.on(event, fn);
   return () => emitter.off(event, fn);
+}
+
+/** A run-time forwarding or DND change, with what is in force for the extension afterwards. */
+function forwarding(hub: EventHub, c: ForwardingChange, ctx: ApiContext): void {
+  const now = ctx.forwarding.effective(c.extension);
+  hub.publish('forwarding', { extension: c.extension, changed: c.what, by: c.by, effective: now }, [c.extension]);
 }
 
 function registration(hub: EventHub, e: RegistrationEvent): void {
