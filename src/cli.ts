@@ -448,7 +448,13 @@ function callCentreCommand(file: string, args: string[], v: CallCentreFlags): nu
   let job: (db: Database, config: HibikiConfig, now: number) => string[] | string;
   if (what === 'queue' && action === 'show' && args.length <= 3 && noReason) job = (db, c, now) => queueShow(db, c, a, now);
   else if (stats && noReason)
-    job = (db, c, now) => queueStats(db, c, { ...statsRange(v.from!, v.to!, c.tenant.timezone, v.by === 'day' ? 'day' : 'hour'), by: v.by === 'day' ? 'day' : 'hour', agents: v.agents === true, csv: v.csv === true }, now);
+    job = (db, c, now) =>
+      queueStats(
+        db,
+        c,
+        { ...statsRange(v.from!, v.to!, c.tenant.timezone, v.by === 'day' ? 'day' : 'hour'), by: v.by === 'day' ? 'day' : 'hour', agents: v.agents === true, csv: v.csv === true },
+        now,
+      );
   else if (what === 'agent' && action === 'show' && args.length <= 3 && noReason) job = (db, c, now) => agentShow(db, c, a, now);
   else if (what === 'agent' && action === 'pause' && a !== undefined && args.length <= 4) job = (db, c, now) => agentPause(db, c, a, b, v.reason, now);
   else if (what === 'agent' && action === 'resume' && a !== undefined && args.length <= 4 && noReason) job = (db, c, now) => agentResume(db, c, a, b, now);

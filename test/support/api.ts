@@ -66,7 +66,12 @@ export async function startApi(opts: StartOptions = {}): Promise<RunningApi> {
   const address = running.server.httpAddress;
   if (!address) throw new Error('the HTTP API did not start');
   const baseUrl = `http://127.0.0.1:${address.port}`;
-  const accounts = new Accounts(new ApiAccountStore(running.server.db), new AuditStore(running.server.db), Date.now, () => ({ attempts: 3, addressFailuresPerMinute: 20, lockMinutes: 60, sessionHours: 12 }));
+  const accounts = new Accounts(new ApiAccountStore(running.server.db), new AuditStore(running.server.db), Date.now, () => ({
+    attempts: 3,
+    addressFailuresPerMinute: 20,
+    lockMinutes: 60,
+    sessionHours: 12,
+  }));
   const api: RunningApi = {
     ...running,
     baseUrl,
