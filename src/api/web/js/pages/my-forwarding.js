@@ -13,10 +13,11 @@ export function render(main, s) {
 
   // Only the newest load draws: an earlier, slower answer (a poll, an event) must not overwrite a newer one.
   let loads = 0;
-  async function load() {
+  /** `live`: a redraw nobody on this page asked for, skipped while a form is being filled in (see below). */
+  async function load(live = false) {
     const mine = ++loads;
     const f = await forwarding.of(number);
-    if (mine !== loads) return;
+    if (mine !== loads || (live && editing)) return;
     const listId = 'fwd-destinations';
     const datalist = h(
       'datalist',
@@ -117,7 +118,14 @@ export function render(main, s) {
     );
   }
 
+  // A change made elsewhere (a phone's code, the stream reconnecting) redraws the page, but not while the user
+  // is filling in a form: the redraw would replace the form and drop what they typed or ticked (a reconnect's
+  // redraw unticked a box just ticked, and the save turned the condition off).
+  let editing = false;
+  body.addEventListener('input', () => (editing = true));
+  body.addEventListener('change', () => (editing = true));
+  body.addEventListener('submit', () => (editing = false), true);
   clear(main, h('h1', {}, t('fwd.title', { number })), status, error, body);
   void act(error, load);
-  return onLive(['forwarding'], () => act(error, load));
+  return onLive(['forwarding'], () => act(error, () => load(true)));
 }
