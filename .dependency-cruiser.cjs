@@ -1,6 +1,6 @@
 // The layer rules of DESIGN.md ("Layers"), checked in CI by `npm run lint:layers`.
 //
-//   server.ts, cli.ts   assemble everything
+//   server.ts, cli.ts   assemble everything (cli/ holds the command line's commands)
 //   api/                HTTP API, events, metrics, web console
 //   features/           one module per destination type or in-call feature
 //   pbx/                call and leg model, leg ownership, the call-application interface, call set-up
@@ -52,10 +52,17 @@ module.exports = {
       to: { path: '^src/(server|cli)\\.ts$' },
     },
     {
+      name: 'cli-commands-only-from-the-command-line',
+      comment: 'src/cli/ holds the command implementations of src/cli.ts: only the command line imports them.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/cli\\.ts$', '^src/cli/'] },
+      to: { path: '^src/cli/' },
+    },
+    {
       name: 'no-unknown-layer',
       comment: 'Every module lives in a layer folder listed above (or is an entry point).',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/(server|cli)\\.ts$', `^src/(${Object.keys(below).join('|')})/`] },
+      from: { path: '^src/', pathNot: ['^src/(server|cli)\\.ts$', '^src/cli/', `^src/(${Object.keys(below).join('|')})/`] },
       to: {},
     },
     ...layerRules,
