@@ -5,10 +5,10 @@ import type Database from 'better-sqlite3';
 import type { HibikiConfig } from './config/schema.js';
 import { ConfigWatcher } from './config/watch.js';
 import { ConfigEvents } from './config/config-events.js';
-import { SipStack, type ProtectionSettings } from './sip/stack.js';
+import { SipStack } from './sip/stack.js';
+import { digestSettings, mediaAddress, protectionOf, stackSettings } from './sip/stack-settings.js';
 import { AddressSet } from './sip/address-set.js';
-import { DigestServer, type DigestSettings } from './sip/digest.js';
-import type { ListenPoint } from './sip/transport/types.js';
+import { DigestServer } from './sip/digest.js';
 import { openDatabase } from './store/db.js';
 import { RegistrationStore } from './store/registrations.js';
 import { AuthGuard } from './registrar/auth-guard.js';
@@ -169,24 +169,10 @@ export class HibikiServer {
     this.clock = opts.clock ?? systemClock(this.logger);
     this.trusted = AddressSet.parse(config.security.trustedAddresses);
     this.stack = new SipStack({
+      ...stackSettings(config),
       clock: this.clock,
-      listen: config.listen.map((l) => toListenPoint(l)),
       logger: this.logger,
-      userAgent: config.sip.userAgent,
-      timers: { t1: config.sip.t1, t2: config.sip.t2, t4: config.sip.t4 },
-      limits: {
-        maxMessageBytes: config.sip.maxMessageBytes,
-        idleTimeoutMs: config.sip.tcpIdleTimeout * 1000,
-        unprovenIdleTimeoutMs: config.sip.tcpUnprovenIdleTimeout * 1000,
-        messageTimeoutMs: config.sip.tcpMessageTimeout * 1000,
-        handshakeTimeoutMs: config.sip.tcpHandshakeTimeout * 1000,
-        maxConnections: config.sip.maxConnections,
-        maxConnectionsPerAddress: config.sip.maxConnectionsPerAddress,
-        securityReportIntervalMs: config.sip.connectionReportInterval * 1000,
-      },
       tls: { rejectUnauthorized: opts.tlsRejectUnauthorized ?? true },
-      // RFC 4028 on every dialog hibiki is part of, so each leg of a call is refreshed on its own.
-      sessionTimer: { sessionExpires: config.calls.sessionExpires, minSE: config.calls.minSE, maxSessionExpires: config.calls.maxSessionExpires },
       protection: { ...protectionOf(config), trusted: (address) => this.trusted.has(address) || this.trunks.matchInbound(address) !== undefined },
     });
     this.db = openDatabase(resolve(config.data.dir));
@@ -507,30 +493,4 @@ export class HibikiServer {
     this.db.close();
     this.logger.info('hibiki stopped');
   }
-}
-
-function digestSettings(config: HibikiConfig): DigestSettings {
-  return { realm: config.auth.realm, algorithms: config.auth.algorithms, nonceTtlSec: config.auth.nonceExpires };
-}
-
-/** SDP c= address: the stack's advertised address for its first listener. */
-function mediaAddress(stack: SipStack, config: HibikiConfig): string {
-  const first = config.listen[0];
-  const host = first ? stack.advertisedHost({ transport: first.transport, host: first.host, port: first.port }) : '127.0.0.1';
-  return host;
-}
-
-/** Issue #14: the stack's flood and overload limits from sip.maxServerTransactions and security. */
-function protectionOf(config: HibikiConfig): ProtectionSettings {
-  return { maxServerTransactions: config.sip.maxServerTransactions, rateLimit: config.security.rateLimit, overload: config.security.overload };
-}
-
-function toListenPoint(l: HibikiConfig['listen'][number]): ListenPoint {
-  return {
-    transport: l.transport,
-    host: l.host,
-    port: l.port,
-    cert: l.cert ? resolve(l.cert) : undefined,
-    key: l.key ? resolve(l.key) : undefined,
-  };
 }
