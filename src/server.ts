@@ -28,7 +28,7 @@ import { CallJournal } from './pbx/call-journal.js';
 import { prepareRecovery, type RecoverySummary } from './pbx/crash-recovery.js';
 import { ActiveCallStore } from './store/active-call-store.js';
 import type { MediaEngine } from './media/engine.js';
-import { BuiltinMediaEngine } from './media/builtin/engine.js';
+import { createMediaEngine } from './media/engine-factory.js';
 import { BlindTransfer } from './features/transfer.js';
 import { ParkLot } from './features/park.js';
 import { ParkStore } from './store/park-store.js';
@@ -203,13 +203,7 @@ export class HibikiServer {
     this.cdr = new CdrStore(this.db);
     this.activeCalls = new ActiveCallStore(this.db);
     this.journal = new CallJournal({ store: this.activeCalls, clock: this.stack.clock, logger: this.logger });
-    this.media = new BuiltinMediaEngine({
-      address: config.media.address ?? mediaAddress(this.stack, config),
-      bindAddress: config.media.bindAddress,
-      rtpPorts: config.media.rtpPorts,
-      rtpTimeoutSec: config.media.rtpTimeout,
-      logger: this.logger,
-    });
+    this.media = createMediaEngine(config.media, { address: mediaAddress(this.stack, config), dataDir: config.data.dir, logger: this.logger });
     const clock = this.clock;
     const now = () => clock.now();
     this.forwarding = new ForwardingService({ db: this.db, config: () => this.config, now, logger: this.logger });
@@ -429,9 +423,10 @@ export class HibikiServer {
       prev.data.dir !== next.data.dir ||
       prev.http?.host !== next.http?.host ||
       prev.http?.port !== next.http?.port ||
-      prev.http?.cert !== next.http?.cert
+      prev.http?.cert !== next.http?.cert ||
+      JSON.stringify(prev.media) !== JSON.stringify(next.media)
     ) {
-      this.logger.warn('listen, http and data.dir address changes take effect after a restart');
+      this.logger.warn('listen, http, media and data.dir changes take effect after a restart');
     }
     this.config = next;
     this.forwarding.applyConfig(next);

@@ -5,9 +5,43 @@ import { z } from 'zod';
 import { DEFAULT_CODES, validateCodes } from '../rules/code-config.js';
 import { int } from './schema-kit.js';
 
+const ipAddress = z.string().refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address');
+
+export const rtpengineSchema = z
+  .object({
+    ng: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, 'must be IP:port (or [IPv6]:port)')
+      .default('127.0.0.1:22222')
+      .describe("rtpengine's ng control socket (UDP)."),
+    launch: z.boolean().default(false).describe('Start and supervise a local rtpengine (Debian package rtpengine-daemon) with a config file hibiki writes; false: use one already running at `ng`.'),
+    binary: z.string().min(1).default('rtpengine').describe('The rtpengine program hibiki launches.'),
+    interface: ipAddress.default('127.0.0.1').describe('Address a launched rtpengine relays media on (and writes into SDP).'),
+    advertise: ipAddress.optional().describe('Address a launched rtpengine writes into SDP instead of `interface` (behind 1:1 NAT).'),
+    ports: z
+      .tuple([z.number().int().min(1024).max(65534), z.number().int().min(1025).max(65535)])
+      .default([30000, 39999])
+      .describe('Inclusive UDP port range of a launched rtpengine (keep it apart from media.rtpPorts).'),
+    kernel: z.boolean().default(false).describe('Kernel forwarding in a launched rtpengine (table 0; needs the xt_RTPENGINE module, falls back to userspace without it); false: userspace (table -1).'),
+    timeoutMs: int(500, 50, 10_000, 'Milliseconds one ng request waits for its reply before it is resent.'),
+    retries: int(2, 0, 10, 'Resends of an ng request before rtpengine counts as down (new calls that need it get 503, cause 41).'),
+    checkInterval: int(5, 1, 300, 'Seconds between checks that rtpengine answers and still holds our calls; calls it lost end with cause 41.'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.ports[0] >= r.ports[1]) ctx.addIssue({ code: 'custom', path: ['ports'], message: 'ports must be [min, max] with min < max' });
+  })
+  .describe('rtpengine (Debian rtpengine-daemon) as the media relay for WebRTC legs (mixed) or every leg.');
+
 export const mediaSchema = z
   .object({
-    engine: z.enum(['builtin']).default('builtin').describe('Media engine: the built-in G.711 RTP engine.'),
+    engine: z
+      .enum(['builtin', 'mixed', 'rtpengine'])
+      .optional()
+      .describe(
+        'Media engine: builtin (G.711 RTP in a worker thread), mixed (rtpengine in front of WebRTC legs only, the built-in engine for plain RTP legs; the default when media.rtpengine is set) or rtpengine (every leg through rtpengine).',
+      ),
+    rtpengine: rtpengineSchema.optional(),
     address: z
       .string()
       .refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address')
@@ -27,7 +61,11 @@ export const mediaSchema = z
   .strict()
   .superRefine((m, ctx) => {
     if (m.rtpPorts[0] >= m.rtpPorts[1]) ctx.addIssue({ code: 'custom', path: ['rtpPorts'], message: 'rtpPorts must be [min, max] with min < max' });
+    if ((m.engine === 'mixed' || m.engine === 'rtpengine') && m.rtpengine === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['rtpengine'], message: `engine ${m.engine} needs media.rtpengine (at least its ng address)` });
+    }
   })
+  .transform((m) => ({ ...m, engine: m.engine ?? (m.rtpengine ? 'mixed' : 'builtin') }))
   .describe('Media (RTP) handling.');
 
 export const callsSchema = z

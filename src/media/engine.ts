@@ -1,6 +1,7 @@
 // The media engine contract (DESIGN.md "The media engine interface"). The PBX layer drives legs' media
 // only through this interface; the built-in engine (src/media/builtin/) implements it with RTP sockets in a
-// worker thread, and rtpengine can implement it later. It knows nothing of SIP: SDP text in, SDP text out.
+// worker thread, and src/media/rtpengine/ puts rtpengine on the wire side of those endpoints (WebRTC). It
+// knows nothing of SIP: SDP text in, SDP text out.
 
 export type EndpointId = string;
 export type Codec = 'PCMU' | 'PCMA';
@@ -35,8 +36,16 @@ export interface EndpointOptions {
   codecs?: Codec[];
 }
 
+/**
+ * What the remote party speaks: plain RTP/AVP (desk phones, trunks) or WebRTC (a browser: ICE, DTLS-SRTP,
+ * rtcp-mux). Only an engine with `webrtc` true can offer the latter; answers are recognised from the SDP.
+ */
+export type MediaProfile = 'rtp' | 'webrtc';
+
 export interface OfferOptions {
   direction?: Direction;
+  /** Default 'rtp', or what the endpoint already speaks once negotiated. */
+  profile?: MediaProfile;
 }
 
 /** The negotiated media of an endpoint after offer/answer. */
@@ -134,6 +143,8 @@ export class MediaError extends Error {
     message: string,
     /** SIP status that describes the failure to the peer (488: no common codec). */
     readonly sipStatus: number = 500,
+    /** Q.850 cause for the call record when the status alone does not say it (41: the media relay is down). */
+    readonly q850?: number,
   ) {
     super(message);
   }
@@ -145,6 +156,8 @@ export interface MediaEngineEvents {
 }
 
 export interface MediaEngine {
+  /** Whether this engine can offer and answer WebRTC (a browser phone's legs). */
+  readonly webrtc: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 

@@ -122,6 +122,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
 
   const delivery = session.delivery({
     offer: offered.sdp,
+    webrtcOffer: media.webrtc ? () => media.createOffer(epB, { profile: 'webrtc' }) : undefined,
     presentation: opts.presentation,
     maxForwards: invite?.req.maxForwards ?? config.calls.maxForwards,
     origin: opts.origin,

@@ -27,6 +27,8 @@ export interface DeliveryDeps {
 export interface DeliveryOptions {
   /** SDP offer sent to every destination (the callee-side media endpoint's). */
   offer: string;
+  /** The same endpoint's WebRTC offer, for browser phones (WebSocket contacts), when the engine can make one. */
+  webrtcOffer?: () => Promise<string>;
   presentation: 'present' | 'withhold';
   maxForwards: number;
   origin: ExtensionConfig | undefined;
@@ -194,6 +196,7 @@ export class Delivery implements RingContext {
       const ringer = new Ringer(this.deps.stack, this.deps.clock, {
         contacts: p.contacts,
         offer: this.opts.offer,
+        webrtcOffer: this.opts.webrtcOffer,
         from: p.from,
         to: p.to,
         headers,

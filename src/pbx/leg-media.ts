@@ -20,10 +20,16 @@ export type MediaResult = { ok: true } | ({ ok: false } & MediaFailure);
 
 export function mediaFailure(err: unknown): MediaFailure {
   const status = err instanceof MediaError ? err.sipStatus : 500;
-  return { status, cause: status === 488 ? 65 : status === 503 ? 47 : 41, reason: (err as Error).message };
+  const cause = err instanceof MediaError && err.q850 !== undefined ? err.q850 : status === 488 ? 65 : status === 503 ? 47 : 41;
+  return { status, cause, reason: (err as Error).message };
 }
 
 const NO_PORTS: MediaFailure = { status: 503, cause: 47, reason: 'no RTP ports' };
+
+/** No endpoint: the engine says why (rtpengine down: cause 41), else the ports ran out. */
+function endpointFailure(err: unknown): MediaFailure {
+  return err instanceof MediaError && err.q850 !== undefined ? mediaFailure(err) : NO_PORTS;
+}
 const GONE: MediaFailure = { status: 487, cause: 16, reason: 'the party went away before its media was set up' };
 
 export class LegMedia {
@@ -42,7 +48,7 @@ export class LegMedia {
       endpoint = await this.media.createEndpoint({ label });
     } catch (err) {
       this.logger.error({ err, label }, 'no media endpoint');
-      return { ok: false, ...NO_PORTS };
+      return { ok: false, ...endpointFailure(err) };
     }
     try {
       return { ok: true, endpoint, sdp: await this.media.createOffer(endpoint) };
@@ -66,7 +72,7 @@ export class LegMedia {
         endpoint = await this.media.createEndpoint({ label: `${invite?.req.callId ?? leg.id}/${leg.role}` });
       } catch (err) {
         this.logger.error({ err, callId: invite?.req.callId }, 'no media endpoint');
-        return { ok: false, ...NO_PORTS };
+        return { ok: false, ...endpointFailure(err) };
       }
       // The party went away (CANCEL) while the endpoint was made: its leg's media was already freed, so
       // nothing else would free this endpoint.

@@ -20,6 +20,11 @@ export interface RingTarget {
 export interface RingRequest {
   contacts: RingTarget[];
   offer: string;
+  /**
+   * The offer for a contact reached over WebSocket (a browser phone: WebRTC), made on first use; without
+   * it browsers get `offer` like every phone.
+   */
+  webrtcOffer?: () => Promise<string>;
   from: string;
   to: string;
   headers: [string, string][];
@@ -97,15 +102,33 @@ export class Ringer {
     this.resolveOutcome(o);
   }
 
+  private webrtcOffer: Promise<string> | undefined;
+
   private fork(contact: RingTarget): void {
     const fork: Fork = { label: contact.label, settled: false };
     this.forks.push(fork);
+    const { webrtcOffer } = this.req;
+    if (webrtcOffer === undefined || (contact.target.transport !== 'ws' && contact.target.transport !== 'wss')) {
+      this.invite(contact, fork, this.req.offer);
+      return;
+    }
+    // A browser (WebSocket contact) is offered WebRTC: made once, on first use, for every browser fork.
+    this.webrtcOffer ??= webrtcOffer();
+    this.webrtcOffer.then(
+      (sdp) => {
+        if (!this.settled) this.invite(contact, fork, sdp);
+      },
+      (err: unknown) => this.forkFailed(fork, err),
+    );
+  }
+
+  private invite(contact: RingTarget, fork: Fork, localSdp: string): void {
     const { req } = this;
     this.stack
       .createUAC({
         uri: contact.uri,
         target: contact.target,
-        localSdp: req.offer,
+        localSdp,
         from: req.from,
         to: req.to,
         headers: req.headers,
@@ -130,17 +153,19 @@ export class Ringer {
           }
           this.settle({ kind: 'answered', dialog, label: fork.label }, fork);
         },
-        (err: unknown) => {
-          fork.settled = true;
-          this.responded = true;
-          if (err instanceof UacError) this.failed(err.response);
-          else {
-            req.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');
-            // Not contact.uri: it may be the very thing that made createUAC fail (an unparsable URI).
-            this.failed(this.stack.syntheticResponse(this.stack.buildRequest({ method: 'INVITE', uri: 'sip:invalid@invalid' }), 503));
-          }
-        },
+        (err: unknown) => this.forkFailed(fork, err),
       );
+  }
+
+  private forkFailed(fork: Fork, err: unknown): void {
+    fork.settled = true;
+    this.responded = true;
+    if (err instanceof UacError) this.failed(err.response);
+    else {
+      this.req.log.warn({ err: (err as Error).message, fork: fork.label }, 'fork failed');
+      // Not contact.uri: it may be the very thing that made createUAC fail (an unparsable URI).
+      this.failed(this.stack.syntheticResponse(this.stack.buildRequest({ method: 'INVITE', uri: 'sip:invalid@invalid' }), 503));
+    }
   }
 
   private failed(r: SipResponse): void {

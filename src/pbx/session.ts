@@ -223,6 +223,7 @@ export class CallSession implements CoreSession {
     // The number is dialled like a new call (groups, forwarding, pickup), presenting the given party.
     const delivery = this.delivery({
       offer: offered.sdp,
+      webrtcOffer: media.webrtc ? () => media.createOffer(ep, { profile: 'webrtc' }) : undefined,
       presentation: 'present',
       maxForwards: config.calls.maxForwards,
       origin: opts.by !== undefined ? router.extension(opts.by) : undefined,

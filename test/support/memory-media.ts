@@ -104,6 +104,7 @@ const sampleCounts = new Map<string, number>();
 type Listeners = { [E in keyof MediaEngineEvents]: Set<MediaEngineEvents[E]> };
 
 export class MemoryMedia implements MediaEngine {
+  readonly webrtc = false;
   private readonly endpoints = new Map<EndpointId, Endpoint>();
   private readonly byPort = new Map<number, Endpoint>();
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };

@@ -102,6 +102,8 @@ function streamConfig(n: Negotiation): StreamConfig {
 type Listeners = { [E in keyof MediaEngineEvents]: Set<MediaEngineEvents[E]> };
 
 export class BuiltinMediaEngine implements MediaEngine {
+  /** Plain RTP only: WebRTC legs need rtpengine in front (src/media/rtpengine/). */
+  readonly webrtc = false;
   private readonly logger: Logger;
   private readonly bindAddress: string;
   private worker: Worker | null = null;
@@ -338,6 +340,7 @@ export class BuiltinMediaEngine implements MediaEngine {
 
   async createOffer(id: EndpointId, opts: OfferOptions = {}): Promise<string> {
     const s = this.state(id);
+    if (opts.profile === 'webrtc') throw new MediaError('the built-in media engine cannot offer WebRTC (configure media.rtpengine)', 488);
     const offered: OfferedMedia = { codecs: s.codecs, telephoneEventPt: DEFAULT_TELEPHONE_EVENT_PT, direction: opts.direction ?? 'sendrecv' };
     const sdp = buildOffer(this.local(s, offered.direction), offered);
     s.sessionVersion++;

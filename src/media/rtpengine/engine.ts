@@ -1,0 +1,347 @@
+// RtpengineMediaEngine: rtpengine on the wire side of the built-in engine's endpoints. rtpengine speaks to the
+// party (ICE, DTLS-SRTP, rtcp-mux, latching; kernel forwarding when its module is loaded) and hands plain
+// G.711 RTP to a built-in endpoint, which does everything a call needs (bridges, mixes, prompts, DTMF
+// detection and suppression, recording). So every feature works the same on an rtpengine leg.
+//
+// Each endpoint gets its own rtpengine call per profile it offered, with two monologues: tag `w` (the party)
+// and tag `i` (the built-in endpoint). An offer from the party is sent as `offer` from `w` and comes out plain
+// for the built-in endpoint; the built-in answer goes back as `answer` and comes out in the party's profile.
+// Offers of ours go the other way round. `wrap: 'webrtc'` (mixed mode) sends only WebRTC legs through
+// rtpengine; `wrap: 'all'` sends every leg.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import {
+  MediaError,
+  type CallRecordHandle,
+  type CallRecordOptions,
+  type DtmfPolicy,
+  type EndpointId,
+  type EndpointOptions,
+  type EndpointStats,
+  type MediaEngine,
+  type MediaEngineEvents,
+  type MediaProfile,
+  type MediaTotals,
+  type MixId,
+  type MixMember,
+  type NegotiatedMedia,
+  type OfferOptions,
+  type PlayHandle,
+  type RecordHandle,
+  type RecordOptions,
+} from '../engine.js';
+import { NgRefused, NgUnreachable, type NgClient, type NgDictionary } from './ng-client.js';
+import { checkWebRtcOffer, isWebRtcSdp } from './webrtc-sdp.js';
+
+export interface RtpengineEngineOptions {
+  /** The built-in engine behind rtpengine; started and stopped with this one. */
+  inner: MediaEngine;
+  client: NgClient;
+  /** Which endpoints go through rtpengine: every one, or only those whose party speaks WebRTC. */
+  wrap: 'all' | 'webrtc';
+  /** How often rtpengine is asked whether it still has our calls (ms). */
+  checkIntervalMs: number;
+  /** rtpengine interface names for the party side and the built-in side (its `direction` flag), when it has several. */
+  interfaces?: { party: string; inner: string };
+  /** A local rtpengine to start before and stop after (media.rtpengine.launch). */
+  launcher?: { start(): Promise<void>; stop(): Promise<void> };
+  logger: Logger;
+}
+
+const PARTY = 'w';
+const INNER = 'i';
+
+interface Through {
+  /** rtpengine call-id of each profile offered or answered on this endpoint. */
+  calls: Map<MediaProfile, string>;
+  /** The profile the party speaks once an answer (or its offer) said so. */
+  active: MediaProfile | undefined;
+  /** For logs: the call's Call-ID / leg label. */
+  label: string;
+}
+
+/** The rtpengine call that carries the endpoint's media now, if rtpengine carries it. */
+function relayed(t: Through): string | undefined {
+  return t.active === undefined ? undefined : t.calls.get(t.active);
+}
+
+const PROFILE_FLAGS: Record<MediaProfile, NgDictionary> = {
+  rtp: { 'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'], SDES: ['off'] },
+  webrtc: { 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force', 'rtcp-mux': ['offer', 'require'], SDES: ['off'], flags: ['generate-mid'] },
+};
+/** What the built-in endpoint can read: plain RTP, no ICE, RTCP on its own port. */
+const TO_INNER: NgDictionary = { 'transport-protocol': 'RTP/AVP', ICE: 'remove', 'rtcp-mux': ['demux'] };
+
+export class RtpengineMediaEngine implements MediaEngine {
+  readonly webrtc = true;
+  private readonly through = new Map<EndpointId, Through>();
+  private readonly events = new EventEmitter();
+  private readonly logger: Logger;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private up = false;
+  private nextCall = 0;
+  private readonly callPrefix = `hibiki-${process.pid.toString(36)}-${Date.now().toString(36)}`;
+
+  constructor(private readonly options: RtpengineEngineOptions) {
+    this.logger = options.logger.child({ component: 'rtpengine' });
+  }
+
+  /** Whether rtpengine answered the last check (new legs that need it are refused while it does not). */
+  get available(): boolean {
+    return this.up;
+  }
+
+  async start(): Promise<void> {
+    await this.options.inner.start();
+    await this.options.client.open();
+    await this.options.launcher?.start();
+    await this.check();
+    this.checkTimer = setInterval(() => void this.check(), this.options.checkIntervalMs);
+    this.checkTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    await Promise.all([...this.through.keys()].map((id) => this.deleteCalls(id)));
+    await this.options.launcher?.stop();
+    this.options.client.close();
+    await this.options.inner.stop();
+  }
+
+  /**
+   * Is rtpengine there, and does it still hold our calls? A restarted rtpengine has forgotten them (no
+   * media flows any more): those legs get 'rtp-timeout', so their calls end with cause 41 and a CDR.
+   */
+  private async check(): Promise<void> {
+    let known: Set<string>;
+    try {
+      const reply = await this.options.client.request('list', { limit: 1_000_000 });
+      known = new Set(Array.isArray(reply.calls) ? reply.calls.filter((c): c is string => typeof c === 'string') : []);
+    } catch (err) {
+      if (this.up || this.through.size > 0)
+        this.logger.error({ err: (err as Error).message, ng: this.options.client.address }, 'rtpengine not answering: calls through it end, new WebRTC calls are refused');
+      this.up = false;
+      this.lost((t) => relayed(t) !== undefined);
+      return;
+    }
+    if (!this.up) this.logger.info({ ng: this.options.client.address }, 'rtpengine answering');
+    this.up = true;
+    this.lost((t) => {
+      const callId = relayed(t);
+      return callId !== undefined && !known.has(callId);
+    });
+  }
+
+  private lost(gone: (t: Through) => boolean): void {
+    for (const [id, t] of this.through) {
+      if (!gone(t)) continue;
+      this.logger.warn({ endpoint: id, label: t.label }, 'media through rtpengine lost');
+      this.through.delete(id);
+      this.events.emit('rtp-timeout', id);
+    }
+  }
+
+  // ---- endpoints and offer/answer -------------------------------------------------------------------
+
+  async createEndpoint(opts: EndpointOptions = {}): Promise<EndpointId> {
+    if (this.options.wrap === 'all') this.needUp();
+    const id = await this.options.inner.createEndpoint(opts);
+    this.through.set(id, { calls: new Map(), active: undefined, label: opts.label ?? id });
+    return id;
+  }
+
+  private needUp(): void {
+    if (!this.up) throw new MediaError('rtpengine is not answering', 503, 41);
+  }
+
+  private wraps(profile: MediaProfile): boolean {
+    return this.options.wrap === 'all' || profile === 'webrtc';
+  }
+
+  private entry(id: EndpointId): Through {
+    const t = this.through.get(id);
+    if (!t) throw new MediaError(`unknown media endpoint ${id}`, 500);
+    return t;
+  }
+
+  private callId(t: Through, profile: MediaProfile): string {
+    let callId = t.calls.get(profile);
+    if (callId === undefined) {
+      callId = `${this.callPrefix}-${(this.nextCall++).toString(36)}`;
+      t.calls.set(profile, callId);
+    }
+    return callId;
+  }
+
+  async createOffer(id: EndpointId, opts: OfferOptions = {}): Promise<string> {
+    const t = this.entry(id);
+    const profile = opts.profile ?? t.active ?? 'rtp';
+    const inner = await this.options.inner.createOffer(id, { direction: opts.direction });
+    if (!this.wraps(profile)) return inner;
+    const reply = await this.ng(t, 'offer', {
+      'call-id': this.callId(t, profile),
+      'from-tag': INNER,
+      sdp: inner,
+      ...PROFILE_FLAGS[profile],
+      ...this.direction(INNER),
+    });
+    return this.sdpOf(reply);
+  }
+
+  async acceptAnswer(id: EndpointId, answerSdp: string): Promise<NegotiatedMedia> {
+    const t = this.entry(id);
+    const profile: MediaProfile = isWebRtcSdp(answerSdp) ? 'webrtc' : 'rtp';
+    if (!this.wraps(profile)) {
+      // A plain phone answered (one fork of several): the WebRTC offer made for browsers is not needed.
+      void this.deleteCalls(id, 'webrtc');
+      t.active = 'rtp';
+      return this.options.inner.acceptAnswer(id, answerSdp);
+    }
+    const callId = t.calls.get(profile);
+    if (callId === undefined) throw new MediaError(`a ${profile} answer to an offer that was not made for ${profile}`, 488);
+    const reply = await this.ng(t, 'answer', { 'call-id': callId, 'from-tag': INNER, 'to-tag': PARTY, sdp: answerSdp, ...TO_INNER });
+    void this.deleteCalls(id, profile === 'rtp' ? 'webrtc' : 'rtp');
+    t.active = profile;
+    return this.options.inner.acceptAnswer(id, this.sdpOf(reply));
+  }
+
+  async answerOffer(id: EndpointId, offerSdp: string, opts: OfferOptions = {}): Promise<{ sdp: string; media: NegotiatedMedia }> {
+    const t = this.entry(id);
+    const profile: MediaProfile = isWebRtcSdp(offerSdp) ? 'webrtc' : 'rtp';
+    if (!this.wraps(profile)) {
+      t.active = 'rtp';
+      return this.options.inner.answerOffer(id, offerSdp, opts);
+    }
+    if (profile === 'webrtc') checkWebRtcOffer(offerSdp);
+    const callId = this.callId(t, profile);
+    const offered = await this.ng(t, 'offer', { 'call-id': callId, 'from-tag': PARTY, sdp: offerSdp, ...TO_INNER, ...this.direction(PARTY) });
+    const inner = await this.options.inner.answerOffer(id, this.sdpOf(offered), opts);
+    const answered = await this.ng(t, 'answer', { 'call-id': callId, 'from-tag': PARTY, 'to-tag': INNER, sdp: inner.sdp, ...PROFILE_FLAGS[profile] });
+    t.active = profile;
+    return { sdp: this.sdpOf(answered), media: inner.media };
+  }
+
+  async checkOffer(id: EndpointId, offerSdp: string): Promise<void> {
+    const profile: MediaProfile = isWebRtcSdp(offerSdp) ? 'webrtc' : 'rtp';
+    if (profile === 'webrtc') {
+      checkWebRtcOffer(offerSdp);
+      this.needUp();
+      return;
+    }
+    if (this.options.wrap === 'all') this.needUp();
+    await this.options.inner.checkOffer(id, offerSdp);
+  }
+
+  private direction(from: typeof PARTY | typeof INNER): NgDictionary {
+    const i = this.options.interfaces;
+    if (!i) return {};
+    return { direction: from === PARTY ? [i.party, i.inner] : [i.inner, i.party] };
+  }
+
+  private async ng(t: Through, command: string, params: NgDictionary): Promise<NgDictionary> {
+    this.needUp();
+    try {
+      return await this.options.client.request(command, params);
+    } catch (err) {
+      if (err instanceof NgUnreachable) {
+        this.up = false;
+        this.logger.error({ label: t.label, command, err: err.message }, 'rtpengine not answering');
+        throw new MediaError('rtpengine is not answering', 503, 41);
+      }
+      if (err instanceof NgRefused) {
+        this.logger.warn({ label: t.label, command, reason: err.reason }, 'rtpengine refused the SDP');
+        throw new MediaError(`rtpengine refused the media: ${err.reason}`, 488);
+      }
+      throw err;
+    }
+  }
+
+  private sdpOf(reply: NgDictionary): string {
+    if (typeof reply.sdp !== 'string') throw new MediaError('rtpengine replied without SDP', 500);
+    return reply.sdp;
+  }
+
+  /** Frees the endpoint's rtpengine calls (of one profile, or all). */
+  private async deleteCalls(id: EndpointId, only?: MediaProfile): Promise<void> {
+    const t = this.through.get(id);
+    if (!t) return;
+    for (const [profile, callId] of [...t.calls]) {
+      if (only !== undefined && profile !== only) continue;
+      t.calls.delete(profile);
+      if (!this.up) continue;
+      try {
+        await this.options.client.request('delete', { 'call-id': callId });
+      } catch (err) {
+        this.logger.debug({ label: t.label, callId, err: (err as Error).message }, 'rtpengine delete failed (it times the call out itself)');
+      }
+    }
+  }
+
+  negotiated(id: EndpointId): NegotiatedMedia | undefined {
+    return this.options.inner.negotiated(id);
+  }
+
+  destroy(id: EndpointId): void {
+    void this.deleteCalls(id).finally(() => this.through.delete(id));
+    this.options.inner.destroy(id);
+  }
+
+  // ---- what the built-in endpoint behind rtpengine does -----------------------------------------------
+
+  bridge(a: EndpointId, b: EndpointId): void {
+    this.options.inner.bridge(a, b);
+  }
+  unbridge(id: EndpointId): void {
+    this.options.inner.unbridge(id);
+  }
+  createMix(): MixId {
+    return this.options.inner.createMix();
+  }
+  joinMix(mix: MixId, id: EndpointId, member: MixMember): void {
+    this.options.inner.joinMix(mix, id, member);
+  }
+  leaveMix(mix: MixId, id: EndpointId): void {
+    this.options.inner.leaveMix(mix, id);
+  }
+  destroyMix(mix: MixId): void {
+    this.options.inner.destroyMix(mix);
+  }
+  play(id: EndpointId, files: string[], opts?: { loop?: boolean }): PlayHandle {
+    return this.options.inner.play(id, files, opts);
+  }
+  record(id: EndpointId, path: string, opts: RecordOptions): RecordHandle {
+    return this.options.inner.record(id, path, opts);
+  }
+  recordCall(a: EndpointId, b: EndpointId, path: string, opts: CallRecordOptions): CallRecordHandle {
+    return this.options.inner.recordCall(a, b, path, opts);
+  }
+  sendDtmf(id: EndpointId, digits: string, opts?: { durationMs?: number }): void {
+    this.options.inner.sendDtmf(id, digits, opts);
+  }
+  injectDtmf(id: EndpointId, digit: string, durationMs: number): void {
+    this.options.inner.injectDtmf(id, digit, durationMs);
+  }
+  setDtmfPolicy(id: EndpointId, policy: DtmfPolicy): void {
+    this.options.inner.setDtmfPolicy(id, policy);
+  }
+  releaseDtmf(id: EndpointId, forward: boolean): void {
+    this.options.inner.releaseDtmf(id, forward);
+  }
+  stats(id: EndpointId): Promise<EndpointStats> {
+    return this.options.inner.stats(id);
+  }
+  totals(): Promise<MediaTotals> {
+    return this.options.inner.totals();
+  }
+
+  on<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this {
+    this.options.inner.on(event, listener);
+    this.events.on(event, listener);
+    return this;
+  }
+  off<E extends keyof MediaEngineEvents>(event: E, listener: MediaEngineEvents[E]): this {
+    this.options.inner.off(event, listener);
+    this.events.off(event, listener);
+    return this;
+  }
+}

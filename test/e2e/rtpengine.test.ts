@@ -1,0 +1,132 @@
+// Issue #16: rtpengine as the media engine (media.engine: rtpengine). Test UAs call each other through
+// hibiki with rtpengine on the wire side of every leg: audio both ways, hold with music, a blind transfer
+// typed on the keypad (DTMF through rtpengine to the feature codes), rtpengine killed mid-call (the call ends
+// with cause 41 and a CDR), calls refused with 503 while it is down, and working again once it is back. Also
+// the launched rtpengine (media.rtpengine.launch) and mixed mode keeping plain phones on the built-in engine.
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, failure, talking, waitUntil } from '../support/call-helpers.js';
+import { hibikiSession } from '../support/session.js';
+import { startRtpengine, type TestRtpengine } from '../support/rtpengine.js';
+import { freePort } from '../support/ports.js';
+import type { Call } from '../support/test-ua.js';
+
+let rtpengine: TestRtpengine | undefined;
+const session = hibikiSession({ beforeStop: async () => {} });
+afterEach(async () => {
+  await session.stop();
+  await rtpengine?.stop();
+  rtpengine = undefined;
+});
+
+function media(engine: 'rtpengine' | 'mixed', ng: string): Record<string, unknown> {
+  const base = 20000 + 2 * Math.floor(Math.random() * 9000);
+  return { media: { engine, bindAddress: '127.0.0.1', address: '127.0.0.1', rtpPorts: [base, base + 399], rtpengine: { ng, timeoutMs: 200, retries: 1, checkInterval: 1 } } };
+}
+
+function inRange(port: number | undefined, range: [number, number]): boolean {
+  return port !== undefined && port >= range[0] && port <= range[1];
+}
+
+/** Alice hears audio from hibiki that is not Bob's tone (music on hold). */
+async function hearsMusic(call: Call): Promise<void> {
+  const before = call.rtp.received().tone.foreign;
+  await waitUntil(() => call.rtp.received().tone.foreign > before + 10, 8000);
+}
+
+describe('media.engine: rtpengine', () => {
+  it('relays a call both ways through rtpengine; hold plays music; #8 transfers by DTMF; CDR written', async () => {
+    rtpengine = await startRtpengine();
+    const { h, phone } = await session.start({ config: media('rtpengine', rtpengine.ng) });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const carol = await phone('2003');
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
+    // Both phones send to rtpengine's ports, not the built-in engine's.
+    expect(inRange(aliceCall.rtp.remote?.port, rtpengine.ports)).toBe(true);
+    expect(inRange(bobCall.rtp.remote?.port, rtpengine.ports)).toBe(true);
+    await talking(aliceCall, bobCall, 11, 22);
+
+    // Hold: Bob puts Alice on hold, she hears music through rtpengine; resume: they talk again.
+    expect((await bobCall.hold()).status).toBe(200);
+    await hearsMusic(aliceCall);
+    expect((await bobCall.resume()).status).toBe(200);
+    await talking(aliceCall, bobCall, 13, 24);
+
+    // Blind transfer typed on the keypad: RFC 4733 through rtpengine reaches the feature codes.
+    const carolRings = carol.waitForCall({ timeoutMs: 8000 });
+    await bobCall.sendDtmf('#82003#', { method: 'rfc4733' });
+    await bobCall.waitForEnd(5000);
+    const carolCall = await (await carolRings).answer();
+    expect(inRange(carolCall.rtp.remote?.port, rtpengine.ports)).toBe(true);
+    await talking(aliceCall, carolCall, 31, 33);
+    expect(aliceCall.rtp.received().digits()).toBe('');
+    await carolCall.hangup();
+    await aliceCall.waitForEnd();
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'transfer_blind', callerNumber: '2001', calleeNumber: '2003', disposition: 'answered' });
+  });
+
+  it('ends a call with cause 41 when rtpengine dies, refuses new calls with 503 while it is down, and works again once it is back', async () => {
+    rtpengine = await startRtpengine();
+    const { h, phone } = await session.start({ config: media('rtpengine', rtpengine.ng) });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { caller: aliceCall, callee: bobCall } = await connect(alice, bob, '2002');
+    await talking(aliceCall, bobCall, 41, 42);
+
+    await rtpengine.kill();
+    const [aliceEnd, bobEnd] = await Promise.all([aliceCall.waitForEnd(10_000), bobCall.waitForEnd(10_000)]);
+    expect(aliceEnd.reason).toMatch(/Q\.850;cause=41/);
+    expect(bobEnd.reason).toMatch(/Q\.850;cause=41/);
+    await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
+    expect(h.server.cdr.query({})[0]).toMatchObject({ disposition: 'answered', q850Cause: 41 });
+    expect(h.logs.some((l) => l.msg === 'rtpengine not answering: calls through it end, new WebRTC calls are refused' || l.msg === 'rtpengine not answering')).toBe(true);
+
+    const refused = await failure(alice.call('2002'));
+    expect(refused.response.status).toBe(503);
+    expect(refused.response.get('reason')).toMatch(/cause=41/);
+
+    const answering = () => h.logs.filter((l) => l.msg === 'rtpengine answering').length;
+    const before = answering();
+    await rtpengine.restart();
+    await waitUntil(() => answering() > before, 10_000);
+    const again = await connect(alice, bob, '2002');
+    await talking(again.caller, again.callee, 43, 44);
+    await again.caller.hangup();
+    await again.callee.waitForEnd();
+  });
+});
+
+describe('media.rtpengine.launch', () => {
+  it('starts its own rtpengine from a config file it writes, relays a call through it, and stops it with the server', async () => {
+    const ngPort = await freePort();
+    const base = 40000 + 2 * Math.floor(Math.random() * 10000);
+    const config = media('rtpengine', `127.0.0.1:${ngPort}`);
+    const m = config.media as Record<string, unknown>;
+    m.rtpengine = { ...(m.rtpengine as object), launch: true, ports: [base, base + 99] };
+    const { h, phone } = await session.start({ config });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { caller, callee } = await connect(alice, bob, '2002');
+    expect(inRange(caller.rtp.remote?.port, [base, base + 99])).toBe(true);
+    await talking(caller, callee, 51, 52);
+    await caller.hangup();
+    await callee.waitForEnd();
+    expect(h.logs.some((l) => l.msg === 'rtpengine started')).toBe(true);
+  });
+});
+
+describe('media.engine: mixed', () => {
+  it('keeps plain RTP phones on the built-in engine', async () => {
+    rtpengine = await startRtpengine();
+    const config = media('mixed', rtpengine.ng);
+    const { phone } = await session.start({ config });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { caller, callee } = await connect(alice, bob, '2002');
+    const builtinPorts = (config.media as { rtpPorts: [number, number] }).rtpPorts;
+    expect(inRange(caller.rtp.remote?.port, builtinPorts)).toBe(true);
+    expect(inRange(callee.rtp.remote?.port, builtinPorts)).toBe(true);
+    await talking(caller, callee, 61, 62);
+  });
+});
