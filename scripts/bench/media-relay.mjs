@@ -12,6 +12,14 @@
 // `--read-all` reads every stream instead (end-to-end for all; needs a generator core with room to spare).
 // CPU is that of the engine process and of its busiest thread (the media worker), from /proc.
 //
+// `--engine rtpengine` (issue #16) runs the same load through RtpengineMediaEngine (wrap 'all'): the engine
+// process launches its own rtpengine (userspace forwarding, table -1; its ng socket on a free loopback port,
+// its RTP ports in their own range) and pins it, every thread, to the engine's core. Each phone then talks
+// to rtpengine, which relays plain RTP over loopback to a built-in endpoint, which bridges it to the other
+// leg's built-in endpoint, which sends it back through rtpengine to the other phone: every packet is relayed
+// twice (rtpengine, then the built-in engine). The engine's CPU is hibiki's process plus rtpengine's, both
+// reported; CPU per relayed packet divides their sum by the packets the built-in engine relayed.
+//
 // Usage: npm run build && node scripts/bench/media-relay.mjs [options]
 //   --calls 1000        concurrent bridged calls (2 streams each way: 100 relayed packets/s per call)
 //   --seconds 15        how long the generator sends
@@ -19,19 +27,26 @@
 //   --read-all          read every phone (all calls are probes)
 //   --ports 20000       first port of the engine's RTP range (sized for the calls; keep it below the
 //                       kernel's ephemeral range, 32768+, where the generator's sockets are)
+//   --engine builtin    builtin | rtpengine (rtpengine in front of every built-in endpoint)
+//   --rtpengine-ports N first port of rtpengine's range (default: just above the built-in range; sized 8 ports
+//                       per call; keep it below the ephemeral range too)
+//   --rtpengine-binary  the rtpengine program (default rtpengine, Debian's rtpengine-daemon)
 //   --no-pin            do not pin the processes to cores
 //   --json FILE         write the results as JSON (for run.mjs)
 //
 // Roles (internal): `--role engine` and `--role generator` are the two child processes.
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
+const RTPENGINE_MODULES = ['engine', 'launcher', 'ng-client'].map((m) => new URL(`../../dist/media/rtpengine/${m}.js`, import.meta.url).href);
 const FRAME_MS = 20;
 const PAYLOAD = 160;
 /** Latency histogram: 10 µs buckets up to 1 s; the last bucket takes everything slower. */
@@ -44,21 +59,69 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- engine process ---------------------------------------------------------------------------------
 
-async function engineRole() {
+/** A UDP port on loopback that nothing holds now (for rtpengine's ng socket). */
+async function freeUdpPort() {
+  const s = createSocket('udp4');
+  await new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', resolve);
+  });
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/**
+ * The built-in engine, or RtpengineMediaEngine (wrap 'all') in front of it with a launched rtpengine. For
+ * rtpengine also: its process (for the pid and the kill on exit) and its config folder (removed at stop).
+ */
+async function buildEngine(msg) {
   const [{ BuiltinMediaEngine }, { pino }] = await Promise.all([import(ENGINE_MODULE), import('pino')]);
+  const logger = pino({ level: 'warn' });
+  const builtin = new BuiltinMediaEngine({
+    address: '127.0.0.1',
+    bindAddress: '127.0.0.1',
+    rtpPorts: [msg.firstPort, msg.firstPort + msg.phones.length * 4 + 199],
+    rtpTimeoutSec: 0,
+    logger,
+  });
+  if (msg.engine !== 'rtpengine') return { engine: builtin };
+  const [{ RtpengineMediaEngine }, { RtpengineLauncher }, { NgClient }] = await Promise.all(RTPENGINE_MODULES.map((m) => import(m)));
+  const ng = `127.0.0.1:${await freeUdpPort()}`;
+  const client = new NgClient({ address: ng, timeoutMs: 500, retries: 2 });
+  const launcher = new RtpengineLauncher({ binary: msg.rtpengineBinary, dir: msg.rtpengineDir, ng, interface: '127.0.0.1', ports: msg.rtpenginePorts, kernel: false, client, logger });
+  const engine = new RtpengineMediaEngine({ inner: builtin, client, wrap: 'all', checkIntervalMs: 5000, launcher, logger });
+  // RtpengineLauncher keeps its process in a TypeScript-private field; the bench needs its pid.
+  return { engine, process: () => launcher.child };
+}
+
+async function engineRole() {
   let engine;
+  let rtpengineProcess = () => undefined;
+  let rtpengineDir;
   let legIds = [];
+  // Whatever ends this process (an error, the orchestrator gone) ends the rtpengine it launched, started or
+  // still starting.
+  process.on('exit', () => {
+    const rtpengine = rtpengineProcess();
+    if (rtpengine && rtpengine.exitCode === null && rtpengine.signalCode === null) rtpengine.kill('SIGKILL');
+    if (rtpengineDir) rmSync(rtpengineDir, { recursive: true, force: true });
+  });
+  process.on('disconnect', () => process.exit(1));
   process.on('message', async (msg) => {
     try {
       if (msg.cmd === 'setup') {
-        engine = new BuiltinMediaEngine({
-          address: '127.0.0.1',
-          bindAddress: '127.0.0.1',
-          rtpPorts: [msg.firstPort, msg.firstPort + msg.phones.length * 4 + 199],
-          rtpTimeoutSec: 0,
-          logger: pino({ level: 'warn' }),
-        });
+        const built = await buildEngine(msg);
+        engine = built.engine;
+        if (built.process) rtpengineProcess = built.process;
+        rtpengineDir = msg.rtpengineDir;
         await engine.start();
+        const rtpengine = rtpengineProcess();
+        if (rtpengine) {
+          // Children inherit the engine's affinity already; this states it for every thread of rtpengine.
+          if (msg.core !== undefined) execFileSync('taskset', ['-a', '-cp', String(msg.core), String(rtpengine.pid)], { stdio: 'ignore' });
+          process.send({ cmd: 'rtpengine', pid: rtpengine.pid });
+        }
         const ports = [];
         legIds = [];
         for (const [a, b] of msg.phones) {
@@ -84,7 +147,7 @@ async function engineRole() {
           ports.push([legs[0].port, legs[1].port]);
           legIds.push(legs[0].id, legs[1].id);
         }
-        process.send({ cmd: 'ready', ports });
+        process.send({ cmd: 'ready', ports, rtpenginePid: rtpengine?.pid });
       } else if (msg.cmd === 'stats') {
         // Per stream index (same order as the generator's phones): packets in on that leg, out of it.
         const stats = await Promise.all(legIds.map((id) => engine.stats(id)));
@@ -131,6 +194,7 @@ function stopReading(socket) {
  * timer never accumulates. Payload: send time (ms, performance.now()) | stream index | sequence.
  */
 async function generatorRole() {
+  process.on('disconnect', () => process.exit(1));
   const calls = Number(process.env.BENCH_CALLS);
   const probes = Number(process.env.BENCH_PROBES);
   const sockets = [];
@@ -254,22 +318,62 @@ function percentileFromHist(hist, count, p) {
   return NaN;
 }
 
-export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, readAll = false, firstPort = 20000, pin = true } = {}) {
+/** rtpengine's default range: 8 ports per call (RTP + RTCP on its party side and on its built-in side of each leg), just above the built-in range. */
+export function rtpenginePortRange(calls, firstPort, rtpengineFirst) {
+  const first = rtpengineFirst ?? firstPort + calls * 4 + 200;
+  const lo = first + (first % 2);
+  return [lo, lo + calls * 8 + 399];
+}
+
+/** SIGKILL a process that is not our child (rtpengine, launched by the engine process) if it still runs. */
+function killPid(pid) {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+export async function runMediaRelay({
+  calls = 1000,
+  seconds = 15,
+  probes = 20,
+  readAll = false,
+  firstPort = 20000,
+  pin = true,
+  engine: engineKind = 'builtin',
+  rtpengineFirstPort,
+  rtpengineBinary = 'rtpengine',
+} = {}) {
   installCleanup();
   const probeCalls = readAll ? calls : Math.min(probes, calls);
   const pins = pin ? pinning() : { server: undefined, generator: undefined, note: 'not pinned (--no-pin)' };
   const cores = { ...pins, note: pins.server === undefined ? pins.note : `engine on core ${pins.server}, generator on core ${pins.generator}` };
-  log(`media relay: ${calls} calls (${probeCalls} read in full), ${seconds} s, ${cores.note}`);
+  const rtpenginePorts = engineKind === 'rtpengine' ? rtpenginePortRange(calls, firstPort, rtpengineFirstPort) : undefined;
+  log(`media relay: ${calls} calls (${probeCalls} read in full), ${seconds} s, engine ${engineKind}${rtpenginePorts ? ` (rtpengine ports ${rtpenginePorts.join('–')})` : ''}, ${cores.note}`);
   const engine = child('engine', cores.server);
   const generator = child('generator', cores.generator, { BENCH_CALLS: String(calls), BENCH_PROBES: String(probeCalls) });
+  // The engine process launches rtpengine (its config file in a folder of ours); should this process end
+  // first (Ctrl-C, an error), rtpengine and the folder go too.
+  const rtpengineDir = rtpenginePorts ? mkdtempSync(join(tmpdir(), 'hibiki-bench-rtpengine-')) : undefined;
+  if (rtpengineDir) process.once('exit', () => rmSync(rtpengineDir, { recursive: true, force: true }));
+  let rtpenginePid;
+  const onRtpengine = (m) => {
+    if (m.cmd !== 'rtpengine') return;
+    rtpenginePid = m.pid;
+    process.once('exit', () => killPid(m.pid));
+  };
+  engine.on('message', onRtpengine);
   try {
     await once(engine, 'up');
     const { phones } = await once(generator, 'ports');
-    engine.send({ cmd: 'setup', phones, firstPort });
+    engine.send({ cmd: 'setup', phones, firstPort, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server });
     const { ports } = await once(engine, 'ready');
-    log(`media relay: ${calls * 2} endpoints up, sending`);
+    log(`media relay: ${calls * 2} endpoints up${rtpenginePid ? ` behind rtpengine (pid ${rtpenginePid})` : ''}, sending`);
     await sleep(500);
+    const rtpengineCpu = () => (rtpenginePid === undefined ? 0 : cpuTimeUs(rtpenginePid));
     const cpu0 = cpuTimeUs(engine.pid);
+    const rtp0 = rtpengineCpu();
     const gen0 = cpuTimeUs(generator.pid);
     const threads0 = threadCpuUs(engine.pid);
     const t0 = performance.now();
@@ -279,6 +383,7 @@ export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, r
     await once(generator, 'sent');
     const wallUs = (performance.now() - t0) * 1000;
     const cpu1 = cpuTimeUs(engine.pid);
+    const rtp1 = rtpengineCpu();
     const gen1 = cpuTimeUs(generator.pid);
     const threads1 = threadCpuUs(engine.pid);
     const result = await resultReady;
@@ -289,6 +394,7 @@ export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, r
     engine.send({ cmd: 'stop' });
     await exited(engine, 5000);
     await stopChild(generator, 2000);
+    if (rtpenginePid !== undefined) killPid(rtpenginePid);
 
     const sum = (a) => a.reduce((x, y) => x + y, 0);
     const sent = sum(result.sent);
@@ -299,12 +405,16 @@ export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, r
     const probeSent = sum(result.sent.slice(0, probeCalls * 2));
     const probeReceived = sum(result.received);
     const count = sum(result.hist);
-    const serverCpuUs = cpu1 - cpu0;
+    const hibikiCpuUs = cpu1 - cpu0;
+    const rtpengineCpuUs = rtp1 - rtp0;
+    const serverCpuUs = hibikiCpuUs + rtpengineCpuUs;
     const sendingSeconds = result.sendingMs / 1000;
     return {
+      engine: engineKind,
       calls,
       seconds,
       probeCalls,
+      rtpenginePorts,
       pinned: cores.note,
       sent,
       engineReceived: sum(counters.packetsIn),
@@ -322,20 +432,35 @@ export async function runMediaRelay({ calls = 1000, seconds = 15, probes = 20, r
         p999: percentileFromHist(result.hist, count, 99.9),
         max: percentileFromHist(result.hist, count, 100),
       },
+      // With rtpengine: hibiki's process and rtpengine's together (each also on its own below).
       engineCpuPct: (100 * serverCpuUs) / wallUs,
+      hibikiCpuPct: (100 * hibikiCpuUs) / wallUs,
+      rtpengineCpuPct: (100 * rtpengineCpuUs) / wallUs,
       workerThreadCpuPct: (100 * busiest) / wallUs,
       engineCpuUsPerPacket: serverCpuUs / Math.max(1, relayed),
+      hibikiCpuUsPerPacket: hibikiCpuUs / Math.max(1, relayed),
+      rtpengineCpuUsPerPacket: rtpengineCpuUs / Math.max(1, relayed),
       generatorCpuPct: (100 * (gen1 - gen0)) / wallUs,
       generatorLateTicks: result.lateTicks,
     };
   } catch (err) {
     await Promise.all([stopChild(engine, 1000), stopChild(generator, 1000)]);
+    if (rtpenginePid !== undefined) killPid(rtpenginePid);
     throw err;
   }
 }
 
 export function report(r) {
   const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  if (r.engine === 'rtpengine') {
+    return [
+      '| engine | calls | relayed pps | sent | relayed | relay loss % | worst stream % | probe streams: loss % | added latency p50 / p99 / p99.9 / max (ms) | CPU % hibiki + rtpengine = engine | media worker CPU % | CPU µs / relayed packet hibiki + rtpengine = engine |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      `| rtpengine | ${r.calls} | ${Math.round(r.relayedPps)} | ${r.sent} | ${r.relayed} | ${f(r.relayLossPct, 4)} | ${f(r.worstStreamRelayLossPct, 3)} | ${f(r.probeLossPct, 4)} (${r.probeCalls} calls) | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.p999)} / ${f(r.latencyMs.max)} | ${f(r.hibikiCpuPct, 1)} + ${f(r.rtpengineCpuPct, 1)} = ${f(r.engineCpuPct, 1)} | ${f(r.workerThreadCpuPct, 1)} | ${f(r.hibikiCpuUsPerPacket)} + ${f(r.rtpengineCpuUsPerPacket)} = ${f(r.engineCpuUsPerPacket)} |`,
+      '',
+      `${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; ${r.pinned} (rtpengine with the engine, ports ${r.rtpenginePorts.join('–')}); generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs. Relayed and relay loss count the built-in engine's packets out (towards rtpengine); the probe loss is end to end, through rtpengine both ways.`,
+    ].join('\n');
+  }
   return [
     '| calls | relayed pps | sent | relayed | relay loss % | worst stream % | probe streams: loss % | added latency p50 / p99 / p99.9 / max (ms) | engine CPU % | media worker CPU % | CPU µs / relayed packet |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -355,6 +480,9 @@ async function main(argv) {
       probes: { type: 'string', default: '20' },
       'read-all': { type: 'boolean', default: false },
       ports: { type: 'string', default: '20000' },
+      engine: { type: 'string', default: 'builtin' },
+      'rtpengine-ports': { type: 'string' },
+      'rtpengine-binary': { type: 'string', default: 'rtpengine' },
       'no-pin': { type: 'boolean', default: false },
       json: { type: 'string' },
     },
@@ -369,7 +497,25 @@ async function main(argv) {
   if (!(seconds > 0 && seconds <= 300)) throw new Error('--seconds must be 1–300');
   if (!(Number.isInteger(probes) && probes >= 1)) throw new Error('--probes must be ≥ 1');
   if (!(Number.isInteger(firstPort) && firstPort >= 1024 && firstPort + calls * 4 + 200 <= 65535)) throw new Error('--ports leaves no room for the calls');
-  const result = await runMediaRelay({ calls, seconds, probes, readAll: values['read-all'], firstPort, pin: !values['no-pin'] });
+  const engine = values.engine;
+  if (engine !== 'builtin' && engine !== 'rtpengine') throw new Error('--engine must be builtin or rtpengine');
+  const rtpengineFirstPort = values['rtpengine-ports'] === undefined ? undefined : Number(values['rtpengine-ports']);
+  if (engine === 'rtpengine') {
+    const [lo, hi] = rtpenginePortRange(calls, firstPort, rtpengineFirstPort);
+    if (!(Number.isInteger(lo) && lo >= 1024 && hi <= 65535)) throw new Error('--rtpengine-ports leaves no room for the calls');
+    if (lo <= firstPort + calls * 4 + 199 && hi >= firstPort) throw new Error('--rtpengine-ports overlaps the built-in range (--ports)');
+  }
+  const result = await runMediaRelay({
+    calls,
+    seconds,
+    probes,
+    readAll: values['read-all'],
+    firstPort,
+    pin: !values['no-pin'],
+    engine,
+    rtpengineFirstPort,
+    rtpengineBinary: values['rtpengine-binary'],
+  });
   process.stdout.write(report(result) + '\n');
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
   process.exit(0);

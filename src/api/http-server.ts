@@ -19,7 +19,7 @@ import type { ApiApp, RouteDeps } from './route-types.js';
 export type { ApiApp, RouteDeps, RouteModule } from './route-types.js';
 
 /** Routes under /api that need no login. */
-const openPaths = new Set(['/api/login', '/api/openapi.json']);
+const openPaths = new Set(['/api/login', '/api/openapi.json', '/api/phone/config', '/api/phone/history']);
 
 export class ApiServer {
   readonly app: ApiApp;

@@ -18,12 +18,26 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { locale?: string } = {}): Promise<TestBrowser> {
+/**
+ * Chromium flags for the browser phone: the microphone is a fake device that plays `wav` (looped), asked
+ * without a prompt; remote audio plays without a click; hibiki's self-signed WSS certificate is accepted.
+ */
+export function fakeMicrophoneArgs(wav: string): string[] {
+  return [
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}`,
+    '--autoplay-policy=no-user-gesture-required',
+    '--ignore-certificate-errors',
+  ];
+}
+
+export async function launchBrowser(opts: { locale?: string; args?: string[] } = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'hibiki-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: chromiumArgs,
+    args: [...chromiumArgs, ...(opts.args ?? [])],
     locale: opts.locale ?? 'en-US',
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,

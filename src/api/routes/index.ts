@@ -12,6 +12,7 @@ import { groupRoutes } from './group-routes.js';
 import { ivrRoutes } from './ivr-routes.js';
 import { lockRoutes } from './lock-routes.js';
 import { parkRoutes } from './park-routes.js';
+import { phoneRoutes } from './phone-routes.js';
 import { queueRoutes } from './queue-routes.js';
 import { registrationRoutes } from './registration-routes.js';
 import { screeningRoutes } from './screening-routes.js';
@@ -37,6 +38,7 @@ export const routeModules: RouteModule[] = [
   ivrRoutes,
   conferenceRoutes,
   cdrRoutes,
+  phoneRoutes,
   eventRoutes,
   metricsRoutes,
   // Last: the console's static files answer what no API route took.

@@ -1,0 +1,166 @@
+// Issue #16: the browser phone in a real browser (Debian chromium, playwright-core) with WebRTC through
+// rtpengine. Chromium's microphone is a fake device playing a 600 Hz tone; the desk phone (a test UA, plain
+// G.711) sends 1000 Hz. The browser registers over WSS, calls the desk phone and the reverse; each side
+// hears the other's tone (the desk phone by frequency in its RTP, the browser by Web Audio analysis of the
+// remote stream); #72 typed on the browser's keypad parks the desk phone; the call shows in the history.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { startApi, type RunningApi } from '../support/api.js';
+import { fakeMicrophoneArgs, launchBrowser, type TestBrowser } from '../support/browser.js';
+import { registeredPhone, waitUntil } from '../support/call-helpers.js';
+import { hears } from '../support/tones.js';
+import { startRtpengine, type TestRtpengine } from '../support/rtpengine.js';
+import { createSelfSignedCert, removeCert, type TestCert } from '../support/tls-cert.js';
+import type { TestUA } from '../support/test-ua.js';
+
+const WAIT = 20_000;
+const BROWSER_HZ = 600;
+const DESK_HZ = 1000;
+
+let dir: string;
+let cert: TestCert;
+let rtpengine: TestRtpengine | undefined;
+let h: RunningApi | undefined;
+let browser: TestBrowser | undefined;
+const phones: TestUA[] = [];
+
+/** A 48 kHz 16-bit mono WAV of a sine: what Chromium's fake microphone plays, in a loop. */
+function sineWav(path: string, hz: number, seconds: number): void {
+  const rate = 48_000;
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + n * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(12_000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
+  writeFileSync(path, buf);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hibiki-phone-'));
+  sineWav(join(dir, 'mic.wav'), BROWSER_HZ, 2);
+  cert = await createSelfSignedCert();
+});
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await removeCert(cert);
+});
+
+afterEach(async () => {
+  const problems = browser?.problems ?? [];
+  await browser?.close();
+  browser = undefined;
+  for (const p of phones.splice(0)) await p.close();
+  await h?.stop();
+  h = undefined;
+  await rtpengine?.stop();
+  rtpengine = undefined;
+  expect(problems).toEqual([]);
+});
+
+/** hibiki with a WSS listener, rtpengine for the WebRTC legs (mixed mode), the browser logged in as 2001. */
+async function phonePage(): Promise<Page> {
+  rtpengine = await startRtpengine();
+  const base = 20000 + 2 * Math.floor(Math.random() * 9000);
+  h = await startApi({
+    transports: [{ transport: 'udp' }, { transport: 'wss', cert: cert.certPath, key: cert.keyPath }],
+    config: {
+      media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpPorts: [base, base + 399], rtpengine: { ng: rtpengine.ng, timeoutMs: 200, retries: 1, checkInterval: 2 } },
+    },
+  });
+  browser = await launchBrowser({ args: fakeMicrophoneArgs(join(dir, 'mic.wav')) });
+  const page = await browser.page();
+  page.setDefaultTimeout(WAIT);
+  await page.goto(`${h.baseUrl}/phone/`);
+  await page.locator('input[name=extension]').fill('2001');
+  await page.locator('input[name=password]').fill('secret-2001');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator('[data-registered=true]').waitFor();
+  return page;
+}
+
+/** The strongest frequency in what the page's remote audio plays, and the level at `hz` (dB). */
+async function browserHears(page: Page, hz: number): Promise<{ peakHz: number; level: number }> {
+  return page.evaluate(async (hz) => {
+    type Probe = { ctx: AudioContext; analyser: AnalyserNode; stream: MediaStream };
+    const w = window as unknown as { probe?: Probe };
+    const stream = (document.getElementById('remote') as HTMLAudioElement).srcObject as MediaStream;
+    if (!w.probe || w.probe.stream !== stream) {
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 4096;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      w.probe = { ctx, analyser, stream };
+    }
+    const { ctx, analyser } = w.probe;
+    await ctx.resume();
+    const data = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(data);
+    const binHz = ctx.sampleRate / analyser.fftSize;
+    let peak = 1;
+    for (let i = 2; i < data.length; i++) if ((data[i] as number) > (data[peak] as number)) peak = i;
+    return { peakHz: peak * binHz, level: data[Math.round(hz / binHz)] as number };
+  }, hz);
+}
+
+async function untilBrowserHears(page: Page, hz: number): Promise<void> {
+  const end = Date.now() + WAIT;
+  let last = { peakHz: 0, level: -Infinity };
+  while (Date.now() < end) {
+    last = await browserHears(page, hz);
+    if (Math.abs(last.peakHz - hz) < 30 && last.level > -70) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`the browser hears ${last.peakHz.toFixed(0)} Hz loudest (${hz} Hz at ${last.level.toFixed(1)} dB), wanted ${hz} Hz`);
+}
+
+describe('browser phone (WebRTC through rtpengine)', () => {
+  it('calls a desk phone: audio both ways, and #72 on the keypad parks the desk phone', async () => {
+    const page = await phonePage();
+    const desk = await registeredPhone(h!, '2002', phones);
+    const rings = desk.waitForCall({ timeoutMs: WAIT });
+    await page.locator('input[name=number]').fill('2002');
+    await page.locator('button[name=dial]').click();
+    const deskCall = await (await rings).answer();
+    deskCall.rtp.useSine(DESK_HZ);
+    deskCall.rtp.startTone();
+    await page.locator('[data-call-state=talking]').waitFor();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+    await untilBrowserHears(page, DESK_HZ);
+
+    for (const key of ['#', '7', '2']) await page.locator(`[data-call-state=talking] button[data-key="${key}"]`).click();
+    await waitUntil(() => h!.server.park.parked().length === 1, WAIT);
+    expect(h!.server.park.parked()[0]?.party.number).toBe('2002');
+    // The browser heard its slot and was let go; the desk phone waits in the slot.
+    await page.locator('button[name=dial]').waitFor();
+    deskCall.rtp.stopTone();
+  });
+
+  it('answers a call from a desk phone with ringing, audio both ways, and lists it in the history', async () => {
+    const page = await phonePage();
+    const desk = await registeredPhone(h!, '2002', phones);
+    const outgoing = desk.call('2001');
+    await page.locator('[data-incoming="2002"]').waitFor();
+    await page.locator('button[name=answer]').click();
+    const deskCall = await outgoing;
+    deskCall.rtp.useSine(DESK_HZ);
+    deskCall.rtp.startTone();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+    await untilBrowserHears(page, DESK_HZ);
+    await deskCall.hangup();
+    await page.locator('button[name=dial]').waitFor();
+    await page.locator('table.history td', { hasText: '2002' }).first().waitFor();
+  });
+});
