@@ -54,6 +54,11 @@ export default tseslint.config(
           'clearTimeout',
           'setInterval',
           'clearInterval',
+          // The browser phone (issue #16): WebRTC media and the page's own ring tone.
+          'EventTarget',
+          'Event',
+          'MediaStream',
+          'AudioContext',
         ].map((g) => [g, 'readonly']),
       ),
     },
