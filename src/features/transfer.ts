@@ -63,14 +63,16 @@ export class BlindTransfer implements Feature {
     const referTo = req.get('refer-to');
     const addr = referTo ? parseNameAddr(referTo) : null;
     const uri = addr?.uri;
+    // An attended transfer's Refer-To is the target dialog's remote target, often our own Contact without a
+    // user part (SIP.js, RFC 5589 §7.1): Replaces alone says what to join.
+    const replaces = isSipUri(uri) ? [...uri.headers].find(([k]) => k.toLowerCase() === 'replaces')?.[1] : undefined;
+    if (addr && replaces !== undefined) {
+      this.replace(ctx, replaces, res);
+      return;
+    }
     const number = isSipUri(uri) ? uri.user : isTelUri(uri) ? uri.number : undefined;
     if (!addr || !number) {
       res.send(400, 'Bad Request (Refer-To)');
-      return;
-    }
-    const replaces = isSipUri(uri) ? [...uri.headers].find(([k]) => k.toLowerCase() === 'replaces')?.[1] : undefined;
-    if (replaces !== undefined) {
-      this.replace(ctx, replaces, res);
       return;
     }
     const { session, leg, other } = ctx;

@@ -102,4 +102,23 @@ describe('attended transfer', () => {
     await waitUntil(() => h.server.cdr.query({}).length === 2, 3000);
     expect(h.server.cdr.query({}).find((r) => r.feature === 'transfer_attended')).toMatchObject({ callerNumber: '2001', calleeNumber: '2003', transferredBy: '2002' });
   });
+
+  it("joins on REFER/Replaces whose Refer-To is the dialog's remote target without a user part (as SIP.js sends it)", async () => {
+    const { bob, carol, aliceCall, bobCall } = await setup();
+    await bobCall.hold();
+    const carolRings = carol.waitForCall();
+    const toCarol = await bob.dial('2003');
+    const carolCall = await (await carolRings).answer();
+    const bobToCarol = await toCarol.answered;
+    bobCall.dialog.on('notify', (_req, res) => res.send(200));
+    const d = bobToCarol.dialog;
+    // hibiki's Contact for the second call: sip:host:port, no user part.
+    const target = d.remoteTarget.replace(/^<|>$/g, '');
+    expect(target).not.toMatch(/^sips?:[^@]+@/);
+    const replaces = encodeURIComponent(`${d.callId};to-tag=${d.remoteTag};from-tag=${d.localTag}`);
+    const accepted = await bobCall.dialog.request({ method: 'REFER', headers: { 'refer-to': `<${target}?Replaces=${replaces}>` } });
+    expect(accepted.status).toBe(202);
+    await bobCall.waitForEnd(5000);
+    await talking(aliceCall, carolCall, 17, 18);
+  });
 });
