@@ -10,8 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startApi, type RunningApi } from '../support/api.js';
 import { fakeMicrophoneArgs, launchBrowser, type TestBrowser } from '../support/browser.js';
-import { registeredPhone, waitUntil } from '../support/call-helpers.js';
-import { hears } from '../support/tones.js';
+import { registeredPhone, talking, waitUntil } from '../support/call-helpers.js';
+import { heard, hears } from '../support/tones.js';
 import { startRtpengine, type TestRtpengine } from '../support/rtpengine.js';
 import { createSelfSignedCert, removeCert, type TestCert } from '../support/tls-cert.js';
 import type { TestUA } from '../support/test-ua.js';
@@ -162,5 +162,63 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     await deskCall.hangup();
     await page.locator('button[name=dial]').waitFor();
     await page.locator('table.history td', { hasText: '2002' }).first().waitFor();
+  });
+
+  it('holds (the desk phone hears music, not the browser), mutes, and transfers the desk phone with the REFER button', async () => {
+    const page = await phonePage();
+    const desk = await registeredPhone(h!, '2002', phones);
+    const carol = await registeredPhone(h!, '2003', phones);
+    const rings = desk.waitForCall({ timeoutMs: WAIT });
+    await page.locator('input[name=number]').fill('2002');
+    await page.locator('button[name=dial]').click();
+    const deskCall = await (await rings).answer();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+
+    await page.locator('button[name=hold]').click();
+    await page.locator('button[name=hold][aria-pressed=true]').waitFor();
+    // Music on hold from hibiki replaces the browser's tone.
+    await waitUntil(() => heard(deskCall, BROWSER_HZ) < 0.05 && deskCall.rtp.received().tone.foreign > 25, WAIT);
+    await page.locator('button[name=hold]').click();
+    await page.locator('button[name=hold][aria-pressed=false]').waitFor();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+
+    await page.locator('button[name=mute]').click();
+    await waitUntil(() => heard(deskCall, BROWSER_HZ) < 0.05, WAIT);
+    await page.locator('button[name=mute]').click();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+
+    const carolRings = carol.waitForCall({ timeoutMs: WAIT });
+    await page.locator('input[name=transfer]').fill('2003');
+    await page.locator('button[name=refer]').click();
+    const carolCall = await (await carolRings).answer();
+    await talking(deskCall, carolCall, 71, 73);
+    await page.locator('button[name=dial]').waitFor();
+  });
+
+  it('consults a third phone and completes an attended transfer (REFER with Replaces)', async () => {
+    const page = await phonePage();
+    const desk = await registeredPhone(h!, '2002', phones);
+    const carol = await registeredPhone(h!, '2003', phones);
+    const rings = desk.waitForCall({ timeoutMs: WAIT });
+    await page.locator('input[name=number]').fill('2002');
+    await page.locator('button[name=dial]').click();
+    const deskCall = await (await rings).answer();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+
+    const carolRings = carol.waitForCall({ timeoutMs: WAIT });
+    await page.locator('input[name=transfer]').fill('2003');
+    await page.locator('button[name=consult]').click();
+    const carolCall = await (await carolRings).answer();
+    carolCall.rtp.useSine(DESK_HZ);
+    carolCall.rtp.startTone();
+    await page.locator('.consult').waitFor();
+    await untilBrowserHears(page, DESK_HZ);
+    await hears(carolCall, [BROWSER_HZ], [], WAIT);
+    carolCall.rtp.stopTone();
+    carolCall.rtp.useSine(undefined);
+
+    await page.locator('button[name=complete]').click();
+    await talking(deskCall, carolCall, 81, 83);
+    await page.locator('button[name=dial]').waitFor();
   });
 });

@@ -213,7 +213,24 @@ export class PhoneLine extends EventTarget {
   /** Blind transfer with the phone's own REFER: the other party is sent to `number`, this phone leaves. */
   async referTo(call, number) {
     const target = UserAgent.makeURI(`sip:${encodeURIComponent(number)}@${this.opts.domain}`);
-    await call.session.refer(target, { requestDelegate: { onAccept: () => this.end(call) } });
+    await this.refer(call, target);
+  }
+
+  /** REFER on the call; resolves once hibiki accepted it (202), then this phone leaves the call. */
+  refer(call, target) {
+    return new Promise((resolve, reject) => {
+      call.session
+        .refer(target, {
+          requestDelegate: {
+            onAccept: () => {
+              this.end(call);
+              resolve();
+            },
+            onReject: (r) => reject(new Error(`REFER: ${r.message.statusCode} ${r.message.reasonPhrase}`)),
+          },
+        })
+        .catch(reject);
+    });
   }
 
   /** Attended transfer: put the call on hold and call the target (the consultation). */
@@ -227,6 +244,6 @@ export class PhoneLine extends EventTarget {
   async completeTransfer() {
     const { call, consult } = this;
     if (!call || !consult) return;
-    await call.session.refer(consult.session, { requestDelegate: { onAccept: () => this.end(call) } });
+    await this.refer(call, consult.session);
   }
 }
