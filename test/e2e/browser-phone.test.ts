@@ -221,4 +221,36 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     await talking(deskCall, carolCall, 81, 83);
     await page.locator('button[name=dial]').waitFor();
   });
+
+  it('refuses browser calls with 503 (cause 41) while rtpengine is down, desk phones still call each other, and the browser calls again once it is back', async () => {
+    const page = await phonePage();
+    const desk = await registeredPhone(h!, '2002', phones);
+    const carol = await registeredPhone(h!, '2003', phones);
+    await rtpengine!.kill();
+    const down = () => h!.logs.some((l) => String(l.msg).startsWith('rtpengine not answering'));
+    await waitUntil(down, WAIT);
+
+    await page.locator('input[name=number]').fill('2002');
+    await page.locator('button[name=dial]').click();
+    await page.locator('[data-failed="2002"]', { hasText: '503' }).waitFor();
+    await waitUntil(() => h!.server.cdr.query({}).length === 1, WAIT);
+    expect(h!.server.cdr.query({})[0]).toMatchObject({ callerNumber: '2001', disposition: 'failed', q850Cause: 41, sipStatus: 503 });
+
+    // Plain phones are on the built-in engine: unaffected.
+    const rings = carol.waitForCall({ timeoutMs: WAIT });
+    const deskCall = desk.call('2003');
+    const carolCall = await (await rings).answer();
+    await talking(await deskCall, carolCall, 91, 92);
+    await carolCall.hangup();
+
+    const answering = () => h!.logs.filter((l) => l.msg === 'rtpengine answering').length;
+    const before = answering();
+    await rtpengine!.restart();
+    await waitUntil(() => answering() > before, WAIT);
+    const again = desk.waitForCall({ timeoutMs: WAIT });
+    await page.locator('input[name=number]').fill('2002');
+    await page.locator('button[name=dial]').click();
+    const call = await (await again).answer();
+    await hears(call, [BROWSER_HZ], [], WAIT);
+  });
 });

@@ -293,4 +293,5 @@ export default {
   'phone.disposition.busy': 'Busy',
   'phone.disposition.failed': 'Failed',
   'phone.disposition.cancelled': 'Cancelled',
+  'phone.callFailed': 'The call to {number} failed: {reason}',
 };

@@ -293,4 +293,5 @@ export default {
   'phone.disposition.busy': '話中',
   'phone.disposition.failed': '失敗',
   'phone.disposition.cancelled': '取消',
+  'phone.callFailed': '{number} への発信に失敗しました: {reason}',
 };

@@ -186,11 +186,13 @@ function render() {
     main,
     h('div', { class: `status ${line.registered ? 'ok' : 'bad'}`, role: 'status', 'data-registered': String(line.registered) }, t(line.registered ? 'phone.registered' : 'phone.unregistered')),
     state.error ? h('p', { class: 'error', role: 'alert' }, state.error) : null,
+    line.lastError ? h('p', { class: 'error', role: 'alert', 'data-failed': line.lastError.number }, t('phone.callFailed', line.lastError)) : null,
     line.incoming ? incomingPanel(line, line.incoming) : null,
     line.call ? callPanel(line, line.call, line.consult) : dialPanel(line),
     h('section', { class: 'panel' }, h('h3', {}, t('phone.history')), historyTable(state.history, state.extension)),
   );
   state.error = undefined;
+  if (line.lastError && line.call) line.lastError = undefined;
   clearInterval(tick);
   if (line.call?.answeredAt) tick = setInterval(() => document.querySelectorAll('.timer').forEach((el) => (el.textContent = duration(line.call ?? {}))), 1000);
 }

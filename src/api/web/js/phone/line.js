@@ -27,6 +27,8 @@ export class PhoneLine extends EventTarget {
     this.incoming = undefined;
     /** The consultation call of an attended transfer (the first call is on hold meanwhile). */
     this.consult = undefined;
+    /** {number, reason} of the last call that failed, until the page has shown it. */
+    this.lastError = undefined;
     this.ua = new UserAgent({
       uri: UserAgent.makeURI(`sip:${opts.extension}@${opts.domain}`),
       authorizationUsername: opts.extension,
@@ -94,11 +96,12 @@ export class PhoneLine extends EventTarget {
     if (!target) throw new Error(`not a number: ${number}`);
     const inviter = new Inviter(this.ua, target, { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } });
     const call = this.track(inviter, 'out', number);
-    inviter.invite().catch((err) => {
-      call.state = 'ended';
-      call.error = err.message;
+    const failed = (reason) => {
+      // Shown once by the page: why the last call did not connect (busy, 503 when the media relay is down).
+      this.lastError = { number, reason };
       this.changed();
-    });
+    };
+    inviter.invite({ requestDelegate: { onReject: (r) => failed(`${r.message.statusCode} ${r.message.reasonPhrase}`) } }).catch((err) => failed(err.message));
     return call;
   }
 
