@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_CODES, validateCodes } from '../rules/code-config.js';
+import { readNgAddress } from './ng-address.js';
 import { int } from './schema-kit.js';
 
 const ipAddress = z.string().refine((h) => isIP(h) !== 0, 'must be an IPv4 or IPv6 address');
@@ -11,7 +12,7 @@ export const rtpengineSchema = z
   .object({
     ng: z
       .string()
-      .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, 'must be IP:port (or [IPv6]:port)')
+      .refine((text) => readNgAddress(text) !== undefined, 'must be IP:port (or [IPv6]:port) with a port from 1 to 65535')
       .default('127.0.0.1:22222')
       .describe("rtpengine's ng control socket (UDP)."),
     launch: z.boolean().default(false).describe('Start and supervise a local rtpengine (Debian package rtpengine-daemon) with a config file hibiki writes; false: use one already running at `ng`.'),

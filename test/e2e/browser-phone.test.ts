@@ -70,12 +70,15 @@ afterEach(async () => {
   expect(problems).toEqual([]);
 });
 
-/** hibiki with a WSS listener, rtpengine for the WebRTC legs (mixed mode), the browser logged in as 2001. */
-async function phonePage(): Promise<Page> {
+/**
+ * hibiki with a WSS listener (or plain ws, as the shipped config has, which a page served over http from
+ * localhost may use), rtpengine for the WebRTC legs (mixed mode), the browser logged in as 2001.
+ */
+async function phonePage(websocket: 'wss' | 'ws' = 'wss'): Promise<Page> {
   rtpengine = await startRtpengine();
   const base = 20000 + 2 * Math.floor(Math.random() * 9000);
   h = await startApi({
-    transports: [{ transport: 'udp' }, { transport: 'wss', cert: cert.certPath, key: cert.keyPath }],
+    transports: [{ transport: 'udp' }, websocket === 'wss' ? { transport: 'wss', cert: cert.certPath, key: cert.keyPath } : { transport: 'ws' }],
     config: {
       media: { bindAddress: '127.0.0.1', address: '127.0.0.1', rtpPorts: [base, base + 399], rtpengine: { ng: rtpengine.ng, timeoutMs: 200, retries: 1, checkInterval: 2 } },
     },
@@ -91,28 +94,33 @@ async function phonePage(): Promise<Page> {
   return page;
 }
 
+/**
+ * Runs in the page (the tests are compiled without the DOM's types, so it is kept as source text): analyses
+ * the remote stream of the page's <audio id=remote> with Web Audio and returns the strongest frequency and
+ * the level at `hz` (dB). The analyser is made again when the page attaches another stream.
+ */
+const AUDIO_PROBE = `async (hz) => {
+  const stream = document.getElementById('remote').srcObject;
+  if (!window.probe || window.probe.stream !== stream) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 4096;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    window.probe = { ctx, analyser, stream };
+  }
+  const { ctx, analyser } = window.probe;
+  await ctx.resume();
+  const data = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(data);
+  const binHz = ctx.sampleRate / analyser.fftSize;
+  let peak = 1;
+  for (let i = 2; i < data.length; i++) if (data[i] > data[peak]) peak = i;
+  return { peakHz: peak * binHz, level: data[Math.round(hz / binHz)] };
+}`;
+
 /** The strongest frequency in what the page's remote audio plays, and the level at `hz` (dB). */
 async function browserHears(page: Page, hz: number): Promise<{ peakHz: number; level: number }> {
-  return page.evaluate(async (hz) => {
-    type Probe = { ctx: AudioContext; analyser: AnalyserNode; stream: MediaStream };
-    const w = window as unknown as { probe?: Probe };
-    const stream = (document.getElementById('remote') as HTMLAudioElement).srcObject as MediaStream;
-    if (!w.probe || w.probe.stream !== stream) {
-      const ctx = new AudioContext();
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 4096;
-      ctx.createMediaStreamSource(stream).connect(analyser);
-      w.probe = { ctx, analyser, stream };
-    }
-    const { ctx, analyser } = w.probe;
-    await ctx.resume();
-    const data = new Float32Array(analyser.frequencyBinCount);
-    analyser.getFloatFrequencyData(data);
-    const binHz = ctx.sampleRate / analyser.fftSize;
-    let peak = 1;
-    for (let i = 2; i < data.length; i++) if ((data[i] as number) > (data[peak] as number)) peak = i;
-    return { peakHz: peak * binHz, level: data[Math.round(hz / binHz)] as number };
-  }, hz);
+  return page.evaluate(`(${AUDIO_PROBE})(${hz})`) as Promise<{ peakHz: number; level: number }>;
 }
 
 async function untilBrowserHears(page: Page, hz: number): Promise<void> {
@@ -148,8 +156,8 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     deskCall.rtp.stopTone();
   });
 
-  it('answers a call from a desk phone with ringing, audio both ways, and lists it in the history', async () => {
-    const page = await phonePage();
+  it('answers a call from a desk phone with ringing, audio both ways, and lists it in the history (plain ws from an http page)', async () => {
+    const page = await phonePage('ws');
     const desk = await registeredPhone(h!, '2002', phones);
     const outgoing = desk.call('2001');
     await page.locator('[data-incoming="2002"]').waitFor();

@@ -60,7 +60,9 @@ export const phoneRoutes: RouteModule = (app, { ctx }) => {
       if (guard.refuses(extension, address, undefined)) throw new ApiError(403, 'too many failed logins: locked for now');
       const ext = ctx.currentConfig.extensions.find((e) => e.number === extension);
       if (!ext || ext.suspended || !samePassword(password, ext.password)) {
-        guard.recordFailure(ext ? extension : undefined, address);
+        const outcome = guard.recordFailure(ext ? extension : undefined, address);
+        // As for REGISTER: the failure that locks is answered like the requests after it.
+        if (outcome.userLocked || outcome.ipBlocked) throw new ApiError(403, 'too many failed logins: locked for now');
         throw new ApiError(401, 'wrong extension or password');
       }
       guard.recordSuccess(extension, address);

@@ -4,6 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import bencode from 'bencode';
+import { readNgAddress } from '../../config/ng-address.js';
 
 export type NgValue = string | number | NgValue[] | { [key: string]: NgValue };
 export type NgDictionary = { [key: string]: NgValue };
@@ -37,10 +38,9 @@ interface Pending {
 }
 
 export function parseNgAddress(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || isIP(m[1] as string) === 0 || !(port > 0 && port < 65536)) throw new Error(`not an ng address (IP:port): ${address}`);
-  return { host: m[1] as string, port };
+  const parsed = readNgAddress(address);
+  if (!parsed) throw new Error(`not an ng address (IP:port): ${address}`);
+  return parsed;
 }
 
 export class NgClient {

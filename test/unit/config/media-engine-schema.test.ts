@@ -109,8 +109,19 @@ describe('media.rtpengine', () => {
     }
   });
 
-  it('refuses an ng address that is not IP:port, naming the line of ng', () => {
-    for (const ng of ['localhost:22222', 'rtpengine.example.com:22222', '127.0.0.1', '"127.0.0.1:"', '"::1:22222"', '"[zzz]:22222"', '"udp:127.0.0.1:22222"']) {
+  it('refuses an ng address that is not IP:port (a port out of range, no IP), naming the line of ng', () => {
+    for (const ng of [
+      'localhost:22222',
+      'rtpengine.example.com:22222',
+      '127.0.0.1',
+      '"127.0.0.1:"',
+      '"::1:22222"',
+      '"[zzz]:22222"',
+      '"udp:127.0.0.1:22222"',
+      '127.0.0.1:99999',
+      '127.0.0.1:0',
+      '999.0.0.1:22222',
+    ]) {
       const e = oneError(`media:\n  rtpengine:\n    ng: ${ng}\n`, 'must be IP:port');
       expect(e.path, ng).toBe('media.rtpengine.ng');
       expect(e.line, ng).toBe(8);
