@@ -3,6 +3,8 @@
 // typed on the keypad (DTMF through rtpengine to the feature codes), rtpengine killed mid-call (the call ends
 // with cause 41 and a CDR), calls refused with 503 while it is down, and working again once it is back. Also
 // the launched rtpengine (media.rtpengine.launch) and mixed mode keeping plain phones on the built-in engine.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, failure, talking, waitUntil } from '../support/call-helpers.js';
 import { hibikiSession } from '../support/session.js';
@@ -97,22 +99,64 @@ describe('media.engine: rtpengine', () => {
   });
 });
 
+describe('an rtpengine restarted between two checks', () => {
+  it('ends the calls it forgot with cause 41 (its start time moved, or it does not know our oldest call), and new calls go through the new process', async () => {
+    rtpengine = await startRtpengine();
+    const config = media('rtpengine', rtpengine.ng);
+    ((config.media as Record<string, unknown>).rtpengine as Record<string, unknown>).checkInterval = 2;
+    const { h, phone } = await session.start({ config });
+    const alice = await phone('2001');
+    const bob = await phone('2002');
+    const { caller, callee } = await connect(alice, bob, '2002');
+    await talking(caller, callee, 55, 56);
+    // Killed and started again at once: most often no check falls in between; the new process does not know
+    // the call (its start time moved too, but by less than a check can tell from a running process here); a
+    // check that does fall in between sees it down instead.
+    await rtpengine.kill();
+    await rtpengine.restart();
+    const [end] = await Promise.all([caller.waitForEnd(10_000), callee.waitForEnd(10_000)]);
+    expect(end.reason).toMatch(/Q\.850;cause=41/);
+    expect(h.logs.some((l) => /^rtpengine (restarted|forgot our calls|not answering)/.test(String(l.msg)))).toBe(true);
+    await waitUntil(() => h.logs.filter((l) => l.msg === 'rtpengine answering').length >= 1, 5000);
+    const again = await connect(alice, bob, '2002');
+    await talking(again.caller, again.callee, 57, 58);
+  });
+});
+
 describe('media.rtpengine.launch', () => {
-  it('starts its own rtpengine from a config file it writes, relays a call through it, and stops it with the server', async () => {
+  it('starts its own rtpengine from a config file it writes, relays through it, restarts it when it dies (the call on it ends with cause 41), and stops it with the server', async () => {
     const ngPort = await freePort();
     const base = 40000 + 2 * Math.floor(Math.random() * 10000);
     const config = media('rtpengine', `127.0.0.1:${ngPort}`);
     const m = config.media as Record<string, unknown>;
-    m.rtpengine = { ...(m.rtpengine as object), launch: true, ports: [base, base + 99] };
+    // A check interval longer than the test: the launcher's own exit notice ends the calls.
+    m.rtpengine = { ...(m.rtpengine as object), launch: true, ports: [base, base + 99], checkInterval: 300 };
     const { h, phone } = await session.start({ config });
     const alice = await phone('2001');
     const bob = await phone('2002');
     const { caller, callee } = await connect(alice, bob, '2002');
     expect(inRange(caller.rtp.remote?.port, [base, base + 99])).toBe(true);
     await talking(caller, callee, 51, 52);
-    await caller.hangup();
-    await callee.waitForEnd();
-    expect(h.logs.some((l) => l.msg === 'rtpengine started')).toBe(true);
+    const conf = readFileSync(join(h.dataDir, 'rtpengine', 'rtpengine.conf'), 'utf8');
+    expect(conf).toContain(`listen-ng = 127.0.0.1:${ngPort}`);
+    expect(conf).toContain('table = -1');
+
+    const child = h.logs.filter((l) => l.msg === 'rtpengine started').map((l) => l.childPid)[0];
+    expect(typeof child).toBe('number');
+    process.kill(child as number, 'SIGKILL');
+    const [end] = await Promise.all([caller.waitForEnd(10_000), callee.waitForEnd(10_000)]);
+    expect(end.reason).toMatch(/Q\.850;cause=41/);
+    // Restarted by the launcher, and taken into use again at once (not at the next check).
+    await waitUntil(() => h.logs.filter((l) => l.msg === 'rtpengine answering').length === 2, 10_000);
+    const again = await connect(alice, bob, '2002');
+    await talking(again.caller, again.callee, 53, 54);
+    await again.caller.hangup();
+    await again.callee.waitForEnd();
+
+    const second = h.logs.filter((l) => l.msg === 'rtpengine started').map((l) => l.childPid)[1] as number;
+    await session.stop();
+    // Stopped with the server: signal 0 finds no such process.
+    expect(() => process.kill(second, 0)).toThrow();
   });
 });
 

@@ -43,12 +43,22 @@ export interface RtpengineEngineOptions {
   checkIntervalMs: number;
   /** rtpengine interface names for the party side and the built-in side (its `direction` flag), when it has several. */
   interfaces?: { party: string; inner: string };
-  /** A local rtpengine to start before and stop after (media.rtpengine.launch). */
-  launcher?: { start(): Promise<void>; stop(): Promise<void> };
+  /** A local rtpengine to start before and stop after (media.rtpengine.launch); its exits end our calls at once. */
+  launcher?: { start(): Promise<void>; stop(): Promise<void>; onExit(fn: () => void): void; onRestart(fn: () => void): void };
   logger: Logger;
 }
 
 const PARTY = 'w';
+const RESTART_TOLERANCE_MS = 1500;
+
+/** rtpengine's uptime in seconds from its `statistics` reply (totalstatistics.uptime, a decimal string). */
+function uptimeOf(reply: NgDictionary): number {
+  const stats = reply.statistics;
+  const total = stats !== null && typeof stats === 'object' && !Array.isArray(stats) ? stats.totalstatistics : undefined;
+  const uptime = total !== null && typeof total === 'object' && !Array.isArray(total) ? Number(total.uptime) : NaN;
+  if (!Number.isFinite(uptime)) throw new Error('rtpengine statistics without an uptime');
+  return uptime;
+}
 const INNER = 'i';
 
 interface Through {
@@ -78,7 +88,10 @@ export class RtpengineMediaEngine implements MediaEngine {
   private readonly events = new EventEmitter();
   private readonly logger: Logger;
   private checkTimer: NodeJS.Timeout | undefined;
+  private checking = false;
   private up = false;
+  /** When the rtpengine we talk to started (ms), from its uptime. */
+  private startedAt: number | undefined;
   private nextCall = 0;
   private readonly callPrefix = `hibiki-${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
@@ -94,9 +107,19 @@ export class RtpengineMediaEngine implements MediaEngine {
   async start(): Promise<void> {
     await this.options.inner.start();
     await this.options.client.open();
+    this.options.launcher?.onExit(() => {
+      this.up = false;
+      this.lost(() => true);
+    });
+    this.options.launcher?.onRestart(() => void this.check());
     await this.options.launcher?.start();
     await this.check();
-    this.checkTimer = setInterval(() => void this.check(), this.options.checkIntervalMs);
+    this.checkTimer = setInterval(() => {
+      // One check at a time: a slow rtpengine must not pile them up.
+      if (this.checking) return;
+      this.checking = true;
+      void this.check().finally(() => (this.checking = false));
+    }, this.options.checkIntervalMs);
     this.checkTimer.unref();
   }
 
@@ -109,34 +132,61 @@ export class RtpengineMediaEngine implements MediaEngine {
   }
 
   /**
-   * Is rtpengine there, and does it still hold our calls? A restarted rtpengine has forgotten them (no
-   * media flows any more): those legs get 'rtp-timeout', so their calls end with cause 41 and a CDR.
+   * Is rtpengine there, and does it still hold our calls? A restarted rtpengine has forgotten them (no media
+   * flows any more): its start time (now − uptime) moves, or the oldest call we gave it is unknown to it.
+   * Those legs get 'rtp-timeout', so their calls end with cause 41 and a CDR. Two requests per check
+   * whatever the number of calls; every call is asked about only when the oldest is unknown.
    */
   private async check(): Promise<void> {
-    let known: Set<string>;
+    let startedAt: number;
     try {
-      const reply = await this.options.client.request('list', { limit: 1_000_000 });
-      known = new Set(Array.isArray(reply.calls) ? reply.calls.filter((c): c is string => typeof c === 'string') : []);
+      const reply = await this.options.client.request('statistics');
+      startedAt = Date.now() - 1000 * uptimeOf(reply);
     } catch (err) {
-      if (this.up || this.through.size > 0)
-        this.logger.error({ err: (err as Error).message, ng: this.options.client.address }, 'rtpengine not answering: calls through it end, new WebRTC calls are refused');
+      if (this.up) this.logger.error({ err: (err as Error).message, ng: this.options.client.address }, 'rtpengine not answering: calls through it end, new WebRTC calls are refused');
       this.up = false;
-      this.lost((t) => relayed(t) !== undefined);
+      this.lost(() => true);
       return;
     }
+    // Uptime is in whole seconds and read a little late: a start time that moved by more is a restart.
+    const restarted = this.startedAt !== undefined && Math.abs(startedAt - this.startedAt) > RESTART_TOLERANCE_MS;
+    if (this.startedAt === undefined || restarted) this.startedAt = startedAt;
     if (!this.up) this.logger.info({ ng: this.options.client.address }, 'rtpengine answering');
     this.up = true;
-    this.lost((t) => {
-      const callId = relayed(t);
-      return callId !== undefined && !known.has(callId);
-    });
+    if (restarted) {
+      this.logger.error({ ng: this.options.client.address }, 'rtpengine restarted: the calls it carried end');
+      this.lost(() => true);
+      return;
+    }
+    const oldest = [...this.through.values()].find((t) => relayed(t) !== undefined);
+    if (oldest && !(await this.holds(oldest))) {
+      this.logger.error({ ng: this.options.client.address }, 'rtpengine forgot our calls (restarted?): the calls it lost end');
+      const verdicts = await Promise.all([...this.through.values()].map(async (t) => [t, await this.holds(t)] as const));
+      const forgotten = new Set(verdicts.filter(([, held]) => !held).map(([t]) => t));
+      this.lost((t) => forgotten.has(t));
+    }
   }
 
-  private lost(gone: (t: Through) => boolean): void {
+  /** Whether rtpengine still knows the call carrying this leg (true when it is not carried, or when unsure). */
+  private async holds(t: Through): Promise<boolean> {
+    const callId = relayed(t);
+    if (callId === undefined) return true;
+    try {
+      await this.options.client.request('query', { 'call-id': callId });
+      return true;
+    } catch (err) {
+      // Unknown only if the leg still uses that call: it may have been deleted by us meanwhile.
+      return !(err instanceof NgRefused) || relayed(t) !== callId;
+    }
+  }
+
+  /** These legs rtpengine carried have lost their media: their rtpengine calls are gone, their owners are told. */
+  private lost(which: (t: Through) => boolean): void {
     for (const [id, t] of this.through) {
-      if (!gone(t)) continue;
+      if (relayed(t) === undefined || !which(t)) continue;
       this.logger.warn({ endpoint: id, label: t.label }, 'media through rtpengine lost');
-      this.through.delete(id);
+      t.calls.clear();
+      t.active = undefined;
       this.events.emit('rtp-timeout', id);
     }
   }

@@ -32,9 +32,21 @@ export class RtpengineLauncher {
   private backoffMs = 1000;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
+  private readonly exitListeners: Array<() => void> = [];
+  private readonly restartListeners: Array<() => void> = [];
 
   constructor(private readonly options: LauncherOptions) {
     this.logger = options.logger.child({ component: 'rtpengine-launcher' });
+  }
+
+  /** Called when the launched rtpengine exits unasked (it is restarted; the calls it carried are gone). */
+  onExit(fn: () => void): void {
+    this.exitListeners.push(fn);
+  }
+
+  /** Called when a restarted rtpengine answers on its ng socket. */
+  onRestart(fn: () => void): void {
+    this.restartListeners.push(fn);
   }
 
   /** The config file rtpengine is started with. */
@@ -90,7 +102,7 @@ export class RtpengineLauncher {
         reject(new Error(missing ? `rtpengine not found (${this.options.binary}): install Debian's rtpengine-daemon or set media.rtpengine.binary` : `rtpengine could not be started: ${err.message}`));
       });
       child.once('spawn', () => {
-        this.logger.info({ pid: child.pid, config: this.configFile }, 'rtpengine started');
+        this.logger.info({ childPid: child.pid, config: this.configFile }, 'rtpengine started');
         resolve();
       });
       if (child.stderr) {
@@ -99,20 +111,23 @@ export class RtpengineLauncher {
           else this.logger.debug({ rtpengine: line }, 'rtpengine says');
         });
       }
-      child.once('exit', (code, signal) => this.onExit(child, code, signal));
+      child.once('exit', (code, signal) => this.exited(child, code, signal));
     });
   }
 
-  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child || this.stopping) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
     this.logger.error({ code, signal, restartInMs: delay }, 'rtpengine exited; restarting');
+    for (const fn of this.exitListeners) fn();
     this.restartTimer = setTimeout(() => {
       this.spawn()
         .then(() => this.waitForPing(10_000))
         .then(() => {
           this.backoffMs = 1000;
+          this.logger.info('rtpengine restarted');
+          for (const fn of this.restartListeners) fn();
         })
         .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'rtpengine restart failed'));
     }, delay);
