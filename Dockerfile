@@ -18,6 +18,10 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# rtpengine for the browser phone's WebRTC legs (media.rtpengine.launch: true starts it, userspace).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends rtpengine-daemon \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
@@ -27,9 +31,10 @@ COPY config/hibiki.yaml /etc/hibiki/hibiki.yaml
 RUN ln -s /app/dist/cli.js /usr/local/bin/hibiki && chmod +x /app/dist/cli.js \
  && mkdir -p /var/lib/hibiki && chown node:node /var/lib/hibiki
 USER node
-# SIP over UDP/TCP, TLS, WebSocket; the HTTP API and web console (http.port; the shipped config binds it to
-# 127.0.0.1 — set http.host, with cert and key, to reach it from outside the host).
-EXPOSE 5060/udp 5060/tcp 5061/tcp 8088/tcp 8080/tcp
+# SIP over UDP/TCP, TLS, WebSocket (8088) and secure WebSocket (8089 in the README's example); the HTTP API,
+# web console and browser phone (http.port; the shipped config binds it to 127.0.0.1 — set http.host, with
+# cert and key, to reach it from outside the host). RTP: media.rtpPorts and media.rtpengine.ports (UDP).
+EXPOSE 5060/udp 5060/tcp 5061/tcp 8088/tcp 8089/tcp 8080/tcp
 # data.dir ./data resolves against the working directory: /var/lib/hibiki/data.
 WORKDIR /var/lib/hibiki
 CMD ["hibiki", "--config", "/etc/hibiki/hibiki.yaml"]
