@@ -15,7 +15,7 @@ import type { EffectiveForwarding } from './forwarding.js';
 
 export interface Contacts {
   /** The registered devices of an extension, with where to reach each. */
-  contacts(aor: string): Array<{ binding: { contact: string; reachable: boolean }; target: SendTarget }>;
+  contacts(aor: string): Array<{ binding: { contact: string; reachable: boolean; webrtc?: boolean }; target: SendTarget }>;
 }
 
 /** Every device of several extensions that can be rung now, and whose each is (a group's or a queue's agents). */
@@ -36,7 +36,7 @@ export function ringTargets(contacts: Contacts, extension: string): RingTarget[]
   return contacts
     .contacts(extension)
     .filter((c) => c.binding.reachable)
-    .map((c) => ({ uri: c.binding.contact, target: c.target, label: c.binding.contact }));
+    .map((c) => ({ uri: c.binding.contact, target: c.target, label: c.binding.contact, webrtc: c.binding.webrtc === true }));
 }
 
 export interface ExtensionDeps {

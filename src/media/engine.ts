@@ -165,8 +165,11 @@ export interface MediaEngine {
   createEndpoint(opts?: EndpointOptions): Promise<EndpointId>;
   /** Our SDP offer for this endpoint (also for re-offers; o= version increments on change). */
   createOffer(id: EndpointId, opts?: OfferOptions): Promise<string>;
-  /** Apply the remote answer to our offer. Throws MediaError(488) when it is unusable. */
-  acceptAnswer(id: EndpointId, answerSdp: string): Promise<NegotiatedMedia>;
+  /**
+   * Apply the remote answer to our offer. Throws MediaError(488) when it is unusable. `provisional`: early
+   * media (a 183); the final answer may still come from another device (a fork) in another profile.
+   */
+  acceptAnswer(id: EndpointId, answerSdp: string, opts?: { provisional?: boolean }): Promise<NegotiatedMedia>;
   /** Answer a remote offer. Throws MediaError(488) when no G.711 codec is in common. */
   answerOffer(id: EndpointId, offerSdp: string, opts?: OfferOptions): Promise<{ sdp: string; media: NegotiatedMedia }>;
   /**

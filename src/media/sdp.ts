@@ -1,7 +1,7 @@
 // SDP (RFC 4566) parsing and building, and the RFC 3264 offer/answer rules for one G.711 audio stream with
 // telephone-event (RFC 4733). Only what an audio B2BUA needs: every other stream is declined with port 0.
 // Input comes from the network: every failure is a MediaError (400 malformed, 488 unusable), never another throw.
-import { MediaError, type Codec, type Direction, type NegotiatedMedia } from './engine.js';
+import { MediaError, type Codec, type Direction, type MediaProfile, type NegotiatedMedia } from './engine.js';
 
 export interface SdpConnection {
   addrType: 'IP4' | 'IP6';
@@ -69,6 +69,18 @@ function parseMediaLine(value: string): SdpMedia {
 }
 
 /** Parses SDP text; throws MediaError(400) when it is not SDP. Unknown line types are ignored. */
+/**
+ * What the SDP's party speaks, from its audio stream's transport profile alone: WebRTC is DTLS-SRTP with
+ * feedback (UDP/TLS/RTP/SAVPF, or RTP/SAVPF with a DTLS fingerprint). A desk phone that also does ICE, or
+ * SDES-SRTP, is not a browser.
+ */
+export function mediaProfileOf(sdp: string): MediaProfile {
+  const proto = /^m=audio \d+(?:\/\d+)? (\S+)/m.exec(sdp)?.[1];
+  if (proto === 'UDP/TLS/RTP/SAVPF') return 'webrtc';
+  if (proto === 'RTP/SAVPF' && /^a=fingerprint:/m.test(sdp)) return 'webrtc';
+  return 'rtp';
+}
+
 export function parseSdp(text: string): SessionDescription {
   if (typeof text !== 'string') throw malformed('no body');
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');

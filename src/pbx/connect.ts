@@ -7,6 +7,7 @@ import { ends, type Disposition, type HangupBy } from './call.js';
 import { Leg, type LegHandle, type LegOwner } from './leg.js';
 import { formatReason, sipToQ850 } from './q850.js';
 import type { PlayHandle } from '../media/engine.js';
+import { mediaProfileOf } from '../media/sdp.js';
 import type { ConnectOptions, DeliveryOutcome, RingContext } from './application.js';
 import type { CoreServices, CoreSession } from './services.js';
 
@@ -104,7 +105,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
     if ((r.status === 183 || (r.status === 180 && r.body.length > 0)) && !earlyMedia && isSdp(r) && (invite?.sdp !== undefined || answeredCaller)) {
       earlyMedia = true;
       try {
-        await media.acceptAnswer(epB, r.body.toString('utf8'));
+        await media.acceptAnswer(epB, r.body.toString('utf8'), { provisional: true });
         // The destination's own early media (a carrier's announcement) replaces our ringback.
         ringback?.stop();
         media.bridge(epA, epB);
@@ -178,7 +179,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
     if (dialog.remote.sdp) {
       // Early media already took the answer to our offer (the same phone's 183, or an earlier hunt or
       // forwarding hop): offer again — the same ports and codecs — so the final answer can be applied.
-      if (earlyMedia) await media.createOffer(epB);
+      if (earlyMedia) await media.createOffer(epB, { profile: mediaProfileOf(dialog.remote.sdp) });
       await media.acceptAnswer(epB, dialog.remote.sdp);
     }
   } catch (err) {

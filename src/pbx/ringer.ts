@@ -15,14 +15,16 @@ export interface RingTarget {
   uri: string;
   target: SendTarget;
   label: string;
+  /** The device registered with +sip.ice (a browser phone): it is offered WebRTC. */
+  webrtc?: boolean;
 }
 
 export interface RingRequest {
   contacts: RingTarget[];
   offer: string;
   /**
-   * The offer for a contact reached over WebSocket (a browser phone: WebRTC), made on first use; without
-   * it browsers get `offer` like every phone.
+   * The offer for a contact that takes WebRTC (`webrtc`: registered with +sip.ice, a browser phone), made on
+   * first use; without it those contacts get `offer` like every phone.
    */
   webrtcOffer?: () => Promise<string>;
   from: string;
@@ -108,11 +110,11 @@ export class Ringer {
     const fork: Fork = { label: contact.label, settled: false };
     this.forks.push(fork);
     const { webrtcOffer } = this.req;
-    if (webrtcOffer === undefined || (contact.target.transport !== 'ws' && contact.target.transport !== 'wss')) {
+    if (webrtcOffer === undefined || contact.webrtc !== true) {
       this.invite(contact, fork, this.req.offer);
       return;
     }
-    // A browser (WebSocket contact) is offered WebRTC: made once, on first use, for every browser fork.
+    // A browser is offered WebRTC: made once, on first use, for every browser fork.
     this.webrtcOffer ??= webrtcOffer();
     this.webrtcOffer.then(
       (sdp) => {

@@ -209,6 +209,7 @@ export class Registrar {
         aor,
         contact: key,
         instanceId: contact.params.get('+sip.instance') ?? undefined,
+        webrtc: contact.params.has('+sip.ice'),
         regId: numberOrUndefined(contact.params.get('reg-id')),
         callId,
         cseq,

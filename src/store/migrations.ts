@@ -342,6 +342,13 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX audit_log_at ON audit_log (at);
     `,
   },
+  {
+    version: 14,
+    name: 'registration_webrtc',
+    // Issue #16: a device that registered with the +sip.ice feature tag (RFC 5768; the browser phone does)
+    // is offered WebRTC when it rings; the others plain RTP.
+    sql: `ALTER TABLE registrations ADD COLUMN webrtc INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /** Brings the database up to the latest migration, each step in its own transaction. */

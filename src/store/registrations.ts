@@ -31,6 +31,8 @@ export interface Binding {
   registeredAt: number;
   reachable: boolean;
   missedQualify: number;
+  /** Registered with the +sip.ice feature tag (RFC 5768): the device takes ICE offers, i.e. WebRTC. */
+  webrtc: boolean;
 }
 
 interface BindingRow {
@@ -52,6 +54,7 @@ interface BindingRow {
   registered_at: number;
   reachable: number;
   missed_qualify: number;
+  webrtc: number;
 }
 
 type PendingWrite = { op: 'put'; binding: Binding } | { op: 'delete'; aor: string; contact: string };
@@ -95,6 +98,7 @@ function fromRow(r: BindingRow): Binding | undefined {
     registeredAt: r.registered_at,
     reachable: r.reachable !== 0,
     missedQualify: r.missed_qualify,
+    webrtc: r.webrtc !== 0,
   };
 }
 
@@ -127,6 +131,7 @@ function own(b: Binding): Binding {
     registeredAt: b.registeredAt,
     reachable: b.reachable,
     missedQualify: b.missedQualify,
+    webrtc: b.webrtc,
   };
 }
 
@@ -137,7 +142,7 @@ function own(b: Binding): Binding {
  */
 const MIN_COMMIT_INTERVAL_MS = 20;
 
-/** Statement parameters in column order (positional binding is cheaper than named for 18 values). */
+/** Statement parameters in column order (positional binding is cheaper than named for 19 values). */
 type BindingParams = [
   aor: string,
   contact: string,
@@ -157,6 +162,7 @@ type BindingParams = [
   registeredAt: number,
   reachable: number,
   missedQualify: number,
+  webrtc: number,
 ];
 
 function toParams(b: Binding): BindingParams {
@@ -179,6 +185,7 @@ function toParams(b: Binding): BindingParams {
     b.registeredAt,
     b.reachable ? 1 : 0,
     b.missedQualify,
+    b.webrtc ? 1 : 0,
   ];
 }
 
@@ -205,8 +212,8 @@ export class RegistrationStore {
     this.putStmt = db.prepare<BindingParams>(`
       INSERT INTO registrations (aor, contact, instance_id, reg_id, call_id, cseq, expires_at, q, transport,
         source_address, source_port, local_address, local_port, connection_id, user_agent, registered_at,
-        reachable, missed_qualify)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        reachable, missed_qualify, webrtc)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (aor, contact) DO UPDATE SET
         instance_id = excluded.instance_id, reg_id = excluded.reg_id, call_id = excluded.call_id,
         cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q, transport = excluded.transport,
@@ -214,7 +221,7 @@ export class RegistrationStore {
         local_address = excluded.local_address, local_port = excluded.local_port,
         connection_id = excluded.connection_id, user_agent = excluded.user_agent,
         registered_at = excluded.registered_at, reachable = excluded.reachable,
-        missed_qualify = excluded.missed_qualify`);
+        missed_qualify = excluded.missed_qualify, webrtc = excluded.webrtc`);
     this.deleteStmt = db.prepare<[aor: string, contact: string]>('DELETE FROM registrations WHERE aor = ? AND contact = ?');
     this.writeBatch = db.transaction((writes: PendingWrite[]) => {
       for (const w of writes) {

@@ -89,7 +89,7 @@ describe('GET /api/phone/config', () => {
 });
 
 describe('POST /api/phone/history', () => {
-  it("returns each extension's own calls, newest first, with its SIP password; 401 for a wrong password, an unknown or a suspended extension", async () => {
+  it("returns each extension's own calls, newest first, with its SIP password; 401 for a wrong password or an unknown extension, 403 for a suspended one", async () => {
     const api = await start({ auth: { lockoutAttempts: LOCKOUT_ATTEMPTS, ipFailures: 0 } });
     const alice = await registeredPhone(api, '2001', phones);
     const bob = await registeredPhone(api, '2002', phones);
@@ -119,8 +119,9 @@ describe('POST /api/phone/history', () => {
     expect(newest.status).toBe(200);
     expect(newest.body.rows.map((r) => `${r.callerNumber}>${r.calleeNumber}`)).toEqual(['2002>2003']);
 
-    // No calls for 2004's rows to show, and no way in: suspended.
-    expect((await history(c, { extension: '2004', password: 'secret-2004' })).status).toBe(401);
+    // No calls for 2004's rows to show, and no way in: suspended (403 with the right password, as REGISTER).
+    expect((await history(c, { extension: '2004', password: 'secret-2004' })).status).toBe(403);
+    expect((await history(c, { extension: '2004', password: 'wrong' })).status).toBe(401);
     // Wrong password, another extension's password, an extension that does not exist.
     const wrong = await history(c, { extension: '2001', password: 'secret-2002' });
     expect(wrong.status).toBe(401);
@@ -160,6 +161,19 @@ describe('POST /api/phone/history', () => {
     expect((await history(c, { extension: '2001', password: 'secret-2001' })).status).toBe(200);
     // It is the SIP lock: the guard refuses 2003 from 127.0.0.1 for SIP too.
     expect(api.server.guard.isUserLocked('2003', '127.0.0.1')).toBe(true);
+  });
+
+  it('refuses an address the SIP guard blocked (403) even with the right password, and logs each refusal as a security event', async () => {
+    const api = await start({ auth: { lockoutAttempts: 100, ipFailures: 3 } });
+    const c = api.client();
+    for (let i = 0; i < 2; i++) expect((await history(c, { extension: `200${i + 1}`, password: 'spray' })).status).toBe(401);
+    expect((await history(c, { extension: '2003', password: 'spray' })).status).toBe(403);
+    await waitUntil(() => api.server.guard.isIpBlocked('127.0.0.1'), 2000);
+    const right = await history(c, { extension: '2001', password: 'secret-2001' });
+    expect(right.status).toBe(403);
+    expect(right.text).not.toContain('callerNumber');
+    const events = api.logs.filter((l) => l.event === 'security' && l.via === 'phone history').map((l) => l.kind);
+    expect(events).toEqual(['bad-password', 'bad-password', 'bad-password', 'ip-blocked']);
   });
 
   it('refuses a body without a password, an empty one, or a limit out of range with 400', async () => {

@@ -14,7 +14,7 @@ import { registeredPhone, talking, waitUntil } from '../support/call-helpers.js'
 import { heard, hears } from '../support/tones.js';
 import { startRtpengine, type TestRtpengine } from '../support/rtpengine.js';
 import { createSelfSignedCert, removeCert, type TestCert } from '../support/tls-cert.js';
-import type { TestUA } from '../support/test-ua.js';
+import type { Call, TestUA } from '../support/test-ua.js';
 
 const WAIT = 20_000;
 const BROWSER_HZ = 600;
@@ -134,18 +134,24 @@ async function untilBrowserHears(page: Page, hz: number): Promise<void> {
   throw new Error(`the browser hears ${last.peakHz.toFixed(0)} Hz loudest (${hz} Hz at ${last.level.toFixed(1)} dB), wanted ${hz} Hz`);
 }
 
+/** The browser dials `number` from its keypad screen; the desk phone answers and hears the browser's tone. */
+async function browserCalls(page: Page, desk: TestUA, number: string): Promise<Call> {
+  const rings = desk.waitForCall({ timeoutMs: WAIT });
+  await page.locator('input[name=number]').fill(number);
+  await page.locator('button[name=dial]').click();
+  const deskCall = await (await rings).answer();
+  await page.locator('[data-call-state=talking]').waitFor();
+  await hears(deskCall, [BROWSER_HZ], [], WAIT);
+  return deskCall;
+}
+
 describe('browser phone (WebRTC through rtpengine)', () => {
   it('calls a desk phone: audio both ways, and #72 on the keypad parks the desk phone', async () => {
     const page = await phonePage();
     const desk = await registeredPhone(h!, '2002', phones);
-    const rings = desk.waitForCall({ timeoutMs: WAIT });
-    await page.locator('input[name=number]').fill('2002');
-    await page.locator('button[name=dial]').click();
-    const deskCall = await (await rings).answer();
+    const deskCall = await browserCalls(page, desk, '2002');
     deskCall.rtp.useSine(DESK_HZ);
     deskCall.rtp.startTone();
-    await page.locator('[data-call-state=talking]').waitFor();
-    await hears(deskCall, [BROWSER_HZ], [], WAIT);
     await untilBrowserHears(page, DESK_HZ);
 
     for (const key of ['#', '7', '2']) await page.locator(`[data-call-state=talking] button[data-key="${key}"]`).click();
@@ -176,11 +182,7 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     const page = await phonePage();
     const desk = await registeredPhone(h!, '2002', phones);
     const carol = await registeredPhone(h!, '2003', phones);
-    const rings = desk.waitForCall({ timeoutMs: WAIT });
-    await page.locator('input[name=number]').fill('2002');
-    await page.locator('button[name=dial]').click();
-    const deskCall = await (await rings).answer();
-    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+    const deskCall = await browserCalls(page, desk, '2002');
 
     await page.locator('button[name=hold]').click();
     await page.locator('button[name=hold][aria-pressed=true]').waitFor();
@@ -207,11 +209,7 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     const page = await phonePage();
     const desk = await registeredPhone(h!, '2002', phones);
     const carol = await registeredPhone(h!, '2003', phones);
-    const rings = desk.waitForCall({ timeoutMs: WAIT });
-    await page.locator('input[name=number]').fill('2002');
-    await page.locator('button[name=dial]').click();
-    const deskCall = await (await rings).answer();
-    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+    const deskCall = await browserCalls(page, desk, '2002');
 
     const carolRings = carol.waitForCall({ timeoutMs: WAIT });
     await page.locator('input[name=transfer]').fill('2003');

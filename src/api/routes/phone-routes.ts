@@ -3,7 +3,7 @@
 // hibiki's SIP WebSocket listens, and `POST /api/phone/history` returns that extension's call records when
 // the extension and SIP password are right. Wrong passwords count towards the same locks as failed SIP
 // digest logins (F-AUTH), so the page is no easier a way to guess a password than REGISTER.
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
@@ -11,6 +11,8 @@ import { cdrOut } from './cdr-routes.js';
 
 /** Rows of history the phone shows at most. */
 const HISTORY_ROWS = 50;
+/** What an unknown extension's password is compared with (random per process: it matches nothing anyone sends). */
+const UNKNOWN_EXTENSION_PASSWORD = randomBytes(32).toString('hex');
 
 function samePassword(given: string, stored: string): boolean {
   // Hashing first makes the comparison constant-time whatever the lengths.
@@ -57,14 +59,24 @@ export const phoneRoutes: RouteModule = (app, { ctx }) => {
       const { extension, password } = req.body;
       const address = req.ip;
       const guard = ctx.guard;
-      if (guard.refuses(extension, address, undefined)) throw new ApiError(403, 'too many failed logins: locked for now');
+      // The same decisions, events and counts as a REGISTER's digest check (registrar/authenticator.ts).
+      const refused = (kind: string, status: 401 | 403, message: string): ApiError => {
+        req.log.warn({ event: 'security', kind, user: extension, src: address, via: 'phone history' }, 'request refused');
+        return new ApiError(status, message);
+      };
+      if (guard.isIpBlocked(address)) throw refused('ip-blocked', 403, 'this address is blocked for now');
+      if (guard.refuses(extension, address, undefined)) throw refused('user-locked', 403, 'too many failed logins: locked for now');
       const ext = ctx.currentConfig.extensions.find((e) => e.number === extension);
-      if (!ext || ext.suspended || !samePassword(password, ext.password)) {
-        const outcome = guard.recordFailure(ext ? extension : undefined, address);
+      // Compared even for an unknown extension, so the answer takes as long either way.
+      const right = samePassword(password, ext?.password ?? UNKNOWN_EXTENSION_PASSWORD) && ext !== undefined;
+      if (!ext || !right) {
+        const outcome = guard.recordFailure(extension, address);
+        const kind = ext ? 'bad-password' : 'unknown-user';
         // As for REGISTER: the failure that locks is answered like the requests after it.
-        if (outcome.userLocked || outcome.ipBlocked) throw new ApiError(403, 'too many failed logins: locked for now');
-        throw new ApiError(401, 'wrong extension or password');
+        if (outcome.userLocked || outcome.ipBlocked) throw refused(kind, 403, 'too many failed logins: locked for now');
+        throw refused(kind, 401, 'wrong extension or password');
       }
+      if (ext.suspended) throw refused('suspended', 403, 'the extension is suspended');
       guard.recordSuccess(extension, address);
       const r = ctx.cdr.search({ party: extension, limit: req.body.limit ?? HISTORY_ROWS, offset: 0 });
       return { rows: r.rows.map((x) => ({ ...x, id: x.id ?? 0 })) };

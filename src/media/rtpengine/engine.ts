@@ -31,7 +31,8 @@ import {
   type RecordOptions,
 } from '../engine.js';
 import { NgRefused, NgUnreachable, type NgClient, type NgDictionary } from './ng-client.js';
-import { checkWebRtcOffer, isWebRtcSdp } from './webrtc-sdp.js';
+import { mediaProfileOf } from '../sdp.js';
+import { checkWebRtcOffer } from './webrtc-sdp.js';
 
 export interface RtpengineEngineOptions {
   /** The built-in engine behind rtpengine; started and stopped with this one. */
@@ -49,7 +50,8 @@ export interface RtpengineEngineOptions {
 }
 
 const PARTY = 'w';
-const RESTART_TOLERANCE_MS = 1500;
+/** Checks in a row without an answer before the calls through rtpengine are ended (one may be a lost datagram). */
+const DOWN_AFTER_CHECKS = 2;
 
 /** rtpengine's uptime in seconds from its `statistics` reply (totalstatistics.uptime, a decimal string). */
 function uptimeOf(reply: NgDictionary): number {
@@ -64,10 +66,14 @@ const INNER = 'i';
 interface Through {
   /** rtpengine call-id of each profile offered or answered on this endpoint. */
   calls: Map<MediaProfile, string>;
+  /** Profiles whose rtpengine call has both sides (an answer was taken): re-offers name the other side. */
+  established: Set<MediaProfile>;
   /** The profile the party speaks once an answer (or its offer) said so. */
   active: MediaProfile | undefined;
   /** For logs: the call's Call-ID / leg label. */
   label: string;
+  /** The endpoint was destroyed: a reply still in flight deletes what it made. */
+  destroyed: boolean;
 }
 
 /** The rtpengine call that carries the endpoint's media now, if rtpengine carries it. */
@@ -90,8 +96,9 @@ export class RtpengineMediaEngine implements MediaEngine {
   private checkTimer: NodeJS.Timeout | undefined;
   private checking = false;
   private up = false;
-  /** When the rtpengine we talk to started (ms), from its uptime. */
-  private startedAt: number | undefined;
+  /** rtpengine's uptime (s) at the last check: a smaller one is a new process. */
+  private uptime: number | undefined;
+  private failedChecks = 0;
   private nextCall = 0;
   private readonly callPrefix = `hibiki-${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
@@ -109,6 +116,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     await this.options.client.open();
     this.options.launcher?.onExit(() => {
       this.up = false;
+      this.uptime = undefined;
       this.lost(() => true);
     });
     this.options.launcher?.onRestart(() => void this.check());
@@ -125,7 +133,9 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   async stop(): Promise<void> {
     if (this.checkTimer) clearInterval(this.checkTimer);
-    await Promise.all([...this.through.keys()].map((id) => this.deleteCalls(id)));
+    // Deletes for every call left, and time for them to leave before a launched rtpengine is stopped.
+    const left = [...this.through.values()].flatMap((t) => [...t.calls.values()]);
+    await Promise.all(left.map((callId) => this.options.client.request('delete', { 'call-id': callId }).catch(() => undefined)));
     await this.options.launcher?.stop();
     this.options.client.close();
     await this.options.inner.stop();
@@ -133,24 +143,28 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   /**
    * Is rtpengine there, and does it still hold our calls? A restarted rtpengine has forgotten them (no media
-   * flows any more): its start time (now − uptime) moves, or the oldest call we gave it is unknown to it.
-   * Those legs get 'rtp-timeout', so their calls end with cause 41 and a CDR. Two requests per check
-   * whatever the number of calls; every call is asked about only when the oldest is unknown.
+   * flows any more): its uptime went down, or the oldest call we gave it is unknown to it. Those legs get
+   * 'rtp-timeout', so their calls end with cause 41 and a CDR. Two requests per check whatever the number
+   * of calls; every call is asked about only when the oldest is unknown. New legs are refused from the first
+   * check without an answer; calls end at the DOWN_AFTER_CHECKS-th in a row.
    */
   private async check(): Promise<void> {
-    let startedAt: number;
+    let uptime: number;
     try {
-      const reply = await this.options.client.request('statistics');
-      startedAt = Date.now() - 1000 * uptimeOf(reply);
+      uptime = uptimeOf(await this.options.client.request('statistics'));
     } catch (err) {
-      if (this.up) this.logger.error({ err: (err as Error).message, ng: this.options.client.address }, 'rtpengine not answering: calls through it end, new WebRTC calls are refused');
+      this.failedChecks++;
+      if (this.up) this.logger.error({ err: (err as Error).message, ng: this.options.client.address }, 'rtpengine not answering: new calls that need it are refused');
       this.up = false;
-      this.lost(() => true);
+      if (this.failedChecks === DOWN_AFTER_CHECKS) {
+        this.logger.error({ ng: this.options.client.address, checks: DOWN_AFTER_CHECKS }, 'rtpengine not answering: the calls through it end');
+        this.lost(() => true);
+      }
       return;
     }
-    // Uptime is in whole seconds and read a little late: a start time that moved by more is a restart.
-    const restarted = this.startedAt !== undefined && Math.abs(startedAt - this.startedAt) > RESTART_TOLERANCE_MS;
-    if (this.startedAt === undefined || restarted) this.startedAt = startedAt;
+    this.failedChecks = 0;
+    const restarted = this.uptime !== undefined && uptime + 1 < this.uptime;
+    this.uptime = uptime;
     if (!this.up) this.logger.info({ ng: this.options.client.address }, 'rtpengine answering');
     this.up = true;
     if (restarted) {
@@ -185,7 +199,10 @@ export class RtpengineMediaEngine implements MediaEngine {
     for (const [id, t] of this.through) {
       if (relayed(t) === undefined || !which(t)) continue;
       this.logger.warn({ endpoint: id, label: t.label }, 'media through rtpengine lost');
+      // If rtpengine is in fact alive (a slow reply), what it still holds is freed.
+      this.sendDeletes(t, [...t.calls.values()]);
       t.calls.clear();
+      t.established.clear();
       t.active = undefined;
       this.events.emit('rtp-timeout', id);
     }
@@ -196,7 +213,7 @@ export class RtpengineMediaEngine implements MediaEngine {
   async createEndpoint(opts: EndpointOptions = {}): Promise<EndpointId> {
     if (this.options.wrap === 'all') this.needUp();
     const id = await this.options.inner.createEndpoint(opts);
-    this.through.set(id, { calls: new Map(), active: undefined, label: opts.label ?? id });
+    this.through.set(id, { calls: new Map(), established: new Set(), active: undefined, label: opts.label ?? id, destroyed: false });
     return id;
   }
 
@@ -231,6 +248,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     const reply = await this.ng(t, 'offer', {
       'call-id': this.callId(t, profile),
       'from-tag': INNER,
+      ...this.otherSide(t, profile, PARTY),
       sdp: inner,
       ...PROFILE_FLAGS[profile],
       ...this.direction(INNER),
@@ -238,41 +256,51 @@ export class RtpengineMediaEngine implements MediaEngine {
     return this.sdpOf(reply);
   }
 
-  async acceptAnswer(id: EndpointId, answerSdp: string): Promise<NegotiatedMedia> {
+  /** A re-offer on an rtpengine call that has both sides names the other one (either side may re-offer). */
+  private otherSide(t: Through, profile: MediaProfile, other: typeof PARTY | typeof INNER): NgDictionary {
+    return t.established.has(profile) ? { 'to-tag': other } : {};
+  }
+
+  async acceptAnswer(id: EndpointId, answerSdp: string, opts: { provisional?: boolean } = {}): Promise<NegotiatedMedia> {
     const t = this.entry(id);
-    const profile: MediaProfile = isWebRtcSdp(answerSdp) ? 'webrtc' : 'rtp';
+    const profile: MediaProfile = mediaProfileOf(answerSdp);
+    // The final answer decides the profile: the offer made for the other kind of device (browsers, or desk
+    // phones) is not needed any more. Early media does not: another fork may still answer in the other.
+    const settle = () => {
+      t.active = profile;
+      if (!opts.provisional) this.deleteCalls(t, profile === 'rtp' ? 'webrtc' : 'rtp');
+    };
     if (!this.wraps(profile)) {
-      // A plain phone answered (one fork of several): the WebRTC offer made for browsers is not needed.
-      void this.deleteCalls(id, 'webrtc');
-      t.active = 'rtp';
-      return this.options.inner.acceptAnswer(id, answerSdp);
+      settle();
+      return this.options.inner.acceptAnswer(id, answerSdp, opts);
     }
     const callId = t.calls.get(profile);
     if (callId === undefined) throw new MediaError(`a ${profile} answer to an offer that was not made for ${profile}`, 488);
     const reply = await this.ng(t, 'answer', { 'call-id': callId, 'from-tag': INNER, 'to-tag': PARTY, sdp: answerSdp, ...TO_INNER });
-    void this.deleteCalls(id, profile === 'rtp' ? 'webrtc' : 'rtp');
-    t.active = profile;
-    return this.options.inner.acceptAnswer(id, this.sdpOf(reply));
+    t.established.add(profile);
+    settle();
+    return this.options.inner.acceptAnswer(id, this.sdpOf(reply), opts);
   }
 
   async answerOffer(id: EndpointId, offerSdp: string, opts: OfferOptions = {}): Promise<{ sdp: string; media: NegotiatedMedia }> {
     const t = this.entry(id);
-    const profile: MediaProfile = isWebRtcSdp(offerSdp) ? 'webrtc' : 'rtp';
+    const profile: MediaProfile = mediaProfileOf(offerSdp);
     if (!this.wraps(profile)) {
       t.active = 'rtp';
       return this.options.inner.answerOffer(id, offerSdp, opts);
     }
     if (profile === 'webrtc') checkWebRtcOffer(offerSdp);
     const callId = this.callId(t, profile);
-    const offered = await this.ng(t, 'offer', { 'call-id': callId, 'from-tag': PARTY, sdp: offerSdp, ...TO_INNER, ...this.direction(PARTY) });
+    const offered = await this.ng(t, 'offer', { 'call-id': callId, 'from-tag': PARTY, ...this.otherSide(t, profile, INNER), sdp: offerSdp, ...TO_INNER, ...this.direction(PARTY) });
     const inner = await this.options.inner.answerOffer(id, this.sdpOf(offered), opts);
     const answered = await this.ng(t, 'answer', { 'call-id': callId, 'from-tag': PARTY, 'to-tag': INNER, sdp: inner.sdp, ...PROFILE_FLAGS[profile] });
+    t.established.add(profile);
     t.active = profile;
     return { sdp: this.sdpOf(answered), media: inner.media };
   }
 
   async checkOffer(id: EndpointId, offerSdp: string): Promise<void> {
-    const profile: MediaProfile = isWebRtcSdp(offerSdp) ? 'webrtc' : 'rtp';
+    const profile: MediaProfile = mediaProfileOf(offerSdp);
     if (profile === 'webrtc') {
       checkWebRtcOffer(offerSdp);
       this.needUp();
@@ -289,15 +317,23 @@ export class RtpengineMediaEngine implements MediaEngine {
   }
 
   private async ng(t: Through, command: string, params: NgDictionary): Promise<NgDictionary> {
+    if (t.destroyed) throw new MediaError('the media endpoint was freed', 500);
     this.needUp();
     try {
-      return await this.options.client.request(command, params);
+      const reply = await this.options.client.request(command, params);
+      if (t.destroyed) {
+        // Freed while this request was on its way: what it made is freed too.
+        this.sendDeletes(t, [params['call-id'] as string]);
+        throw new MediaError('the media endpoint was freed', 500);
+      }
+      return reply;
     } catch (err) {
       if (err instanceof NgUnreachable) {
         this.up = false;
         this.logger.error({ label: t.label, command, err: err.message }, 'rtpengine not answering');
         throw new MediaError('rtpengine is not answering', 503, 41);
       }
+      if (err instanceof MediaError) throw err;
       if (err instanceof NgRefused) {
         this.logger.warn({ label: t.label, command, reason: err.reason }, 'rtpengine refused the SDP');
         throw new MediaError(`rtpengine refused the media: ${err.reason}`, 488);
@@ -311,19 +347,24 @@ export class RtpengineMediaEngine implements MediaEngine {
     return reply.sdp;
   }
 
-  /** Frees the endpoint's rtpengine calls (of one profile, or all). */
-  private async deleteCalls(id: EndpointId, only?: MediaProfile): Promise<void> {
-    const t = this.through.get(id);
-    if (!t) return;
+  /** Frees the endpoint's rtpengine calls (of one profile, or all), without waiting for the replies. */
+  private deleteCalls(t: Through, only?: MediaProfile): void {
+    const gone: string[] = [];
     for (const [profile, callId] of [...t.calls]) {
       if (only !== undefined && profile !== only) continue;
       t.calls.delete(profile);
-      if (!this.up) continue;
-      try {
-        await this.options.client.request('delete', { 'call-id': callId });
-      } catch (err) {
+      t.established.delete(profile);
+      gone.push(callId);
+    }
+    this.sendDeletes(t, gone);
+  }
+
+  /** Sent whether or not rtpengine answered lately: a delete it never gets is timed out by rtpengine itself. */
+  private sendDeletes(t: Through, callIds: string[]): void {
+    for (const callId of callIds) {
+      this.options.client.request('delete', { 'call-id': callId }).catch((err: unknown) => {
         this.logger.debug({ label: t.label, callId, err: (err as Error).message }, 'rtpengine delete failed (it times the call out itself)');
-      }
+      });
     }
   }
 
@@ -332,7 +373,12 @@ export class RtpengineMediaEngine implements MediaEngine {
   }
 
   destroy(id: EndpointId): void {
-    void this.deleteCalls(id).finally(() => this.through.delete(id));
+    const t = this.through.get(id);
+    if (t) {
+      t.destroyed = true;
+      this.through.delete(id);
+      this.deleteCalls(t);
+    }
     this.options.inner.destroy(id);
   }
 

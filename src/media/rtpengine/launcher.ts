@@ -117,11 +117,17 @@ export class RtpengineLauncher {
 
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child || this.stopping) return;
+    this.logger.error({ code, signal, restartInMs: this.backoffMs }, 'rtpengine exited; restarting');
+    for (const fn of this.exitListeners) fn();
+    this.scheduleRestart();
+  }
+
+  /** Starts rtpengine again after the back-off; a start that fails (not there, no answer) is tried again, later each time. */
+  private scheduleRestart(): void {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-    this.logger.error({ code, signal, restartInMs: delay }, 'rtpengine exited; restarting');
-    for (const fn of this.exitListeners) fn();
     this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
       this.spawn()
         .then(() => this.waitForPing(10_000))
         .then(() => {
@@ -129,7 +135,15 @@ export class RtpengineLauncher {
           this.logger.info('rtpengine restarted');
           for (const fn of this.restartListeners) fn();
         })
-        .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'rtpengine restart failed'));
+        .catch((err: unknown) => {
+          this.logger.error({ err: (err as Error).message, retryInMs: this.backoffMs }, 'rtpengine restart failed');
+          // This start is given up: its process (one that runs but does not answer) is stopped, and its exit
+          // is then not taken for a new failure.
+          const child = this.child;
+          this.child = undefined;
+          if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          if (!this.stopping) this.scheduleRestart();
+        });
     }, delay);
     this.restartTimer.unref();
   }
@@ -138,7 +152,7 @@ export class RtpengineLauncher {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const child = this.child;
-      if (!child || child.exitCode !== null) throw new Error(`rtpengine exited at start (code ${child?.exitCode}); see the log lines above`);
+      if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`rtpengine exited at start (code ${child?.exitCode}, signal ${child?.signalCode}); see the log lines above`);
       try {
         await this.options.client.request('ping');
         return;

@@ -1,11 +1,6 @@
-// Telling a WebRTC offer from a plain RTP one, and the checks hibiki can make on a WebRTC offer without
-// asking rtpengine (a B2BUA checks an offer before relaying it; rtpengine's own offer would change state).
+// The checks hibiki can make on a WebRTC offer without asking rtpengine (a B2BUA checks an offer before
+// relaying it; rtpengine's own offer would change state). Which SDP is WebRTC: sdp.ts mediaProfileOf.
 import { MediaError } from '../engine.js';
-
-/** SDP a browser sends: DTLS-SRTP (UDP/TLS/RTP/SAVPF), or ICE / a DTLS fingerprint on any profile. */
-export function isWebRtcSdp(sdp: string): boolean {
-  return /^m=audio \d+(\/\d+)? (UDP\/TLS\/RTP\/SAVPF|RTP\/SAVPF|UDP\/TLS\/RTP\/SAVP)\b/m.test(sdp) || /^a=(ice-ufrag|fingerprint):/m.test(sdp);
-}
 
 /**
  * Whether rtpengine can bridge this WebRTC offer to a G.711 endpoint without transcoding: it must be SDP

@@ -3,7 +3,8 @@
 // without G.711 or without audio earns 488, and text that is not SDP earns 400.
 import { describe, expect, it } from 'vitest';
 import { MediaError } from '../../../src/media/engine.js';
-import { checkWebRtcOffer, isWebRtcSdp } from '../../../src/media/rtpengine/webrtc-sdp.js';
+import { checkWebRtcOffer } from '../../../src/media/rtpengine/webrtc-sdp.js';
+import { mediaProfileOf } from '../../../src/media/sdp.js';
 
 const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
 
@@ -73,18 +74,24 @@ function refusal(sdp: string): MediaError {
   return caught as MediaError;
 }
 
-describe('isWebRtcSdp', () => {
+describe('mediaProfileOf', () => {
   it("takes Chromium's offer for WebRTC", () => {
-    expect(isWebRtcSdp(CHROMIUM_OFFER)).toBe(true);
+    expect(mediaProfileOf(CHROMIUM_OFFER)).toBe('webrtc');
   });
 
   it("does not take a desk phone's RTP/AVP offer for WebRTC", () => {
-    expect(isWebRtcSdp(DESK_PHONE_OFFER)).toBe(false);
+    expect(mediaProfileOf(DESK_PHONE_OFFER)).toBe('rtp');
   });
 
-  it('takes an RTP/AVP offer with ICE credentials or a DTLS fingerprint for WebRTC', () => {
-    expect(isWebRtcSdp(DESK_PHONE_OFFER.replace('a=sendrecv', 'a=ice-ufrag:abcd\r\na=sendrecv'))).toBe(true);
-    expect(isWebRtcSdp(DESK_PHONE_OFFER.replace('a=sendrecv', 'a=fingerprint:sha-256 00:11\r\na=sendrecv'))).toBe(true);
+  it('does not take a desk phone that also does ICE, or SDES-SRTP, for a browser: only the transport profile counts', () => {
+    expect(mediaProfileOf(DESK_PHONE_OFFER.replace('a=sendrecv', 'a=ice-ufrag:abcd\r\na=sendrecv'))).toBe('rtp');
+    expect(mediaProfileOf(DESK_PHONE_OFFER.replace('RTP/AVP', 'RTP/SAVP').replace('a=sendrecv', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\na=sendrecv'))).toBe('rtp');
+  });
+
+  it('takes RTP/SAVPF with a DTLS fingerprint for WebRTC, and not without one', () => {
+    const savpf = DESK_PHONE_OFFER.replace('RTP/AVP', 'RTP/SAVPF');
+    expect(mediaProfileOf(savpf.replace('a=sendrecv', 'a=fingerprint:sha-256 00:11\r\na=sendrecv'))).toBe('webrtc');
+    expect(mediaProfileOf(savpf)).toBe('rtp');
   });
 });
 
@@ -99,7 +106,7 @@ describe('checkWebRtcOffer', () => {
   });
 
   it('refuses an Opus-only offer with 488 (rtpengine would have to transcode)', () => {
-    expect(isWebRtcSdp(OPUS_ONLY_OFFER)).toBe(true);
+    expect(mediaProfileOf(OPUS_ONLY_OFFER)).toBe('webrtc');
     const e = refusal(OPUS_ONLY_OFFER);
     expect(e.sipStatus).toBe(488);
     expect(e.message).toMatch(/G\.711/);

@@ -27,6 +27,7 @@ function binding(over: Partial<Binding> = {}): Binding {
     registeredAt: T0,
     reachable: true,
     missedQualify: 0,
+    webrtc: false,
     ...over,
   };
 }
@@ -175,6 +176,16 @@ describe('RegistrationStore', () => {
     store.close();
     const again = new RegistrationStore(db, clock);
     expect(again.get(b.aor, b.contact)).toMatchObject({ reachable: false, missedQualify: 3 });
+  });
+
+  it('keeps whether a device registered with +sip.ice (WebRTC) across a restart', () => {
+    const store = new RegistrationStore(db, clock);
+    store.upsert(binding({ contact: 'sip:browser@df7.invalid;transport=ws', transport: 'wss', webrtc: true }));
+    store.upsert(binding());
+    store.close();
+    const again = new RegistrationStore(db, clock);
+    expect(again.get('sip:2001@hibiki.local', 'sip:browser@df7.invalid;transport=ws')?.webrtc).toBe(true);
+    expect(again.get('sip:2001@hibiki.local', binding().contact)?.webrtc).toBe(false);
   });
 
   it('coalesces writes into one transaction per event-loop turn', async () => {

@@ -38,7 +38,8 @@ export class PhoneLine extends EventTarget {
       sessionDescriptionHandlerFactoryOptions: { iceGatheringTimeout: 500, peerConnectionConfiguration: { iceServers: [] } },
       delegate: { onInvite: (invitation) => this.onInvite(invitation), onDisconnect: (err) => this.onDisconnect(err) },
     });
-    this.registerer = new Registerer(this.ua);
+    // +sip.ice (RFC 5768): hibiki offers this device WebRTC (ICE, DTLS-SRTP) when it rings.
+    this.registerer = new Registerer(this.ua, { extraContactHeaderParams: ['+sip.ice'] });
     this.registerer.stateChange.addListener((s) => {
       this.registered = s === RegistererState.Registered;
       this.changed();
