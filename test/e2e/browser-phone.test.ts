@@ -162,7 +162,7 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     deskCall.rtp.stopTone();
   });
 
-  it('answers a call from a desk phone with ringing, audio both ways, and lists it in the history (plain ws from an http page)', async () => {
+  it('answers a call from a desk phone with ringing, audio both ways, holds and resumes it, and lists it in the history (plain ws from an http page)', async () => {
     const page = await phonePage('ws');
     const desk = await registeredPhone(h!, '2002', phones);
     const outgoing = desk.call('2001');
@@ -173,9 +173,42 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     deskCall.rtp.startTone();
     await hears(deskCall, [BROWSER_HZ], [], WAIT);
     await untilBrowserHears(page, DESK_HZ);
+
+    // The called browser re-offers (hold, then resume): rtpengine takes an offer from the side that answered.
+    await page.locator('button[name=hold]').click();
+    await page.locator('button[name=hold][aria-pressed=true]').waitFor();
+    await waitUntil(() => heard(deskCall, BROWSER_HZ) < 0.05, WAIT);
+    await page.locator('button[name=hold]').click();
+    await page.locator('button[name=hold][aria-pressed=false]').waitFor();
+    await hears(deskCall, [BROWSER_HZ], [], WAIT);
+    await untilBrowserHears(page, DESK_HZ);
+
     await deskCall.hangup();
     await page.locator('button[name=dial]').waitFor();
     await page.locator('table.history td', { hasText: '2002' }).first().waitFor();
+    await rtpengine!.waitEmpty();
+  });
+
+  it('rings the browser and a desk phone of the same extension: early media from the desk phone does not keep the browser from answering', async () => {
+    const page = await phonePage();
+    const deskOf2001 = await registeredPhone(h!, '2001', phones);
+    const caller = await registeredPhone(h!, '2002', phones);
+    const deskRings = deskOf2001.waitForCall({ timeoutMs: WAIT });
+    const outgoing = caller.call('2001');
+    const atDesk = await deskRings;
+    // The desk phone of 2001 sends 183 with SDP (early media) and keeps ringing; the browser answers.
+    await atDesk.progress();
+    await page.locator('[data-incoming="2002"]').waitFor();
+    await page.locator('button[name=answer]').click();
+    const callerCall = await outgoing;
+    await atDesk.waitForCancel(WAIT);
+    callerCall.rtp.useSine(DESK_HZ);
+    callerCall.rtp.startTone();
+    await hears(callerCall, [BROWSER_HZ], [], WAIT);
+    await untilBrowserHears(page, DESK_HZ);
+    await callerCall.hangup();
+    await page.locator('button[name=dial]').waitFor();
+    await rtpengine!.waitEmpty();
   });
 
   it('holds (the desk phone hears music, not the browser), mutes, and transfers the desk phone with the REFER button', async () => {

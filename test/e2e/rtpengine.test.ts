@@ -10,6 +10,7 @@ import { connect, failure, talking, waitUntil } from '../support/call-helpers.js
 import { hibikiSession } from '../support/session.js';
 import { startRtpengine, type TestRtpengine } from '../support/rtpengine.js';
 import { freePort } from '../support/ports.js';
+import { startSipJsPhone } from '../support/sipjs-call.js';
 import type { Call } from '../support/test-ua.js';
 
 let rtpengine: TestRtpengine | undefined;
@@ -66,6 +67,8 @@ describe('media.engine: rtpengine', () => {
     await aliceCall.waitForEnd();
     await waitUntil(() => h.server.cdr.query({}).length === 1, 3000);
     expect(h.server.cdr.query({})[0]).toMatchObject({ feature: 'transfer_blind', callerNumber: '2001', calleeNumber: '2003', disposition: 'answered' });
+    // Every leg's rtpengine call was deleted with it.
+    await rtpengine.waitEmpty();
   });
 
   it('ends a call with cause 41 when rtpengine dies, refuses new calls with 503 while it is down, and works again once it is back', async () => {
@@ -172,5 +175,36 @@ describe('media.engine: mixed', () => {
     expect(inRange(caller.rtp.remote?.port, builtinPorts)).toBe(true);
     expect(inRange(callee.rtp.remote?.port, builtinPorts)).toBe(true);
     await talking(caller, callee, 61, 62);
+    await caller.hangup();
+    await callee.waitForEnd();
+    // rtpengine was not asked for anything: the WebRTC offer is made only for a device that takes it.
+    expect(await rtpengine.calls()).toEqual([]);
+  });
+
+  it('offers plain RTP to a WebSocket phone that did not register with +sip.ice (a plain-RTP SIP.js client)', async () => {
+    rtpengine = await startRtpengine();
+    const config = media('mixed', rtpengine.ng);
+    const { h, phone } = await session.start({ config, transports: [{ transport: 'udp' }, { transport: 'ws' }] });
+    const bob = await phone('2002');
+    const sipjs = await startSipJsPhone({ server: `ws://127.0.0.1:${h.port('ws')}`, user: '2001', password: 'secret-2001' });
+    try {
+      expect(await sipjs.register()).toEqual({ registered: true });
+      const outgoing = await bob.dial('2001');
+      const aliceCall = await sipjs.answer(await sipjs.waitForInvitation());
+      const bobCall = await outgoing.answered;
+      const builtinPorts = (config.media as { rtpPorts: [number, number] }).rtpPorts;
+      expect(inRange(aliceCall.rtp.remote?.port, builtinPorts)).toBe(true);
+      bobCall.rtp.startTone({ seed: 93 });
+      aliceCall.rtp.startTone({ seed: 94 });
+      const atAlice = await aliceCall.rtp.waitForPackets(25, 5000);
+      const atBob = await bobCall.rtp.waitForPackets(25, 5000);
+      expect(atAlice.tone.seeds).toEqual(new Set([93]));
+      expect(atBob.tone.seeds).toEqual(new Set([94]));
+      await bobCall.hangup();
+      await aliceCall.waitForEnd();
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      await sipjs.stop();
+    }
   });
 });

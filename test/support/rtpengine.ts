@@ -12,6 +12,10 @@ export interface TestRtpengine {
   ng: string;
   /** Media ports it relays on. */
   ports: [number, number];
+  /** The call-ids rtpengine holds now (ng `list`): empty once hibiki has freed every leg. */
+  calls(): Promise<string[]>;
+  /** Resolves once rtpengine holds no call (each leg's call is deleted when the leg ends); throws after 5 s. */
+  waitEmpty(): Promise<void>;
   kill(): Promise<void>;
   /** Starts it again on the same ng port and ports (after kill). */
   restart(): Promise<void>;
@@ -55,9 +59,23 @@ export async function startRtpengine(): Promise<TestRtpengine> {
     await gone;
   };
   await launch();
+  const calls = async (): Promise<string[]> => {
+    const reply = await client.request('list', { limit: 10_000 });
+    return Array.isArray(reply.calls) ? reply.calls.filter((c): c is string => typeof c === 'string') : [];
+  };
   return {
     ng,
     ports,
+    calls,
+    async waitEmpty() {
+      const end = Date.now() + 5000;
+      for (;;) {
+        const left = await calls();
+        if (left.length === 0) return;
+        if (Date.now() > end) throw new Error(`rtpengine still holds ${left.join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     kill,
     restart: launch,
     async stop() {
