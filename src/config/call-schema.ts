@@ -26,7 +26,12 @@ export const rtpengineSchema = z
     kernel: z.boolean().default(false).describe('Kernel forwarding in a launched rtpengine (table 0; needs the xt_RTPENGINE module, falls back to userspace without it); false: userspace (table -1).'),
     timeoutMs: int(500, 50, 10_000, 'Milliseconds one ng request waits for its reply before it is resent.'),
     retries: int(2, 0, 10, 'Resends of an ng request before rtpengine counts as down (new calls that need it get 503, cause 41).'),
-    checkInterval: int(5, 1, 300, 'Seconds between checks that rtpengine answers and still holds our calls; calls it lost end with cause 41.'),
+    checkInterval: int(
+      5,
+      1,
+      300,
+      'Seconds between checks that rtpengine answers and still holds our calls: new calls that need it are refused from the first check without an answer, the calls through it end (cause 41) at the second in a row, and calls a restarted rtpengine forgot end at once.',
+    ),
   })
   .strict()
   .superRefine((r, ctx) => {

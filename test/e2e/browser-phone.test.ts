@@ -74,7 +74,7 @@ afterEach(async () => {
  * hibiki with a WSS listener (or plain ws, as the shipped config has, which a page served over http from
  * localhost may use), rtpengine for the WebRTC legs (mixed mode), the browser logged in as 2001.
  */
-async function phonePage(websocket: 'wss' | 'ws' = 'wss'): Promise<Page> {
+async function phonePage(websocket: 'wss' | 'ws' = 'wss', password = 'secret-2001'): Promise<Page> {
   rtpengine = await startRtpengine();
   const base = 20000 + 2 * Math.floor(Math.random() * 9000);
   h = await startApi({
@@ -88,9 +88,9 @@ async function phonePage(websocket: 'wss' | 'ws' = 'wss'): Promise<Page> {
   page.setDefaultTimeout(WAIT);
   await page.goto(`${h.baseUrl}/phone/`);
   await page.locator('input[name=extension]').fill('2001');
-  await page.locator('input[name=password]').fill('secret-2001');
+  await page.locator('input[name=password]').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('[data-registered=true]').waitFor();
+  if (password === 'secret-2001') await page.locator('[data-registered=true]').waitFor();
   return page;
 }
 
@@ -291,5 +291,20 @@ describe('browser phone (WebRTC through rtpengine)', () => {
     await page.locator('button[name=dial]').click();
     const call = await (await again).answer();
     await hears(call, [BROWSER_HZ], [], WAIT);
+  });
+
+  it('refuses a wrong SIP password with the reason on the page, speaks Japanese, and logs in with the right one', async () => {
+    const page = await phonePage('wss', 'wrong');
+    await page
+      .getByRole('alert')
+      .filter({ hasText: '403' })
+      .or(page.getByRole('alert').filter({ hasText: '401' }))
+      .waitFor();
+    await page.locator('#lang').selectOption('ja');
+    await page.getByRole('button', { name: 'ログイン' }).waitFor();
+    await page.locator('input[name=extension]').fill('2001');
+    await page.locator('input[name=password]').fill('secret-2001');
+    await page.getByRole('button', { name: 'ログイン' }).click();
+    await page.locator('[data-registered=true]', { hasText: '登録済み' }).waitFor();
   });
 });

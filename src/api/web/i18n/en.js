@@ -294,4 +294,5 @@ export default {
   'phone.disposition.failed': 'Failed',
   'phone.disposition.cancelled': 'Cancelled',
   'phone.callFailed': 'The call to {number} failed: {reason}',
+  'phone.trustCertificate': 'If this hibiki uses a self-signed certificate, open {url} once, accept the certificate, and log in again.',
 };

@@ -294,4 +294,5 @@ export default {
   'phone.disposition.failed': '失敗',
   'phone.disposition.cancelled': '取消',
   'phone.callFailed': '{number} への発信に失敗しました: {reason}',
+  'phone.trustCertificate': '自己署名証明書の場合は、一度 {url} を開いて証明書を受け入れてから、もう一度ログインしてください。',
 };

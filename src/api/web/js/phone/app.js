@@ -48,19 +48,23 @@ function renderLogin(error) {
 
 async function login(extension, password, button) {
   button.disabled = true;
+  let server;
   try {
     const config = await (await fetch('/api/phone/config')).json();
     if (!config.webrtc) throw new Error(t('phone.noWebrtc'));
-    const server = websocketUrl(config);
+    server = websocketUrl(config);
     if (!server) throw new Error(t('phone.noWebsocket'));
     const line = new PhoneLine({ extension, password, domain: config.domain, server, audio });
     line.addEventListener('change', render);
     await line.start();
-    state = { line, extension, password, history: [], number: '' };
+    state = { line, extension, password, history: [], number: '', transfer: '' };
     refreshHistory();
     render();
   } catch (err) {
-    renderLogin(t('phone.loginFailed', { reason: err.message ?? String(err) }));
+    const reason = err.message ?? String(err);
+    // A WebSocket that never opens over wss is most often a certificate this browser does not trust yet.
+    const hint = server?.startsWith('wss://') && /WebSocket|connect/i.test(reason) ? ` ${t('phone.trustCertificate', { url: server.replace(/^wss/, 'https') })}` : '';
+    renderLogin(t('phone.loginFailed', { reason }) + hint);
   }
 }
 
@@ -90,7 +94,8 @@ function duration(call) {
 }
 
 function callPanel(line, call, consult) {
-  const target = h('input', { class: 'number', name: 'transfer', placeholder: t('phone.transferTarget'), inputmode: 'tel' });
+  // The page is drawn again on every change of the call: what was typed is kept in the state.
+  const target = h('input', { class: 'number', name: 'transfer', value: state.transfer, placeholder: t('phone.transferTarget'), inputmode: 'tel', oninput: (e) => (state.transfer = e.target.value) });
   const act = (fn) => () => fn().catch((err) => alertLine(err));
   return h(
     'section',
@@ -146,7 +151,11 @@ function dialPanel(line) {
     const n = number.value.trim();
     if (!n) return;
     state.number = '';
-    line.dial(n);
+    try {
+      line.dial(n);
+    } catch (err) {
+      alertLine(err);
+    }
   };
   number.addEventListener('keydown', (e) => e.key === 'Enter' && dial());
   return h(
@@ -193,6 +202,7 @@ function render() {
   );
   state.error = undefined;
   if (line.lastError && line.call) line.lastError = undefined;
+  if (!line.call) state.transfer = '';
   clearInterval(tick);
   if (line.call?.answeredAt) tick = setInterval(() => document.querySelectorAll('.timer').forEach((el) => (el.textContent = duration(line.call ?? {}))), 1000);
 }

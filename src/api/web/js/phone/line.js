@@ -4,6 +4,17 @@
 // `change` events and reads the state; nothing here touches the DOM but the audio element it is given.
 import { Inviter, Registerer, RegistererState, SessionState, UserAgent } from '/vendor/sip.js/index.js';
 
+/** How long logging in waits for the WebSocket and for the REGISTER's answer. */
+const REGISTER_TIMEOUT_MS = 15_000;
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Call states the UI shows. */
 const SHOWN = {
   [SessionState.Initial]: 'calling',
@@ -51,18 +62,32 @@ export class PhoneLine extends EventTarget {
   }
 
   /** Connects and registers; rejects with the reason when hibiki refuses (wrong password: 401/403). */
+  /**
+   * Connects and registers; rejects with the reason when hibiki refuses (wrong password: 401/403), when the
+   * WebSocket cannot be opened (a certificate the browser does not trust yet), or with no answer in 15 s.
+   * Whatever fails, nothing is left running.
+   */
   async start() {
-    await this.ua.start();
-    await new Promise((resolve, reject) => {
-      this.registerer
-        .register({
-          requestDelegate: {
-            onAccept: () => resolve(),
-            onReject: (res) => reject(new Error(`${res.message.statusCode} ${res.message.reasonPhrase}`)),
-          },
-        })
-        .catch(reject);
-    });
+    try {
+      await withTimeout(this.ua.start(), REGISTER_TIMEOUT_MS, 'no WebSocket connection');
+      await withTimeout(
+        new Promise((resolve, reject) => {
+          this.registerer
+            .register({
+              requestDelegate: {
+                onAccept: () => resolve(),
+                onReject: (res) => reject(new Error(`${res.message.statusCode} ${res.message.reasonPhrase}`)),
+              },
+            })
+            .catch(reject);
+        }),
+        REGISTER_TIMEOUT_MS,
+        'no answer to REGISTER',
+      );
+    } catch (err) {
+      await this.ua.stop().catch(() => undefined);
+      throw err;
+    }
   }
 
   async stop() {
@@ -159,10 +184,11 @@ export class PhoneLine extends EventTarget {
   async answer() {
     const call = this.incoming;
     if (!call) return;
-    this.incoming = undefined;
+    // A call in progress is held first; if that fails the new call is still waiting on screen.
     if (this.call) await this.setHeld(this.call, true);
-    this.call = this.call ? this.call : call;
-    if (this.call !== call) this.consult = call;
+    this.incoming = undefined;
+    if (this.call) this.consult = call;
+    else this.call = call;
     await call.session.accept({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } });
     this.changed();
   }
