@@ -16,6 +16,12 @@
 //                                 (auto: at the highest clean rate)
 //   --json FILE                   write the results as JSON (used by run.mjs)
 //   --keep                        keep the temporary directory (configs, sipp logs, profiles)
+//   --mwi                         keep unsolicited message-waiting NOTIFYs on (mwi.unsolicited, the default
+//                                 in a deployment). Off by default here: each registration then also starts
+//                                 an out-of-dialog NOTIFY to the registering "phone", which SIPp cannot
+//                                 answer (it is not in any of its calls), so hibiki retransmits it for 32 s
+//                                 (Timer F): work a real phone's 200 OK ends at once, and work Kamailio's
+//                                 registrar never does, so it would not be the same work side by side.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -51,6 +57,7 @@ function parseOptions(argv) {
       profile: { type: 'string' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      mwi: { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -64,7 +71,7 @@ function parseOptions(argv) {
   if (!Number.isInteger(memoryBindings) || memoryBindings < 0 || memoryBindings > 200_000) throw new Error('--memory-bindings must be 0–200000');
   const profile = values.profile === undefined || values.profile === 'auto' ? values.profile : Number(values.profile);
   if (typeof profile === 'number' && !(Number.isInteger(profile) && profile > 0 && profile <= 50_000)) throw new Error('--profile takes a rate or auto');
-  return { rates, duration, warmup, all: values.all, memoryBindings, profile, json: values.json, keep: values.keep };
+  return { rates, duration, warmup, all: values.all, memoryBindings, profile, json: values.json, keep: values.keep, mwi: values.mwi };
 }
 
 function numbers(first, count) {
@@ -100,7 +107,7 @@ class Bench {
     const runDir = join(this.dir, `server-${++this.runIndex}`);
     mkdirSync(runDir);
     const dataDir = join(runDir, 'data');
-    const configPath = writeBenchConfig(runDir, { numbers: [...this.users, ...this.warmupUsers], port, dataDir, nonceExpires });
+    const configPath = writeBenchConfig(runDir, { numbers: [...this.users, ...this.warmupUsers], port, dataDir, nonceExpires, mwiUnsolicited: this.opts.mwi });
     const server = await startServer({ configPath, port, core: this.pin.server, inspect, cpuProfDir });
     return { ...server, port, runDir, configPath };
   }

@@ -20,8 +20,8 @@ export function benchPassword(number) {
  * Writes a config with the given extension numbers. The YAML is produced by hand (one fixed shape)
  * because serialising 60,000 entries with a general YAML library is needlessly slow.
  */
-export function writeBenchConfig(dir, { numbers, port, dataDir, nonceExpires }) {
-  const lines = [...benchConfigHead({ port, dataDir, nonceExpires }), 'extensions:'];
+export function writeBenchConfig(dir, { numbers, port, dataDir, nonceExpires, mwiUnsolicited = true }) {
+  const lines = [...benchConfigHead({ port, dataDir, nonceExpires }), ...(mwiUnsolicited ? [] : ['mwi:', '  unsolicited: false']), 'extensions:'];
   for (const n of numbers) lines.push(`  - number: "${n}"`, `    name: Bench ${n}`, `    password: ${benchPassword(n)}`);
   return writeYaml(dir, lines);
 }
