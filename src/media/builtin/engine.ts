@@ -24,14 +24,14 @@ import {
   type PlayHandle,
   type RecordHandle,
   type RecordOptions,
-  type RecordResult,
 } from '../engine.js';
 import { MAX_VOLUME_DB, MIN_VOLUME_DB } from './mix-math.js';
-import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, directionReceives, directionSends, type Negotiation, type OfferedMedia } from '../sdp.js';
+import { DEFAULT_TELEPHONE_EVENT_PT, acceptAnswer, answerOffer, buildOffer, type Negotiation, type OfferedMedia } from '../sdp.js';
 import { DEFAULT_DTMF_DURATION_MS } from './dtmf-sender.js';
+import { EngineRecordings } from './engine-recordings.js';
+import { sessionId, streamConfig } from './stream-config.js';
 import { PromptCache } from './prompt-cache.js';
-import { DEFAULT_SILENCE_THRESHOLD } from './recorder.js';
-import type { FromWorker, StreamConfig, ToWorker } from './protocol.js';
+import type { FromWorker, ToWorker } from './protocol.js';
 import { digitToEvent } from './rfc4733.js';
 
 export interface BuiltinMediaEngineOptions {
@@ -77,28 +77,6 @@ const SHUTDOWN_GRACE_MS = 2000;
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
 
-function sessionId(): string {
-  // RFC 4566 §5.2: a numeric id, unique enough; NTP-like time plus randomness.
-  return `${Math.floor(Date.now() / 1000)}${Math.floor(Math.random() * 1e6)
-    .toString()
-    .padStart(6, '0')}`;
-}
-
-function streamConfig(n: Negotiation): StreamConfig {
-  const m = n.media;
-  return {
-    remote: { address: m.remoteAddress, port: m.remotePort },
-    inbound: [...n.inbound],
-    codec: m.codec,
-    payloadType: m.payloadType,
-    telephoneEventPt: m.telephoneEventPt ?? -1,
-    send: directionSends(n.localDirection),
-    receive: directionReceives(n.localDirection),
-    // Inactivity counts only while the remote is meant to send: not when it holds us (sendonly/inactive).
-    expectInbound: m.remoteDirection === 'sendrecv' && directionReceives(n.localDirection),
-  };
-}
-
 type Listeners = { [E in keyof MediaEngineEvents]: Set<MediaEngineEvents[E]> };
 
 export class BuiltinMediaEngine implements MediaEngine {
@@ -112,14 +90,20 @@ export class BuiltinMediaEngine implements MediaEngine {
   private readonly endpoints = new Map<EndpointId, EndpointState>();
   private readonly requests = new Map<number, PendingRequest>();
   private readonly plays = new Map<number, PlayEntry>();
-  private readonly recordings = new Map<number, (r: RecordResult) => void>();
+  private readonly recordings = new EngineRecordings({
+    post: (msg) => {
+      if (!this.worker) return false;
+      this.post(msg);
+      return true;
+    },
+    hasEndpoint: (id) => this.endpoints.has(id),
+  });
   private readonly prompts = new PromptCache();
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };
   private readonly restarts: number[] = [];
   private nextRequest = 1;
   private nextEndpoint = 1;
   private nextPlay = 1;
-  private nextRecording = 1;
   private nextMix = 1;
   /** Mixes that exist in the worker (gone with it when it exits). */
   private readonly mixes = new Set<MixId>();
@@ -230,10 +214,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     for (const r of this.requests.values()) r.reject(err);
     this.requests.clear();
     for (const [playId] of this.plays) this.finishPlay(playId, 'stopped');
-    for (const [recId, resolve] of this.recordings) {
-      this.recordings.delete(recId);
-      resolve({ reason: 'failed', durationMs: 0, error: err.message });
-    }
+    this.recordings.abandon(err);
   }
 
   private post(msg: ToWorker): void {
@@ -272,14 +253,9 @@ export class BuiltinMediaEngine implements MediaEngine {
       case 'play-done':
         this.finishPlay(msg.playId, msg.reason);
         break;
-      case 'record-done': {
-        const resolve = this.recordings.get(msg.recId);
-        this.recordings.delete(msg.recId);
-        const r: RecordResult = { reason: msg.reason, durationMs: Math.round(msg.samples / 8) };
-        if (msg.error !== undefined) r.error = msg.error;
-        resolve?.(r);
+      case 'record-done':
+        this.recordings.done(msg.recId, msg.reason, msg.samples, msg.error);
         break;
-      }
       case 'log': {
         const fields = msg.id === undefined ? {} : { endpoint: msg.id, label: this.endpoints.get(msg.id)?.label };
         this.logger[msg.level](fields, msg.msg);
@@ -479,53 +455,11 @@ export class BuiltinMediaEngine implements MediaEngine {
   }
 
   record(id: EndpointId, path: string, opts: RecordOptions): RecordHandle {
-    const recId = this.nextRecording++;
-    const done = new Promise<RecordResult>((resolve) => this.recordings.set(recId, resolve));
-    if (!this.endpoints.has(id) || !this.worker) {
-      this.recordings.get(recId)?.({ reason: 'failed', durationMs: 0, error: `unknown media endpoint ${id}` });
-      this.recordings.delete(recId);
-      return { stop: () => undefined, done };
-    }
-    this.post({
-      t: 'record',
-      id,
-      recId,
-      path,
-      maxSamples: Math.max(0, Math.round(opts.maxSeconds * 8000)),
-      maxSilenceMs: Math.max(0, Math.round((opts.maxSilenceSeconds ?? 0) * 1000)),
-      silenceThreshold: opts.silenceThreshold ?? DEFAULT_SILENCE_THRESHOLD,
-    });
-    return {
-      stop: () => {
-        if (this.recordings.has(recId)) this.post({ t: 'stop-record', recId });
-      },
-      done,
-    };
+    return this.recordings.record(id, path, opts);
   }
 
   recordCall(a: EndpointId, b: EndpointId, path: string, opts: CallRecordOptions): CallRecordHandle {
-    const recId = this.nextRecording++;
-    const done = new Promise<RecordResult>((resolve) => this.recordings.set(recId, resolve));
-    if (!this.worker) {
-      this.recordings.get(recId)?.({ reason: 'failed', durationMs: 0, error: 'media engine not started' });
-      this.recordings.delete(recId);
-      return { retarget: () => undefined, pause: () => undefined, stop: () => undefined, done };
-    }
-    // Unknown endpoints are not an error: a side stays silent until retarget() names one that exists.
-    this.post({ t: 'record-call', recId, a, b, path, channels: opts.format === 'mono' ? 1 : 2 });
-    const live = (): boolean => this.recordings.has(recId);
-    return {
-      retarget: (x, y) => {
-        if (live()) this.post({ t: 'retarget-record-call', recId, a: x, b: y });
-      },
-      pause: (paused) => {
-        if (live()) this.post({ t: 'pause-record-call', recId, paused });
-      },
-      stop: () => {
-        if (live()) this.post({ t: 'stop-record-call', recId });
-      },
-      done,
-    };
+    return this.recordings.recordCall(a, b, path, opts);
   }
 
   sendDtmf(id: EndpointId, digits: string, opts: { durationMs?: number } = {}): void {
