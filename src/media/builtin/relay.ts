@@ -7,17 +7,20 @@ import { isIP, isIPv4 } from 'node:net';
 import type { Codec, DtmfSource, MediaTotals } from '../engine.js';
 import { DtmfSender } from './dtmf-sender.js';
 import { RelayEndpoint, Kind, kindOf } from './endpoint.js';
-import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace, transcodeTable } from './g711.js';
+import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace } from './g711.js';
 import { InbandDtmfDetector } from './goertzel.js';
 import { decodeTable } from './mix-math.js';
 import { RelayMixes } from './mixer.js';
-import { FRAME_SAMPLES, PromptPlayer } from './player.js';
+import { PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
 import { RelayRecordings } from './relay-recordings.js';
+import { generateDtmf, receivedDigit, releaseDigits, type DtmfHost } from './relay-dtmf.js';
+import { bindSocket, closeSocket, literalLookup } from './udp-sockets.js';
+import { sendPromptFrame, sendTelephoneEvent } from './relay-frames.js';
 import { RelayCallRecordings } from './relay-call-recordings.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
-import { DtmfReceiver, TELEPHONE_EVENT_LENGTH, parseTelephoneEvent, writeTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
-import { buildRtp, newRtpView, parseRtp, setPayloadType } from './rtp.js';
+import { DtmfReceiver, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
+import { newRtpView, parseRtp, setPayloadType } from './rtp.js';
 
 type Post = (msg: FromWorker) => void;
 
@@ -25,36 +28,6 @@ const now = (): number => performance.now();
 
 /** How often sockets connected to a silent latched source are checked (see openSilentSockets). */
 const UNLATCH_CHECK_MS = 250;
-
-/**
- * Every address the relay sends to is an IP literal (checked in configure, or a packet's source), so the
- * socket's name lookup can answer at once: dgram's default (dns.lookup) defers each send by a tick.
- */
-function literalLookup(address: string, family: number, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, family);
-}
-
-function bindSocket(socket: Socket, port: number, address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onError = (): void => resolve(false);
-    socket.once('error', onError);
-    socket.bind({ port, address, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve(true);
-    });
-  });
-}
-
-function closeSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      // Already closed (or never bound).
-      resolve();
-    }
-  });
-}
 
 export class MediaRelay {
   private readonly endpoints = new Map<string, RelayEndpoint>();
@@ -73,6 +46,7 @@ export class MediaRelay {
   private readonly callRecordings: RelayCallRecordings;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
+  private readonly dtmfHost: DtmfHost = { post: (msg) => this.post(msg), log: (level, msg, id) => this.log(level, msg, id) };
 
   constructor(
     private readonly settings: WorkerSettings,
@@ -153,11 +127,11 @@ export class MediaRelay {
         });
         break;
       case 'release-dtmf':
-        this.withEndpoint(msg.id, (ep) => this.release(ep, msg.forward));
+        this.withEndpoint(msg.id, (ep) => releaseDigits(this.dtmfHost, ep, msg.forward));
         break;
       case 'send-dtmf':
         this.withEndpoint(msg.id, (ep) => {
-          for (const digit of msg.digits) this.generateDtmf(ep, digit, msg.durationMs);
+          for (const digit of msg.digits) generateDtmf(this.dtmfHost, ep, digit, msg.durationMs);
         });
         break;
       case 'inject-dtmf':
@@ -259,7 +233,7 @@ export class MediaRelay {
       // The callbacks run only after `created` exists (on packets and timers).
       const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
       const sender = new DtmfSender(
-        (ev, marker, sequence, timestamp) => this.guard(() => this.sendEvent(created, ev, marker, sequence, timestamp)),
+        (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(created, ev, marker, sequence, timestamp)),
         () => undefined,
       );
       const created = new RelayEndpoint(id, label, source, dtmfSource, pair.port, pair.rtp, pair.rtcp, receiver, sender);
@@ -458,42 +432,9 @@ export class MediaRelay {
     for (const d of ended) this.digit(ep, d.digit, d.durationMs, 'inband');
   }
 
-  /**
-   * A digit received from `ep`'s party, by RFC 4733 or SIP INFO: reported, then handled per policy. RFC 4733
-   * digits under `pass` were already forwarded packet by packet; INFO digits are generated as RFC 4733.
-   * In-band digits (detectInband) are only reported: their tones already went to the peer in the audio,
-   * so regenerating or holding them for release would make the far end hear them twice.
-   */
+  /** A digit received from `ep`'s party (RFC 4733, SIP INFO or in-band): see relay-dtmf.ts. */
   private digit(ep: RelayEndpoint, digit: string, durationMs: number, source: DtmfSource): void {
-    ep.dtmfEvents++;
-    this.post({ t: 'dtmf', id: ep.id, digit, durationMs, source });
-    if (source === 'inband') return;
-    if (ep.policy === 'holdback') ep.held.push({ digit, durationMs });
-    else if (ep.policy === 'pass' && source !== 'rfc4733' && ep.peer) this.generateDtmf(ep.peer, digit, durationMs);
-  }
-
-  /** Forward (in order) or drop the held digits; with no peer to forward to they are dropped. */
-  private release(ep: RelayEndpoint, forward: boolean): void {
-    const digits = ep.held.splice(0);
-    if (!forward || !ep.peer) return;
-    for (const d of digits) this.generateDtmf(ep.peer, d.digit, d.durationMs);
-  }
-
-  private generateDtmf(target: RelayEndpoint, digit: string, durationMs: number): void {
-    if (!target.stream || target.stream.telephoneEventPt < 0) {
-      this.log('debug', `DTMF ${digit} dropped: no telephone-event negotiated`, target.id);
-      return;
-    }
-    if (!target.dtmfSender.enqueue(digit, durationMs)) this.log('debug', `not a DTMF digit: ${JSON.stringify(digit)}`, target.id);
-  }
-
-  private sendEvent(ep: RelayEndpoint, ev: TelephoneEvent, marker: boolean, sequence: number, timestamp: number): void {
-    if (!ep.canSend || ep.stream!.telephoneEventPt < 0) return;
-    const pt = ep.stream!.telephoneEventPt;
-    const pkt = buildRtp(pt, marker, sequence, timestamp, 0, TELEPHONE_EVENT_LENGTH);
-    writeTelephoneEvent(pkt, 12, ev);
-    ep.out.rewrite(pkt, ep.dtmfSource, 0, ev.duration, now());
-    ep.send(pkt);
+    receivedDigit(this.dtmfHost, ep, digit, durationMs, source);
   }
 
   // ---- prompts --------------------------------------------------------------------------------------
@@ -513,7 +454,7 @@ export class MediaRelay {
         codec,
         loop,
         // In a mix the prompt is heard on top of the conference: the mix's tick adds it in.
-        (payload, n) => this.guard(() => (ep.mix !== null ? ep.mix.prompt.pushG711(payload, 0, payload.length, decodeTable(codec)) : this.sendFrame(ep, source, payload, codec, n))),
+        (payload, n) => this.guard(() => (ep.mix !== null ? ep.mix.prompt.pushG711(payload, 0, payload.length, decodeTable(codec)) : sendPromptFrame(ep, source, payload, codec, n))),
         (reason) => {
           if (ep.player === entry) ep.player = null;
           this.post({ t: 'play-done', playId, reason });
@@ -531,19 +472,6 @@ export class MediaRelay {
         return;
       }
     }
-  }
-
-  /** Prompt frame n: timestamp n × 160, marker on the first; generated DTMF takes precedence over it. */
-  private sendFrame(ep: RelayEndpoint, source: number, payload: Uint8Array, codec: Codec, n: number): void {
-    if (!ep.canSend || ep.dtmfSender.active) return;
-    const stream = ep.stream!;
-    const pkt = buildRtp(stream.payloadType, false, n & 0xffff, (n * FRAME_SAMPLES) >>> 0, 0, payload.length);
-    pkt.set(payload, 12);
-    const tbl = transcodeTable(codec, stream.codec);
-    if (tbl) transcodeInPlace(pkt, 12, payload.length, tbl);
-    const switched = ep.out.rewrite(pkt, source, 0, 0, now());
-    setPayloadType(pkt, stream.payloadType, n === 0 || switched);
-    ep.send(pkt);
   }
 
   // ---- latching -------------------------------------------------------------------------------------
