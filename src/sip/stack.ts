@@ -29,32 +29,12 @@ import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from '../util/clock.js';
 import { maxSessionExpires, negotiateAsUas, type SessionTimerConfig } from './session-timer.js';
 import { buildStatelessResponse, isStatelessTag } from './stateless.js';
 import { RequestAdmission } from './admission.js';
-import { SourceRateLimiter, type RateLimitSettings } from './source-limiter.js';
-import { OverloadControl, type OverloadSettings } from './overload.js';
-import { eventLoopLoad, type LoadSource } from './load-source.js';
+import type { SourceRateLimiter } from './source-limiter.js';
+import type { OverloadControl } from './overload.js';
+import { StackProtection, type ProtectionOptions, type ProtectionSettings } from './stack-protection.js';
 import { isNewInviteOrRegister, isRequestBytes } from './peek.js';
 
-/** Limits that keep floods and overload from taking the stack down (issue #14); all off when unset. */
-export interface ProtectionSettings {
-  /** Server transactions kept at most; beyond it new out-of-dialog requests get a stateless 503. 0: no bound. */
-  maxServerTransactions?: number;
-  /** Per-source request-rate limit with a block (Kamailio's pike). */
-  rateLimit?: RateLimitSettings;
-  /** Shedding of new out-of-dialog INVITEs and REGISTERs by event-loop load and pending work. */
-  overload?: OverloadSettings;
-}
-
-export interface ProtectionOptions extends ProtectionSettings {
-  /** Sources the rate limit never blocks (trunks, configured addresses). */
-  trusted?: (address: string) => boolean;
-  /** Where overload is measured; default this process's event loop. Tests give their own. */
-  loadSource?: LoadSource;
-  /** Uniform in [0, 1), for the share of requests shed; tests make it predictable. */
-  random?: () => number;
-}
-
-/** Retry-After (s) of a 503 for the transaction bound when no overload settings give one. */
-const DEFAULT_RETRY_AFTER = 5;
+export type { ProtectionOptions, ProtectionSettings } from './stack-protection.js';
 
 export interface StackOptions {
   /** Where to listen; not used when `transport` is given. */
@@ -129,9 +109,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
   private started = false;
   /** Which new requests get a transaction (the server-transaction bound, overload shedding). */
   readonly admission: RequestAdmission;
-  private limiter: SourceRateLimiter | undefined;
-  private overload: OverloadControl | undefined;
-  private readonly protection: ProtectionOptions;
+  private readonly protection: StackProtection;
   /** Datagrams dropped unparsed: from rate-limited sources, and new INVITEs/REGISTERs while saturated. */
   readonly dropped = { rateLimited: 0, saturated: 0 };
 
@@ -142,7 +120,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     this.advertisedAddress = opts.advertisedAddress;
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
-    this.protection = opts.protection ?? {};
+    this.protection = new StackProtection(opts.protection ?? {}, { clock: this.clock, logger: opts.logger, pendingInvites: () => this.pendingInvites.size });
     this.transport =
       opts.transport ??
       new TransportLayer({
@@ -151,7 +129,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
         limits: opts.limits,
         tls: opts.tls,
         clock: this.clock,
-        admitConnection: (address) => !this.limiter?.isBlocked(address),
+        admitConnection: (address) => !this.protection.limiter?.isBlocked(address),
       });
     this.inviteFlows = new ConnectionHolds(this.transport, 'transaction');
     this.transactions = new TransactionLayer({
@@ -165,11 +143,11 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     });
     this.dialogs = new DialogLayer(this);
     this.admission = new RequestAdmission({
-      maxServerTransactions: this.protection.maxServerTransactions ?? 0,
-      retryAfter: () => this.overload?.retryAfter() ?? this.protection.overload?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER,
+      maxServerTransactions: this.protection.options.maxServerTransactions ?? 0,
+      retryAfter: () => this.protection.retryAfter(),
       serverTransactions: () => this.transactions.size.server,
       knowsDialog: (req) => this.dialogs.knows(req),
-      overload: () => this.overload,
+      overload: () => this.protection.overload,
       logger: opts.logger,
     });
     this.policy = {
@@ -189,17 +167,14 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
   async start(): Promise<void> {
     await this.transport.start();
     this.started = true;
-    this.applyProtection(this.protection);
+    this.protection.start(this.admission);
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     this.inviteFlows.clear();
-    this.limiter?.stop();
-    this.limiter = undefined;
-    this.overload?.stop();
-    this.overload = undefined;
+    this.protection.stop();
     this.dialogs.stop();
     this.transactions.stop();
     await this.transport.stop();
@@ -214,49 +189,17 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
    * in progress are kept. A limit left out is turned off.
    */
   updateProtection(settings: ProtectionSettings): void {
-    Object.assign(this.protection, { maxServerTransactions: undefined, rateLimit: undefined, overload: undefined }, settings);
-    if (this.started) this.applyProtection(this.protection);
-  }
-
-  private applyProtection(p: ProtectionOptions): void {
-    this.admission.update(p.maxServerTransactions ?? 0);
-    if (p.rateLimit && p.rateLimit.maxRequests > 0) {
-      if (this.limiter) this.limiter.update(p.rateLimit);
-      else {
-        this.limiter = new SourceRateLimiter({ settings: p.rateLimit, clock: this.clock, logger: this.logger, trusted: p.trusted });
-        this.limiter.start();
-      }
-    } else {
-      this.limiter?.stop();
-      this.limiter = undefined;
-    }
-    if (p.overload) {
-      if (this.overload) this.overload.update(p.overload);
-      else {
-        this.overload = new OverloadControl({
-          settings: p.overload,
-          clock: this.clock,
-          source: p.loadSource ?? eventLoopLoad(),
-          pendingInvites: () => this.pendingInvites.size,
-          logger: this.logger,
-          random: p.random,
-        });
-        this.overload.start();
-      }
-    } else {
-      this.overload?.stop();
-      this.overload = undefined;
-    }
+    this.protection.update(settings);
   }
 
   /** The overload state, for metrics and tests; undefined when overload control is off. */
   get overloadControl(): OverloadControl | undefined {
-    return this.overload;
+    return this.protection.overload;
   }
 
   /** The rate limiter, for metrics and tests; undefined when the limit is off. */
   get rateLimiter(): SourceRateLimiter | undefined {
-    return this.limiter;
+    return this.protection.limiter;
   }
 
   /** Register the handler for a method ('*' catches methods without their own handler). */
@@ -307,13 +250,14 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
    * transport layer calls it for every datagram and every framed stream message.
    */
   receive(data: Buffer, source: TransportSource): void {
-    if (this.limiter && this.limiter.check(source.address, isRequestBytes(data)) === 'drop') {
+    const { limiter, overload } = this.protection;
+    if (limiter && limiter.check(source.address, isRequestBytes(data)) === 'drop') {
       this.dropped.rateLimited++;
       // A stream cannot be answered without a reply: the connection of a blocked source is closed.
       if (source.connectionId !== undefined) this.transport.closeConnection(source.connectionId, 'source rate-limited');
       return;
     }
-    if (this.overload?.saturated && isNewInviteOrRegister(data)) {
+    if (overload?.saturated && isNewInviteOrRegister(data)) {
       this.dropped.saturated++;
       return;
     }
