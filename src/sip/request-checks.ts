@@ -17,6 +17,25 @@ export interface RequestCheckPolicy {
   producibleTypes: Set<string>;
 }
 
+/** RFC 3262 reliable provisionals and RFC 4028 session timers are understood by default. */
+const DEFAULT_SUPPORTED = ['100rel', 'timer'];
+const DEFAULT_ACCEPTED = ['application/sdp', 'multipart/mixed', 'application/dtmf-relay', 'application/dtmf', 'message/sipfrag', 'text/plain'];
+
+/**
+ * A stack's policies: out of dialog only what the application registered handlers for is allowed (plus
+ * OPTIONS, ACK, CANCEL, BYE; `allowed` grows as handlers are added), in a dialog every known method but
+ * REGISTER. The two share the option tags and media types.
+ */
+export function stackPolicies(opts: { supported?: string[]; acceptedTypes?: string[] }): { outOfDialog: RequestCheckPolicy; inDialog: RequestCheckPolicy } {
+  const outOfDialog: RequestCheckPolicy = {
+    allowed: new Set(['OPTIONS', 'ACK', 'CANCEL', 'BYE']),
+    supported: new Set((opts.supported ?? DEFAULT_SUPPORTED).map((t) => t.toLowerCase())),
+    acceptedTypes: new Set(opts.acceptedTypes ?? DEFAULT_ACCEPTED),
+    producibleTypes: new Set(['application/sdp']),
+  };
+  return { outOfDialog, inDialog: { ...outOfDialog, allowed: new Set([...KNOWN_METHODS].filter((m) => m !== 'REGISTER')) } };
+}
+
 export interface CheckFailure {
   status: number;
   headers: HeaderEntry[];

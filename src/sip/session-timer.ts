@@ -1,6 +1,6 @@
 // RFC 4028 session timers: the Session-Expires / Min-SE headers, the UAS choice of §9, the UAC
 // reading of a 2xx (§7.4), and the per-dialog timer that sends refreshes or ends a silent session (§10).
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { MAX_TIMER_DELAY_MS, type Clock, type TimerHandle } from '../util/clock.js';
 import type { HeaderEntry, SipMessage } from './message.js';
 import { parseParams } from './params.js';
 
@@ -22,6 +22,20 @@ export const DEFAULT_MAX_SESSION_EXPIRES = 10_800;
 
 export function maxSessionExpires(cfg: SessionTimerConfig): number {
   return cfg.maxSessionExpires ?? DEFAULT_MAX_SESSION_EXPIRES;
+}
+
+/** Validates a stack's RFC 4028 settings (a bad value is a programming or config error, thrown at once). */
+export function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
+  const { sessionExpires, minSE } = cfg;
+  const max = maxSessionExpires(cfg);
+  if (!Number.isInteger(minSE) || minSE < 1) throw new RangeError(`sessionTimer.minSE must be a positive integer, got ${minSE}`);
+  if (!Number.isInteger(sessionExpires) || sessionExpires < minSE) {
+    throw new RangeError(`sessionTimer.sessionExpires must be an integer not below minSE (${minSE}), got ${sessionExpires}`);
+  }
+  if (!Number.isInteger(max) || max < sessionExpires || max * 1000 > MAX_TIMER_DELAY_MS) {
+    throw new RangeError(`sessionTimer.maxSessionExpires must be an integer from sessionExpires (${sessionExpires}) to ${Math.floor(MAX_TIMER_DELAY_MS / 1000)}, got ${max}`);
+  }
+  return { sessionExpires, minSE, maxSessionExpires: max };
 }
 
 export type Refresher = 'uac' | 'uas';

@@ -2,8 +2,6 @@
 // out-of-dialog requests are sent with request(), dialogs are made with createUAS/createUAC.
 // It wires transport → parser → transactions → (dialogs | application) and knows nothing of the PBX.
 import { SipCounters } from './sip-counters.js';
-import { networkInterfaces } from 'node:os';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { parseMessage } from './parser.js';
 import { SipRequest, SipResponse, type HeaderEntry, type TransportSource } from './message.js';
@@ -12,12 +10,10 @@ import type { ListenPoint, SendTarget, SipTransport, TransportName } from './tra
 import { ConnectionHolds } from './transport/connection-holds.js';
 import { TransactionLayer, type ServerTransaction, type ClientTransaction, type Refusal } from './transaction/layer.js';
 import type { TimerConfig } from './transaction/timers.js';
-import { newBranch } from './transaction/branch.js';
-import { responseTarget } from './transaction/response-routing.js';
+import { replyTarget } from './transaction/response-routing.js';
 import { buildResponse, headerEntries, newTag } from './response-builder.js';
-import { checkRequest, KNOWN_METHODS, type RequestCheckPolicy } from './request-checks.js';
+import { checkRequest, KNOWN_METHODS, stackPolicies, type RequestCheckPolicy } from './request-checks.js';
 import { formatNameAddr } from './address.js';
-import { formatVia } from './via.js';
 import { parseUri, type Uri } from './uri.js';
 import { resolveTarget } from './target.js';
 import { DialogLayer, type UacOptions, type UasOptions } from './dialog-layer.js';
@@ -25,8 +21,9 @@ import { ServerResponse, type RequestHandler, type ResponseHost } from './server
 import type { DialogHost, RequestOptions } from './dialog-host.js';
 import type { Dialog } from './dialog.js';
 import type { ReliableProvisionalPolicy, ReliableProvisionalSender } from './reliable-provisional.js';
-import { MAX_TIMER_DELAY_MS, systemClock, type Clock } from '../util/clock.js';
-import { maxSessionExpires, negotiateAsUas, type SessionTimerConfig } from './session-timer.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { checkSessionTimer, negotiateAsUas, type SessionTimerConfig } from './session-timer.js';
+import { LocalAddressing } from './local-addressing.js';
 import { buildStatelessResponse, isStatelessTag } from './stateless.js';
 import { RequestAdmission } from './admission.js';
 import type { SourceRateLimiter } from './source-limiter.js';
@@ -68,24 +65,6 @@ export interface ProvisionalHandler {
   (res: SipResponse): void;
 }
 
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
-
-/** RFC 3262 reliable provisionals and RFC 4028 session timers are understood by default. */
-const DEFAULT_SUPPORTED = ['100rel', 'timer'];
-
-function checkSessionTimer(cfg: SessionTimerConfig): SessionTimerConfig {
-  const { sessionExpires, minSE } = cfg;
-  const max = maxSessionExpires(cfg);
-  if (!Number.isInteger(minSE) || minSE < 1) throw new RangeError(`sessionTimer.minSE must be a positive integer, got ${minSE}`);
-  if (!Number.isInteger(sessionExpires) || sessionExpires < minSE) {
-    throw new RangeError(`sessionTimer.sessionExpires must be an integer not below minSE (${minSE}), got ${sessionExpires}`);
-  }
-  if (!Number.isInteger(max) || max < sessionExpires || max * 1000 > MAX_TIMER_DELAY_MS) {
-    throw new RangeError(`sessionTimer.maxSessionExpires must be an integer from sessionExpires (${sessionExpires}) to ${Math.floor(MAX_TIMER_DELAY_MS / 1000)}, got ${max}`);
-  }
-  return { sessionExpires, minSE, maxSessionExpires: max };
-}
-
 export class SipStack implements ResponseHost, DialogHost<Dialog> {
   readonly transport: SipTransport;
   readonly transactions: TransactionLayer;
@@ -103,9 +82,9 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
   private pendingInvites = new Map<ServerTransaction, ServerResponse>();
   /** An INVITE awaiting its final response keeps its connection open (it may ring for minutes, silently). */
   private readonly inviteFlows: ConnectionHolds<ServerTransaction>;
-  private policy: RequestCheckPolicy;
-  private inDialogPolicy: RequestCheckPolicy;
-  private readonly advertisedAddress: string | undefined;
+  private readonly policy: RequestCheckPolicy;
+  private readonly inDialogPolicy: RequestCheckPolicy;
+  private readonly addressing: LocalAddressing;
   private started = false;
   /** Which new requests get a transaction (the server-transaction bound, overload shedding). */
   readonly admission: RequestAdmission;
@@ -117,7 +96,6 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     this.logger = opts.logger;
     this.userAgent = opts.userAgent ?? 'hibiki';
     this.clock = opts.clock ?? systemClock(opts.logger);
-    this.advertisedAddress = opts.advertisedAddress;
     this.reliableProvisionalPolicy = opts.reliableProvisionals ?? 'required-only';
     this.sessionTimerConfig = opts.sessionTimer ? checkSessionTimer(opts.sessionTimer) : undefined;
     this.protection = new StackProtection(opts.protection ?? {}, { clock: this.clock, logger: opts.logger, pendingInvites: () => this.pendingInvites.size });
@@ -131,6 +109,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
         clock: this.clock,
         admitConnection: (address) => !this.protection.limiter?.isBlocked(address),
       });
+    this.addressing = new LocalAddressing(this.transport, opts.advertisedAddress);
     this.inviteFlows = new ConnectionHolds(this.transport, 'transaction');
     this.transactions = new TransactionLayer({
       send: (msg, target, cb) => {
@@ -150,13 +129,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
       overload: () => this.protection.overload,
       logger: opts.logger,
     });
-    this.policy = {
-      allowed: new Set(['OPTIONS', 'ACK', 'CANCEL', 'BYE']),
-      supported: new Set((opts.supported ?? DEFAULT_SUPPORTED).map((t) => t.toLowerCase())),
-      acceptedTypes: new Set(opts.acceptedTypes ?? ['application/sdp', 'multipart/mixed', 'application/dtmf-relay', 'application/dtmf', 'message/sipfrag', 'text/plain']),
-      producibleTypes: new Set(['application/sdp']),
-    };
-    this.inDialogPolicy = { ...this.policy, allowed: new Set([...KNOWN_METHODS].filter((m) => m !== 'REGISTER')) };
+    ({ outOfDialog: this.policy, inDialog: this.inDialogPolicy } = stackPolicies(opts));
     this.transport.onMessage((data, source) => this.receive(data, source));
   }
 
@@ -295,18 +268,8 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     if (!req.has('via')) return;
     const res = buildStatelessResponse(req, status, reason, { headers });
     this.stampServer(res);
-    let target: SendTarget;
-    const source = req.source;
-    if (req.vias === null && source) {
-      // The Via cannot be parsed, so it cannot route the answer: send it back where the request came from.
-      target = { transport: source.transport, address: source.address, port: source.port, connectionId: source.connectionId };
-    } else {
-      try {
-        target = responseTarget(req);
-      } catch {
-        return;
-      }
-    }
+    const target = replyTarget(req);
+    if (!target) return;
     this.counters.sent(res);
     this.transport.send(res.toBuffer(), target);
   }
@@ -428,30 +391,16 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
 
   /** The sent-by host to advertise for a listen point toward a remote address. */
   advertisedHost(point: ListenPoint, remoteAddress?: string): string {
-    if (!WILDCARD_HOSTS.has(point.host)) return point.host;
-    if (this.advertisedAddress) return this.advertisedAddress;
-    const v6 = remoteAddress ? isIP(remoteAddress) === 6 : point.host === '::';
-    if (remoteAddress && (remoteAddress.startsWith('127.') || remoteAddress === '::1')) return v6 ? '::1' : '127.0.0.1';
-    for (const addrs of Object.values(networkInterfaces())) {
-      for (const a of addrs ?? []) {
-        if (!a.internal && a.family === (v6 ? 'IPv6' : 'IPv4') && !a.address.startsWith('fe80')) return a.address;
-      }
-    }
-    return v6 ? '::1' : '127.0.0.1';
+    return this.addressing.advertisedHost(point, remoteAddress);
   }
 
   localPoint(transport: TransportName, remoteAddress?: string): { host: string; port: number; transport: TransportName } {
-    const point = this.transport.localPoint(transport, remoteAddress);
-    if (!point) throw new Error(`no ${transport} listener configured`);
-    return { host: this.advertisedHost(point, remoteAddress), port: point.port, transport };
+    return this.addressing.localPoint(transport, remoteAddress);
   }
 
   /** A Contact URI for this stack reachable over the given transport. */
   contactUri(transport: TransportName, remoteAddress?: string, user?: string): string {
-    const p = this.localPoint(transport, remoteAddress);
-    const host = p.host.includes(':') ? `[${p.host}]` : p.host;
-    const t = transport === 'udp' ? '' : `;transport=${transport}`;
-    return `sip:${user ? `${user}@` : ''}${host}:${p.port}${t}`;
+    return this.addressing.contactUri(transport, remoteAddress, user);
   }
 
   /** Stamp a top Via for the target's transport and hand the request to a client transaction. */
@@ -481,20 +430,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
 
   /** Put a new top Via for the target's transport, with a fresh branch and rport (RFC 3581). */
   stampVia(req: SipRequest, target: SendTarget): void {
-    const local = this.localPoint(target.transport, target.address);
-    req.prepend(
-      'via',
-      formatVia({
-        protocol: 'SIP/2.0',
-        transport: target.transport.toUpperCase(),
-        host: local.host,
-        port: local.port,
-        params: new Map<string, string | null>([
-          ['branch', newBranch()],
-          ['rport', null],
-        ]),
-      }),
-    );
+    req.prepend('via', this.addressing.topVia(target));
   }
 
   /** A locally generated final response (RFC 3261 §8.1.3.1: timeout → 408, transport error → 503). */

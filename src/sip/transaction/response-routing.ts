@@ -81,3 +81,17 @@ function canonicalIpv6(address: string): string {
     return address;
   }
 }
+
+/**
+ * Where a stateless answer to `req` goes: by its Via (RFC 3261 §18.2.2), or back where it came from when the
+ * Via cannot be parsed; undefined when neither can route it (it is then not answered).
+ */
+export function replyTarget(req: SipRequest): SendTarget | undefined {
+  const source = req.source;
+  if (req.vias === null && source) return { transport: source.transport, address: source.address, port: source.port, connectionId: source.connectionId };
+  try {
+    return responseTarget(req);
+  } catch {
+    return undefined;
+  }
+}
