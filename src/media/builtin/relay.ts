@@ -17,6 +17,7 @@ import { RelayRecordings } from './relay-recordings.js';
 import { generateDtmf, receivedDigit, releaseDigits, type DtmfHost } from './relay-dtmf.js';
 import { bindSocket, closeSocket, literalLookup } from './udp-sockets.js';
 import { sendPromptFrame, sendTelephoneEvent } from './relay-frames.js';
+import { openSilentSockets, sweepInactive } from './relay-watch.js';
 import { RelayCallRecordings } from './relay-call-recordings.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
 import { DtmfReceiver, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
@@ -68,11 +69,11 @@ export class MediaRelay {
     if (settings.rtpTimeoutMs > 0) {
       // Check often enough that a timeout is reported within a quarter of its length.
       const every = Math.min(1000, Math.max(50, Math.floor(settings.rtpTimeoutMs / 4)));
-      this.sweepTimer = setInterval(() => this.guard(() => this.sweep()), every);
+      this.sweepTimer = setInterval(() => this.guard(() => sweepInactive(this.endpoints.values(), this.settings.rtpTimeoutMs, this.post)), every);
     }
     if (settings.relatchAfterMs > 0) {
       const every = Math.min(UNLATCH_CHECK_MS, settings.relatchAfterMs);
-      this.unlatchTimer = setInterval(() => this.guard(() => this.openSilentSockets(every)), every);
+      this.unlatchTimer = setInterval(() => this.guard(() => openSilentSockets(this.endpoints.values(), this.settings.relatchAfterMs - every)), every);
     }
   }
 
@@ -470,35 +471,6 @@ export class MediaRelay {
       if (ep.player?.playId === playId) {
         ep.player.player.stop();
         return;
-      }
-    }
-  }
-
-  // ---- latching -------------------------------------------------------------------------------------
-
-  /**
-   * A socket connected to its latched source hears no one else, so it is disconnected a little before that
-   * source has been silent for relatchAfterMs (one check period early): by then a new source's packets reach
-   * onRtp, which still applies the relatchAfterMs rule, and a returning source simply reconnects.
-   */
-  private openSilentSockets(period: number): void {
-    const silentFor = this.settings.relatchAfterMs - period;
-    const t = now();
-    for (const ep of this.endpoints.values()) {
-      if (ep.connected && t - ep.latchedLastAt >= silentFor) ep.disconnect();
-    }
-  }
-
-  // ---- inactivity -----------------------------------------------------------------------------------
-
-  private sweep(): void {
-    const t = now();
-    const limit = this.settings.rtpTimeoutMs;
-    for (const ep of this.endpoints.values()) {
-      if (ep.timedOut || !ep.stream || !ep.stream.expectInbound) continue;
-      if (t - Math.max(ep.armedAt, ep.lastPacketAt) >= limit) {
-        ep.timedOut = true;
-        this.post({ t: 'rtp-timeout', id: ep.id });
       }
     }
   }
