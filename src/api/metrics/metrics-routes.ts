@@ -1,11 +1,9 @@
 // GET /metrics (issue #12): the Prometheus text exposition of this server's metrics. Outside /api, so no
 // login; with http.metricsToken set, the scraper must send it as a bearer token.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../credentials.js';
 import { errorBody } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
 import { PbxMetrics } from './pbx-metrics.js';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export const metricsRoutes: RouteModule = (app, deps) => {
   const metrics = new PbxMetrics(deps.ctx);
@@ -15,8 +13,7 @@ export const metricsRoutes: RouteModule = (app, deps) => {
     if (wanted !== undefined) {
       const header = req.headers.authorization ?? '';
       const given = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-      // Compared as hashes: equal lengths for timingSafeEqual, and no timing hint of the token's length.
-      if (!timingSafeEqual(digest(given), digest(wanted))) return reply.status(401).send(errorBody(401, 'GET /metrics needs Authorization: Bearer <http.metricsToken>'));
+      if (!sameSecret(given, wanted)) return reply.status(401).send(errorBody(401, 'GET /metrics needs Authorization: Bearer <http.metricsToken>'));
     }
     const text = await metrics.scrape();
     return reply.type(metrics.registry.contentType).send(text);

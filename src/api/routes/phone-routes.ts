@@ -3,7 +3,8 @@
 // hibiki's SIP WebSocket listens, and `POST /api/phone/history` returns that extension's call records when
 // the extension and SIP password are right. Wrong passwords count towards the same locks as failed SIP
 // digest logins (F-AUTH), so the page is no easier a way to guess a password than REGISTER.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../credentials.js';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import type { RouteModule } from '../route-types.js';
@@ -13,11 +14,6 @@ import { cdrOut } from './cdr-routes.js';
 const HISTORY_ROWS = 50;
 /** What an unknown extension's password is compared with (random per process: it matches nothing anyone sends). */
 const UNKNOWN_EXTENSION_PASSWORD = randomBytes(32).toString('hex');
-
-function samePassword(given: string, stored: string): boolean {
-  // Hashing first makes the comparison constant-time whatever the lengths.
-  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(stored).digest());
-}
 
 export const phoneRoutes: RouteModule = (app, { ctx }) => {
   app.get(
@@ -68,7 +64,7 @@ export const phoneRoutes: RouteModule = (app, { ctx }) => {
       if (guard.refuses(extension, address, undefined)) throw refused('user-locked', 403, 'too many failed logins: locked for now');
       const ext = ctx.currentConfig.extensions.find((e) => e.number === extension);
       // Compared even for an unknown extension, so the answer takes as long either way.
-      const right = samePassword(password, ext?.password ?? UNKNOWN_EXTENSION_PASSWORD) && ext !== undefined;
+      const right = sameSecret(password, ext?.password ?? UNKNOWN_EXTENSION_PASSWORD) && ext !== undefined;
       if (!ext || !right) {
         const outcome = guard.recordFailure(extension, address);
         const kind = ext ? 'bad-password' : 'unknown-user';
