@@ -42,8 +42,6 @@ export interface RtpengineEngineOptions {
   wrap: 'all' | 'webrtc';
   /** How often rtpengine is asked whether it still has our calls (ms). */
   checkIntervalMs: number;
-  /** rtpengine interface names for the party side and the built-in side (its `direction` flag), when it has several. */
-  interfaces?: { party: string; inner: string };
   /** A local rtpengine to start before and stop after (media.rtpengine.launch); its exits end our calls at once. */
   launcher?: { start(): Promise<void>; stop(): Promise<void>; onExit(fn: () => void): void; onRestart(fn: () => void): void };
   logger: Logger;
@@ -104,11 +102,6 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   constructor(private readonly options: RtpengineEngineOptions) {
     this.logger = options.logger.child({ component: 'rtpengine' });
-  }
-
-  /** Whether rtpengine answered the last check (new legs that need it are refused while it does not). */
-  get available(): boolean {
-    return this.up;
   }
 
   async start(): Promise<void> {
@@ -251,7 +244,6 @@ export class RtpengineMediaEngine implements MediaEngine {
       ...this.otherSide(t, profile, PARTY),
       sdp: inner,
       ...PROFILE_FLAGS[profile],
-      ...this.direction(INNER),
     });
     return this.sdpOf(reply);
   }
@@ -291,7 +283,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     }
     if (profile === 'webrtc') checkWebRtcOffer(offerSdp);
     const callId = this.callId(t, profile);
-    const offered = await this.ng(t, 'offer', { 'call-id': callId, 'from-tag': PARTY, ...this.otherSide(t, profile, INNER), sdp: offerSdp, ...TO_INNER, ...this.direction(PARTY) });
+    const offered = await this.ng(t, 'offer', { 'call-id': callId, 'from-tag': PARTY, ...this.otherSide(t, profile, INNER), sdp: offerSdp, ...TO_INNER });
     const inner = await this.options.inner.answerOffer(id, this.sdpOf(offered), opts);
     const answered = await this.ng(t, 'answer', { 'call-id': callId, 'from-tag': PARTY, 'to-tag': INNER, sdp: inner.sdp, ...PROFILE_FLAGS[profile] });
     t.established.add(profile);
@@ -308,12 +300,6 @@ export class RtpengineMediaEngine implements MediaEngine {
     }
     if (this.options.wrap === 'all') this.needUp();
     await this.options.inner.checkOffer(id, offerSdp);
-  }
-
-  private direction(from: typeof PARTY | typeof INNER): NgDictionary {
-    const i = this.options.interfaces;
-    if (!i) return {};
-    return { direction: from === PARTY ? [i.party, i.inner] : [i.inner, i.party] };
   }
 
   private async ng(t: Through, command: string, params: NgDictionary): Promise<NgDictionary> {
