@@ -17,6 +17,8 @@
 //   --profile [RATE]             one more run under `node --cpu-prof` and a summary of the hot spots
 //   --json FILE                  write the results as JSON (used by run.mjs)
 //   --keep                       keep the temporary directory (configs, sipp logs, profiles)
+//   --peers auto                 auto: after each rate, the same load through Kamailio as a stateful proxy
+//                                when it is installed, and the ratio (lib/kamailio.mjs); off: hibiki only
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +30,7 @@ import { elapsedSeconds, runSipp, sippVerdict, preflight } from './lib/sipp.mjs'
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from './lib/call-setup.mjs';
+import { callSideBySide, kamailioCallRate, kamailioPeer } from './lib/kamailio.mjs';
 
 const CALLEE_PASSWORD = 'bench-2002';
 const WARMUP_RATE = 200;
@@ -47,6 +50,7 @@ function parseOptions(argv) {
       profile: { type: 'string' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      peers: { type: 'string', default: 'auto' },
     },
   });
   const rates = values.rates.split(',').map((r) => Number(r.trim()));
@@ -58,7 +62,8 @@ function parseOptions(argv) {
   if (!(warmup >= 0 && warmup <= 30)) throw new Error('--warmup must be 0–30 s');
   if (!(Number.isInteger(hold) && hold >= 0 && hold <= 60_000)) throw new Error('--hold must be 0–60000 ms');
   const profile = values.profile === undefined ? undefined : values.profile === '' ? 'auto' : Number(values.profile);
-  return { rates, duration, warmup, hold, all: values.all, profile, json: values.json, keep: values.keep };
+  if (!['auto', 'off'].includes(values.peers)) throw new Error('--peers must be auto or off');
+  return { rates, duration, warmup, hold, all: values.all, profile, json: values.json, keep: values.keep, peers: values.peers };
 }
 
 function writeConfig(dir, { port, dataDir }) {
@@ -224,6 +229,8 @@ export function report(results) {
   }
   const met = results.rates.some((r) => r.clean && r.rate >= GOALS.rate);
   lines.push('', `Goal ≥ ${int(GOALS.rate)} calls/s with 0 failed calls: ${met ? 'met' : 'NOT met'}${best ? ` (highest clean ${int(best.rate)}/s)` : ''}`);
+  const sideBySide = callSideBySide(results);
+  if (sideBySide.text) lines.push(sideBySide.text);
   if (results.profile?.text) lines.push('', `CPU profile of a run at ${results.profile.rate} calls/s (${results.profile.file}):`, results.profile.text);
   return lines.join('\n');
 }
@@ -236,6 +243,9 @@ export async function main(argv) {
   log(`call rate: ${opts.rates.join(', ')} calls/s × ${opts.duration} s, hold ${opts.hold} ms, ${bench.pin.note} (both sipps on the generator core), sipp ${version}`);
   const results = { startedAt: new Date().toISOString(), options: opts, pinning: bench.pin, sipp: version, loadBefore: loadavg()[0], rates: [] };
   if (results.loadBefore > 0.5) log(`  note: load average ${results.loadBefore.toFixed(2)} before the run — other work on this machine makes the figures noisier`);
+  results.peer = kamailioPeer(opts.peers);
+  if (results.peer?.skipped) log(`  ${results.peer.skipped}`);
+  else if (results.peer) results.peer.rates = [];
   try {
     const runRate = async (rate) => {
       log(`  ${rate} calls/s …`);
@@ -244,6 +254,14 @@ export async function main(argv) {
       log(
         `  ${rate} calls/s: ${r.successful}/${r.calls} ok, ${r.failed} failed, ${r.retransmissions}/${r.calleeRetransmissions} retrans, ${int(r.serverCpuUsPerCall)} µs CPU/call, p99 INVITE→200 ${ms(r.inviteRtt.p99)} ms${r.clean ? '' : ` — not clean: ${r.problems.join(', ')}`}`,
       );
+      // The same load through Kamailio right after, so both see the same machine.
+      if (results.peer?.rates) {
+        const k = await kamailioCallRate(bench, { rate, dir: bench.dir });
+        results.peer.rates.push(k);
+        log(
+          `  ${rate} calls/s through Kamailio: ${k.successful}/${k.calls} ok, ${int(k.serverCpuUsPerCall)} µs CPU/call, p99 INVITE→200 ${ms(k.inviteRtt.p99)} ms${k.clean ? '' : ` — not clean: ${k.problems.join(', ')}`}`,
+        );
+      }
       return r;
     };
     let lastClean = 0;
@@ -270,6 +288,7 @@ export async function main(argv) {
   results.loadAfter = loadavg()[0];
   results.finishedAt = new Date().toISOString();
   results.report = report(results);
+  results.sideBySide = callSideBySide(results).summary;
   process.stdout.write(results.report + '\n');
   if (opts.json) writeFileSync(opts.json, JSON.stringify(results, null, 2));
   return results;

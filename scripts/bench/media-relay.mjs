@@ -33,6 +33,10 @@
 //   --rtpengine-binary  the rtpengine program (default rtpengine, Debian's rtpengine-daemon)
 //   --no-pin            do not pin the processes to cores
 //   --json FILE         write the results as JSON (for run.mjs)
+//   --peers auto        auto: also the same load through rtpengine alone (no hibiki in the path) when it is
+//                       installed, at each --peer-calls count, and the ratio (lib/rtpengine-relay.mjs); off: not
+//   --peer-calls 500,1000  call counts of the side-by-side runs (hibiki runs again at a count the main run
+//                       did not use)
 //
 // Roles (internal): `--role engine` and `--role generator` are the two child processes.
 import { execFileSync, fork } from 'node:child_process';
@@ -43,6 +47,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
+import { rtpengineSideBySide } from './lib/rtpengine-relay.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
@@ -485,6 +490,8 @@ async function main(argv) {
       'rtpengine-binary': { type: 'string', default: 'rtpengine' },
       'no-pin': { type: 'boolean', default: false },
       json: { type: 'string' },
+      peers: { type: 'string', default: 'auto' },
+      'peer-calls': { type: 'string', default: '500,1000' },
     },
   });
   if (values.role === 'engine') return engineRole();
@@ -505,7 +512,10 @@ async function main(argv) {
     if (!(Number.isInteger(lo) && lo >= 1024 && hi <= 65535)) throw new Error('--rtpengine-ports leaves no room for the calls');
     if (lo <= firstPort + calls * 4 + 199 && hi >= firstPort) throw new Error('--rtpengine-ports overlaps the built-in range (--ports)');
   }
-  const result = await runMediaRelay({
+  if (!['auto', 'off'].includes(values.peers)) throw new Error('--peers must be auto or off');
+  const peerCalls = values['peer-calls'].split(',').map(Number);
+  if (peerCalls.some((n) => !(Number.isInteger(n) && n > 0 && n <= 5000))) throw new Error('--peer-calls takes call counts 1–5000');
+  const options = {
     calls,
     seconds,
     probes,
@@ -515,8 +525,13 @@ async function main(argv) {
     engine,
     rtpengineFirstPort,
     rtpengineBinary: values['rtpengine-binary'],
-  });
+  };
+  const result = await runMediaRelay(options);
   process.stdout.write(report(result) + '\n');
+  const side = await rtpengineSideBySide({ mode: values.peers, peerCalls, options, result, runHibiki: runMediaRelay, log });
+  if (side.text) process.stdout.write(side.text + '\n');
+  result.peer = side.peer;
+  result.sideBySide = side.summary;
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
   process.exit(0);
 }

@@ -22,6 +22,8 @@
 //                                 answer (it is not in any of its calls), so hibiki retransmits it for 32 s
 //                                 (Timer F): work a real phone's 200 OK ends at once, and work Kamailio's
 //                                 registrar never does, so it would not be the same work side by side.
+//   --peers auto                  auto: after each rate, the same storm against Kamailio as a digest-auth
+//                                 registrar when it is installed, and the ratio (lib/kamailio.mjs); off: hibiki only
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -33,6 +35,7 @@ import { summarize } from './lib/percentile.mjs';
 import { elapsedSeconds, runSipp, sippVerdict, preflight } from './lib/sipp.mjs';
 import { benchPassword, CLI, freeUdpPort, startServer, writeBenchConfig } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
+import { kamailioPeer, kamailioRegisterRate, registerSideBySide } from './lib/kamailio.mjs';
 
 const SCENARIO = fileURLToPath(new URL('../../test/sipp/bench-register.xml', import.meta.url));
 const BINDING_HEAP = fileURLToPath(new URL('./lib/binding-heap.mjs', import.meta.url));
@@ -58,6 +61,7 @@ function parseOptions(argv) {
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
       mwi: { type: 'boolean', default: false },
+      peers: { type: 'string', default: 'auto' },
     },
     allowPositionals: false,
   });
@@ -71,7 +75,8 @@ function parseOptions(argv) {
   if (!Number.isInteger(memoryBindings) || memoryBindings < 0 || memoryBindings > 200_000) throw new Error('--memory-bindings must be 0–200000');
   const profile = values.profile === undefined || values.profile === 'auto' ? values.profile : Number(values.profile);
   if (typeof profile === 'number' && !(Number.isInteger(profile) && profile > 0 && profile <= 50_000)) throw new Error('--profile takes a rate or auto');
-  return { rates, duration, warmup, all: values.all, memoryBindings, profile, json: values.json, keep: values.keep, mwi: values.mwi };
+  if (!['auto', 'off'].includes(values.peers)) throw new Error('--peers must be auto or off');
+  return { rates, duration, warmup, all: values.all, memoryBindings, profile, json: values.json, keep: values.keep, mwi: values.mwi, peers: values.peers };
 }
 
 function numbers(first, count) {
@@ -289,6 +294,9 @@ export async function main(argv) {
   log(`register storm: ${opts.rates.join(', ')} reg/s × ${opts.duration} s, ${bench.users.length} extensions, ${bench.pin.note}, sipp ${version}`);
   const results = { startedAt: startedAt.toISOString(), options: opts, pinning: bench.pin, sipp: version, loadBefore: loadavg()[0], rates: [] };
   if (results.loadBefore > 0.5) log(`  note: load average ${results.loadBefore.toFixed(2)} before the run — other work on this machine makes the figures noisier`);
+  results.peer = kamailioPeer(opts.peers);
+  if (results.peer?.skipped) log(`  ${results.peer.skipped}`);
+  else if (results.peer) results.peer.rates = [];
   try {
     const runRate = async (rate) => {
       log(`  ${rate} reg/s …`);
@@ -297,6 +305,14 @@ export async function main(argv) {
       log(
         `  ${rate} reg/s: ${r.successful}/${r.calls} ok, ${r.failed} failed, ${r.retransmissions} retrans, ${int(r.serverCpuUsPerReg)} µs CPU/reg, p99 ${ms(r.authRtt.p99)} ms${r.clean ? '' : ` — not clean: ${r.problems.join(', ')}`}`,
       );
+      // The same storm against Kamailio right after, so both see the same machine.
+      if (results.peer?.rates) {
+        const k = await kamailioRegisterRate(bench, { rate, dir: bench.dir });
+        results.peer.rates.push(k);
+        log(
+          `  ${rate} reg/s against Kamailio: ${k.successful}/${k.calls} ok, ${int(k.serverCpuUsPerReg)} µs CPU/reg, p99 ${ms(k.authRtt.p99)} ms${k.clean ? '' : ` — not clean: ${k.problems.join(', ')}`}`,
+        );
+      }
       return r;
     };
     let lastClean = 0;
@@ -329,6 +345,7 @@ export async function main(argv) {
   }
   results.finishedAt = new Date().toISOString();
   results.report = report(results);
+  results.sideBySide = registerSideBySide(results).summary;
   process.stdout.write(results.report + '\n');
   if (opts.json) writeFileSync(opts.json, JSON.stringify(results, null, 2));
   return results;
@@ -375,6 +392,8 @@ export function report(results) {
     );
   }
   lines.push('', ...goalLines(results));
+  const sideBySide = registerSideBySide(results);
+  if (sideBySide.text) lines.push(sideBySide.text);
   if (results.profile?.text) lines.push('', `CPU profile of a storm at ${results.profile.rate} reg/s (${results.profile.file}):`, results.profile.text);
   return lines.join('\n');
 }

@@ -6,6 +6,9 @@
 //   --only a,b        run only these scripts (names without .mjs, e.g. register-storm)
 //   --update-docs     put the summary into docs/benchmarks.md (between the bench:results markers)
 //   --out DIR         keep every script's JSON and the summary there (default: a temporary directory)
+//   --peers off       no side-by-side runs through Kamailio and rtpengine (default auto: when installed,
+//                     see scripts/install-bench-peers.sh); their ratios head the summary
+//   --quick           shorter runs (QUICK_ARGS below): about half the time, noisier figures
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,6 +26,12 @@ const END = '<!-- bench:results:end -->';
 const ORDER = ['parse-bench', 'register-storm', 'call-rate', 'media-relay', 'queue', 'conference'];
 /** Each script gets this long before it is killed (the whole run aims at about five minutes). */
 const SCRIPT_TIMEOUT_MS = 10 * 60_000;
+/** What --quick passes to each script that takes these options: shorter runs, a smaller memory sample. */
+const QUICK_ARGS = {
+  'register-storm': ['--duration', '5', '--warmup', '1', '--memory-bindings', '20000'],
+  'call-rate': ['--duration', '6', '--warmup', '1'],
+  'media-relay': ['--seconds', '6'],
+};
 
 function benchScripts() {
   const found = readdirSync(HERE)
@@ -32,10 +41,12 @@ function benchScripts() {
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-function runScript(name, jsonFile) {
+function runScript(name, jsonFile, { quick = false, peers = 'auto' } = {}) {
   const file = join(HERE, `${name}.mjs`);
-  const takesJson = readFileSync(file, 'utf8').includes('--json');
-  const args = [file, ...(takesJson ? ['--json', jsonFile] : [])];
+  const source = readFileSync(file, 'utf8');
+  const takesJson = source.includes('--json');
+  const extra = [...(quick ? (QUICK_ARGS[name] ?? []) : []), ...(peers === 'off' && source.includes('--peers') ? ['--peers', 'off'] : [])];
+  const args = [file, ...(takesJson ? ['--json', jsonFile] : []), ...extra];
   return new Promise((resolve) => {
     const started = Date.now();
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -66,6 +77,9 @@ function summary(m, runs, startedAt, loadStart, loadEnd, command) {
     `Load average (1 min) ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end${loadStart > 0.5 || loadEnd > 0.5 ? ' — the machine was not idle: treat the figures as pessimistic' : ''}.`,
     `Command: ${command}`,
   ];
+  // Each script that ran a peer hands back its ratio lines (sideBySide in its JSON).
+  const ratios = runs.flatMap((r) => r.json?.sideBySide ?? []);
+  if (ratios.length > 0) lines.push('', '### Side by side with Kamailio and rtpengine (same load, same run)', '', ...ratios.map((l) => `- ${l}`));
   for (const r of runs) {
     // A script's own headings go two levels down, under this summary's "### name".
     const report = (r.report || '(no output)').replace(/^(#{1,4}) /gm, '$1## ');
@@ -82,8 +96,11 @@ async function main(argv) {
       only: { type: 'string' },
       'update-docs': { type: 'boolean', default: false },
       out: { type: 'string' },
+      peers: { type: 'string', default: 'auto' },
+      quick: { type: 'boolean', default: false },
     },
   });
+  if (!['auto', 'off'].includes(values.peers)) throw new Error('--peers must be auto or off');
   const all = benchScripts();
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((n) => !all.includes(n)) ?? [];
@@ -98,7 +115,7 @@ async function main(argv) {
   const runs = [];
   for (const name of names) {
     process.stderr.write(`\n== ${name}\n`);
-    runs.push(await runScript(name, join(out, `${name}.json`)));
+    runs.push(await runScript(name, join(out, `${name}.json`), { quick: values.quick, peers: values.peers }));
   }
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const text = summary(m, runs, startedAt, loadStart, loadavg()[0], command);
