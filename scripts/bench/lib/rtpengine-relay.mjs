@@ -274,7 +274,8 @@ export async function rtpengineSideBySide({ mode, peerCalls, options, result, ru
     log(
       `media relay: rtpengine alone, ${calls} calls: ${rtpengine.engineCpuUsPerPacket.toFixed(2)} µs/packet, loss ${rtpengine.relayLossPct.toFixed(4)} %, p99 ${rtpengine.latencyMs.p99.toFixed(2)} ms`,
     );
-    pairs.push({ calls, hibiki, rtpengine });
+    // A copy: the main run's result gets this side-by-side part attached (no cycle in its JSON).
+    pairs.push({ calls, hibiki: { ...hibiki }, rtpengine });
   }
   return { peer: { ...peer, pairs }, ...mediaSideBySide(peer, pairs) };
 }
