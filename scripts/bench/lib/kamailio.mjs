@@ -139,6 +139,19 @@ export async function startKamailio({ kind, dir, port, core, values = {} }) {
   };
 }
 
+/**
+ * A Kamailio run that could not run (it did not start, sipp failed to start) is reported as an unclean
+ * run with the reason, so hibiki's figures of the same script still come out.
+ */
+async function failedAsRun(run, { rate, calls, rtt }) {
+  try {
+    return await run();
+  } catch (err) {
+    const empty = Object.fromEntries(rtt.map((k) => [k, summarize([])]));
+    return { rate, calls, successful: 0, failed: null, retransmissions: null, ...empty, clean: false, problems: [`Kamailio run failed: ${err.message.slice(0, 300)}`] };
+  }
+}
+
 /** hibiki's work per CPU-second ÷ Kamailio's = Kamailio's CPU per operation ÷ hibiki's. */
 export const ratio = (hibikiUs, peerUs) => (Number.isFinite(hibikiUs) && Number.isFinite(peerUs) && hibikiUs > 0 ? peerUs / hibikiUs : null);
 
@@ -149,7 +162,11 @@ export const ratio = (hibikiUs, peerUs) => (Number.isFinite(hibikiUs) && Number.
  * caller() and callee() run the very sipp commands hibiki's run uses (scenarios, rate, hold, call limit,
  * pinning); the callee is reached by a static route to the sipp uas's port.
  */
-export async function kamailioCallRate(bench, { rate, dir }) {
+export function kamailioCallRate(bench, { rate, dir }) {
+  return failedAsRun(() => callRate(bench, { rate, dir }), { rate, calls: Math.round(rate * bench.opts.duration), rtt: ['inviteRtt', 'byeRtt'] });
+}
+
+async function callRate(bench, { rate, dir }) {
   const { hold, duration } = bench.opts;
   const calls = Math.round(rate * duration);
   const port = await freeUdpPort();
@@ -252,7 +269,11 @@ export function callSideBySide(results) {
  * register-storm.mjs's Bench: its sipp() runs the very command hibiki's storm uses (scenario, users and
  * their passwords, rate, pinning).
  */
-export async function kamailioRegisterRate(bench, { rate, dir }) {
+export function kamailioRegisterRate(bench, { rate, dir }) {
+  return failedAsRun(() => registerRate(bench, { rate, dir }), { rate, calls: Math.round(rate * bench.opts.duration), rtt: ['authRtt', 'challengeRtt'] });
+}
+
+async function registerRate(bench, { rate, dir }) {
   const calls = Math.round(rate * bench.opts.duration);
   const port = await freeUdpPort();
   const runDir = join(dir, `kamailio-register-${rate}`);
