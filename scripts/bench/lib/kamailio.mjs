@@ -227,19 +227,21 @@ function ratioRows(hibikiRuns, peerRuns, unitKey, rttKey) {
 }
 
 /**
- * The headline ratio: at the highest rate both ran clean (else the highest rate both ran), with the goal
- * verdict. Returns { rate, ratio, line }.
+ * The headline ratio, at the highest rate both ran clean (else the highest rate hibiki ran clean), with
+ * the goal verdict: { rate, ratio, line }. CPU per completed operation means nothing in a run that
+ * collapsed into retransmissions, so without such a rate there is no ratio, only the table.
  */
 function headline(hibikiRuns, peerRuns, unitKey, goal, what) {
   const pairs = peerRuns.map((k) => ({ k, h: hibikiRuns.find((r) => r.rate === k.rate) })).filter((p) => p.h && ratio(p.h[unitKey], p.k[unitKey]) !== null);
-  if (pairs.length === 0) return { ratio: null, line: `${what}: no rate ran through both` };
-  const clean = pairs.filter((p) => p.h.clean && p.k.clean);
-  const pick = (clean.length > 0 ? clean : pairs).reduce((a, b) => (b.k.rate > a.k.rate ? b : a));
+  const both = pairs.filter((p) => p.h.clean && p.k.clean);
+  const usable = both.length > 0 ? both : pairs.filter((p) => p.h.clean);
+  if (usable.length === 0) return { ratio: null, line: `${what}: no ratio, no rate ran clean through hibiki${pairs.length > 0 ? ' (per-rate figures in the table; a loaded machine?)' : ''}` };
+  const pick = usable.reduce((a, b) => (b.k.rate > a.k.rate ? b : a));
   const q = ratio(pick.h[unitKey], pick.k[unitKey]);
   return {
     rate: pick.k.rate,
     ratio: q,
-    line: `${what} at ${int(pick.k.rate)}/s${clean.length > 0 ? '' : ' (not clean on both sides)'}: ${q.toFixed(2)} × Kamailio's (goal ≥ ${goal}: ${q >= goal ? 'met' : 'NOT met'})`,
+    line: `${what} at ${int(pick.k.rate)}/s${both.length > 0 ? '' : ' (Kamailio not clean there)'}: ${q.toFixed(2)} × Kamailio's (goal ≥ ${goal}: ${q >= goal ? 'met' : 'NOT met'})`,
   };
 }
 
