@@ -459,17 +459,17 @@ export async function runMediaRelay({
   }
 }
 
-/** The media worker's profile (the one of the thread with the most samples) summarised, then removed. */
+/** The media worker's profile (that of the thread with the most non-idle time) summarised, then removed. */
 function profileSummary(dir) {
   let best;
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
-    const profile = JSON.parse(readFileSync(join(dir, name), 'utf8'));
-    const samples = profile.samples?.length ?? 0;
-    if (!best || samples > best.samples) best = { name, profile, samples };
+    const summary = summarizeProfile(JSON.parse(readFileSync(join(dir, name), 'utf8')));
+    const busyUs = summary.totalUs - (summary.bySelf.find((r) => r.name === '(idle)')?.selfUs ?? 0);
+    if (!best || busyUs > best.busyUs) best = { name, summary, busyUs };
   }
   rmSync(dir, { recursive: true, force: true });
   if (!best) return 'no CPU profile written';
-  return `CPU profile of the busiest thread (${best.name}, ${best.samples} samples):\n${formatSummary(summarizeProfile(best.profile), 25)}`;
+  return `CPU profile of the busiest thread (${best.name}, ${(best.busyUs / 1e6).toFixed(2)} s not idle):\n${formatSummary(best.summary, 25)}`;
 }
 
 export function report(r) {

@@ -67,7 +67,7 @@ export const mediaSchema = z
       .enum(['native', 'dgram'])
       .default('native')
       .describe(
-        "RTP socket I/O of the built-in engine: native (the addon built at npm ci: recvmmsg batches, no per-packet allocation; falls back to node:dgram, logged at start, when it is not built) or dgram (Node's dgram sockets).",
+        "RTP socket I/O of the built-in engine: native (the addon built at npm ci: recvmmsg batches, no per-packet allocation; falls back to node:dgram, logged at start, when it is not built) or dgram (Node's dgram sockets). The environment variable HIBIKI_MEDIA_UDP_IO=native|dgram overrides it (tests, benchmarks).",
       ),
   })
   .strict()
