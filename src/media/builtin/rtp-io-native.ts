@@ -145,7 +145,12 @@ export class NativeRtpIo implements RtpIo {
         source.w2 = meta[row + 6]!;
         source.w3 = meta[row + 7]!;
         source.index = i;
-        handler(this.slots[(meta[row + 1]! / SLOT_SIZE) | 0]!, meta[row + 2]!, source);
+        try {
+          handler(this.slots[(meta[row + 1]! / SLOT_SIZE) | 0]!, meta[row + 2]!, source);
+        } catch {
+          // The relay's handler catches and logs its own errors; an exception escaping into the addon
+          // would stop the poller, so nothing may leave this loop.
+        }
       }
     } finally {
       this.inBatch = false;

@@ -3,18 +3,25 @@
 // and flushed at the end of the batch), IPv6, close, and a clear error for a port in use. Also the choice
 // between it and node:dgram (media.udpIo, HIBIKI_MEDIA_UDP_IO).
 import { createSocket, type Socket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRtpIo, UDP_IO_ENV, type PacketSource, type RtpIo, type RtpSocket } from '../../../src/media/builtin/rtp-io.js';
 import { loadUdpBatch } from '../../../src/media/builtin/udp-native.js';
 import { freePortRange } from './rtp-phone.js';
 
 const ios: RtpIo[] = [];
 const sockets: Socket[] = [];
+// The suite may run with the override set (to test the relay on dgram): these tests choose for themselves.
+const envOverride = process.env[UDP_IO_ENV];
+
+beforeEach(() => {
+  delete process.env[UDP_IO_ENV];
+});
 
 afterEach(() => {
   for (const io of ios.splice(0)) io.shutdown();
   for (const s of sockets.splice(0)) s.close();
-  delete process.env[UDP_IO_ENV];
+  if (envOverride === undefined) delete process.env[UDP_IO_ENV];
+  else process.env[UDP_IO_ENV] = envOverride;
 });
 
 function nativeIo(): RtpIo {
