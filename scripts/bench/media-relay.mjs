@@ -525,6 +525,7 @@ async function main(argv) {
   if (engine !== 'builtin' && engine !== 'rtpengine') throw new Error('--engine must be builtin or rtpengine');
   if (values.udp !== 'native' && values.udp !== 'dgram') throw new Error('--udp must be native or dgram');
   const profileDir = values.profile ? mkdtempSync(join(tmpdir(), 'hibiki-bench-relay-prof-')) : undefined;
+  if (profileDir) process.once('exit', () => rmSync(profileDir, { recursive: true, force: true }));
   const rtpengineFirstPort = values['rtpengine-ports'] === undefined ? undefined : Number(values['rtpengine-ports']);
   if (engine === 'rtpengine') {
     const [lo, hi] = rtpenginePortRange(calls, firstPort, rtpengineFirstPort);
