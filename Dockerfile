@@ -3,11 +3,13 @@
 # Run:   docker run --network host -v /etc/hibiki:/etc/hibiki -v hibiki-data:/var/lib/hibiki hibiki
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles its native addon when no prebuilt binary can be fetched.
+# better-sqlite3 compiles its native addon when no prebuilt binary can be fetched; the RTP batching addon
+# (native/udp-batch) is always compiled, by the package's install script during npm ci.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
@@ -24,6 +26,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# dist/media/builtin finds the addon at ../../../native/udp-batch/build/Release.
+COPY --from=build /app/native/udp-batch/build/Release/udp_batch.node ./native/udp-batch/build/Release/udp_batch.node
 COPY package.json ./
 COPY prompts ./prompts
 COPY moh ./moh

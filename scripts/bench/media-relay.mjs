@@ -31,6 +31,10 @@
 //   --rtpengine-ports N first port of rtpengine's range (default: just above the built-in range; sized 8 ports
 //                       per call; keep it below the ephemeral range too)
 //   --rtpengine-binary  the rtpengine program (default rtpengine, Debian's rtpengine-daemon)
+//   --udp native        the built-in engine's RTP socket I/O (media.udpIo): native (the batching addon,
+//                       native/udp-batch) | dgram (node:dgram), for before/after in one session (issue #13)
+//   --profile           run the engine process under `node --cpu-prof` (its media worker writes its own
+//                       profile) and print a summary of the media worker's hot spots
 //   --no-pin            do not pin the processes to cores
 //   --json FILE         write the results as JSON (for run.mjs)
 //   --peers auto        auto: also the same load through rtpengine alone (no hibiki in the path) when it is
@@ -48,6 +52,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
 import { rtpengineSideBySide } from './lib/rtpengine-relay.mjs';
+import { formatSummary, summarizeProfile } from './lib/cpuprofile.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
@@ -88,6 +93,7 @@ async function buildEngine(msg) {
     bindAddress: '127.0.0.1',
     rtpPorts: [msg.firstPort, msg.firstPort + msg.phones.length * 4 + 199],
     rtpTimeoutSec: 0,
+    udpIo: msg.udp,
     logger,
   });
   if (msg.engine !== 'rtpengine') return { engine: builtin };
@@ -295,10 +301,10 @@ function once(child, cmd) {
 }
 
 /** Starts this script in a role; with taskset when pinned (taskset execs node: same pid, IPC intact). */
-function child(role, core, env = {}) {
+function child(role, core, env = {}, nodeArgs = []) {
   const opts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } };
-  if (core === undefined) return track(fork(SELF, ['--role', role], opts));
-  return track(fork(SELF, ['--role', role], { ...opts, execPath: 'taskset', execArgv: ['-c', String(core), process.execPath] }));
+  if (core === undefined) return track(fork(SELF, ['--role', role], { ...opts, execArgv: nodeArgs }));
+  return track(fork(SELF, ['--role', role], { ...opts, execPath: 'taskset', execArgv: ['-c', String(core), process.execPath, ...nodeArgs] }));
 }
 
 /** Waits for a child that was asked to exit; SIGTERM/SIGKILL only if it does not within graceMs. */
@@ -349,6 +355,8 @@ export async function runMediaRelay({
   engine: engineKind = 'builtin',
   rtpengineFirstPort,
   rtpengineBinary = 'rtpengine',
+  udp = 'native',
+  profileDir,
 } = {}) {
   installCleanup();
   const probeCalls = readAll ? calls : Math.min(probes, calls);
@@ -356,7 +364,7 @@ export async function runMediaRelay({
   const cores = { ...pins, note: pins.server === undefined ? pins.note : `engine on core ${pins.server}, generator on core ${pins.generator}` };
   const rtpenginePorts = engineKind === 'rtpengine' ? rtpenginePortRange(calls, firstPort, rtpengineFirstPort) : undefined;
   log(`media relay: ${calls} calls (${probeCalls} read in full), ${seconds} s, engine ${engineKind}${rtpenginePorts ? ` (rtpengine ports ${rtpenginePorts.join('–')})` : ''}, ${cores.note}`);
-  const engine = child('engine', cores.server);
+  const engine = child('engine', cores.server, {}, profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
   const generator = child('generator', cores.generator, { BENCH_CALLS: String(calls), BENCH_PROBES: String(probeCalls) });
   // The engine process launches rtpengine (its config file in a folder of ours); should this process end
   // first (Ctrl-C, an error), rtpengine and the folder go too.
@@ -372,7 +380,7 @@ export async function runMediaRelay({
   try {
     await once(engine, 'up');
     const { phones } = await once(generator, 'ports');
-    engine.send({ cmd: 'setup', phones, firstPort, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server });
+    engine.send({ cmd: 'setup', phones, firstPort, udp, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server });
     const { ports } = await once(engine, 'ready');
     log(`media relay: ${calls * 2} endpoints up${rtpenginePid ? ` behind rtpengine (pid ${rtpenginePid})` : ''}, sending`);
     await sleep(500);
@@ -416,6 +424,7 @@ export async function runMediaRelay({
     const sendingSeconds = result.sendingMs / 1000;
     return {
       engine: engineKind,
+      udp,
       calls,
       seconds,
       probeCalls,
@@ -455,6 +464,19 @@ export async function runMediaRelay({
   }
 }
 
+/** The media worker's profile (that of the thread with the most non-idle time) summarised, then removed. */
+function profileSummary(dir) {
+  let best;
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
+    const summary = summarizeProfile(JSON.parse(readFileSync(join(dir, name), 'utf8')));
+    const busyUs = summary.totalUs - (summary.bySelf.find((r) => r.name === '(idle)')?.selfUs ?? 0);
+    if (!best || busyUs > best.busyUs) best = { name, summary, busyUs };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (!best) return 'no CPU profile written';
+  return `CPU profile of the busiest thread (${best.name}, ${(best.busyUs / 1e6).toFixed(2)} s not idle):\n${formatSummary(best.summary, 25)}`;
+}
+
 export function report(r) {
   const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
   if (r.engine === 'rtpengine') {
@@ -471,7 +493,7 @@ export function report(r) {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     `| ${r.calls} | ${Math.round(r.relayedPps)} | ${r.sent} | ${r.relayed} | ${f(r.relayLossPct, 4)} | ${f(r.worstStreamRelayLossPct, 3)} | ${f(r.probeLossPct, 4)} (${r.probeCalls} calls) | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.p999)} / ${f(r.latencyMs.max)} | ${f(r.engineCpuPct, 1)} | ${f(r.workerThreadCpuPct, 1)} | ${f(r.engineCpuUsPerPacket)} |`,
     '',
-    `${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
+    `${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; RTP I/O ${r.udp}; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
   ].join('\n');
 }
 
@@ -489,6 +511,8 @@ async function main(argv) {
       'rtpengine-ports': { type: 'string' },
       'rtpengine-binary': { type: 'string', default: 'rtpengine' },
       'no-pin': { type: 'boolean', default: false },
+      udp: { type: 'string', default: 'native' },
+      profile: { type: 'boolean', default: false },
       json: { type: 'string' },
       peers: { type: 'string', default: 'auto' },
       'peer-calls': { type: 'string', default: '500,1000' },
@@ -506,6 +530,9 @@ async function main(argv) {
   if (!(Number.isInteger(firstPort) && firstPort >= 1024 && firstPort + calls * 4 + 200 <= 65535)) throw new Error('--ports leaves no room for the calls');
   const engine = values.engine;
   if (engine !== 'builtin' && engine !== 'rtpengine') throw new Error('--engine must be builtin or rtpengine');
+  if (values.udp !== 'native' && values.udp !== 'dgram') throw new Error('--udp must be native or dgram');
+  const profileDir = values.profile ? mkdtempSync(join(tmpdir(), 'hibiki-bench-relay-prof-')) : undefined;
+  if (profileDir) process.once('exit', () => rmSync(profileDir, { recursive: true, force: true }));
   const rtpengineFirstPort = values['rtpengine-ports'] === undefined ? undefined : Number(values['rtpengine-ports']);
   if (engine === 'rtpengine') {
     const [lo, hi] = rtpenginePortRange(calls, firstPort, rtpengineFirstPort);
@@ -525,9 +552,12 @@ async function main(argv) {
     engine,
     rtpengineFirstPort,
     rtpengineBinary: values['rtpengine-binary'],
+    udp: values.udp,
   };
-  const result = await runMediaRelay(options);
+  const result = await runMediaRelay({ ...options, profileDir });
   process.stdout.write(report(result) + '\n');
+  if (profileDir) process.stdout.write(profileSummary(profileDir) + '\n');
+  // The side-by-side reruns (at call counts the main run did not use) are not profiled.
   const side = await rtpengineSideBySide({ mode: values.peers, peerCalls, options, result, runHibiki: runMediaRelay, log });
   if (side.text) process.stdout.write(side.text + '\n');
   result.peer = side.peer;

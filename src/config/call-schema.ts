@@ -63,6 +63,12 @@ export const mediaSchema = z
       .default([10000, 20000])
       .describe('Inclusive UDP port range for RTP/RTCP pairs (RTP on even ports).'),
     rtpTimeout: int(60, 0, 3600, 'Seconds without RTP from a party in an answered call before the call is ended with Q.850 cause 41; 0 turns it off.'),
+    udpIo: z
+      .enum(['native', 'dgram'])
+      .default('native')
+      .describe(
+        "RTP socket I/O of the built-in engine: native (the addon built at npm ci: recvmmsg batches, no per-packet allocation; falls back to node:dgram, logged at start, when it is not built) or dgram (Node's dgram sockets). The environment variable HIBIKI_MEDIA_UDP_IO=native|dgram overrides it (tests, benchmarks).",
+      ),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -22,6 +22,7 @@ export function createMediaEngine(media: HibikiConfig['media'], ctx: MediaEngine
     bindAddress: media.bindAddress,
     rtpPorts: media.rtpPorts,
     rtpTimeoutSec: media.rtpTimeout,
+    udpIo: media.udpIo,
     logger: ctx.logger,
   });
   const r = media.rtpengine;

@@ -1,5 +1,4 @@
 // Worker-side state of one media endpoint: its sockets, negotiated stream, latching, counters, DTMF state.
-import type { Socket } from 'node:dgram';
 import type { Codec, DtmfPolicy, EndpointStats } from '../engine.js';
 import type { StreamConfig } from './protocol.js';
 import { OutStream } from './out-stream.js';
@@ -10,6 +9,7 @@ import type { InbandDtmfDetector } from './goertzel.js';
 import type { WavRecorder } from './recorder.js';
 import type { MixInput } from './mix-math.js';
 import type { CallSide } from './call-recorder.js';
+import type { PacketSource, RtpSocket } from './rtp-socket.js';
 
 /** What an inbound payload type carries, as a small number for the per-packet lookup table. */
 export const Kind = { None: 0, Pcmu: 1, Pcma: 2, TelephoneEvent: 3 } as const;
@@ -32,6 +32,11 @@ export class RelayEndpoint {
   sdpPort = 0;
   latchedAddress: string | null = null;
   latchedPort = 0;
+  /** The latched address as the native I/O gives it (PacketSource words), compared per packet. */
+  private latchedW0 = 0;
+  private latchedW1 = 0;
+  private latchedW2 = 0;
+  private latchedW3 = 0;
   latchedLastAt = 0;
   peer: RelayEndpoint | null = null;
   policy: DtmfPolicy = 'pass';
@@ -69,8 +74,8 @@ export class RelayEndpoint {
     /** Names this endpoint's generated DTMF as a feed of its own OutStream. */
     readonly dtmfSource: number,
     readonly port: number,
-    readonly rtp: Socket,
-    readonly rtcp: Socket,
+    readonly rtp: RtpSocket,
+    readonly rtcp: RtpSocket,
     readonly dtmfReceiver: DtmfReceiver,
     readonly dtmfSender: DtmfSender,
   ) {
@@ -79,7 +84,24 @@ export class RelayEndpoint {
   }
 
   get sendsIpv6(): boolean {
-    return this.rtp.address().family === 'IPv6';
+    return this.rtp.ipv6;
+  }
+
+  /** Whether a datagram from `source` comes from the latched source (false while none is latched). */
+  fromLatched(source: PacketSource): boolean {
+    if (this.latchedAddress === null || source.port !== this.latchedPort) return false;
+    if (source.address !== null) return source.address === this.latchedAddress;
+    return source.w0 === this.latchedW0 && source.w1 === this.latchedW1 && source.w2 === this.latchedW2 && source.w3 === this.latchedW3;
+  }
+
+  /** Latches to `source` (its address formatted once, here, not per packet). */
+  latchTo(source: PacketSource): void {
+    this.latchedAddress = source.address ?? source.text();
+    this.latchedPort = source.port;
+    this.latchedW0 = source.w0;
+    this.latchedW1 = source.w1;
+    this.latchedW2 = source.w2;
+    this.latchedW3 = source.w3;
   }
 
   /** Whether we may send to the leg now and know where to. */
@@ -101,45 +123,34 @@ export class RelayEndpoint {
    */
   connected = false;
 
-  send(buf: Uint8Array): void {
+  send(buf: Uint8Array, length = buf.length): void {
     if (this.connected) {
       this.packetsOut++;
-      this.bytesOut += buf.length;
-      this.rtp.send(buf);
+      this.bytesOut += length;
+      this.rtp.send(buf, length, 0, null);
       return;
     }
     const address = this.latchedAddress ?? this.sdpAddress;
     if (address === null) return;
     const port = this.latchedAddress !== null ? this.latchedPort : this.sdpPort;
     this.packetsOut++;
-    this.bytesOut += buf.length;
-    this.rtp.send(buf, port, address);
+    this.bytesOut += length;
+    this.rtp.send(buf, length, port, address);
   }
 
   /**
-   * Connects `rtp` to the latched source. The socket's lookup answers synchronously (the address is an IP
-   * literal), so the socket is connected when connect() returns; if it is not (or connect fails), sends keep
-   * naming the address and nothing else changes.
+   * Connects `rtp` to the latched source; if that fails, sends keep naming the address and nothing else
+   * changes.
    */
   connectToLatched(): void {
     if (this.connected || this.latchedAddress === null || this.latchedPort <= 0) return;
-    try {
-      // The callback takes a failure that would otherwise be emitted as 'error' (logged once per endpoint).
-      this.rtp.connect(this.latchedPort, this.latchedAddress, () => undefined);
-      this.rtp.remoteAddress();
-      this.connected = true;
-    } catch {
-      this.disconnect();
-    }
+    if (this.rtp.connect(this.latchedPort, this.latchedAddress)) this.connected = true;
+    else this.disconnect();
   }
 
   /** Lets datagrams from any source reach the relay again (for re-latching); a no-op when not connected. */
   disconnect(): void {
-    try {
-      this.rtp.disconnect();
-    } catch {
-      // Not connected (or the socket is closed).
-    }
+    if (this.connected) this.rtp.disconnect();
     this.connected = false;
   }
 

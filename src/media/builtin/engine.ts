@@ -42,6 +42,8 @@ export interface BuiltinMediaEngineOptions {
   rtpPorts: [number, number];
   /** RTP inactivity before 'rtp-timeout' (0 = off). */
   rtpTimeoutSec: number;
+  /** RTP socket I/O (media.udpIo); default native, falling back to node:dgram without the addon. */
+  udpIo?: 'native' | 'dgram';
   logger: Logger;
   /** Only one media worker for now. */
   workerCount?: 1;
@@ -175,6 +177,7 @@ export class BuiltinMediaEngine implements MediaEngine {
           rtpPorts: this.options.rtpPorts,
           rtpTimeoutMs: Math.max(0, this.options.rtpTimeoutSec) * 1000,
           relatchAfterMs: RELATCH_AFTER_MS,
+          udpIo: this.options.udpIo,
         },
       } satisfies ToWorker);
     }).catch(async (err: unknown) => {

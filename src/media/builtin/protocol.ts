@@ -10,6 +10,8 @@ export interface WorkerSettings {
   rtpTimeoutMs: number;
   /** How long the latched source must be silent before another source may take over (anti-spoofing). */
   relatchAfterMs: number;
+  /** RTP socket I/O (media.udpIo): the native batching addon (falls back to dgram) or node:dgram. */
+  udpIo?: 'native' | 'dgram';
 }
 
 /** What the worker needs to run an endpoint's stream after offer/answer. */

@@ -2,7 +2,6 @@
 // type remap, G.711 transcoding, SSRC/sequence/timestamp continuity), latches to the real source (symmetric
 // RTP), detects and forwards DTMF per policy, plays prompts, and watches for RTP inactivity. Everything that
 // arrives from the network is validated; nothing here may throw out of a socket or timer callback.
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { isIP, isIPv4 } from 'node:net';
 import type { Codec, DtmfSource, MediaTotals } from '../engine.js';
 import { DtmfSender } from './dtmf-sender.js';
@@ -15,7 +14,7 @@ import { PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
 import { RelayRecordings } from './relay-recordings.js';
 import { generateDtmf, receivedDigit, releaseDigits, type DtmfHost } from './relay-dtmf.js';
-import { bindSocket, closeSocket, literalLookup } from './udp-sockets.js';
+import { createRtpIo, type PacketSource, type RtpIo, type RtpSocket } from './rtp-io.js';
 import { sendPromptFrame, sendTelephoneEvent } from './relay-frames.js';
 import { openSilentSockets, sweepInactive } from './relay-watch.js';
 import { RelayCallRecordings } from './relay-call-recordings.js';
@@ -36,7 +35,7 @@ export class MediaRelay {
   private readonly gone = { packetsIn: 0, packetsOut: 0, lost: 0 };
   private relayed = 0;
   private readonly allocator: PortPairAllocator;
-  private readonly family: 'udp4' | 'udp6';
+  private readonly io: RtpIo;
   private nextSource = 1;
   private readonly view = newRtpView();
   private readonly event: TelephoneEvent = { event: 0, end: false, volume: 0, duration: 0 };
@@ -65,7 +64,9 @@ export class MediaRelay {
       (id) => this.endpoints.get(id),
     );
     this.allocator = new PortPairAllocator(settings.rtpPorts[0], settings.rtpPorts[1]);
-    this.family = settings.bindAddress.includes(':') ? 'udp6' : 'udp4';
+    const { io, note } = createRtpIo(settings.udpIo ?? 'native');
+    this.io = io;
+    this.log('info', note);
     if (settings.rtpTimeoutMs > 0) {
       // Check often enough that a timeout is reported within a quarter of its length.
       const every = Math.min(1000, Math.max(50, Math.floor(settings.rtpTimeoutMs / 4)));
@@ -179,6 +180,7 @@ export class MediaRelay {
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
+    this.io.shutdown();
     await recordings;
   }
 
@@ -202,21 +204,16 @@ export class MediaRelay {
 
   // ---- endpoints ------------------------------------------------------------------------------------
 
-  private async openPair(): Promise<{ port: number; rtp: Socket; rtcp: Socket } | null> {
+  private async openPair(): Promise<{ port: number; rtp: RtpSocket; rtcp: RtpSocket } | null> {
     // A pair taken by another process is skipped (and stays at the back of the queue); try each pair once.
     const attempts = this.allocator.available;
     for (let i = 0; i < attempts; i++) {
       const port = this.allocator.acquire();
       if (port === null) return null;
-      const rtp = createSocket({ type: this.family, lookup: literalLookup as unknown as SocketOptions['lookup'] });
-      const rtcp = createSocket({ type: this.family });
-      // Never an unhandled 'error' event (it would end the worker): the endpoint adds a logging handler.
-      rtp.on('error', () => undefined);
-      rtcp.on('error', () => undefined);
-      if ((await bindSocket(rtp, port, this.settings.bindAddress)) && (await bindSocket(rtcp, port + 1, this.settings.bindAddress))) {
-        return { port, rtp, rtcp };
-      }
-      await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
+      const rtp = await this.io.bind(this.settings.bindAddress, port, true);
+      const rtcp = rtp && (await this.io.bind(this.settings.bindAddress, port + 1, false));
+      if (rtp && rtcp) return { port, rtp, rtcp };
+      await rtp?.close();
       this.allocator.release(port);
     }
     return null;
@@ -238,23 +235,21 @@ export class MediaRelay {
         () => undefined,
       );
       const created = new RelayEndpoint(id, label, source, dtmfSource, pair.port, pair.rtp, pair.rtcp, receiver, sender);
-      pair.rtp.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      pair.rtp.onPacket = (msg: Buffer, length: number, source: PacketSource) => {
         try {
-          this.onRtp(created, msg, rinfo);
+          this.onRtp(created, msg, length, source);
         } catch (err) {
           this.log('error', `media worker packet handler: ${(err as Error).stack ?? String(err)}`, id);
         }
-      });
-      // RTCP is received and dropped: G.711 relaying needs none of it, and a bound port avoids ICMP errors.
-      pair.rtcp.on('message', () => undefined);
-      const onError = (err: NodeJS.ErrnoException): void => {
+      };
+      const onError = (code: string, message: string): void => {
         // A socket connected to its latched source is told (ICMP port unreachable) when that source has gone;
         // an unconnected one never is. Expected at the end of a call, so not worth a warning.
-        if (err.code === 'ECONNREFUSED') return;
-        if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${err.message}`, id);
+        if (code === 'ECONNREFUSED') return;
+        if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${message}`, id);
       };
-      pair.rtp.on('error', onError);
-      pair.rtcp.on('error', onError);
+      pair.rtp.onError = onError;
+      pair.rtcp.onError = onError;
       this.endpoints.set(id, created);
       this.post({ t: 'created', req, port: pair.port });
     } catch (err) {
@@ -314,8 +309,8 @@ export class MediaRelay {
     ep.recorder?.recorder.stop('ended');
     ep.dtmfSender.stop();
     ep.dtmfReceiver.dispose();
-    ep.rtp.removeAllListeners('message');
-    await Promise.all([closeSocket(ep.rtp), closeSocket(ep.rtcp)]);
+    ep.rtp.onPacket = null;
+    await Promise.all([ep.rtp.close(), ep.rtcp.close()]);
     this.allocator.release(ep.port);
   }
 
@@ -342,9 +337,10 @@ export class MediaRelay {
 
   // ---- packet path ----------------------------------------------------------------------------------
 
-  private onRtp(ep: RelayEndpoint, msg: Buffer, rinfo: RemoteInfo): void {
+  /** `msg` may be longer than the datagram (the native I/O's slot): only its first `length` bytes count. */
+  private onRtp(ep: RelayEndpoint, msg: Buffer, length: number, source: PacketSource): void {
     const view = this.view;
-    if (!parseRtp(msg, view)) {
+    if (!parseRtp(msg, view, length)) {
       this.garbage++;
       return;
     }
@@ -352,26 +348,25 @@ export class MediaRelay {
     // Symmetric RTP (RFC 4961): send back to where the packets come from. Another source may take over only
     // once the latched one has been silent for relatchAfterMs, so a stray or spoofed packet cannot steal it.
     if (ep.latchedAddress === null) {
-      ep.latchedAddress = rinfo.address;
-      ep.latchedPort = rinfo.port;
-    } else if (rinfo.port !== ep.latchedPort || rinfo.address !== ep.latchedAddress) {
+      ep.latchTo(source);
+    } else if (!ep.fromLatched(source)) {
       if (t - ep.latchedLastAt < this.settings.relatchAfterMs) return;
-      this.log('debug', `RTP source moved from ${ep.latchedAddress}:${ep.latchedPort} to ${rinfo.address}:${rinfo.port}`, ep.id);
+      const from = `${ep.latchedAddress}:${ep.latchedPort}`;
       ep.disconnect();
-      ep.latchedAddress = rinfo.address;
-      ep.latchedPort = rinfo.port;
+      ep.latchTo(source);
+      this.log('debug', `RTP source moved from ${from} to ${ep.latchedAddress}:${ep.latchedPort}`, ep.id);
     }
     if (!ep.connected) ep.connectToLatched();
     ep.latchedLastAt = t;
     ep.packetsIn++;
-    ep.bytesIn += msg.length;
+    ep.bytesIn += length;
     ep.lastPacketAt = t;
     ep.timedOut = false;
     ep.countSequence(view.ssrc, view.sequence);
 
     const kind = ep.inbound[view.payloadType];
     if (kind === Kind.TelephoneEvent) {
-      this.onTelephoneEvent(ep, msg, t);
+      this.onTelephoneEvent(ep, msg, length, t);
       return;
     }
     // Before transcoding below, which rewrites the payload in place.
@@ -397,11 +392,11 @@ export class MediaRelay {
     }
     const switched = peer.out.rewrite(msg, ep.source, view.ssrc, 0, t);
     setPayloadType(msg, target.payloadType, view.marker || switched);
-    peer.send(msg);
+    peer.send(msg, length);
     this.relayed++;
   }
 
-  private onTelephoneEvent(ep: RelayEndpoint, msg: Buffer, t: number): void {
+  private onTelephoneEvent(ep: RelayEndpoint, msg: Buffer, length: number, t: number): void {
     const view = this.view;
     const ev = this.event;
     if (!parseTelephoneEvent(msg, view.payloadOffset, view.payloadLength, ev)) return;
@@ -415,7 +410,7 @@ export class MediaRelay {
     if (!peer || !peer.canSend || peer.busyWithOwnMedia || peer.stream!.telephoneEventPt < 0) return;
     peer.out.rewrite(msg, ep.source, ssrc, ev.duration, t);
     setPayloadType(msg, peer.stream!.telephoneEventPt, marker);
-    peer.send(msg);
+    peer.send(msg, length);
     this.relayed++;
   }
 

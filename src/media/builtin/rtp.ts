@@ -20,10 +20,10 @@ export function newRtpView(): RtpView {
 /**
  * Fills `view` from `buf`; false when it is not an RTP packet we can handle: version ≠ 2, shorter than its
  * CSRC list and extension header (§5.3.1), padding longer than the payload (§5.1 P bit), or RTCP sent to
- * the RTP port (RFC 5761 §4: packet types 200–204 show as payload types 72–76).
+ * the RTP port (RFC 5761 §4: packet types 200–204 show as payload types 72–76). `length`: the datagram's
+ * length when `buf` is a larger reused buffer.
  */
-export function parseRtp(buf: Uint8Array, view: RtpView): boolean {
-  const length = buf.length;
+export function parseRtp(buf: Uint8Array, view: RtpView, length = buf.length): boolean {
   if (length < RTP_HEADER_LENGTH) return false;
   const b0 = buf[0]!;
   if (b0 >> 6 !== 2) return false;
