@@ -130,7 +130,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
       logger: opts.logger,
     });
     ({ outOfDialog: this.policy, inDialog: this.inDialogPolicy } = stackPolicies(opts));
-    this.transport.onMessage((data, source) => this.receive(data, source));
+    this.transport.onMessage((data, source) => this.protection.takeProbe(data) || this.receive(data, source));
   }
 
   get timers(): TimerConfig {
@@ -140,7 +140,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
   async start(): Promise<void> {
     await this.transport.start();
     this.started = true;
-    this.protection.start(this.admission);
+    this.protection.start(this.admission, this.transport.listening());
   }
 
   async stop(): Promise<void> {
