@@ -88,8 +88,8 @@ export async function allHeaps(session) {
 
 /**
  * A heap snapshot of one isolate (taken after a full GC, which the snapshot does itself), reduced to
- * a histogram: for every object constructor name (other node kinds under "(kind)") the count and
- * the sum of self sizes.
+ * a histogram (for every object constructor name, other node kinds under "(kind)", the count and the
+ * sum of self sizes) and, for a few kinds of object, who holds them.
  */
 export async function heapHistogram(session, sessionId) {
   const chunks = [];
@@ -103,6 +103,54 @@ export async function heapHistogram(session, sessionId) {
     session.offEvent(onEvent);
   }
   const snap = JSON.parse(chunks.join(''));
+  return { hist: histogram(snap), retainers: retainers(snap, RETAINED) };
+}
+
+/** Objects whose holders are worth knowing: the per-call state and the raw bytes it may keep. */
+const RETAINED = new Set(['SipRequest', 'SipResponse', 'Buffer', 'Uint8Array', 'Dialog', 'Timeout', 'Map', 'RelayEndpoint', 'ServerInviteTransaction', 'ServerResponse', 'TimerSet', 'Leg', 'Call']);
+
+/** For the named objects: who holds them, as "holder.edge" → count. */
+function retainers(snap, names) {
+  const meta = snap.snapshot.meta;
+  const nf = meta.node_fields;
+  const ef = meta.edge_fields;
+  const width = nf.length;
+  const ew = ef.length;
+  const types = meta.node_types[0];
+  const edgeTypes = meta.edge_types[0];
+  const nameAt = nf.indexOf('name');
+  const typeAt = nf.indexOf('type');
+  const countAt = nf.indexOf('edge_count');
+  const eType = ef.indexOf('type');
+  const eName = ef.indexOf('name_or_index');
+  const eTo = ef.indexOf('to_node');
+  const { nodes, edges, strings } = snap;
+  const label = (i) => {
+    const t = types[nodes[i + typeAt]];
+    return t === 'object' || t === 'native' ? strings[nodes[i + nameAt]] : `(${t})`;
+  };
+  const out = new Map();
+  let e = 0;
+  for (let i = 0; i < nodes.length; i += width) {
+    const holder = label(i);
+    for (let k = 0; k < nodes[i + countAt]; k++, e += ew) {
+      const to = edges[e + eTo];
+      if (types[nodes[to + typeAt]] !== 'object') continue;
+      const target = strings[nodes[to + nameAt]];
+      if (!names.has(target)) continue;
+      const et = edgeTypes[edges[e + eType]];
+      if (et === 'weak') continue;
+      const edge = et === 'element' || et === 'hidden' ? `[${et}]` : strings[edges[e + eName]];
+      const key = `${holder}.${edge}`;
+      let m = out.get(target);
+      if (!m) out.set(target, (m = new Map()));
+      m.set(key, (m.get(key) ?? 0) + 1);
+    }
+  }
+  return out;
+}
+
+function histogram(snap) {
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
   const width = fields.length;
@@ -120,6 +168,21 @@ export async function heapHistogram(session, sessionId) {
     hist.set(key, e);
   }
   return hist;
+}
+
+/** Holders of the named objects that grew in number between two snapshots: { name: [{ holder, count }] }. */
+export function retainerGrowth(before, after, top = 4) {
+  const out = {};
+  for (const [name, holders] of after) {
+    const was = before.get(name) ?? new Map();
+    const rows = [...holders]
+      .map(([holder, n]) => ({ holder, count: n - (was.get(holder) ?? 0) }))
+      .filter((r) => r.count > 0)
+      .sort((a, b) => b.count - a.count)
+      .slice(0, top);
+    if (rows.length > 0) out[name] = rows;
+  }
+  return out;
 }
 
 /** What grew between two histograms, biggest first: [{ name, count, bytes }] of the differences. */
