@@ -154,11 +154,19 @@ class Bench {
 
   /** A fresh server (shedding on, the documented defaults) with the callee registered for calls. */
   async setup(w) {
-    const port = await freeUdpPort();
     const runDir = join(this.dir, `${w.kind}-${++this.runIndex}`);
     mkdirSync(runDir);
-    const configPath = writeYaml(runDir, w.config({ port, dataDir: join(runDir, 'data') }));
-    const server = await startServer({ configPath, port, core: this.pin.server, inspect: true });
+    let port, server;
+    // The port was free a moment ago; on a shared machine another process may take it first.
+    for (let attempt = 1; !server; attempt++) {
+      port = await freeUdpPort();
+      const configPath = writeYaml(runDir, w.config({ port, dataDir: join(runDir, 'data') }));
+      try {
+        server = await startServer({ configPath, port, core: this.pin.server, inspect: true });
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE/.test(err.message)) throw err;
+      }
+    }
     const overloadLog = [];
     let tail = '';
     server.child.stdout.on('data', (d) => {
