@@ -348,7 +348,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
       this.inviteFlows.set(tx, req.source?.connectionId);
-      tx.events = { ...tx.events, onTerminated: () => this.forgetPending(tx) };
+      tx.events = { ...tx.events, onTerminated: () => res.release() };
     }
     if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
       const st = negotiateAsUas(req, this.sessionTimerConfig);
