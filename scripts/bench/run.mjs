@@ -23,7 +23,7 @@ const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url))
 const BEGIN = '<!-- bench:results:begin -->';
 const END = '<!-- bench:results:end -->';
 /** Cheap ones first; anything else found in the directory runs after these, in name order. */
-const ORDER = ['parse-bench', 'register-storm', 'call-rate', 'media-relay', 'queue', 'conference'];
+const ORDER = ['parse-bench', 'register-storm', 'call-rate', 'media-relay', 'queue', 'conference', 'overload', 'calls-held'];
 /** Each script gets this long before it is killed (the whole run aims at about five minutes). */
 const SCRIPT_TIMEOUT_MS = 10 * 60_000;
 /** What --quick passes to each script that takes these options: shorter runs, a smaller memory sample. */

@@ -8,7 +8,9 @@
 // the limit, and falls back to zero within a second or two once the load drops. When even refusing
 // every such request leaves the load above the limit (a 503 costs a parse and a send), the process is
 // saturated: the stack then drops those requests before parsing them, which costs next to nothing.
-// Utilization and delay are smoothed over smoothingMs first: a lone garbage-collection pause makes one
+// The wait in the receive queue is what callers feel and what makes them retransmit; utilization
+// cannot say how far over capacity the load is (it stops at 100 %), the queue's wait can.
+// Utilization and the delays are smoothed over smoothingMs first: a lone garbage-collection pause makes one
 // sample look saturated (utilization 100 %, a 100 ms delay) while the process keeps up well, and
 // shedding on it refused calls at half the rate the server handles cleanly.
 import type { Logger } from 'pino';
@@ -22,6 +24,8 @@ export interface OverloadSettings {
   maxLoopUtilization: number;
   /** Mean event-loop delay (ms) above which shedding starts; 0 ignores delay. */
   maxLoopDelayMs: number;
+  /** Time a datagram waits in the receive queue before the stack reads it (ms) above which shedding starts; 0 ignores it. */
+  maxQueueDelayMs: number;
   /** INVITEs waiting for their final response above which shedding starts; 0 ignores them. */
   maxPendingInvites: number;
   /** Retry-After (s) of a 503 for overload; a random 0–50 % is added so refused clients do not return in step. */
@@ -111,10 +115,12 @@ export class OverloadControl {
     const { sampleMs, smoothingMs } = this.settings;
     const weight = smoothingMs > 0 ? Math.min(1, sampleMs / smoothingMs) : 1;
     // Starting from idle: the work of starting up is not overload.
-    const prev = this.smoothed ?? { utilization: 0, loopDelayMs: 0 };
+    const prev = this.smoothed ?? { utilization: 0, loopDelayMs: 0, queueDelayMs: 0 };
+    const queue = sample.queueDelayMs ?? 0;
     this.smoothed = {
       utilization: prev.utilization + weight * (sample.utilization - prev.utilization),
       loopDelayMs: prev.loopDelayMs + weight * (sample.loopDelayMs - prev.loopDelayMs),
+      queueDelayMs: (prev.queueDelayMs ?? 0) + weight * (queue - (prev.queueDelayMs ?? 0)),
     };
     return this.smoothed;
   }
@@ -125,6 +131,7 @@ export class OverloadControl {
     let p = 0;
     if (s.maxLoopUtilization > 0) p = Math.max(p, (sample.utilization * 100) / s.maxLoopUtilization);
     if (s.maxLoopDelayMs > 0) p = Math.max(p, sample.loopDelayMs / s.maxLoopDelayMs);
+    if (s.maxQueueDelayMs > 0) p = Math.max(p, (sample.queueDelayMs ?? 0) / s.maxQueueDelayMs);
     if (s.maxPendingInvites > 0) p = Math.max(p, pending / s.maxPendingInvites);
     return p;
   }
@@ -135,6 +142,7 @@ export class OverloadControl {
       event: 'overload',
       utilization: Math.round(sample.utilization * 100),
       loopDelayMs: Math.round(sample.loopDelayMs),
+      queueDelayMs: Math.round(sample.queueDelayMs ?? 0),
       pendingInvites: pending,
       pressure: Math.round(pressure * 100) / 100,
       shedShare: Math.round(this.share * 100) / 100,

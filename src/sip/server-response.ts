@@ -50,11 +50,23 @@ export class ServerResponse {
   /** @internal RFC 4028 §9 outcome for this INVITE, worked out by the stack before dispatch. */
   sessionTimer: AcceptedSessionTimer | undefined;
 
+  /** Until the transaction ends: the call keeps this object as long as it lasts, and must not keep
+   * the transaction's INVITE, final response and timers with it (issue #13, memory per call). */
+  private tx: ServerTransaction | undefined;
+
   constructor(
     private readonly stack: ResponseHost,
     readonly req: SipRequest,
-    private readonly tx: ServerTransaction,
-  ) {}
+    tx: ServerTransaction,
+  ) {
+    this.tx = tx;
+  }
+
+  /** @internal The transaction ended: nothing more goes out through it. */
+  release(): void {
+    if (this.tx) this.stack.forgetPending(this.tx);
+    this.tx = undefined;
+  }
 
   get finalResponseSent(): boolean {
     return this.finalSent;
@@ -84,11 +96,11 @@ export class ServerResponse {
     this.stack.stampServer(res);
     if (status >= 200) {
       this.finalSent = true;
-      this.stack.forgetPending(this.tx);
+      if (this.tx) this.stack.forgetPending(this.tx);
       this.reliable?.onFinalSent();
     }
     this.anythingSent = true;
-    this.tx.respond(res);
+    this.tx?.respond(res);
     if (status >= 200) for (const hook of this.finalHooks) hook.sent?.(res);
     return res;
   }
@@ -104,14 +116,16 @@ export class ServerResponse {
   sendStateless(status: number, reason?: string, opts: { headers?: HeaderInput; body?: string | Buffer } = {}): SipResponse {
     // A 2xx to an INVITE makes a dialog and is retransmitted until ACKed: never stateless.
     const statefulOnly = status < 200 || (status < 300 && this.req.method === 'INVITE');
-    if (statefulOnly || this.anythingSent || this.finalHooks.length > 0) return this.send(status, reason, opts);
+    if (statefulOnly || this.anythingSent || this.finalHooks.length > 0 || !this.tx) return this.send(status, reason, opts);
     const res = buildStatelessResponse(this.req, status, reason, opts);
     this.stack.stampServer(res);
     this.finalSent = true;
     this.anythingSent = true;
-    this.stack.forgetPending(this.tx);
-    this.tx.discard();
-    this.stack.sendRaw(res, this.tx.target);
+    // Discarding ends the transaction, which releases it from here.
+    const tx = this.tx;
+    this.stack.forgetPending(tx);
+    tx.discard();
+    this.stack.sendRaw(res, tx.target);
     return res;
   }
 
@@ -157,7 +171,7 @@ export class ServerResponse {
     if (this.finalSent) return res;
     this.anythingSent = true;
     this.reliable ??= this.stack.startReliableProvisionals(this, {
-      transmit: (r) => this.tx.respond(r),
+      transmit: (r) => this.tx?.respond(r),
       onGiveUp: () => this.giveUp(),
       onPrack: (prack) => {
         for (const fn of this.prackHandlers) this.guard(() => fn(prack), 'PRACK handler failed');

@@ -6,6 +6,8 @@ import type { Clock } from '../util/clock.js';
 import type { RequestAdmission } from './admission.js';
 import { eventLoopLoad, type LoadSource } from './load-source.js';
 import { OverloadControl, type OverloadSettings } from './overload.js';
+import { udpQueueProbe, type ProbeTarget, type QueueProbe } from './queue-probe.js';
+import type { ListenPoint } from './transport/types.js';
 import { SourceRateLimiter, type RateLimitSettings } from './source-limiter.js';
 
 /** Limits that keep floods and overload from taking the stack down (issue #14); all off when unset. */
@@ -34,16 +36,25 @@ export class StackProtection {
   limiter: SourceRateLimiter | undefined;
   overload: OverloadControl | undefined;
   private admission: RequestAdmission | undefined;
+  /** The receive-queue probe of the running overload control's load source (default source only). */
+  private probe: QueueProbe | undefined;
+  private probeTarget: ProbeTarget | undefined;
 
   constructor(
     readonly options: ProtectionOptions,
     private readonly deps: { clock: Clock; logger: Logger; pendingInvites: () => number },
   ) {}
 
-  /** The stack started: the limits are applied from now on. */
-  start(admission: RequestAdmission): void {
+  /** The stack started: the limits are applied from now on; the first UDP listener is the one the queue probe goes through. */
+  start(admission: RequestAdmission, listening: readonly ListenPoint[] = []): void {
     this.admission = admission;
+    this.probeTarget = listening.find((p) => p.transport === 'udp');
     this.apply();
+  }
+
+  /** Whether a received datagram is the queue probe's (consumed here); checked before anything else. */
+  takeProbe(data: Buffer): boolean {
+    return this.probe !== undefined && data[0] === 0 && this.probe.take(data);
   }
 
   stop(): void {
@@ -52,6 +63,7 @@ export class StackProtection {
     this.limiter = undefined;
     this.overload?.stop();
     this.overload = undefined;
+    this.probe = undefined;
   }
 
   /** New settings; a limit left out is turned off. Applied at once once started. */
@@ -84,7 +96,7 @@ export class StackProtection {
         this.overload = new OverloadControl({
           settings: p.overload,
           clock: this.deps.clock,
-          source: p.loadSource ?? eventLoopLoad(),
+          source: p.loadSource ?? this.defaultLoadSource(),
           pendingInvites: this.deps.pendingInvites,
           logger: this.deps.logger,
           random: p.random,
@@ -94,6 +106,14 @@ export class StackProtection {
     } else {
       this.overload?.stop();
       this.overload = undefined;
+      this.probe = undefined;
     }
+  }
+
+  /** This process's event loop, and the receive queue of the UDP listener when there is one. */
+  private defaultLoadSource(): LoadSource {
+    const probe = this.probeTarget ? udpQueueProbe(this.probeTarget) : undefined;
+    this.probe = probe?.probe;
+    return eventLoopLoad(probe);
   }
 }

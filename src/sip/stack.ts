@@ -130,7 +130,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
       logger: opts.logger,
     });
     ({ outOfDialog: this.policy, inDialog: this.inDialogPolicy } = stackPolicies(opts));
-    this.transport.onMessage((data, source) => this.receive(data, source));
+    this.transport.onMessage((data, source) => this.protection.takeProbe(data) || this.receive(data, source));
   }
 
   get timers(): TimerConfig {
@@ -140,7 +140,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
   async start(): Promise<void> {
     await this.transport.start();
     this.started = true;
-    this.protection.start(this.admission);
+    this.protection.start(this.admission, this.transport.listening());
   }
 
   async stop(): Promise<void> {
@@ -348,7 +348,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
       this.inviteFlows.set(tx, req.source?.connectionId);
-      tx.events = { ...tx.events, onTerminated: () => this.forgetPending(tx) };
+      tx.events = { ...tx.events, onTerminated: () => res.release() };
     }
     if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
       const st = negotiateAsUas(req, this.sessionTimerConfig);

@@ -193,7 +193,9 @@ const { start } = hibikiSession();
 describe('an unauthenticated INVITE flood (issue #14)', () => {
   it('gets one stateless 401 per INVITE, keeps no transactions, and leaves the phones served', { timeout: 90_000 }, async () => {
     // Per-source rate limiting off: this test is about what each INVITE costs and returns.
-    const { h, phone } = await start({ config: { log: { level: 'info' }, security: { rateLimit: { maxRequests: 0 }, overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxPendingInvites: 0 } } } });
+    const { h, phone } = await start({
+      config: { log: { level: 'info' }, security: { rateLimit: { maxRequests: 0 }, overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxQueueDelayMs: 0, maxPendingInvites: 0 } } },
+    });
     const alice = await phone('2001');
     const bob = await phone('2002');
     const gc = collector();
@@ -238,7 +240,7 @@ describe('an unauthenticated INVITE flood (issue #14)', () => {
     const { h, phone } = await start({
       config: {
         log: { level: 'info' },
-        security: { rateLimit: { windowSeconds: 1, maxRequests: 500, blockSeconds: 1 }, overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxPendingInvites: 0 } },
+        security: { rateLimit: { windowSeconds: 1, maxRequests: 500, blockSeconds: 1 }, overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxQueueDelayMs: 0, maxPendingInvites: 0 } },
       },
     });
     const alice = await phone('2001');

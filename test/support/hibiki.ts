@@ -103,7 +103,7 @@ export function writeConfig(dir: string, opts: StartOptions, dataDir: string): s
     reload: { debounceMs: 50 },
     // The test shares the server's event loop (and a busy machine): its own work would read as the
     // server's overload and shed the test's requests. Tests of overload shedding set it themselves.
-    security: { overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxPendingInvites: 0 } },
+    security: { overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxQueueDelayMs: 0, maxPendingInvites: 0 } },
     extensions: (opts.extensions ?? DEFAULT_EXTENSIONS).map((e) => ({ name: e.name ?? `User ${e.number}`, ...e })),
     ...opts.config,
   };

@@ -56,7 +56,7 @@ export function benchConfigHead({ port, dataDir, nonceExpires, logLevel = 'warn'
     'security:',
     '  trustedAddresses: [127.0.0.0/8]',
     // Comparing CPU per call between builds: shedding would refuse part of the load and skew the figure.
-    ...(process.env.HIBIKI_BENCH_NO_SHEDDING ? ['  overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxPendingInvites: 0 }'] : []),
+    ...(process.env.HIBIKI_BENCH_NO_SHEDDING ? ['  overload: { maxLoopUtilization: 0, maxLoopDelayMs: 0, maxQueueDelayMs: 0, maxPendingInvites: 0 }'] : []),
   ];
 }
 

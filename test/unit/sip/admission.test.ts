@@ -21,7 +21,7 @@ class FakeLoad implements LoadSource {
 }
 
 // The feedback mechanics on raw samples; the smoothing the server uses by default is tested on its own below.
-const OVERLOAD: OverloadSettings = { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 50, maxPendingInvites: 100, retryAfterSeconds: 10, smoothingMs: 0 };
+const OVERLOAD: OverloadSettings = { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 50, maxQueueDelayMs: 0, maxPendingInvites: 100, retryAfterSeconds: 10, smoothingMs: 0 };
 
 const statuses = (x: StackHarness, callId: string) => x.responses(callId).map((r) => r.status);
 

@@ -1,0 +1,111 @@
+// How long a datagram waits before the stack reads it (issue #13 goal 4). Under UDP overload the
+// backlog is in the kernel's socket receive buffer (4 MiB: seconds of requests), where neither event-
+// loop utilization (it cannot exceed 100 %) nor timer delay (libuv reads a few datagrams per turn, so
+// turns stay short) shows how far behind the stack is: callers retransmit and time out while both look
+// merely "busy". So the overload control sends itself a small datagram every sample through the
+// listening socket and times how long it takes to come out of the queue, behind the requests that
+// arrived before it.
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/** A probe's payload: a NUL byte (no SIP message starts with one), the token, the sequence number. */
+const TOKEN_BYTES = 16;
+const PROBE_BYTES = 1 + TOKEN_BYTES + 4;
+/** A probe not back after this long was lost (a full receive buffer drops datagrams): its age stops counting. */
+const LOST_AFTER_MS = 10_000;
+
+export interface QueueProbeOptions {
+  /** Sends one probe datagram to the listening socket. */
+  send: (payload: Buffer) => void;
+  /** Monotonic milliseconds; tests give their own. */
+  now?: () => number;
+  /** Random token that marks this process's probes; tests give their own. */
+  token?: Buffer;
+}
+
+export class QueueProbe {
+  private readonly now: () => number;
+  private readonly token: Buffer;
+  private seq = 0;
+  /** Probes sent and not yet back: sequence number → when it was sent. */
+  private readonly outstanding = new Map<number, number>();
+  /** The longest wait measured since the last reading. */
+  private measured = 0;
+  /** Whether any probe came back: until one does, the path is not known to work (a firewall, an odd
+   * address) and probes still out say nothing, rather than reading as an ever-growing backlog. */
+  private seen = false;
+
+  constructor(private readonly opts: QueueProbeOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.token = opts.token ?? randomBytes(TOKEN_BYTES);
+  }
+
+  /** Sends the next probe. */
+  send(): void {
+    const payload = Buffer.alloc(PROBE_BYTES);
+    this.token.copy(payload, 1);
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    payload.writeUInt32BE(seq, 1 + TOKEN_BYTES);
+    this.outstanding.set(seq, this.now());
+    this.opts.send(payload);
+  }
+
+  /** Whether this datagram is one of our probes (then it is consumed); called for every datagram, so cheap. */
+  take(data: Buffer): boolean {
+    if (data.length !== PROBE_BYTES || data[0] !== 0 || this.token.compare(data, 1, 1 + TOKEN_BYTES) !== 0) return false;
+    const seq = data.readUInt32BE(1 + TOKEN_BYTES);
+    const sentAt = this.outstanding.get(seq);
+    if (sentAt !== undefined) {
+      this.seen = true;
+      this.outstanding.delete(seq);
+      this.measured = Math.max(this.measured, this.now() - sentAt);
+    }
+    return true;
+  }
+
+  /**
+   * The wait since the last reading (ms): the longest a probe took to come back, or longer if one is
+   * still queued — a backlog shows at once, not only when its probe finally comes out.
+   */
+  read(): number {
+    const now = this.now();
+    let wait = this.measured;
+    for (const [seq, sentAt] of this.outstanding) {
+      const age = now - sentAt;
+      if (age > LOST_AFTER_MS) this.outstanding.delete(seq);
+      else if (this.seen) wait = Math.max(wait, age);
+    }
+    this.measured = 0;
+    return wait;
+  }
+}
+
+/** The listening UDP socket to probe: its address (a wildcard is reached on loopback) and port. */
+export interface ProbeTarget {
+  host: string;
+  port: number;
+}
+
+/** A probe that sends from its own loopback (or same-address) socket to the listening socket. */
+export function udpQueueProbe(target: ProbeTarget): { probe: QueueProbe; close: () => void } {
+  const v6 = isIP(target.host) === 6;
+  const wildcard = target.host === '0.0.0.0' || target.host === '::';
+  const host = wildcard ? (v6 ? '::1' : '127.0.0.1') : target.host;
+  const socket: Socket = createSocket(v6 ? 'udp6' : 'udp4');
+  // A lost probe is measured as a long wait; a send error has nothing else to report.
+  socket.on('error', () => undefined);
+  socket.unref();
+  const probe = new QueueProbe({ send: (payload) => socket.send(payload, target.port, host) });
+  return {
+    probe,
+    close: () => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
