@@ -71,11 +71,19 @@ function isSpace(c: string | undefined): boolean {
   return c === ' ' || c === '\t' || c === '\r' || c === '\n';
 }
 
+/** An auth header value split by parseAuthParams. */
+export interface AuthParams {
+  /** Lower-cased. */
+  scheme: string;
+  /** Names lower-cased, quoted values unescaped. */
+  params: Map<string, string>;
+}
+
 /**
  * Splits an auth header value into its scheme (lower-cased) and parameters (names lower-cased,
  * quoted values unescaped). Returns null on any syntax error or repeated parameter.
  */
-export function parseAuthParams(value: string): { scheme: string; params: Map<string, string> } | null {
+export function parseAuthParams(value: string): AuthParams | null {
   const s = value;
   let i = 0;
   const skipSpace = (): void => {
@@ -246,6 +254,11 @@ export class DigestServer {
   verify(header: string, method: string, requestUri: string, lookup: (username: string) => { password: string } | undefined): DigestVerifyResult {
     const parsed = parseAuthParams(header);
     if (!parsed) return { result: 'malformed', reason: 'unparsable credentials' };
+    return this.verifyParsed(parsed, method, requestUri, lookup);
+  }
+
+  /** verify() for credentials the caller has already parsed (with parseAuthParams), so they are parsed once. */
+  verifyParsed(parsed: AuthParams, method: string, requestUri: string, lookup: (username: string) => { password: string } | undefined): DigestVerifyResult {
     if (parsed.scheme !== 'digest') return { result: 'malformed', reason: `unsupported scheme ${parsed.scheme}` };
     const p = parsed.params;
 
