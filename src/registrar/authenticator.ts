@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { SipRequest, TransportName } from '../sip/message.js';
 import type { ServerResponse } from '../sip/server-response.js';
-import { DigestServer, parseAuthParams } from '../sip/digest.js';
+import { DigestServer, parseAuthParams, type AuthParams } from '../sip/digest.js';
 import type { ExtensionConfig } from '../config/schema.js';
 import type { AuthGuard } from './auth-guard.js';
 import type { Directory } from './directory.js';
@@ -51,7 +51,7 @@ export class RequestAuthenticator {
       security('user-locked', claimed);
       return { kind: 'refuse', status: 403, reason: 'Forbidden (locked)' };
     }
-    const verdict = this.digest.verify(credential.value, req.method, req.uri, (username) => {
+    const verdict = this.digest.verifyParsed(credential.parsed, req.method, req.uri, (username) => {
       const ext = this.directory.extension(username);
       return ext ? { password: ext.password } : undefined;
     });
@@ -108,14 +108,15 @@ export class RequestAuthenticator {
   }
 
   /** The Digest credentials for our realm (RFC 3261 §22.4: other realms and schemes are ignored). */
-  private findCredential(req: SipRequest, header: string): { value: string; username?: string } | null {
+  private findCredential(req: SipRequest, header: string): { parsed: AuthParams; username?: string } | null {
     const realm = this.digest.currentRealm;
     for (const value of req.getAll(header)) {
       const parsed = parseAuthParams(value);
       if (!parsed || parsed.scheme !== 'digest') continue;
       const r = parsed.params.get('realm');
       if (r !== undefined && r !== realm) continue;
-      return { value, username: parsed.params.get('username') };
+      // Handed to the digest check as parsed: a REGISTER's credentials are parsed once, not twice.
+      return { parsed, username: parsed.params.get('username') };
     }
     return null;
   }

@@ -242,6 +242,8 @@ export class Registrar {
 
   /** F-REG: beyond maxContacts the oldest registrations are replaced. */
   private enforceMaxContacts(aor: string, keep: Binding): void {
+    // maxContacts is at least 1: an AOR holding one binding has nothing to replace (the usual case).
+    if (this.store.heldCount(aor) <= 1) return;
     const max = this.directory.extension(aor)?.maxContacts ?? 5;
     const list = this.store.list(aor);
     if (list.length <= max) return;
@@ -258,7 +260,7 @@ export class Registrar {
 
   private reply(res: ServerResponse, aor: string): void {
     const now = this.stack.clock.now();
-    const contacts = this.store.list(aor).map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`);
+    const contacts = this.store.peek(aor).map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`);
     res.send(200, undefined, { headers: { contact: contacts, date: httpDate(now) } });
   }
 }

@@ -240,6 +240,24 @@ export class RegistrationStore {
     return out.sort((a, b) => b.registeredAt - a.registeredAt);
   }
 
+  /**
+   * list() without its copy of each binding: the live bindings of an AOR as the store holds them, most
+   * recently registered first, for a reader that only looks at them at once (the 200's Contact list)
+   * and neither changes nor keeps them.
+   */
+  peek(aor: string): ReadonlyArray<Readonly<Binding>> {
+    const held = this.byAor.get(aor);
+    if (!held) return [];
+    const now = this.clock();
+    if (held.length === 1) return held[0].expiresAt > now ? held : [];
+    return held.filter((b) => b.expiresAt > now).sort((a, b) => b.registeredAt - a.registeredAt);
+  }
+
+  /** Bindings held for an AOR, expired ones included: an upper bound on its live bindings, for free. */
+  heldCount(aor: string): number {
+    return this.byAor.get(aor)?.length ?? 0;
+  }
+
   /** Live bindings of every AOR. */
   all(): Binding[] {
     const now = this.clock();

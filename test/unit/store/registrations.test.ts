@@ -122,6 +122,24 @@ describe('RegistrationStore', () => {
     expect(store.list(b.aor)[0].cseq).toBe(1);
   });
 
+  it('peek() lists the live bindings like list() without copies; heldCount() counts expired ones too', () => {
+    const store = new RegistrationStore(db, clock);
+    const aor = 'sip:2001@hibiki.local';
+    expect(store.peek(aor)).toEqual([]);
+    expect(store.heldCount(aor)).toBe(0);
+    store.upsert(binding({ expiresAt: T0 + 1000 }));
+    expect(store.peek(aor).map((b) => b.contact)).toEqual(['sip:2001@192.0.2.10:5060;transport=udp']);
+    store.upsert(binding({ contact: 'sip:b@x', registeredAt: T0 + 10, expiresAt: T0 + 5000 }));
+    store.upsert(binding({ contact: 'sip:c@x', registeredAt: T0 + 20, expiresAt: T0 + 5000 }));
+    expect(store.peek(aor)).toEqual(store.list(aor));
+    expect(store.peek(aor).map((b) => b.contact)).toEqual(['sip:c@x', 'sip:b@x', 'sip:2001@192.0.2.10:5060;transport=udp']);
+    now = T0 + 1000;
+    expect(store.peek(aor).map((b) => b.contact)).toEqual(['sip:c@x', 'sip:b@x']);
+    expect(store.heldCount(aor)).toBe(3);
+    now = T0 + 5000;
+    expect(store.peek(aor)).toEqual([]);
+  });
+
   it('hides expired bindings from lookups before they are swept', () => {
     const store = new RegistrationStore(db, clock);
     store.upsert(binding({ expiresAt: T0 + 1000 }));
