@@ -27,6 +27,7 @@ import { callCdrs } from './pbx/call-cdr.js';
 import { CallJournal } from './pbx/call-journal.js';
 import { prepareRecovery, type RecoverySummary } from './pbx/crash-recovery.js';
 import { ActiveCallStore } from './store/active-call-store.js';
+import { flushQueuedWrites } from './store/tick-writer.js';
 import type { MediaEngine } from './media/engine.js';
 import { createMediaEngine } from './media/engine-factory.js';
 import { BlindTransfer } from './features/transfer.js';
@@ -323,16 +324,22 @@ export class HibikiServer {
     });
   }
 
-  /** F-CDR: the call's rows, written when it ends, in one transaction with the removal of its journal row. */
+  /** F-CDR: the call's rows, written when it ends, in one unit with the removal of its journal row. */
   private writeCdr(call: Call, o: CallOutcome): void {
-    try {
-      this.activeCalls.transaction(() => {
-        this.cdr.insertMany(callCdrs(call, o));
-        this.journal.forget(call);
-      });
-    } catch (err) {
+    const failed = (err: unknown): void => {
       call.log.error({ err }, 'CDR not written');
       this.journal.forget(call);
+    };
+    try {
+      // The rows are taken now and committed at the end of this event-loop turn with the other calls'
+      // (store/tick-writer.ts).
+      const rows = callCdrs(call, o);
+      this.activeCalls.transactionSoon(() => {
+        this.cdr.insertMany(rows);
+        this.journal.forget(call);
+      }, failed);
+    } catch (err) {
+      failed(err);
     }
   }
 
@@ -485,6 +492,7 @@ export class HibikiServer {
     await this.media.stop();
     this.registrations.flush();
     this.registrations.close();
+    flushQueuedWrites(this.db);
     this.db.close();
     this.logger.info('hibiki stopped');
   }

@@ -67,7 +67,10 @@ function parseOptions(argv) {
 }
 
 function writeConfig(dir, { port, dataDir }) {
-  return writeYaml(dir, [...benchConfigHead({ port, dataDir }), ...callSetupSections({ calleePassword: CALLEE_PASSWORD })]);
+  // Unsolicited MWI off: the callee's registration would start an out-of-dialog NOTIFY that the UAS
+  // scenario takes for a call and aborts, so the callee ends one call early and the last INVITE fails.
+  const mwi = ['mwi:', '  unsolicited: false'];
+  return writeYaml(dir, [...benchConfigHead({ port, dataDir }), ...mwi, ...callSetupSections({ calleePassword: CALLEE_PASSWORD })]);
 }
 
 class Bench {

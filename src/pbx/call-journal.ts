@@ -127,15 +127,18 @@ export class CallJournal {
     // A call that has ended already had its row deleted (or never had one): writing now would leave a
     // row no end removes, and the next start would take the call for one a crash cut.
     if (call.isFinished) return;
+    // The entry is taken now; the row is committed at the end of this event-loop turn with the other
+    // writes of the turn. It counts as journaled from now on, so that an end in the same turn deletes it.
+    const warn = (err: unknown): void => call.log.warn({ err }, 'call not journaled: a crash now would leave it without BYE and CDR');
     try {
-      this.deps.store.put({ key: call.id, callId: call.callId, entry: encodeEntry(entryOf(call)), updatedAt: this.deps.clock.now() });
+      this.deps.store.putSoon({ key: call.id, callId: call.callId, entry: encodeEntry(entryOf(call)), updatedAt: this.deps.clock.now() }, warn);
       this.journaled.add(call.id);
     } catch (err) {
-      call.log.warn({ err }, 'call not journaled: a crash now would leave it without BYE and CDR');
+      warn(err);
     }
   }
 
-  /** Delete the row of a call that has ended (inside the transaction of its CDR insert, when there is one). */
+  /** Delete the row of a call that has ended (inside the transaction of its CDR insert, when there is one). Runs at once: the caller queues it. */
   forget(call: Call): void {
     if (!this.journaled.has(call.id)) return;
     try {

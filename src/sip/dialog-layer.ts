@@ -210,6 +210,8 @@ export class DialogLayer {
       });
       return new Promise<Dialog>((resolve, reject) => {
         let dialog: Dialog | undefined;
+        // The dialog the 2xx made, for the handler of further 2xx (which outlives this scope by 32 s).
+        const answered: { dialog?: Dialog } = {};
         let cancelled = false;
         let authRetried = false;
         let intervalRetried = false;
@@ -233,6 +235,7 @@ export class DialogLayer {
             onFinal: (r) => {
               if (r.status >= 200 && r.status < 300) {
                 dialog = this.uacDialog(invite, r, target, opts.localSdp, cseq);
+                answered.dialog = dialog;
                 dialog.sendAck(r);
                 const st = cfg ? sessionTimerFromAnswer(r, maxSessionExpires(cfg)) : undefined;
                 // RFC 4028 §7.4: the 2xx decides; without Session-Expires there is no session timer.
@@ -267,10 +270,7 @@ export class DialogLayer {
               }
               reject(new UacError(r));
             },
-            onAdditional2xx: (r) => {
-              if (dialog && r.toTag === dialog.remoteTag) dialog.sendAck(r);
-              else this.ackAndBye(invite, r, target);
-            },
+            onAdditional2xx: this.additional2xx(invite, target, answered),
           });
           opts.onRequestSent?.({
             cancel: () => {
@@ -283,6 +283,19 @@ export class DialogLayer {
         send(req);
       });
     })();
+  }
+
+  /**
+   * RFC 6026 §8.4: a further 2xx to our INVITE — a retransmission is ACKed again, another fork's is ACKed
+   * and hung up. Built apart from the INVITE's other handlers so that, kept by the transaction through
+   * Timer M, it keeps only the request, its target and the dialog, not the caller's whole call.
+   */
+  private additional2xx(invite: SipRequest, target: SendTarget, answered: { dialog?: Dialog }): (r: SipResponse) => void {
+    return (r) => {
+      const dialog = answered.dialog;
+      if (dialog && r.toTag === dialog.remoteTag) dialog.sendAck(r);
+      else this.ackAndBye(invite, r, target);
+    };
   }
 
   /**

@@ -265,12 +265,14 @@ export class Dialog extends EventEmitter<DialogEvents> {
   private expireSession(): void {
     if (this.state === 'terminated') return;
     this.stack.logger.info({ callId: this.callId }, 'session timer expired; ending dialog');
-    this.terminate(undefined, false);
+    this.terminate(undefined, false, undefined, false);
     this.request({ method: 'BYE', headers: { reason: SESSION_EXPIRED_REASON } }).catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'BYE not sent'));
     try {
       this.emit('destroy', undefined, 'session-expired');
     } catch (err) {
       this.stack.logger.error({ err, callId: this.callId }, 'destroy listener failed');
+    } finally {
+      this.removeAllListeners();
     }
   }
 
@@ -309,15 +311,24 @@ export class Dialog extends EventEmitter<DialogEvents> {
     }
   }
 
-  /** @internal */
-  terminate(req: SipRequest | undefined, emit = true, cause?: DestroyCause): void {
+  /**
+   * @internal Once terminated (and its 'destroy' told) the dialog lets go of its listeners: nothing is
+   * emitted after that, and the transactions that outlive the dialog for 64*T1 (Timer L/M/J) keep it
+   * reachable, which would keep the listeners' call, legs and sessions on the heap for those 32 s.
+   * `release` false: the caller emits 'destroy' itself and lets go after it.
+   */
+  terminate(req: SipRequest | undefined, emit = true, cause?: DestroyCause, release = true): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.pending2xx?.timer?.cancel();
     this.pending2xx = undefined;
     this.sessionTimer?.stop();
     this.stack.dialogs.remove(this);
-    if (emit) this.emit('destroy', req, cause ?? (req ? 'bye' : undefined));
+    try {
+      if (emit) this.emit('destroy', req, cause ?? (req ? 'bye' : undefined));
+    } finally {
+      if (release) this.removeAllListeners();
+    }
   }
 }
 

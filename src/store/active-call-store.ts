@@ -1,6 +1,7 @@
 // The calls that are up, as rows that outlive the process (crash recovery), and the server's heartbeat.
 // The entry is opaque JSON text here: what it holds, and checking it when read back, is the journal's job.
 import type { Database, Statement } from 'better-sqlite3';
+import { flushQueuedWrites, tickWriter } from './tick-writer.js';
 
 export interface ActiveCallRow {
   /** One row per call (the call's own id, not its Call-ID: a transfer can bring two Call-IDs together). */
@@ -41,12 +42,18 @@ export class ActiveCallStore {
     this.putStmt.run({ call_key: row.key, call_id: row.callId, entry: row.entry, updated_at: row.updatedAt });
   }
 
+  /** put() at the end of this event-loop turn, in one commit with the other writes queued (tick-writer.ts). */
+  putSoon(row: ActiveCallRow, onError: (err: unknown) => void): void {
+    tickWriter(this.db).queueWrite(() => this.put(row), onError);
+  }
+
   remove(key: string): void {
     this.removeStmt.run(key);
   }
 
   /** Every row, oldest write first. */
   all(): ActiveCallRow[] {
+    flushQueuedWrites(this.db);
     return this.allStmt.all().map((r) => ({ key: r.call_key, callId: r.call_id, entry: r.entry, updatedAt: r.updated_at }));
   }
 
@@ -63,5 +70,13 @@ export class ActiveCallStore {
   /** Runs `fn` in one transaction (a CDR insert and the removal of the call's row commit together). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * Runs `fn` as one unit (all or nothing) in this event-loop turn's commit (tick-writer.ts): a CDR insert
+   * and the removal of the call's row. `onError` hears why it was rolled back.
+   */
+  transactionSoon(fn: () => void, onError: (err: unknown) => void): void {
+    tickWriter(this.db).queueWrite(fn, onError);
   }
 }

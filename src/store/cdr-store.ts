@@ -3,6 +3,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { cdrFromRow, cdrToRow } from './cdr-row.js';
+import { flushQueuedWrites } from './tick-writer.js';
 import type { CdrDirection, CdrDisposition, CdrRecord, CdrRow } from './cdr-row.js';
 
 /** Calls whose start lies in [from, to); an absent bound is open. */
@@ -104,12 +105,14 @@ export class CdrStore {
 
   /** Rows whose call started in the range, oldest first. */
   query(q: CdrQuery = {}): CdrRecord[] {
+    flushQueuedWrites(this.db);
     const limit = nonNegativeInteger(q.limit, 'limit', -1);
     const offset = nonNegativeInteger(q.offset, 'offset', 0);
     return this.queryStmt.all({ ...rangeParams(q), limit, offset }).map(cdrFromRow);
   }
 
   count(range: CdrRange = {}): number {
+    flushQueuedWrites(this.db);
     return this.countStmt.get(rangeParams(range))?.n ?? 0;
   }
 
@@ -118,11 +121,13 @@ export class CdrStore {
    * is never held in memory. The connection cannot run other statements until the iterator is done.
    */
   iterateRows(range: CdrRange = {}): IterableIterator<CdrRow> {
+    flushQueuedWrites(this.db);
     return this.iterateStmt.iterate(rangeParams(range));
   }
 
   /** Rows matching a search, newest first, with how many match in all; one read transaction for both. */
   search(q: CdrSearch): { total: number; rows: CdrRecord[] } {
+    flushQueuedWrites(this.db);
     const where = ['started_at >= @from', 'started_at < @to'];
     const params: Record<string, string | number> = { ...rangeParams(q) };
     if (q.number !== undefined) {
@@ -153,6 +158,7 @@ export class CdrStore {
 
   /** Stored rows of the range, oldest first, `limit` of them from `offset` (one file of a split export). */
   pageRows(range: CdrRange, limit: number, offset: number): CdrRow[] {
+    flushQueuedWrites(this.db);
     return this.queryStmt.all({ ...rangeParams(range), limit: nonNegativeInteger(limit, 'limit', -1), offset: nonNegativeInteger(offset, 'offset', 0) });
   }
 

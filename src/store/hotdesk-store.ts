@@ -1,6 +1,7 @@
 // Hot-desk logins (F-HOTDESK) as rows: written by the server's login and logout codes, read on every ring
-// and call from a device, and listed or ended by the CLI (another process), so nothing is cached.
-import type { Database } from 'better-sqlite3';
+// and call from a device, and listed or ended by the CLI (another process), so no row is cached. The
+// statements are prepared once: compiling the SQL cost more than running it, on every ring.
+import type { Database, Statement } from 'better-sqlite3';
 
 export interface HotDeskLogin {
   /** The hot-desk device's own extension (its SIP username). */
@@ -19,8 +20,30 @@ interface Row {
   expires: number;
 }
 
+const COLUMNS = 'device, extension, since, expires';
+
 export class HotDeskStore {
-  constructor(private readonly db: Database) {}
+  private readonly previousStmt: Statement<[string, string], { device: string }>;
+  private readonly clearStmt: Statement<[string, string]>;
+  private readonly insertStmt: Statement<[string, string, number, number]>;
+  private readonly logoutDeviceStmt: Statement<[string], Row>;
+  private readonly logoutNumberStmt: Statement<[string, string], Row>;
+  private readonly byDeviceStmt: Statement<[string], Row>;
+  private readonly byExtensionStmt: Statement<[string], Row>;
+  private readonly listStmt: Statement<[], Row>;
+  private readonly purgeStmt: Statement<[number], Row>;
+
+  constructor(private readonly db: Database) {
+    this.previousStmt = db.prepare('SELECT device FROM hotdesk_logins WHERE extension = ? AND device <> ?');
+    this.clearStmt = db.prepare('DELETE FROM hotdesk_logins WHERE extension = ? OR device = ?');
+    this.insertStmt = db.prepare('INSERT INTO hotdesk_logins (device, extension, since, expires) VALUES (?, ?, ?, ?)');
+    this.logoutDeviceStmt = db.prepare(`DELETE FROM hotdesk_logins WHERE device = ? RETURNING ${COLUMNS}`);
+    this.logoutNumberStmt = db.prepare(`DELETE FROM hotdesk_logins WHERE extension = ? OR device = ? RETURNING ${COLUMNS}`);
+    this.byDeviceStmt = db.prepare(`SELECT ${COLUMNS} FROM hotdesk_logins WHERE device = ?`);
+    this.byExtensionStmt = db.prepare(`SELECT ${COLUMNS} FROM hotdesk_logins WHERE extension = ?`);
+    this.listStmt = db.prepare(`SELECT ${COLUMNS} FROM hotdesk_logins ORDER BY extension`);
+    this.purgeStmt = db.prepare(`DELETE FROM hotdesk_logins WHERE expires <= ? RETURNING ${COLUMNS}`);
+  }
 
   /**
    * `device` takes `extension`: a login of that extension on another device, and the device's own earlier
@@ -29,38 +52,37 @@ export class HotDeskStore {
    */
   login(l: HotDeskLogin): string | undefined {
     return this.db.transaction(() => {
-      const previous = this.db.prepare('SELECT device FROM hotdesk_logins WHERE extension = ? AND device <> ?').get(l.extension, l.device) as { device: string } | undefined;
-      this.db.prepare('DELETE FROM hotdesk_logins WHERE extension = ? OR device = ?').run(l.extension, l.device);
-      this.db.prepare('INSERT INTO hotdesk_logins (device, extension, since, expires) VALUES (?, ?, ?, ?)').run(l.device, l.extension, l.since, l.expires);
+      const previous = this.previousStmt.get(l.extension, l.device);
+      this.clearStmt.run(l.extension, l.device);
+      this.insertStmt.run(l.device, l.extension, l.since, l.expires);
       return previous?.device;
     })();
   }
 
   /** End the login of a device; the login ended, or undefined when there was none. */
   logoutDevice(device: string): HotDeskLogin | undefined {
-    const row = this.db.prepare('DELETE FROM hotdesk_logins WHERE device = ? RETURNING device, extension, since, expires').get(device) as Row | undefined;
-    return row;
+    return this.logoutDeviceStmt.get(device);
   }
 
   /** End whatever login holds `number`, as the extension taken or as the device (the CLI's logout). */
   logoutNumber(number: string): HotDeskLogin[] {
-    return this.db.prepare('DELETE FROM hotdesk_logins WHERE extension = ? OR device = ? RETURNING device, extension, since, expires').all(number, number) as Row[];
+    return this.logoutNumberStmt.all(number, number);
   }
 
   byDevice(device: string): HotDeskLogin | undefined {
-    return this.db.prepare('SELECT device, extension, since, expires FROM hotdesk_logins WHERE device = ?').get(device) as Row | undefined;
+    return this.byDeviceStmt.get(device);
   }
 
   byExtension(extension: string): HotDeskLogin | undefined {
-    return this.db.prepare('SELECT device, extension, since, expires FROM hotdesk_logins WHERE extension = ?').get(extension) as Row | undefined;
+    return this.byExtensionStmt.get(extension);
   }
 
   list(): HotDeskLogin[] {
-    return this.db.prepare('SELECT device, extension, since, expires FROM hotdesk_logins ORDER BY extension').all() as Row[];
+    return this.listStmt.all();
   }
 
   /** Delete the logins expired at `now`; the ones deleted. */
   purge(now: number): HotDeskLogin[] {
-    return this.db.prepare('DELETE FROM hotdesk_logins WHERE expires <= ? RETURNING device, extension, since, expires').all(now) as Row[];
+    return this.purgeStmt.all(now);
   }
 }

@@ -18,6 +18,8 @@ export interface ClientTransactionHooks {
   startCancel(cancel: SipRequest, target: SendTarget): void;
 }
 
+const ignore = (): void => {};
+
 export class ClientInviteTransaction implements ClientTransaction {
   private current: ClientInviteState = 'calling';
   private readonly durations: DerivedTimers;
@@ -33,7 +35,7 @@ export class ClientInviteTransaction implements ClientTransaction {
   constructor(
     readonly request: SipRequest,
     readonly target: SendTarget,
-    private readonly handlers: ClientTransactionHandlers,
+    private handlers: ClientTransactionHandlers,
     private readonly ctx: TransactionContext,
     private readonly hooks: ClientTransactionHooks,
   ) {
@@ -79,7 +81,7 @@ export class ClientInviteTransaction implements ClientTransaction {
           this.timers.stop('cancelWait');
           this.timers.start('M', this.durations.m, () => this.onTimerM());
           this.log.debug('accepted', { status });
-          notify(this.log, 'onFinal', () => this.handlers.onFinal(res));
+          this.passFinal(res, this.handlers.onAdditional2xx);
         } else {
           // §17.1.1.2: 300–699 moves to Completed: ACK it, pass it up, start Timer D
           // (zero over reliable transports: straight to Terminated).
@@ -91,7 +93,7 @@ export class ClientInviteTransaction implements ClientTransaction {
           this.ack = buildNon2xxAck(this.request, res);
           this.transmit(this.ack);
           this.log.debug('completed', { status });
-          notify(this.log, 'onFinal', () => this.handlers.onFinal(res));
+          this.passFinal(res, undefined);
           if (this.durations.d === 0) this.terminate();
           else this.timers.start('D', this.durations.d, () => this.onTimerD());
         }
@@ -107,6 +109,18 @@ export class ClientInviteTransaction implements ClientTransaction {
       case 'terminated':
         return;
     }
+  }
+
+  /**
+   * Pass the final response up. After it only further 2xx can still reach the TU (Accepted), so the other
+   * handlers are let go, and what they hold (the call that placed the INVITE) is not kept for the 32 s of
+   * Timer M / D. A method of its own: a closure made in receive() would share its scope with the timer
+   * callbacks made there, and keep the response and the handler alive through them.
+   */
+  private passFinal(res: SipResponse, onAdditional2xx: ClientTransactionHandlers['onAdditional2xx']): void {
+    const onFinal = this.handlers.onFinal;
+    this.handlers = { onFinal: ignore, onTimeout: ignore, onTransportError: ignore, onAdditional2xx };
+    notify(this.log, 'onFinal', () => onFinal(res));
   }
 
   cancel(extraHeaders: [string, string][] = []): void {

@@ -147,6 +147,23 @@ describe('INVITE client transaction', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('lets go of every handler but onAdditional2xx once a final response is in (they hold the caller for 32 s)', () => {
+    const { layer } = setup();
+    const held = (tx: unknown): ClientTransactionHandlers => (tx as { handlers: ClientTransactionHandlers }).handlers;
+    const accepted = recordingHandlers();
+    const req = makeRequest();
+    const tx = layer.sendRequest(req, UDP_TARGET, accepted.handlers);
+    layer.receiveResponse(makeResponse(req, 200, 'a'));
+    expect(held(tx).onAdditional2xx).toBe(accepted.handlers.onAdditional2xx);
+    for (const name of ['onProvisional', 'onFinal', 'onTimeout', 'onTransportError'] as const) expect(held(tx)[name]).not.toBe(accepted.handlers[name]);
+    const failed = recordingHandlers();
+    const req2 = makeRequest();
+    const tx2 = layer.sendRequest(req2, UDP_TARGET, failed.handlers);
+    layer.receiveResponse(makeResponse(req2, 486, 'b'));
+    expect(failed.calls.final).toEqual([486]);
+    expect(Object.values(held(tx2)).some((h) => Object.values(failed.handlers).includes(h as never))).toBe(false);
+  });
+
   it('enters Accepted on 2xx (RFC 6026): no ACK from the transaction, later 2xx go to onAdditional2xx, Timer M ends it', () => {
     const { clock, rec, layer } = setup();
     const { calls, handlers } = recordingHandlers();
