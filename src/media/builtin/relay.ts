@@ -2,7 +2,7 @@
 // type remap, G.711 transcoding, SSRC/sequence/timestamp continuity), latches to the real source (symmetric
 // RTP), detects and forwards DTMF per policy, plays prompts, and watches for RTP inactivity. Everything that
 // arrives from the network is validated; nothing here may throw out of a socket or timer callback.
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIP, isIPv4 } from 'node:net';
 import type { Codec, DtmfSource, MediaTotals } from '../engine.js';
 import { DtmfSender } from './dtmf-sender.js';
@@ -15,11 +15,12 @@ import { PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
 import { RelayRecordings } from './relay-recordings.js';
 import { generateDtmf, receivedDigit, releaseDigits, type DtmfHost } from './relay-dtmf.js';
-import { bindSocket, closeSocket, literalLookup } from './udp-sockets.js';
+import { closeSocket } from './udp-sockets.js';
 import { sendPromptFrame, sendTelephoneEvent } from './relay-frames.js';
 import { openSilentSockets, sweepInactive } from './relay-watch.js';
 import { RelayCallRecordings } from './relay-call-recordings.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
+import { attachEndpoint, bindPair, detachEndpoint, restoreEndpoint } from './relay-move.js';
 import { DtmfReceiver, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import { newRtpView, parseRtp, setPayloadType } from './rtp.js';
 
@@ -162,6 +163,19 @@ export class MediaRelay {
       case 'mix-destroy':
         this.mixes.destroy(msg.mix);
         break;
+      // An endpoint moving between workers (relay-move.ts): its port stays reserved in the worker it left.
+      case 'detach':
+        void detachEndpoint(this.endpoints.get(msg.id), msg.req, this.post, (ep) => this.forget(ep));
+        break;
+      case 'attach':
+        void attachEndpoint(msg.req, msg.snapshot, this.family, this.settings.bindAddress, this.post, (s, rtp, rtcp) => {
+          this.endpoints.set(s.id, restoreEndpoint(this.wire(s.id, s.label, s.port, rtp, rtcp), s));
+          if (s.player) this.play(s.id, s.player.playId, s.player.audio, s.player.codec, s.player.loop, s.player.frame);
+        });
+        break;
+      case 'release-port':
+        this.allocator.release(msg.port);
+        break;
       case 'init':
       case 'shutdown':
         break;
@@ -208,15 +222,8 @@ export class MediaRelay {
     for (let i = 0; i < attempts; i++) {
       const port = this.allocator.acquire();
       if (port === null) return null;
-      const rtp = createSocket({ type: this.family, lookup: literalLookup as unknown as SocketOptions['lookup'] });
-      const rtcp = createSocket({ type: this.family });
-      // Never an unhandled 'error' event (it would end the worker): the endpoint adds a logging handler.
-      rtp.on('error', () => undefined);
-      rtcp.on('error', () => undefined);
-      if ((await bindSocket(rtp, port, this.settings.bindAddress)) && (await bindSocket(rtcp, port + 1, this.settings.bindAddress))) {
-        return { port, rtp, rtcp };
-      }
-      await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
+      const pair = await bindPair(this.family, this.settings.bindAddress, port);
+      if (pair) return { port, ...pair };
       this.allocator.release(port);
     }
     return null;
@@ -229,37 +236,42 @@ export class MediaRelay {
         this.post({ t: 'failed', req, message: 'no free RTP port', sipStatus: 503 });
         return;
       }
-      const source = this.nextSource++;
-      const dtmfSource = this.nextSource++;
-      // The callbacks run only after `created` exists (on packets and timers).
-      const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
-      const sender = new DtmfSender(
-        (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(created, ev, marker, sequence, timestamp)),
-        () => undefined,
-      );
-      const created = new RelayEndpoint(id, label, source, dtmfSource, pair.port, pair.rtp, pair.rtcp, receiver, sender);
-      pair.rtp.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-        try {
-          this.onRtp(created, msg, rinfo);
-        } catch (err) {
-          this.log('error', `media worker packet handler: ${(err as Error).stack ?? String(err)}`, id);
-        }
-      });
-      // RTCP is received and dropped: G.711 relaying needs none of it, and a bound port avoids ICMP errors.
-      pair.rtcp.on('message', () => undefined);
-      const onError = (err: NodeJS.ErrnoException): void => {
-        // A socket connected to its latched source is told (ICMP port unreachable) when that source has gone;
-        // an unconnected one never is. Expected at the end of a call, so not worth a warning.
-        if (err.code === 'ECONNREFUSED') return;
-        if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${err.message}`, id);
-      };
-      pair.rtp.on('error', onError);
-      pair.rtcp.on('error', onError);
-      this.endpoints.set(id, created);
+      this.endpoints.set(id, this.wire(id, label, pair.port, pair.rtp, pair.rtcp));
       this.post({ t: 'created', req, port: pair.port });
     } catch (err) {
       this.post({ t: 'failed', req, message: (err as Error).message, sipStatus: 500 });
     }
+  }
+
+  /** A RelayEndpoint on a bound socket pair, its handlers installed. */
+  private wire(id: string, label: string, port: number, rtp: Socket, rtcp: Socket): RelayEndpoint {
+    const source = this.nextSource++;
+    const dtmfSource = this.nextSource++;
+    // The callbacks run only after `created` exists (on packets and timers).
+    const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
+    const sender = new DtmfSender(
+      (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(created, ev, marker, sequence, timestamp)),
+      () => undefined,
+    );
+    const created = new RelayEndpoint(id, label, source, dtmfSource, port, rtp, rtcp, receiver, sender);
+    rtp.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      try {
+        this.onRtp(created, msg, rinfo);
+      } catch (err) {
+        this.log('error', `media worker packet handler: ${(err as Error).stack ?? String(err)}`, id);
+      }
+    });
+    // RTCP is received and dropped: G.711 relaying needs none of it, and a bound port avoids ICMP errors.
+    rtcp.on('message', () => undefined);
+    const onError = (err: NodeJS.ErrnoException): void => {
+      // A socket connected to its latched source is told (ICMP port unreachable) when that source has gone;
+      // an unconnected one never is. Expected at the end of a call, so not worth a warning.
+      if (err.code === 'ECONNREFUSED') return;
+      if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${err.message}`, id);
+    };
+    rtp.on('error', onError);
+    rtcp.on('error', onError);
+    return created;
   }
 
   private configure(ep: RelayEndpoint, stream: StreamConfig): void {
@@ -303,12 +315,10 @@ export class MediaRelay {
 
   private async destroy(ep: RelayEndpoint): Promise<void> {
     if (this.endpoints.get(ep.id) !== ep) return;
-    this.endpoints.delete(ep.id);
+    this.forget(ep);
     this.gone.packetsIn += ep.packetsIn;
     this.gone.packetsOut += ep.packetsOut;
     this.gone.lost += ep.lost;
-    this.unbridge(ep);
-    this.mixes.leaveAny(ep);
     if (ep.player) ep.player.player.stop();
     // The party hung up while recording: what was said is kept (a voicemail left by hanging up).
     ep.recorder?.recorder.stop('ended');
@@ -317,6 +327,13 @@ export class MediaRelay {
     ep.rtp.removeAllListeners('message');
     await Promise.all([closeSocket(ep.rtp), closeSocket(ep.rtcp)]);
     this.allocator.release(ep.port);
+  }
+
+  /** Out of the maps, the bridge and any mix: destroyed, or moved to another worker. */
+  private forget(ep: RelayEndpoint): void {
+    this.endpoints.delete(ep.id);
+    this.unbridge(ep);
+    this.mixes.leaveAny(ep);
   }
 
   private bridge(aId: string, bId: string): void {
@@ -440,7 +457,7 @@ export class MediaRelay {
 
   // ---- prompts --------------------------------------------------------------------------------------
 
-  private play(id: string, playId: number, audio: Uint8Array, codec: Codec, loop: boolean): void {
+  private play(id: string, playId: number, audio: Uint8Array, codec: Codec, loop: boolean, firstFrame = 0): void {
     const ep = this.endpoints.get(id);
     if (!ep) {
       this.post({ t: 'play-done', playId, reason: 'stopped' });
@@ -448,7 +465,7 @@ export class MediaRelay {
     }
     if (ep.player) ep.player.player.stop();
     const source = this.nextSource++;
-    const entry = {
+    const entry: NonNullable<RelayEndpoint['player']> = {
       playId,
       player: new PromptPlayer(
         audio,
@@ -458,8 +475,10 @@ export class MediaRelay {
         (payload, n) => this.guard(() => (ep.mix !== null ? ep.mix.prompt.pushG711(payload, 0, payload.length, decodeTable(codec)) : sendPromptFrame(ep, source, payload, codec, n))),
         (reason) => {
           if (ep.player === entry) ep.player = null;
-          this.post({ t: 'play-done', playId, reason });
+          if (!entry.moved) this.post({ t: 'play-done', playId, reason });
         },
+        undefined,
+        firstFrame,
       ),
     };
     ep.player = entry;
