@@ -31,6 +31,9 @@
 //   --rtpengine-ports N first port of rtpengine's range (default: just above the built-in range; sized 8 ports
 //                       per call; keep it below the ephemeral range too)
 //   --rtpengine-binary  the rtpengine program (default rtpengine, Debian's rtpengine-daemon)
+//   --workers 1         media worker threads of the built-in engine (media.workers, issue #13); the B leg of
+//                       each call is placed next to its A leg. With more than one the engine is pinned to
+//                       cores 0..N-1 (so on a 2-core machine it shares core 1 with the generator)
 //   --no-pin            do not pin the processes to cores
 //   --json FILE         write the results as JSON (for run.mjs)
 //
@@ -84,6 +87,7 @@ async function buildEngine(msg) {
     rtpPorts: [msg.firstPort, msg.firstPort + msg.phones.length * 4 + 199],
     rtpTimeoutSec: 0,
     logger,
+    workerCount: msg.workers ?? 1,
   });
   if (msg.engine !== 'rtpengine') return { engine: builtin };
   const [{ RtpengineMediaEngine }, { RtpengineLauncher }, { NgClient }] = await Promise.all(RTPENGINE_MODULES.map((m) => import(m)));
@@ -127,7 +131,7 @@ async function engineRole() {
         for (const [a, b] of msg.phones) {
           const legs = [];
           for (const phonePort of [a, b]) {
-            const id = await engine.createEndpoint();
+            const id = await engine.createEndpoint(legs.length === 0 ? {} : { near: legs[0].id });
             const offer = [
               'v=0',
               'o=gen 1 1 IN IP4 127.0.0.1',
@@ -344,10 +348,12 @@ export async function runMediaRelay({
   engine: engineKind = 'builtin',
   rtpengineFirstPort,
   rtpengineBinary = 'rtpengine',
+  workers = 1,
 } = {}) {
   installCleanup();
   const probeCalls = readAll ? calls : Math.min(probes, calls);
   const pins = pin ? pinning() : { server: undefined, generator: undefined, note: 'not pinned (--no-pin)' };
+  if (workers > 1 && pins.server !== undefined) pins.server = `0-${Math.min(workers, pins.cores) - 1}`;
   const cores = { ...pins, note: pins.server === undefined ? pins.note : `engine on core ${pins.server}, generator on core ${pins.generator}` };
   const rtpenginePorts = engineKind === 'rtpengine' ? rtpenginePortRange(calls, firstPort, rtpengineFirstPort) : undefined;
   log(`media relay: ${calls} calls (${probeCalls} read in full), ${seconds} s, engine ${engineKind}${rtpenginePorts ? ` (rtpengine ports ${rtpenginePorts.join('–')})` : ''}, ${cores.note}`);
@@ -367,7 +373,7 @@ export async function runMediaRelay({
   try {
     await once(engine, 'up');
     const { phones } = await once(generator, 'ports');
-    engine.send({ cmd: 'setup', phones, firstPort, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server });
+    engine.send({ cmd: 'setup', phones, firstPort, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server, workers });
     const { ports } = await once(engine, 'ready');
     log(`media relay: ${calls * 2} endpoints up${rtpenginePid ? ` behind rtpengine (pid ${rtpenginePid})` : ''}, sending`);
     await sleep(500);
@@ -416,6 +422,7 @@ export async function runMediaRelay({
       probeCalls,
       rtpenginePorts,
       pinned: cores.note,
+      workers,
       sent,
       engineReceived: sum(counters.packetsIn),
       relayed,
@@ -466,7 +473,7 @@ export function report(r) {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     `| ${r.calls} | ${Math.round(r.relayedPps)} | ${r.sent} | ${r.relayed} | ${f(r.relayLossPct, 4)} | ${f(r.worstStreamRelayLossPct, 3)} | ${f(r.probeLossPct, 4)} (${r.probeCalls} calls) | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.p999)} / ${f(r.latencyMs.max)} | ${f(r.engineCpuPct, 1)} | ${f(r.workerThreadCpuPct, 1)} | ${f(r.engineCpuUsPerPacket)} |`,
     '',
-    `${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
+    `${r.workers ?? 1} media worker(s); ${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
   ].join('\n');
 }
 
@@ -483,6 +490,7 @@ async function main(argv) {
       engine: { type: 'string', default: 'builtin' },
       'rtpengine-ports': { type: 'string' },
       'rtpengine-binary': { type: 'string', default: 'rtpengine' },
+      workers: { type: 'string', default: '1' },
       'no-pin': { type: 'boolean', default: false },
       json: { type: 'string' },
     },
@@ -496,6 +504,8 @@ async function main(argv) {
   if (!(Number.isInteger(calls) && calls > 0 && calls <= 5000)) throw new Error('--calls must be 1–5000');
   if (!(seconds > 0 && seconds <= 300)) throw new Error('--seconds must be 1–300');
   if (!(Number.isInteger(probes) && probes >= 1)) throw new Error('--probes must be ≥ 1');
+  const workers = Number(values.workers);
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 16)) throw new Error('--workers must be 1–16');
   if (!(Number.isInteger(firstPort) && firstPort >= 1024 && firstPort + calls * 4 + 200 <= 65535)) throw new Error('--ports leaves no room for the calls');
   const engine = values.engine;
   if (engine !== 'builtin' && engine !== 'rtpengine') throw new Error('--engine must be builtin or rtpengine');
@@ -515,6 +525,7 @@ async function main(argv) {
     engine,
     rtpengineFirstPort,
     rtpengineBinary: values['rtpengine-binary'],
+    workers,
   });
   process.stdout.write(report(result) + '\n');
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
