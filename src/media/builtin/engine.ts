@@ -108,6 +108,11 @@ export class BuiltinMediaEngine implements MediaEngine {
     return this.pool.slots.length;
   }
 
+  /** Endpoints per worker now (tests, diagnostics). */
+  workerLoads(): number[] {
+    return this.pool.slots.map((slot) => this.pool.placement.loadOf(slot.index));
+  }
+
   /** The worker holding the endpoint (tests, diagnostics). */
   workerOf(id: EndpointId): number | undefined {
     return this.pool.placement.workerOf(id);
