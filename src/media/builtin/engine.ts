@@ -298,7 +298,9 @@ export class BuiltinMediaEngine implements MediaEngine {
 
   async totals(): Promise<MediaTotals> {
     // Summed over the workers; one being restarted counts as nothing yet.
-    const running = this.pool.slots.filter((slot) => slot.running || slot.index === 0).map((slot) => slot.index);
+    const up = this.pool.slots.filter((slot) => slot.running).map((slot) => slot.index);
+    // None running: asked of the first, which waits for a start in progress or refuses (503) as before.
+    const running = up.length > 0 ? up : [0];
     const replies = await Promise.all(running.map((w) => this.pool.request(w, (req) => ({ t: 'totals', req }))));
     const sum: MediaTotals = { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: 0 };
     for (const reply of replies) {
