@@ -43,7 +43,8 @@ export class RelayEndpoint {
   readonly held: { digit: string; durationMs: number }[] = [];
   /** Set while the leg negotiated no telephone-event: its DTMF can only arrive as tones in the audio. */
   inbandDtmf: InbandDtmfDetector | null = null;
-  player: { playId: number; player: PromptPlayer } | null = null;
+  /** `moved`: stopped because the endpoint went to another worker, where the prompt goes on (no play-done here). */
+  player: { playId: number; player: PromptPlayer; moved?: boolean } | null = null;
   /** What the party says is being written to a file (voicemail). */
   recorder: { recId: number; recorder: WavRecorder } | null = null;
   /** Set while the endpoint is in a mix: its audio and prompts go to the mix's tick, not to a peer. */
@@ -58,9 +59,9 @@ export class RelayEndpoint {
   lost = 0;
   lastPacketAt = -1;
   dtmfEvents = 0;
-  // Loss tracking over the current inbound SSRC.
-  private lossSsrc = -1;
-  private highestSequence = 0;
+  // Loss tracking over the current inbound SSRC (read and set only here and by relay-move.ts).
+  lossSsrc = -1;
+  highestSequence = 0;
   // RTP inactivity.
   armedAt = 0;
   timedOut = false;
