@@ -37,6 +37,8 @@ export class RelayEndpoint {
   private latchedW1 = 0;
   private latchedW2 = 0;
   private latchedW3 = 0;
+  /** False after restoreLatch(): the words are unknown until the latched source's next datagram. */
+  private latchedWords = true;
   latchedLastAt = 0;
   peer: RelayEndpoint | null = null;
   policy: DtmfPolicy = 'pass';
@@ -92,6 +94,12 @@ export class RelayEndpoint {
   fromLatched(source: PacketSource): boolean {
     if (this.latchedAddress === null || source.port !== this.latchedPort) return false;
     if (source.address !== null) return source.address === this.latchedAddress;
+    if (!this.latchedWords) {
+      // Latched on another worker (restoreLatch): its text is all there is, compared until it sends again.
+      if (source.text() !== this.latchedAddress) return false;
+      this.latchTo(source);
+      return true;
+    }
     return source.w0 === this.latchedW0 && source.w1 === this.latchedW1 && source.w2 === this.latchedW2 && source.w3 === this.latchedW3;
   }
 
@@ -103,6 +111,14 @@ export class RelayEndpoint {
     this.latchedW1 = source.w1;
     this.latchedW2 = source.w2;
     this.latchedW3 = source.w3;
+    this.latchedWords = true;
+  }
+
+  /** The latch an endpoint had on the worker it moved from (relay-move.ts), kept as text. */
+  restoreLatch(address: string | null, port: number): void {
+    this.latchedAddress = address;
+    this.latchedPort = port;
+    this.latchedWords = false;
   }
 
   /** Whether we may send to the leg now and know where to. */

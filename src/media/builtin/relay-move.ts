@@ -50,8 +50,7 @@ export function restoreEndpoint(ep: RelayEndpoint, s: EndpointSnapshot): RelayEn
   ep.inbound.set(s.inbound);
   ep.sdpAddress = s.sdpAddress;
   ep.sdpPort = s.sdpPort;
-  ep.latchedAddress = s.latchedAddress;
-  ep.latchedPort = s.latchedPort;
+  ep.restoreLatch(s.latchedAddress, s.latchedPort);
   ep.latchedLastAt = fromWall(s.latchedLastAt);
   ep.policy = s.policy;
   ep.held.push(...s.held);
