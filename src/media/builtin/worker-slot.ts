@@ -88,6 +88,8 @@ export class WorkerSlot {
     const worker = new Worker(url);
     await new Promise<void>((resolve, reject) => {
       const onReady = (msg: FromWorker): void => {
+        // What the worker logs while it starts (which RTP socket I/O runs) is not lost.
+        if (msg.t === 'log') this.hooks.message(this.index, msg);
         if (msg.t !== 'ready') return;
         worker.off('message', onReady);
         worker.off('error', onError);
