@@ -35,6 +35,9 @@
 //                       native/udp-batch) | dgram (node:dgram), for before/after in one session (issue #13)
 //   --profile           run the engine process under `node --cpu-prof` (its media worker writes its own
 //                       profile) and print a summary of the media worker's hot spots
+//   --workers 1         media worker threads of the built-in engine (media.workers, issue #13); the B leg of
+//                       each call is placed next to its A leg. With more than one the engine is pinned to
+//                       cores 0..N-1 (so on a 2-core machine it shares core 1 with the generator)
 //   --no-pin            do not pin the processes to cores
 //   --json FILE         write the results as JSON (for run.mjs)
 //   --peers auto        auto: also the same load through rtpengine alone (no hibiki in the path) when it is
@@ -95,6 +98,7 @@ async function buildEngine(msg) {
     rtpTimeoutSec: 0,
     udpIo: msg.udp,
     logger,
+    workerCount: msg.workers ?? 1,
   });
   if (msg.engine !== 'rtpengine') return { engine: builtin };
   const [{ RtpengineMediaEngine }, { RtpengineLauncher }, { NgClient }] = await Promise.all(RTPENGINE_MODULES.map((m) => import(m)));
@@ -138,7 +142,7 @@ async function engineRole() {
         for (const [a, b] of msg.phones) {
           const legs = [];
           for (const phonePort of [a, b]) {
-            const id = await engine.createEndpoint();
+            const id = await engine.createEndpoint(legs.length === 0 ? {} : { near: legs[0].id });
             const offer = [
               'v=0',
               'o=gen 1 1 IN IP4 127.0.0.1',
@@ -357,10 +361,12 @@ export async function runMediaRelay({
   rtpengineBinary = 'rtpengine',
   udp = 'native',
   profileDir,
+  workers = 1,
 } = {}) {
   installCleanup();
   const probeCalls = readAll ? calls : Math.min(probes, calls);
   const pins = pin ? pinning() : { server: undefined, generator: undefined, note: 'not pinned (--no-pin)' };
+  if (workers > 1 && pins.server !== undefined) pins.server = `0-${Math.min(workers, pins.cores) - 1}`;
   const cores = { ...pins, note: pins.server === undefined ? pins.note : `engine on core ${pins.server}, generator on core ${pins.generator}` };
   const rtpenginePorts = engineKind === 'rtpengine' ? rtpenginePortRange(calls, firstPort, rtpengineFirstPort) : undefined;
   log(`media relay: ${calls} calls (${probeCalls} read in full), ${seconds} s, engine ${engineKind}${rtpenginePorts ? ` (rtpengine ports ${rtpenginePorts.join('–')})` : ''}, ${cores.note}`);
@@ -380,7 +386,7 @@ export async function runMediaRelay({
   try {
     await once(engine, 'up');
     const { phones } = await once(generator, 'ports');
-    engine.send({ cmd: 'setup', phones, firstPort, udp, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server });
+    engine.send({ cmd: 'setup', phones, firstPort, udp, engine: engineKind, rtpenginePorts, rtpengineBinary, rtpengineDir, core: cores.server, workers });
     const { ports } = await once(engine, 'ready');
     log(`media relay: ${calls * 2} endpoints up${rtpenginePid ? ` behind rtpengine (pid ${rtpenginePid})` : ''}, sending`);
     await sleep(500);
@@ -430,6 +436,7 @@ export async function runMediaRelay({
       probeCalls,
       rtpenginePorts,
       pinned: cores.note,
+      workers,
       sent,
       engineReceived: sum(counters.packetsIn),
       relayed,
@@ -493,7 +500,7 @@ export function report(r) {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     `| ${r.calls} | ${Math.round(r.relayedPps)} | ${r.sent} | ${r.relayed} | ${f(r.relayLossPct, 4)} | ${f(r.worstStreamRelayLossPct, 3)} | ${f(r.probeLossPct, 4)} (${r.probeCalls} calls) | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.p999)} / ${f(r.latencyMs.max)} | ${f(r.engineCpuPct, 1)} | ${f(r.workerThreadCpuPct, 1)} | ${f(r.engineCpuUsPerPacket)} |`,
     '',
-    `${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; RTP I/O ${r.udp}; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
+    `${r.workers ?? 1} media worker(s); ${r.seconds} s requested, ${f(r.sendingSeconds, 1)} s sending; RTP I/O ${r.udp}; ${r.pinned}; generator CPU ${f(r.generatorCpuPct, 1)} % (ticks behind by more than a frame: ${r.generatorLateTicks}); latency resolution ${BUCKET_US} µs.`,
   ].join('\n');
 }
 
@@ -510,6 +517,7 @@ async function main(argv) {
       engine: { type: 'string', default: 'builtin' },
       'rtpengine-ports': { type: 'string' },
       'rtpengine-binary': { type: 'string', default: 'rtpengine' },
+      workers: { type: 'string', default: '1' },
       'no-pin': { type: 'boolean', default: false },
       udp: { type: 'string', default: 'native' },
       profile: { type: 'boolean', default: false },
@@ -527,6 +535,8 @@ async function main(argv) {
   if (!(Number.isInteger(calls) && calls > 0 && calls <= 5000)) throw new Error('--calls must be 1–5000');
   if (!(seconds > 0 && seconds <= 300)) throw new Error('--seconds must be 1–300');
   if (!(Number.isInteger(probes) && probes >= 1)) throw new Error('--probes must be ≥ 1');
+  const workers = Number(values.workers);
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 16)) throw new Error('--workers must be 1–16');
   if (!(Number.isInteger(firstPort) && firstPort >= 1024 && firstPort + calls * 4 + 200 <= 65535)) throw new Error('--ports leaves no room for the calls');
   const engine = values.engine;
   if (engine !== 'builtin' && engine !== 'rtpengine') throw new Error('--engine must be builtin or rtpengine');
@@ -553,6 +563,7 @@ async function main(argv) {
     rtpengineFirstPort,
     rtpengineBinary: values['rtpengine-binary'],
     udp: values.udp,
+    workers,
   };
   const result = await runMediaRelay({ ...options, profileDir });
   process.stdout.write(report(result) + '\n');

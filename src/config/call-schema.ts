@@ -39,6 +39,11 @@ export const rtpengineSchema = z
   })
   .describe('rtpengine (Debian rtpengine-daemon) as the media relay for WebRTC legs (mixed) or every leg.');
 
+/** Upper bound of media.workers: past this, more threads only add memory (an isolate each) and switching. */
+export const MAX_MEDIA_WORKERS = 16;
+/** media.workers auto stops here: leaves room for the main thread (SIP) on the machines hibiki targets. */
+export const AUTO_MEDIA_WORKERS_CAP = 4;
+
 export const mediaSchema = z
   .object({
     engine: z
@@ -68,6 +73,12 @@ export const mediaSchema = z
       .default('native')
       .describe(
         "RTP socket I/O of the built-in engine: native (the addon built at npm ci: recvmmsg batches, no per-packet allocation; falls back to node:dgram, logged at start, when it is not built) or dgram (Node's dgram sockets). The environment variable HIBIKI_MEDIA_UDP_IO=native|dgram overrides it (tests, benchmarks).",
+      ),
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1).max(MAX_MEDIA_WORKERS)])
+      .default('auto')
+      .describe(
+        `Worker threads of the built-in media engine (1–${MAX_MEDIA_WORKERS}), each with its own RTP sockets and an even share of rtpPorts; the two legs of a call share one. auto: one per CPU core up to ${AUTO_MEDIA_WORKERS_CAP} (the main thread needs a core for SIP, and more threads than cores only add switching).`,
       ),
   })
   .strict()

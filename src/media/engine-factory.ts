@@ -1,7 +1,9 @@
 // The media engine the config asks for: the built-in engine alone, or rtpengine in front of it (for WebRTC
 // legs only, "mixed", or for every leg), with a local rtpengine launched and supervised when asked.
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { AUTO_MEDIA_WORKERS_CAP } from '../config/call-schema.js';
 import type { HibikiConfig } from '../config/schema.js';
 import { BuiltinMediaEngine } from './builtin/engine.js';
 import type { MediaEngine } from './engine.js';
@@ -16,6 +18,11 @@ export interface MediaEngineContext {
   logger: Logger;
 }
 
+/** media.workers resolved: auto is one worker per core, up to AUTO_MEDIA_WORKERS_CAP. */
+export function mediaWorkerCount(setting: HibikiConfig['media']['workers'], cores = availableParallelism()): number {
+  return setting === 'auto' ? Math.max(1, Math.min(cores, AUTO_MEDIA_WORKERS_CAP)) : setting;
+}
+
 export function createMediaEngine(media: HibikiConfig['media'], ctx: MediaEngineContext): MediaEngine {
   const builtin = new BuiltinMediaEngine({
     address: media.address ?? ctx.address,
@@ -24,6 +31,7 @@ export function createMediaEngine(media: HibikiConfig['media'], ctx: MediaEngine
     rtpTimeoutSec: media.rtpTimeout,
     udpIo: media.udpIo,
     logger: ctx.logger,
+    workerCount: mediaWorkerCount(media.workers),
   });
   const r = media.rtpengine;
   if (media.engine === 'builtin' || r === undefined) return builtin;

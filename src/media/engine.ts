@@ -34,6 +34,11 @@ export interface EndpointOptions {
   label?: string;
   /** Codecs this endpoint may use, in preference order (default PCMU, PCMA). */
   codecs?: Codec[];
+  /**
+   * Placement hint: the endpoint this one will be bridged to (a call's A leg for its B leg). An engine with
+   * several media workers puts it in that endpoint's worker, so their packets never cross threads.
+   */
+  near?: EndpointId;
 }
 
 /**

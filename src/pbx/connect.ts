@@ -84,7 +84,7 @@ export async function connectCaller(session: CoreSession, core: CoreServices, le
   const prepared = await legMedia.prepare(legA);
   if (!prepared.ok) return fail({ ...prepared, disposition: 'failed', hangupBy: 'system' });
   session.applyDtmfPolicy(legA);
-  const offered = await legMedia.offer(`${call.callId}/b`);
+  const offered = await legMedia.offer(`${call.callId}/b`, legA.endpoint);
   if (!offered.ok) return fail({ ...offered, disposition: 'failed', hangupBy: 'system' });
   if (call.isFinished || settled) {
     // The caller went away while the endpoint was made; the call has freed its legs already.

@@ -41,11 +41,11 @@ export class LegMedia {
     private readonly logger: Logger,
   ) {}
 
-  /** An endpoint of our own and the offer for it (a leg we are about to dial). */
-  async offer(label: string): Promise<{ ok: true; endpoint: EndpointId; sdp: string } | ({ ok: false } & MediaFailure)> {
+  /** An endpoint of our own and the offer for it (a leg we are about to dial); `near`: the endpoint it will be bridged to. */
+  async offer(label: string, near?: EndpointId): Promise<{ ok: true; endpoint: EndpointId; sdp: string } | ({ ok: false } & MediaFailure)> {
     let endpoint: EndpointId;
     try {
-      endpoint = await this.media.createEndpoint({ label });
+      endpoint = await this.media.createEndpoint(near === undefined ? { label } : { label, near });
     } catch (err) {
       this.logger.error({ err, label }, 'no media endpoint');
       return { ok: false, ...endpointFailure(err) };

@@ -212,7 +212,7 @@ export class CallSession implements CoreSession {
     const { legMedia, media, registry, router, inDialog } = this.core;
     const call = this.call;
     const config = this.config();
-    const offered = await legMedia.offer(`${call.callId}/${number}`);
+    const offered = await legMedia.offer(`${call.callId}/${number}`, call.leg('caller')?.endpoint);
     if (!offered.ok) return { ok: false, status: offered.status, cause: offered.cause, disposition: 'failed' };
     const ep = offered.endpoint;
     if (call.isFinished) {

@@ -37,13 +37,16 @@ export class RelayEndpoint {
   private latchedW1 = 0;
   private latchedW2 = 0;
   private latchedW3 = 0;
+  /** False after restoreLatch(): the words are unknown until the latched source's next datagram. */
+  private latchedWords = true;
   latchedLastAt = 0;
   peer: RelayEndpoint | null = null;
   policy: DtmfPolicy = 'pass';
   readonly held: { digit: string; durationMs: number }[] = [];
   /** Set while the leg negotiated no telephone-event: its DTMF can only arrive as tones in the audio. */
   inbandDtmf: InbandDtmfDetector | null = null;
-  player: { playId: number; player: PromptPlayer } | null = null;
+  /** `moved`: stopped because the endpoint went to another worker, where the prompt goes on (no play-done here). */
+  player: { playId: number; player: PromptPlayer; moved?: boolean } | null = null;
   /** What the party says is being written to a file (voicemail). */
   recorder: { recId: number; recorder: WavRecorder } | null = null;
   /** Set while the endpoint is in a mix: its audio and prompts go to the mix's tick, not to a peer. */
@@ -58,9 +61,9 @@ export class RelayEndpoint {
   lost = 0;
   lastPacketAt = -1;
   dtmfEvents = 0;
-  // Loss tracking over the current inbound SSRC.
-  private lossSsrc = -1;
-  private highestSequence = 0;
+  // Loss tracking over the current inbound SSRC (read and set only here and by relay-move.ts).
+  lossSsrc = -1;
+  highestSequence = 0;
   // RTP inactivity.
   armedAt = 0;
   timedOut = false;
@@ -91,6 +94,12 @@ export class RelayEndpoint {
   fromLatched(source: PacketSource): boolean {
     if (this.latchedAddress === null || source.port !== this.latchedPort) return false;
     if (source.address !== null) return source.address === this.latchedAddress;
+    if (!this.latchedWords) {
+      // Latched on another worker (restoreLatch): its text is all there is, compared until it sends again.
+      if (source.text() !== this.latchedAddress) return false;
+      this.latchTo(source);
+      return true;
+    }
     return source.w0 === this.latchedW0 && source.w1 === this.latchedW1 && source.w2 === this.latchedW2 && source.w3 === this.latchedW3;
   }
 
@@ -102,6 +111,14 @@ export class RelayEndpoint {
     this.latchedW1 = source.w1;
     this.latchedW2 = source.w2;
     this.latchedW3 = source.w3;
+    this.latchedWords = true;
+  }
+
+  /** The latch an endpoint had on the worker it moved from (relay-move.ts), kept as text. */
+  restoreLatch(address: string | null, port: number): void {
+    this.latchedAddress = address;
+    this.latchedPort = port;
+    this.latchedWords = false;
   }
 
   /** Whether we may send to the leg now and know where to. */

@@ -6,7 +6,7 @@ import type { ToWorker } from './protocol.js';
 import { DEFAULT_SILENCE_THRESHOLD } from './recorder.js';
 
 export interface RecordingsHost {
-  /** Posts to the worker; false when no worker is running. */
+  /** Posts to the recording's worker (the engine routes it); false when that worker is not running. */
   post(msg: ToWorker): boolean;
   hasEndpoint(id: EndpointId): boolean;
 }
@@ -26,9 +26,10 @@ export class EngineRecordings {
     resolve?.(r);
   }
 
-  /** The worker is gone: every recording still waiting fails with its error. */
-  abandon(err: Error): void {
+  /** The worker is gone (or the one of the recordings `only` picks): every recording still waiting fails with its error. */
+  abandon(err: Error, only: (recId: number) => boolean = () => true): void {
     for (const [recId, resolve] of this.pending) {
+      if (!only(recId)) continue;
       this.pending.delete(recId);
       resolve({ reason: 'failed', durationMs: 0, error: err.message });
     }

@@ -1,8 +1,7 @@
 // BuiltinMediaEngine: the MediaEngine of DESIGN.md on the main thread. SDP offer/answer is done here; the
-// RTP sockets and the per-packet work live in one worker thread (worker.ts) that this class drives with small
-// control messages and that reports DTMF, RTP timeouts, prompt ends and stats back.
-import { checkBuild, workerLocation } from './worker-location.js';
-import { Worker } from 'node:worker_threads';
+// RTP sockets and the per-packet work live in media.workers worker threads (worker.ts, each with its own
+// slice of rtpPorts) that this class drives with small control messages (routed by worker-pool.ts to the
+// worker holding the endpoint) and that report DTMF, RTP timeouts, prompt ends and stats back.
 import type { Logger } from 'pino';
 import {
   MediaError,
@@ -33,6 +32,8 @@ import { sessionId, streamConfig } from './stream-config.js';
 import { PromptCache } from './prompt-cache.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { digitToEvent } from './rfc4733.js';
+import { splitPortRange } from './ports.js';
+import { WorkerPool } from './worker-pool.js';
 
 export interface BuiltinMediaEngineOptions {
   /** Address advertised in SDP (c=, o=). */
@@ -45,8 +46,8 @@ export interface BuiltinMediaEngineOptions {
   /** RTP socket I/O (media.udpIo); default native, falling back to node:dgram without the addon. */
   udpIo?: 'native' | 'dgram';
   logger: Logger;
-  /** Only one media worker for now. */
-  workerCount?: 1;
+  /** Media worker threads (media.workers, resolved): default 1. Each gets an even slice of rtpPorts. */
+  workerCount?: number;
 }
 
 interface EndpointState {
@@ -59,11 +60,6 @@ interface EndpointState {
   negotiated: NegotiatedMedia | undefined;
 }
 
-interface PendingRequest {
-  resolve: (msg: FromWorker) => void;
-  reject: (err: Error) => void;
-}
-
 interface PlayEntry {
   id: EndpointId;
   resolve: (reason: 'completed' | 'stopped') => void;
@@ -74,10 +70,6 @@ interface PlayEntry {
 const ALL_CODECS: readonly Codec[] = ['PCMU', 'PCMA'];
 /** How long the latched RTP source must be silent before another may take over (symmetric RTP). */
 const RELATCH_AFTER_MS = 2000;
-const SHUTDOWN_GRACE_MS = 2000;
-/** Worker restarts allowed within RESTART_WINDOW_MS before the engine gives up. */
-const MAX_RESTARTS = 5;
-const RESTART_WINDOW_MS = 60_000;
 
 type Listeners = { [E in keyof MediaEngineEvents]: Set<MediaEngineEvents[E]> };
 
@@ -85,168 +77,83 @@ export class BuiltinMediaEngine implements MediaEngine {
   /** Plain RTP only: WebRTC legs need rtpengine in front (src/media/rtpengine/). */
   readonly webrtc = false;
   private readonly logger: Logger;
-  private readonly bindAddress: string;
-  private worker: Worker | null = null;
-  private starting: Promise<void> | null = null;
-  private stopping = false;
+  private readonly pool: WorkerPool;
   private readonly endpoints = new Map<EndpointId, EndpointState>();
-  private readonly requests = new Map<number, PendingRequest>();
   private readonly plays = new Map<number, PlayEntry>();
   private readonly recordings = new EngineRecordings({
-    post: (msg) => {
-      if (!this.worker) return false;
-      this.post(msg);
-      return true;
-    },
+    post: (msg) => this.pool.routeRecording(msg),
     hasEndpoint: (id) => this.endpoints.has(id),
   });
   private readonly prompts = new PromptCache();
   private readonly listeners: Listeners = { dtmf: new Set(), 'rtp-timeout': new Set() };
-  private readonly restarts: number[] = [];
-  private nextRequest = 1;
   private nextEndpoint = 1;
   private nextPlay = 1;
   private nextMix = 1;
-  /** Mixes that exist in the worker (gone with it when it exits). */
-  private readonly mixes = new Set<MixId>();
 
   constructor(private readonly options: BuiltinMediaEngineOptions) {
     this.logger = options.logger.child({ component: 'media' });
-    this.bindAddress = options.bindAddress ?? (options.address.includes(':') ? '::' : '0.0.0.0');
+    const bindAddress = options.bindAddress ?? (options.address.includes(':') ? '::' : '0.0.0.0');
+    const count = Math.max(1, Math.floor(options.workerCount ?? 1));
+    // One worker keeps the range exactly as configured (its allocator checks it).
+    const slices = count === 1 ? [options.rtpPorts] : splitPortRange(options.rtpPorts, count);
+    const base = { bindAddress, rtpTimeoutMs: Math.max(0, options.rtpTimeoutSec) * 1000, relatchAfterMs: RELATCH_AFTER_MS, udpIo: options.udpIo };
+    this.pool = new WorkerPool(slices, base, this.logger, {
+      message: (index, msg) => this.onMessage(index, msg),
+      lost: (id) => this.lost(id),
+      workerLost: (index) => this.workerLost(index),
+    });
+    this.pool.portOf = (id) => this.endpoints.get(id)?.port;
+  }
+
+  /** How many media workers run (media.workers, capped by the pairs in rtpPorts). */
+  get workerCount(): number {
+    return this.pool.slots.length;
+  }
+
+  /** Endpoints per worker now (tests, diagnostics). */
+  workerLoads(): number[] {
+    return this.pool.slots.map((slot) => this.pool.placement.loadOf(slot.index));
+  }
+
+  /** The worker holding the endpoint (tests, diagnostics). */
+  workerOf(id: EndpointId): number | undefined {
+    return this.pool.placement.workerOf(id);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------------
 
   start(): Promise<void> {
-    if (this.worker) return Promise.resolve();
-    this.stopping = false;
-    this.starting ??= this.spawn().finally(() => {
-      this.starting = null;
-    });
-    return this.starting;
+    return this.pool.start();
   }
 
   async stop(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    const worker = this.worker;
-    this.stopping = true;
-    if (!worker) return;
-    // Let the worker close its sockets, then end the thread whatever happened.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, SHUTDOWN_GRACE_MS);
-      const onMessage = (msg: FromWorker): void => {
-        if (msg.t !== 'closed') return;
-        clearTimeout(timer);
-        resolve();
-      };
-      worker.on('message', onMessage);
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      worker.postMessage({ t: 'shutdown' } satisfies ToWorker);
-    });
-    this.worker = null;
-    await worker.terminate();
+    await this.pool.stop(new MediaError('media engine stopped', 503));
     this.abandonAll(new MediaError('media engine stopped', 503));
     this.endpoints.clear();
-    this.mixes.clear();
   }
 
-  private async spawn(): Promise<void> {
-    const { url, fromSource } = workerLocation();
-    if (fromSource) await checkBuild(url);
-    const worker = new Worker(url);
-    await new Promise<void>((resolve, reject) => {
-      const onReady = (msg: FromWorker): void => {
-        if (msg.t !== 'ready') return;
-        worker.off('message', onReady);
-        worker.off('error', onError);
-        resolve();
-      };
-      const onError = (err: Error): void => {
-        worker.off('message', onReady);
-        reject(new MediaError(`media worker failed to start: ${err.message}`, 500));
-      };
-      worker.on('message', onReady);
-      worker.once('error', onError);
-      worker.postMessage({
-        t: 'init',
-        settings: {
-          bindAddress: this.bindAddress,
-          rtpPorts: this.options.rtpPorts,
-          rtpTimeoutMs: Math.max(0, this.options.rtpTimeoutSec) * 1000,
-          relatchAfterMs: RELATCH_AFTER_MS,
-          udpIo: this.options.udpIo,
-        },
-      } satisfies ToWorker);
-    }).catch(async (err: unknown) => {
-      await worker.terminate();
-      throw err;
-    });
-    worker.on('message', (msg: FromWorker) => this.onMessage(msg));
-    worker.on('error', (err) => this.logger.error({ err }, 'media worker crashed'));
-    worker.on('exit', (code) => this.onExit(worker, code));
-    this.worker = worker;
+  /** Lost with its worker (or a failed move): reported as timed out, so its call ends with cause 41. */
+  private lost(id: EndpointId): void {
+    if (!this.endpoints.delete(id)) return;
+    for (const [playId, p] of this.plays) if (p.id === id) this.finishPlay(playId, 'stopped');
+    this.emit('rtp-timeout', id);
   }
 
-  /**
-   * The worker died with calls up: its sockets are gone, so every endpoint is reported as timed out (the
-   * calls end with cause 41) and a new worker is started for new calls.
-   */
-  private onExit(worker: Worker, code: number): void {
-    if (this.worker !== worker || this.stopping) return;
-    this.worker = null;
-    this.logger.error({ code, endpoints: this.endpoints.size }, 'media worker exited unexpectedly');
-    this.abandonAll(new MediaError('media worker exited', 500));
-    const lost = [...this.endpoints.keys()];
-    this.endpoints.clear();
-    this.mixes.clear();
-    for (const id of lost) this.emit('rtp-timeout', id);
-    const t = Date.now();
-    while (this.restarts.length > 0 && t - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
-    if (this.restarts.length >= MAX_RESTARTS) {
-      this.logger.fatal('media worker keeps exiting: not restarted');
-      return;
-    }
-    this.restarts.push(t);
-    this.start().catch((err: unknown) => this.logger.error({ err }, 'media worker restart failed'));
+  /** A worker died with calls up: its recordings and mixes are gone with it (a new worker is starting). */
+  private workerLost(index: number): void {
+    const recIds = new Set(this.pool.placement.recordingsIn(index));
+    this.recordings.abandon(new MediaError('media worker exited', 500), (recId) => recIds.has(recId));
+    for (const recId of recIds) this.pool.placement.endRecording(recId);
+    for (const mix of this.pool.placement.mixesIn(index)) this.pool.placement.destroyMix(mix);
   }
 
   private abandonAll(err: Error): void {
-    for (const r of this.requests.values()) r.reject(err);
-    this.requests.clear();
     for (const [playId] of this.plays) this.finishPlay(playId, 'stopped');
     this.recordings.abandon(err);
   }
 
-  private post(msg: ToWorker): void {
-    this.worker?.postMessage(msg);
-  }
-
-  private async request(build: (req: number) => ToWorker): Promise<FromWorker> {
-    // A worker being (re)started is waited for rather than failing the call that needs it.
-    if (!this.worker && this.starting) await this.starting.catch(() => undefined);
-    const worker = this.worker;
-    if (!worker) throw new MediaError('media engine not started', 503);
-    const req = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      this.requests.set(req, { resolve, reject });
-      worker.postMessage(build(req));
-    });
-  }
-
-  private onMessage(msg: FromWorker): void {
+  private onMessage(index: number, msg: FromWorker): void {
     switch (msg.t) {
-      case 'created':
-      case 'failed':
-      case 'stats':
-      case 'totals': {
-        const pending = this.requests.get(msg.req);
-        this.requests.delete(msg.req);
-        pending?.resolve(msg);
-        break;
-      }
       case 'dtmf':
         if (this.endpoints.has(msg.id)) this.emit('dtmf', msg.id, msg.digit, msg.durationMs, msg.source);
         break;
@@ -257,15 +164,16 @@ export class BuiltinMediaEngine implements MediaEngine {
         this.finishPlay(msg.playId, msg.reason);
         break;
       case 'record-done':
+        this.pool.placement.endRecording(msg.recId);
         this.recordings.done(msg.recId, msg.reason, msg.samples, msg.error);
         break;
       case 'log': {
-        const fields = msg.id === undefined ? {} : { endpoint: msg.id, label: this.endpoints.get(msg.id)?.label };
+        const worker = this.pool.slots.length > 1 ? { worker: index } : {};
+        const fields = msg.id === undefined ? worker : { ...worker, endpoint: msg.id, label: this.endpoints.get(msg.id)?.label };
         this.logger[msg.level](fields, msg.msg);
         break;
       }
-      case 'ready':
-      case 'closed':
+      default:
         break;
     }
   }
@@ -306,9 +214,22 @@ export class BuiltinMediaEngine implements MediaEngine {
     if (codecs.length === 0) throw new MediaError('no G.711 codec allowed for the endpoint', 488);
     const id = `m${this.nextEndpoint++}`;
     const label = opts.label ?? id;
-    const reply = await this.request((req) => ({ t: 'create', req, id, label }));
-    if (reply.t === 'failed') throw new MediaError(reply.message, reply.sipStatus);
-    if (reply.t !== 'created') throw new MediaError('unexpected reply from the media worker', 500);
+    // Counted in its worker's load from now, so that endpoints made at the same moment spread out.
+    const placement = this.pool.placement;
+    const worker = placement.pick(opts.near, (w) => this.pool.usable(w));
+    placement.add(id, worker);
+    let reply: FromWorker;
+    try {
+      reply = await this.pool.request(worker, (req) => ({ t: 'create', req, id, label }));
+    } catch (err) {
+      placement.remove(id);
+      throw err;
+    }
+    if (reply.t !== 'created') {
+      placement.remove(id);
+      throw reply.t === 'failed' ? new MediaError(reply.message, reply.sipStatus) : new MediaError('unexpected reply from the media worker', 500);
+    }
+    if (!placement.has(id)) throw new MediaError('media worker exited', 500);
     this.endpoints.set(id, { label, codecs, port: reply.port, sessionId: sessionId(), sessionVersion: 0, offered: null, negotiated: undefined });
     return id;
   }
@@ -349,7 +270,7 @@ export class BuiltinMediaEngine implements MediaEngine {
 
   private apply(id: EndpointId, s: EndpointState, negotiation: Negotiation): NegotiatedMedia {
     s.negotiated = negotiation.media;
-    this.post({ t: 'configure', id, stream: streamConfig(negotiation) });
+    this.pool.send(id, { t: 'configure', id, stream: streamConfig(negotiation) });
     return negotiation.media;
   }
 
@@ -358,58 +279,120 @@ export class BuiltinMediaEngine implements MediaEngine {
   }
 
   destroy(id: EndpointId): void {
-    if (!this.endpoints.delete(id)) return;
-    this.post({ t: 'destroy', id });
+    const s = this.endpoints.get(id);
+    if (!s) return;
+    this.endpoints.delete(id);
+    const placement = this.pool.placement;
+    const home = placement.homeOf(id);
+    this.pool.send(id, { t: 'destroy', id });
+    // A port lent to another worker (the endpoint moved): its own worker may hand it out again.
+    if (home !== undefined && home !== placement.workerOf(id)) this.pool.post(home, { t: 'release-port', port: s.port });
+    this.pool.mixJoins.delete(id);
+    placement.remove(id);
   }
 
   async stats(id: EndpointId): Promise<EndpointStats> {
     this.state(id);
-    const reply = await this.request((req) => ({ t: 'stats', req, id }));
+    const reply = await this.pool.requestFor(id, (req) => ({ t: 'stats', req, id }));
     if (reply.t !== 'stats' || !reply.stats) throw new MediaError(`unknown media endpoint ${id}`, 500);
     return reply.stats;
   }
 
   async totals(): Promise<MediaTotals> {
-    const reply = await this.request((req) => ({ t: 'totals', req }));
-    if (reply.t !== 'totals') throw new MediaError('media worker answered a totals request with something else', 500);
-    return reply.totals;
+    // Summed over the workers; one being restarted counts as nothing yet.
+    const up = this.pool.slots.filter((slot) => slot.running).map((slot) => slot.index);
+    // None running: asked of the first, which waits for a start in progress or refuses (503) as before.
+    const running = up.length > 0 ? up : [0];
+    const replies = await Promise.all(running.map((w) => this.pool.request(w, (req) => ({ t: 'totals', req }))));
+    const sum: MediaTotals = { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: 0 };
+    for (const reply of replies) {
+      if (reply.t !== 'totals') throw new MediaError('media worker answered a totals request with something else', 500);
+      for (const k of Object.keys(sum) as (keyof MediaTotals)[]) sum[k] += reply.totals[k];
+    }
+    return sum;
   }
 
   // ---- bridging, prompts, DTMF (fire-and-forget: an unknown endpoint is ignored, it may just have ended) ----
 
   bridge(a: EndpointId, b: EndpointId): void {
-    if (this.endpoints.has(a) && this.endpoints.has(b)) this.post({ t: 'bridge', a, b });
+    if (!this.endpoints.has(a) || !this.endpoints.has(b) || a === b) return;
+    const placement = this.pool.placement;
+    placement.loosen(a);
+    placement.loosen(b);
+    this.pool.mixJoins.delete(a);
+    this.pool.mixJoins.delete(b);
+    this.pool.together(a, b);
+    placement.bridge(a, b);
+    // A side still moving is bridged when it arrives (worker-pool.ts).
+    if (!this.pool.isMoving(a) && !this.pool.isMoving(b)) this.pool.send(a, { t: 'bridge', a, b });
   }
 
   unbridge(id: EndpointId): void {
-    if (this.endpoints.has(id)) this.post({ t: 'unbridge', id });
+    if (!this.endpoints.has(id)) return;
+    this.pool.placement.unbridge(id);
+    if (!this.pool.isMoving(id)) this.pool.send(id, { t: 'unbridge', id });
   }
 
   // ---- mixing (mixer.ts in the worker; like bridging, an unknown endpoint or mix is ignored) ----------------
 
   createMix(): MixId {
     const mix = `x${this.nextMix++}`;
-    this.mixes.add(mix);
-    this.post({ t: 'mix-create', mix });
+    // Created in a worker when its first member joins (the member's worker).
+    this.pool.placement.createMix(mix);
     return mix;
   }
 
   joinMix(mix: MixId, id: EndpointId, member: MixMember): void {
-    if (!this.mixes.has(mix) || !this.endpoints.has(id)) {
+    const placement = this.pool.placement;
+    if (!placement.hasMix(mix) || !this.endpoints.has(id)) {
       this.logger.debug({ mix, endpoint: id }, 'joinMix: mix or endpoint not found');
       return;
     }
     const db = member.volumeDb;
     const volumeDb = db === undefined || !Number.isFinite(db) ? 0 : Math.min(MAX_VOLUME_DB, Math.max(MIN_VOLUME_DB, db));
-    this.post({ t: 'mix-join', mix, id, hears: member.hears === 'all' ? 'all' : [...member.hears], speaks: member.speaks, volumeDb });
+    const join = { t: 'mix-join', mix, id, hears: member.hears === 'all' ? 'all' : [...member.hears], speaks: member.speaks, volumeDb } satisfies ToWorker;
+    const wasIn = placement.mixMembers(mix).includes(id);
+    if (!wasIn) {
+      placement.loosen(id);
+      this.pool.mixJoins.delete(id);
+      this.placeMix(mix, id);
+    }
+    placement.joinMix(mix, id);
+    this.pool.mixJoins.set(id, join);
+    if (!this.pool.isMoving(id)) this.pool.send(id, join);
+  }
+
+  /** Before `id` joins the mix: both in one worker (an empty mix is made, or made again, in id's). */
+  private placeMix(mix: MixId, id: EndpointId): void {
+    const placement = this.pool.placement;
+    const w = placement.workerOf(id)!;
+    const at = placement.mixWorker(mix);
+    const members = placement.mixMembers(mix);
+    if (members.length > 0) {
+      this.pool.together(members[0]!, id);
+      return;
+    }
+    if (at === w) return;
+    if (at !== undefined) this.pool.post(at, { t: 'mix-destroy', mix });
+    this.pool.post(w, { t: 'mix-create', mix });
+    placement.setMixWorker(mix, w);
   }
 
   leaveMix(mix: MixId, id: EndpointId): void {
-    if (this.mixes.has(mix) && this.endpoints.has(id)) this.post({ t: 'mix-leave', mix, id });
+    const placement = this.pool.placement;
+    if (!placement.hasMix(mix) || !placement.mixMembers(mix).includes(id)) return;
+    placement.leaveMix(mix, id);
+    this.pool.mixJoins.delete(id);
+    if (!this.pool.isMoving(id)) this.pool.send(id, { t: 'mix-leave', mix, id });
   }
 
   destroyMix(mix: MixId): void {
-    if (this.mixes.delete(mix)) this.post({ t: 'mix-destroy', mix });
+    const placement = this.pool.placement;
+    if (!placement.hasMix(mix)) return;
+    const at = placement.mixWorker(mix);
+    for (const id of placement.mixMembers(mix)) this.pool.mixJoins.delete(id);
+    placement.destroyMix(mix);
+    if (at !== undefined) this.pool.post(at, { t: 'mix-destroy', mix });
   }
 
   play(id: EndpointId, files: string[], opts: { loop?: boolean } = {}): PlayHandle {
@@ -419,7 +402,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     const entry: PlayEntry = { id, resolve, posted: false, stopped: false };
     this.plays.set(playId, entry);
     const s = this.endpoints.get(id);
-    if (!s || !this.worker) {
+    if (!s || !this.pool.anyRunning) {
       this.finishPlay(playId, 'stopped');
       return { stop: () => undefined, done };
     }
@@ -432,7 +415,7 @@ export class BuiltinMediaEngine implements MediaEngine {
           return;
         }
         entry.posted = true;
-        this.post({ t: 'play', id, playId, audio, codec, loop: opts.loop === true });
+        this.pool.send(id, { t: 'play', id, playId, audio, codec, loop: opts.loop === true });
       },
       (err: unknown) => {
         this.logger.warn({ err, endpoint: id, label: s.label, files }, 'prompt not played');
@@ -443,7 +426,7 @@ export class BuiltinMediaEngine implements MediaEngine {
       stop: () => {
         if (entry.stopped || !this.plays.has(playId)) return;
         entry.stopped = true;
-        if (entry.posted) this.post({ t: 'stop-play', playId });
+        if (entry.posted) this.pool.send(id, { t: 'stop-play', playId });
         else this.finishPlay(playId, 'stopped');
       },
       done,
@@ -468,19 +451,19 @@ export class BuiltinMediaEngine implements MediaEngine {
   sendDtmf(id: EndpointId, digits: string, opts: { durationMs?: number } = {}): void {
     const valid = [...digits].filter((d) => digitToEvent(d) >= 0).join('');
     if (valid === '' || !this.endpoints.has(id)) return;
-    this.post({ t: 'send-dtmf', id, digits: valid, durationMs: opts.durationMs ?? DEFAULT_DTMF_DURATION_MS });
+    this.pool.send(id, { t: 'send-dtmf', id, digits: valid, durationMs: opts.durationMs ?? DEFAULT_DTMF_DURATION_MS });
   }
 
   injectDtmf(id: EndpointId, digit: string, durationMs: number): void {
     if (digitToEvent(digit) < 0 || !this.endpoints.has(id)) return;
-    this.post({ t: 'inject-dtmf', id, digit: digit.toUpperCase(), durationMs: Number.isFinite(durationMs) && durationMs > 0 ? durationMs : DEFAULT_DTMF_DURATION_MS });
+    this.pool.send(id, { t: 'inject-dtmf', id, digit: digit.toUpperCase(), durationMs: Number.isFinite(durationMs) && durationMs > 0 ? durationMs : DEFAULT_DTMF_DURATION_MS });
   }
 
   setDtmfPolicy(id: EndpointId, policy: DtmfPolicy): void {
-    if (this.endpoints.has(id)) this.post({ t: 'dtmf-policy', id, policy });
+    if (this.endpoints.has(id)) this.pool.send(id, { t: 'dtmf-policy', id, policy });
   }
 
   releaseDtmf(id: EndpointId, forward: boolean): void {
-    if (this.endpoints.has(id)) this.post({ t: 'release-dtmf', id, forward });
+    if (this.endpoints.has(id)) this.pool.send(id, { t: 'release-dtmf', id, forward });
   }
 }

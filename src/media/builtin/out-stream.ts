@@ -2,6 +2,7 @@
 // re-bridge, a prompt, generated DTMF) the leg sees a single SSRC with contiguous sequence numbers and
 // timestamps that follow real time, so its jitter buffer never has to resynchronise (RFC 3550 §5.1, §8.2:
 // a receiver treats a new SSRC as a new source; RFC 7160 on timestamp jumps).
+import type { OutStreamState } from './protocol.js';
 import { writeSequence, writeUint32 } from './rtp.js';
 
 const CLOCK_PER_MS = 8;
@@ -12,7 +13,8 @@ function random32(): number {
 }
 
 export class OutStream {
-  readonly ssrc: number = random32();
+  /** Not readonly only for restore(): an endpoint moved to another worker keeps its SSRC. */
+  ssrc: number = random32();
   // RFC 3550 §5.1: initial sequence number and timestamp are random.
   private lastSequence = (Math.random() * 0x10000) & 0xffff;
   private lastTimestamp = random32();
@@ -23,6 +25,23 @@ export class OutStream {
   private sourceSsrc = -1;
   private sequenceDelta = 0;
   private timestampDelta = 0;
+
+  /** Where the stream has got to, for the worker an endpoint moves to (times on the wall clock). */
+  state(): OutStreamState {
+    const at = this.lastSentAt < 0 ? -1 : performance.timeOrigin + this.lastSentAt;
+    return { ssrc: this.ssrc, lastSequence: this.lastSequence, lastTimestamp: this.lastTimestamp, lastExtent: this.lastExtent, lastSentAt: at };
+  }
+
+  /** Goes on from a state(): whatever feeds it next is mapped to continue it (a feed switch). */
+  restore(s: OutStreamState): void {
+    this.ssrc = s.ssrc;
+    this.lastSequence = s.lastSequence;
+    this.lastTimestamp = s.lastTimestamp;
+    this.lastExtent = s.lastExtent;
+    this.lastSentAt = s.lastSentAt < 0 ? -1 : s.lastSentAt - performance.timeOrigin;
+    this.source = -1;
+    this.sourceSsrc = -1;
+  }
 
   /**
    * Rewrites sequence number, timestamp and SSRC of the packet in place. `source` names the feed (an endpoint

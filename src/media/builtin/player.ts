@@ -74,15 +74,22 @@ export class PromptPlayer {
   private readonly frames: number;
   private readonly pacer: FramePacer;
   private ended = false;
+  /** The audio's frame sent as the pacer's frame 0, and the next one due. */
+  private readonly first: number;
+  private position: number;
 
   constructor(
-    private readonly audio: Uint8Array,
+    readonly audio: Uint8Array,
     readonly codec: Codec,
-    private readonly loop: boolean,
+    readonly loop: boolean,
     private readonly send: (payload: Uint8Array, frame: number) => void,
     private readonly onEnd: (reason: PlayEnd) => void,
     now?: Now,
+    /** Where to start: a prompt that goes on in another worker (an endpoint moved) starts where it was. */
+    firstFrame = 0,
   ) {
+    this.first = firstFrame;
+    this.position = firstFrame;
     this.frames = Math.ceil(audio.length / FRAME_SAMPLES);
     this.pacer = new FramePacer((n) => this.frame(n), FRAME_MS, now);
   }
@@ -99,13 +106,21 @@ export class PromptPlayer {
     this.end('stopped');
   }
 
+  /** The frame of the audio that comes next. */
+  get nextFrame(): number {
+    return this.position;
+  }
+
   private frame(n: number): boolean {
     if (this.ended) return false;
-    if (n >= this.frames && !this.loop) {
+    // The pacer's n follows real time (frames skipped after a stall included), and so does the audio.
+    const at = this.first + n;
+    if (at >= this.frames && !this.loop) {
       this.end('completed');
       return false;
     }
-    const offset = (n % this.frames) * FRAME_SAMPLES;
+    this.position = at + 1;
+    const offset = (at % this.frames) * FRAME_SAMPLES;
     let payload = this.audio.subarray(offset, offset + FRAME_SAMPLES);
     if (payload.length < FRAME_SAMPLES) {
       const padded = new Uint8Array(FRAME_SAMPLES).fill(SILENCE[this.codec]);

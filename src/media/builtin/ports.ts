@@ -41,3 +41,23 @@ export class PortPairAllocator {
     this.free.push(port);
   }
 }
+
+/**
+ * Splits media.rtpPorts between `workers` media workers: each gets a contiguous slice holding an even share
+ * of the range's RTP/RTCP pairs (the first ones one more when they do not divide evenly), so no two workers
+ * ever bind the same port. Fewer slices than asked when the range holds fewer pairs than workers.
+ */
+export function splitPortRange(range: readonly [number, number], workers: number): [number, number][] {
+  const [min, max] = range;
+  const first = min + (min & 1);
+  const pairs = Math.max(0, Math.floor((max - first + 1) / 2));
+  const n = Math.max(1, Math.min(Math.floor(workers), pairs));
+  const slices: [number, number][] = [];
+  let start = first;
+  for (let i = 0; i < n; i++) {
+    const count = Math.floor(pairs / n) + (i < pairs % n ? 1 : 0);
+    slices.push([start, start + count * 2 - 1]);
+    start += count * 2;
+  }
+  return slices;
+}

@@ -31,6 +31,42 @@ export interface StreamConfig {
   expectInbound: boolean;
 }
 
+/** RTP sequence/timestamp/SSRC mapping of an OutStream (out-stream.ts); times on the wall clock (ms). */
+export interface OutStreamState {
+  ssrc: number;
+  lastSequence: number;
+  lastTimestamp: number;
+  lastExtent: number;
+  lastSentAt: number;
+}
+
+/**
+ * An endpoint handed from one media worker to another (a join across workers, see placement.ts): all it
+ * needs to go on where it was, apart from its sockets, which the new worker binds again on the same port.
+ * Times are on the wall clock (ms since the epoch; -1 for never): each thread has its own performance.now().
+ */
+export interface EndpointSnapshot {
+  id: string;
+  label: string;
+  port: number;
+  stream: StreamConfig | null;
+  inbound: Uint8Array;
+  sdpAddress: string | null;
+  sdpPort: number;
+  latchedAddress: string | null;
+  latchedPort: number;
+  latchedLastAt: number;
+  policy: DtmfPolicy;
+  held: { digit: string; durationMs: number }[];
+  out: OutStreamState;
+  counters: { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number; lost: number; lastPacketAt: number; dtmfEvents: number; sendErrors: number };
+  loss: { ssrc: number; highest: number };
+  armedAt: number;
+  timedOut: boolean;
+  /** A prompt playing: it goes on from this frame. */
+  player: { playId: number; audio: Uint8Array; codec: Codec; loop: boolean; frame: number } | null;
+}
+
 export type ToWorker =
   | { t: 'init'; settings: WorkerSettings }
   | { t: 'create'; req: number; id: string; label: string }
@@ -60,6 +96,12 @@ export type ToWorker =
   | { t: 'mix-join'; mix: string; id: string; hears: 'all' | string[]; speaks: boolean; volumeDb: number }
   | { t: 'mix-leave'; mix: string; id: string }
   | { t: 'mix-destroy'; mix: string }
+  /** Take the endpoint out of this worker (sockets closed, port kept reserved here): answered by 'detached'. */
+  | { t: 'detach'; req: number; id: string }
+  /** Go on with an endpoint another worker detached: answered by 'created' (its port) or 'failed'. */
+  | { t: 'attach'; req: number; snapshot: EndpointSnapshot }
+  /** A port of this worker's range that an endpoint moved elsewhere had: free again. */
+  | { t: 'release-port'; port: number }
   | { t: 'shutdown' };
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -68,6 +110,7 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'created'; req: number; port: number }
   | { t: 'failed'; req: number; message: string; sipStatus: number }
+  | { t: 'detached'; req: number; snapshot: EndpointSnapshot }
   | { t: 'stats'; req: number; stats: EndpointStats | null }
   | { t: 'totals'; req: number; totals: MediaTotals }
   | { t: 'dtmf'; id: string; digit: string; durationMs: number; source: DtmfSource }

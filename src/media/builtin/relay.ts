@@ -19,6 +19,7 @@ import { sendPromptFrame, sendTelephoneEvent } from './relay-frames.js';
 import { openSilentSockets, sweepInactive } from './relay-watch.js';
 import { RelayCallRecordings } from './relay-call-recordings.js';
 import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
+import { attachEndpoint, bindPair, detachEndpoint, restoreEndpoint } from './relay-move.js';
 import { DtmfReceiver, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import { newRtpView, parseRtp, setPayloadType } from './rtp.js';
 
@@ -163,6 +164,19 @@ export class MediaRelay {
       case 'mix-destroy':
         this.mixes.destroy(msg.mix);
         break;
+      // An endpoint moving between workers (relay-move.ts): its port stays reserved in the worker it left.
+      case 'detach':
+        void detachEndpoint(this.endpoints.get(msg.id), msg.req, this.post, (ep) => this.forget(ep));
+        break;
+      case 'attach':
+        void attachEndpoint(msg.req, msg.snapshot, this.io, this.settings.bindAddress, this.post, (s, rtp, rtcp) => {
+          this.endpoints.set(s.id, restoreEndpoint(this.wire(s.id, s.label, s.port, rtp, rtcp), s));
+          if (s.player) this.play(s.id, s.player.playId, s.player.audio, s.player.codec, s.player.loop, s.player.frame);
+        });
+        break;
+      case 'release-port':
+        this.allocator.release(msg.port);
+        break;
       case 'init':
       case 'shutdown':
         break;
@@ -210,10 +224,8 @@ export class MediaRelay {
     for (let i = 0; i < attempts; i++) {
       const port = this.allocator.acquire();
       if (port === null) return null;
-      const rtp = await this.io.bind(this.settings.bindAddress, port, true);
-      const rtcp = rtp && (await this.io.bind(this.settings.bindAddress, port + 1, false));
-      if (rtp && rtcp) return { port, rtp, rtcp };
-      await rtp?.close();
+      const pair = await bindPair(this.io, this.settings.bindAddress, port);
+      if (pair) return { port, ...pair };
       this.allocator.release(port);
     }
     return null;
@@ -226,35 +238,40 @@ export class MediaRelay {
         this.post({ t: 'failed', req, message: 'no free RTP port', sipStatus: 503 });
         return;
       }
-      const source = this.nextSource++;
-      const dtmfSource = this.nextSource++;
-      // The callbacks run only after `created` exists (on packets and timers).
-      const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
-      const sender = new DtmfSender(
-        (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(created, ev, marker, sequence, timestamp)),
-        () => undefined,
-      );
-      const created = new RelayEndpoint(id, label, source, dtmfSource, pair.port, pair.rtp, pair.rtcp, receiver, sender);
-      pair.rtp.onPacket = (msg: Buffer, length: number, source: PacketSource) => {
-        try {
-          this.onRtp(created, msg, length, source);
-        } catch (err) {
-          this.log('error', `media worker packet handler: ${(err as Error).stack ?? String(err)}`, id);
-        }
-      };
-      const onError = (code: string, message: string): void => {
-        // A socket connected to its latched source is told (ICMP port unreachable) when that source has gone;
-        // an unconnected one never is. Expected at the end of a call, so not worth a warning.
-        if (code === 'ECONNREFUSED') return;
-        if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${message}`, id);
-      };
-      pair.rtp.onError = onError;
-      pair.rtcp.onError = onError;
-      this.endpoints.set(id, created);
+      this.endpoints.set(id, this.wire(id, label, pair.port, pair.rtp, pair.rtcp));
       this.post({ t: 'created', req, port: pair.port });
     } catch (err) {
       this.post({ t: 'failed', req, message: (err as Error).message, sipStatus: 500 });
     }
+  }
+
+  /** A RelayEndpoint on a bound socket pair (created here, or taken in from another worker), its handlers installed. */
+  private wire(id: string, label: string, port: number, rtp: RtpSocket, rtcp: RtpSocket): RelayEndpoint {
+    const source = this.nextSource++;
+    const dtmfSource = this.nextSource++;
+    // The callbacks run only after `created` exists (on packets and timers).
+    const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
+    const sender = new DtmfSender(
+      (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(created, ev, marker, sequence, timestamp)),
+      () => undefined,
+    );
+    const created = new RelayEndpoint(id, label, source, dtmfSource, port, rtp, rtcp, receiver, sender);
+    rtp.onPacket = (msg: Buffer, length: number, from: PacketSource) => {
+      try {
+        this.onRtp(created, msg, length, from);
+      } catch (err) {
+        this.log('error', `media worker packet handler: ${(err as Error).stack ?? String(err)}`, id);
+      }
+    };
+    const onError = (code: string, message: string): void => {
+      // A socket connected to its latched source is told (ICMP port unreachable) when that source has gone;
+      // an unconnected one never is. Expected at the end of a call, so not worth a warning.
+      if (code === 'ECONNREFUSED') return;
+      if (created.sendErrors++ === 0) this.log('warn', `RTP socket error: ${message}`, id);
+    };
+    rtp.onError = onError;
+    rtcp.onError = onError;
+    return created;
   }
 
   private configure(ep: RelayEndpoint, stream: StreamConfig): void {
@@ -298,12 +315,10 @@ export class MediaRelay {
 
   private async destroy(ep: RelayEndpoint): Promise<void> {
     if (this.endpoints.get(ep.id) !== ep) return;
-    this.endpoints.delete(ep.id);
+    this.forget(ep);
     this.gone.packetsIn += ep.packetsIn;
     this.gone.packetsOut += ep.packetsOut;
     this.gone.lost += ep.lost;
-    this.unbridge(ep);
-    this.mixes.leaveAny(ep);
     if (ep.player) ep.player.player.stop();
     // The party hung up while recording: what was said is kept (a voicemail left by hanging up).
     ep.recorder?.recorder.stop('ended');
@@ -312,6 +327,13 @@ export class MediaRelay {
     ep.rtp.onPacket = null;
     await Promise.all([ep.rtp.close(), ep.rtcp.close()]);
     this.allocator.release(ep.port);
+  }
+
+  /** Out of the maps, the bridge and any mix: destroyed, or moved to another worker. */
+  private forget(ep: RelayEndpoint): void {
+    this.endpoints.delete(ep.id);
+    this.unbridge(ep);
+    this.mixes.leaveAny(ep);
   }
 
   private bridge(aId: string, bId: string): void {
@@ -435,7 +457,7 @@ export class MediaRelay {
 
   // ---- prompts --------------------------------------------------------------------------------------
 
-  private play(id: string, playId: number, audio: Uint8Array, codec: Codec, loop: boolean): void {
+  private play(id: string, playId: number, audio: Uint8Array, codec: Codec, loop: boolean, firstFrame = 0): void {
     const ep = this.endpoints.get(id);
     if (!ep) {
       this.post({ t: 'play-done', playId, reason: 'stopped' });
@@ -443,7 +465,7 @@ export class MediaRelay {
     }
     if (ep.player) ep.player.player.stop();
     const source = this.nextSource++;
-    const entry = {
+    const entry: NonNullable<RelayEndpoint['player']> = {
       playId,
       player: new PromptPlayer(
         audio,
@@ -453,8 +475,10 @@ export class MediaRelay {
         (payload, n) => this.guard(() => (ep.mix !== null ? ep.mix.prompt.pushG711(payload, 0, payload.length, decodeTable(codec)) : sendPromptFrame(ep, source, payload, codec, n))),
         (reason) => {
           if (ep.player === entry) ep.player = null;
-          this.post({ t: 'play-done', playId, reason });
+          if (!entry.moved) this.post({ t: 'play-done', playId, reason });
         },
+        undefined,
+        firstFrame,
       ),
     };
     ep.player = entry;

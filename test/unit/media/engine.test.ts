@@ -481,7 +481,7 @@ describe('BuiltinMediaEngine lifecycle', () => {
     const a = await leg(engine);
     const b = await leg(engine);
     const before = logLines.length;
-    await (engine as unknown as { worker: Worker }).worker.terminate();
+    await (engine as unknown as { pool: { slots: { worker: Worker }[] } }).pool.slots[0]!.worker.terminate();
     for (let i = 0; i < 50 && timeouts.length < 2; i++) await sleep(10);
     expect(timeouts.sort()).toEqual([a.id, b.id].sort());
     expect(engine.negotiated(a.id)).toBeUndefined();
