@@ -167,6 +167,9 @@ export class CdrStore {
    * rows even while another process (the server, during a CLI export) writes or purges.
    */
   readSnapshot<T>(fn: () => T): T {
+    // Queued CDRs commit first, in their own transaction: flushed inside this read transaction they would
+    // be committed only with it, and lost unreported if it rolled back.
+    flushQueuedWrites(this.db);
     return this.db.transaction(fn).deferred();
   }
 

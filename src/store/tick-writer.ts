@@ -23,7 +23,7 @@ export class TickWriter {
   private readonly one: Transaction<(w: QueuedWrite) => void>;
   private readonly batch: Transaction<(ws: QueuedWrite[]) => void>;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     // Nested inside `batch`, better-sqlite3 runs `one` as a SAVEPOINT: a throw rolls back that write alone.
     this.one = db.transaction((w: QueuedWrite) => w.write());
     this.batch = db.transaction((ws: QueuedWrite[]) => {
@@ -33,6 +33,10 @@ export class TickWriter {
         } catch (err) {
           w.failed = true;
           w.onError(err);
+          // Some errors (disk full, I/O error, out of memory) roll back the whole transaction, not just
+          // the savepoint: what was written before is gone, and the rest must not run as lone commits.
+          // Throwing hands every write not yet reported to the catch in flush().
+          if (!db.inTransaction) throw err;
         }
       }
     });
@@ -58,6 +62,9 @@ export class TickWriter {
    */
   flush(): void {
     if (this.flushing || this.queue.length === 0) return;
+    // Inside someone else's transaction the batch would be a savepoint of it, committed (or rolled back)
+    // by that transaction, not here; such callers flush before opening it. The scheduled flush commits.
+    if (this.db.inTransaction) return;
     if (this.scheduled) {
       clearImmediate(this.scheduled);
       this.scheduled = undefined;

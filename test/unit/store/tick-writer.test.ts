@@ -92,4 +92,17 @@ describe('TickWriter', () => {
     expect(committed()).toBe(1);
     flushQueuedWrites(db);
   });
+  it("does not fold queued writes into someone else's open transaction: they commit on their own, after it", async () => {
+    const errors: unknown[] = [];
+    store.putSoon(row('a'), (e) => errors.push(e));
+    db.transaction(() => {
+      flushQueuedWrites(db);
+      // Still queued: committed as a savepoint of this transaction they would be lost if it rolled back.
+      expect(tickWriter(db).pending).toBe(1);
+    })();
+    expect(committed()).toBe(0);
+    await nextTurn();
+    expect(committed()).toBe(1);
+    expect(errors).toEqual([]);
+  });
 });
