@@ -474,26 +474,22 @@ export class HibikiServer {
     this.stats?.stop();
     this.core.stop();
     this.journal.stopHeartbeat();
-    this.purge?.stop();
-    this.recordingPurge?.stop();
-    this.trunks.stop();
-    this.qualifier.stop();
-    this.mwi.stop();
-    this.queues.stop();
     this.roomCommands?.cancel();
-    this.mailer.stop();
-    this.notifier.stop();
-    this.registrar.stop();
-    this.hotDesk.stop();
-    this.guard.stop();
+    for (const part of [this.purge, this.recordingPurge, this.trunks, this.qualifier, this.mwi, this.queues, this.mailer, this.notifier, this.registrar, this.hotDesk, this.guard]) {
+      part?.stop();
+    }
     // Let the BYEs of the calls just ended leave before the sockets close.
     await new Promise((r) => setTimeout(r, 50));
-    await this.stack.stop();
-    await this.media.stop();
-    this.registrations.flush();
-    this.registrations.close();
-    flushQueuedWrites(this.db);
-    this.db.close();
+    try {
+      await this.stack.stop();
+      await this.media.stop();
+      this.registrations.flush();
+      this.registrations.close();
+    } finally {
+      // The CDRs of calls just ended are queued for this turn's commit: written even when a stop above failed.
+      flushQueuedWrites(this.db);
+      this.db.close();
+    }
     this.logger.info('hibiki stopped');
   }
 }
