@@ -15,6 +15,9 @@ const TOKEN_BYTES = 16;
 const PROBE_BYTES = 1 + TOKEN_BYTES + 4;
 /** A probe not back after this long was lost (a full receive buffer drops datagrams): its age stops counting. */
 const LOST_AFTER_MS = 10_000;
+/** No probe back for this long: the path broke (a firewall reload on loopback), not a backlog; the
+ * ages of probes still out stop counting until one comes back, or an idle server would shed forever. */
+const PATH_BROKEN_AFTER_MS = 2 * LOST_AFTER_MS;
 
 export interface QueueProbeOptions {
   /** Sends one probe datagram to the listening socket. */
@@ -36,6 +39,8 @@ export class QueueProbe {
   /** Whether any probe came back: until one does, the path is not known to work (a firewall, an odd
    * address) and probes still out say nothing, rather than reading as an ever-growing backlog. */
   private seen = false;
+  /** When a probe last came back. */
+  private lastBack = 0;
 
   constructor(private readonly opts: QueueProbeOptions) {
     this.now = opts.now ?? (() => performance.now());
@@ -59,6 +64,7 @@ export class QueueProbe {
     const sentAt = this.outstanding.get(seq);
     if (sentAt !== undefined) {
       this.seen = true;
+      this.lastBack = this.now();
       this.outstanding.delete(seq);
       this.measured = Math.max(this.measured, this.now() - sentAt);
     }
@@ -71,6 +77,10 @@ export class QueueProbe {
    */
   read(): number {
     const now = this.now();
+    if (this.seen && now - this.lastBack > PATH_BROKEN_AFTER_MS) {
+      this.seen = false;
+      this.outstanding.clear();
+    }
     let wait = this.measured;
     for (const [seq, sentAt] of this.outstanding) {
       const age = now - sentAt;
@@ -90,9 +100,11 @@ export interface ProbeTarget {
 
 /** A probe that sends from its own loopback (or same-address) socket to the listening socket. */
 export function udpQueueProbe(target: ProbeTarget): { probe: QueueProbe; close: () => void } {
-  const v6 = isIP(target.host) === 6;
   const wildcard = target.host === '0.0.0.0' || target.host === '::';
-  const host = wildcard ? (v6 ? '::1' : '127.0.0.1') : target.host;
+  // A `::` listener is dual-stack (node:dgram's default) and also reached on 127.0.0.1, which works
+  // where IPv6 is disabled on loopback and ::1 would never answer.
+  const host = wildcard ? '127.0.0.1' : target.host;
+  const v6 = isIP(host) === 6;
   const socket: Socket = createSocket(v6 ? 'udp6' : 'udp4');
   // A lost probe is measured as a long wait; a send error has nothing else to report.
   socket.on('error', () => undefined);

@@ -62,6 +62,46 @@ describe('the receive-queue probe', () => {
     expect(p.read()).toBe(0);
   });
 
+  it('stops reading a backlog once no probe has come back for 20 s (a broken path, not a queue)', () => {
+    const { p, sent, at } = probe();
+    p.send();
+    p.take(sent[0]!);
+    p.read();
+    p.send();
+    // Every sample sends a probe that never comes back: ages count while the path may just be slow…
+    for (let t = 250; t <= 19_750; t += 250) {
+      at(t);
+      p.send();
+      expect(p.read()).toBeGreaterThan(0);
+    }
+    // …and no longer once nothing came back for twice the lost-probe time.
+    at(20_250);
+    p.send();
+    expect(p.read()).toBe(0);
+    // A probe back again counts the queue again.
+    at(20_500);
+    p.send();
+    p.take(sent.at(-1)!);
+    at(20_600);
+    p.send();
+    at(20_900);
+    expect(p.read()).toBe(300);
+  });
+
+  it('reaches a dual-stack :: listener on 127.0.0.1', async () => {
+    const socket = createSocket('udp6');
+    await new Promise<void>((resolve) => socket.bind(0, '::', resolve));
+    const { probe: p, close } = udpQueueProbe({ host: '::', port: socket.address().port });
+    try {
+      const got = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+      p.send();
+      expect(p.take(await got)).toBe(true);
+    } finally {
+      close();
+      socket.close();
+    }
+  });
+
   it('goes through a real UDP socket and back', async () => {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
