@@ -136,6 +136,13 @@ bool IsV6Socket(int fd) {
 
 // ---- the batch ------------------------------------------------------------------------------------
 
+// Reads nothing more, sockets left open (Shutdown closes them). A poller is never `closing` with its poll
+// running: the epoll fd is level-triggered, so a running poll whose callback returns at once spins the loop.
+void StopPolling(Poller* p) {
+  p->closing = true;
+  uv_poll_stop(&p->poll);
+}
+
 void Deliver(Poller* p, uint32_t count) {
   napi_env env = p->env;
   napi_handle_scope scope;
@@ -144,17 +151,20 @@ void Deliver(Poller* p, uint32_t count) {
   napi_get_reference_value(env, p->callback, &cb);
   napi_get_global(env, &recv);
   argv[0] = Int(env, count);
-  // make_callback: microtasks queued by the handler run when it returns, as after any libuv callback.
+  // make_callback: microtasks and process.nextTick callbacks queued by the handler run when it returns, as
+  // after any libuv callback.
   if (napi_make_callback(env, p->context, recv, cb, 1, argv, &result) != napi_ok) {
-    // The JS handler catches everything it runs; what is left is the thread being terminated, where the
-    // exception cannot be rethrown: cleared, and the poller stops.
+    // onBatch catches the relay's errors, but its flush, or a nextTick queued during the batch, may still
+    // throw. That is an uncaught exception of this thread, as it would be from a dgram 'message' handler:
+    // handed to Node's uncaught-exception path (a worker ends and the engine restarts it). Swallowing it and
+    // stopping would leave a worker alive that reads no RTP and accepts no endpoint.
     bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-    }
-    p->closing = true;
+    napi_value err;
+    bool raised = napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+                  napi_get_and_clear_last_exception(env, &err) == napi_ok && napi_fatal_exception(env, err) == napi_ok;
+    // No exception to raise: JS cannot run any more (the thread is terminating). The poll is stopped, or the
+    // level-triggered epoll fd would wake this loop on every turn.
+    if (!raised) StopPolling(p);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -191,7 +201,11 @@ void Drain(int fd) {
 
 void OnReadable(uv_poll_t* handle, int status, int) {
   Poller* p = static_cast<Poller*>(handle->data);
-  if (status < 0 || p->closing) return;
+  if (p->closing) {
+    StopPolling(p);
+    return;
+  }
+  if (status < 0) return;
   epoll_event events[kEvents];
   uint32_t count = 0;
   for (int round = 0; round < kRounds && !p->closing; round++) {

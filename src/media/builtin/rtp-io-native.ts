@@ -148,8 +148,8 @@ export class NativeRtpIo implements RtpIo {
         try {
           handler(this.slots[(meta[row + 1]! / SLOT_SIZE) | 0]!, meta[row + 2]!, source);
         } catch {
-          // The relay's handler catches and logs its own errors; an exception escaping into the addon
-          // would stop the poller, so nothing may leave this loop.
+          // The relay's handler catches and logs its own errors; an exception escaping into the addon is
+          // an uncaught exception that ends the worker, so one packet's failure must not leave this loop.
         }
       }
     } finally {
