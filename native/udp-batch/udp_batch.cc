@@ -39,6 +39,11 @@ struct Poller {
   uv_poll_t poll;
   int epfd = -1;
   bool closing = false;
+  // The struct lives until both the JS external is finalized and libuv has closed the poll handle (or the
+  // thread is torn down, which leaves it to the ending thread): a closed poller's external still points here.
+  bool externalGone = false;
+  bool handleClosed = false;
+  bool tornDown = false;
   napi_ref callback = nullptr;
   napi_ref buffers[3] = {nullptr, nullptr, nullptr};
   napi_async_context context = nullptr;
@@ -91,13 +96,20 @@ bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) 
   return true;
 }
 
-Poller* GetPoller(napi_env env, napi_value v) {
+// The poller behind a JS handle, or null with a JS error thrown. A closed poller is refused unless
+// `closedOk`: its sockets and tables are gone.
+Poller* GetPoller(napi_env env, napi_value v, bool closedOk = false) {
   void* p = nullptr;
   if (napi_get_value_external(env, v, &p) != napi_ok || p == nullptr) {
     napi_throw_type_error(env, nullptr, "udp_batch: not a poller");
     return nullptr;
   }
-  return static_cast<Poller*>(p);
+  auto* poller = static_cast<Poller*>(p);
+  if (!closedOk && poller->epfd < 0) {
+    napi_throw_error(env, "ECLOSED", "udp_batch: poller closed");
+    return nullptr;
+  }
+  return poller;
 }
 
 int32_t GetInt(napi_env env, napi_value v) {
@@ -251,14 +263,26 @@ void OnReadable(uv_poll_t* handle, int status, int) {
 
 // ---- JS functions ---------------------------------------------------------------------------------
 
-void FreePoller(Poller* p) {
+void FreeTables(Poller* p) {
   delete[] p->hdrs;
   delete[] p->iovs;
   delete[] p->names;
+  p->hdrs = nullptr;
+  p->iovs = nullptr;
+  p->names = nullptr;
+}
+
+void FreePoller(Poller* p) {
+  FreeTables(p);
   delete p;
 }
 
-void OnClosed(uv_handle_t* handle) { FreePoller(static_cast<Poller*>(handle->data)); }
+void OnClosed(uv_handle_t* handle) {
+  Poller* p = static_cast<Poller*>(handle->data);
+  FreeTables(p);
+  p->handleClosed = true;
+  if (p->externalGone) delete p;
+}
 
 // Stops the poll and closes every socket the poller opened; the Poller is freed once libuv has closed it.
 // `teardown`: the thread is ending, JS can no longer run, and Node releases the references itself.
@@ -281,12 +305,8 @@ void Shutdown(Poller* p, bool teardown) {
   if (teardown) {
     // Node unloads the addon before its loop finishes closing handles, so no callback of ours may run
     // then: the small Poller (the handle's memory) is left to the ending thread, its arrays freed now.
-    delete[] p->hdrs;
-    delete[] p->iovs;
-    delete[] p->names;
-    p->hdrs = nullptr;
-    p->iovs = nullptr;
-    p->names = nullptr;
+    p->tornDown = true;
+    FreeTables(p);
     uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), nullptr);
   } else {
     uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), OnClosed);
@@ -296,6 +316,21 @@ void Shutdown(Poller* p, bool teardown) {
 }
 
 void CleanupHook(void* arg) { Shutdown(static_cast<Poller*>(arg), true); }
+
+// The JS handle is collected: the Poller goes once its poll handle is closed too. Torn down: left to the
+// ending thread, as the handle may not have finished closing.
+void FinalizePoller(napi_env env, void* data, void*) {
+  Poller* p = static_cast<Poller*>(data);
+  if (p->tornDown) return;
+  p->externalGone = true;
+  if (p->epfd >= 0) {
+    // Dropped without closePoller (its callback no longer reaches it): closed now, freed in OnClosed.
+    napi_remove_env_cleanup_hook(env, CleanupHook, p);
+    Shutdown(p, false);
+  } else if (p->handleClosed) {
+    delete p;
+  }
+}
 
 // createPoller(recv: ArrayBuffer, slotSize, meta: ArrayBuffer, sends: ArrayBuffer, onBatch(count)) → poller
 napi_value CreatePoller(napi_env env, napi_callback_info info) {
@@ -362,15 +397,16 @@ napi_value CreatePoller(napi_env env, napi_callback_info info) {
   // A worker that ends without closing the poller still releases its sockets.
   napi_add_env_cleanup_hook(env, CleanupHook, p);
   napi_value ext;
-  napi_create_external(env, p, nullptr, nullptr, &ext);
+  napi_create_external(env, p, FinalizePoller, nullptr, &ext);
   return ext;
 }
 
-// closePoller(poller): closes every socket it opened and stops reading.
+// closePoller(poller): closes every socket it opened and stops reading. Closing again does nothing; any
+// other call on a closed poller throws ECLOSED.
 napi_value ClosePoller(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!Args(env, info, 1, argv)) return nullptr;
-  Poller* p = GetPoller(env, argv[0]);
+  Poller* p = GetPoller(env, argv[0], true);
   if (!p) return nullptr;
   if (p->epfd >= 0) {
     napi_remove_env_cleanup_hook(env, CleanupHook, p);

@@ -195,3 +195,33 @@ describe('RTP I/O choice', () => {
     await socket.close();
   });
 });
+
+describe('native UDP batching addon: a closed poller', () => {
+  it('refuses every call after closePoller with a clear error, and closing again does nothing', () => {
+    const { addon } = loadUdpBatch();
+    const poller = addon!.createPoller(new ArrayBuffer(4096), 2048, new ArrayBuffer(64), new ArrayBuffer(32), () => undefined);
+    addon!.closePoller(poller);
+    const closed = expect.objectContaining({ code: 'ECLOSED', message: 'udp_batch: poller closed' });
+    expect(() => addon!.send(poller, 3, new Uint8Array(1), 1, '127.0.0.1', 9)).toThrow(closed);
+    expect(() => addon!.close(poller, 3)).toThrow(closed);
+    expect(() => addon!.flush(poller, 1)).toThrow(closed);
+    expect(() => addon!.address(poller, 0)).toThrow(closed);
+    expect(() => addon!.counters(poller)).toThrow(closed);
+    expect(() => addon!.connect(poller, 3, null, 0)).toThrow(closed);
+    expect(() => addon!.open(poller, '127.0.0.1', 0, true)).toThrow(closed);
+    addon!.closePoller(poller);
+  });
+
+  it('the wrapper sends, closes and binds nothing after shutdown, without throwing', async () => {
+    const io = nativeIo();
+    const [port] = await freePortRange(2);
+    const socket = (await io.bind('127.0.0.1', port, true))!;
+    io.shutdown();
+    socket.send(Buffer.from('x'), 1, 9, '127.0.0.1');
+    expect(socket.connect(9, '127.0.0.1')).toBe(false);
+    socket.disconnect();
+    await socket.close();
+    expect(await io.bind('127.0.0.1', port, true)).toBeNull();
+    io.shutdown();
+  });
+});
