@@ -11,7 +11,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -31,6 +33,8 @@ constexpr int kSendWords = 4;
 // (level-triggered: what is left wakes the poll again on the next loop iteration).
 constexpr int kEvents = 256;
 constexpr int kRounds = 4;
+// Room for an address as text: an IPv6 literal, '%' and a scope (an interface name or index).
+constexpr size_t kAddressText = INET6_ADDRSTRLEN + IF_NAMESIZE + 1;
 // Datagrams a socket that is only drained (RTCP) may take per wake-up, so a flood cannot hold the loop.
 constexpr int kDrainMax = 64;
 
@@ -118,16 +122,34 @@ int32_t GetInt(napi_env env, napi_value v) {
   return n;
 }
 
+// The scope of a scoped IPv6 literal (fe80::1%eth0 or fe80::1%2), as node:dgram takes it: an interface
+// name or a numeric index. 0 when it names no interface.
+uint32_t ScopeId(const char* scope) {
+  if (*scope == '\0') return 0;
+  char* end = nullptr;
+  unsigned long index = strtoul(scope, &end, 10);
+  if (*end == '\0') return static_cast<uint32_t>(index);
+  return if_nametoindex(scope);
+}
+
 // An IP literal and port into a sockaddr of the socket's family (IPv4 on an IPv6 socket: ::ffff:a.b.c.d).
+// An IPv6 literal may carry a scope (%eth0 or %2), kept in sin6_scope_id: a link-local address needs it.
 bool ToSockaddr(napi_env env, napi_value addr, int port, bool v6, sockaddr_storage* ss, socklen_t* len) {
-  char text[64];
+  char text[kAddressText];
   size_t n = 0;
-  if (napi_get_value_string_utf8(env, addr, text, sizeof text, &n) != napi_ok) return false;
+  if (napi_get_value_string_utf8(env, addr, text, sizeof text, &n) != napi_ok || n + 1 >= sizeof text) return false;
   memset(ss, 0, sizeof *ss);
+  char* percent = strchr(text, '%');
+  if (percent && !v6) return false;
   if (v6) {
     auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (percent) {
+      *percent = '\0';
+      s6->sin6_scope_id = ScopeId(percent + 1);
+      if (s6->sin6_scope_id == 0) return false;
+    }
     if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1) return false;
     *len = sizeof *s6;
   } else {
@@ -426,7 +448,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ECLOSED", "udp_batch: poller closed");
     return nullptr;
   }
-  char text[64];
+  char text[kAddressText];
   size_t n = 0;
   napi_get_value_string_utf8(env, argv[1], text, sizeof text, &n);
   int port = GetInt(env, argv[2]);
@@ -450,7 +472,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
     int err = errno;
     close(fd);
-    char what[96];
+    char what[kAddressText + 32];
     snprintf(what, sizeof what, "bind %s port %d", text, port);
     ThrowErrno(env, err, what);
     return nullptr;
@@ -584,11 +606,23 @@ napi_value Address(napi_env env, napi_callback_info info) {
   Poller* p = GetPoller(env, argv[0]);
   if (!p) return nullptr;
   uint32_t i = static_cast<uint32_t>(GetInt(env, argv[1]));
-  char text[INET6_ADDRSTRLEN] = "";
-  if (i < p->slots) {
+  char text[kAddressText] = "";
+  if (i < p->slots && p->names) {
     const sockaddr_storage& ss = p->names[i];
-    if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, text, sizeof text);
-    else inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, text, sizeof text);
+    if (ss.ss_family == AF_INET6) {
+      const auto& s6 = reinterpret_cast<const sockaddr_in6&>(ss);
+      inet_ntop(AF_INET6, &s6.sin6_addr, text, sizeof text);
+      // As node:dgram: a link-local source with its scope (fe80::1%eth0, or %index when the interface has
+      // no name), so a reply or connect to that text reaches the same link.
+      if (IN6_IS_ADDR_LINKLOCAL(&s6.sin6_addr) && s6.sin6_scope_id != 0) {
+        size_t used = strlen(text);
+        char name[IF_NAMESIZE];
+        if (if_indextoname(s6.sin6_scope_id, name)) snprintf(text + used, sizeof text - used, "%%%s", name);
+        else snprintf(text + used, sizeof text - used, "%%%u", s6.sin6_scope_id);
+      }
+    } else {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, text, sizeof text);
+    }
   }
   napi_value s;
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &s);

@@ -3,6 +3,7 @@
 // and flushed at the end of the batch), IPv6, close, and a clear error for a port in use. Also the choice
 // between it and node:dgram (media.udpIo, HIBIKI_MEDIA_UDP_IO).
 import { createSocket, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRtpIo, UDP_IO_ENV, type PacketSource, type RtpIo, type RtpSocket } from '../../../src/media/builtin/rtp-io.js';
 import { loadUdpBatch } from '../../../src/media/builtin/udp-native.js';
@@ -47,6 +48,15 @@ async function peer(family: 'udp4' | 'udp6' = 'udp4'): Promise<{ socket: Socket;
     return q ? Promise.resolve(q) : new Promise((resolve) => waiting.push(resolve));
   };
   return { socket, port: socket.address().port, next };
+}
+
+/** An IPv6 link-local address of this host with its interface (fe80::x%eth0), or null when it has none. */
+function scopedLinkLocal(): string | null {
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    const a = list?.find((x) => x.family === 'IPv6' && x.address.toLowerCase().startsWith('fe80:'));
+    if (a) return `${a.address}%${name}`;
+  }
+  return null;
 }
 
 interface Got {
@@ -136,6 +146,53 @@ describe('native UDP batching addon', () => {
     expect(g).toMatchObject({ port: p.port, address: '::1' });
     socket.send(Buffer.from('back'), 4, p.port, '::1');
     expect((await p.next()).toString()).toBe('back');
+  });
+
+  it('binds a scoped IPv6 link-local address and gives a link-local source with its scope', async (ctx) => {
+    const linkLocal = scopedLinkLocal();
+    if (!linkLocal) {
+      ctx.skip();
+      return;
+    }
+    const io = nativeIo();
+    const [port] = await freePortRange(2);
+    const socket = (await io.bind(linkLocal, port, true))!;
+    expect(socket).not.toBeNull();
+    const rx = collect(socket);
+    const p = createSocket('udp6');
+    sockets.push(p);
+    const replies: Buffer[] = [];
+    const replied = new Promise<void>((resolve) =>
+      p.on('message', (msg: Buffer) => {
+        replies.push(msg);
+        resolve();
+      }),
+    );
+    await new Promise<void>((resolve) => p.bind(0, linkLocal, resolve));
+    p.send(Buffer.from('scoped'), port, linkLocal);
+    const [g] = await rx.until(1);
+    expect(g).toMatchObject({ port: p.address().port, address: linkLocal });
+    // The text with its scope is where a reply goes, by address and on a connected socket.
+    socket.send(Buffer.from('by address'), 10, g!.port, g!.address);
+    await replied;
+    expect(socket.connect(g!.port, g!.address)).toBe(true);
+    expect(replies[0]!.toString()).toBe('by address');
+  });
+
+  it('takes a numeric IPv6 scope and refuses an unknown interface', async () => {
+    const { addon } = loadUdpBatch();
+    const [port] = await freePortRange(2);
+    const poller = addon!.createPoller(new ArrayBuffer(4096), 2048, new ArrayBuffer(64), new ArrayBuffer(32), () => undefined);
+    try {
+      // The scope of a non-link-local address is accepted and ignored by the kernel, as by node:dgram.
+      const lo = Object.entries(networkInterfaces()).find(([, list]) => list?.some((a) => a.address === '::1'))?.[0] ?? 'lo';
+      addon!.close(poller, addon!.open(poller, `::1%${lo}`, port, true));
+      addon!.close(poller, addon!.open(poller, '::1%1', port, true));
+      expect(() => addon!.open(poller, '::1%no-such-if0', port, true)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(() => addon!.open(poller, '127.0.0.1%lo', port, true)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    } finally {
+      addon!.closePoller(poller);
+    }
   });
 
   it('refuses a port in use with a clear error, and frees a port on close', async () => {
