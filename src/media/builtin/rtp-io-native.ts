@@ -29,7 +29,6 @@ class NativeRtpSocket implements RtpSocket {
   onPacket: PacketHandler | null = null;
   onError: ((code: string, message: string) => void) | null = null;
   closed = false;
-  private final: [number, number] | undefined;
 
   constructor(
     private readonly io: NativeRtpIo,
@@ -84,6 +83,8 @@ export class NativeRtpIo implements RtpIo {
   private inBatch = false;
   /** After shutdown the addon refuses every call on the poller (its sockets are already closed). */
   closed = false;
+  /** The counters read at shutdown, when the addon no longer answers for the poller. */
+  private final: [number, number] | undefined;
 
   constructor(readonly addon: UdpBatchAddon) {
     for (let i = 0; i < SLOTS; i++) this.slots.push(Buffer.from(this.recv, i * SLOT_SIZE, SLOT_SIZE));
