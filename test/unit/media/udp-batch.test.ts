@@ -215,6 +215,23 @@ describe('native UDP batching addon', () => {
     first.send(Buffer.from('x'), 1, 9, '127.0.0.1');
   });
 
+  it('counts a datagram too long for a slot (MediaTotals.truncated) and reports it with length 0', async () => {
+    const io = nativeIo();
+    const [port] = await freePortRange(2);
+    const socket = (await io.bind('127.0.0.1', port, true))!;
+    const rx = collect(socket);
+    const p = await peer();
+    expect(io.counters()).toEqual([0, 0]);
+    p.socket.send(Buffer.alloc(3000, 1), port, '127.0.0.1');
+    p.socket.send(Buffer.from('after'), port, '127.0.0.1');
+    const got = await rx.until(2);
+    expect(got.map((g) => g.data.length)).toEqual([0, 5]);
+    expect(io.counters()).toEqual([0, 1]);
+    io.shutdown();
+    // Still answered after shutdown (the relay reads them for its totals).
+    expect(io.counters()).toEqual([0, 1]);
+  });
+
   it('reports a failed send by errno name', async () => {
     const io = nativeIo();
     const [port] = await freePortRange(2);
