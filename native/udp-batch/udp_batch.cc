@@ -11,7 +11,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -31,6 +33,8 @@ constexpr int kSendWords = 4;
 // (level-triggered: what is left wakes the poll again on the next loop iteration).
 constexpr int kEvents = 256;
 constexpr int kRounds = 4;
+// Room for an address as text: an IPv6 literal, '%' and a scope (an interface name or index).
+constexpr size_t kAddressText = INET6_ADDRSTRLEN + IF_NAMESIZE + 1;
 // Datagrams a socket that is only drained (RTCP) may take per wake-up, so a flood cannot hold the loop.
 constexpr int kDrainMax = 64;
 
@@ -39,6 +43,11 @@ struct Poller {
   uv_poll_t poll;
   int epfd = -1;
   bool closing = false;
+  // The struct lives until both the JS external is finalized and libuv has closed the poll handle (or the
+  // thread is torn down, which leaves it to the ending thread): a closed poller's external still points here.
+  bool externalGone = false;
+  bool handleClosed = false;
+  bool tornDown = false;
   napi_ref callback = nullptr;
   napi_ref buffers[3] = {nullptr, nullptr, nullptr};
   napi_async_context context = nullptr;
@@ -91,13 +100,20 @@ bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) 
   return true;
 }
 
-Poller* GetPoller(napi_env env, napi_value v) {
+// The poller behind a JS handle, or null with a JS error thrown. A closed poller is refused unless
+// `closedOk`: its sockets and tables are gone.
+Poller* GetPoller(napi_env env, napi_value v, bool closedOk = false) {
   void* p = nullptr;
   if (napi_get_value_external(env, v, &p) != napi_ok || p == nullptr) {
     napi_throw_type_error(env, nullptr, "udp_batch: not a poller");
     return nullptr;
   }
-  return static_cast<Poller*>(p);
+  auto* poller = static_cast<Poller*>(p);
+  if (!closedOk && poller->epfd < 0) {
+    napi_throw_error(env, "ECLOSED", "udp_batch: poller closed");
+    return nullptr;
+  }
+  return poller;
 }
 
 int32_t GetInt(napi_env env, napi_value v) {
@@ -106,16 +122,34 @@ int32_t GetInt(napi_env env, napi_value v) {
   return n;
 }
 
+// The scope of a scoped IPv6 literal (fe80::1%eth0 or fe80::1%2), as node:dgram takes it: an interface
+// name or a numeric index. 0 when it names no interface.
+uint32_t ScopeId(const char* scope) {
+  if (*scope == '\0') return 0;
+  char* end = nullptr;
+  unsigned long index = strtoul(scope, &end, 10);
+  if (*end == '\0') return static_cast<uint32_t>(index);
+  return if_nametoindex(scope);
+}
+
 // An IP literal and port into a sockaddr of the socket's family (IPv4 on an IPv6 socket: ::ffff:a.b.c.d).
+// An IPv6 literal may carry a scope (%eth0 or %2), kept in sin6_scope_id: a link-local address needs it.
 bool ToSockaddr(napi_env env, napi_value addr, int port, bool v6, sockaddr_storage* ss, socklen_t* len) {
-  char text[64];
+  char text[kAddressText];
   size_t n = 0;
-  if (napi_get_value_string_utf8(env, addr, text, sizeof text, &n) != napi_ok) return false;
+  if (napi_get_value_string_utf8(env, addr, text, sizeof text, &n) != napi_ok || n + 1 >= sizeof text) return false;
   memset(ss, 0, sizeof *ss);
+  char* percent = strchr(text, '%');
+  if (percent && !v6) return false;
   if (v6) {
     auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (percent) {
+      *percent = '\0';
+      s6->sin6_scope_id = ScopeId(percent + 1);
+      if (s6->sin6_scope_id == 0) return false;
+    }
     if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1) return false;
     *len = sizeof *s6;
   } else {
@@ -136,6 +170,13 @@ bool IsV6Socket(int fd) {
 
 // ---- the batch ------------------------------------------------------------------------------------
 
+// Reads nothing more, sockets left open (Shutdown closes them). A poller is never `closing` with its poll
+// running: the epoll fd is level-triggered, so a running poll whose callback returns at once spins the loop.
+void StopPolling(Poller* p) {
+  p->closing = true;
+  uv_poll_stop(&p->poll);
+}
+
 void Deliver(Poller* p, uint32_t count) {
   napi_env env = p->env;
   napi_handle_scope scope;
@@ -144,17 +185,20 @@ void Deliver(Poller* p, uint32_t count) {
   napi_get_reference_value(env, p->callback, &cb);
   napi_get_global(env, &recv);
   argv[0] = Int(env, count);
-  // make_callback: microtasks queued by the handler run when it returns, as after any libuv callback.
+  // make_callback: microtasks and process.nextTick callbacks queued by the handler run when it returns, as
+  // after any libuv callback.
   if (napi_make_callback(env, p->context, recv, cb, 1, argv, &result) != napi_ok) {
-    // The JS handler catches everything it runs; what is left is the thread being terminated, where the
-    // exception cannot be rethrown: cleared, and the poller stops.
+    // onBatch catches the relay's errors, but its flush, or a nextTick queued during the batch, may still
+    // throw. That is an uncaught exception of this thread, as it would be from a dgram 'message' handler:
+    // handed to Node's uncaught-exception path (a worker ends and the engine restarts it). Swallowing it and
+    // stopping would leave a worker alive that reads no RTP and accepts no endpoint.
     bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-    }
-    p->closing = true;
+    napi_value err;
+    bool raised = napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+                  napi_get_and_clear_last_exception(env, &err) == napi_ok && napi_fatal_exception(env, err) == napi_ok;
+    // No exception to raise: JS cannot run any more (the thread is terminating). The poll is stopped, or the
+    // level-triggered epoll fd would wake this loop on every turn.
+    if (!raised) StopPolling(p);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -191,7 +235,11 @@ void Drain(int fd) {
 
 void OnReadable(uv_poll_t* handle, int status, int) {
   Poller* p = static_cast<Poller*>(handle->data);
-  if (status < 0 || p->closing) return;
+  if (p->closing) {
+    StopPolling(p);
+    return;
+  }
+  if (status < 0) return;
   epoll_event events[kEvents];
   uint32_t count = 0;
   for (int round = 0; round < kRounds && !p->closing; round++) {
@@ -237,14 +285,26 @@ void OnReadable(uv_poll_t* handle, int status, int) {
 
 // ---- JS functions ---------------------------------------------------------------------------------
 
-void FreePoller(Poller* p) {
+void FreeTables(Poller* p) {
   delete[] p->hdrs;
   delete[] p->iovs;
   delete[] p->names;
+  p->hdrs = nullptr;
+  p->iovs = nullptr;
+  p->names = nullptr;
+}
+
+void FreePoller(Poller* p) {
+  FreeTables(p);
   delete p;
 }
 
-void OnClosed(uv_handle_t* handle) { FreePoller(static_cast<Poller*>(handle->data)); }
+void OnClosed(uv_handle_t* handle) {
+  Poller* p = static_cast<Poller*>(handle->data);
+  FreeTables(p);
+  p->handleClosed = true;
+  if (p->externalGone) delete p;
+}
 
 // Stops the poll and closes every socket the poller opened; the Poller is freed once libuv has closed it.
 // `teardown`: the thread is ending, JS can no longer run, and Node releases the references itself.
@@ -267,12 +327,8 @@ void Shutdown(Poller* p, bool teardown) {
   if (teardown) {
     // Node unloads the addon before its loop finishes closing handles, so no callback of ours may run
     // then: the small Poller (the handle's memory) is left to the ending thread, its arrays freed now.
-    delete[] p->hdrs;
-    delete[] p->iovs;
-    delete[] p->names;
-    p->hdrs = nullptr;
-    p->iovs = nullptr;
-    p->names = nullptr;
+    p->tornDown = true;
+    FreeTables(p);
     uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), nullptr);
   } else {
     uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), OnClosed);
@@ -282,6 +338,21 @@ void Shutdown(Poller* p, bool teardown) {
 }
 
 void CleanupHook(void* arg) { Shutdown(static_cast<Poller*>(arg), true); }
+
+// The JS handle is collected: the Poller goes once its poll handle is closed too. Torn down: left to the
+// ending thread, as the handle may not have finished closing.
+void FinalizePoller(napi_env env, void* data, void*) {
+  Poller* p = static_cast<Poller*>(data);
+  if (p->tornDown) return;
+  p->externalGone = true;
+  if (p->epfd >= 0) {
+    // Dropped without closePoller (its callback no longer reaches it): closed now, freed in OnClosed.
+    napi_remove_env_cleanup_hook(env, CleanupHook, p);
+    Shutdown(p, false);
+  } else if (p->handleClosed) {
+    delete p;
+  }
+}
 
 // createPoller(recv: ArrayBuffer, slotSize, meta: ArrayBuffer, sends: ArrayBuffer, onBatch(count)) → poller
 napi_value CreatePoller(napi_env env, napi_callback_info info) {
@@ -348,15 +419,16 @@ napi_value CreatePoller(napi_env env, napi_callback_info info) {
   // A worker that ends without closing the poller still releases its sockets.
   napi_add_env_cleanup_hook(env, CleanupHook, p);
   napi_value ext;
-  napi_create_external(env, p, nullptr, nullptr, &ext);
+  napi_create_external(env, p, FinalizePoller, nullptr, &ext);
   return ext;
 }
 
-// closePoller(poller): closes every socket it opened and stops reading.
+// closePoller(poller): closes every socket it opened and stops reading. Closing again does nothing; any
+// other call on a closed poller throws ECLOSED.
 napi_value ClosePoller(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!Args(env, info, 1, argv)) return nullptr;
-  Poller* p = GetPoller(env, argv[0]);
+  Poller* p = GetPoller(env, argv[0], true);
   if (!p) return nullptr;
   if (p->epfd >= 0) {
     napi_remove_env_cleanup_hook(env, CleanupHook, p);
@@ -376,7 +448,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ECLOSED", "udp_batch: poller closed");
     return nullptr;
   }
-  char text[64];
+  char text[kAddressText];
   size_t n = 0;
   napi_get_value_string_utf8(env, argv[1], text, sizeof text, &n);
   int port = GetInt(env, argv[2]);
@@ -400,7 +472,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
     int err = errno;
     close(fd);
-    char what[96];
+    char what[kAddressText + 32];
     snprintf(what, sizeof what, "bind %s port %d", text, port);
     ThrowErrno(env, err, what);
     return nullptr;
@@ -534,11 +606,23 @@ napi_value Address(napi_env env, napi_callback_info info) {
   Poller* p = GetPoller(env, argv[0]);
   if (!p) return nullptr;
   uint32_t i = static_cast<uint32_t>(GetInt(env, argv[1]));
-  char text[INET6_ADDRSTRLEN] = "";
-  if (i < p->slots) {
+  char text[kAddressText] = "";
+  if (i < p->slots && p->names) {
     const sockaddr_storage& ss = p->names[i];
-    if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, text, sizeof text);
-    else inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, text, sizeof text);
+    if (ss.ss_family == AF_INET6) {
+      const auto& s6 = reinterpret_cast<const sockaddr_in6&>(ss);
+      inet_ntop(AF_INET6, &s6.sin6_addr, text, sizeof text);
+      // As node:dgram: a link-local source with its scope (fe80::1%eth0, or %index when the interface has
+      // no name), so a reply or connect to that text reaches the same link.
+      if (IN6_IS_ADDR_LINKLOCAL(&s6.sin6_addr) && s6.sin6_scope_id != 0) {
+        size_t used = strlen(text);
+        char name[IF_NAMESIZE];
+        if (if_indextoname(s6.sin6_scope_id, name)) snprintf(text + used, sizeof text - used, "%%%s", name);
+        else snprintf(text + used, sizeof text - used, "%%%u", s6.sin6_scope_id);
+      }
+    } else {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, text, sizeof text);
+    }
   }
   napi_value s;
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &s);

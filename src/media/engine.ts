@@ -92,6 +92,10 @@ export interface MediaTotals {
   lost: number;
   /** Endpoints allocated now. */
   endpoints: number;
+  /** RTP sends dropped because the socket's send buffer was full (native UDP I/O only; 0 on node:dgram). */
+  sendsDropped: number;
+  /** Datagrams received too long for an RTP receive slot, dropped (native UDP I/O only; 0 on node:dgram). */
+  truncated: number;
 }
 
 export interface PlayHandle {

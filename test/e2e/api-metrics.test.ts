@@ -70,6 +70,9 @@ describe('GET /metrics (issue #12)', () => {
     expect(value(during, 'hibiki_sip_messages_total{direction="out",method="INVITE",status=""}')).toBeGreaterThanOrEqual(1);
     expect(value(during, 'hibiki_rtp_packets_relayed_total')).toBeGreaterThan(0);
     expect(value(during, 'hibiki_rtp_packets_received_total')).toBeGreaterThanOrEqual(value(during, 'hibiki_rtp_packets_relayed_total'));
+    // Loopback never fills a send buffer, and the test phones send RTP-sized packets.
+    expect(during.get('hibiki_rtp_sends_dropped_total')).toBe(0);
+    expect(during.get('hibiki_rtp_datagrams_truncated_total')).toBe(0);
 
     await callee.hangup();
     await caller.waitForEnd();

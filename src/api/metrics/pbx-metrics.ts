@@ -72,6 +72,8 @@ export class PbxMetrics {
     rtp('hibiki_rtp_packets_sent_total', 'RTP packets sent (relayed, prompts, music, telephone-events).', 'packetsOut');
     rtp('hibiki_rtp_packets_relayed_total', 'RTP packets forwarded from a leg to the leg it is bridged to.', 'relayed');
     rtp('hibiki_rtp_packets_lost_total', 'RTP packets missing from the received sequence numbers.', 'lost');
+    rtp('hibiki_rtp_sends_dropped_total', 'RTP sends dropped because the socket send buffer was full (native UDP I/O).', 'sendsDropped');
+    rtp('hibiki_rtp_datagrams_truncated_total', 'Datagrams received too long for an RTP packet, dropped (native UDP I/O).', 'truncated');
     new Gauge({
       name: 'hibiki_media_endpoints',
       help: 'Media endpoints (RTP port pairs) allocated.',

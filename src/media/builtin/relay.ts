@@ -304,7 +304,8 @@ export class MediaRelay {
 
   /** The counts of the endpoints that are gone, plus those of the live ones. */
   private totals(): MediaTotals {
-    const t = { ...this.gone, relayed: this.relayed, endpoints: this.endpoints.size };
+    const [sendsDropped, truncated] = this.io.counters();
+    const t = { ...this.gone, relayed: this.relayed, endpoints: this.endpoints.size, sendsDropped, truncated };
     for (const ep of this.endpoints.values()) {
       t.packetsIn += ep.packetsIn;
       t.packetsOut += ep.packetsOut;

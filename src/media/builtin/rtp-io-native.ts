@@ -37,7 +37,7 @@ class NativeRtpSocket implements RtpSocket {
   ) {}
 
   send(buf: Uint8Array, length: number, port: number, address: string | null): void {
-    if (this.closed) return;
+    if (this.closed || this.io.closed) return;
     if (address === null && this.io.queue(this.fd, buf, length)) return;
     const r = this.io.addon.send(this.io.poller, this.fd, buf, length, address, port);
     if (r < 0) this.failed(-r);
@@ -51,11 +51,11 @@ class NativeRtpSocket implements RtpSocket {
   }
 
   connect(port: number, address: string): boolean {
-    return !this.closed && this.io.addon.connect(this.io.poller, this.fd, address, port) === 0;
+    return !this.closed && !this.io.closed && this.io.addon.connect(this.io.poller, this.fd, address, port) === 0;
   }
 
   disconnect(): void {
-    if (!this.closed) this.io.addon.connect(this.io.poller, this.fd, null, 0);
+    if (!this.closed && !this.io.closed) this.io.addon.connect(this.io.poller, this.fd, null, 0);
   }
 
   close(): Promise<void> {
@@ -81,6 +81,10 @@ export class NativeRtpIo implements RtpIo {
   private readonly source: NativeSource;
   private queued = 0;
   private inBatch = false;
+  /** After shutdown the addon refuses every call on the poller (its sockets are already closed). */
+  closed = false;
+  /** The counters read at shutdown, when the addon no longer answers for the poller. */
+  private final: [number, number] | undefined;
 
   constructor(readonly addon: UdpBatchAddon) {
     for (let i = 0; i < SLOTS; i++) this.slots.push(Buffer.from(this.recv, i * SLOT_SIZE, SLOT_SIZE));
@@ -89,6 +93,7 @@ export class NativeRtpIo implements RtpIo {
   }
 
   bind(address: string, port: number, report: boolean): Promise<RtpSocket | null> {
+    if (this.closed) return Promise.resolve(null);
     let fd: number;
     try {
       fd = this.addon.open(this.poller, address, port, report);
@@ -114,18 +119,23 @@ export class NativeRtpIo implements RtpIo {
 
   forget(socket: NativeRtpSocket): void {
     if (this.byFd[socket.fd] === socket) this.byFd[socket.fd] = undefined;
+    if (this.closed) return;
     // Queued packets of this socket are sent (or fail) before its fd can be reused.
     if (this.queued > 0) this.flush();
     this.addon.close(this.poller, socket.fd);
   }
 
   shutdown(): void {
+    if (this.closed) return;
+    this.final = this.addon.counters(this.poller);
+    this.closed = true;
+    this.queued = 0;
     this.addon.closePoller(this.poller);
   }
 
   /** [sends dropped because the socket buffer was full, datagrams too long for a slot]. */
   counters(): [number, number] {
-    return this.addon.counters(this.poller);
+    return this.final ?? this.addon.counters(this.poller);
   }
 
   private onBatch(count: number): void {
@@ -148,8 +158,8 @@ export class NativeRtpIo implements RtpIo {
         try {
           handler(this.slots[(meta[row + 1]! / SLOT_SIZE) | 0]!, meta[row + 2]!, source);
         } catch {
-          // The relay's handler catches and logs its own errors; an exception escaping into the addon
-          // would stop the poller, so nothing may leave this loop.
+          // The relay's handler catches and logs its own errors; an exception escaping into the addon is
+          // an uncaught exception that ends the worker, so one packet's failure must not leave this loop.
         }
       }
     } finally {

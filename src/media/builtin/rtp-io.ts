@@ -115,4 +115,8 @@ class DgramRtpIo implements RtpIo {
   shutdown(): void {
     // Every socket is closed by its endpoint.
   }
+
+  counters(): [number, number] {
+    return [0, 0];
+  }
 }

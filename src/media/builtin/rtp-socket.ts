@@ -39,4 +39,6 @@ export interface RtpIo {
   /** Bound exclusively to `port`; null when it is taken (or cannot be bound). */
   bind(address: string, port: number, report: boolean): Promise<RtpSocket | null>;
   shutdown(): void;
+  /** [sends dropped because the socket buffer was full, datagrams too long to receive]; dgram counts neither. */
+  counters(): [sendsDropped: number, truncated: number];
 }

@@ -3,6 +3,7 @@
 // and flushed at the end of the batch), IPv6, close, and a clear error for a port in use. Also the choice
 // between it and node:dgram (media.udpIo, HIBIKI_MEDIA_UDP_IO).
 import { createSocket, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRtpIo, UDP_IO_ENV, type PacketSource, type RtpIo, type RtpSocket } from '../../../src/media/builtin/rtp-io.js';
 import { loadUdpBatch } from '../../../src/media/builtin/udp-native.js';
@@ -47,6 +48,15 @@ async function peer(family: 'udp4' | 'udp6' = 'udp4'): Promise<{ socket: Socket;
     return q ? Promise.resolve(q) : new Promise((resolve) => waiting.push(resolve));
   };
   return { socket, port: socket.address().port, next };
+}
+
+/** An IPv6 link-local address of this host with its interface (fe80::x%eth0), or null when it has none. */
+function scopedLinkLocal(): string | null {
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    const a = list?.find((x) => x.family === 'IPv6' && x.address.toLowerCase().startsWith('fe80:'));
+    if (a) return `${a.address}%${name}`;
+  }
+  return null;
 }
 
 interface Got {
@@ -138,6 +148,53 @@ describe('native UDP batching addon', () => {
     expect((await p.next()).toString()).toBe('back');
   });
 
+  it('binds a scoped IPv6 link-local address and gives a link-local source with its scope', async (ctx) => {
+    const linkLocal = scopedLinkLocal();
+    if (!linkLocal) {
+      ctx.skip();
+      return;
+    }
+    const io = nativeIo();
+    const [port] = await freePortRange(2);
+    const socket = (await io.bind(linkLocal, port, true))!;
+    expect(socket).not.toBeNull();
+    const rx = collect(socket);
+    const p = createSocket('udp6');
+    sockets.push(p);
+    const replies: Buffer[] = [];
+    const replied = new Promise<void>((resolve) =>
+      p.on('message', (msg: Buffer) => {
+        replies.push(msg);
+        resolve();
+      }),
+    );
+    await new Promise<void>((resolve) => p.bind(0, linkLocal, resolve));
+    p.send(Buffer.from('scoped'), port, linkLocal);
+    const [g] = await rx.until(1);
+    expect(g).toMatchObject({ port: p.address().port, address: linkLocal });
+    // The text with its scope is where a reply goes, by address and on a connected socket.
+    socket.send(Buffer.from('by address'), 10, g!.port, g!.address);
+    await replied;
+    expect(socket.connect(g!.port, g!.address)).toBe(true);
+    expect(replies[0]!.toString()).toBe('by address');
+  });
+
+  it('takes a numeric IPv6 scope and refuses an unknown interface', async () => {
+    const { addon } = loadUdpBatch();
+    const [port] = await freePortRange(2);
+    const poller = addon!.createPoller(new ArrayBuffer(4096), 2048, new ArrayBuffer(64), new ArrayBuffer(32), () => undefined);
+    try {
+      // The scope of a non-link-local address is accepted and ignored by the kernel, as by node:dgram.
+      const lo = Object.entries(networkInterfaces()).find(([, list]) => list?.some((a) => a.address === '::1'))?.[0] ?? 'lo';
+      addon!.close(poller, addon!.open(poller, `::1%${lo}`, port, true));
+      addon!.close(poller, addon!.open(poller, '::1%1', port, true));
+      expect(() => addon!.open(poller, '::1%no-such-if0', port, true)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(() => addon!.open(poller, '127.0.0.1%lo', port, true)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    } finally {
+      addon!.closePoller(poller);
+    }
+  });
+
   it('refuses a port in use with a clear error, and frees a port on close', async () => {
     const { addon } = loadUdpBatch();
     const io = nativeIo();
@@ -156,6 +213,23 @@ describe('native UDP batching addon', () => {
     expect(again).not.toBeNull();
     // A closed socket sends nothing and throws nothing.
     first.send(Buffer.from('x'), 1, 9, '127.0.0.1');
+  });
+
+  it('counts a datagram too long for a slot (MediaTotals.truncated) and reports it with length 0', async () => {
+    const io = nativeIo();
+    const [port] = await freePortRange(2);
+    const socket = (await io.bind('127.0.0.1', port, true))!;
+    const rx = collect(socket);
+    const p = await peer();
+    expect(io.counters()).toEqual([0, 0]);
+    p.socket.send(Buffer.alloc(3000, 1), port, '127.0.0.1');
+    p.socket.send(Buffer.from('after'), port, '127.0.0.1');
+    const got = await rx.until(2);
+    expect(got.map((g) => g.data.length)).toEqual([0, 5]);
+    expect(io.counters()).toEqual([0, 1]);
+    io.shutdown();
+    // Still answered after shutdown (the relay reads them for its totals).
+    expect(io.counters()).toEqual([0, 1]);
   });
 
   it('reports a failed send by errno name', async () => {
@@ -193,5 +267,35 @@ describe('RTP I/O choice', () => {
     socket.send(Buffer.from('hi there'), 2, 0, null);
     expect((await p.next()).toString()).toBe('hi');
     await socket.close();
+  });
+});
+
+describe('native UDP batching addon: a closed poller', () => {
+  it('refuses every call after closePoller with a clear error, and closing again does nothing', () => {
+    const { addon } = loadUdpBatch();
+    const poller = addon!.createPoller(new ArrayBuffer(4096), 2048, new ArrayBuffer(64), new ArrayBuffer(32), () => undefined);
+    addon!.closePoller(poller);
+    const closed = expect.objectContaining({ code: 'ECLOSED', message: 'udp_batch: poller closed' });
+    expect(() => addon!.send(poller, 3, new Uint8Array(1), 1, '127.0.0.1', 9)).toThrow(closed);
+    expect(() => addon!.close(poller, 3)).toThrow(closed);
+    expect(() => addon!.flush(poller, 1)).toThrow(closed);
+    expect(() => addon!.address(poller, 0)).toThrow(closed);
+    expect(() => addon!.counters(poller)).toThrow(closed);
+    expect(() => addon!.connect(poller, 3, null, 0)).toThrow(closed);
+    expect(() => addon!.open(poller, '127.0.0.1', 0, true)).toThrow(closed);
+    addon!.closePoller(poller);
+  });
+
+  it('the wrapper sends, closes and binds nothing after shutdown, without throwing', async () => {
+    const io = nativeIo();
+    const [port] = await freePortRange(2);
+    const socket = (await io.bind('127.0.0.1', port, true))!;
+    io.shutdown();
+    socket.send(Buffer.from('x'), 1, 9, '127.0.0.1');
+    expect(socket.connect(9, '127.0.0.1')).toBe(false);
+    socket.disconnect();
+    await socket.close();
+    expect(await io.bind('127.0.0.1', port, true)).toBeNull();
+    io.shutdown();
   });
 });
