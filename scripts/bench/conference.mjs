@@ -25,7 +25,7 @@ import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
+import { clockTicksPerSecond, cpuTimeUs, installCleanup, once, pinning, stopChild, track } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -224,20 +224,6 @@ function threadCpuUs(pid) {
     }
   }
   return out;
-}
-
-function once(child, cmd) {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m) => {
-      if (m.cmd !== cmd) return;
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code) => reject(new Error(`child exited (${code}) while waiting for ${cmd}`));
-    child.on('message', onMsg);
-    child.once('exit', onExit);
-  });
 }
 
 function child(role, core, env = {}) {

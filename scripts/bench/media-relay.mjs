@@ -53,7 +53,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
+import { clockTicksPerSecond, cpuTimeUs, installCleanup, once, pinning, stopChild, track } from './lib/proc.mjs';
 import { rtpengineSideBySide } from './lib/rtpengine-relay.mjs';
 import { formatSummary, summarizeProfile } from './lib/cpuprofile.mjs';
 
@@ -288,20 +288,6 @@ function threadCpuUs(pid) {
     }
   }
   return out;
-}
-
-function once(child, cmd) {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m) => {
-      if (m.cmd !== cmd) return;
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code) => reject(new Error(`child exited (${code}) while waiting for ${cmd}`));
-    child.on('message', onMsg);
-    child.once('exit', onExit);
-  });
 }
 
 /** Starts this script in a role; with taskset when pinned (taskset execs node: same pid, IPC intact). */

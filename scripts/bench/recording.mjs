@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { clockTicksPerSecond, cpuTimeUs, installCleanup, pinning, stopChild, track } from './lib/proc.mjs';
+import { clockTicksPerSecond, cpuTimeUs, installCleanup, once, pinning, stopChild, track } from './lib/proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
@@ -160,20 +160,6 @@ function threadCpuUs(pid) {
     }
   }
   return out;
-}
-
-function once(child, cmd) {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m) => {
-      if (m.cmd !== cmd) return;
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code) => reject(new Error(`child exited (${code}) while waiting for ${cmd}`));
-    child.on('message', onMsg);
-    child.once('exit', onExit);
-  });
 }
 
 function child(role, core, env = {}) {

@@ -113,3 +113,18 @@ export function stopChild(child, graceMs = 5000) {
     child.kill('SIGTERM');
   });
 }
+
+/** The first IPC message `{cmd}` from a forked child (engine, generator); rejects if the child exits first. */
+export function once(child, cmd) {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m) => {
+      if (m.cmd !== cmd) return;
+      child.off('message', onMsg);
+      child.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code) => reject(new Error(`child exited (${code}) while waiting for ${cmd}`));
+    child.on('message', onMsg);
+    child.once('exit', onExit);
+  });
+}

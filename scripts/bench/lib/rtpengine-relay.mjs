@@ -13,7 +13,7 @@
 // is counted from what the generator sent.
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cpuTimeUs, pinned, pinning, stopChild, track } from './proc.mjs';
+import { cpuTimeUs, once, pinned, pinning, stopChild, track } from './proc.mjs';
 import { freeUdpPort } from './server.mjs';
 
 const MEDIA_RELAY = fileURLToPath(new URL('../media-relay.mjs', import.meta.url));
@@ -37,20 +37,6 @@ export function rtpenginePeer(mode, binary) {
   const version = rtpengineVersion(binary);
   if (!version) return { skipped: 'Side by side with rtpengine: skipped, rtpengine is not installed (run scripts/install-bench-peers.sh as root).' };
   return { name: 'rtpengine', version };
-}
-
-function once(child, cmd) {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m) => {
-      if (m.cmd !== cmd) return;
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code) => reject(new Error(`generator exited (${code}) while waiting for ${cmd}`));
-    child.on('message', onMsg);
-    child.once('exit', onExit);
-  });
 }
 
 function percentileFromHist(hist, count, p) {
