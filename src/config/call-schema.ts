@@ -72,7 +72,7 @@ export const mediaSchema = z
       .enum(['native', 'dgram'])
       .default('native')
       .describe(
-        "RTP socket I/O of the built-in engine: native (the addon built at npm ci: recvmmsg batches, no per-packet allocation; falls back to node:dgram, logged at start, when it is not built) or dgram (Node's dgram sockets). The environment variable HIBIKI_MEDIA_UDP_IO=native|dgram overrides it (tests, benchmarks).",
+        "RTP socket I/O of the built-in engine: native (the addon built at npm ci: recvmmsg batches, no per-packet allocation; falls back to node:dgram, logged at start, when it is not built) or dgram (Node's dgram sockets). Both take a scoped IPv6 link-local media address (`fe80::1%eth0` or `%index`) and give a link-local source with its scope. The environment variable HIBIKI_MEDIA_UDP_IO=native|dgram overrides it (tests, benchmarks).",
       ),
     workers: z
       .union([z.literal('auto'), z.number().int().min(1).max(MAX_MEDIA_WORKERS)])
