@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, stopChild } from './lib/proc.mjs';
 import { summarize } from './lib/percentile.mjs';
-import { elapsedSeconds, runSipp, sippVerdict, preflight } from './lib/sipp.mjs';
+import { callSetupVerdict, elapsedSeconds, preflight, runSipp } from './lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from './lib/call-setup.mjs';
@@ -163,13 +163,7 @@ class Bench {
       const f = run.final ?? {};
       const ok = f['SuccessfulCall(C)'] ?? 0;
       const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-      const verdict = sippVerdict(run, calls, 'completed');
-      const cf = calleeRun?.final ?? {};
-      const calleeRetrans = calleeRun ? (cf['Retransmissions(C)'] ?? null) : null;
-      if (calleeRun === null) verdict.problems.push('callee did not finish');
-      else if (calleeRun.code !== 0) verdict.problems.push(`callee sipp exit ${calleeRun.code ?? calleeRun.signal}, ${cf['FailedCall(C)'] ?? '?'} failed`);
-      if (calleeRetrans) verdict.problems.push(`${calleeRetrans} callee retransmissions`);
-      verdict.clean = verdict.problems.length === 0;
+      const { verdict, calleeRetrans } = callSetupVerdict(run, calleeRun, calls);
       const result = {
         rate,
         calls,

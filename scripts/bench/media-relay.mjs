@@ -56,6 +56,7 @@ import { parseArgs } from 'node:util';
 import { clockTicksPerSecond, cpuTimeUs, installCleanup, once, pinning, stopChild, track } from './lib/proc.mjs';
 import { rtpengineSideBySide } from './lib/rtpengine-relay.mjs';
 import { formatSummary, summarizeProfile } from './lib/cpuprofile.mjs';
+import { histLatencyMs } from './lib/percentile.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
@@ -309,16 +310,6 @@ function exited(child, graceMs) {
   });
 }
 
-function percentileFromHist(hist, count, p) {
-  const rank = Math.ceil((p / 100) * count);
-  let seen = 0;
-  for (let i = 0; i < hist.length; i++) {
-    seen += hist[i];
-    if (seen >= rank) return ((i + 1) * BUCKET_US) / 1000;
-  }
-  return NaN;
-}
-
 /** rtpengine's default range: 8 ports per call (RTP + RTCP on its party side and on its built-in side of each leg), just above the built-in range. */
 export function rtpenginePortRange(calls, firstPort, rtpengineFirst) {
   const first = rtpengineFirst ?? firstPort + calls * 4 + 200;
@@ -433,12 +424,7 @@ export async function runMediaRelay({
       probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
       sendingSeconds,
       relayedPps: relayed / sendingSeconds,
-      latencyMs: {
-        p50: percentileFromHist(result.hist, count, 50),
-        p99: percentileFromHist(result.hist, count, 99),
-        p999: percentileFromHist(result.hist, count, 99.9),
-        max: percentileFromHist(result.hist, count, 100),
-      },
+      latencyMs: histLatencyMs(result.hist, count, BUCKET_US),
       // With rtpengine: hibiki's process and rtpengine's together (each also on its own below).
       engineCpuPct: (100 * serverCpuUs) / wallUs,
       hibikiCpuPct: (100 * hibikiCpuUs) / wallUs,

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuTimeUs, pinned, stopChild, track } from './proc.mjs';
-import { elapsedSeconds, sippVerdict } from './sipp.mjs';
+import { callSetupVerdict, elapsedSeconds, sippVerdict } from './sipp.mjs';
 import { summarize } from './percentile.mjs';
 import { int, ms } from './report.mjs';
 import { freeUdpPort } from './server.mjs';
@@ -186,13 +186,7 @@ async function callRate(bench, { rate, dir }) {
     const f = run.final ?? {};
     const ok = f['SuccessfulCall(C)'] ?? 0;
     const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-    const verdict = sippVerdict(run, calls, 'completed');
-    const cf = calleeRun?.final ?? {};
-    const calleeRetrans = calleeRun ? (cf['Retransmissions(C)'] ?? null) : null;
-    if (calleeRun === null) verdict.problems.push('callee did not finish');
-    else if (calleeRun.code !== 0) verdict.problems.push(`callee sipp exit ${calleeRun.code ?? calleeRun.signal}, ${cf['FailedCall(C)'] ?? '?'} failed`);
-    if (calleeRetrans) verdict.problems.push(`${calleeRetrans} callee retransmissions`);
-    verdict.clean = verdict.problems.length === 0;
+    const { verdict, calleeRetrans } = callSetupVerdict(run, calleeRun, calls);
     return {
       rate,
       calls,

@@ -38,3 +38,20 @@ export function summarize(samples) {
     max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
   };
 }
+
+/** Percentile p (0–100) of a histogram of `count` samples in buckets of `bucketUs` µs, in ms (bucket top). */
+export function percentileFromHist(hist, count, p, bucketUs) {
+  const rank = Math.ceil((p / 100) * count);
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i];
+    if (seen >= rank) return ((i + 1) * bucketUs) / 1000;
+  }
+  return NaN;
+}
+
+/** p50 / p99 / p99.9 / max of a latency histogram (ms), as the media benchmarks report them. */
+export function histLatencyMs(hist, count, bucketUs) {
+  const at = (p) => percentileFromHist(hist, count, p, bucketUs);
+  return { p50: at(50), p99: at(99), p999: at(99.9), max: at(100) };
+}

@@ -15,6 +15,7 @@ import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpuTimeUs, once, pinned, pinning, stopChild, track } from './proc.mjs';
 import { freeUdpPort } from './server.mjs';
+import { histLatencyMs } from './percentile.mjs';
 
 const MEDIA_RELAY = fileURLToPath(new URL('../media-relay.mjs', import.meta.url));
 const NG_CLIENT = new URL('../../../dist/media/rtpengine/ng-client.js', import.meta.url).href;
@@ -37,16 +38,6 @@ export function rtpenginePeer(mode, binary) {
   const version = rtpengineVersion(binary);
   if (!version) return { skipped: 'Side by side with rtpengine: skipped, rtpengine is not installed (run scripts/install-bench-peers.sh as root).' };
   return { name: 'rtpengine', version };
-}
-
-function percentileFromHist(hist, count, p) {
-  const rank = Math.ceil((p / 100) * count);
-  let seen = 0;
-  for (let i = 0; i < hist.length; i++) {
-    seen += hist[i];
-    if (seen >= rank) return ((i + 1) * BUCKET_US) / 1000;
-  }
-  return NaN;
 }
 
 /** rtpengine in the foreground, userspace only, on loopback, pinned (all threads) to `core`. */
@@ -175,12 +166,7 @@ export async function runRtpengineRelay({ calls, seconds, probes = 20, readAll =
       probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
       sendingSeconds,
       relayedPps: relayed / sendingSeconds,
-      latencyMs: {
-        p50: percentileFromHist(result.hist, count, 50),
-        p99: percentileFromHist(result.hist, count, 99),
-        p999: percentileFromHist(result.hist, count, 99.9),
-        max: percentileFromHist(result.hist, count, 100),
-      },
+      latencyMs: histLatencyMs(result.hist, count, BUCKET_US),
       engineCpuPct: (100 * cpuUs) / wallUs,
       engineCpuUsPerPacket: cpuUs / Math.max(1, relayed),
       generatorCpuPct: (100 * genUs) / wallUs,

@@ -174,3 +174,18 @@ export function sippVerdict(run, calls, done) {
   if ((f['SuccessfulCall(C)'] ?? 0) !== calls) problems.push(`${f['SuccessfulCall(C)'] ?? 0}/${calls} ${done}`);
   return { clean: problems.length === 0, problems };
 }
+
+/**
+ * The verdict of a call-setup run: the caller's (sippVerdict) plus the callee's — it must have finished
+ * (calleeRun null: it did not), exited 0 and retransmitted nothing. Adds `calleeRetrans`.
+ */
+export function callSetupVerdict(run, calleeRun, calls) {
+  const verdict = sippVerdict(run, calls, 'completed');
+  const cf = calleeRun?.final ?? {};
+  const calleeRetrans = calleeRun ? (cf['Retransmissions(C)'] ?? null) : null;
+  if (calleeRun === null) verdict.problems.push('callee did not finish');
+  else if (calleeRun.code !== 0) verdict.problems.push(`callee sipp exit ${calleeRun.code ?? calleeRun.signal}, ${cf['FailedCall(C)'] ?? '?'} failed`);
+  if (calleeRetrans) verdict.problems.push(`${calleeRetrans} callee retransmissions`);
+  verdict.clean = verdict.problems.length === 0;
+  return { verdict, calleeRetrans };
+}
