@@ -37,8 +37,6 @@ export class RelayEndpoint {
   private latchedW1 = 0;
   private latchedW2 = 0;
   private latchedW3 = 0;
-  /** False after restoreLatch(): the words are unknown until the latched source's next datagram. */
-  private latchedWords = true;
   latchedLastAt = 0;
   peer: RelayEndpoint | null = null;
   policy: DtmfPolicy = 'pass';
@@ -94,12 +92,6 @@ export class RelayEndpoint {
   fromLatched(source: PacketSource): boolean {
     if (this.latchedAddress === null || source.port !== this.latchedPort) return false;
     if (source.address !== null) return source.address === this.latchedAddress;
-    if (!this.latchedWords) {
-      // Latched on another worker (restoreLatch): its text is all there is, compared until it sends again.
-      if (source.text() !== this.latchedAddress) return false;
-      this.latchTo(source);
-      return true;
-    }
     return source.w0 === this.latchedW0 && source.w1 === this.latchedW1 && source.w2 === this.latchedW2 && source.w3 === this.latchedW3;
   }
 
@@ -111,14 +103,21 @@ export class RelayEndpoint {
     this.latchedW1 = source.w1;
     this.latchedW2 = source.w2;
     this.latchedW3 = source.w3;
-    this.latchedWords = true;
   }
 
-  /** The latch an endpoint had on the worker it moved from (relay-move.ts), kept as text. */
-  restoreLatch(address: string | null, port: number): void {
+  /** The latched address's words, for a move to another worker (relay-move.ts). */
+  latchWords(): [number, number, number, number] {
+    return [this.latchedW0, this.latchedW1, this.latchedW2, this.latchedW3];
+  }
+
+  /** The latch the endpoint had on the worker it moved from (relay-move.ts). */
+  restoreLatch(address: string | null, port: number, [w0, w1, w2, w3]: [number, number, number, number]): void {
     this.latchedAddress = address;
     this.latchedPort = port;
-    this.latchedWords = false;
+    this.latchedW0 = w0;
+    this.latchedW1 = w1;
+    this.latchedW2 = w2;
+    this.latchedW3 = w3;
   }
 
   /** Whether we may send to the leg now and know where to. */

@@ -55,6 +55,8 @@ export interface EndpointSnapshot {
   sdpPort: number;
   latchedAddress: string | null;
   latchedPort: number;
+  /** The latched address as the native I/O compares it (endpoint.ts), so the new worker compares the same way. */
+  latchedWords: [number, number, number, number];
   latchedLastAt: number;
   policy: DtmfPolicy;
   held: { digit: string; durationMs: number }[];

@@ -23,6 +23,7 @@ export function snapshotEndpoint(ep: RelayEndpoint): EndpointSnapshot {
     sdpPort: ep.sdpPort,
     latchedAddress: ep.latchedAddress,
     latchedPort: ep.latchedPort,
+    latchedWords: ep.latchWords(),
     latchedLastAt: toWall(ep.latchedLastAt),
     policy: ep.policy,
     held: ep.held.slice(),
@@ -50,7 +51,7 @@ export function restoreEndpoint(ep: RelayEndpoint, s: EndpointSnapshot): RelayEn
   ep.inbound.set(s.inbound);
   ep.sdpAddress = s.sdpAddress;
   ep.sdpPort = s.sdpPort;
-  ep.restoreLatch(s.latchedAddress, s.latchedPort);
+  ep.restoreLatch(s.latchedAddress, s.latchedPort, s.latchedWords);
   ep.latchedLastAt = fromWall(s.latchedLastAt);
   ep.policy = s.policy;
   ep.held.push(...s.held);
