@@ -16,6 +16,9 @@
 //   --all                        run every rate even after one fails, and no bracket
 //   --profile [RATE]             one more run under `node --cpu-prof` and a summary of the hot spots
 //   --json FILE                  write the results as JSON (used by run.mjs)
+//   --retained                   start the server with the inspector and report the heap still held per
+//                                finished call after the run (a finished call's transactions linger up to
+//                                64*T1 = 32 s; what they keep costs GC time under load)
 //   --keep                       keep the temporary directory (configs, sipp logs, profiles)
 //   --peers auto                 auto: after each rate, the same load through Kamailio as a stateful proxy
 //                                when it is installed, and the ratio (lib/kamailio.mjs); off: hibiki only
@@ -50,6 +53,7 @@ function parseOptions(argv) {
       profile: { type: 'string' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      retained: { type: 'boolean', default: false },
       peers: { type: 'string', default: 'auto' },
     },
   });
@@ -63,7 +67,7 @@ function parseOptions(argv) {
   if (!(Number.isInteger(hold) && hold >= 0 && hold <= 60_000)) throw new Error('--hold must be 0–60000 ms');
   const profile = values.profile === undefined ? undefined : values.profile === '' ? 'auto' : Number(values.profile);
   if (!['auto', 'off'].includes(values.peers)) throw new Error('--peers must be auto or off');
-  return { rates, duration, warmup, hold, all: values.all, profile, json: values.json, keep: values.keep, peers: values.peers };
+  return { rates, duration, warmup, hold, all: values.all, profile, json: values.json, keep: values.keep, retained: values.retained, peers: values.peers };
 }
 
 function writeConfig(dir, { port, dataDir }) {
@@ -89,7 +93,7 @@ class Bench {
     const runDir = join(this.dir, `server-${++this.runIndex}`);
     mkdirSync(runDir);
     const configPath = writeConfig(runDir, { port, dataDir: join(runDir, 'data') });
-    const server = await startServer({ configPath, port, core: this.pin.server, cpuProfDir });
+    const server = await startServer({ configPath, port, core: this.pin.server, cpuProfDir, inspect: this.opts.retained });
     const target = { host: '127.0.0.1', port };
     const calleePort = await freeUdpPort();
     const regDir = join(runDir, 'register');
@@ -148,6 +152,7 @@ class Bench {
     try {
       const spawnedAt = Date.now() - server.startMs;
       await sleep(300);
+      const heapBefore = this.opts.retained ? (await server.memory()).heapUsed : 0;
       if (warmupCalls > 0) {
         const w = await this.caller(ctx, { rate: WARMUP_RATE, calls: warmupCalls, name: 'warmup' });
         if (w.code !== 0) log(`  warm-up: sipp exit ${w.code} (${w.final?.['FailedCall(C)'] ?? '?'} failed) — continuing`);
@@ -181,6 +186,11 @@ class Bench {
         byeRtt: summarize(run.rtt.get(2) ?? []),
         ...verdict,
       };
+      if (this.opts.retained) {
+        const heapAfter = (await server.memory()).heapUsed;
+        result.heapHeldPerFinishedCall = (heapAfter - heapBefore) / Math.max(1, warmupCalls + ok);
+        log(`  ${rate} calls/s: heap held after the run ${Math.round(result.heapHeldPerFinishedCall)} B per finished call`);
+      }
       if (cpuProfDir) result.window = { fromMs: t0 - spawnedAt, toMs: t0 - spawnedAt + wallMs };
       return result;
     } finally {

@@ -101,7 +101,12 @@ export class ServerResponse {
     }
     this.anythingSent = true;
     this.tx?.respond(res);
-    if (status >= 200) for (const hook of this.finalHooks) hook.sent?.(res);
+    if (status >= 200) {
+      // Nothing more goes out through the transaction (a 2xx is retransmitted by the dialog layer).
+      this.tx = undefined;
+      for (const hook of this.finalHooks) hook.sent?.(res);
+      this.dropHandlers();
+    }
     return res;
   }
 
@@ -129,6 +134,19 @@ export class ServerResponse {
     return res;
   }
 
+  /**
+   * After the final response none of these can run again (a CANCEL no longer applies, the stack's own
+   * 504 is moot, the hooks ran), but the INVITE transaction keeps this object through Timer L (32 s):
+   * the handlers' closures would keep the caller's whole call that long (issue #13, GC cost per call).
+   * PRACK handlers stay while reliable provisionals were sent: a PRACK may still be on its way.
+   */
+  private dropHandlers(): void {
+    this.cancelHandlers = [];
+    this.localFinalHandlers = [];
+    this.finalHooks = [];
+    if (!this.reliable) this.prackHandlers = [];
+  }
+
   /** Called when the caller CANCELs this (INVITE) request before a final response. */
   onCancel(fn: () => void): void {
     this.cancelHandlers.push(fn);
@@ -147,9 +165,12 @@ export class ServerResponse {
     this.localFinalHandlers.push(fn);
   }
 
-  /** @internal */
-  fireCancel(): void {
-    for (const fn of this.cancelHandlers.splice(0)) fn();
+  /** @internal A CANCEL matched this pending INVITE (RFC 3261 §9.2): 487 to it, then the handlers. */
+  cancelled(): void {
+    const handlers = this.cancelHandlers;
+    this.cancelHandlers = [];
+    this.send(487);
+    for (const fn of handlers) fn();
   }
 
   /** @internal */
@@ -184,8 +205,10 @@ export class ServerResponse {
   private giveUp(): void {
     if (this.finalSent) return;
     this.stack.logger.info({ callId: this.req.callId }, 'no PRACK for a reliable provisional; rejecting the INVITE');
+    const handlers = this.localFinalHandlers;
+    this.localFinalHandlers = [];
     const res = this.send(504, 'No PRACK Received');
-    for (const fn of this.localFinalHandlers.splice(0)) this.guard(() => fn(res), 'local-final handler failed');
+    for (const fn of handlers) this.guard(() => fn(res), 'local-final handler failed');
   }
 
   // These handlers run from timers and network callbacks, where a throw must not escape.

@@ -310,8 +310,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
         outcome.tx.respond(this.stampServer(buildResponse(req, 200)));
         const pending = this.pendingInvites.get(invite);
         if (pending && !pending.finalResponseSent) {
-          pending.send(487);
-          pending.fireCancel();
+          pending.cancelled();
         }
         return;
       }
@@ -348,7 +347,9 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
       this.inviteFlows.set(tx, req.source?.connectionId);
-      tx.events = { ...tx.events, onTerminated: () => res.release() };
+      // Through the map, not a closure over `res`: after the final response the transaction lingers 64*T1
+      // (Timer L) and must not keep the response side, and with it the call, alive (issue #13).
+      tx.events = { ...tx.events, onTerminated: () => this.pendingInvites.get(tx)?.release() };
     }
     if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
       const st = negotiateAsUas(req, this.sessionTimerConfig);

@@ -79,7 +79,7 @@ export class ClientInviteTransaction implements ClientTransaction {
           this.timers.stop('A');
           this.timers.stop('B');
           this.timers.stop('cancelWait');
-          this.timers.start('M', this.durations.m, () => this.onTimerM());
+          this.startTimer('M');
           this.log.debug('accepted', { status });
           this.passFinal(res, this.handlers.onAdditional2xx);
         } else {
@@ -95,7 +95,7 @@ export class ClientInviteTransaction implements ClientTransaction {
           this.log.debug('completed', { status });
           this.passFinal(res, undefined);
           if (this.durations.d === 0) this.terminate();
-          else this.timers.start('D', this.durations.d, () => this.onTimerD());
+          else this.startTimer('D');
         }
         return;
       case 'completed':
@@ -109,6 +109,15 @@ export class ClientInviteTransaction implements ClientTransaction {
       case 'terminated':
         return;
     }
+  }
+
+  /**
+   * Timers that outlive receive() (M and D run 32 s) are started here: a callback made in receive()
+   * would share its scope with the closures there that use the response, and keep it alive to the end.
+   */
+  private startTimer(name: 'M' | 'D'): void {
+    if (name === 'M') this.timers.start('M', this.durations.m, () => this.onTimerM());
+    else this.timers.start('D', this.durations.d, () => this.onTimerD());
   }
 
   /**

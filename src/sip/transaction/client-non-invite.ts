@@ -10,6 +10,8 @@ export type ClientNonInviteState = 'trying' | 'proceeding' | 'completed' | 'term
 
 type ClientNonInviteTimer = 'E' | 'F' | 'K';
 
+const ignore = (): void => {};
+
 export class ClientNonInviteTransaction implements ClientTransaction {
   private current: ClientNonInviteState = 'trying';
   private readonly durations: DerivedTimers;
@@ -21,7 +23,7 @@ export class ClientNonInviteTransaction implements ClientTransaction {
   constructor(
     readonly request: SipRequest,
     readonly target: SendTarget,
-    private readonly handlers: ClientTransactionHandlers,
+    private handlers: ClientTransactionHandlers,
     private readonly ctx: TransactionContext,
     private readonly hooks: Pick<ClientTransactionHooks, 'terminated'>,
   ) {
@@ -59,9 +61,9 @@ export class ClientNonInviteTransaction implements ClientTransaction {
           this.timers.stop('E');
           this.timers.stop('F');
           this.log.debug('completed', { status });
-          notify(this.log, 'onFinal', () => this.handlers.onFinal(res));
+          this.passFinal(res);
           if (this.durations.k === 0) this.terminate();
-          else this.timers.start('K', this.durations.k, () => this.onTimerK());
+          else this.startTimerK();
         }
         return;
       case 'completed':
@@ -70,6 +72,21 @@ export class ClientNonInviteTransaction implements ClientTransaction {
       case 'terminated':
         return;
     }
+  }
+
+  /**
+   * Pass the final response up and let the handlers go: nothing else reaches the TU from Completed, and
+   * they hold whatever sent the request (a call) for the T4 of Timer K.
+   */
+  private passFinal(res: SipResponse): void {
+    const onFinal = this.handlers.onFinal;
+    this.handlers = { onFinal: ignore, onTimeout: ignore, onTransportError: ignore };
+    notify(this.log, 'onFinal', () => onFinal(res));
+  }
+
+  /** Not made in receive(): a callback made there would share its scope with the response, and keep it. */
+  private startTimerK(): void {
+    this.timers.start('K', this.durations.k, () => this.onTimerK());
   }
 
   /** §9.1: non-INVITE requests are not cancelled; they are answered quickly anyway. */

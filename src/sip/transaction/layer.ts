@@ -196,7 +196,7 @@ export class TransactionLayer {
     const find = (method: string): ServerTx | undefined => list?.find((e) => e.method === method && e.toTag === toTag)?.tx;
     switch (req.method) {
       case 'ACK': {
-        const invite = list?.find((e) => e.tx instanceof ServerInviteTransaction && (e.tx.lastResponse?.toTag ?? '') === toTag)?.tx;
+        const invite = list?.find((e) => e.tx instanceof ServerInviteTransaction && (e.tx.responseToTag ?? '') === toTag)?.tx;
         if (invite instanceof ServerInviteTransaction && invite.receiveAck() === 'absorbed') return ABSORBED;
         return { kind: 'ack', req };
       }

@@ -4,6 +4,7 @@ import { isReliable, type SendTarget } from '../transport/types.js';
 import { deriveTimers, TimerSet, type DerivedTimers } from './timers.js';
 import { buildTrying } from './trying.js';
 import { notify, TransactionLog } from './log.js';
+import { ownString } from '../strings.js';
 import type { ServerTransaction, ServerTransactionEvents, TransactionContext } from './types.js';
 
 export type ServerInviteState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -17,6 +18,9 @@ export class ServerInviteTransaction implements ServerTransaction {
   events: ServerTransactionEvents = {};
   private current: ServerInviteState = 'proceeding';
   private last: SipResponse | undefined;
+  /** The To tag of what was last sent (legacy ACK matching, RFC 3261 §17.2.3), kept once `last` is let go. */
+  private lastToTag: string | undefined;
+  private req: SipRequest | undefined;
   private readonly durations: DerivedTimers;
   private readonly reliable: boolean;
   private readonly timers: TimerSet<ServerInviteTimer>;
@@ -24,16 +28,18 @@ export class ServerInviteTransaction implements ServerTransaction {
   private intervalG: number;
 
   constructor(
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly target: SendTarget,
     private readonly ctx: TransactionContext,
     private readonly onTerminated: () => void,
   ) {
+    this.req = request;
     this.reliable = isReliable(target.transport);
     this.durations = deriveTimers(ctx.timers, this.reliable);
     this.intervalG = this.durations.g;
     this.timers = new TimerSet(ctx.clock);
-    this.log = new TransactionLog(ctx.logger, request.callId, 'ist');
+    // The log outlives the request (let go in Accepted): copy the Call-ID out of the datagram's text.
+    this.log = new TransactionLog(ctx.logger, ownString(request.callId), 'ist');
   }
 
   get state(): ServerInviteState {
@@ -44,6 +50,20 @@ export class ServerInviteTransaction implements ServerTransaction {
     return this.last;
   }
 
+  /** The To tag of the last response sent (undefined for none, or a 100 without one). */
+  get responseToTag(): string | undefined {
+    return this.lastToTag;
+  }
+
+  /**
+   * Undefined once a 2xx has been sent: in Accepted (RFC 6026, 64*T1) the transaction only absorbs
+   * retransmitted INVITEs and passes the TU's 2xx retransmissions on, for which the parsed INVITE is not
+   * needed; keeping it that long costs kilobytes per finished call under load (issue #13).
+   */
+  get request(): SipRequest | undefined {
+    return this.req;
+  }
+
   /**
    * §17.2.1: the 100 Trying that stops the client's Timer A. The stack sends it once the TU has had
    * the request and not answered it at once: the RFC asks for it only when the TU will not answer
@@ -51,8 +71,8 @@ export class ServerInviteTransaction implements ServerTransaction {
    * challenge and refusal (one more datagram per request of a flood). Nothing once a response went out.
    */
   sendTrying(): void {
-    if (this.current !== 'proceeding' || this.last) return;
-    this.last = buildTrying(this.request);
+    if (this.current !== 'proceeding' || this.last || !this.req) return;
+    this.last = buildTrying(this.req);
     this.transmit(this.last);
   }
 
@@ -69,6 +89,7 @@ export class ServerInviteTransaction implements ServerTransaction {
     switch (this.current) {
       case 'proceeding':
         this.last = res;
+        this.lastToTag = res.toTag;
         if (status < 200) {
           // §17.2.1: provisional responses from the TU are sent, state unchanged.
           this.transmit(res);
@@ -78,6 +99,8 @@ export class ServerInviteTransaction implements ServerTransaction {
           this.current = 'accepted';
           this.timers.start('L', this.durations.l, () => this.onTimerL());
           this.transmit(res);
+          this.last = undefined;
+          this.req = undefined;
         } else {
           // §17.2.1: 300–699 moves to Completed; Timer G (unreliable only) retransmits it,
           // Timer H bounds the wait for the ACK.
@@ -90,7 +113,7 @@ export class ServerInviteTransaction implements ServerTransaction {
       case 'accepted':
         // RFC 6026 §8.7: 2xx retransmissions from the TU are passed to the transport.
         if (status >= 200 && status < 300) {
-          this.last = res;
+          this.lastToTag = res.toTag;
           this.transmit(res);
         } else this.log.debug('response ignored in accepted', { status });
         return;

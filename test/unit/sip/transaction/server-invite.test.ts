@@ -179,8 +179,14 @@ describe('INVITE server transaction', () => {
   it('enters Accepted on 2xx (RFC 6026): retransmitted INVITE absorbed silently, ACK passed up, 2xx not retransmitted, Timer L ends it', () => {
     const { clock, rec, layer } = setup();
     const { tx, again, ackFor } = newInvite(layer);
+    const invite = tx.request!;
+    const callId = invite.callId;
     const ok = respond(tx, 200, 'oktag');
     expect(tx.state).toBe('accepted');
+    // Accepted only absorbs and passes on: the parsed INVITE and the 2xx are let go (issue #13).
+    expect(tx.request).toBeUndefined();
+    expect(tx.lastResponse).toBeUndefined();
+    expect(tx.responseToTag).toBe('oktag');
     const sentAfterOk = rec.sent.length;
     expect(layer.receiveRequest(again())).toEqual({ kind: 'absorbed' });
     expect(rec.sent.length).toBe(sentAfterOk);
@@ -191,13 +197,13 @@ describe('INVITE server transaction', () => {
     const ack = ackFor(ok);
     expect(layer.receiveRequest(ack)).toEqual({ kind: 'ack', req: ack });
     // The usual ACK for a 2xx has a branch of its own and matches no transaction.
-    const ownBranchAck = incoming(makeRequest({ method: 'ACK', callId: tx.request!.callId, toTag: 'oktag' }));
+    const ownBranchAck = incoming(makeRequest({ method: 'ACK', callId, toTag: 'oktag' }));
     expect(layer.receiveRequest(ownBranchAck)).toEqual({ kind: 'ack', req: ownBranchAck });
 
     // The TU's own 2xx retransmissions are passed to the transport; anything else is not.
     tx.respond(ok);
     expect(rec.responses(200)).toHaveLength(2);
-    respond(tx, 500);
+    tx.respond(makeResponse(invite, 500, 'uas'));
     expect(rec.responses(500)).toHaveLength(0);
 
     clock.advance(32_000 - 10_000 - 1);
