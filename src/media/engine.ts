@@ -96,6 +96,8 @@ export interface MediaTotals {
   sendsDropped: number;
   /** Datagrams received too long for an RTP receive slot, dropped (native UDP I/O only; 0 on node:dgram). */
   truncated: number;
+  /** RTP/RTCP socket pairs kept bound, between endpoints, for the next one (two descriptors each). */
+  pooledPairs: number;
 }
 
 export interface PlayHandle {

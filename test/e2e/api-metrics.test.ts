@@ -82,6 +82,8 @@ describe('GET /metrics (issue #12)', () => {
     expect(value(after, 'hibiki_sip_messages_total{direction="out",method="BYE",status=""}')).toBeGreaterThanOrEqual(1);
     // The endpoints are freed once the call is over; the packet counters keep what they counted.
     await until(h, (s) => value(s, 'hibiki_media_endpoints') === 0);
+    // Their socket pairs stay bound for the next call (pair-pool.ts).
+    expect(value(await scrape(h), 'hibiki_media_pooled_socket_pairs')).toBe(2);
     expect(value(await scrape(h), 'hibiki_rtp_packets_relayed_total')).toBeGreaterThanOrEqual(value(during, 'hibiki_rtp_packets_relayed_total'));
   });
 

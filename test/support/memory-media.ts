@@ -344,7 +344,7 @@ export class MemoryMedia implements MediaEngine {
 
   /** No packets flow in memory; the endpoint count is real. */
   async totals(): Promise<MediaTotals> {
-    return { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: this.liveCount, sendsDropped: 0, truncated: 0 };
+    return { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: this.liveCount, sendsDropped: 0, truncated: 0, pooledPairs: 0 };
   }
 
   destroy(id: EndpointId): void {

@@ -58,7 +58,7 @@ export class PbxMetrics {
     });
     new Gauge({ name: 'hibiki_sip_dialogs', help: 'SIP dialogs in progress.', registers: [r], collect: gauge(() => stack.dialogs.size) });
     const totals = () => (this.totals ??= ctx.media.totals());
-    const rtp = (name: string, help: string, key: Exclude<keyof MediaTotals, 'endpoints'>) =>
+    const rtp = (name: string, help: string, key: Exclude<keyof MediaTotals, 'endpoints' | 'pooledPairs'>) =>
       new Counter({
         name,
         help,
@@ -80,6 +80,14 @@ export class PbxMetrics {
       registers: [r],
       async collect() {
         this.set((await totals()).endpoints);
+      },
+    });
+    new Gauge({
+      name: 'hibiki_media_pooled_socket_pairs',
+      help: 'RTP/RTCP socket pairs kept bound between calls for reuse.',
+      registers: [r],
+      async collect() {
+        this.set((await totals()).pooledPairs);
       },
     });
     new Gauge({

@@ -304,7 +304,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     // None running: asked of the first, which waits for a start in progress or refuses (503) as before.
     const running = up.length > 0 ? up : [0];
     const replies = await Promise.all(running.map((w) => this.pool.request(w, (req) => ({ t: 'totals', req }))));
-    const sum: MediaTotals = { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: 0, sendsDropped: 0, truncated: 0 };
+    const sum: MediaTotals = { packetsIn: 0, packetsOut: 0, relayed: 0, lost: 0, endpoints: 0, sendsDropped: 0, truncated: 0, pooledPairs: 0 };
     for (const reply of replies) {
       if (reply.t !== 'totals') throw new MediaError('media worker answered a totals request with something else', 500);
       for (const k of Object.keys(sum) as (keyof MediaTotals)[]) sum[k] += reply.totals[k];

@@ -36,6 +36,11 @@ export class PortPairAllocator {
     return port;
   }
 
+  /** Whether `port` is a pair of this range that is in use (not one taken in from another worker). */
+  owns(port: number): boolean {
+    return this.inUse.has(port);
+  }
+
   release(port: number): void {
     if (!this.inUse.delete(port)) return;
     this.free.push(port);

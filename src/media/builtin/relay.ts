@@ -2,24 +2,25 @@
 // type remap, G.711 transcoding, SSRC/sequence/timestamp continuity), latches to the real source (symmetric
 // RTP), detects and forwards DTMF per policy, plays prompts, and watches for RTP inactivity. Everything that
 // arrives from the network is validated; nothing here may throw out of a socket or timer callback.
-import { isIP, isIPv4 } from 'node:net';
 import type { Codec, DtmfSource, MediaTotals } from '../engine.js';
 import { DtmfSender } from './dtmf-sender.js';
-import { RelayEndpoint, Kind, kindOf } from './endpoint.js';
+import { RelayEndpoint, Kind } from './endpoint.js';
 import { ALAW_DECODE, ALAW_TO_ULAW, ULAW_DECODE, ULAW_TO_ALAW, transcodeInPlace } from './g711.js';
 import { InbandDtmfDetector } from './goertzel.js';
 import { decodeTable } from './mix-math.js';
 import { RelayMixes } from './mixer.js';
 import { PromptPlayer } from './player.js';
 import { PortPairAllocator } from './ports.js';
+import { BoundPairPool } from './pair-pool.js';
 import { RelayRecordings } from './relay-recordings.js';
 import { generateDtmf, receivedDigit, releaseDigits, type DtmfHost } from './relay-dtmf.js';
 import { createRtpIo, type PacketSource, type RtpIo, type RtpSocket } from './rtp-io.js';
 import { sendPromptFrame, sendTelephoneEvent } from './relay-frames.js';
 import { openSilentSockets, sweepInactive } from './relay-watch.js';
 import { RelayCallRecordings } from './relay-call-recordings.js';
-import type { FromWorker, StreamConfig, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerLogLevel, WorkerSettings } from './protocol.js';
 import { attachEndpoint, bindPair, detachEndpoint, restoreEndpoint } from './relay-move.js';
+import { configureEndpoint } from './relay-configure.js';
 import { DtmfReceiver, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import { newRtpView, parseRtp, setPayloadType } from './rtp.js';
 
@@ -29,6 +30,9 @@ const now = (): number => performance.now();
 
 /** How often sockets connected to a silent latched source are checked (see openSilentSockets). */
 const UNLATCH_CHECK_MS = 250;
+/** Socket pairs kept bound for reuse (pair-pool.ts), and how long one must be quiet before it is reused. */
+const POOL_MAX_PAIRS = 1024;
+const POOL_QUIET_MS = 1000;
 
 export class MediaRelay {
   private readonly endpoints = new Map<string, RelayEndpoint>();
@@ -36,6 +40,8 @@ export class MediaRelay {
   private readonly gone = { packetsIn: 0, packetsOut: 0, lost: 0 };
   private relayed = 0;
   private readonly allocator: PortPairAllocator;
+  private readonly pool = new BoundPairPool(POOL_MAX_PAIRS, POOL_QUIET_MS, now);
+  private closing = false;
   private readonly io: RtpIo;
   private nextSource = 1;
   private readonly view = newRtpView();
@@ -85,7 +91,7 @@ export class MediaRelay {
         void this.create(msg.req, msg.id, msg.label);
         break;
       case 'configure':
-        this.withEndpoint(msg.id, (ep) => this.configure(ep, msg.stream));
+        this.withEndpoint(msg.id, (ep) => configureEndpoint(ep, msg.stream, now(), (msg, id) => this.log('warn', msg, id)));
         break;
       case 'destroy':
         // In the worker an unhandled rejection would end the thread, and every call with it.
@@ -193,7 +199,9 @@ export class MediaRelay {
     const recordings = this.callRecordings.shutdown();
     this.sweepTimer = undefined;
     this.unlatchTimer = undefined;
+    this.closing = true;
     await Promise.all([...this.endpoints.values()].map((ep) => this.destroy(ep)));
+    await Promise.all(this.pool.drain().flatMap((p) => [p.rtp.close(), p.rtcp.close()]));
     this.io.shutdown();
     await recordings;
   }
@@ -219,6 +227,8 @@ export class MediaRelay {
   // ---- endpoints ------------------------------------------------------------------------------------
 
   private async openPair(): Promise<{ port: number; rtp: RtpSocket; rtcp: RtpSocket } | null> {
+    const kept = this.pool.take();
+    if (kept) return kept;
     // A pair taken by another process is skipped (and stays at the back of the queue); try each pair once.
     const attempts = this.allocator.available;
     for (let i = 0; i < attempts; i++) {
@@ -228,7 +238,7 @@ export class MediaRelay {
       if (pair) return { port, ...pair };
       this.allocator.release(port);
     }
-    return null;
+    return this.pool.take(true);
   }
 
   private async create(req: number, id: string, label: string): Promise<void> {
@@ -274,38 +284,10 @@ export class MediaRelay {
     return created;
   }
 
-  private configure(ep: RelayEndpoint, stream: StreamConfig): void {
-    ep.inbound.fill(Kind.None);
-    for (const [pt, kind] of stream.inbound) if (pt >= 0 && pt < 128) ep.inbound[pt] = kindOf(kind);
-    const remote = stream.remote;
-    let address: string | null = null;
-    if (remote && remote.port > 0 && remote.address !== '0.0.0.0' && remote.address !== '::') {
-      const v4 = isIPv4(remote.address);
-      // SDP allows a host name in c=; not resolved here: the first packet from the phone gives the address.
-      if (isIP(remote.address) === 0) this.log('warn', `remote ${remote.address} is not an IP address: sending only after latching`, ep.id);
-      else if (ep.sendsIpv6) address = v4 ? `::ffff:${remote.address}` : remote.address;
-      else if (v4) address = remote.address;
-      else this.log('warn', `remote ${remote.address} is IPv6 but RTP sockets are IPv4: not sending`, ep.id);
-    }
-    const port = address === null ? 0 : remote!.port;
-    // A new SDP address is a new remote: forget the latched source (it may be a different device).
-    if (address !== ep.sdpAddress || port !== ep.sdpPort) {
-      ep.latchedAddress = null;
-      ep.latchedPort = 0;
-      ep.disconnect();
-    }
-    ep.sdpAddress = address;
-    ep.sdpPort = port;
-    ep.stream = stream;
-    ep.inbandDtmf = stream.telephoneEventPt < 0 ? (ep.inbandDtmf ?? new InbandDtmfDetector()) : null;
-    ep.armedAt = now();
-    ep.timedOut = false;
-  }
-
   /** The counts of the endpoints that are gone, plus those of the live ones. */
   private totals(): MediaTotals {
     const [sendsDropped, truncated] = this.io.counters();
-    const t = { ...this.gone, relayed: this.relayed, endpoints: this.endpoints.size, sendsDropped, truncated };
+    const t = { ...this.gone, relayed: this.relayed, endpoints: this.endpoints.size, sendsDropped, truncated, pooledPairs: this.pool.size };
     for (const ep of this.endpoints.values()) {
       t.packetsIn += ep.packetsIn;
       t.packetsOut += ep.packetsOut;
@@ -326,6 +308,8 @@ export class MediaRelay {
     ep.dtmfSender.stop();
     ep.dtmfReceiver.dispose();
     ep.rtp.onPacket = null;
+    ep.disconnect();
+    if (!this.closing && this.allocator.owns(ep.port) && this.pool.put({ port: ep.port, rtp: ep.rtp, rtcp: ep.rtcp })) return;
     await Promise.all([ep.rtp.close(), ep.rtcp.close()]);
     this.allocator.release(ep.port);
   }
