@@ -106,6 +106,8 @@ export class Leg {
   /** @internal the leg's INVITE was answered (its dialog exists). */
   markAnswered(dialog: Dialog): void {
     this.dialog = dialog;
+    // Kept for the whole call but seldom read again once answered.
+    this.invite?.req.forgetParsed();
     if (this.current !== 'ended') this.current = 'answered';
   }
 

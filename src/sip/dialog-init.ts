@@ -1,5 +1,6 @@
 // What a dialog takes from the messages that make it (RFC 3261 §12.1): identifiers, addresses, route set,
 // sequence numbers and the flow, for dialogs we answer (INVITE, SUBSCRIBE) and dialogs we create.
+import { ownString } from './strings.js';
 import type { SipRequest, SipResponse } from './message.js';
 import type { ServerResponse } from './server-response.js';
 import type { DialogInit } from './dialog.js';
@@ -33,18 +34,21 @@ export function uasDialogInit(req: SipRequest, res: ServerResponse, ok: SipRespo
   };
 }
 
-/** What a dialog we create takes from our request and its answer (RFC 3261 §12.1.2). */
+/**
+ * What a dialog we create takes from our request and its answer (RFC 3261 §12.1.2). What comes from the
+ * answer is copied out of its datagram's text, which the dialog would otherwise keep for the whole call.
+ */
 export function uacDialogInit(req: SipRequest, res: SipResponse, target: SendTarget, localSdp: string | undefined, localSeq?: number): DialogInit {
   const contact = res.get('contact');
   return {
     role: 'uac',
     callId: req.callId,
     localTag: req.fromTag ?? '',
-    remoteTag: res.toTag ?? '',
+    remoteTag: ownString(res.toTag ?? ''),
     localAddress: req.get('from') as string,
-    remoteAddress: res.get('to') as string,
-    remoteTarget: contact ? contactUriText(contact) : req.uri,
-    routeSet: res.getAll('record-route').reverse(),
+    remoteAddress: ownString(res.get('to') as string),
+    remoteTarget: contact ? ownString(contactUriText(contact)) : req.uri,
+    routeSet: res.getAll('record-route').reverse().map(ownString),
     localSeq: Math.max(localSeq ?? 0, req.cseq?.seq ?? 1),
     remoteSeq: 0,
     flow: res.source?.connectionId ? { ...target, connectionId: res.source.connectionId } : target,

@@ -3,7 +3,7 @@
 // 'subscribe' (a refresh or end of a subscription this dialog carries, RFC 6665),
 // plus 'refresh' after each RFC 4028 session refresh.
 import { EventEmitter } from 'node:events';
-import { SipRequest, type HeaderEntry, type SipResponse } from './message.js';
+import { SipRequest, WireRequest, type HeaderEntry, type SipResponse } from './message.js';
 import type { SendTarget } from './transport/types.js';
 import type { DialogHost } from './dialog-host.js';
 import type { ServerResponse } from './server-response.js';
@@ -84,7 +84,8 @@ export class Dialog extends EventEmitter<DialogEvents> {
   /** @internal 2xx awaiting ACK (UAS) — retransmitted per RFC 3261 §13.3.1.4. */
   pending2xx: { res: SipResponse; cseq: number; timer?: TimerHandle; interval: number; deadline: number } | undefined;
   /** @internal last ACK we sent for our INVITE 2xx (UAC), re-sent on 2xx retransmissions. */
-  lastAck: { cseq: number; ack: SipRequest } | undefined;
+  /** The ACK of our INVITE's 2xx as sent (for that 2xx's retransmissions); `ack` is unset until it went out. */
+  lastAck: { cseq: number; ack: WireRequest | undefined } | undefined;
   /** @internal RFC 4028 session timer, when one was negotiated. */
   sessionTimer: SessionTimer | undefined;
   /** A re-INVITE/UPDATE of ours is awaiting its final response. */
@@ -292,19 +293,22 @@ export class Dialog extends EventEmitter<DialogEvents> {
     const cseq = res.cseq?.seq ?? this.localSeq;
     if (!this.lastAck || this.lastAck.cseq !== cseq) {
       const ack = this.buildRequest({ method: 'ACK' }, cseq);
-      this.lastAck = { cseq, ack };
+      const kept: { cseq: number; ack: WireRequest | undefined } = { cseq, ack: undefined };
+      this.lastAck = kept;
       // stampVia throws when no listener serves the target's transport: still only "ACK not sent".
       this.nextHop()
         .then((target) => {
           this.stack.stampVia(ack, target);
           ack.set('max-forwards', 70);
-          this.stack.sendRaw(ack, target);
+          // Serialized once: what is sent is what is kept for retransmitted 2xx.
+          kept.ack = new WireRequest('ACK', ack.uri, ack.toBuffer().toString('latin1'));
+          this.stack.sendRaw(kept.ack, target);
         })
         .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not sent'));
       return;
     }
     const ack = this.lastAck.ack;
-    if (ack.has('via')) {
+    if (ack) {
       this.nextHop()
         .then((t) => this.stack.sendRaw(ack, t))
         .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not re-sent'));

@@ -156,6 +156,15 @@ export abstract class SipMessage {
     return value;
   }
 
+  /**
+   * Lets go of what was parsed from the headers (it is parsed again on the next access): for a message
+   * kept long and rarely read again, as an answered call's INVITE (its parsed From/To/Via/Contact and
+   * their parameter maps were over a kilobyte per call held, issue #13).
+   */
+  forgetParsed(): void {
+    this.cache = undefined;
+  }
+
   private invalidate(key: string): void {
     if (!this.cache) return;
     this.cache.delete(key);
@@ -278,6 +287,25 @@ export class SipRequest extends SipMessage {
 
   protected startLine(): string {
     return `${this.method} ${this.uri} ${this.version}`;
+  }
+}
+
+/**
+ * A request kept only to be sent again exactly as it went out (the ACK of a 2xx, for the 2xx's
+ * retransmissions): its wire form as latin1 text (one char per byte, lossless), with no parsed headers.
+ * A parsed ACK held for the length of a call was some 2.5 KB of header arrays and parameter maps.
+ */
+export class WireRequest extends SipRequest {
+  constructor(
+    method: string,
+    uri: string,
+    private readonly wire: string,
+  ) {
+    super(method, uri);
+  }
+
+  override toBuffer(): Buffer {
+    return Buffer.from(this.wire, 'latin1');
   }
 }
 

@@ -187,3 +187,50 @@ it('answers 500 when an in-dialog request listener throws, instead of leaving th
   expect(uas?.state).toBe('confirmed');
   await uac.destroy();
 });
+
+it('ACKs a retransmitted 2xx again with the same bytes, kept as sent rather than as a parsed request (issue #13)', async () => {
+  const dgram = await import('node:dgram');
+  const a = await stack('udp');
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
+  const received: string[] = [];
+  let waiter: (() => void) | undefined;
+  peer.on('message', (m) => {
+    received.push(m.toString('latin1'));
+    waiter?.();
+  });
+  const next = async (n: number): Promise<string> => {
+    while (received.length < n) await new Promise<void>((resolve) => (waiter = resolve));
+    return received[n - 1]!;
+  };
+  const calling = a.createUAC({ uri: `sip:bob@127.0.0.1:${peer.address().port}`, localSdp: SDP_A, from: '<sip:alice@hibiki.test>' });
+  const invite = await next(1);
+  const header = (name: string): string => new RegExp(`^${name}: (.*)$`, 'mi').exec(invite)![1]!;
+  const ok = Buffer.from(
+    [
+      'SIP/2.0 200 OK',
+      `Via: ${header('Via')}`,
+      `From: ${header('From')}`,
+      `To: ${header('To')};tag=peer1`,
+      `Call-ID: ${header('Call-ID')}`,
+      `CSeq: ${header('CSeq')}`,
+      `Contact: <sip:bob@127.0.0.1:${peer.address().port}>`,
+      'Content-Type: application/sdp',
+      `Content-Length: ${SDP_B.length}`,
+      '',
+      SDP_B,
+    ].join('\r\n'),
+    'latin1',
+  );
+  const send = (): void => peer.send(ok, portOf(a, 'udp'), '127.0.0.1');
+  send();
+  const uac = await calling;
+  const firstAck = await next(2);
+  expect(firstAck.startsWith('ACK ')).toBe(true);
+  // The 200 again, as if our ACK had been lost: the very same ACK goes out again.
+  send();
+  expect(await next(3)).toBe(firstAck);
+  const kept = uac.lastAck?.ack;
+  expect(kept?.headers).toEqual([]);
+  peer.close();
+});
