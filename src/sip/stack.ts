@@ -347,8 +347,7 @@ export class SipStack implements ResponseHost, DialogHost<Dialog> {
     if (req.method === 'INVITE') {
       this.pendingInvites.set(tx, res);
       this.inviteFlows.set(tx, req.source?.connectionId);
-      // Through the map, not a closure over `res`: after the final response the transaction lingers 64*T1
-      // (Timer L) and must not keep the response side, and with it the call, alive (issue #13).
+      // Not a closure over `res`: lingering through Timer L it would keep the call alive (issue #13).
       tx.events = { ...tx.events, onTerminated: () => this.pendingInvites.get(tx)?.release() };
     }
     if (req.method === 'INVITE' && req.toTag === undefined && this.sessionTimerConfig) {
