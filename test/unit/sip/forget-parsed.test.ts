@@ -23,12 +23,15 @@ const INVITE = Buffer.from(
 describe('SipMessage.forgetParsed', () => {
   it('drops the parsed headers and parses them again to the same values', () => {
     const parsed = parseMessage(INVITE);
+    if (!parsed.ok) throw new Error(parsed.reason);
     const req = parsed.message as SipRequest;
-    const before = { from: req.from, to: req.to, via: req.via, contact: req.contact, cseq: req.cseq };
+    const before = { from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq };
+    expect(before.vias?.[0]?.host).toBe('127.0.0.1');
+    expect(before.contacts).toHaveLength(1);
     expect((req as unknown as { cache?: Map<string, unknown> }).cache?.size).toBeGreaterThan(0);
     req.forgetParsed();
     expect((req as unknown as { cache?: Map<string, unknown> }).cache).toBeUndefined();
-    expect({ from: req.from, to: req.to, via: req.via, contact: req.contact, cseq: req.cseq }).toEqual(before);
+    expect({ from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq }).toEqual(before);
     expect(req.fromTag).toBe('a1');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { SipResponse } from '../../../../src/sip/message.js';
 import type { ServerTransaction } from '../../../../src/sip/transaction/layer.js';
+import type { ServerInviteTransaction } from '../../../../src/sip/transaction/server-invite.js';
 import { copyRequest, gaps, incoming, makeRequest, makeResponse, setup } from './fixtures.js';
 
 function newInvite(layer: ReturnType<typeof setup>['layer'], spec: Parameters<typeof makeRequest>[0] = {}, transport: 'udp' | 'tcp' = 'udp') {
@@ -186,7 +187,7 @@ describe('INVITE server transaction', () => {
     // Accepted only absorbs and passes on: the parsed INVITE and the 2xx are let go (issue #13).
     expect(tx.request).toBeUndefined();
     expect(tx.lastResponse).toBeUndefined();
-    expect(tx.responseToTag).toBe('oktag');
+    expect((tx as ServerInviteTransaction).responseToTag).toBe('oktag');
     const sentAfterOk = rec.sent.length;
     expect(layer.receiveRequest(again())).toEqual({ kind: 'absorbed' });
     expect(rec.sent.length).toBe(sentAfterOk);
