@@ -1,5 +1,5 @@
 // Non-INVITE server transaction: RFC 3261 §17.2.2.
-import { SipResponse, type HeaderEntry, type SipRequest } from '../message.js';
+import { WireResponse, type SipRequest, type SipResponse } from '../message.js';
 import { isReliable, type SendTarget } from '../transport/types.js';
 import { deriveTimers, TimerSet, type DerivedTimers } from './timers.js';
 import { notify, TransactionLog } from './log.js';
@@ -7,27 +7,6 @@ import { ownString } from '../strings.js';
 import type { ServerTransaction, ServerTransactionEvents, TransactionContext } from './types.js';
 
 export type ServerNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
-
-/**
- * A final response whose wire form is fixed: serialized once, sent, and then kept as its bytes alone,
- * which is all a Completed transaction needs to answer retransmitted requests. Kept as a latin1
- * string (one char per byte, lossless) rather than a Buffer: it then lives in the V8 heap, which
- * compacts and gives memory back, instead of one malloc per transaction outside it (or a slice
- * pinning a whole 8 KiB chunk of Node's buffer pool).
- */
-class SentResponse extends SipResponse {
-  constructor(
-    res: SipResponse,
-    headers: HeaderEntry[],
-    private readonly wire: Buffer | string,
-  ) {
-    super(res.status, res.reason, headers, headers.length > 0 ? res.body : undefined, res.version);
-  }
-
-  override toBuffer(): Buffer {
-    return typeof this.wire === 'string' ? Buffer.from(this.wire, 'latin1') : this.wire;
-  }
-}
 
 export class ServerNonInviteTransaction implements ServerTransaction {
   events: ServerTransactionEvents = {};
@@ -86,9 +65,9 @@ export class ServerNonInviteTransaction implements ServerTransaction {
           // Only the response's bytes are needed from here on, so the parsed request and response are
           // let go. What goes out keeps its headers for anyone inspecting it; what stays keeps none.
           const bytes = res.toBuffer();
-          this.transmit(new SentResponse(res, res.headers, bytes));
+          this.transmit(new WireResponse(res, res.headers, bytes));
           if (this.current === 'completed') {
-            this.last = new SentResponse(res, [], bytes.toString('latin1'));
+            this.last = new WireResponse(res, [], bytes.toString('latin1'));
             this.req = undefined;
             this.timers.start('J', this.durations.j, () => this.onTimerJ());
           }
