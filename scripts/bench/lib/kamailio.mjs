@@ -239,23 +239,42 @@ function headline(hibikiRuns, peerRuns, unitKey, goal, what) {
   };
 }
 
-/** The call-rate report's side-by-side section and the summary line run.mjs prints. */
-export function callSideBySide(results) {
+/**
+ * A report's side-by-side section and the summary line run.mjs prints: `what` names the work in the
+ * summary, `setup` describes Kamailio's role, `unit`/`units` the work counted, `cpuKey` and `rttKey`
+ * the per-rate result fields compared.
+ */
+function sideBySide(results, { what, setup, unit, units, response, cpuKey, rttKey, goal, headlineLabel }) {
   const peer = results.peer;
   if (!peer) return { text: '', summary: [] };
-  if (peer.skipped) return { text: `\n${peer.skipped}`, summary: [`Call setup: ${peer.skipped}`] };
-  const head = headline(results.rates, peer.rates, 'serverCpuUsPerCall', CALL_GOAL, 'Call setup, hibiki calls per CPU-second');
+  if (peer.skipped) return { text: `\n${peer.skipped}`, summary: [`${what}: ${peer.skipped}`] };
+  const head = headline(results.rates, peer.rates, cpuKey, goal, headlineLabel);
   const lines = [
     '',
-    `### Side by side with Kamailio ${peer.version} (stateful proxy: tm + rr + dialog, one worker, same sipp load and pinning)`,
+    `### Side by side with Kamailio ${peer.version} (${setup}, one worker, same sipp load and pinning)`,
     '',
-    "| offered calls/s | hibiki CPU µs/call | Kamailio CPU µs/call | ratio (hibiki calls per CPU-s ÷ Kamailio's) | hibiki INVITE→200 p50 / p99 ms | Kamailio INVITE→200 p50 / p99 ms | hibiki clean | Kamailio clean |",
+    `| offered ${units}/s | hibiki CPU µs/${unit} | Kamailio CPU µs/${unit} | ratio (hibiki ${units} per CPU-s ÷ Kamailio's) | hibiki ${response} p50 / p99 ms | Kamailio ${response} p50 / p99 ms | hibiki clean | Kamailio clean |`,
     '|---:|---:|---:|---:|---|---|---|---|',
-    ...ratioRows(results.rates, peer.rates, 'serverCpuUsPerCall', 'inviteRtt'),
+    ...ratioRows(results.rates, peer.rates, cpuKey, rttKey),
     '',
     head.line,
   ];
   return { text: lines.join('\n'), summary: [head.line], headline: head };
+}
+
+/** The call-rate report's side-by-side section and the summary line run.mjs prints. */
+export function callSideBySide(results) {
+  return sideBySide(results, {
+    what: 'Call setup',
+    setup: 'stateful proxy: tm + rr + dialog',
+    unit: 'call',
+    units: 'calls',
+    response: 'INVITE→200',
+    cpuKey: 'serverCpuUsPerCall',
+    rttKey: 'inviteRtt',
+    goal: CALL_GOAL,
+    headlineLabel: 'Call setup, hibiki calls per CPU-second',
+  });
 }
 
 // ---- registration ------------------------------------------------------------------------------------
@@ -308,19 +327,15 @@ export const REGISTER_GOAL = 0.5;
 
 /** The register-storm report's side-by-side section and the summary line run.mjs prints. */
 export function registerSideBySide(results) {
-  const peer = results.peer;
-  if (!peer) return { text: '', summary: [] };
-  if (peer.skipped) return { text: `\n${peer.skipped}`, summary: [`Registration: ${peer.skipped}`] };
-  const head = headline(results.rates, peer.rates, 'serverCpuUsPerReg', REGISTER_GOAL, 'Registration, hibiki registrations per CPU-second');
-  const lines = [
-    '',
-    `### Side by side with Kamailio ${peer.version} (registrar: digest auth with qop=auth, usrloc in memory, one worker, same sipp load and pinning)`,
-    '',
-    "| offered reg/s | hibiki CPU µs/reg | Kamailio CPU µs/reg | ratio (hibiki reg per CPU-s ÷ Kamailio's) | hibiki REGISTER→200 p50 / p99 ms | Kamailio REGISTER→200 p50 / p99 ms | hibiki clean | Kamailio clean |",
-    '|---:|---:|---:|---:|---|---|---|---|',
-    ...ratioRows(results.rates, peer.rates, 'serverCpuUsPerReg', 'authRtt'),
-    '',
-    head.line,
-  ];
-  return { text: lines.join('\n'), summary: [head.line], headline: head };
+  return sideBySide(results, {
+    what: 'Registration',
+    setup: 'registrar: digest auth with qop=auth, usrloc in memory',
+    unit: 'reg',
+    units: 'reg',
+    response: 'REGISTER→200',
+    cpuKey: 'serverCpuUsPerReg',
+    rttKey: 'authRtt',
+    goal: REGISTER_GOAL,
+    headlineLabel: 'Registration, hibiki registrations per CPU-second',
+  });
 }
