@@ -28,8 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, stopChild } from './lib/proc.mjs';
-import { summarize } from './lib/percentile.mjs';
-import { callSetupVerdict, elapsedSeconds, preflight, runSipp } from './lib/sipp.mjs';
+import { callSetupResult, preflight, runSipp } from './lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from './lib/call-setup.mjs';
@@ -165,27 +164,9 @@ class Bench {
       const cpuUs = cpuTimeUs(server.pid) - cpu0;
       // The callee exits once it has answered every call; give it the BYE of the last one and its timewait.
       const calleeRun = await Promise.race([callee.result, sleep(5000).then(() => null)]);
-      const f = run.final ?? {};
-      const ok = f['SuccessfulCall(C)'] ?? 0;
-      const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-      const { verdict, calleeRetrans } = callSetupVerdict(run, calleeRun, calls);
-      const result = {
-        rate,
-        calls,
-        successful: ok,
-        failed: f['FailedCall(C)'] ?? null,
-        retransmissions: f['Retransmissions(C)'] ?? null,
-        calleeRetransmissions: calleeRetrans,
-        // sipp's elapsed time ends with the last call's hold and BYE, which are not part of the offered rate.
-        achievedPerSec: ok / Math.max(0.001, (elapsed || wallMs / 1000) - this.opts.hold / 1000),
-        // The run includes the last calls' hold time, in which only their BYEs are handled.
-        serverCpuUsPerCall: ok > 0 ? cpuUs / ok : null,
-        serverCoreShare: cpuUs / 1000 / wallMs,
-        sippCpuUsPerCall: ok > 0 ? run.cpuUs / ok : null,
-        inviteRtt: summarize(run.rtt.get(1) ?? []),
-        byeRtt: summarize(run.rtt.get(2) ?? []),
-        ...verdict,
-      };
+      const result = callSetupResult({ rate, calls, run, calleeRun, cpuUs, wallMs, hold: this.opts.hold });
+      const ok = result.successful;
+      result.sippCpuUsPerCall = ok > 0 ? run.cpuUs / ok : null;
       if (this.opts.retained) {
         const heapAfter = (await server.memory()).heapUsed;
         result.heapHeldPerFinishedCall = (heapAfter - heapBefore) / Math.max(1, warmupCalls + ok);

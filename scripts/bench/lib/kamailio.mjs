@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuTimeUs, pinned, stopChild, track } from './proc.mjs';
-import { callSetupVerdict, elapsedSeconds, sippVerdict } from './sipp.mjs';
+import { callSetupResult, elapsedSeconds, sippVerdict } from './sipp.mjs';
 import { summarize } from './percentile.mjs';
 import { int, ms } from './report.mjs';
 import { freeUdpPort } from './server.mjs';
@@ -183,25 +183,7 @@ async function callRate(bench, { rate, dir }) {
     const wallMs = Date.now() - t0;
     const cpuUs = kam.cpuUs() - cpu0;
     const calleeRun = await Promise.race([callee.result, sleep(5000).then(() => null)]);
-    const f = run.final ?? {};
-    const ok = f['SuccessfulCall(C)'] ?? 0;
-    const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-    const { verdict, calleeRetrans } = callSetupVerdict(run, calleeRun, calls);
-    return {
-      rate,
-      calls,
-      successful: ok,
-      failed: f['FailedCall(C)'] ?? null,
-      retransmissions: f['Retransmissions(C)'] ?? null,
-      calleeRetransmissions: calleeRetrans,
-      achievedPerSec: ok / Math.max(0.001, (elapsed || wallMs / 1000) - hold / 1000),
-      serverCpuUsPerCall: ok > 0 ? cpuUs / ok : null,
-      serverCoreShare: cpuUs / 1000 / wallMs,
-      processes: kam.processes(),
-      inviteRtt: summarize(run.rtt.get(1) ?? []),
-      byeRtt: summarize(run.rtt.get(2) ?? []),
-      ...verdict,
-    };
+    return { ...callSetupResult({ rate, calls, run, calleeRun, cpuUs, wallMs, hold }), processes: kam.processes() };
   } finally {
     await callee.stop();
     await kam.stop();

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpuTimeUs, pinned, track } from './proc.mjs';
-import { readRtt } from './percentile.mjs';
+import { readRtt, summarize } from './percentile.mjs';
 
 /** What every benchmark needs before it starts: sipp installed and the server built. Returns sipp's version. */
 export function preflight(cli) {
@@ -188,4 +188,31 @@ export function callSetupVerdict(run, calleeRun, calls) {
   if (calleeRetrans) verdict.problems.push(`${calleeRetrans} callee retransmissions`);
   verdict.clean = verdict.problems.length === 0;
   return { verdict, calleeRetrans };
+}
+
+/**
+ * The figures of one call-setup run through a server (hibiki or Kamailio): `cpuUs` of the server over the
+ * caller's `wallMs`, the caller's and callee's sipp runs, `hold` ms per call.
+ */
+export function callSetupResult({ rate, calls, run, calleeRun, cpuUs, wallMs, hold }) {
+  const f = run.final ?? {};
+  const ok = f['SuccessfulCall(C)'] ?? 0;
+  const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
+  const { verdict, calleeRetrans } = callSetupVerdict(run, calleeRun, calls);
+  return {
+    rate,
+    calls,
+    successful: ok,
+    failed: f['FailedCall(C)'] ?? null,
+    retransmissions: f['Retransmissions(C)'] ?? null,
+    calleeRetransmissions: calleeRetrans,
+    // sipp's elapsed time ends with the last call's hold and BYE, which are not part of the offered rate.
+    achievedPerSec: ok / Math.max(0.001, (elapsed || wallMs / 1000) - hold / 1000),
+    // The run includes the last calls' hold time, in which only their BYEs are handled.
+    serverCpuUsPerCall: ok > 0 ? cpuUs / ok : null,
+    serverCoreShare: cpuUs / 1000 / wallMs,
+    inviteRtt: summarize(run.rtt.get(1) ?? []),
+    byeRtt: summarize(run.rtt.get(2) ?? []),
+    ...verdict,
+  };
 }
