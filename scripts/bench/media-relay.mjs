@@ -56,7 +56,7 @@ import { parseArgs } from 'node:util';
 import { clockTicksPerSecond, cpuTimeUs, installCleanup, once, pinning, stopChild, track } from './lib/proc.mjs';
 import { rtpengineSideBySide } from './lib/rtpengine-relay.mjs';
 import { formatSummary, summarizeProfile } from './lib/cpuprofile.mjs';
-import { histLatencyMs } from './lib/percentile.mjs';
+import { relayFigures } from './lib/percentile.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ENGINE_MODULE = new URL('../../dist/media/builtin/engine.js', import.meta.url).href;
@@ -392,19 +392,13 @@ export async function runMediaRelay({
     await stopChild(generator, 2000);
     if (rtpenginePid !== undefined) killPid(rtpenginePid);
 
-    const sum = (a) => a.reduce((x, y) => x + y, 0);
-    const sent = sum(result.sent);
     // Stream i (phone i → its leg) comes out of the other leg of the call: i ^ 1.
     const relayedOut = result.sent.map((_, i) => counters.packetsOut[i ^ 1]);
-    const relayed = sum(relayedOut);
-    const worstRelayLoss = Math.max(...result.sent.map((s, i) => (s - relayedOut[i]) / s));
-    const probeSent = sum(result.sent.slice(0, probeCalls * 2));
-    const probeReceived = sum(result.received);
-    const count = sum(result.hist);
+    const figures = relayFigures(result, relayedOut, probeCalls, BUCKET_US);
+    const relayed = figures.relayed;
     const hibikiCpuUs = cpu1 - cpu0;
     const rtpengineCpuUs = rtp1 - rtp0;
     const serverCpuUs = hibikiCpuUs + rtpengineCpuUs;
-    const sendingSeconds = result.sendingMs / 1000;
     return {
       engine: engineKind,
       udp,
@@ -414,17 +408,8 @@ export async function runMediaRelay({
       rtpenginePorts,
       pinned: cores.note,
       workers,
-      sent,
-      engineReceived: sum(counters.packetsIn),
-      relayed,
-      relayLossPct: (100 * (sent - relayed)) / sent,
-      worstStreamRelayLossPct: 100 * worstRelayLoss,
-      probeSent,
-      probeReceived,
-      probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
-      sendingSeconds,
-      relayedPps: relayed / sendingSeconds,
-      latencyMs: histLatencyMs(result.hist, count, BUCKET_US),
+      ...figures,
+      engineReceived: counters.packetsIn.reduce((x, y) => x + y, 0),
       // With rtpengine: hibiki's process and rtpengine's together (each also on its own below).
       engineCpuPct: (100 * serverCpuUs) / wallUs,
       hibikiCpuPct: (100 * hibikiCpuUs) / wallUs,

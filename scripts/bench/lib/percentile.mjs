@@ -55,3 +55,30 @@ export function histLatencyMs(hist, count, bucketUs) {
   const at = (p) => percentileFromHist(hist, count, p, bucketUs);
   return { p50: at(50), p99: at(99), p999: at(99.9), max: at(100) };
 }
+
+/**
+ * The loss, probe and latency figures of one media-relay run, whichever relay ran it: `result` is the
+ * generator's (packets sent per stream, probe packets received back, latency histogram in `bucketUs`
+ * buckets, sending time), `relayedPerStream[i]` what the relay forwarded of stream i; the first
+ * `probeCalls` calls (two streams each) carry the latency probes.
+ */
+export function relayFigures(result, relayedPerStream, probeCalls, bucketUs) {
+  const sum = (a) => a.reduce((x, y) => x + y, 0);
+  const sent = sum(result.sent);
+  const relayed = sum(relayedPerStream);
+  const probeSent = sum(result.sent.slice(0, probeCalls * 2));
+  const probeReceived = sum(result.received);
+  const sendingSeconds = result.sendingMs / 1000;
+  return {
+    sent,
+    relayed,
+    relayLossPct: (100 * (sent - relayed)) / sent,
+    worstStreamRelayLossPct: 100 * Math.max(...result.sent.map((s, i) => (s - relayedPerStream[i]) / s)),
+    probeSent,
+    probeReceived,
+    probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
+    sendingSeconds,
+    relayedPps: relayed / sendingSeconds,
+    latencyMs: histLatencyMs(result.hist, sum(result.hist), bucketUs),
+  };
+}

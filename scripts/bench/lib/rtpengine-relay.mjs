@@ -15,7 +15,7 @@ import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpuTimeUs, once, pinned, pinning, stopChild, track } from './proc.mjs';
 import { freeUdpPort } from './server.mjs';
-import { histLatencyMs } from './percentile.mjs';
+import { relayFigures } from './percentile.mjs';
 
 const MEDIA_RELAY = fileURLToPath(new URL('../media-relay.mjs', import.meta.url));
 const NG_CLIENT = new URL('../../../dist/media/rtpengine/ng-client.js', import.meta.url).href;
@@ -143,13 +143,8 @@ export async function runRtpengineRelay({ calls, seconds, probes = 20, readAll =
       received[2 * i] = packetsFrom(reply, `a${i}`);
       received[2 * i + 1] = packetsFrom(reply, `b${i}`);
     }
-    const sum = (a) => a.reduce((x, y) => x + y, 0);
-    const sent = sum(result.sent);
-    const relayed = sum(received);
-    const probeSent = sum(result.sent.slice(0, probeCalls * 2));
-    const probeReceived = sum(result.received);
-    const count = sum(result.hist);
-    const sendingSeconds = result.sendingMs / 1000;
+    const figures = relayFigures(result, received, probeCalls, BUCKET_US);
+    const relayed = figures.relayed;
     return {
       engine: 'rtpengine alone',
       calls,
@@ -157,16 +152,7 @@ export async function runRtpengineRelay({ calls, seconds, probes = 20, readAll =
       probeCalls,
       threads,
       ports,
-      sent,
-      relayed,
-      relayLossPct: (100 * (sent - relayed)) / sent,
-      worstStreamRelayLossPct: 100 * Math.max(...result.sent.map((s, i) => (s - received[i]) / s)),
-      probeSent,
-      probeReceived,
-      probeLossPct: (100 * (probeSent - probeReceived)) / probeSent,
-      sendingSeconds,
-      relayedPps: relayed / sendingSeconds,
-      latencyMs: histLatencyMs(result.hist, count, BUCKET_US),
+      ...figures,
       engineCpuPct: (100 * cpuUs) / wallUs,
       engineCpuUsPerPacket: cpuUs / Math.max(1, relayed),
       generatorCpuPct: (100 * genUs) / wallUs,
