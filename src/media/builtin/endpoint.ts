@@ -105,6 +105,12 @@ export class RelayEndpoint {
     this.latchedW3 = source.w3;
   }
 
+  /** Forgets the latched source (a new SDP remote may be another device): the next packet latches again. */
+  unlatch(): void {
+    this.restoreLatch(null, 0, [0, 0, 0, 0]);
+    this.disconnect();
+  }
+
   /** The latched address's words, for a move to another worker (relay-move.ts). */
   latchWords(): [number, number, number, number] {
     return [this.latchedW0, this.latchedW1, this.latchedW2, this.latchedW3];

@@ -20,11 +20,7 @@ export function configureEndpoint(ep: RelayEndpoint, stream: StreamConfig, now: 
   }
   const port = address === null ? 0 : remote!.port;
   // A new SDP address is a new remote: forget the latched source (it may be a different device).
-  if (address !== ep.sdpAddress || port !== ep.sdpPort) {
-    ep.latchedAddress = null;
-    ep.latchedPort = 0;
-    ep.disconnect();
-  }
+  if (address !== ep.sdpAddress || port !== ep.sdpPort) ep.unlatch();
   ep.sdpAddress = address;
   ep.sdpPort = port;
   ep.stream = stream;
