@@ -67,6 +67,13 @@ export class QueueProbe {
       this.lastBack = this.now();
       this.outstanding.delete(seq);
       this.measured = Math.max(this.measured, this.now() - sentAt);
+      // The queue is first in, first out: a probe sent before this one and still out was dropped by a
+      // full receive buffer. Counting its age until it is forgotten (10 s) read a drained queue as a
+      // backlog that kept the control saturated, dropping requests whose retransmissions became the storm.
+      for (const earlier of this.outstanding.keys()) {
+        if (earlier < seq) this.outstanding.delete(earlier);
+        else break;
+      }
     }
     return true;
   }

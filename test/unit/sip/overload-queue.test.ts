@@ -55,6 +55,25 @@ describe('the receive-queue probe', () => {
     expect(p.read()).toBe(0);
   });
 
+  it('counts a probe dropped by a full receive buffer no longer once a later probe came back', () => {
+    const { p, sent, at } = probe();
+    p.send();
+    p.take(sent[0]!);
+    p.read();
+    // Probe 2 is dropped by the kernel; probe 3, sent later, comes out after 40 ms.
+    at(100);
+    p.send();
+    at(200);
+    p.send();
+    at(240);
+    p.take(sent[2]!);
+    at(1000);
+    // Without the FIFO rule probe 2 would read as a 900 ms backlog until it was forgotten 10 s later.
+    expect(p.read()).toBe(40);
+    at(1250);
+    expect(p.read()).toBe(0);
+  });
+
   it('reads no backlog while no probe ever came back (the path to the socket does not work)', () => {
     const { p, at } = probe();
     p.send();
