@@ -225,10 +225,10 @@ export const securitySchema = z
           'Mean event-loop delay (ms, averaged over smoothingMs) above which they start to be refused; 0 ignores it. Well under the 500 ms after which SIP clients retransmit: a short stall (a garbage collection, a database checkpoint) delays answers without being overload.',
         ),
         maxQueueDelayMs: int(
-          100,
+          50,
           0,
           60_000,
-          'How long a datagram waits in the UDP receive queue before it is read (ms, measured with a probe datagram every sampleMs, averaged over smoothingMs) above which they start to be refused; 0 ignores it. The backlog a busy loop cannot show: a fifth of the 500 ms after which SIP clients retransmit.',
+          'How long a datagram waits in the UDP receive queue before it is read (ms, measured with a probe datagram every sampleMs; the lower of two consecutive samples, so a lone stall counts for nothing, and the same with smoothingMs 0 as each sample) above which they start to be refused; 0 ignores it. The backlog a busy loop cannot show: a tenth of the 500 ms after which SIP clients retransmit, since at twice capacity the queue grows by about 60 ms every sample.',
         ),
         maxPendingInvites: int(2000, 0, 1_000_000, 'INVITEs still waiting for their final response above which they start to be refused; 0 ignores it.'),
         retryAfterSeconds: int(5, 1, 3600, 'Retry-After of a 503 for overload or the transaction limit; a random 0–50 % is added so refused phones do not return together.'),

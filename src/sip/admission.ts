@@ -8,7 +8,8 @@
 //   a call and its media, a refresh keeps it up), and refusing them would strand those calls. Their
 //   number is bounded by the calls in progress. Above the bound, one that matches nothing gets 481
 //   statelessly, so forged in-dialog requests cannot grow the table either.
-// - Overload: new out-of-dialog INVITEs and REGISTERs only, by the share OverloadControl sets.
+// - Overload: new out-of-dialog INVITEs and REGISTERs only, by the share OverloadControl sets, and of
+//   those only first attempts: one answering a challenge completes work already half done.
 import type { Logger } from 'pino';
 import type { SipRequest } from './message.js';
 import type { Refusal } from './transaction/layer.js';
@@ -62,7 +63,7 @@ export class RequestAdmission {
       }
       return undefined;
     }
-    if (!inDialog && (req.method === 'INVITE' || req.method === 'REGISTER')) {
+    if (!inDialog && (req.method === 'INVITE' || req.method === 'REGISTER') && !answersChallenge(req)) {
       const overload = this.opts.overload();
       if (overload?.shouldShed()) {
         this.refused.overload++;
@@ -88,6 +89,17 @@ export class RequestAdmission {
     }
     return full;
   }
+}
+
+/**
+ * A request with credentials answers a challenge (401/407) this server already spent work on: refusing
+ * it would waste that half of the exchange and admit fewer calls and registrations for the same load, so
+ * the refused share is taken from first attempts only. Forged credentials gain a flood nothing: they cost
+ * one digest check and a 401, the per-source rate limit bounds them, and once the process is saturated
+ * they are dropped unparsed like every other new INVITE or REGISTER.
+ */
+function answersChallenge(req: SipRequest): boolean {
+  return req.has('authorization') || req.has('proxy-authorization');
 }
 
 function unavailable(retryAfter: number): Refusal {

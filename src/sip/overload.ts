@@ -34,10 +34,24 @@ export interface OverloadSettings {
   smoothingMs: number;
 }
 
-/** Share of the error (pressure − 1) applied per sample. */
-const GAIN = 0.5;
-/** Pressure counted at most, so one long stall moves the share by at most GAIN. */
+/** Share of the error (pressure − 1) added per sample while over the limits. */
+const GAIN_UP = 0.5;
+/**
+ * Share of the error (1 − pressure) taken off per sample while under them. Lower than GAIN_UP: the
+ * backlog that made the share rise drains only once it is high, and falling as fast as it rose
+ * readmitted everyone into a queue still full, a cycle of 2–3 s between refusing nothing and everything.
+ * From a share of 1 on an idle loop it still falls to 0 within two seconds.
+ */
+const GAIN_DOWN = 0.3;
+/** Pressure counted at most, so one long stall moves the share by at most GAIN_UP. */
 const MAX_PRESSURE = 2;
+/**
+ * How long refusing every new INVITE and REGISTER must have failed to bring the load under the limits
+ * before they are dropped unparsed. A dropped request is retransmitted (500 ms, 1 s, 2 s … for 32 s),
+ * so dropping on the backlog left over from before the share reached 1 turned a passing peak into a
+ * retransmission storm; a stateless 503 ends the transaction at once.
+ */
+const SATURATED_AFTER_MS = 1000;
 
 export interface OverloadOptions {
   settings: OverloadSettings;
@@ -58,6 +72,10 @@ export class OverloadControl {
   private readonly random: () => number;
   /** The smoothed load; undefined until the first sample. */
   private smoothed: LoadSample | undefined;
+  /** The previous sample's receive-queue wait, unsmoothed. */
+  private lastQueueDelayMs = 0;
+  /** Since when every new INVITE and REGISTER has been refused with the load still over the limits. */
+  private refusingAllSince: number | undefined;
 
   constructor(private readonly opts: OverloadOptions) {
     this.settings = opts.settings;
@@ -105,8 +123,14 @@ export class OverloadControl {
     const pending = this.opts.pendingInvites();
     const pressure = this.pressure(sample, pending);
     const was = { share: this.share, saturated: this.saturatedNow };
-    this.saturatedNow = pressure > 1 && this.share >= 1;
-    this.share = Math.min(1, Math.max(0, this.share + GAIN * (Math.min(pressure, MAX_PRESSURE) - 1)));
+    const now = this.opts.clock.monotonic();
+    if (pressure > 1 && this.share >= 1) this.refusingAllSince ??= now;
+    else this.refusingAllSince = undefined;
+    this.saturatedNow = this.refusingAllSince !== undefined && now - this.refusingAllSince >= SATURATED_AFTER_MS;
+    const step = pressure > 1 ? GAIN_UP * (Math.min(pressure, MAX_PRESSURE) - 1) : GAIN_DOWN * (pressure - 1);
+    const next = this.share + step;
+    // Steps that should cancel out leave a rounding residue; a share that small refuses nothing anyway.
+    this.share = next < 1e-9 ? 0 : Math.min(1, next);
     this.report(was, sample, pending, pressure);
   }
 
@@ -120,8 +144,13 @@ export class OverloadControl {
     this.smoothed = {
       utilization: prev.utilization + weight * (sample.utilization - prev.utilization),
       loopDelayMs: prev.loopDelayMs + weight * (sample.loopDelayMs - prev.loopDelayMs),
-      queueDelayMs: (prev.queueDelayMs ?? 0) + weight * (queue - (prev.queueDelayMs ?? 0)),
+      // The lower of the last two samples: a lone stall is one sample and counts for nothing, a backlog
+      // shows one sample later. Averaged like the others it showed a second late, by when the queue
+      // already held 250 ms of requests and callers were about to retransmit; and it kept showing a
+      // drained queue as full for another second.
+      queueDelayMs: smoothingMs > 0 ? Math.min(queue, this.lastQueueDelayMs) : queue,
     };
+    this.lastQueueDelayMs = queue;
     return this.smoothed;
   }
 

@@ -58,7 +58,7 @@ describe('loadConfigText: valid files', () => {
     expect(config.security).toEqual({
       trustedAddresses: [],
       rateLimit: { windowSeconds: 10, maxRequests: 3000, blockSeconds: 60 },
-      overload: { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 150, maxQueueDelayMs: 100, maxPendingInvites: 2000, retryAfterSeconds: 5, smoothingMs: 1000 },
+      overload: { sampleMs: 250, maxLoopUtilization: 90, maxLoopDelayMs: 150, maxQueueDelayMs: 50, maxPendingInvites: 2000, retryAfterSeconds: 5, smoothingMs: 1000 },
     });
     expect(config.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 600, qualifyInterval: 30, qualifyMaxMissed: 3 });
     expect(config.auth).toEqual({

@@ -130,6 +130,20 @@ describe('overload shedding', () => {
     expect(x.logs.filter((l) => l.event === 'overload' && (l.level as number) >= 40)).toHaveLength(1);
   });
 
+  it('takes the refused share from first attempts: an INVITE or REGISTER answering a challenge is admitted', async () => {
+    const { x, load } = await overloaded(() => 0);
+    load.current = { utilization: 0.99, loopDelayMs: 0 };
+    x.clock.advance(250);
+    expect(x.stack.overloadControl?.shedShare).toBeGreaterThan(0);
+    x.deliver(request({ method: 'REGISTER', callId: 'first' }));
+    x.deliver(request({ method: 'REGISTER', callId: 'auth', headers: ['Authorization: Digest username="2001", realm="hibiki.test", nonce="n", uri="sip:hibiki.test", response="0"'] }));
+    x.deliver(request({ callId: 'proxy-auth', headers: ['Proxy-Authorization: Digest username="2001", realm="hibiki.test", nonce="n", uri="sip:2002@hibiki.test", response="0"'] }));
+    expect(statuses(x, 'first')).toEqual([503]);
+    expect(statuses(x, 'auth')).not.toContain(503);
+    expect(statuses(x, 'proxy-auth')).toEqual([486]);
+    expect(x.stack.admission.refused.overload).toBe(1);
+  });
+
   it('refuses about the share it says', async () => {
     let seed = 7;
     const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
@@ -157,11 +171,15 @@ describe('overload shedding', () => {
     expect(x.stack.overloadControl?.shedShare).toBeGreaterThan(0);
   });
 
-  it('when refusing everything is not enough, drops new INVITEs and REGISTERs unparsed, but never ACKs, in-dialog requests or responses', async () => {
+  it('when refusing everything for a second is not enough, drops new INVITEs and REGISTERs unparsed, but never ACKs, in-dialog requests or responses', async () => {
     const { x, load } = await overloaded();
     load.current = { utilization: 1, loopDelayMs: 200 };
     x.clock.advance(250 * 4);
     expect(x.stack.overloadControl?.shedShare).toBe(1);
+    // Refusing is cheap and ends the transaction; a dropped request comes back as retransmissions, so
+    // the backlog left from before the share reached 1 is not yet a reason to drop.
+    expect(x.stack.overloadControl?.saturated).toBe(false);
+    x.clock.advance(250 * 4);
     expect(x.stack.overloadControl?.saturated).toBe(true);
     x.deliver(request({ callId: 'inv' }));
     x.deliver(request({ method: 'REGISTER', callId: 'reg' }));

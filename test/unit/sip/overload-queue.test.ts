@@ -188,6 +188,25 @@ describe('overload shedding on the receive queue', () => {
     expect(x.stack.overloadControl?.shedShare).toBe(0);
   });
 
+  it('acts on a backlog in full one sample after it shows, and stops raising the share once the queue drained', async () => {
+    const { x, load } = await harness();
+    load.current = { utilization: 0.5, loopDelayMs: 1, queueDelayMs: 3 };
+    x.clock.advance(2000);
+    // At twice capacity the queue grows by tens of ms per sample; averaged over a second it showed a
+    // second late, with callers about to retransmit.
+    load.current = { utilization: 1, loopDelayMs: 1, queueDelayMs: 300 };
+    x.clock.advance(250);
+    expect(x.stack.overloadControl?.shedShare).toBe(0);
+    x.clock.advance(250);
+    expect(x.stack.overloadControl?.shedShare).toBeGreaterThanOrEqual(0.5);
+    const peak = x.stack.overloadControl?.shedShare ?? 0;
+    load.current = { utilization: 0.7, loopDelayMs: 1, queueDelayMs: 2 };
+    x.clock.advance(250);
+    expect(x.stack.overloadControl?.shedShare).toBeLessThan(peak);
+    // It falls more slowly than it rose: the share that drained the queue is about the one that keeps it short.
+    expect(x.stack.overloadControl?.shedShare).toBeGreaterThan(peak - 0.25);
+  });
+
   it('a lone stall of the queue (one slow sample) refuses nothing', async () => {
     const { x, load } = await harness();
     load.current = { utilization: 0.5, loopDelayMs: 1, queueDelayMs: 3 };
