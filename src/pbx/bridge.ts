@@ -31,7 +31,11 @@ export interface BridgeDeps {
 export class Bridge implements LegOwner {
   readonly label = 'bridge';
   private readonly handles = new Map<Leg, LegHandle>();
-  private readonly keypads = new Map<Leg, FeatureCodeMatcher>();
+  /**
+   * The local users' legs, each with its matcher once it typed a digit. Most calls never see a digit,
+   * and a matcher with its codes and handlers was about 700 B of every call held (issue #13 goal 5).
+   */
+  private readonly keypads = new Map<Leg, FeatureCodeMatcher | undefined>();
   private flowing = false;
   private over = false;
 
@@ -57,7 +61,7 @@ export class Bridge implements LegOwner {
 
   private context(leg: Leg): InCallContext | undefined {
     const other = this.other(leg);
-    return other ? { session: this.session, leg, other, keypad: (d) => this.keypads.get(leg)?.digit(d) } : undefined;
+    return other ? { session: this.session, leg, other, keypad: (d) => this.keypad(leg)?.digit(d) } : undefined;
   }
 
   /** Audio both ways, once both legs are this bridge's again and alive. */
@@ -80,37 +84,44 @@ export class Bridge implements LegOwner {
   /** A local user's digits go through the matcher; the engine never forwards them itself. Outside parties' digits pass. */
   private attachKeypad(leg: Leg): void {
     if (leg.extension === undefined || leg.endpoint === undefined) return;
+    this.deps.media.setDtmfPolicy(leg.endpoint, 'suppress');
+    this.keypads.set(leg, undefined);
+  }
+
+  /** The leg's matcher, made on its first digit; undefined for a leg without a keypad or after the bridge ended. */
+  private keypad(leg: Leg): FeatureCodeMatcher | undefined {
+    if (this.over || !this.keypads.has(leg)) return undefined;
+    const existing = this.keypads.get(leg);
+    if (existing) return existing;
     const { config, media } = this.deps;
-    media.setDtmfPolicy(leg.endpoint, 'suppress');
     const log = this.session.log;
-    this.keypads.set(
-      leg,
-      new FeatureCodeMatcher({
-        codes: config.codes,
-        suppress: config.dtmf.suppress,
-        featureDigitTimeoutMs: config.dtmf.featureDigitTimeout,
-        clock: this.deps.clock,
-        logger: log,
-        events: {
-          onForward: (digits) => {
-            const other = this.other(leg);
-            if (other && !other.ended && other.endpoint !== undefined) media.sendDtmf(other.endpoint, digits);
-          },
-          onCode: (action) => {
-            log.info({ leg: leg.role, extension: leg.extension, action }, 'feature code');
-            if (action === 'dtmfSend' || !this.handles.get(leg)?.current) return;
-            const ctx = this.context(leg);
-            const handler = this.deps.features.code(action);
-            if (ctx && handler) handler(ctx);
-          },
+    const matcher = new FeatureCodeMatcher({
+      codes: config.codes,
+      suppress: config.dtmf.suppress,
+      featureDigitTimeoutMs: config.dtmf.featureDigitTimeout,
+      clock: this.deps.clock,
+      logger: log,
+      events: {
+        onForward: (digits) => {
+          const other = this.other(leg);
+          if (other && !other.ended && other.endpoint !== undefined) media.sendDtmf(other.endpoint, digits);
         },
-      }),
-    );
+        onCode: (action) => {
+          log.info({ leg: leg.role, extension: leg.extension, action }, 'feature code');
+          if (action === 'dtmfSend' || !this.handles.get(leg)?.current) return;
+          const ctx = this.context(leg);
+          const handler = this.deps.features.code(action);
+          if (ctx && handler) handler(ctx);
+        },
+      },
+    });
+    this.keypads.set(leg, matcher);
+    return matcher;
   }
 
   private end(): void {
     this.over = true;
-    for (const k of this.keypads.values()) k.dispose();
+    for (const k of this.keypads.values()) k?.dispose();
     this.keypads.clear();
   }
 
@@ -127,7 +138,7 @@ export class Bridge implements LegOwner {
   }
 
   digit(leg: Leg, digit: string): void {
-    this.keypads.get(leg)?.digit(digit);
+    this.keypad(leg)?.digit(digit);
   }
 
   hold(leg: Leg, holding: boolean): void {
