@@ -108,6 +108,7 @@ export class Leg {
     this.dialog = dialog;
     // Kept for the whole call but seldom read again once answered.
     this.invite?.req.forgetParsed();
+    this.invite?.req.forgetBody();
     if (this.current !== 'ended') this.current = 'answered';
   }
 

@@ -165,6 +165,14 @@ export abstract class SipMessage {
     this.cache = undefined;
   }
 
+  /**
+   * Lets go of the body once what it said lives elsewhere: an answered call's INVITE keeps its SDP offer
+   * in the dialog and the media endpoint, and the body was a slice holding the whole received datagram.
+   */
+  forgetBody(): void {
+    this.body = EMPTY;
+  }
+
   private invalidate(key: string): void {
     if (!this.cache) return;
     this.cache.delete(key);

@@ -1,8 +1,12 @@
 // An answered call keeps its INVITE for as long as it lasts but lets go of what was parsed from its headers
-// (issue #13, memory per call): read again, every header parses to what it did before.
+// (issue #13, memory per call): read again, every header parses to what it did before. Its body (the SDP
+// offer, a slice keeping the whole datagram) goes too: the offer lives on in the dialog and the endpoint.
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/sip/parser.js';
 import type { SipRequest } from '../../../src/sip/message.js';
+import { Leg } from '../../../src/pbx/leg.js';
+import type { ServerResponse } from '../../../src/sip/server-response.js';
+import type { Dialog } from '../../../src/sip/dialog.js';
 
 const INVITE = Buffer.from(
   [
@@ -33,5 +37,20 @@ describe('SipMessage.forgetParsed', () => {
     expect((req as unknown as { cache?: Map<string, unknown> }).cache).toBeUndefined();
     expect({ from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq }).toEqual(before);
     expect(req.fromTag).toBe('a1');
+  });
+
+  it('an answered leg lets go of its INVITE’s parsed headers and body, and keeps the offer’s text', () => {
+    const withSdp = Buffer.concat([INVITE.subarray(0, INVITE.indexOf('Content-Length')), Buffer.from('Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n')]);
+    const parsed = parseMessage(withSdp);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const req = parsed.message as SipRequest;
+    expect(req.body.toString()).toBe('v=0\n');
+    void req.from;
+    const leg = new Leg('caller', { number: '2001' }, '2001', { req, res: {} as ServerResponse, sdp: 'v=0\n' });
+    leg.markAnswered({} as Dialog);
+    expect(req.body.length).toBe(0);
+    expect((req as unknown as { cache?: Map<string, unknown> }).cache).toBeUndefined();
+    expect(leg.invite?.sdp).toBe('v=0\n');
+    expect(req.callId).toBe('forget-parsed');
   });
 });
