@@ -2,7 +2,7 @@
 // CDR needs: who called whom, who answered, which feature shaped the call, the forwarding hops. It ends
 // once, through end() with the outcome, or leaves no row through dissolve() when its only leg joined
 // another call (pickup, park retrieval).
-import { EventEmitter } from 'node:events';
+import { CompactEmitter } from '../util/compact-emitter.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import type { MediaEngine } from '../media/engine.js';
@@ -118,7 +118,7 @@ export interface CallEvents {
 
 let seq = 0;
 
-export class Call extends EventEmitter<CallEvents> {
+export class Call extends CompactEmitter<CallEvents> {
   readonly id: string;
   /** Same for every leg of one call, including later transfers (CDR linked_id). */
   readonly linkedId: string;

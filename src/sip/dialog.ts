@@ -2,7 +2,7 @@
 // request()/modify()/destroy() and events 'destroy', 'modify', 'info', 'refer', 'notify', 'update', 'message', 'ack',
 // 'subscribe' (a refresh or end of a subscription this dialog carries, RFC 6665),
 // plus 'refresh' after each RFC 4028 session refresh.
-import { EventEmitter } from 'node:events';
+import { CompactEmitter } from '../util/compact-emitter.js';
 import { SipRequest, WireRequest, type HeaderEntry, type SipResponse } from './message.js';
 import type { SendTarget } from './transport/types.js';
 import type { DialogHost } from './dialog-host.js';
@@ -65,7 +65,7 @@ export interface DialogEvents {
   ack: [req: SipRequest];
 }
 
-export class Dialog extends EventEmitter<DialogEvents> {
+export class Dialog extends CompactEmitter<DialogEvents> {
   readonly role: DialogRole;
   readonly callId: string;
   readonly localTag: string;
