@@ -293,6 +293,12 @@ export class SipRequest extends SipMessage {
     return this.parsedUri.uri;
   }
 
+  /** The parsed Request-URI goes too (about 500 B with its parameter maps). */
+  override forgetParsed(): void {
+    super.forgetParsed();
+    this.parsedUri = undefined;
+  }
+
   protected startLine(): string {
     return `${this.method} ${this.uri} ${this.version}`;
   }

@@ -29,13 +29,15 @@ describe('SipMessage.forgetParsed', () => {
     const parsed = parseMessage(INVITE);
     if (!parsed.ok) throw new Error(parsed.reason);
     const req = parsed.message as SipRequest;
-    const before = { from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq };
+    const before = { from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq, uri: req.requestUri };
+    expect(before.uri?.user).toBe('2002');
     expect(before.vias?.[0]?.host).toBe('127.0.0.1');
     expect(before.contacts).toHaveLength(1);
     expect((req as unknown as { cache?: Map<string, unknown> }).cache?.size).toBeGreaterThan(0);
     req.forgetParsed();
     expect((req as unknown as { cache?: Map<string, unknown> }).cache).toBeUndefined();
-    expect({ from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq }).toEqual(before);
+    expect((req as unknown as { parsedUri?: unknown }).parsedUri).toBeUndefined();
+    expect({ from: req.from, to: req.to, vias: req.vias, contacts: req.contacts, cseq: req.cseq, uri: req.requestUri }).toEqual(before);
     expect(req.fromTag).toBe('a1');
   });
 
