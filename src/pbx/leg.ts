@@ -109,6 +109,7 @@ export class Leg {
     // Kept for the whole call but seldom read again once answered.
     this.invite?.req.forgetParsed();
     this.invite?.req.forgetBody();
+    this.invite?.req.packHeaders();
     if (this.current !== 'ended') this.current = 'answered';
   }
 
