@@ -5,6 +5,8 @@
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { ServerResponse } from '../sip/server-response.js';
+import type { DestroyCause, DialogEvents } from '../sip/dialog.js';
+import type { EventDelegate } from '../util/compact-emitter.js';
 import { dtmfFromInfo, isDtmfInfo } from '../sip/dtmf-info.js';
 import { MediaError, type MediaEngine } from '../media/engine.js';
 import { isSameSessionVersion, sdpDirection } from '../media/sdp.js';
@@ -29,46 +31,46 @@ export class InDialog {
 
   /** Route the answered leg's dialog events to the leg's owner. */
   wire(leg: Leg): void {
-    const d = leg.dialog;
-    if (!d) return;
-    const { legs, media } = this.deps;
-    d.on('destroy', (req, why) => {
-      if (why === 'session-expired') {
-        // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
-        legs.ended(leg, { by: 'system', cause: 102, reason: 'session timer expired', why });
-        return;
-      }
-      const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
-      const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
-      legs.ended(leg, { by: req ? 'party' : 'system', cause, reason: req ? 'BYE' : (why ?? 'dialog ended'), request: req, why });
-    });
-    d.on('modify', (req, res) => this.guard(leg, res, () => this.offer(leg, req, res)));
-    d.on('update', (req, res) => {
-      if (isSdp(req)) this.guard(leg, res, () => this.offer(leg, req, res));
-      else res.send(200);
-    });
-    d.on('info', (req, res) => {
-      const digit = dtmfFromInfo(req);
-      if (digit && leg.endpoint !== undefined) {
-        media.injectDtmf(leg.endpoint, digit.digit, digit.durationMs);
-        res.send(200);
-        return;
-      }
-      res.send(isDtmfInfo(req) ? 400 : 200);
-    });
-    d.on('refer', (req, res) => {
-      const owner = leg.owner;
-      if (owner?.refer) owner.refer(leg, req, res);
-      else res.send(501);
-    });
-    d.on('ack', (req) => {
-      // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
-      if (!isSdp(req) || leg.endpoint === undefined) return;
-      media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch((err: unknown) => {
-        const call = this.deps.registry.callOf(leg);
-        call?.log.warn({ err: (err as Error).message, leg: leg.describe() }, 'unusable SDP in ACK');
-        if (call) legs.hangup(call, 'system', 65, 'bad SDP in ACK');
-      });
+    leg.dialog?.delegateTo(new LegDialogEvents(leg, this));
+  }
+
+  /** @internal LegDialogEvents: the dialog ended (BYE, session timer, or torn down). */
+  destroyed(leg: Leg, req: SipRequest | undefined, why: DestroyCause | undefined): void {
+    const { legs } = this.deps;
+    if (why === 'session-expired') {
+      // RFC 4028 expiry is recovery on timer expiry (Q.850 102).
+      legs.ended(leg, { by: 'system', cause: 102, reason: 'session timer expired', why });
+      return;
+    }
+    const reason = req ? parseReasonHeader(req.getAll('reason')) : undefined;
+    const cause = reason?.protocol === 'Q.850' ? reason.cause : 16;
+    legs.ended(leg, { by: req ? 'party' : 'system', cause, reason: req ? 'BYE' : (why ?? 'dialog ended'), request: req, why });
+  }
+
+  /** @internal LegDialogEvents: a re-INVITE, or an UPDATE with SDP. */
+  offered(leg: Leg, req: SipRequest, res: ServerResponse): void {
+    this.guard(leg, res, () => this.offer(leg, req, res));
+  }
+
+  /** @internal LegDialogEvents: INFO, which may carry a DTMF digit. */
+  info(leg: Leg, req: SipRequest, res: ServerResponse): void {
+    const digit = dtmfFromInfo(req);
+    if (digit && leg.endpoint !== undefined) {
+      this.deps.media.injectDtmf(leg.endpoint, digit.digit, digit.durationMs);
+      res.send(200);
+      return;
+    }
+    res.send(isDtmfInfo(req) ? 400 : 200);
+  }
+
+  /** @internal LegDialogEvents: the ACK of our 200, with the answer to the offer we made in it. */
+  acked(leg: Leg, req: SipRequest): void {
+    // ACK with an answer to the offer we made in a 200 (delayed-offer call or re-INVITE without SDP).
+    if (!isSdp(req) || leg.endpoint === undefined) return;
+    this.deps.media.acceptAnswer(leg.endpoint, req.body.toString('utf8')).catch((err: unknown) => {
+      const call = this.deps.registry.callOf(leg);
+      call?.log.warn({ err: (err as Error).message, leg: leg.describe() }, 'unusable SDP in ACK');
+      if (call) this.deps.legs.hangup(call, 'system', 65, 'bad SDP in ACK');
     });
   }
 
@@ -143,4 +145,43 @@ function offerRefusalHeaders(status: number): Record<string, string> {
   if (status === 488) return { warning: '305 hibiki "Incompatible media format"' };
   if (status === 400) return { warning: '399 hibiki "Malformed session description"' };
   return {};
+}
+
+/**
+ * An answered leg's dialog events, as one small object per dialog (its methods on the prototype) rather
+ * than a closure per event: six closures and their listener entries were about 600 B of each dialog of
+ * every call held (issue #13 goal 5).
+ */
+class LegDialogEvents implements EventDelegate<DialogEvents> {
+  constructor(
+    private readonly leg: Leg,
+    private readonly handler: InDialog,
+  ) {}
+
+  destroy(req: SipRequest | undefined, why?: DestroyCause): void {
+    this.handler.destroyed(this.leg, req, why);
+  }
+
+  modify(req: SipRequest, res: ServerResponse): void {
+    this.handler.offered(this.leg, req, res);
+  }
+
+  update(req: SipRequest, res: ServerResponse): void {
+    if (isSdp(req)) this.handler.offered(this.leg, req, res);
+    else res.send(200);
+  }
+
+  info(req: SipRequest, res: ServerResponse): void {
+    this.handler.info(this.leg, req, res);
+  }
+
+  refer(req: SipRequest, res: ServerResponse): void {
+    const owner = this.leg.owner;
+    if (owner?.refer) owner.refer(this.leg, req, res);
+    else res.send(501);
+  }
+
+  ack(req: SipRequest): void {
+    this.handler.acked(this.leg, req);
+  }
 }

@@ -14,12 +14,26 @@
 type Args<E, K extends keyof E> = E[K] extends unknown[] ? E[K] : never;
 type Listener<E, K extends keyof E> = (...args: Args<E, K>) => void;
 
+/**
+ * One object that takes several events through its methods (named after the events), as the first
+ * listener of each: a handful of closures per long-lived object, each with its own function object and
+ * a shared context, cost several hundred bytes more than one small object with methods on its prototype.
+ */
+export type EventDelegate<E> = { [K in keyof E]?: Listener<E, K> };
+
 /** Stride of the flat listener array: event name, function, once flag. */
 const STRIDE = 3;
 
 export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
   /** [event, fn, once, event, fn, once, …]; undefined until the first listener. */
   private slots: unknown[] | undefined;
+  private delegate: EventDelegate<E> | undefined;
+
+  /** Hands every event `delegate` has a method for to that method, before the other listeners. */
+  delegateTo(delegate: EventDelegate<E>): this {
+    this.delegate = delegate;
+    return this;
+  }
 
   on<K extends keyof E & string>(event: K, fn: Listener<E, K>): this {
     (this.slots ??= []).push(event, fn, false);
@@ -50,6 +64,8 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
 
   removeAllListeners(event?: keyof E & string): this {
     const slots = this.slots;
+    if (event === undefined) this.delegate = undefined;
+    else if (this.delegate?.[event]) this.delegate = { ...this.delegate, [event]: undefined };
     if (!slots || event === undefined) {
       this.slots = undefined;
       return this;
@@ -60,7 +76,7 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
 
   listenerCount(event: keyof E & string): number {
     const slots = this.slots;
-    let n = 0;
+    let n = this.delegate?.[event] ? 1 : 0;
     if (slots) for (let i = 0; i < slots.length; i += STRIDE) if (slots[i] === event) n++;
     return n;
   }
@@ -68,6 +84,13 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
   /** The events that have listeners, in the order of their first listener. */
   eventNames(): Array<keyof E & string> {
     const names: Array<keyof E & string> = [];
+    const delegate = this.delegate;
+    // A delegate's methods are mostly on its prototype chain.
+    for (let o: object | null = delegate ?? null; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+      for (const name of Object.getOwnPropertyNames(o) as Array<keyof E & string>) {
+        if (name !== 'constructor' && typeof delegate?.[name] === 'function' && !names.includes(name)) names.push(name);
+      }
+    }
     const slots = this.slots;
     if (slots) for (let i = 0; i < slots.length; i += STRIDE) if (!names.includes(slots[i] as keyof E & string)) names.push(slots[i] as keyof E & string);
     return names;
@@ -75,10 +98,16 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
 
   emit<K extends keyof E & string>(event: K, ...args: Args<E, K>): boolean {
     const slots = this.slots;
-    if (!slots) return false;
+    const delegate = this.delegate;
+    const method = delegate?.[event];
+    if (!slots) {
+      if (!method) return false;
+      method.apply(delegate, args);
+      return true;
+    }
     // Collected first: what a listener adds or removes applies from the next emit on.
     let due: Array<Listener<E, K>> | undefined;
-    let single: Listener<E, K> | undefined;
+    let single: Listener<E, K> | undefined = method ? (...a: Args<E, K>) => method.apply(delegate, a) : undefined;
     for (let i = 0; i < slots.length; i += STRIDE) {
       if (slots[i] !== event) continue;
       const fn = slots[i + 1] as Listener<E, K>;

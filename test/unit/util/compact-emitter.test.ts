@@ -87,4 +87,27 @@ describe('CompactEmitter', () => {
     expect(await got).toEqual([5]);
     expect(em.eventNames()).toEqual([]);
   });
+
+  it('hands the events a delegate has methods for to them, first, as one more listener; removeAllListeners lets it go', () => {
+    const em = new CompactEmitter<Events>();
+    const log: string[] = [];
+    class Delegate {
+      constructor(private readonly name: string) {}
+      a(n: number): void {
+        log.push(`${this.name}:${n}`);
+      }
+    }
+    expect(em.emit('a', 0)).toBe(false);
+    em.delegateTo(new Delegate('d'));
+    expect(em.emit('a', 1)).toBe(true);
+    em.on('a', (n) => log.push(`l:${n}`));
+    em.emit('a', 2);
+    expect(em.emit('b')).toBe(false);
+    expect(em.listenerCount('a')).toBe(2);
+    expect(em.listenerCount('b')).toBe(0);
+    expect(em.eventNames()).toEqual(['a']);
+    em.removeAllListeners();
+    expect(em.emit('a', 3)).toBe(false);
+    expect(log).toEqual(['d:1', 'd:2', 'l:2']);
+  });
 });
