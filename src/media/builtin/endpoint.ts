@@ -40,6 +40,13 @@ export class RelayEndpoint {
   latchedLastAt = 0;
   peer: RelayEndpoint | null = null;
   policy: DtmfPolicy = 'pass';
+  /**
+   * What generates RFC 4733 digits toward this leg, made for the first digit (relay-dtmf.ts): most
+   * calls never send one, and a sender with its event object and callbacks was ~300 B per endpoint.
+   */
+  dtmfSender: DtmfSender | null = null;
+  /** What reads this leg's RFC 4733 events, made on the first telephone-event packet (relay.ts). */
+  dtmfReceiver: DtmfReceiver | null = null;
   readonly held: { digit: string; durationMs: number }[] = [];
   /** Set while the leg negotiated no telephone-event: its DTMF can only arrive as tones in the audio. */
   inbandDtmf: InbandDtmfDetector | null = null;
@@ -77,8 +84,6 @@ export class RelayEndpoint {
     readonly port: number,
     readonly rtp: RtpSocket,
     readonly rtcp: RtpSocket,
-    readonly dtmfReceiver: DtmfReceiver,
-    readonly dtmfSender: DtmfSender,
   ) {
     this.inbound[0] = Kind.Pcmu;
     this.inbound[8] = Kind.Pcma;
@@ -133,7 +138,7 @@ export class RelayEndpoint {
 
   /** Whether generated or bridged audio is replaced right now by a prompt or by generated DTMF. */
   get busyWithOwnMedia(): boolean {
-    return this.player !== null || this.dtmfSender.active;
+    return this.player !== null || this.dtmfSender?.active === true;
   }
 
   /**

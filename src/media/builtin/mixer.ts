@@ -137,7 +137,7 @@ export class Mix {
     const hasPrompt = m.input.prompt.take(this.promptPcm);
     if (m.joinedAt < 0) m.joinedAt = this.tickNo;
     // Generated DTMF takes the leg's stream while it plays (as it does over a bridged call's audio).
-    if (!ep.canSend || ep.dtmfSender.active) return;
+    if (!ep.canSend || ep.dtmfSender?.active === true) return;
     const acc = this.acc;
     if (m.hears === 'all') {
       if (m.has) subtractInto(acc, this.total, m.pcm);

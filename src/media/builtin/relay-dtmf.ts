@@ -2,12 +2,15 @@
 // holdback), and the digits it generates as RFC 4733 toward a party. Split from relay.ts.
 import type { DtmfSource } from '../engine.js';
 import type { RelayEndpoint } from './endpoint.js';
+import type { DtmfSender } from './dtmf-sender.js';
 import type { FromWorker, WorkerLogLevel } from './protocol.js';
 
 /** What these functions need of the relay: posting to the main thread and its log. */
 export interface DtmfHost {
   post(msg: FromWorker): void;
   log(level: WorkerLogLevel, msg: string, id?: string): void;
+  /** The endpoint's RFC 4733 generator, made on first use. */
+  dtmfSender(ep: RelayEndpoint): DtmfSender;
 }
 
 /**
@@ -36,5 +39,5 @@ export function generateDtmf(host: DtmfHost, target: RelayEndpoint, digit: strin
     host.log('debug', `DTMF ${digit} dropped: no telephone-event negotiated`, target.id);
     return;
   }
-  if (!target.dtmfSender.enqueue(digit, durationMs)) host.log('debug', `not a DTMF digit: ${JSON.stringify(digit)}`, target.id);
+  if (!host.dtmfSender(target).enqueue(digit, durationMs)) host.log('debug', `not a DTMF digit: ${JSON.stringify(digit)}`, target.id);
 }

@@ -21,7 +21,7 @@ export function sendTelephoneEvent(ep: RelayEndpoint, ev: TelephoneEvent, marker
 
 /** Prompt frame n: timestamp n × 160, marker on the first; generated DTMF takes precedence over it. */
 export function sendPromptFrame(ep: RelayEndpoint, source: number, payload: Uint8Array, codec: Codec, n: number): void {
-  if (!ep.canSend || ep.dtmfSender.active) return;
+  if (!ep.canSend || ep.dtmfSender?.active === true) return;
   const stream = ep.stream!;
   const pkt = buildRtp(stream.payloadType, false, n & 0xffff, (n * FRAME_SAMPLES) >>> 0, 0, payload.length);
   pkt.set(payload, 12);

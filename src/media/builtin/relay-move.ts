@@ -88,8 +88,8 @@ export async function detachEndpoint(ep: RelayEndpoint | undefined, req: number,
       ep.player.player.stop();
     }
     ep.recorder?.recorder.stop('ended');
-    ep.dtmfSender.stop();
-    ep.dtmfReceiver.dispose();
+    ep.dtmfSender?.stop();
+    ep.dtmfReceiver?.dispose();
     // Through the RTP I/O in use (native or dgram): closed before the new worker binds the port again.
     ep.rtp.onPacket = null;
     await Promise.all([ep.rtp.close(), ep.rtcp.close()]);

@@ -53,7 +53,15 @@ export class MediaRelay {
   private readonly callRecordings: RelayCallRecordings;
   /** Packets dropped as not RTP (any socket), for diagnosis. */
   garbage = 0;
-  private readonly dtmfHost: DtmfHost = { post: (msg) => this.post(msg), log: (level, msg, id) => this.log(level, msg, id) };
+  private readonly dtmfHost: DtmfHost = {
+    post: (msg) => this.post(msg),
+    log: (level, msg, id) => this.log(level, msg, id),
+    dtmfSender: (ep) =>
+      (ep.dtmfSender ??= new DtmfSender(
+        (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(ep, ev, marker, sequence, timestamp)),
+        () => undefined,
+      )),
+  };
 
   constructor(
     private readonly settings: WorkerSettings,
@@ -259,13 +267,7 @@ export class MediaRelay {
   private wire(id: string, label: string, port: number, rtp: RtpSocket, rtcp: RtpSocket): RelayEndpoint {
     const source = this.nextSource++;
     const dtmfSource = this.nextSource++;
-    // The callbacks run only after `created` exists (on packets and timers).
-    const receiver = new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(created, digit, durationMs, 'rfc4733')));
-    const sender = new DtmfSender(
-      (ev, marker, sequence, timestamp) => this.guard(() => sendTelephoneEvent(created, ev, marker, sequence, timestamp)),
-      () => undefined,
-    );
-    const created = new RelayEndpoint(id, label, source, dtmfSource, port, rtp, rtcp, receiver, sender);
+    const created = new RelayEndpoint(id, label, source, dtmfSource, port, rtp, rtcp);
     rtp.onPacket = (msg: Buffer, length: number, from: PacketSource) => {
       try {
         this.onRtp(created, msg, length, from);
@@ -305,8 +307,8 @@ export class MediaRelay {
     if (ep.player) ep.player.player.stop();
     // The party hung up while recording: what was said is kept (a voicemail left by hanging up).
     ep.recorder?.recorder.stop('ended');
-    ep.dtmfSender.stop();
-    ep.dtmfReceiver.dispose();
+    ep.dtmfSender?.stop();
+    ep.dtmfReceiver?.dispose();
     ep.rtp.onPacket = null;
     ep.disconnect();
     if (!this.closing && this.allocator.owns(ep.port) && this.pool.put({ port: ep.port, rtp: ep.rtp, rtcp: ep.rtcp })) return;
@@ -408,6 +410,7 @@ export class MediaRelay {
     const ev = this.event;
     if (!parseTelephoneEvent(msg, view.payloadOffset, view.payloadLength, ev)) return;
     const { ssrc, marker } = view;
+    ep.dtmfReceiver ??= new DtmfReceiver((digit, durationMs) => this.guard(() => this.digit(ep, digit, durationMs, 'rfc4733')));
     ep.dtmfReceiver.onPacket(ssrc, view.timestamp, ev);
     // `pass` forwards the event packets as they come; suppress and holdback never forward them (the digits
     // were reported above, and holdback queued them for releaseDtmf).
