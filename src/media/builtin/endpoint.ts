@@ -19,14 +19,48 @@ export function kindOf(k: Codec | 'telephone-event'): Kind {
   return k === 'PCMU' ? Kind.Pcmu : k === 'PCMA' ? Kind.Pcma : Kind.TelephoneEvent;
 }
 
+/** Distinct payload-type tables kept for sharing; a few serve every endpoint (the offers phones make). */
+const MAX_SHARED_TABLES = 256;
+const sharedTables = new Map<string, Uint8Array>();
+
+/**
+ * The payload type → Kind table for these pairs (later pairs win), shared by every endpoint with the same
+ * pairs and never written to: a table of its own was ~300 B of each endpoint held (issue #13 goal 5).
+ */
+export function inboundTable(pairs: ReadonlyArray<readonly [number, Kind]>): Uint8Array {
+  let key = '';
+  for (const [pt, kind] of pairs) key += `${pt}:${kind},`;
+  const known = sharedTables.get(key);
+  if (known) return known;
+  const table = new Uint8Array(128);
+  for (const [pt, kind] of pairs) if (pt >= 0 && pt < 128) table[pt] = kind;
+  if (sharedTables.size < MAX_SHARED_TABLES) sharedTables.set(key, table);
+  return table;
+}
+
+/** The pairs a table holds (for a copy sent to another worker). */
+export function tablePairs(table: Uint8Array): [number, Kind][] {
+  const pairs: [number, Kind][] = [];
+  table.forEach((kind, pt) => {
+    if (kind !== Kind.None) pairs.push([pt, kind as Kind]);
+  });
+  return pairs;
+}
+
+/** Until the first configure, the static G.711 types are understood (RFC 3551). */
+const STATIC_G711: ReadonlyArray<readonly [number, Kind]> = [
+  [0, Kind.Pcmu],
+  [8, Kind.Pcma],
+];
+
 /** Where the sequence numbers of one inbound SSRC have got to, for the loss counter. */
 const MAX_GAP = 3000;
 
 export class RelayEndpoint {
   readonly out = new OutStream();
   stream: StreamConfig | null = null;
-  /** Payload type → Kind. Until the first configure, the static G.711 types are understood (RFC 3551). */
-  readonly inbound = new Uint8Array(128);
+  /** Payload type → Kind, read per packet; shared between endpoints (inboundTable), so replaced, never written. */
+  inbound: Uint8Array = inboundTable(STATIC_G711);
   /** The SDP remote in the socket's address family (IPv4 behind ::ffff: on an IPv6 socket). */
   sdpAddress: string | null = null;
   sdpPort = 0;
@@ -84,10 +118,7 @@ export class RelayEndpoint {
     readonly port: number,
     readonly rtp: RtpSocket,
     readonly rtcp: RtpSocket,
-  ) {
-    this.inbound[0] = Kind.Pcmu;
-    this.inbound[8] = Kind.Pcma;
-  }
+  ) {}
 
   get sendsIpv6(): boolean {
     return this.rtp.ipv6;

@@ -2,12 +2,13 @@
 // may receive, where to send before anything is latched, and whether DTMF must be listened for in the audio.
 import { isIP, isIPv4 } from 'node:net';
 import { InbandDtmfDetector } from './goertzel.js';
-import { Kind, kindOf, type RelayEndpoint } from './endpoint.js';
+import { inboundTable, kindOf, type RelayEndpoint } from './endpoint.js';
 import type { StreamConfig } from './protocol.js';
 
+const NO_PAIRS = Object.freeze([]) as unknown as StreamConfig['inbound'];
+
 export function configureEndpoint(ep: RelayEndpoint, stream: StreamConfig, now: number, warn: (msg: string, id: string) => void): void {
-  ep.inbound.fill(Kind.None);
-  for (const [pt, kind] of stream.inbound) if (pt >= 0 && pt < 128) ep.inbound[pt] = kindOf(kind);
+  ep.inbound = inboundTable(stream.inbound.map(([pt, kind]) => [pt, kindOf(kind)] as const));
   const remote = stream.remote;
   let address: string | null = null;
   if (remote && remote.port > 0 && remote.address !== '0.0.0.0' && remote.address !== '::') {
@@ -23,6 +24,9 @@ export function configureEndpoint(ep: RelayEndpoint, stream: StreamConfig, now: 
   if (address !== ep.sdpAddress || port !== ep.sdpPort) ep.unlatch();
   ep.sdpAddress = address;
   ep.sdpPort = port;
+  // The pairs live on in ep.inbound; the list (an array per payload type) is not read again, and the
+  // message is this worker's own copy.
+  stream.inbound = NO_PAIRS;
   ep.stream = stream;
   ep.inbandDtmf = stream.telephoneEventPt < 0 ? (ep.inbandDtmf ?? new InbandDtmfDetector()) : null;
   ep.armedAt = now;

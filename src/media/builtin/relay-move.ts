@@ -2,7 +2,7 @@
 // worker snapshots before it closes the sockets, and what the new one restores on the sockets it bound to
 // the same port. Latching, the outbound SSRC/sequence/timestamp, counters, DTMF policy and held digits, and
 // a prompt in progress all go on; a telephone-event being generated or received at that instant is cut.
-import type { RelayEndpoint } from './endpoint.js';
+import { inboundTable, tablePairs, type RelayEndpoint } from './endpoint.js';
 import { InbandDtmfDetector } from './goertzel.js';
 import type { EndpointSnapshot, FromWorker } from './protocol.js';
 import type { RtpIo, RtpSocket } from './rtp-socket.js';
@@ -48,7 +48,7 @@ export function snapshotEndpoint(ep: RelayEndpoint): EndpointSnapshot {
 /** Onto a fresh endpoint of the same id and port (its sockets bound, nothing received yet). */
 export function restoreEndpoint(ep: RelayEndpoint, s: EndpointSnapshot): RelayEndpoint {
   ep.stream = s.stream;
-  ep.inbound.set(s.inbound);
+  ep.inbound = inboundTable(tablePairs(s.inbound));
   ep.sdpAddress = s.sdpAddress;
   ep.sdpPort = s.sdpPort;
   ep.restoreLatch(s.latchedAddress, s.latchedPort, s.latchedWords);
