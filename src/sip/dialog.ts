@@ -10,7 +10,7 @@ import type { ServerResponse } from './server-response.js';
 import { headerEntries, type HeaderInput } from './response-builder.js';
 import { parseUri } from './uri.js';
 import { resolveTarget } from './target.js';
-import type { TimerHandle } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { parseMinSE, SESSION_EXPIRED_REASON, maxSessionExpires, SessionTimer, sessionTimerFromAnswer, sessionTimerRequestHeaders } from './session-timer.js';
 
 export type DialogRole = 'uas' | 'uac';
@@ -303,6 +303,7 @@ export class Dialog extends CompactEmitter<DialogEvents> {
           // Serialized once: what is sent is what is kept for retransmitted 2xx.
           kept.ack = new WireRequest('ACK', ack.uri, ack.toBuffer().toString('latin1'));
           this.stack.sendRaw(kept.ack, target);
+          forgetAckLater(this.stack.clock, 64 * this.stack.timers.t1, kept);
         })
         .catch((err: Error) => this.stack.logger.debug({ callId: this.callId, err: err.message }, 'ACK not sent'));
       return;
@@ -338,4 +339,17 @@ export class Dialog extends CompactEmitter<DialogEvents> {
 
 export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
   return `${callId}\n${localTag}\n${remoteTag}`;
+}
+
+/**
+ * The 2xx is retransmitted for at most 64*T1 (RFC 3261 §13.3.1.4); a call lasts longer, and keeping its
+ * ACK's bytes all along was ~500 B of every call held. A 2xx after that gets a new ACK built (the kept
+ * CSeq no longer matches). Made here, outside the dialog's methods, so that the timer holds the kept ACK
+ * and not the dialog (a closure shares its scope's context, which would keep a finished call for 32 s).
+ */
+function forgetAckLater(clock: Clock, ms: number, kept: { cseq: number; ack: WireRequest | undefined }): void {
+  clock.setTimer(ms, () => {
+    kept.ack = undefined;
+    kept.cseq = -1;
+  });
 }

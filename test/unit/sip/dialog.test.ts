@@ -1,5 +1,5 @@
 // The stack's dialog API (createUAC/createUAS, in-dialog requests, CANCEL) between two real stacks on loopback.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { SipStack } from '../../../src/sip/stack.js';
 import type { Dialog } from '../../../src/sip/dialog.js';
@@ -188,9 +188,10 @@ it('answers 500 when an in-dialog request listener throws, instead of leaving th
   await uac.destroy();
 });
 
-it('ACKs a retransmitted 2xx again with the same bytes, kept as sent rather than as a parsed request (issue #13)', async () => {
+/** A UAC dialog with a raw UDP peer that answered 200 (send() sends the 200 again); acks() are the ACKs it got. */
+async function uacWithRawPeer(t1?: number) {
   const dgram = await import('node:dgram');
-  const a = await stack('udp');
+  const a = await stack('udp', t1);
   const peer = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
   const received: string[] = [];
@@ -199,12 +200,13 @@ it('ACKs a retransmitted 2xx again with the same bytes, kept as sent rather than
     received.push(m.toString('latin1'));
     waiter?.();
   });
-  const next = async (n: number): Promise<string> => {
-    while (received.length < n) await new Promise<void>((resolve) => (waiter = resolve));
-    return received[n - 1]!;
+  const next = async (n: number, method: string): Promise<string> => {
+    const of = () => received.filter((m) => m.startsWith(`${method} `));
+    while (of().length < n) await new Promise<void>((resolve) => (waiter = resolve));
+    return of()[n - 1]!;
   };
   const calling = a.createUAC({ uri: `sip:bob@127.0.0.1:${peer.address().port}`, localSdp: SDP_A, from: '<sip:alice@hibiki.test>' });
-  const invite = await next(1);
+  const invite = await next(1, 'INVITE');
   const header = (name: string): string => new RegExp(`^${name}: (.*)$`, 'mi').exec(invite)![1]!;
   const ok = Buffer.from(
     [
@@ -225,12 +227,28 @@ it('ACKs a retransmitted 2xx again with the same bytes, kept as sent rather than
   const send = (): void => peer.send(ok, portOf(a, 'udp'), '127.0.0.1');
   send();
   const uac = await calling;
-  const firstAck = await next(2);
-  expect(firstAck.startsWith('ACK ')).toBe(true);
+  return { uac, send, ack: (n: number) => next(n, 'ACK'), close: () => peer.close() };
+}
+
+it('ACKs a retransmitted 2xx again with the same bytes, kept as sent rather than as a parsed request (issue #13)', async () => {
+  const { uac, send, ack, close } = await uacWithRawPeer();
+  const firstAck = await ack(1);
   // The 200 again, as if our ACK had been lost: the very same ACK goes out again.
   send();
-  expect(await next(3)).toBe(firstAck);
+  expect(await ack(2)).toBe(firstAck);
   const kept = uac.lastAck?.ack;
   expect(kept?.headers).toEqual([]);
-  peer.close();
+  close();
+});
+
+it('lets go of the kept ACK once the 2xx can no longer be retransmitted (64*T1); a 2xx after that gets a new ACK', async () => {
+  const { uac, send, ack, close } = await uacWithRawPeer(10);
+  const firstAck = await ack(1);
+  await vi.waitFor(() => expect(uac.lastAck?.ack).toBeUndefined(), { timeout: 10_000, interval: 20 });
+  send();
+  const second = await ack(2);
+  expect(second).not.toBe(firstAck);
+  // A new ACK for the same INVITE: same CSeq, a new branch.
+  expect(/^CSeq: (.*)$/m.exec(second)?.[1]).toBe(/^CSeq: (.*)$/m.exec(firstAck)?.[1]);
+  close();
 });
