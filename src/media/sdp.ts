@@ -214,7 +214,7 @@ function audioLines(port: number, proto: string, codecs: { codec: Codec; pt: num
 
 /** What we offered, kept to interpret the answer. */
 export interface OfferedMedia {
-  codecs: Codec[];
+  codecs: readonly Codec[];
   telephoneEventPt: number;
   direction: Direction;
 }
@@ -292,7 +292,7 @@ function remoteAudio(
 
 export interface AnswerParams extends LocalSdpParams {
   /** Codecs we allow on this leg, in our preference order. */
-  codecs: Codec[];
+  codecs: readonly Codec[];
 }
 
 function answerAudio(offer: SessionDescription, m: SdpMedia, p: AnswerParams): { negotiation: Negotiation; lines: string[] } | null {

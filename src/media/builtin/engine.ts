@@ -52,7 +52,7 @@ export interface BuiltinMediaEngineOptions {
 
 interface EndpointState {
   label: string;
-  codecs: Codec[];
+  codecs: readonly Codec[];
   port: number;
   sessionId: string;
   sessionVersion: number;
@@ -68,6 +68,18 @@ interface PlayEntry {
 }
 
 const ALL_CODECS: readonly Codec[] = ['PCMU', 'PCMA'];
+
+/**
+ * One frozen array per distinct list of allowed codecs (there are at most four: G.711 µ-law and A-law in
+ * either order, or one of them): each endpoint kept its own copy, ~180 B, for the whole call.
+ */
+const codecLists = new Map<string, readonly Codec[]>();
+function sharedCodecList(codecs: readonly Codec[]): readonly Codec[] {
+  const key = codecs.join(',');
+  let list = codecLists.get(key);
+  if (!list) codecLists.set(key, (list = Object.freeze([...codecs])));
+  return list;
+}
 /** How long the latched RTP source must be silent before another may take over (symmetric RTP). */
 const RELATCH_AFTER_MS = 2000;
 
@@ -210,7 +222,7 @@ export class BuiltinMediaEngine implements MediaEngine {
   }
 
   async createEndpoint(opts: EndpointOptions = {}): Promise<EndpointId> {
-    const codecs = [...new Set(opts.codecs ?? ALL_CODECS)].filter((c) => ALL_CODECS.includes(c));
+    const codecs = sharedCodecList([...new Set(opts.codecs ?? ALL_CODECS)].filter((c) => ALL_CODECS.includes(c)));
     if (codecs.length === 0) throw new MediaError('no G.711 codec allowed for the endpoint', 488);
     const id = `m${this.nextEndpoint++}`;
     const label = opts.label ?? id;
