@@ -1,6 +1,7 @@
 // A new INVITE becomes a call: loop check, who is calling (a trunk by its address, or a device by digest
 // authentication), what was dialled, the dial plan's destination, incoming screening and the trunk channel,
 // then the call with its caller leg goes to the destination's application.
+import { ownString } from '../sip/strings.js';
 import type { Logger } from 'pino';
 import type { HibikiConfig } from '../config/schema.js';
 import type { SipRequest } from '../sip/message.js';
@@ -148,7 +149,8 @@ export class CallSetup {
   private open(attempt: Attempt, destination: Destination, offer: string | undefined, extension?: string): Call {
     const { registry, legs, media, clock, logger } = this.deps;
     const { req, res } = attempt;
-    const call = new Call(req.callId, attempt.direction, attempt.caller, attempt.dialled, destination.callee, media, clock, logger);
+    // Its own copy: a slice would keep the INVITE's whole datagram text for the length of the call.
+    const call = new Call(ownString(req.callId), attempt.direction, attempt.caller, attempt.dialled, destination.callee, media, clock, logger);
     call.trunk = attempt.trunk;
     registry.add(call);
     const leg = new Leg('caller', attempt.caller, extension, { req, res, sdp: offer });

@@ -20,14 +20,16 @@ export function contactUriText(value: string): string {
 
 /** What every dialog we answer takes from the request and our 2xx (RFC 3261 §12.1.1): INVITE and SUBSCRIBE alike. */
 export function uasDialogInit(req: SipRequest, res: ServerResponse, ok: SipResponse) {
+  // Copied out of the request's datagram text, which the dialog would otherwise keep for the whole call
+  // (as the UAC side does with its 2xx).
   return {
     role: 'uas' as const,
-    callId: req.callId,
+    callId: ownString(req.callId),
     localTag: res.toTag,
-    remoteTag: req.fromTag ?? '',
+    remoteTag: ownString(req.fromTag ?? ''),
     localAddress: ok.get('to') as string,
-    remoteAddress: req.get('from') as string,
-    routeSet: req.getAll('record-route'),
+    remoteAddress: ownString(req.get('from') as string),
+    routeSet: req.getAll('record-route').map(ownString),
     localSeq: Math.floor(Math.random() * 10000),
     remoteSeq: req.cseq?.seq ?? 0,
     flow: responseTarget(req),

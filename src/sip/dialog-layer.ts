@@ -1,5 +1,6 @@
 // Dialog creation and in-dialog request routing (RFC 3261 §12–§15), with reliable provisionals and
 // PRACK (RFC 3262) and session timers (RFC 4028) on top.
+import { ownString } from './strings.js';
 import type { SipRequest, SipResponse } from './message.js';
 import type { DialogHost } from './dialog-host.js';
 import type { ServerResponse } from './server-response.js';
@@ -157,7 +158,7 @@ export class DialogLayer {
     if (st && !headers.some(([k]) => k === 'session-expires')) headers.push(...sessionTimerResponseHeaders(st));
     const ok = res.send(200, undefined, { headers, body: opts.localSdp });
     const remoteContact = req.contacts?.[0];
-    const remoteTarget = remoteContact && !remoteContact.wildcard ? contactUriText(req.get('contact') as string) : req.uri;
+    const remoteTarget = ownString(remoteContact && !remoteContact.wildcard ? contactUriText(req.get('contact') as string) : req.uri);
     const d = new Dialog(this.stack, {
       ...uasDialogInit(req, res, ok),
       remoteTarget,
@@ -184,7 +185,7 @@ export class DialogLayer {
     // RFC 3261 §12.1.1, which RFC 6665 §4.3 applies to subscription dialogs: the 2xx copies Record-Route.
     if (!headers.some(([k]) => k === 'record-route')) for (const rr of req.getAll('record-route')) headers.push(['record-route', rr]);
     const ok = res.send(200, undefined, { headers });
-    const d = new Dialog(this.stack, { ...uasDialogInit(req, res, ok), remoteTarget: contactUriText(req.get('contact') as string) });
+    const d = new Dialog(this.stack, { ...uasDialogInit(req, res, ok), remoteTarget: ownString(contactUriText(req.get('contact') as string)) });
     this.add(d);
     return d;
   }
@@ -413,7 +414,7 @@ export class DialogLayer {
     }
     const contact = req.get('contact');
     if (req.method === 'INVITE' || req.method === 'UPDATE') {
-      if (contact) d.remoteTarget = contactUriText(contact);
+      if (contact) d.remoteTarget = ownString(contactUriText(contact));
       if (!this.watchOffer(d, req, res)) return;
     }
     const event = IN_DIALOG_EVENTS[req.method];

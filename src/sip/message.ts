@@ -6,6 +6,7 @@ import { headerDisplayName, headerKey, isListHeader, splitHeaderList } from './h
 import { parseNameAddr, type NameAddr } from './address.js';
 import { formatVia, parseVia, type Via } from './via.js';
 import { parseUri, type Uri } from './uri.js';
+import { ownString } from './strings.js';
 
 export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
@@ -331,6 +332,12 @@ export class SipRequest extends SipMessage {
       this.parsedUri = { text: this.uri, uri: parseUri(this.uri) };
     }
     return this.parsedUri.uri;
+  }
+
+  /** Packed, the request also stops keeping its datagram's text through its Request-URI (a slice of it). */
+  override packHeaders(): void {
+    super.packHeaders();
+    this.uri = ownString(this.uri);
   }
 
   /** The parsed Request-URI goes too (about 500 B with its parameter maps). */
