@@ -2,7 +2,8 @@
 // media engine's events (DTMF, RTP timeout) delivered to the owner of the leg they concern.
 import type { Logger } from 'pino';
 import type { EndpointId, MediaEngine } from '../media/engine.js';
-import type { Call, CallOutcome } from './call.js';
+import type { Call, CallEvents, CallOutcome } from './call.js';
+import type { EventDelegate } from '../util/compact-emitter.js';
 import type { Leg } from './leg.js';
 import { CallActivity, type CallMoment } from './call-activity.js';
 
@@ -43,25 +44,26 @@ export class CallRegistry {
   add(call: Call): void {
     if (this.calls.has(call)) return;
     this.calls.add(call);
-    const relay = (moment: CallMoment) => this.tell(call, moment);
-    call.on('moment', relay);
+    call.delegateTo(new TrackedCall(call, this));
     this.tell(call, { state: 'started' });
-    call.once('ended', (outcome) => {
-      call.off('moment', relay);
-      this.calls.delete(call);
-      for (const leg of call.legs) this.forgetEndpoint(leg);
-      if (outcome) {
-        try {
-          this.onEnded(call, outcome);
-        } catch (err) {
-          call.log.error({ err }, 'call-ended handler failed');
-        }
-        this.tell(call, { state: 'ended', outcome });
-      }
-    });
   }
 
-  private tell(call: Call, moment: CallMoment): void {
+  /** @internal TrackedCall: the call ended (no more moments follow: a finished call emits none). */
+  ended(call: Call, outcome: CallOutcome | undefined): void {
+    this.calls.delete(call);
+    for (const leg of call.legs) this.forgetEndpoint(leg);
+    if (outcome) {
+      try {
+        this.onEnded(call, outcome);
+      } catch (err) {
+        call.log.error({ err }, 'call-ended handler failed');
+      }
+      this.tell(call, { state: 'ended', outcome });
+    }
+  }
+
+  /** @internal TrackedCall, and the registry's own moments. */
+  tell(call: Call, moment: CallMoment): void {
     try {
       this.activity.emit('moment', call, moment);
     } catch (err) {
@@ -140,5 +142,24 @@ export class CallRegistry {
 
   get log(): Logger {
     return this.logger;
+  }
+}
+
+/**
+ * A tracked call's moments and end, as one small object per call (methods on the prototype) rather than
+ * two closures and their listener entries (issue #13 goal 5, memory per call).
+ */
+class TrackedCall implements EventDelegate<CallEvents> {
+  constructor(
+    private readonly call: Call,
+    private readonly registry: CallRegistry,
+  ) {}
+
+  moment(moment: CallEvents['moment'][0]): void {
+    this.registry.tell(this.call, moment);
+  }
+
+  ended(outcome: CallOutcome | undefined): void {
+    this.registry.ended(this.call, outcome);
   }
 }

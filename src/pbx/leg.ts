@@ -110,6 +110,8 @@ export class Leg {
     this.invite?.req.forgetParsed();
     this.invite?.req.forgetBody();
     this.invite?.req.packHeaders();
+    // The dialog decoded the same offer again: keep one copy of it for the call.
+    if (this.invite && this.invite.sdp === dialog.remote.sdp) this.invite.sdp = dialog.remote.sdp;
     if (this.current !== 'ended') this.current = 'answered';
   }
 

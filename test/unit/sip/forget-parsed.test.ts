@@ -49,7 +49,7 @@ describe('SipMessage.forgetParsed', () => {
     expect(req.body.toString()).toBe('v=0\n');
     void req.from;
     const leg = new Leg('caller', { number: '2001' }, '2001', { req, res: {} as ServerResponse, sdp: 'v=0\n' });
-    leg.markAnswered({} as Dialog);
+    leg.markAnswered({ remote: { sdp: 'v=0\n' } } as Dialog);
     expect(req.body.length).toBe(0);
     expect((req as unknown as { cache?: Map<string, unknown> }).cache).toBeUndefined();
     expect(leg.invite?.sdp).toBe('v=0\n');
