@@ -65,7 +65,8 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
   removeAllListeners(event?: keyof E & string): this {
     const slots = this.slots;
     if (event === undefined) this.delegate = undefined;
-    else if (this.delegate?.[event]) this.delegate = { ...this.delegate, [event]: undefined };
+    // Shadowed, not copied: a spread would drop the methods a class delegate has on its prototype.
+    else if (this.delegate?.[event]) this.delegate = Object.create(this.delegate, { [event]: { value: undefined } }) as EventDelegate<E>;
     if (!slots || event === undefined) {
       this.slots = undefined;
       return this;

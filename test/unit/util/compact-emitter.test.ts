@@ -109,5 +109,16 @@ describe('CompactEmitter', () => {
     em.removeAllListeners();
     expect(em.emit('a', 3)).toBe(false);
     expect(log).toEqual(['d:1', 'd:2', 'l:2']);
+    // Removing one event's listeners leaves the delegate's other methods, which live on its prototype.
+    class Both extends Delegate {
+      b(): void {
+        log.push('b');
+      }
+    }
+    em.delegateTo(new Both('e'));
+    em.removeAllListeners('a');
+    expect(em.emit('a', 4)).toBe(false);
+    expect(em.emit('b')).toBe(true);
+    expect(log.at(-1)).toBe('b');
   });
 });
