@@ -31,8 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, pinned, rssBytes, track } from './lib/proc.mjs';
-import { summarize } from './lib/percentile.mjs';
-import { elapsedSeconds, runSipp, sippVerdict, preflight } from './lib/sipp.mjs';
+import { registrationResult, runSipp, preflight } from './lib/sipp.mjs';
 import { benchPassword, CLI, freeUdpPort, startServer, writeBenchConfig } from './lib/server.mjs';
 import { int, ms, profileRate } from './lib/report.mjs';
 import { kamailioPeer, kamailioRegisterRate, registerSideBySide } from './lib/kamailio.mjs';
@@ -144,25 +143,9 @@ class Bench {
       const wallMs = Date.now() - t0;
       const cpuUs = cpuTimeUs(server.pid) - cpu0;
       const f = run.final ?? {};
-      const ok = f['SuccessfulCall(C)'] ?? 0;
-      const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-      const auth = summarize(run.rtt.get(2) ?? []);
-      const challenge = summarize(run.rtt.get(1) ?? []);
-      const result = {
-        rate,
-        calls,
-        successful: ok,
-        failed: f['FailedCall(C)'] ?? null,
-        retransmissions: f['Retransmissions(C)'] ?? null,
-        watchdog: (f['WatchdogMajor(C)'] ?? 0) + (f['WatchdogMinor(C)'] ?? 0),
-        achievedPerSec: ok / (elapsed || wallMs / 1000),
-        serverCpuUsPerReg: ok > 0 ? cpuUs / ok : null,
-        serverCoreShare: cpuUs / 1000 / wallMs,
-        sippCpuUsPerReg: ok > 0 ? run.cpuUs / ok : null,
-        authRtt: auth,
-        challengeRtt: challenge,
-        ...sippVerdict(run, calls, 'registered'),
-      };
+      const result = registrationResult({ rate, calls, run, cpuUs, wallMs });
+      result.watchdog = (f['WatchdogMajor(C)'] ?? 0) + (f['WatchdogMinor(C)'] ?? 0);
+      result.sippCpuUsPerReg = result.successful > 0 ? run.cpuUs / result.successful : null;
       if (run.errors.trim()) writeFileSync(join(server.runDir, `storm-${rate}`, 'errors-excerpt.txt'), run.errors.slice(0, 5000));
       if (cpuProfDir) result.window = { fromMs: t0 - spawnedAt, toMs: t0 - spawnedAt + wallMs };
       return result;

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuTimeUs, pinned, stopChild, track } from './proc.mjs';
-import { callSetupResult, elapsedSeconds, sippVerdict } from './sipp.mjs';
+import { callSetupResult, registrationResult } from './sipp.mjs';
 import { summarize } from './percentile.mjs';
 import { int, ms } from './report.mjs';
 import { freeUdpPort } from './server.mjs';
@@ -282,23 +282,7 @@ async function registerRate(bench, { rate, dir }) {
     const run = await bench.sipp({ runDir, port }, { rate, calls, file: bench.usersFile, name: `storm-${rate}` });
     const wallMs = Date.now() - t0;
     const cpuUs = kam.cpuUs() - cpu0;
-    const f = run.final ?? {};
-    const ok = f['SuccessfulCall(C)'] ?? 0;
-    const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
-    return {
-      rate,
-      calls,
-      successful: ok,
-      failed: f['FailedCall(C)'] ?? null,
-      retransmissions: f['Retransmissions(C)'] ?? null,
-      achievedPerSec: ok / (elapsed || wallMs / 1000),
-      serverCpuUsPerReg: ok > 0 ? cpuUs / ok : null,
-      serverCoreShare: cpuUs / 1000 / wallMs,
-      processes: kam.processes(),
-      authRtt: summarize(run.rtt.get(2) ?? []),
-      challengeRtt: summarize(run.rtt.get(1) ?? []),
-      ...sippVerdict(run, calls, 'registered'),
-    };
+    return { ...registrationResult({ rate, calls, run, cpuUs, wallMs }), processes: kam.processes() };
   } finally {
     await kam.stop();
   }

@@ -216,3 +216,27 @@ export function callSetupResult({ rate, calls, run, calleeRun, cpuUs, wallMs, ho
     ...verdict,
   };
 }
+
+/**
+ * One registration-storm run's figures, for hibiki (register-storm.mjs) and for the same load through
+ * Kamailio: sipp's counts, the achieved rate, the server's CPU per registration and core share, the
+ * authenticated REGISTER→200 (timer 2) and REGISTER→401 (timer 1) times, and the verdict.
+ */
+export function registrationResult({ rate, calls, run, cpuUs, wallMs }) {
+  const f = run.final ?? {};
+  const ok = f['SuccessfulCall(C)'] ?? 0;
+  const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
+  return {
+    rate,
+    calls,
+    successful: ok,
+    failed: f['FailedCall(C)'] ?? null,
+    retransmissions: f['Retransmissions(C)'] ?? null,
+    achievedPerSec: ok / (elapsed || wallMs / 1000),
+    serverCpuUsPerReg: ok > 0 ? cpuUs / ok : null,
+    serverCoreShare: cpuUs / 1000 / wallMs,
+    authRtt: summarize(run.rtt.get(2) ?? []),
+    challengeRtt: summarize(run.rtt.get(1) ?? []),
+    ...sippVerdict(run, calls, 'registered'),
+  };
+}
