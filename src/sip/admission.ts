@@ -63,9 +63,10 @@ export class RequestAdmission {
       }
       return undefined;
     }
-    if (!inDialog && (req.method === 'INVITE' || req.method === 'REGISTER') && !answersChallenge(req)) {
+    if (!inDialog && (req.method === 'INVITE' || req.method === 'REGISTER')) {
       const overload = this.opts.overload();
-      if (overload?.shouldShed()) {
+      // The credentials are looked for only while shedding: not on every new request.
+      if (overload?.shouldShed() && !answersChallenge(req)) {
         this.refused.overload++;
         return unavailable(overload.retryAfter());
       }

@@ -98,17 +98,23 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
   }
 
   emit<K extends keyof E & string>(event: K, ...args: Args<E, K>): boolean {
-    const slots = this.slots;
     const delegate = this.delegate;
     const method = delegate?.[event];
-    if (!slots) {
-      if (!method) return false;
-      method.apply(delegate, args);
-      return true;
-    }
     // Collected first: what a listener adds or removes applies from the next emit on.
-    let due: Array<Listener<E, K>> | undefined;
-    let single: Listener<E, K> | undefined = method ? (...a: Args<E, K>) => method.apply(delegate, a) : undefined;
+    const due = this.due(event);
+    if (!method && due === undefined) return false;
+    method?.apply(delegate, args);
+    if (typeof due === 'function') due.apply(this, args);
+    else if (due) for (const fn of due) fn.apply(this, args);
+    return true;
+  }
+
+  /** The listeners of `event` for this round (once() ones removed): none, one, or several in order. */
+  private due<K extends keyof E & string>(event: K): Listener<E, K> | Array<Listener<E, K>> | undefined {
+    const slots = this.slots;
+    if (!slots) return undefined;
+    let single: Listener<E, K> | undefined;
+    let several: Array<Listener<E, K>> | undefined;
     for (let i = 0; i < slots.length; i += STRIDE) {
       if (slots[i] !== event) continue;
       const fn = slots[i + 1] as Listener<E, K>;
@@ -116,12 +122,10 @@ export class CompactEmitter<E extends { [K in keyof E]: unknown[] }> {
         slots.splice(i, STRIDE);
         i -= STRIDE;
       }
-      if (single === undefined && due === undefined) single = fn;
-      else (due ??= [single as Listener<E, K>]).push(fn);
+      if (several) several.push(fn);
+      else if (single) several = [single, fn];
+      else single = fn;
     }
-    if (due) for (const fn of due) fn.apply(this, args);
-    else if (single) single.apply(this, args);
-    else return false;
-    return true;
+    return several ?? single;
   }
 }
