@@ -190,21 +190,25 @@ export function callSetupVerdict(run, calleeRun, calls) {
   return { verdict, calleeRetrans };
 }
 
+/** sipp's final counts of a run (successful, failed, retransmissions), and its successes and elapsed seconds. */
+function runCounts(run) {
+  const f = run.final ?? {};
+  const ok = f['SuccessfulCall(C)'] ?? 0;
+  const counts = { successful: ok, failed: f['FailedCall(C)'] ?? null, retransmissions: f['Retransmissions(C)'] ?? null };
+  return { counts, ok, elapsed: elapsedSeconds(f['ElapsedTime(C)']) };
+}
+
 /**
  * The figures of one call-setup run through a server (hibiki or Kamailio): `cpuUs` of the server over the
  * caller's `wallMs`, the caller's and callee's sipp runs, `hold` ms per call.
  */
 export function callSetupResult({ rate, calls, run, calleeRun, cpuUs, wallMs, hold }) {
-  const f = run.final ?? {};
-  const ok = f['SuccessfulCall(C)'] ?? 0;
-  const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
+  const { counts, ok, elapsed } = runCounts(run);
   const { verdict, calleeRetrans } = callSetupVerdict(run, calleeRun, calls);
   return {
     rate,
     calls,
-    successful: ok,
-    failed: f['FailedCall(C)'] ?? null,
-    retransmissions: f['Retransmissions(C)'] ?? null,
+    ...counts,
     calleeRetransmissions: calleeRetrans,
     // sipp's elapsed time ends with the last call's hold and BYE, which are not part of the offered rate.
     achievedPerSec: ok / Math.max(0.001, (elapsed || wallMs / 1000) - hold / 1000),
@@ -223,15 +227,11 @@ export function callSetupResult({ rate, calls, run, calleeRun, cpuUs, wallMs, ho
  * authenticated REGISTER→200 (timer 2) and REGISTER→401 (timer 1) times, and the verdict.
  */
 export function registrationResult({ rate, calls, run, cpuUs, wallMs }) {
-  const f = run.final ?? {};
-  const ok = f['SuccessfulCall(C)'] ?? 0;
-  const elapsed = elapsedSeconds(f['ElapsedTime(C)']);
+  const { counts, ok, elapsed } = runCounts(run);
   return {
     rate,
     calls,
-    successful: ok,
-    failed: f['FailedCall(C)'] ?? null,
-    retransmissions: f['Retransmissions(C)'] ?? null,
+    ...counts,
     achievedPerSec: ok / (elapsed || wallMs / 1000),
     serverCpuUsPerReg: ok > 0 ? cpuUs / ok : null,
     serverCoreShare: cpuUs / 1000 / wallMs,
