@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { MediaError } from '../engine.js';
 import type { FromWorker, ToWorker, WorkerSettings } from './protocol.js';
+import { eachMessage, TurnBatch, type Batched } from './turn-batch.js';
 import { checkBuild, workerLocation } from './worker-location.js';
 
 const SHUTDOWN_GRACE_MS = 2000;
@@ -23,6 +24,7 @@ export class WorkerSlot {
   private starting: Promise<void> | null = null;
   private stopping = false;
   private readonly restarts: number[] = [];
+  private readonly outbox = new TurnBatch<ToWorker>((msgs) => this.worker?.postMessage(msgs));
   /** Restarted too often: no longer used. */
   givenUp = false;
 
@@ -54,7 +56,7 @@ export class WorkerSlot {
 
   post(msg: ToWorker): boolean {
     if (!this.worker) return false;
-    this.worker.postMessage(msg);
+    this.outbox.push(msg);
     return true;
   }
 
@@ -63,14 +65,16 @@ export class WorkerSlot {
     const worker = this.worker;
     this.stopping = true;
     if (!worker) return;
+    this.outbox.flush();
     // Let the worker close its sockets, then end the thread whatever happened.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, SHUTDOWN_GRACE_MS);
-      const onMessage = (msg: FromWorker): void => {
-        if (msg.t !== 'closed') return;
-        clearTimeout(timer);
-        resolve();
-      };
+      const onMessage = (arrived: Batched<FromWorker>): void =>
+        eachMessage(arrived, (msg) => {
+          if (msg.t !== 'closed') return;
+          clearTimeout(timer);
+          resolve();
+        });
       worker.on('message', onMessage);
       worker.once('exit', () => {
         clearTimeout(timer);
@@ -87,14 +91,15 @@ export class WorkerSlot {
     if (fromSource) await checkBuild(url);
     const worker = new Worker(url);
     await new Promise<void>((resolve, reject) => {
-      const onReady = (msg: FromWorker): void => {
-        // What the worker logs while it starts (which RTP socket I/O runs) is not lost.
-        if (msg.t === 'log') this.hooks.message(this.index, msg);
-        if (msg.t !== 'ready') return;
-        worker.off('message', onReady);
-        worker.off('error', onError);
-        resolve();
-      };
+      const onReady = (arrived: Batched<FromWorker>): void =>
+        eachMessage(arrived, (msg) => {
+          // What the worker logs while it starts (which RTP socket I/O runs) is not lost.
+          if (msg.t === 'log') this.hooks.message(this.index, msg);
+          if (msg.t !== 'ready') return;
+          worker.off('message', onReady);
+          worker.off('error', onError);
+          resolve();
+        });
       const onError = (err: Error): void => {
         worker.off('message', onReady);
         reject(new MediaError(`media worker failed to start: ${err.message}`, 500));
@@ -106,7 +111,7 @@ export class WorkerSlot {
       await worker.terminate();
       throw err;
     });
-    worker.on('message', (msg: FromWorker) => this.hooks.message(this.index, msg));
+    worker.on('message', (arrived: Batched<FromWorker>) => eachMessage(arrived, (msg) => this.hooks.message(this.index, msg)));
     worker.on('error', (err) => this.logger.error({ err, worker: this.index }, 'media worker crashed'));
     worker.on('exit', (code) => this.onExit(worker, code));
     this.worker = worker;
@@ -116,6 +121,7 @@ export class WorkerSlot {
   private onExit(worker: Worker, code: number): void {
     if (this.worker !== worker || this.stopping) return;
     this.worker = null;
+    this.outbox.drop();
     this.logger.error({ code, worker: this.index }, 'media worker exited unexpectedly');
     this.hooks.lost(this.index);
     const t = Date.now();

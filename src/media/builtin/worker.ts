@@ -3,14 +3,18 @@
 import { parentPort } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { MediaRelay } from './relay.js';
+import { eachMessage, TurnBatch, type Batched } from './turn-batch.js';
 
 const port = parentPort;
 if (!port) throw new Error('media worker: must be started as a worker thread');
 
 let relay: MediaRelay | null = null;
-const post = (msg: FromWorker): void => port.postMessage(msg);
+const outbox = new TurnBatch<FromWorker>((msgs) => port.postMessage(msgs));
+const post = (msg: FromWorker): void => outbox.push(msg);
 
-port.on('message', (msg: ToWorker) => {
+port.on('message', (arrived: Batched<ToWorker>) => eachMessage(arrived, handle));
+
+function handle(msg: ToWorker): void {
   try {
     if (msg.t === 'init') {
       relay = new MediaRelay(msg.settings, post);
@@ -25,4 +29,4 @@ port.on('message', (msg: ToWorker) => {
   } catch (err) {
     post({ t: 'log', level: 'error', msg: `media worker: ${(err as Error).stack ?? String(err)}` });
   }
-});
+}

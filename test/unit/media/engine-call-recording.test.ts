@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { BuiltinMediaEngine } from '../../../src/media/builtin/engine.js';
-import { RtpPhone, freePortRange, phoneSdp, sdpPort } from './rtp-phone.js';
+import { applied, RtpPhone, freePortRange, phoneSdp, sdpPort } from './rtp-phone.js';
 import { readWav, sine, ulawEncode, zeroCrossingHz } from '../../support/audio.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -59,8 +59,10 @@ describe('BuiltinMediaEngine.recordCall', () => {
     cleanup.push(() => engine.stop());
     const [a, b, c] = [await leg(engine), await leg(engine), await leg(engine)];
     engine.bridge(a.id, b.id);
+    await applied(engine);
     const path = join(dir, 'call.wav');
     const rec = engine.recordCall(a.id, b.id, path, { format: 'stereo' });
+    await applied(engine);
     await speak(
       [
         [a, 500],
@@ -71,6 +73,7 @@ describe('BuiltinMediaEngine.recordCall', () => {
     );
     // A transfer: c replaces b; c's audio goes on in the right channel.
     engine.bridge(a.id, c.id);
+    await applied(engine);
     rec.retarget(a.id, c.id);
     await speak(
       [

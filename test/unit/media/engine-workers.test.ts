@@ -11,7 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { BuiltinMediaEngine } from '../../../src/media/builtin/engine.js';
 import { splitPortRange } from '../../../src/media/builtin/ports.js';
 import { readWav, sine, toneShare, ulawDecode, ulawEncode, zeroCrossingHz } from '../../support/audio.js';
-import { RtpPhone, eventPayload, freePortRange, phoneSdp, sdpPort, type Received } from './rtp-phone.js';
+import { applied, RtpPhone, eventPayload, freePortRange, phoneSdp, sdpPort, type Received } from './rtp-phone.js';
 
 const logLines: { level: number; msg: string; endpoint?: string }[] = [];
 const logger = pino(
@@ -135,6 +135,7 @@ describe('BuiltinMediaEngine with two workers', () => {
       if (id === a.id) digits.push(digit);
     });
     engine.bridge(a.id, b.id);
+    await applied(engine);
     talk(a, 500);
     talk(b, 1300);
     await hears(b, [500], [1300], 'B hears A');
@@ -151,9 +152,14 @@ describe('BuiltinMediaEngine with two workers', () => {
     talk(b, 1300);
     // Before the bridge: B's phone latched, nothing relayed.
     let before = await engine.stats(b.id);
-    for (let i = 0; i < 100 && !before.latched; i++) before = await engine.stats(b.id);
+    // B's phone sends every 20 ms: wait for its first packet (at most 5 s).
+    for (let i = 0; i < 500 && !before.latched; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      before = await engine.stats(b.id);
+    }
     expect(before.latched).toBe(true);
     engine.bridge(a.id, b.id);
+    await applied(engine);
     await hears(b, [500], [1300], 'B hears A after the move');
     await hears(a, [1300], [500], 'A hears B after the move');
     expect(workerOf(engine, a)).toBe(workerOf(engine, b));
@@ -182,11 +188,13 @@ describe('BuiltinMediaEngine with two workers', () => {
     const c = await leg(engine);
     expect(workerOf(engine, c)).not.toBe(workerOf(engine, a));
     engine.bridge(a.id, b.id);
+    await applied(engine);
     talk(a, 500);
     talk(b, 900);
     talk(c, 1300);
     await hears(a, [900], [1300], 'A hears B');
     engine.bridge(a.id, c.id);
+    await applied(engine);
     await hears(a, [1300], [900], 'A hears C after the transfer');
     await hears(c, [500], [1300], 'C hears A');
   });
@@ -215,6 +223,7 @@ describe('BuiltinMediaEngine with two workers', () => {
     const path = join(dir, 'call.wav');
     engine.bridge(a.id, b.id);
     const rec = engine.recordCall(a.id, b.id, path, { format: 'stereo' });
+    await applied(engine);
     talk(a, 500);
     talk(b, 1000);
     await hears(b, [500], [1000], 'B hears A');
@@ -235,6 +244,7 @@ describe('BuiltinMediaEngine with two workers', () => {
     const [a, b] = await legsInBothWorkers(engine);
     const peerOfB = await leg(engine, b.id);
     engine.bridge(b.id, peerOfB.id);
+    await applied(engine);
     const timeouts: string[] = [];
     engine.on('rtp-timeout', (id) => timeouts.push(id));
     const dying = workerOf(engine, a)!;
@@ -251,6 +261,7 @@ describe('BuiltinMediaEngine with two workers', () => {
     const c = await leg(engine);
     const d = await leg(engine, c.id);
     engine.bridge(c.id, d.id);
+    await applied(engine);
     talk(c, 800);
     await hears(d, [800], [], 'new call on the restarted worker');
   });

@@ -11,7 +11,7 @@ import { BuiltinMediaEngine, type BuiltinMediaEngineOptions } from '../../../src
 import { MediaError, type DtmfSource } from '../../../src/media/engine.js';
 import { ULAW_TO_ALAW, encode } from '../../../src/media/builtin/g711.js';
 import { buildWav, parseWav } from '../../../src/media/builtin/wav.js';
-import { RtpPhone, eventPayload, freePortRange, phoneSdp, rtpPacket, sdpPort, type Received } from './rtp-phone.js';
+import { applied, RtpPhone, eventPayload, freePortRange, phoneSdp, rtpPacket, sdpPort, type Received } from './rtp-phone.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -128,6 +128,7 @@ describe('BuiltinMediaEngine relay', () => {
     const a = await leg(engine, { pts: [0] });
     const b = await leg(engine, { pts: [0] });
     engine.bridge(a.id, b.id);
+    await applied(engine);
     await Promise.all([talk(a, 5, { seed: 1 }), talk(b, 5, { seed: 100, ssrc: 0x9999 })]);
     const atB = await b.phone.waitFor((r) => r.length >= 5);
     const atA = await a.phone.waitFor((r) => r.length >= 5);
@@ -143,6 +144,7 @@ describe('BuiltinMediaEngine relay', () => {
     const a = await leg(engine, { pts: [0] });
     const b = await leg(engine, { pts: [8] });
     engine.bridge(a.id, b.id);
+    await applied(engine);
     await talk(a, 3, { seed: 7 });
     const atB = await b.phone.waitFor((r) => r.length >= 3);
     for (const [i, p] of atB.entries()) {
@@ -156,6 +158,7 @@ describe('BuiltinMediaEngine relay', () => {
     const a = await leg(engine, { tePt: 101 });
     const b = await leg(engine, { tePt: 96 });
     engine.bridge(a.id, b.id);
+    await applied(engine);
     await talk(a, 1);
     await press(a, 3);
     const atB = await b.phone.waitFor((r) => r.filter((p) => p.rtp.payloadType === 96).length >= 6);
@@ -177,6 +180,7 @@ describe('BuiltinMediaEngine relay', () => {
     const real = await phone();
     const b = await leg(engine, {}, sdpSocket);
     engine.bridge(a.id, b.id);
+    await applied(engine);
     await talk(a, 2);
     await sdpSocket.waitFor((r) => r.length >= 2);
     // B actually sends from another port (NAT): the engine follows it.
@@ -196,6 +200,7 @@ describe('BuiltinMediaEngine relay', () => {
     const b = await leg(engine);
     const intruder = await phone();
     engine.bridge(a.id, b.id);
+    await applied(engine);
     b.phone.sendRtp({ pt: 0, seq: 1, ts: 0, ssrc: 5, payload: payload(0) }, b.port);
     await sleep(30);
     intruder.sendRtp({ pt: 0, seq: 1, ts: 0, ssrc: 6, payload: payload(9) }, b.port);
@@ -215,9 +220,11 @@ describe('BuiltinMediaEngine relay', () => {
     const a2 = await leg(engine);
     const b = await leg(engine);
     engine.bridge(a1.id, b.id);
+    await applied(engine);
     await talk(a1, 4, { ssrc: 0x1111, seq0: 100, ts0: 1000 });
     await b.phone.waitFor((r) => r.length >= 4);
     engine.bridge(a2.id, b.id);
+    await applied(engine);
     await sleep(100);
     const switchedAt = performance.now();
     await talk(a2, 3, { ssrc: 0x2222, seq0: 60000, ts0: 3_000_000_000 });
@@ -244,6 +251,7 @@ describe('BuiltinMediaEngine relay', () => {
     const a = await leg(engine);
     const b = await leg(engine);
     engine.bridge(a.id, b.id);
+    await applied(engine);
     for (const seq of [10, 11, 12, 15, 16]) a.phone.sendRtp({ pt: 0, seq, ts: seq * 160, ssrc: 1, payload: payload(seq) }, a.port);
     await b.phone.waitFor((r) => r.length >= 5);
     await press(a, 1, { seq0: 17 });
@@ -261,6 +269,7 @@ describe('BuiltinMediaEngine relay', () => {
     const a = await leg(engine);
     const b = await leg(engine);
     engine.bridge(a.id, b.id);
+    await applied(engine);
     const garbage: Buffer[] = [
       Buffer.alloc(0),
       Buffer.from([0x80]),
@@ -289,6 +298,7 @@ describe('BuiltinMediaEngine DTMF', () => {
     const a = await leg(engine, { tePt: 101 });
     const b = await leg(engine, { tePt: 96 });
     engine.bridge(a.id, b.id);
+    await applied(engine);
     return [a, b];
   }
 
@@ -309,6 +319,7 @@ describe('BuiltinMediaEngine DTMF', () => {
     const got = collectDtmf(engine);
     const [a, b] = await pair(engine);
     engine.setDtmfPolicy(a.id, 'suppress');
+    await applied(engine);
     await press(a, 5);
     await talk(a, 2);
     await b.phone.waitFor((r) => r.length >= 2);
@@ -321,12 +332,14 @@ describe('BuiltinMediaEngine DTMF', () => {
     const got = collectDtmf(engine);
     const [a, b] = await pair(engine);
     engine.setDtmfPolicy(a.id, 'holdback');
+    await applied(engine);
     await press(a, 1, { ts: 1000, seq0: 10 });
     await press(a, 2, { ts: 5000, seq0: 20 });
     await sleep(50);
     expect(events(b.phone.received, 96)).toEqual([]);
     expect(got.map((g) => g[1])).toEqual(['1', '2']);
     engine.releaseDtmf(a.id, true);
+    await applied(engine);
     const r = await b.phone.waitFor((x) => events(x, 96).filter((e) => e.end).length >= 6, 3000);
     const ev = events(r, 96);
     expect(ev.map((e) => e.event).filter((e, i, all) => i === 0 || all[i - 1] !== e)).toEqual([1, 2]);
@@ -345,10 +358,12 @@ describe('BuiltinMediaEngine DTMF', () => {
     const engine = await startEngine();
     const [a, b] = await pair(engine);
     engine.setDtmfPolicy(a.id, 'holdback');
+    await applied(engine);
     await press(a, 7);
     engine.releaseDtmf(a.id, false);
     engine.setDtmfPolicy(a.id, 'pass');
     engine.releaseDtmf(a.id, true);
+    await applied(engine);
     await sleep(300);
     expect(events(b.phone.received, 96)).toEqual([]);
   });
@@ -363,6 +378,7 @@ describe('BuiltinMediaEngine DTMF', () => {
     expect(events(r, 96).filter((e) => !e.end)).toHaveLength(5);
     expect(got).toEqual([[a.id, '9', 100, 'info']]);
     engine.setDtmfPolicy(a.id, 'suppress');
+    await applied(engine);
     b.phone.clear();
     engine.injectDtmf(a.id, '4', 100);
     await sleep(250);
@@ -385,6 +401,7 @@ describe('BuiltinMediaEngine DTMF', () => {
     const a = await leg(engine, { tePt: 101 });
     const b = await leg(engine, { tePt: null });
     engine.bridge(a.id, b.id);
+    await applied(engine);
     await press(a, 5);
     engine.injectDtmf(a.id, '6', 100);
     await sleep(250);
@@ -404,9 +421,11 @@ describe('BuiltinMediaEngine prompts', () => {
     const a = await leg(engine, { pts: [8] });
     const b = await leg(engine);
     engine.bridge(a.id, b.id);
+    await applied(engine);
     const file = await prompt('p.wav', 8000 * 0.4);
     const expected = encode(parseWav(await readFile(file), file), 'PCMA');
     const handle = engine.play(a.id, [file]);
+    await applied(engine);
     const started = performance.now();
     await a.phone.waitFor((x) => x.length >= 1);
     // B talks all through the prompt: none of it may reach A while the prompt plays.
@@ -436,6 +455,7 @@ describe('BuiltinMediaEngine prompts', () => {
     const engine = await startEngine();
     const a = await leg(engine);
     const handle = engine.play(a.id, [await prompt('loop.wav', 160)], { loop: true });
+    await applied(engine);
     await a.phone.waitFor((r) => r.length >= 5);
     handle.stop();
     expect(await handle.done).toBe('stopped');
@@ -468,6 +488,7 @@ describe('BuiltinMediaEngine lifecycle', () => {
       legs.push({ id, phone: ph, port: sdpPort(sdp) });
     }
     engine.bridge(legs[0]!.id, legs[1]!.id);
+    await applied(engine);
     await talk(legs[0]!, 2, { seed: 3 });
     const r = await legs[1]!.phone.waitFor((x) => x.length >= 2);
     expect(Buffer.from(r[0]!.buf.subarray(12))).toEqual(Buffer.from(payload(3)));
@@ -492,6 +513,7 @@ describe('BuiltinMediaEngine lifecycle', () => {
     const c = await leg(engine);
     const d = await leg(engine);
     engine.bridge(c.id, d.id);
+    await applied(engine);
     await talk(c, 2);
     await d.phone.waitFor((x) => x.length >= 2);
   });
@@ -578,6 +600,7 @@ describe('recording (voicemail)', () => {
     const a = await leg(engine);
     const file = join(promptDir, 'rec-max.wav');
     const rec = engine.record(a.id, file, { maxSeconds: 1 });
+    await applied(engine);
     // Sent at once: the recorder keeps the packets' own timing (timestamps), not their arrival.
     for (let i = 0; i < 80; i++) a.phone.sendRtp({ pt: 0, seq: 100 + i, ts: 4000 + i * 160, ssrc: 0x77, marker: i === 0, payload: sineFrame(i) }, a.port);
     expect(await rec.done).toEqual({ reason: 'max-length', durationMs: 1000 });
@@ -593,11 +616,14 @@ describe('recording (voicemail)', () => {
     const engine = await startEngine();
     const a = await leg(engine);
     const silent = engine.record(a.id, join(promptDir, 'rec-silence.wav'), { maxSeconds: 60, maxSilenceSeconds: 0.3 });
+    await applied(engine);
     expect(await silent.done).toEqual({ reason: 'silence', durationMs: 0 });
     const stopped = engine.record(a.id, join(promptDir, 'rec-stop.wav'), { maxSeconds: 60 });
+    await applied(engine);
     stopped.stop();
     expect((await stopped.done).reason).toBe('stopped');
     const ended = engine.record(a.id, join(promptDir, 'rec-ended.wav'), { maxSeconds: 60 });
+    await applied(engine);
     engine.destroy(a.id);
     expect((await ended.done).reason).toBe('ended');
     expect(parseWav(await readFile(join(promptDir, 'rec-ended.wav')), 'rec-ended.wav').length).toBe(0);

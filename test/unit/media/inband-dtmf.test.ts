@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { BuiltinMediaEngine } from '../../../src/media/builtin/engine.js';
 import type { DtmfSource } from '../../../src/media/engine.js';
 import { encode } from '../../../src/media/builtin/g711.js';
-import { RtpPhone, freePortRange, phoneSdp, sdpPort } from './rtp-phone.js';
+import { applied, RtpPhone, freePortRange, phoneSdp, sdpPort } from './rtp-phone.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const logger = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
@@ -46,6 +46,7 @@ describe('BuiltinMediaEngine in-band DTMF', () => {
     const bId = await engine.createEndpoint({ label: 'rfc4733' });
     await engine.answerOffer(bId, phoneSdp(b.port, { pts: [0], tePt: 101 }));
     engine.bridge(aId, bId);
+    await applied(engine);
 
     const samples = [...audio(null, 60, 0), ...audio('1', 100, 480), ...audio(null, 100, 1280), ...audio('#', 120, 2080), ...audio(null, 200, 3040)];
     const pcmu = encode(

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { BuiltinMediaEngine } from '../../../src/media/builtin/engine.js';
-import { RtpPhone, freePortRange, phoneSdp, sdpPort } from './rtp-phone.js';
+import { applied, RtpPhone, freePortRange, phoneSdp, sdpPort } from './rtp-phone.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const engines: BuiltinMediaEngine[] = [];
@@ -28,6 +28,7 @@ async function setup(): Promise<{ engine: BuiltinMediaEngine; a: { id: string; p
     legs.push({ id, phone, port: sdpPort(sdp) });
   }
   engine.bridge(legs[0]!.id, legs[1]!.id);
+  await applied(engine);
   return { engine, a: legs[0]!, b: legs[1]! };
 }
 

@@ -143,3 +143,12 @@ export async function freePortRange(size: number): Promise<[number, number]> {
   }
   throw new Error('no free port range');
 }
+
+/**
+ * Resolves once every media worker has applied the control messages posted before it: they travel once per
+ * event-loop turn (turn-batch.ts), so a packet sent right after `engine.bridge()` could reach the worker first.
+ * A round trip through each worker.
+ */
+export async function applied(engine: { totals(): Promise<unknown> }): Promise<void> {
+  await engine.totals();
+}
