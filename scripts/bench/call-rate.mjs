@@ -203,6 +203,29 @@ export function formatRates(rates) {
 
 /** Issue #3 (a): ≥ 2,000 calls/s with 0 failed calls on the project's 2-core machine. */
 export const GOALS = { rate: 2000 };
+/** Issue #13, goal 1: CPU per call at 500/s, clean at 1,500/s, INVITE→200 p99 at 1,000/s. */
+export const ISSUE13 = { cpuRate: 500, cpuUsPerCall: 1000, cleanRate: 1500, p99Rate: 1000, p99Ms: 10 };
+
+/** Issue #13's call-setup goals against this run's rates; a rate the ladder never reached says so. */
+function issue13Lines(results) {
+  const g = ISSUE13;
+  const at = (rate) => results.rates.find((r) => r.rate === rate);
+  const notRun = (rate) => `not run at ${int(rate)}/s`;
+  const out = [];
+  const cpu = at(g.cpuRate);
+  const cpuOk = cpu !== undefined && cpu.clean && cpu.serverCpuUsPerCall !== null && cpu.serverCpuUsPerCall <= g.cpuUsPerCall;
+  out.push(
+    `Goal (issue #13) ≤ ${int(g.cpuUsPerCall)} µs server CPU per call at ${int(g.cpuRate)} calls/s: ${cpuOk ? 'met' : 'NOT met'} (${cpu ? `${int(cpu.serverCpuUsPerCall)} µs${cpu.clean ? '' : ', not clean'}` : notRun(g.cpuRate)})`,
+  );
+  const cleanOk = results.rates.some((r) => r.clean && r.rate >= g.cleanRate);
+  out.push(`Goal (issue #13) clean at ${int(g.cleanRate)} calls/s: ${cleanOk ? 'met' : 'NOT met'} (highest clean ${results.best ? `${int(results.best.rate)}/s` : 'none'})`);
+  const p99 = at(g.p99Rate);
+  const p99Ok = p99 !== undefined && p99.clean && p99.inviteRtt.p99 <= g.p99Ms;
+  out.push(
+    `Goal (issue #13) INVITE→200 p99 ≤ ${g.p99Ms} ms at ${int(g.p99Rate)} calls/s: ${p99Ok ? 'met' : 'NOT met'} (${p99 ? `p99 ${ms(p99.inviteRtt.p99)} ms${p99.clean ? '' : ', not clean'}` : notRun(g.p99Rate)})`,
+  );
+  return out;
+}
 
 export function report(results) {
   const lines = ['', `## Call setup rate (trunk → B2BUA → extension, UDP, signalling only, calls held ${results.options.hold} ms)`, '', formatRates(results.rates), ''];
@@ -216,7 +239,7 @@ export function report(results) {
     lines.push('No rate ran clean (0 failed, 0 retransmissions).');
   }
   const met = results.rates.some((r) => r.clean && r.rate >= GOALS.rate);
-  lines.push('', `Goal ≥ ${int(GOALS.rate)} calls/s with 0 failed calls: ${met ? 'met' : 'NOT met'}${best ? ` (highest clean ${int(best.rate)}/s)` : ''}`);
+  lines.push('', `Goal ≥ ${int(GOALS.rate)} calls/s with 0 failed calls: ${met ? 'met' : 'NOT met'}${best ? ` (highest clean ${int(best.rate)}/s)` : ''}`, ...issue13Lines(results));
   const sideBySide = callSideBySide(results);
   if (sideBySide.text) lines.push(sideBySide.text);
   if (results.profile?.text) lines.push('', `CPU profile of a run at ${results.profile.rate} calls/s (${results.profile.file}):`, results.profile.text);

@@ -471,7 +471,7 @@ export function report(results) {
       '',
       `At twice the clean rate: ${pct(completedShare)} completed within ${o.normalMs} ms, ${pct(over.refused / over.offered)} refused with 503 (${int(over.noRetryAfter)} without Retry-After, ${pct(over.refusedWithinNormal / over.offered)} within ${o.normalMs} ms), ${pct(handled)} handled in normal time either way; ${int(over.failed)} failed; ${int(over.retransmissions + (over.calleeRetransmissions ?? 0))} retransmissions.`,
       `Recovery: ${e.recoverySeconds === null ? 'no calm second after the load fell back' : `first second without refusals or retransmissions ${e.recoverySeconds} s after the load fell back`}${e.refusedAfterRecovery ? ` (${e.refusedAfterRecovery} refused after it)` : ''}.`,
-      `Goal (≥ ${pct(GOALS.completedShare)} within normal time, the rest refused with 503 + Retry-After, no storm, recovery within ${GOALS.recoverySeconds} s): ${
+      `Goal (${e.kind}: ≥ ${pct(GOALS.completedShare)} within normal time, the rest refused with 503 + Retry-After, no storm, recovery within ${GOALS.recoverySeconds} s): ${
         completedShare >= GOALS.completedShare && over.failed === 0 && over.noRetryAfter === 0 && stormFree && e.recoverySeconds !== null && e.recoverySeconds <= GOALS.recoverySeconds
           ? 'met'
           : 'NOT met'
