@@ -31,10 +31,11 @@ const VARIANTS = {
 };
 /**
  * What a full run adds to a script (not with --quick): where a goal is not met, the run shows what is left
- * (issue #13's "the profile that shows what is left and why"): a CPU profile of call setup at the highest
- * clean rate, and what the heap holds per call in progress.
+ * (issue #13's "the profile that shows what is left and why"): CPU profiles of registration and of call
+ * setup at their highest clean rates, and what the heap holds per call in progress.
  */
 const FULL_ARGS = {
+  'register-storm': ['--profile', 'auto'],
   'call-rate': ['--profile='],
   'calls-held': ['--snapshot'],
 };
