@@ -25,6 +25,8 @@ export class WorkerSlot {
   private stopping = false;
   private readonly restarts: number[] = [];
   private readonly outbox = new TurnBatch<ToWorker>((msgs) => this.worker?.postMessage(msgs));
+  /** Each message from the worker, to the pool (one function for the slot's life, not one per batch). */
+  private readonly deliver = (msg: FromWorker): void => this.hooks.message(this.index, msg);
   /** Restarted too often: no longer used. */
   givenUp = false;
 
@@ -111,7 +113,7 @@ export class WorkerSlot {
       await worker.terminate();
       throw err;
     });
-    worker.on('message', (arrived: Batched<FromWorker>) => eachMessage(arrived, (msg) => this.hooks.message(this.index, msg)));
+    worker.on('message', (arrived: Batched<FromWorker>) => eachMessage(arrived, this.deliver));
     worker.on('error', (err) => this.logger.error({ err, worker: this.index }, 'media worker crashed'));
     worker.on('exit', (code) => this.onExit(worker, code));
     this.worker = worker;
