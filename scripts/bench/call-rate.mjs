@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { cpuTimeUs, installCleanup, pinning, stopChild } from './lib/proc.mjs';
 import { callSetupResult, preflight, runSipp } from './lib/sipp.mjs';
 import { benchConfigHead, CLI, freeUdpPort, startServer, writeYaml } from './lib/server.mjs';
-import { int, ms, profileRate } from './lib/report.mjs';
+import { goalAtRate, goalLine, int, ms, profileRate } from './lib/report.mjs';
 import { CALLEE, CARRIER_HOST, callSetupSections, REGISTER, UAC, UAS } from './lib/call-setup.mjs';
 import { callSideBySide, kamailioCallRate, kamailioPeer } from './lib/kamailio.mjs';
 
@@ -206,25 +206,31 @@ export const GOALS = { rate: 2000 };
 /** Issue #13, goal 1: CPU per call at 500/s, clean at 1,500/s, INVITE→200 p99 at 1,000/s. */
 export const ISSUE13 = { cpuRate: 500, cpuUsPerCall: 1000, cleanRate: 1500, p99Rate: 1000, p99Ms: 10 };
 
-/** Issue #13's call-setup goals against this run's rates; a rate the ladder never reached says so. */
+/** Issue #13's call-setup goals against this run's rates. */
 function issue13Lines(results) {
   const g = ISSUE13;
-  const at = (rate) => results.rates.find((r) => r.rate === rate);
-  const notRun = (rate) => `not run at ${int(rate)}/s`;
-  const out = [];
-  const cpu = at(g.cpuRate);
-  const cpuOk = cpu !== undefined && cpu.clean && cpu.serverCpuUsPerCall !== null && cpu.serverCpuUsPerCall <= g.cpuUsPerCall;
-  out.push(
-    `Goal (issue #13) ≤ ${int(g.cpuUsPerCall)} µs server CPU per call at ${int(g.cpuRate)} calls/s: ${cpuOk ? 'met' : 'NOT met'} (${cpu ? `${int(cpu.serverCpuUsPerCall)} µs${cpu.clean ? '' : ', not clean'}` : notRun(g.cpuRate)})`,
-  );
-  const cleanOk = results.rates.some((r) => r.clean && r.rate >= g.cleanRate);
-  out.push(`Goal (issue #13) clean at ${int(g.cleanRate)} calls/s: ${cleanOk ? 'met' : 'NOT met'} (highest clean ${results.best ? `${int(results.best.rate)}/s` : 'none'})`);
-  const p99 = at(g.p99Rate);
-  const p99Ok = p99 !== undefined && p99.clean && p99.inviteRtt.p99 <= g.p99Ms;
-  out.push(
-    `Goal (issue #13) INVITE→200 p99 ≤ ${g.p99Ms} ms at ${int(g.p99Rate)} calls/s: ${p99Ok ? 'met' : 'NOT met'} (${p99 ? `p99 ${ms(p99.inviteRtt.p99)} ms${p99.clean ? '' : ', not clean'}` : notRun(g.p99Rate)})`,
-  );
-  return out;
+  const best = results.best;
+  return [
+    goalAtRate(
+      `(issue #13) ≤ ${int(g.cpuUsPerCall)} µs server CPU per call at ${int(g.cpuRate)} calls/s`,
+      results,
+      g.cpuRate,
+      (r) => r.serverCpuUsPerCall !== null && r.serverCpuUsPerCall <= g.cpuUsPerCall,
+      (r) => `${int(r.serverCpuUsPerCall)} µs`,
+    ),
+    goalLine(
+      `(issue #13) clean at ${int(g.cleanRate)} calls/s`,
+      results.rates.some((r) => r.clean && r.rate >= g.cleanRate),
+      `highest clean ${best ? `${int(best.rate)}/s` : 'none'}`,
+    ),
+    goalAtRate(
+      `(issue #13) INVITE→200 p99 ≤ ${g.p99Ms} ms at ${int(g.p99Rate)} calls/s`,
+      results,
+      g.p99Rate,
+      (r) => r.inviteRtt.p99 <= g.p99Ms,
+      (r) => `p99 ${ms(r.inviteRtt.p99)} ms`,
+    ),
+  ];
 }
 
 export function report(results) {

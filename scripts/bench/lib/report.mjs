@@ -10,6 +10,19 @@ export const ms = (v) => (Number.isFinite(v) ? String(Math.round(v * 10) / 10) :
 /** A whole number with thousands separators, or a dash. */
 export const int = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
 
+/** A goal as run.mjs collects them: `Goal <what>: met|NOT met (<figure>)`. */
+export const goalLine = (what, ok, figure) => `Goal ${what}: ${ok ? 'met' : 'NOT met'} (${figure})`;
+
+/**
+ * A goal set at one offered rate of a ladder (`results.rates`): met when that rate ran clean and `isMet`
+ * holds; its figure says when the rate was not clean or never run.
+ */
+export function goalAtRate(what, results, rate, isMet, figure) {
+  const r = results.rates.find((x) => x.rate === rate);
+  if (!r) return goalLine(what, false, `not run at ${int(rate)}/s`);
+  return goalLine(what, r.clean && isMet(r), `${figure(r)}${r.clean ? '' : ', not clean'}`);
+}
+
 /**
  * Run one rate again with the server under `node --cpu-prof` (runRate receives the profile folder)
  * and summarise the functions with the most time during the run's window.
